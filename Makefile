@@ -1,0 +1,32 @@
+# The two commands a newcomer needs: `make dev` (run Alice locally) and `make test` (run every test).
+SHELL := /bin/bash
+DEVSTACK := source scripts/env.sh && $$UV run --frozen python -m devstack
+
+.PHONY: dev up down status logs test lint format setup
+
+setup:            ## install everything (idempotent; slow steps are cached in ~/.cache/alice)
+	scripts/bootstrap.sh
+
+dev: setup        ## native stack + all services + frontend in the foreground; Ctrl-C stops all
+	$(DEVSTACK) dev
+
+up: setup         ## same as dev, in the background; returns when everything is ready
+	$(DEVSTACK) up
+
+down:             ## stop exactly what `make up`/`make dev` started
+	$(DEVSTACK) down
+
+status:
+	$(DEVSTACK) status
+
+logs:
+	$(DEVSTACK) logs
+
+test:             ## set up, start what tests need, run every test, stop what was started
+	scripts/test.sh
+
+lint:
+	source scripts/env.sh && $$UV run --frozen ruff check . && $$UV run --frozen ruff format --check .
+
+format:
+	source scripts/env.sh && $$UV run --frozen ruff check --fix . && $$UV run --frozen ruff format .

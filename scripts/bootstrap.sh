@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine; every step is skipped when already done.
+#   scripts/bootstrap.sh          Python workspace, system packages, frontend dependencies
+#   scripts/bootstrap.sh --test   also what the tests need (Chromium for the browser tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+want_test=false
+[[ "${1:-}" == "--test" ]] && want_test=true
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+apt_packages=()
+command -v redis-server >/dev/null || apt_packages+=(redis-server)
+$want_test && ! command -v chromium >/dev/null && apt_packages+=(chromium)
+if ((${#apt_packages[@]})); then
+  step "installing system packages: ${apt_packages[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+if ! python3.11 -m uv --version >/dev/null 2>&1; then
+  step "installing uv"
+  python3.11 -m pip install -q --disable-pip-version-check "uv==0.13.8"
+fi
+
+step "syncing the Python workspace (first run builds llama-cpp-python: about 5 minutes)"
+$UV sync --all-packages --frozen
+
+if [[ -f frontend/package-lock.json ]]; then
+  if [[ ! -d frontend/node_modules ]] || [[ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]]; then
+    step "installing frontend dependencies"
+    (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi

@@ -1,0 +1,1 @@
+"""Alice backend service."""

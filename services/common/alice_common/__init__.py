@@ -1,0 +1,1 @@
+"""Shared library of every Alice service."""

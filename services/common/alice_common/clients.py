@@ -1,0 +1,89 @@
+"""Client factories. Call them inside a FastAPI lifespan (or a worker's startup), never at import.
+
+Each factory returns an unstarted/unconnected client where the library separates the two, and each
+`*_check` returns a readiness check for `observability.register_check`.
+"""
+
+from urllib.parse import urlparse
+
+import redis.asyncio as aioredis
+import weaviate
+from aiokafka import AIOKafkaProducer
+from motor.motor_asyncio import AsyncIOMotorClient
+
+from alice_common.settings import AliceSettings
+
+
+def kafka_producer(settings: AliceSettings, **overrides) -> AIOKafkaProducer:
+    """Idempotent producer with acks=all: a retried send never duplicates a record."""
+    options = dict(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        client_id=settings.service_name,
+    )
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def kafka_check(producer: AIOKafkaProducer):
+    async def check() -> None:
+        metadata = await producer.client.fetch_all_metadata()
+        if not metadata.brokers():
+            raise RuntimeError("no Kafka broker in metadata")
+
+    return check
+
+
+def mongo_client(settings: AliceSettings) -> AsyncIOMotorClient:
+    return AsyncIOMotorClient(
+        settings.mongodb_url, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, tz_aware=True
+    )
+
+
+def mongo_check(client: AsyncIOMotorClient):
+    async def check() -> None:
+        await client.admin.command("ping")
+
+    return check
+
+
+def redis_client(settings: AliceSettings) -> aioredis.Redis:
+    return aioredis.from_url(
+        settings.redis_url, decode_responses=True, socket_connect_timeout=2, health_check_interval=10
+    )
+
+
+def redis_check(client: aioredis.Redis):
+    async def check() -> None:
+        await client.ping()
+
+    return check
+
+
+def weaviate_client(settings: AliceSettings) -> weaviate.WeaviateAsyncClient:
+    """Async v4 client; `await client.connect()` before use and `await client.close()` after."""
+    url = urlparse(settings.weaviate_url)
+    secure = url.scheme == "https"
+    auth = None
+    if settings.weaviate_api_key is not None:
+        auth = weaviate.auth.AuthApiKey(settings.weaviate_api_key.get_secret_value())
+    return weaviate.use_async_with_custom(
+        http_host=url.hostname or "127.0.0.1",
+        http_port=url.port or (443 if secure else 80),
+        http_secure=secure,
+        grpc_host=url.hostname or "127.0.0.1",
+        grpc_port=settings.weaviate_grpc_port,
+        grpc_secure=secure,
+        auth_credentials=auth,
+        skip_init_checks=True,
+    )
+
+
+def weaviate_check(client: weaviate.WeaviateAsyncClient):
+    async def check() -> None:
+        if not await client.is_ready():
+            raise RuntimeError("Weaviate is not ready")
+
+    return check

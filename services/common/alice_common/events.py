@@ -1,0 +1,104 @@
+"""Event contracts (DESIGN §5): one pydantic model per event, JSON on the wire.
+
+Every event carries `event_id`, `type`, `version`, `occurred_at` and `trace_id`. Consumers
+parse with `parse_event`, which picks the model by `type`.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Topics:
+    CHAT_REQUESTS = "chat.requests"
+    CHAT_COMPLETED = "chat.completed"
+    DOCUMENTS_UPLOADED = "documents.uploaded"
+    DOCUMENTS_INDEXED = "documents.indexed"
+
+    @staticmethod
+    def dlq(topic: str) -> str:
+        return f"{topic}.dlq"
+
+
+class Event(BaseModel):
+    event_id: str = Field(default_factory=new_id)
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    trace_id: str = Field(default_factory=new_id)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+
+
+class ChatRequested(Event):
+    type: Literal["ChatRequested"] = "ChatRequested"
+    conversation_id: str
+    user_id: str
+    message_id: str
+    reply_id: str
+    content: str
+    use_knowledge: bool | None = None
+    # Set when the user asked to regenerate the reply to an earlier message.
+    regenerate_of: str | None = None
+
+
+class ChatCompleted(Event):
+    type: Literal["ChatCompleted"] = "ChatCompleted"
+    conversation_id: str
+    user_id: str
+    user_message_id: str
+    assistant_message_id: str
+    reply_id: str
+    user_content: str
+    assistant_content: str
+    status: Literal["completed", "stopped", "failed"] = "completed"
+    model: str = ""
+    usage: Usage = Field(default_factory=Usage)
+
+
+class DocumentUploaded(Event):
+    type: Literal["DocumentUploaded"] = "DocumentUploaded"
+    document_id: str
+    user_id: str
+    filename: str
+    content_type: str
+    size: int
+    blob_id: str
+
+
+class DocumentIndexed(Event):
+    type: Literal["DocumentIndexed"] = "DocumentIndexed"
+    document_id: str
+    user_id: str
+    status: Literal["indexed", "failed"]
+    chunks: int = 0
+    error: str | None = None
+
+
+AnyEvent = Annotated[
+    ChatRequested | ChatCompleted | DocumentUploaded | DocumentIndexed,
+    Field(discriminator="type"),
+]
+_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+def parse_event(raw: bytes | str) -> Event:
+    """Parse any known event; raises pydantic.ValidationError on bad input."""
+    return _adapter.validate_json(raw)

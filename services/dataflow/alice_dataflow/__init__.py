@@ -1,0 +1,1 @@
+"""Alice dataflow service."""

@@ -1,0 +1,13 @@
+from alice_common.server import serve
+
+from alice_kafkaflow.main import create_app
+from alice_kafkaflow.settings import Settings
+
+
+def main() -> None:
+    settings = Settings()
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

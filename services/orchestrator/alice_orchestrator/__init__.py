@@ -1,0 +1,1 @@
+"""Alice orchestrator service."""
