@@ -1,0 +1,129 @@
+"""Provision the infrastructure binaries into the per-user cache; every step is skipped when cached."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from devstack.config import FERRETDB_VERSION, KAFKA_VERSION, TOOL_DIR, WEAVIATE_VERSION, Config
+
+
+class ProvisionError(RuntimeError):
+    pass
+
+
+def say(message: str) -> None:
+    print(f"\033[1m==> {message}\033[0m", flush=True)
+
+
+def run_slow_step(title: str, argv: list[str], *, log_file: Path, cwd: Path | None = None, env=None) -> None:
+    """Run a long command with its output in a log file, printing a heartbeat while it works."""
+    say(f"{title} (output: {log_file})")
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        while not done.wait(15):
+            print(f"    ... still working ({time.monotonic() - started:.0f}s)", flush=True)
+
+    threading.Thread(target=heartbeat, daemon=True).start()
+    try:
+        with log_file.open("wb") as log:
+            result = subprocess.run(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    finally:
+        done.set()
+    if result.returncode != 0:
+        raise ProvisionError(
+            f"{title} failed (exit {result.returncode}); see {log_file}:\n{tail(log_file, 30)}"
+        )
+    print(f"    done in {time.monotonic() - started:.0f}s", flush=True)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def require(tool: str, hint: str) -> str:
+    found = shutil.which(tool)
+    if not found:
+        raise ProvisionError(f"`{tool}` not found on PATH: {hint}")
+    return found
+
+
+def ensure_redis(cfg: Config) -> str:
+    return require("redis-server", "run scripts/bootstrap.sh (installs the Debian redis-server package)")
+
+
+def _kafka_pom_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("pom.xml",):
+        digest.update((TOOL_DIR / "kafka" / name).read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_kafka(cfg: Config) -> Path:
+    """Kafka's jars from Maven Central into <cache>/kafka-<version>/libs, refetched when the pom changes."""
+    require("java", "install a JDK 17+ (Debian: openjdk-17-jre-headless)")
+    home = cfg.kafka_home
+    marker = home / "libs.sha256"
+    digest = _kafka_pom_digest()
+    if marker.is_file() and marker.read_text().strip() == digest and (home / "libs").is_dir():
+        return home / "libs"
+    require("mvn", "install Maven (Debian: maven)")
+    staging = home / "libs.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    run_slow_step(
+        f"fetching Apache Kafka {KAFKA_VERSION} jars with Maven (first run only)",
+        [
+            "mvn", "-q", "-B", "dependency:copy-dependencies",
+            "-f", str(TOOL_DIR / "kafka" / "pom.xml"),
+            f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
+        ],
+        log_file=cfg.logs_dir / "provision-kafka.log",
+    )  # fmt: skip
+    shutil.rmtree(home / "libs", ignore_errors=True)
+    staging.rename(home / "libs")
+    marker.write_text(digest + "\n")
+    return home / "libs"
+
+
+def _go_env(cfg: Config) -> dict[str, str]:
+    return dict(os.environ)
+
+
+def ensure_ferretdb(cfg: Config) -> Path:
+    binary = cfg.ferretdb_bin
+    if binary.is_file():
+        return binary
+    go = require("go", "install Go 1.24+")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    run_slow_step(
+        f"building FerretDB {FERRETDB_VERSION} with Go (first run only, a few minutes)",
+        [go, "build", "-o", str(binary), "."],
+        cwd=TOOL_DIR / "ferretdb",
+        env=_go_env(cfg),
+        log_file=cfg.logs_dir / "provision-ferretdb.log",
+    )
+    return binary
+
+
+def ensure_weaviate(cfg: Config) -> Path:
+    binary = cfg.weaviate_bin
+    if binary.is_file():
+        return binary
+    go = require("go", "install Go 1.24+")
+    env = _go_env(cfg) | {"GOBIN": str(binary.parent)}
+    run_slow_step(
+        f"building Weaviate {WEAVIATE_VERSION} with Go (first run only, 10+ minutes)",
+        [go, "install", f"github.com/weaviate/weaviate/cmd/weaviate-server@{WEAVIATE_VERSION}"],
+        env=env,
+        log_file=cfg.logs_dir / "provision-weaviate.log",
+    )
+    return binary
