@@ -1,0 +1,116 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ApiClient, ApiError, listOf, memoryTokenStore } from './client';
+import { readableError } from './errors';
+import { jsonResponse, scriptedFetch } from './testing';
+
+const user = { id: 'u1', email: 'ada@example.org', display_name: 'Ada' };
+const auth = (access: string, refresh?: string) => ({ user, access_token: access, token_type: 'bearer', expires_in: 900, ...(refresh ? { refresh_token: refresh } : {}) });
+
+function memoryFlag() {
+  const map = new Map<string, string>();
+  return { getItem: (k: string) => map.get(k) ?? null, setItem: (k: string, v: string) => void map.set(k, v), removeItem: (k: string) => void map.delete(k) };
+}
+
+function client(answers: Parameters<typeof scriptedFetch>[0], refresh: string | null = null) {
+  const scripted = scriptedFetch(answers);
+  const store = memoryTokenStore(refresh);
+  return { api: new ApiClient(scripted.fetch, store, memoryFlag()), calls: scripted.calls, store };
+}
+
+describe('ApiClient', () => {
+  it('signs up, keeps the access token in memory and the refresh token in the store', async () => {
+    const { api, calls, store } = client([jsonResponse(auth('a1', 'r1'), 201), jsonResponse({ items: [] })]);
+    expect(await api.register('ada@example.org', 'pw-123456', 'Ada')).toEqual(user);
+    expect(JSON.parse(String(calls[0].init.body))).toEqual({ email: 'ada@example.org', password: 'pw-123456', display_name: 'Ada' });
+    expect(store.getRefresh()).toBe('r1');
+    await api.listConversations();
+    expect(calls[1].headers.Authorization).toBe('Bearer a1');
+  });
+
+  it('works with a cookie-only refresh token (none in the body)', async () => {
+    const { api, calls, store } = client([jsonResponse(auth('a1')), jsonResponse(auth('a2'))]);
+    await api.login('ada@example.org', 'pw');
+    expect(store.getRefresh()).toBeNull();
+    expect(api.hasStoredSession()).toBe(true);
+    expect(await api.refresh()).toBe(true);
+    expect(calls[1].url).toBe('/api/auth/refresh');
+    expect(calls[1].init.credentials).toBe('same-origin');
+    expect(JSON.parse(String(calls[1].init.body))).toEqual({});
+    expect(api.token).toBe('a2');
+  });
+
+  it('renews an expired access token once on 401 and retries the request', async () => {
+    const { api, calls, store } = client(
+      [
+        jsonResponse({ error: { code: 'token_expired', message: 'expired' } }, 401),
+        jsonResponse(auth('a2', 'r2')),
+        jsonResponse({ items: [{ id: 'c1', title: 'Hello' }] }),
+      ],
+      'r1',
+    );
+    expect(await api.listConversations()).toEqual([{ id: 'c1', title: 'Hello' }]);
+    expect(JSON.parse(String(calls[1].init.body))).toEqual({ refresh_token: 'r1' });
+    expect(calls[2].headers.Authorization).toBe('Bearer a2');
+    expect(store.getRefresh()).toBe('r2'); // rotated
+  });
+
+  it('ends the session when the refresh token is revoked', async () => {
+    const { api, store } = client(
+      [
+        jsonResponse({ error: { code: 'unauthorized', message: 'no' } }, 401),
+        jsonResponse({ error: { code: 'invalid_refresh_token', message: 'revoked' } }, 401),
+      ],
+      'r1',
+    );
+    const ended = vi.fn();
+    api.onSessionEnded = ended;
+    await expect(api.listConversations()).rejects.toMatchObject({ status: 401 });
+    expect(ended).toHaveBeenCalledTimes(1);
+    expect(store.getRefresh()).toBeNull();
+    expect(api.hasStoredSession()).toBe(false);
+  });
+
+  it('turns error bodies into readable ApiErrors', async () => {
+    const { api } = client([jsonResponse({ error: { code: 'email_taken', message: 'That email is already registered.' } }, 409)]);
+    const err = await api.register('ada@example.org', 'pw').catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 409, code: 'email_taken', message: 'That email is already registered.' });
+    expect(readableError(err)).toBe('That email is already registered.');
+    expect(readableError(new TypeError('Failed to fetch'))).toMatch(/Cannot reach the server/);
+  });
+
+  it('falls back to a readable message when the error body is not JSON', async () => {
+    const { api } = client([new Response('<html>bad gateway</html>', { status: 429 })]);
+    await expect(api.listDocuments()).rejects.toMatchObject({ code: 'http_429', message: expect.stringMatching(/Too many requests/) });
+  });
+
+  it('returns messages oldest first and posts new ones', async () => {
+    const { api, calls } = client([
+      jsonResponse({ items: [{ id: 'm2', role: 'assistant', content: 'b', created_at: '2026-01-01T00:00:02Z' }, { id: 'm1', role: 'user', content: 'a', created_at: '2026-01-01T00:00:01Z' }] }),
+      jsonResponse({ message: { id: 'm3', role: 'user', content: 'hi' }, reply_id: 'r9', stream_url: '/api/replies/r9/stream' }, 202),
+    ]);
+    expect((await api.listMessages('c1')).map((m) => m.id)).toEqual(['m1', 'm2']);
+    expect(await api.sendMessage('c1', 'hi')).toMatchObject({ reply_id: 'r9' });
+    expect(calls[1]).toMatchObject({ url: '/api/conversations/c1/messages', init: { method: 'POST' } });
+    expect(JSON.parse(String(calls[1].init.body))).toEqual({ content: 'hi' });
+  });
+
+  it('logs out by revoking the refresh token and forgetting it locally', async () => {
+    const { api, calls, store } = client([jsonResponse(auth('a1', 'r1')), new Response(null, { status: 204 })]);
+    await api.login('ada@example.org', 'pw');
+    await api.logout();
+    expect(calls[1].url).toBe('/api/auth/logout');
+    expect(JSON.parse(String(calls[1].init.body))).toEqual({ refresh_token: 'r1' });
+    expect(store.getRefresh()).toBeNull();
+    expect(api.token).toBeNull();
+  });
+});
+
+describe('listOf', () => {
+  it('accepts bare arrays and common wrappers', () => {
+    expect(listOf([1])).toEqual([1]);
+    expect(listOf({ items: [2] })).toEqual([2]);
+    expect(listOf({ hits: [3] }, 'hits')).toEqual([3]);
+    expect(listOf(null)).toEqual([]);
+  });
+});

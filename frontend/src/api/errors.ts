@@ -1,0 +1,44 @@
+/** An error the API answered with: `{"error": {"code", "message"}}` and an HTTP status. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const FALLBACK: Record<number, string> = {
+  400: 'The request was not valid.',
+  401: 'Your session has ended. Please sign in again.',
+  403: 'You are not allowed to do that.',
+  404: 'Not found.',
+  409: 'That conflicts with something that already exists.',
+  413: 'The file is too large.',
+  422: 'Some fields are not valid.',
+  429: 'Too many requests. Please wait a moment and try again.',
+};
+
+export async function errorFromResponse(res: Response): Promise<ApiError> {
+  let code = `http_${res.status}`;
+  let message = FALLBACK[res.status] ?? `The server answered ${res.status}. Please try again.`;
+  try {
+    const body = await res.json();
+    const err = body?.error ?? body;
+    if (typeof err?.code === 'string') code = err.code;
+    if (typeof err?.message === 'string' && err.message) message = err.message;
+    else if (typeof body?.detail === 'string') message = body.detail;
+  } catch {
+    // not JSON: keep the readable fallback
+  }
+  return new ApiError(res.status, code, message);
+}
+
+export function readableError(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof TypeError) return 'Cannot reach the server. Check your connection and try again.';
+  if (err instanceof Error && err.message) return err.message;
+  return 'Something went wrong. Please try again.';
+}

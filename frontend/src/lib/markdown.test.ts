@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { renderMarkdown } from './markdown';
+
+function dom(html: string) {
+  const el = document.createElement('div');
+  el.innerHTML = html;
+  return el;
+}
+
+describe('renderMarkdown', () => {
+  it('renders common Markdown', () => {
+    const el = dom(renderMarkdown('# Title\n\nSome **bold** and `code`.\n\n- one\n- two'));
+    expect(el.querySelector('h1')?.textContent).toBe('Title');
+    expect(el.querySelector('strong')?.textContent).toBe('bold');
+    expect(el.querySelectorAll('li')).toHaveLength(2);
+  });
+
+  it('highlights fenced code in a known language and adds a copy button', () => {
+    const el = dom(renderMarkdown('```python\ndef f(x):\n    return x + 1\n```'));
+    const code = el.querySelector('pre code')!;
+    expect(code.className).toContain('language-python');
+    expect(code.querySelector('.hljs-keyword')?.textContent).toBe('def');
+    expect(code.textContent).toBe('def f(x):\n    return x + 1\n'.trimEnd());
+    expect(el.querySelector('button.copy-code')?.textContent).toBe('Copy');
+    expect(el.querySelector('.code-lang')?.textContent).toBe('python');
+  });
+
+  it('escapes code in unknown languages instead of interpreting it', () => {
+    const el = dom(renderMarkdown('```brainfuck\n<b>not bold</b>\n```'));
+    expect(el.querySelector('pre code b')).toBeNull();
+    expect(el.querySelector('pre code')?.textContent).toBe('<b>not bold</b>');
+  });
+
+  it('removes scripts, event handlers and javascript: links', () => {
+    const html = renderMarkdown('<script>alert(1)</script><img src="x" onerror="alert(2)">\n\n[click](javascript:alert(3))\n\n<iframe src="https://example.org"></iframe>');
+    expect(html).not.toMatch(/<script|onerror|javascript:|<iframe/i);
+    expect(dom(html).querySelector('img')?.getAttribute('src')).toBe('x');
+  });
+
+  it('opens links in a new tab without the opener', () => {
+    const a = dom(renderMarkdown('[docs](https://example.org/docs)')).querySelector('a')!;
+    expect(a.getAttribute('href')).toBe('https://example.org/docs');
+    expect(a.getAttribute('target')).toBe('_blank');
+    expect(a.getAttribute('rel')).toContain('noopener');
+  });
+
+  it('renders a half-streamed reply without throwing', () => {
+    expect(() => renderMarkdown('Here is code:\n```js\nconst a = ')).not.toThrow();
+    expect(dom(renderMarkdown('Here is code:\n```js\nconst a = ')).querySelector('pre')).not.toBeNull();
+  });
+});

@@ -1,0 +1,72 @@
+import DOMPurify from 'dompurify';
+import { Marked, type Tokens } from 'marked';
+import hljs from 'highlight.js/lib/core';
+import bash from 'highlight.js/lib/languages/bash';
+import css from 'highlight.js/lib/languages/css';
+import javascript from 'highlight.js/lib/languages/javascript';
+import json from 'highlight.js/lib/languages/json';
+import python from 'highlight.js/lib/languages/python';
+import sql from 'highlight.js/lib/languages/sql';
+import typescript from 'highlight.js/lib/languages/typescript';
+import xml from 'highlight.js/lib/languages/xml';
+import yaml from 'highlight.js/lib/languages/yaml';
+
+// A few common languages keep the bundle small; others render as plain escaped code.
+const languages = { bash, css, javascript, json, python, sql, typescript, xml, yaml };
+for (const [name, lang] of Object.entries(languages)) hljs.registerLanguage(name, lang);
+hljs.registerAliases(['sh', 'shell', 'console'], { languageName: 'bash' });
+hljs.registerAliases(['js', 'jsx'], { languageName: 'javascript' });
+hljs.registerAliases(['ts', 'tsx'], { languageName: 'typescript' });
+hljs.registerAliases(['py'], { languageName: 'python' });
+hljs.registerAliases(['html', 'svg'], { languageName: 'xml' });
+hljs.registerAliases(['yml'], { languageName: 'yaml' });
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function highlight(code: string, lang: string): string {
+  if (lang && hljs.getLanguage(lang)) return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
+  return escapeHtml(code);
+}
+
+const marked = new Marked({
+  gfm: true,
+  breaks: true,
+  renderer: {
+    code({ text, lang }: Tokens.Code) {
+      const language = (lang ?? '').trim().split(/\s+/)[0].toLowerCase();
+      const label = language ? `<span class="code-lang">${escapeHtml(language)}</span>` : '<span class="code-lang">code</span>';
+      return (
+        `<div class="code-block">` +
+        `<div class="code-head">${label}<button type="button" class="copy-code" aria-label="Copy code">Copy</button></div>` +
+        `<pre><code class="hljs${language ? ` language-${escapeHtml(language)}` : ''}">${highlight(text, language)}</code></pre>` +
+        `</div>`
+      );
+    },
+  },
+});
+
+let hooked = false;
+function purifier() {
+  if (!hooked) {
+    // Links from model output open in a new tab and never get the opener.
+    DOMPurify.addHook('afterSanitizeAttributes', (node) => {
+      if (node.tagName === 'A' && node.getAttribute('href')) {
+        node.setAttribute('target', '_blank');
+        node.setAttribute('rel', 'noopener noreferrer nofollow');
+      }
+    });
+    hooked = true;
+  }
+  return DOMPurify;
+}
+
+/** Markdown → sanitised HTML (scripts, event handlers and javascript: URLs removed). */
+export function renderMarkdown(source: string): string {
+  const html = marked.parse(source, { async: false }) as string;
+  return purifier().sanitize(html, {
+    ADD_ATTR: ['target'],
+    FORBID_TAGS: ['style', 'form', 'input', 'textarea', 'select'],
+  });
+}
