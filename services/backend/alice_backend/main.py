@@ -1,12 +1,35 @@
-"""FastAPI application: lifespan-owned clients, readiness checks, routes."""
+"""FastAPI application: lifespan-owned clients, readiness checks, middleware, routes."""
 
+import logging
 from contextlib import asynccontextmanager
 
 from alice_common import clients
+from alice_common.events import Topics
 from alice_common.observability import install_observability, register_check
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 
+from alice_backend.auth.refresh_tokens import RefreshTokenStore
+from alice_backend.bodylimit import BodySizeLimit
+from alice_backend.context import AppContext
+from alice_backend.errors import install_error_handlers
+from alice_backend.internal_client import InternalClient
+from alice_backend.kafka_topics import ensure_published_topics
+from alice_backend.ratelimit import RateLimiter
+from alice_backend.routes import admin, auth, conversations, documents, replies, search
 from alice_backend.settings import Settings
+from alice_backend.users import Users
+
+log = logging.getLogger(__name__)
+
+PUBLISHED_TOPICS = [Topics.CHAT_REQUESTS, Topics.DOCUMENTS_UPLOADED]
+
+
+def _internal(settings: Settings, name: str, url: str) -> InternalClient:
+    return InternalClient(
+        name, url, settings.alice_internal_token.get_secret_value(), settings.internal_timeout_s
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -14,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        await ensure_published_topics(settings, PUBLISHED_TOPICS)
         producer = clients.kafka_producer(settings)
         await producer.start()
         register_check(app, "kafka", clients.kafka_check(producer))
@@ -21,13 +45,61 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         register_check(app, "redis", clients.redis_check(redis))
         mongo = clients.mongo_client(settings)
         register_check(app, "mongodb", clients.mongo_check(mongo))
+        db = mongo[settings.mongodb_database]
+        users = Users(db)
+        await users.ensure_indexes()
+        ctx = AppContext(
+            settings=settings,
+            redis=redis,
+            db=db,
+            producer=producer,
+            users=users,
+            refresh_tokens=RefreshTokenStore(redis, settings.refresh_token_ttl_s),
+            limiter=RateLimiter(redis),
+            uploads=AsyncIOMotorGridFSBucket(db, bucket_name="uploads"),
+            orchestrator=_internal(settings, "orchestrator", settings.orchestrator_url),
+            dataflow=_internal(settings, "dataflow", settings.dataflow_url),
+            kafkaflow=_internal(settings, "kafkaflow", settings.kafkaflow_url),
+        )
+        app.state.ctx = ctx
         try:
             yield
         finally:
+            for client in (ctx.orchestrator, ctx.dataflow, ctx.kafkaflow):
+                await client.aclose()
             await producer.stop()
             await redis.aclose()
             mongo.close()
 
-    app = FastAPI(title="Alice backend", lifespan=lifespan)
+    app = FastAPI(
+        title="Alice backend",
+        version="1.0.0",
+        description='Public API of Alice. Errors are `{"error": {"code", "message"}}`.',
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (
+        auth.router,
+        conversations.router,
+        replies.router,
+        documents.router,
+        search.router,
+        admin.router,
+    ):
+        app.include_router(router)
+    app.add_middleware(
+        BodySizeLimit,
+        json_limit=settings.max_json_body_bytes,
+        upload_limit=settings.max_upload_bytes,
+        upload_paths=(documents.UPLOAD_PATH,),
+    )
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
     install_observability(app, settings.service_name)
     return app

@@ -1,0 +1,1 @@
+"""Accounts: password hashing, access tokens (JWT), refresh tokens (Redis), request authentication."""

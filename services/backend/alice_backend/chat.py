@@ -1,0 +1,104 @@
+"""Accepting a chat request: rate limit + concurrency cap, reply metadata, `queued` status, publish."""
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from alice_common.events import ChatRequested, Topics, new_id
+
+from alice_backend.context import AppContext
+from alice_backend.errors import ApiError
+from alice_backend.internal_client import seg
+
+log = logging.getLogger(__name__)
+
+REPLY_STREAM_TTL_S = 3600
+
+
+def stream_url(reply_id: str) -> str:
+    return f"/api/replies/{reply_id}/stream"
+
+
+async def ensure_conversation(ctx: AppContext, user_id: str, conversation_id: str) -> None:
+    if ctx.conversation_owners.owned_by(conversation_id, user_id):
+        return
+    await ctx.orchestrator.call("GET", f"/internal/conversations/{seg(conversation_id)}", user_id=user_id)
+    ctx.conversation_owners.remember(conversation_id, user_id)
+
+
+async def memory_enabled(ctx: AppContext, user_id: str) -> bool:
+    user = await ctx.users.by_id(user_id)
+    return bool(((user or {}).get("settings") or {}).get("memory_enabled", True))
+
+
+async def request_reply(
+    ctx: AppContext,
+    *,
+    user_id: str,
+    conversation_id: str,
+    message_id: str,
+    content: str,
+    use_knowledge: bool | None,
+    regenerate_of: str | None = None,
+) -> str:
+    """Admits and publishes one generation; returns its reply id."""
+    s = ctx.settings
+    reply_id = new_id()
+    decision = await ctx.limiter.start_generation(
+        user_id,
+        reply_id,
+        s.send_rate_capacity,
+        s.send_rate_per_s,
+        s.max_concurrent_generations,
+        s.active_generation_ttl_s,
+    )
+    if not decision.allowed:
+        message = (
+            "too many replies in progress; wait for one to finish"
+            if decision.reason == "concurrency"
+            else "sending too fast; retry later"
+        )
+        raise ApiError(429, "rate_limited", message, {"Retry-After": str(decision.retry_after_s)})
+    meta = {
+        "user_id": user_id,
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "content": content,
+        "use_knowledge": "" if use_knowledge is None else str(int(use_knowledge)),
+    }
+    async with ctx.redis.pipeline(transaction=False) as pipe:
+        pipe.hset(f"replymeta:{reply_id}", mapping=meta)
+        pipe.expire(f"replymeta:{reply_id}", s.reply_meta_ttl_s)
+        pipe.xadd(f"reply:{reply_id}", {"event": "status", "data": json.dumps({"state": "queued"})})
+        # The orchestrator shortens this once the reply ends; this bounds an abandoned stream.
+        pipe.expire(f"reply:{reply_id}", max(REPLY_STREAM_TTL_S, s.active_generation_ttl_s))
+        await pipe.execute()
+    event = ChatRequested(
+        conversation_id=conversation_id,
+        user_id=user_id,
+        message_id=message_id,
+        reply_id=reply_id,
+        content=content,
+        use_knowledge=use_knowledge,
+        use_memory=await memory_enabled(ctx, user_id),
+        regenerate_of=regenerate_of,
+    )
+    try:
+        await ctx.producer.send_and_wait(
+            s.topic(Topics.CHAT_REQUESTS), event.to_bytes(), key=conversation_id.encode()
+        )
+    except Exception as exc:  # any producer failure means the request was not accepted
+        log.warning("publishing ChatRequested failed: %s", exc)
+        async with ctx.redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(f"active:{user_id}", reply_id)
+            pipe.xadd(
+                f"reply:{reply_id}",
+                {"event": "error", "data": json.dumps({"code": "not_accepted", "message": "not accepted"})},
+            )
+            await pipe.execute()
+        raise ApiError(503, "upstream_unavailable", "the message queue is unavailable; retry") from exc
+    return reply_id
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,30 @@
+"""Everything the routes need, created in the lifespan and kept on `app.state.ctx`."""
+
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
+from motor.motor_asyncio import AsyncIOMotorDatabase, AsyncIOMotorGridFSBucket
+
+from alice_backend.auth.refresh_tokens import RefreshTokenStore
+from alice_backend.internal_client import InternalClient
+from alice_backend.ownership_cache import OwnershipCache
+from alice_backend.ratelimit import RateLimiter
+from alice_backend.settings import Settings
+from alice_backend.users import Users
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    redis: aioredis.Redis
+    db: AsyncIOMotorDatabase
+    producer: AIOKafkaProducer
+    users: Users
+    refresh_tokens: RefreshTokenStore
+    limiter: RateLimiter
+    uploads: AsyncIOMotorGridFSBucket
+    orchestrator: InternalClient
+    dataflow: InternalClient
+    kafkaflow: InternalClient
+    conversation_owners: OwnershipCache = field(default_factory=OwnershipCache)

@@ -1,0 +1,36 @@
+"""Short-lived, per-process memo of "conversation X belongs to user Y".
+
+Sending a message must check the conversation exists for the caller; asking the orchestrator on
+every send costs a network round trip on the hottest path. Ownership never changes, and deletion
+through this replica evicts the entry, so a few seconds of staleness only matter for a conversation
+deleted through another replica, which the orchestrator then rejects itself.
+"""
+
+import time
+from collections import OrderedDict
+
+
+class OwnershipCache:
+    def __init__(self, ttl_s: float = 30.0, max_entries: int = 100_000):
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def owned_by(self, resource_id: str, user_id: str) -> bool:
+        entry = self._entries.get(resource_id)
+        if entry is None:
+            return False
+        owner, expires = entry
+        if expires < time.monotonic():
+            self._entries.pop(resource_id, None)
+            return False
+        return owner == user_id
+
+    def remember(self, resource_id: str, user_id: str) -> None:
+        self._entries[resource_id] = (user_id, time.monotonic() + self.ttl_s)
+        self._entries.move_to_end(resource_id)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def forget(self, resource_id: str) -> None:
+        self._entries.pop(resource_id, None)

@@ -1,0 +1,166 @@
+"""Register, login, refresh (rotating), logout; `GET/PATCH /api/me`."""
+
+from typing import Any
+
+from fastapi import APIRouter, Cookie, Request, Response, status
+
+from alice_backend.auth import access_tokens
+from alice_backend.auth.dependencies import Ctx, CurrentUser
+from alice_backend.auth.passwords import hash_password, verify_password
+from alice_backend.auth.refresh_tokens import RefreshRejected
+from alice_backend.context import AppContext
+from alice_backend.errors import ApiError, error_responses
+from alice_backend.schemas import AuthOut, LoginIn, MePatch, RefreshIn, RegisterIn, UserOut
+from alice_backend.users import EmailTaken
+
+router = APIRouter(prefix="/api", tags=["accounts"])
+
+REFRESH_COOKIE = "alice_refresh"
+REFRESH_COOKIE_PATH = "/api/auth"
+
+
+def user_out(ctx: AppContext, user: dict[str, Any]) -> UserOut:
+    return UserOut(
+        id=user["_id"],
+        email=user["email"],
+        display_name=user.get("display_name") or "",
+        created_at=user["created_at"],
+        is_admin=user["email_lower"] in ctx.settings.admin_emails,
+        settings=user.get("settings") or {},
+    )
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _limit(ctx: AppContext, key: str, capacity: float, per_s: float) -> None:
+    decision = await ctx.limiter.take(key, capacity, per_s)
+    if not decision.allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many attempts, retry later",
+            {"Retry-After": str(decision.retry_after_s)},
+        )
+
+
+async def _session(ctx: AppContext, user: dict[str, Any], response: Response, refresh: str | None = None):
+    refresh = refresh or await ctx.refresh_tokens.issue(user["_id"])
+    response.set_cookie(
+        REFRESH_COOKIE,
+        refresh,
+        max_age=ctx.settings.refresh_token_ttl_s,
+        path=REFRESH_COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=ctx.settings.refresh_cookie_secure,
+    )
+    access = access_tokens.issue(
+        ctx.settings.jwt_secret.get_secret_value(), user["_id"], ctx.settings.access_token_ttl_s
+    )
+    return AuthOut(
+        user=user_out(ctx, user),
+        access_token=access,
+        expires_in=ctx.settings.access_token_ttl_s,
+        refresh_token=refresh,
+    )
+
+
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AuthOut,
+    responses=error_responses(400, 409, 413, 422, 429),
+)
+async def register(body: RegisterIn, request: Request, response: Response, ctx: Ctx) -> AuthOut:
+    s = ctx.settings
+    await _limit(
+        ctx,
+        f"rl:register-ip:{client_address(request)}",
+        s.register_rate_per_ip_capacity,
+        s.register_rate_per_ip_per_s,
+    )
+    email = body.email.strip()
+    display_name = (body.display_name or "").strip() or email.split("@", 1)[0]
+    try:
+        user = await ctx.users.create(email, await hash_password(body.password), display_name)
+    except EmailTaken as exc:
+        raise ApiError(409, "email_taken", "an account with this email already exists") from exc
+    return await _session(ctx, user, response)
+
+
+@router.post("/auth/login", response_model=AuthOut, responses=error_responses(400, 401, 413, 422, 429))
+async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> AuthOut:
+    s = ctx.settings
+    email = body.email.strip().lower()
+    await _limit(
+        ctx, f"rl:login-ip:{client_address(request)}", s.login_rate_per_ip_capacity, s.login_rate_per_ip_per_s
+    )
+    await _limit(
+        ctx, f"rl:login-account:{email}", s.login_rate_per_account_capacity, s.login_rate_per_account_per_s
+    )
+    user = await ctx.users.by_email(email)
+    if not await verify_password(user["password_hash"] if user else None, body.password) or user is None:
+        raise ApiError(401, "invalid_credentials", "wrong email or password")
+    return await _session(ctx, user, response)
+
+
+@router.post("/auth/refresh", response_model=AuthOut, responses=error_responses(400, 401, 413, 422))
+async def refresh(
+    response: Response,
+    ctx: Ctx,
+    body: RefreshIn | None = None,
+    alice_refresh: str | None = Cookie(default=None, include_in_schema=False),
+) -> AuthOut:
+    token = (body.refresh_token if body else None) or alice_refresh
+    if not token:
+        raise ApiError(401, "invalid_refresh_token", "missing refresh token")
+    try:
+        rotated = await ctx.refresh_tokens.rotate(token)
+    except RefreshRejected as exc:
+        response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
+        message = {
+            "reused": "refresh token was already used; the session has been revoked",
+            "revoked": "session has been revoked",
+        }.get(exc.reason, "invalid refresh token")
+        raise ApiError(401, "invalid_refresh_token", message) from exc
+    user = await ctx.users.by_id(rotated.user_id)
+    if user is None:
+        await ctx.refresh_tokens.revoke(rotated.token)
+        raise ApiError(401, "invalid_refresh_token", "account no longer exists")
+    return await _session(ctx, user, response, rotated.token)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400, 413, 422))
+async def logout(
+    ctx: Ctx,
+    body: RefreshIn | None = None,
+    alice_refresh: str | None = Cookie(default=None, include_in_schema=False),
+) -> Response:
+    token = (body.refresh_token if body else None) or alice_refresh
+    if token:
+        await ctx.refresh_tokens.revoke(token)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
+    return response
+
+
+@router.get("/me", response_model=UserOut, responses=error_responses(401))
+async def me(ctx: Ctx, user: CurrentUser) -> UserOut:
+    return user_out(ctx, user)
+
+
+@router.patch("/me", response_model=UserOut, responses=error_responses(400, 401, 413, 422))
+async def update_me(body: MePatch, ctx: Ctx, user: CurrentUser) -> UserOut:
+    changes: dict[str, Any] = {}
+    if body.display_name is not None:
+        if not body.display_name.strip():
+            raise ApiError(422, "validation_error", "display_name must not be blank")
+        changes["display_name"] = body.display_name.strip()
+    if body.settings is not None and body.settings.memory_enabled is not None:
+        changes["settings.memory_enabled"] = body.settings.memory_enabled
+    updated = await ctx.users.update(user["_id"], changes)
+    if updated is None:
+        raise ApiError(401, "invalid_token", "account no longer exists")
+    return user_out(ctx, updated)

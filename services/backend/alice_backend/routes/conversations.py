@@ -1,0 +1,148 @@
+"""Conversations and messages, proxied to the orchestrator and scoped to the caller."""
+
+from typing import Annotated
+
+from alice_common.events import new_id
+from fastapi import APIRouter, Query, Response, status
+
+from alice_backend import chat
+from alice_backend.auth.dependencies import Ctx, UserId
+from alice_backend.errors import ApiError, error_responses
+from alice_backend.ids import check_id
+from alice_backend.internal_client import seg
+from alice_backend.schemas import (
+    AcceptedMessage,
+    Conversation,
+    ConversationCreate,
+    ConversationList,
+    ConversationPatch,
+    MessageList,
+    SendMessageIn,
+    SendMessageOut,
+)
+from alice_backend.upstream_shapes import items, public
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+UPSTREAM = (502, 503)
+
+
+def _path(conversation_id: str) -> str:
+    return f"/internal/conversations/{seg(check_id(conversation_id, 'conversation'))}"
+
+
+@router.get("", response_model=ConversationList, responses=error_responses(401, 422, *UPSTREAM))
+async def list_conversations(
+    ctx: Ctx,
+    user_id: UserId,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[str | None, Query(max_length=64)] = None,
+) -> ConversationList:
+    body = await ctx.orchestrator.call(
+        "GET", "/internal/conversations", user_id=user_id, params={"limit": limit, "before": before}
+    )
+    return ConversationList(items=items(body))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Conversation,
+    responses=error_responses(400, 401, 413, 422, *UPSTREAM),
+)
+async def create_conversation(
+    ctx: Ctx, user_id: UserId, body: ConversationCreate | None = None
+) -> Conversation:
+    payload = {"title": body.title} if body and body.title else {}
+    created = public(
+        await ctx.orchestrator.call("POST", "/internal/conversations", user_id=user_id, json=payload)
+    )
+    ctx.conversation_owners.remember(created["id"], user_id)
+    return Conversation(**created)
+
+
+@router.get("/{conversation_id}", response_model=Conversation, responses=error_responses(401, 404, *UPSTREAM))
+async def get_conversation(conversation_id: str, ctx: Ctx, user_id: UserId) -> Conversation:
+    return Conversation(**public(await ctx.orchestrator.call("GET", _path(conversation_id), user_id=user_id)))
+
+
+@router.patch(
+    "/{conversation_id}",
+    response_model=Conversation,
+    responses=error_responses(400, 401, 404, 413, 422, *UPSTREAM),
+)
+async def rename_conversation(
+    conversation_id: str, body: ConversationPatch, ctx: Ctx, user_id: UserId
+) -> Conversation:
+    if not body.title.strip():
+        raise ApiError(422, "validation_error", "title must not be blank")
+    updated = await ctx.orchestrator.call(
+        "PATCH", _path(conversation_id), user_id=user_id, json={"title": body.title.strip()}
+    )
+    return Conversation(**public(updated))
+
+
+@router.delete(
+    "/{conversation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 404, *UPSTREAM),
+)
+async def delete_conversation(conversation_id: str, ctx: Ctx, user_id: UserId) -> Response:
+    await ctx.orchestrator.call("DELETE", _path(conversation_id), user_id=user_id)
+    ctx.conversation_owners.forget(conversation_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{conversation_id}/messages",
+    response_model=MessageList,
+    responses=error_responses(401, 404, 422, *UPSTREAM),
+)
+async def list_messages(
+    conversation_id: str,
+    ctx: Ctx,
+    user_id: UserId,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[str | None, Query(max_length=64)] = None,
+) -> MessageList:
+    body = await ctx.orchestrator.call(
+        "GET",
+        f"{_path(conversation_id)}/messages",
+        user_id=user_id,
+        params={"limit": limit, "before": before},
+    )
+    return MessageList(items=items(body))
+
+
+@router.post(
+    "/{conversation_id}/messages",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SendMessageOut,
+    responses=error_responses(400, 401, 404, 413, 422, 429, *UPSTREAM),
+)
+async def send_message(
+    conversation_id: str, body: SendMessageIn, ctx: Ctx, user_id: UserId
+) -> SendMessageOut:
+    content = body.content.strip()
+    if not content:
+        raise ApiError(422, "empty_message", "message content must not be empty")
+    if len(content) > ctx.settings.max_message_chars:
+        raise ApiError(
+            413, "message_too_long", f"message exceeds {ctx.settings.max_message_chars} characters"
+        )
+    check_id(conversation_id, "conversation")
+    await chat.ensure_conversation(ctx, user_id, conversation_id)
+    message_id = new_id()
+    reply_id = await chat.request_reply(
+        ctx,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        content=content,
+        use_knowledge=body.use_knowledge,
+    )
+    return SendMessageOut(
+        message=AcceptedMessage(id=message_id, content=content, status="completed", created_at=chat.now()),
+        reply_id=reply_id,
+        stream_url=chat.stream_url(reply_id),
+    )

@@ -1,0 +1,168 @@
+"""Document upload (GridFS `uploads` + dataflow registration + `DocumentUploaded`), list, get, delete."""
+
+import logging
+import os
+
+from alice_common.events import DocumentUploaded, Topics, new_id
+from fastapi import APIRouter, File, Response, UploadFile, status
+from gridfs.errors import NoFile
+
+from alice_backend import sniff
+from alice_backend.auth.dependencies import Ctx, UserId
+from alice_backend.context import AppContext
+from alice_backend.errors import ApiError, error_responses
+from alice_backend.ids import check_id
+from alice_backend.internal_client import seg
+from alice_backend.schemas import Document, DocumentList, DocumentOut
+from alice_backend.upstream_shapes import items, public
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/documents", tags=["documents"])
+
+UPLOAD_PATH = "/api/documents"
+CHUNK = 256 * 1024
+SNIFF_BYTES = 8192
+UPSTREAM = (502, 503)
+
+
+def _clean_filename(name: str | None) -> str:
+    base = os.path.basename((name or "").replace("\\", "/")).strip()
+    base = "".join(c for c in base if c.isprintable())[:200]
+    return base or "upload"
+
+
+async def _store(ctx: AppContext, upload: UploadFile, filename: str, user_id: str, document_id: str):
+    """Streams the upload into GridFS, checking size and type as it goes; returns (blob_id, type, size)."""
+    limit = ctx.settings.max_upload_bytes
+    head = await upload.read(SNIFF_BYTES)
+    try:
+        content_type = sniff.detect(head, filename)
+    except sniff.UnsupportedType as exc:
+        raise ApiError(
+            415, "unsupported_media_type", f"unsupported file: {exc}; use PDF, HTML, Markdown or text"
+        ) from exc
+    validator = None if content_type == sniff.PDF else sniff.TextValidator()
+    blob_id = new_id()
+    grid_in = ctx.uploads.open_upload_stream_with_id(
+        blob_id,
+        filename,
+        metadata={"user_id": user_id, "document_id": document_id, "content_type": content_type},
+    )
+    size = 0
+    chunk = head
+    try:
+        while chunk:
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "payload_too_large", f"file exceeds {limit} bytes")
+            if validator:
+                validator.feed(chunk)
+            await grid_in.write(chunk)
+            chunk = await upload.read(CHUNK)
+        if validator:
+            validator.feed(b"", final=True)
+        await grid_in.close()
+    except sniff.UnsupportedType as exc:
+        await grid_in.abort()
+        raise ApiError(415, "unsupported_media_type", f"unsupported file: {exc}") from exc
+    except BaseException:
+        await grid_in.abort()
+        raise
+    return blob_id, content_type, size
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DocumentOut,
+    responses=error_responses(400, 401, 413, 415, 422, 429, *UPSTREAM),
+)
+async def upload_document(ctx: Ctx, user_id: UserId, file: UploadFile = File(...)) -> DocumentOut:
+    s = ctx.settings
+    decision = await ctx.limiter.take(f"rl:{user_id}:upload", s.upload_rate_capacity, s.upload_rate_per_s)
+    if not decision.allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            "uploading too fast; retry later",
+            {"Retry-After": str(decision.retry_after_s)},
+        )
+    filename = _clean_filename(file.filename)
+    document_id = new_id()
+    blob_id, content_type, size = await _store(ctx, file, filename, user_id, document_id)
+    event = DocumentUploaded(
+        document_id=document_id,
+        user_id=user_id,
+        filename=filename,
+        content_type=content_type,
+        size=size,
+        blob_id=blob_id,
+    )
+    registration = event.model_dump(
+        mode="json", include={"document_id", "filename", "content_type", "size", "blob_id"}
+    )
+    try:
+        registered = await ctx.dataflow.call(
+            "POST", "/internal/documents", user_id=user_id, json=registration
+        )
+        await ctx.producer.send_and_wait(
+            s.topic(Topics.DOCUMENTS_UPLOADED), event.to_bytes(), key=document_id.encode()
+        )
+    except Exception as exc:
+        # Nothing refers to the blob unless the dataflow registered it and the event went out.
+        await ctx.uploads.delete(blob_id)
+        if isinstance(exc, ApiError):
+            raise
+        log.warning("publishing DocumentUploaded failed: %s", exc)
+        raise ApiError(503, "upstream_unavailable", "the message queue is unavailable; retry") from exc
+    document = {
+        "id": document_id,
+        "filename": filename,
+        "content_type": content_type,
+        "size": size,
+        "status": "queued",
+        "progress": 0,
+        "chunks": 0,
+    }
+    if isinstance(registered, dict):
+        document.update(
+            {
+                k: v
+                for k, v in public(registered.get("document", registered)).items()
+                if k in Document.model_fields and v is not None
+            }
+        )
+        document["id"] = document_id
+    return DocumentOut(document=Document(**document))
+
+
+@router.get("", response_model=DocumentList, responses=error_responses(401, *UPSTREAM))
+async def list_documents(ctx: Ctx, user_id: UserId) -> DocumentList:
+    return DocumentList(items=items(await ctx.dataflow.call("GET", "/internal/documents", user_id=user_id)))
+
+
+def _doc_body(body) -> dict:
+    doc = public(body)
+    return public(doc["document"]) if isinstance(doc.get("document"), dict) else doc
+
+
+@router.get("/{document_id}", response_model=Document, responses=error_responses(401, 404, *UPSTREAM))
+async def get_document(document_id: str, ctx: Ctx, user_id: UserId) -> Document:
+    path = f"/internal/documents/{seg(check_id(document_id, 'document'))}"
+    return Document(**_doc_body(await ctx.dataflow.call("GET", path, user_id=user_id)))
+
+
+@router.delete(
+    "/{document_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 404, *UPSTREAM)
+)
+async def delete_document(document_id: str, ctx: Ctx, user_id: UserId) -> Response:
+    path = f"/internal/documents/{seg(check_id(document_id, 'document'))}"
+    blob_id = _doc_body(await ctx.dataflow.call("GET", path, user_id=user_id)).get("blob_id")
+    await ctx.dataflow.call("DELETE", path, user_id=user_id)
+    if isinstance(blob_id, str):
+        # The backend owns the `uploads` bucket, so it removes the blob once the document is gone.
+        try:
+            await ctx.uploads.delete(blob_id)
+        except NoFile:
+            pass
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

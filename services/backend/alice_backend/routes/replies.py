@@ -1,0 +1,106 @@
+"""Reply stream (SSE), stop and regenerate. Ownership comes from `replymeta:{id}`, falling back
+to the orchestrator's stored reply once the metadata has expired."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
+
+from alice_backend import chat, sse
+from alice_backend.auth.dependencies import Ctx, UserId, bearer, user_id_from_token
+from alice_backend.context import AppContext
+from alice_backend.errors import ApiError, error_responses, not_found
+from alice_backend.ids import check_id
+from alice_backend.internal_client import seg
+from alice_backend.schemas import ReplyAccepted, StopOut
+from alice_backend.upstream_shapes import items
+
+router = APIRouter(prefix="/api/replies", tags=["replies"])
+
+
+async def reply_meta(ctx: AppContext, user_id: str, reply_id: str) -> dict[str, str]:
+    check_id(reply_id, "reply")
+    meta = await ctx.redis.hgetall(f"replymeta:{reply_id}")
+    if meta:
+        if meta.get("user_id") != user_id:
+            raise not_found("reply")
+        return meta
+    stored = await ctx.orchestrator.call("GET", f"/internal/replies/{seg(reply_id)}", user_id=user_id)
+    if not isinstance(stored, dict) or not stored.get("conversation_id"):
+        raise not_found("reply")
+    return {
+        "user_id": user_id,
+        "conversation_id": str(stored["conversation_id"]),
+        "message_id": str(stored.get("message_id") or ""),
+    }
+
+
+@router.get(
+    "/{reply_id}/stream",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        **error_responses(401, 404, 502, 503),
+    },
+    response_class=StreamingResponse,
+)
+async def stream_reply(
+    reply_id: str,
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+    access_token: Annotated[
+        str | None, Query(description="for EventSource clients, which cannot send headers")
+    ] = None,
+) -> StreamingResponse:
+    user_id = user_id_from_token(ctx, credentials.credentials if credentials else access_token)
+    await reply_meta(ctx, user_id, reply_id)
+    events = sse.relay(ctx.redis, reply_id, sse.start_after(last_event_id), ctx.settings.sse_heartbeat_s)
+    return StreamingResponse(events, media_type="text/event-stream", headers=sse.SSE_HEADERS)
+
+
+@router.post(
+    "/{reply_id}/stop",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=StopOut,
+    responses=error_responses(401, 404, 502, 503),
+)
+async def stop_reply(reply_id: str, ctx: Ctx, user_id: UserId) -> StopOut:
+    await reply_meta(ctx, user_id, reply_id)
+    await ctx.redis.set(f"cancel:{reply_id}", "1", ex=ctx.settings.reply_meta_ttl_s)
+    return StopOut(reply_id=reply_id)
+
+
+async def _original_content(ctx: AppContext, user_id: str, meta: dict[str, str]) -> tuple[str, bool | None]:
+    if "content" in meta:
+        flag = meta.get("use_knowledge", "")
+        return meta["content"], (None if flag == "" else flag == "1")
+    path = f"/internal/conversations/{seg(meta['conversation_id'])}/messages"
+    body = await ctx.orchestrator.call("GET", path, user_id=user_id, params={"limit": 200})
+    for message in items(body):
+        if message.get("id") == meta["message_id"] and message.get("role") == "user":
+            return str(message.get("content", "")), None
+    raise ApiError(409, "not_regenerable", "the original message is no longer available")
+
+
+@router.post(
+    "/{reply_id}/regenerate",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReplyAccepted,
+    responses=error_responses(401, 404, 409, 429, 502, 503),
+)
+async def regenerate_reply(reply_id: str, ctx: Ctx, user_id: UserId) -> ReplyAccepted:
+    meta = await reply_meta(ctx, user_id, reply_id)
+    content, use_knowledge = await _original_content(ctx, user_id, meta)
+    new_reply = await chat.request_reply(
+        ctx,
+        user_id=user_id,
+        conversation_id=meta["conversation_id"],
+        message_id=meta["message_id"],
+        content=content,
+        use_knowledge=use_knowledge,
+        regenerate_of=reply_id,
+    )
+    # The reply being replaced is no longer wanted if it is still streaming.
+    await ctx.redis.set(f"cancel:{reply_id}", "1", ex=ctx.settings.reply_meta_ttl_s)
+    return ReplyAccepted(reply_id=new_reply, stream_url=chat.stream_url(new_reply), regenerate_of=reply_id)
