@@ -145,3 +145,28 @@ def test_get_embedder_picks_openai_from_settings():
     embedder = get_embedder(settings)
     assert isinstance(embedder, OpenAIEmbedder)
     assert embedder.url == "http://x:1/v1/embeddings"
+
+
+async def test_batching_embedder_coalesces_concurrent_requests(onnx):
+    import asyncio
+
+    from alice_common.embeddings import BatchingEmbedder
+
+    calls = []
+
+    class Counting(type(onnx)):
+        def __init__(self):
+            self.__dict__.update(onnx.__dict__)
+
+        def embed(self, texts):
+            calls.append(len(texts))
+            return super().embed(texts)
+
+    batcher = BatchingEmbedder(Counting())
+    texts = [f"request {i} about subject {i}" for i in range(12)]
+    results = await asyncio.gather(*(batcher.aembed([t]) for t in texts))
+    await batcher.aclose()
+    expected = onnx.embed(texts)
+    for i, vector in enumerate(results):
+        np.testing.assert_allclose(vector[0], expected[i], atol=1e-4)
+    assert len(calls) < len(texts)  # fewer model calls than requests

@@ -8,9 +8,17 @@ vectors = await embedder.aembed(["some text"])  # same, computed in a worker thr
 from functools import lru_cache
 
 from alice_common.embeddings.base import EMBEDDING_DIM, Embedder, EmbeddingError
+from alice_common.embeddings.batcher import BatchingEmbedder
 from alice_common.embeddings.settings import EmbeddingSettings
 
-__all__ = ["EMBEDDING_DIM", "Embedder", "EmbeddingError", "EmbeddingSettings", "get_embedder"]
+__all__ = [
+    "EMBEDDING_DIM",
+    "BatchingEmbedder",
+    "Embedder",
+    "EmbeddingError",
+    "EmbeddingSettings",
+    "get_embedder",
+]
 
 
 def get_embedder(settings: object) -> Embedder:
