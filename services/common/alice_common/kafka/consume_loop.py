@@ -1,0 +1,293 @@
+"""ConsumeLoop: at-least-once, key-ordered concurrent consumption of one topic by one group.
+
+The ordering and commit rules live in `WorkTracker` (pure logic); this module wires them to
+aiokafka: fetching with backpressure, running handlers with retries and a dead-letter topic,
+committing low-water marks, rebalances and graceful shutdown.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from alice_common.kafka import metrics
+from alice_common.kafka.dead_letter import publish_dead_letter
+from alice_common.kafka.tracker import Work, WorkTracker
+from alice_common.settings import AliceSettings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[ConsumerRecord], Awaitable[None]]
+DeadLetterCallback = Callable[[ConsumerRecord, BaseException], Awaitable[None]]
+CommitObserver = Callable[[dict[TopicPartition, int]], None]
+
+FETCH_TIMEOUT_MS = 100
+FAILURE_PAUSE_S = 1.0
+CANCEL_GRACE_S = 1.0
+
+
+class ConsumeLoop:
+    """Consume `settings.topic(topic)` as group `settings.topic(group)`.
+
+    - At-least-once: offsets are committed only up to the oldest unfinished record per partition.
+    - Same key → strictly in offset order; different keys → concurrently, up to `max_concurrency`
+      handlers in total, even within one partition.
+    - A handler that raises is retried (`retry_backoff_s`, doubling) up to `max_attempts` times;
+      then the record goes to `<topic>.dlq` with the error in its headers, `on_dead_letter(record,
+      exc)` is awaited, and the record counts as finished.
+    - A partition holding `max_buffered_per_partition` records is paused until half are done.
+    - `stop()`: stop fetching, give in-flight handlers `drain_timeout_s`, abandon the rest
+      uncommitted, commit, flush the producer (owned by the caller, not stopped), stop the consumer.
+    - On revoke: no new work for those partitions, in-flight work gets `revoke_timeout_s`, then
+      what is finished is committed; on assign consumption resumes from the committed offset.
+
+    `on_commit(offsets)` is called synchronously just before each commit (tests, auditing).
+    """
+
+    def __init__(
+        self,
+        settings: AliceSettings,
+        topic: str,
+        group: str,
+        handler: Handler,
+        producer: AIOKafkaProducer,
+        max_concurrency: int = 8,
+        max_attempts: int = 3,
+        on_dead_letter: DeadLetterCallback | None = None,
+        drain_timeout_s: float = 10.0,
+        retry_backoff_s: float = 0.1,
+        revoke_timeout_s: float = 5.0,
+        max_buffered_per_partition: int = 1000,
+        commit_interval_s: float = 0.5,
+        on_commit: CommitObserver | None = None,
+        consumer_options: dict[str, Any] | None = None,
+    ) -> None:
+        if max_concurrency < 1 or max_attempts < 1 or max_buffered_per_partition < 1:
+            raise ValueError("max_concurrency, max_attempts and max_buffered_per_partition must be ≥ 1")
+        self.settings = settings
+        self.topic = settings.topic(topic)
+        self.group = settings.topic(group)
+        self.handler = handler
+        self.producer = producer
+        self.max_concurrency = max_concurrency
+        self.max_attempts = max_attempts
+        self.on_dead_letter = on_dead_letter
+        self.drain_timeout_s = drain_timeout_s
+        self.retry_backoff_s = retry_backoff_s
+        self.revoke_timeout_s = revoke_timeout_s
+        self.max_buffered_per_partition = max_buffered_per_partition
+        self.commit_interval_s = commit_interval_s
+        self.on_commit = on_commit
+        self.consumer_options = consumer_options or {}
+
+        self._tracker: WorkTracker[ConsumerRecord] = WorkTracker()
+        self._tasks: dict[Work[ConsumerRecord], asyncio.Task[bool]] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._fetching: asyncio.Task[None] | None = None
+        self._commit_lock = asyncio.Lock()
+        self._joined = False
+        self._stopping = False
+        self._labels = (self.topic, self.group)
+
+    # -- public ----------------------------------------------------------------------------------
+
+    @property
+    def assigned(self) -> bool:
+        """Running and a member of the group. The assignment may be empty: more replicas than
+        partitions is a healthy state, so readiness must not depend on owning a partition."""
+        return self._joined and not self._stopping and self._fetching is not None
+
+    @property
+    def partitions(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment()) if self._consumer and not self._stopping else set()
+
+    async def start(self) -> None:
+        options: dict[str, Any] = dict(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.group,
+            client_id=f"{self.settings.service_name}-{self.group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",  # a new group reads from the start: no event is skipped
+        )
+        options.update(self.consumer_options)
+        consumer = AIOKafkaConsumer(**options)
+        consumer.subscribe([self.topic], listener=_RebalanceListener(self))
+        await consumer.start()
+        self._consumer = consumer
+        self._fetching = asyncio.create_task(self._fetch_loop(), name=f"consume {self.topic}")
+
+    async def stop(self) -> None:
+        if self._consumer is None or self._stopping:
+            return
+        self._stopping = True
+        consumer = self._consumer
+        if self._fetching is not None:
+            await self._fetching
+        consumer.pause(*consumer.assignment())
+        for partition in self._tracker.partitions:
+            self._tracker.revoke(partition)  # records not started yet are abandoned
+        await self._drain(list(self._tasks.values()), self.drain_timeout_s)
+        await self._commit()
+        await self.producer.flush()
+        await consumer.stop()
+        log.info("consume loop stopped", extra={"topic": self.topic, "group": self.group})
+
+    # -- fetching and dispatching ----------------------------------------------------------------
+
+    async def _fetch_loop(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        next_commit = time.monotonic() + self.commit_interval_s
+        while not self._stopping:
+            try:
+                self._apply_backpressure(consumer)
+                batches = await consumer.getmany(
+                    timeout_ms=FETCH_TIMEOUT_MS, max_records=self.max_buffered_per_partition
+                )
+                for partition, records in batches.items():
+                    for record in records:
+                        self._tracker.add(partition, record.offset, record.key, record)
+                self._dispatch()
+                if time.monotonic() >= next_commit:
+                    await self._commit()
+                    next_commit = time.monotonic() + self.commit_interval_s
+            except Exception:
+                # Keep consuming through broker hiccups; the error is logged, never swallowed silently.
+                log.exception("consume loop iteration failed", extra={"topic": self.topic})
+                await asyncio.sleep(FAILURE_PAUSE_S)
+
+    def _apply_backpressure(self, consumer: AIOKafkaConsumer) -> None:
+        paused = consumer.paused()
+        for partition in consumer.assignment():
+            held = self._tracker.buffered(partition)
+            if partition not in paused and held >= self.max_buffered_per_partition:
+                consumer.pause(partition)
+            elif partition in paused and held <= self.max_buffered_per_partition // 2:
+                consumer.resume(partition)
+
+    def _dispatch(self) -> None:
+        for work in self._tracker.take(self.max_concurrency - len(self._tasks)):
+            task = asyncio.create_task(self._process(work.item))
+            self._tasks[work] = task
+            task.add_done_callback(lambda done, work=work: self._on_done(work, done))
+
+    def _on_done(self, work: Work[ConsumerRecord], task: asyncio.Task[bool]) -> None:
+        del self._tasks[work]
+        if task.cancelled():
+            return  # abandoned: stays unfinished, so it is never committed and will be redelivered
+        if task.exception() is not None:
+            log.error("record processing crashed", exc_info=task.exception())
+            return
+        self._tracker.finish(work)
+        self._dispatch()
+
+    # -- one record ------------------------------------------------------------------------------
+
+    async def _process(self, record: ConsumerRecord) -> bool:
+        """Handle with retries, dead-letter on exhaustion; True once the record is finished."""
+        metrics.IN_FLIGHT.labels(*self._labels).inc()
+        try:
+            for attempt in range(1, self.max_attempts + 1):
+                started = time.perf_counter()
+                try:
+                    await self.handler(record)
+                except Exception as exc:
+                    metrics.HANDLER_DURATION.labels(*self._labels).observe(time.perf_counter() - started)
+                    metrics.FAILED.labels(*self._labels).inc()
+                    log.warning(
+                        "handler failed (attempt %d/%d) at %s[%d]@%d: %s: %s",
+                        attempt, self.max_attempts, record.topic, record.partition, record.offset,
+                        type(exc).__name__, exc,
+                    )  # fmt: skip
+                    error = exc
+                    if attempt < self.max_attempts:
+                        await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
+                else:
+                    metrics.HANDLER_DURATION.labels(*self._labels).observe(time.perf_counter() - started)
+                    metrics.PROCESSED.labels(*self._labels).inc()
+                    return True
+            await self._dead_letter(record, error)
+            return True
+        finally:
+            metrics.IN_FLIGHT.labels(*self._labels).dec()
+
+    async def _dead_letter(self, record: ConsumerRecord, exc: Exception) -> None:
+        # Until the DLQ has it, the record is not finished: retry (its key waits) rather than lose it.
+        pause = self.retry_backoff_s
+        while True:
+            try:
+                await publish_dead_letter(self.producer, record, self.group, exc, self.max_attempts)
+                break
+            except Exception:
+                log.exception("cannot publish to the dead-letter topic of %s; retrying", record.topic)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+        metrics.DEAD_LETTERED.labels(*self._labels).inc()
+        if self.on_dead_letter is not None:
+            try:
+                await self.on_dead_letter(record, exc)
+            except Exception:
+                log.exception("on_dead_letter callback failed for %s@%d", record.topic, record.offset)
+
+    # -- commits, draining, rebalances -----------------------------------------------------------
+
+    async def _commit(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        async with self._commit_lock:
+            assignment = consumer.assignment()
+            positions = {p: o for p, o in self._tracker.commit_positions().items() if p in assignment}
+            if not positions:
+                return
+            if self.on_commit is not None:
+                self.on_commit(dict(positions))
+            try:
+                await consumer.commit(positions)
+            except KafkaError as exc:
+                # E.g. a rebalance started: the next owner resumes from the previous commit.
+                log.warning("commit of %s failed: %s", positions, exc)
+                return
+            self._tracker.mark_committed(positions)
+
+    async def _drain(self, tasks: list[asyncio.Task[bool]], timeout_s: float) -> None:
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+        if pending:
+            log.warning("abandoning %d in-flight records after %.1f s", len(pending), timeout_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=CANCEL_GRACE_S)
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        mine = [p for p in revoked if p in self._tracker.partitions]
+        for partition in mine:
+            self._tracker.revoke(partition)
+        await self._drain([t for w, t in self._tasks.items() if w.partition in mine], self.revoke_timeout_s)
+        await self._commit()
+        for partition in mine:
+            self._tracker.forget(partition)
+
+    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        tracked = set(self._tracker.partitions)
+        for partition in assigned:
+            if partition not in tracked:
+                self._tracker.assign(partition)
+        self._joined = True
+        log.info("assigned %s", sorted(p.partition for p in assigned), extra={"group": self.group})
+
+
+class _RebalanceListener(ConsumerRebalanceListener):
+    def __init__(self, loop: ConsumeLoop) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._loop._on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._loop._on_assigned(assigned)

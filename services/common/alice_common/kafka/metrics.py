@@ -1,0 +1,20 @@
+"""Prometheus metrics of every consume loop, labelled by (prefixed) topic and consumer group."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LABELS = ["topic", "group"]
+
+PROCESSED = Counter("alice_kafka_records_processed_total", "Records whose handler succeeded", LABELS)
+FAILED = Counter(
+    "alice_kafka_record_failures_total", "Handler attempts that raised (each retry counts)", LABELS
+)
+DEAD_LETTERED = Counter(
+    "alice_kafka_records_dead_lettered_total", "Records published to the dead-letter topic", LABELS
+)
+IN_FLIGHT = Gauge("alice_kafka_records_in_flight", "Records whose handler is running", LABELS)
+HANDLER_DURATION = Histogram(
+    "alice_kafka_handler_duration_seconds",
+    "Duration of one handler attempt, successful or not",
+    LABELS,
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
