@@ -1,11 +1,18 @@
-"""FastAPI application: lifespan-owned clients, readiness checks, routes."""
+"""FastAPI application: lifespan-owned Kafka clients, the poller, readiness checks, routes."""
 
 from contextlib import asynccontextmanager
 
 from alice_common import clients
 from alice_common.observability import install_observability, register_check
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
+from alice_kafkaflow.api import router
+from alice_kafkaflow.collector import KafkaSnapshotCollector
+from alice_kafkaflow.dlq import DlqService
+from alice_kafkaflow.errors import install_error_handlers
+from alice_kafkaflow.poller import KafkaPoller
+from alice_kafkaflow.replay_log import ReplayLog
 from alice_kafkaflow.settings import Settings
 
 
@@ -16,12 +23,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         producer = clients.kafka_producer(settings)
         await producer.start()
-        register_check(app, "kafka", clients.kafka_check(producer))
+        poller = KafkaPoller(settings)
+        replay_log: ReplayLog | None = None
+        collector = KafkaSnapshotCollector(lambda: poller.latest)
         try:
+            await poller.start()
+            replay_log = ReplayLog(settings, poller.admin, producer)
+            await replay_log.start()
+            app.state.poller = poller
+            app.state.dlq = DlqService(settings, poller.admin, producer, replay_log)
+            REGISTRY.register(collector)
+            register_check(app, "kafka", clients.kafka_check(producer))
+            register_check(app, "snapshot", _snapshot_check(poller))
             yield
         finally:
+            if collector in REGISTRY._collector_to_names:
+                REGISTRY.unregister(collector)
+            if replay_log is not None:
+                await replay_log.stop()
+            await poller.stop()
             await producer.stop()
 
     app = FastAPI(title="Alice kafkaflow", lifespan=lifespan)
+    app.state.settings = settings
     install_observability(app, settings.service_name)
+    install_error_handlers(app)
+    app.include_router(router)
     return app
+
+
+def _snapshot_check(poller: KafkaPoller):
+    async def check() -> None:
+        if poller.latest is None:
+            raise RuntimeError(poller.last_error or "no snapshot of the cluster yet")
+
+    return check

@@ -1,0 +1,92 @@
+"""HTTP routes under /api/flows; every one needs the internal token (the backend proxies admins)."""
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from alice_kafkaflow.dlq import DlqService
+from alice_kafkaflow.errors import ApiError
+from alice_kafkaflow.flows import build_flows
+from alice_kafkaflow.poller import KafkaPoller
+
+
+def require_internal_token(
+    request: Request, x_internal_token: Annotated[str | None, Header()] = None
+) -> None:
+    expected = request.app.state.settings.alice_internal_token.get_secret_value()
+    if not x_internal_token or not secrets.compare_digest(x_internal_token.encode(), expected.encode()):
+        raise ApiError(401, "unauthorized", "missing or wrong X-Internal-Token")
+
+
+router = APIRouter(prefix="/api/flows", dependencies=[Depends(require_internal_token)])
+
+
+def _poller(request: Request) -> KafkaPoller:
+    return request.app.state.poller
+
+
+def _dlq(request: Request) -> DlqService:
+    return request.app.state.dlq
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    partition: int | None = Field(default=None, ge=0)
+    offset: int | None = Field(default=None, ge=0)
+    all: bool = False
+
+    @model_validator(mode="after")
+    def one_or_all(self) -> "ReplayRequest":
+        single = self.partition is not None and self.offset is not None
+        if self.all == single:
+            raise ValueError('give either {"partition", "offset"} or {"all": true}')
+        return self
+
+
+@router.get("")
+async def flows(request: Request, refresh: bool = False) -> dict:
+    poller = _poller(request)
+    snapshot = poller.latest
+    if refresh or snapshot is None:
+        try:
+            snapshot = await poller.refresh()
+        except Exception as exc:
+            if poller.latest is None:
+                raise ApiError(503, "kafka_unavailable", f"no snapshot of Kafka yet: {exc}") from exc
+            snapshot = poller.latest  # serve the last good snapshot; age_s tells how old
+    body = build_flows(snapshot, poller.settings.kafka_topic_prefix)
+    body["last_error"] = poller.last_error
+    return body
+
+
+@router.post("/refresh")
+async def refresh(request: Request) -> dict:
+    snapshot = await _poller(request).refresh()
+    return build_flows(snapshot, _poller(request).settings.kafka_topic_prefix)
+
+
+@router.get("/dlq")
+async def dlq_topics(request: Request) -> dict:
+    return {"items": await _dlq(request).list_dlqs()}
+
+
+@router.get("/dlq/{topic}")
+async def dlq_records(
+    request: Request,
+    topic: str,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    partition: Annotated[int | None, Query(ge=0)] = None,
+) -> dict:
+    limit = min(limit, request.app.state.settings.dlq_max_list)
+    return await _dlq(request).read(topic, limit, partition)
+
+
+@router.post("/dlq/{topic}/replay")
+async def replay(request: Request, topic: str, body: ReplayRequest) -> dict:
+    service = _dlq(request)
+    if body.all:
+        return await service.replay_all(topic)
+    return await service.replay_one(topic, body.partition, body.offset)

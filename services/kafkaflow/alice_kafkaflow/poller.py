@@ -1,0 +1,184 @@
+"""Background poller: snapshots every topic and consumer group through the Kafka admin API.
+
+One admin client (metadata, groups, committed offsets) and one group-less consumer (ListOffsets
+for the oldest and end offsets). With `KAFKA_TOPIC_PREFIX` set, only prefixed topics and groups
+are watched, so one Kafka can host several isolated Alice deployments or test sessions.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+from alice_kafkaflow.rates import RateTracker
+from alice_kafkaflow.settings import Settings
+from alice_kafkaflow.snapshot import (
+    GroupState,
+    GroupTopicLag,
+    PartitionOffsets,
+    Snapshot,
+    TopicState,
+    group_topic_lags,
+)
+
+log = logging.getLogger(__name__)
+
+
+class KafkaPoller:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._rates = RateTracker(settings.rate_window_s)
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+        self.admin: AIOKafkaAdminClient | None = None
+        self.offsets_reader: AIOKafkaConsumer | None = None
+        self.latest: Snapshot | None = None
+        self.last_error: str | None = None
+
+    def in_scope(self, name: str) -> bool:
+        return name.startswith(self.settings.kafka_topic_prefix)
+
+    async def start(self) -> None:
+        servers = self.settings.kafka_bootstrap_servers
+        name = self.settings.service_name
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=servers, client_id=f"{name}-admin")
+        await self.admin.start()
+        self.offsets_reader = AIOKafkaConsumer(
+            bootstrap_servers=servers, enable_auto_commit=False, client_id=f"{name}-offsets"
+        )
+        await self.offsets_reader.start()
+        self._task = asyncio.create_task(self._run(), name="kafkaflow-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.offsets_reader is not None:
+            await self.offsets_reader.stop()
+        if self.admin is not None:
+            await self.admin.close()
+
+    async def refresh(self) -> Snapshot:
+        """Take a snapshot now (the on-demand path); concurrent callers take turns."""
+        async with self._lock:
+            try:
+                snapshot = await self._take()
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                raise
+            self.latest = snapshot
+            self.last_error = None
+            return snapshot
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep polling through broker restarts and coordinator moves
+                log.warning("kafka poll failed", exc_info=True)
+            await asyncio.sleep(self.settings.poll_interval_s)
+
+    async def _take(self) -> Snapshot:
+        assert self.admin is not None and self.offsets_reader is not None, "poller not started"
+        started = time.perf_counter()
+        cluster = await self.admin.describe_cluster()
+        partitions_of = await self._topic_partitions()
+        offsets = await self._partition_offsets(partitions_of)
+        now = self._clock()
+
+        topics: dict[str, TopicState] = {}
+        for name, parts in partitions_of.items():
+            state = tuple(offsets[(name, p)] for p in parts)
+            total = sum(p.end_offset for p in state)
+            topics[name] = TopicState(name, state, self._rates.observe(("topic", name), now, total))
+
+        groups = await self._groups(topics, now)
+        self._rates.forget_except(
+            {("topic", t) for t in topics}
+            | {("group", g.name, t.topic) for g in groups.values() for t in g.topics}
+        )
+        return Snapshot(
+            taken_at=now,
+            brokers=len(cluster.get("brokers", [])),
+            topics=topics,
+            groups=groups,
+            poll_duration_s=time.perf_counter() - started,
+        )
+
+    async def _topic_partitions(self) -> dict[str, list[int]]:
+        described = await self.admin.describe_topics()
+        result = {}
+        for t in described:
+            name = t["topic"]
+            if t["error_code"] or t["is_internal"] or name.startswith("__") or not self.in_scope(name):
+                continue
+            result[name] = sorted(p["partition"] for p in t["partitions"])
+        return dict(sorted(result.items()))
+
+    async def _partition_offsets(self, partitions_of: dict[str, list[int]]) -> dict:
+        tps = [TopicPartition(t, p) for t, parts in partitions_of.items() for p in parts]
+        if not tps:
+            return {}
+        reader = self.offsets_reader
+        oldest, end = await asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps))
+        return {(tp.topic, tp.partition): PartitionOffsets(tp.partition, oldest[tp], end[tp]) for tp in tps}
+
+    async def _groups(self, topics: dict[str, TopicState], now: float) -> dict[str, GroupState]:
+        listed = await self.admin.list_consumer_groups()
+        names = sorted({g[0] for g in listed if self.in_scope(g[0]) and g[1] in ("consumer", "")})
+        if not names:
+            return {}
+        descriptions = await self._describe_groups(names)
+        committed_all = await asyncio.gather(
+            *(self.admin.list_consumer_group_offsets(n) for n in names), return_exceptions=True
+        )
+        groups: dict[str, GroupState] = {}
+        for name, committed_raw in zip(names, committed_all, strict=True):
+            if isinstance(committed_raw, BaseException):
+                log.warning("offsets of group %s unavailable: %s", name, committed_raw)
+                continue
+            committed = {(tp.topic, tp.partition): meta.offset for tp, meta in committed_raw.items()}
+            state, members, assigned = descriptions.get(name, ("Unknown", 0, set()))
+            topic_lags = []
+            for topic, partitions in group_topic_lags(topics, committed, assigned).items():
+                consumed = sum(max(p.committed_offset, 0) for p in partitions)
+                rate = self._rates.observe(("group", name, topic), now, consumed)
+                topic_lags.append(GroupTopicLag(topic, partitions, rate))
+            groups[name] = GroupState(name, state, members, tuple(topic_lags))
+        return groups
+
+    async def _describe_groups(self, names: list[str]) -> dict[str, tuple[str, int, set[tuple[str, int]]]]:
+        try:
+            responses = await self.admin.describe_consumer_groups(names)
+        except Exception as exc:  # the lag still counts without states; show what we have
+            log.warning("describe consumer groups failed: %s", exc)
+            return {}
+        result = {}
+        for response in responses:
+            for group in response.to_object()["groups"]:
+                if group["error_code"]:
+                    continue
+                assigned: set[tuple[str, int]] = set()
+                for member in group["members"]:
+                    assigned |= _assigned_partitions(member["member_assignment"])
+                result[group["group"]] = (group["state"], len(group["members"]), assigned)
+        return result
+
+
+def _assigned_partitions(raw: bytes) -> set[tuple[str, int]]:
+    if not raw:
+        return set()
+    try:
+        assignment = ConsumerProtocolMemberAssignment.decode(raw)
+    except Exception:  # a non-consumer protocol or a newer layout: membership still counts
+        return set()
+    return {(tp.topic, tp.partition) for tp in assignment.partitions()}
