@@ -11,6 +11,8 @@ from devstack import health, process, provision
 from devstack.components import Component, components
 from devstack.config import Config
 
+# Components start batch by batch (each batch waits for the one before to be healthy).
+BATCHES = (("infra",), ("service", "frontend"))
 GROUP_ORDER = ("infra", "service", "frontend")
 
 
@@ -66,8 +68,8 @@ class Stack:
         timeout_s = timeout_s or self.cfg.startup_timeout_s
         started = [] if started is None else started
         with self.locked():
-            for group in GROUP_ORDER:
-                batch = [c for c in comps if c.group == group]
+            for groups in BATCHES:
+                batch = [c for c in comps if c.group in groups]
                 waiting = []
                 for comp in batch:
                     if self.pid_files.running(comp.name):

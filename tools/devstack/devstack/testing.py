@@ -1,0 +1,426 @@
+"""pytest plugin (loaded by the root conftest.py): real infrastructure and service processes for tests.
+
+Fixtures:
+  infra          session: URLs of real Kafka, Redis, MongoDB (wire protocol) and Weaviate servers
+  unique_name    function: `unique_name("db")` -> "db_3f2a9c1b7e" (isolates data between runs)
+  start_service  function: `start_service("backend", **overrides)` -> a started ServiceProcess,
+                 stopped when the test ends
+  private_redis  function: a Redis of the test's own on a free port, to stop and start at will
+
+Where the servers come from, in this order:
+  1. environment variables, each one on its own: ALICE_TEST_KAFKA (bootstrap servers),
+     ALICE_TEST_REDIS_URL, ALICE_TEST_MONGODB_URL, ALICE_TEST_WEAVIATE_URL,
+     ALICE_TEST_WEAVIATE_GRPC_PORT (default 50051);
+  2. testcontainers, when a Docker engine answers (`docker info` succeeds);
+  3. the native stack: `devstack up --infra` when it is not up yet; what a test session started is
+     stopped again by the last test session that ends (sessions running in parallel share it).
+ALICE_TEST_INFRA=native|docker forces one of the last two.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from devstack import health, process
+from devstack.config import Config
+from devstack.provision import tail
+
+# ---------------------------------------------------------------------------------------------------
+# Infrastructure
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap_servers: str
+    redis_url: str
+    mongodb_url: str
+    weaviate_url: str
+    weaviate_grpc_port: int
+    source: str  # "env" | "docker" | "native" (or a mix, e.g. "env+native")
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+
+    @property
+    def mongodb_database(self) -> str:
+        """The database this test session's services use (unique per session)."""
+        return f"test_{self.session_id}"
+
+    @property
+    def kafka_topic_prefix(self) -> str:
+        """Prefix for this test session's topics and consumer groups (unique per session)."""
+        return f"test-{self.session_id}."
+
+    def env(self) -> dict[str, str]:
+        """The infrastructure addresses in the services' setting names."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "REDIS_URL": self.redis_url,
+            "MONGODB_URL": self.mongodb_url,
+            "WEAVIATE_URL": self.weaviate_url,
+            "WEAVIATE_GRPC_PORT": str(self.weaviate_grpc_port),
+        }
+
+
+_ENV_KEYS = {
+    "kafka_bootstrap_servers": "ALICE_TEST_KAFKA",
+    "redis_url": "ALICE_TEST_REDIS_URL",
+    "mongodb_url": "ALICE_TEST_MONGODB_URL",
+    "weaviate_url": "ALICE_TEST_WEAVIATE_URL",
+}
+
+
+def docker_available() -> bool:
+    try:
+        result = subprocess.run(["docker", "info"], capture_output=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    from_env = {attr: os.environ[key] for attr, key in _ENV_KEYS.items() if os.environ.get(key)}
+    grpc_port = int(os.environ.get("ALICE_TEST_WEAVIATE_GRPC_PORT") or 50051)
+    if len(from_env) == len(_ENV_KEYS):
+        yield Infra(**from_env, weaviate_grpc_port=grpc_port, source="env")
+        return
+    choice = os.environ.get("ALICE_TEST_INFRA", "")
+    use_docker = choice == "docker" or (choice != "native" and docker_available())
+    provider = _docker_infra if use_docker else _native_infra
+    with provider() as found:
+        merged = found.__dict__ | from_env
+        if from_env:
+            merged["source"] = f"env+{found.source}"
+            if "weaviate_url" in from_env:
+                merged["weaviate_grpc_port"] = grpc_port
+        yield Infra(**merged)
+
+
+@contextlib.contextmanager
+def _native_infra() -> Iterator[Infra]:
+    from devstack.stack import Stack
+
+    stack = Stack(Config())
+    with _NativeLease(stack):
+        p = stack.cfg.ports
+        yield Infra(
+            kafka_bootstrap_servers=f"127.0.0.1:{p.kafka}",
+            redis_url=f"redis://127.0.0.1:{p.redis}/0",
+            mongodb_url=f"mongodb://127.0.0.1:{p.mongo}",
+            weaviate_url=f"http://127.0.0.1:{p.weaviate}",
+            weaviate_grpc_port=p.weaviate_grpc,
+            source="native",
+        )
+
+
+class _NativeLease:
+    """Test sessions share the native stack: each holds a lease (a file named after its pid) while it
+    runs; infrastructure a test session started is stopped by the last session to leave."""
+
+    def __init__(self, stack) -> None:
+        self.stack = stack
+        self.dir = stack.cfg.state_dir / "testing"
+        self.lease = self.dir / "leases" / f"{os.getpid()}.json"
+        self.started_file = self.dir / "started.json"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.lease.parent.mkdir(parents=True, exist_ok=True)
+        with (self.dir / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def __enter__(self) -> "_NativeLease":
+        with self._locked():
+            start_time = process.proc_start_time(os.getpid())
+            self.lease.write_text(json.dumps({"pid": os.getpid(), "start_time": start_time}))
+            comps = self.stack.select(infra_only=True)
+            missing = [c for c in comps if self.stack.status(c).state not in ("up", "external")]
+            if missing:
+                started = self.stack.start(missing)
+                self._write_started(sorted(set(self._read_started()) | set(started)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._locked():
+            self.lease.unlink(missing_ok=True)
+            if self._other_live_leases():
+                return
+            started = self._read_started()
+            if started:
+                self.stack.stop(self.stack.select(started))
+            self.started_file.unlink(missing_ok=True)
+
+    def _read_started(self) -> list[str]:
+        try:
+            return json.loads(self.started_file.read_text())
+        except (OSError, ValueError):
+            return []
+
+    def _write_started(self, names: list[str]) -> None:
+        self.started_file.write_text(json.dumps(names))
+
+    def _other_live_leases(self) -> bool:
+        live = False
+        for path in self.lease.parent.glob("*.json"):
+            try:
+                lease = json.loads(path.read_text())
+            except (OSError, ValueError):
+                path.unlink(missing_ok=True)
+                continue
+            if process.proc_start_time(lease["pid"]) == lease["start_time"]:
+                live = True
+            else:
+                path.unlink(missing_ok=True)  # a crashed session's lease
+        return live
+
+
+@contextlib.contextmanager
+def _docker_infra() -> Iterator[Infra]:
+    """Throwaway containers for the session (needs a Docker engine; not available on every machine)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="testcontainers")
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
+    from testcontainers.redis import RedisContainer
+    from testcontainers.weaviate import WeaviateContainer
+
+    with contextlib.ExitStack() as stack:
+        redis = stack.enter_context(RedisContainer("redis:7"))
+        kafka = stack.enter_context(KafkaContainer().with_kraft())
+        mongo = stack.enter_context(MongoDbContainer("mongo:7"))
+        weaviate = stack.enter_context(WeaviateContainer("semitechnologies/weaviate:1.35.2"))
+        redis_host = redis.get_container_host_ip()
+        yield Infra(
+            kafka_bootstrap_servers=kafka.get_bootstrap_server(),
+            redis_url=f"redis://{redis_host}:{redis.get_exposed_port(6379)}/0",
+            mongodb_url=mongo.get_connection_url(),
+            weaviate_url=f"http://{weaviate.get_http_host()}:{weaviate.get_http_port()}",
+            weaviate_grpc_port=weaviate.get_grpc_port(),
+            source="docker",
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Names and service settings
+
+
+def unique_name(prefix: str = "t") -> str:
+    """A name no other test run uses: letters, digits and '_' only (valid for databases and topics)."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(name="unique_name")
+def unique_name_fixture():
+    return unique_name
+
+
+def service_env(infra: Infra, **overrides: object) -> dict[str, str]:
+    """Environment for a service process talking to `infra`.
+
+    MONGODB_DATABASE and KAFKA_TOPIC_PREFIX are unique to the test session (shared by the services
+    one session starts, so they see each other's events); pass e.g. `mongodb_database=unique_name()`
+    to isolate one test further. Overrides use setting names, any case: `redis_url=...`.
+    """
+    env = dict(os.environ)
+    env.update(infra.env())
+    env.update(
+        {
+            "MONGODB_DATABASE": infra.mongodb_database,
+            "KAFKA_TOPIC_PREFIX": infra.kafka_topic_prefix,
+            "HOST": "127.0.0.1",
+        }
+    )
+    env.update({key.upper(): str(value) for key, value in overrides.items()})
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _test_logs_dir() -> Path:
+    path = Config().state_dir / "test-logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------
+# Processes
+
+
+class ServiceProcess:
+    """`python -m alice_<service>` on a free port, logging to a file whose tail errors show.
+
+    >>> svc = ServiceProcess("backend", service_env(infra)).start()
+    >>> httpx.get(svc.url + "/ready")
+    >>> svc.kill(); svc.start()        # a hard crash, then a restart on the same port
+    """
+
+    def __init__(
+        self, service: str, env: dict[str, str], *, port: int | None = None, ready_timeout_s: float = 60
+    ) -> None:
+        self.service = service
+        self.port = port or free_port()
+        self.env = env | {"PORT": str(self.port), "HOST": env.get("HOST", "127.0.0.1")}
+        self.ready_timeout_s = ready_timeout_s
+        self.log_file = _test_logs_dir() / f"{service}-{self.port}-{uuid.uuid4().hex[:6]}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait_ready: bool = True) -> "ServiceProcess":
+        if self.running:
+            return self
+        with self.log_file.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", f"alice_{self.service}"],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if wait_ready:
+            self.wait_ready()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ready_status(self) -> int | None:
+        """HTTP status of GET /ready, None when nothing answers."""
+        try:
+            with urllib.request.urlopen(self.url + "/ready", timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except (urllib.error.URLError, OSError):
+            return None
+
+    def wait_ready(self, timeout_s: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout_s or self.ready_timeout_s)
+        while time.monotonic() < deadline:
+            if not self.running:
+                code = self.proc.returncode if self.proc else None
+                raise RuntimeError(self._failure(f"exited with code {code} before it was ready"))
+            if self.ready_status() == 200:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(self._failure(f"/ready was not 200 within {timeout_s or self.ready_timeout_s}s"))
+
+    def _failure(self, what: str) -> str:
+        return f"{self.service} on port {self.port} {what}; log {self.log_file}:\n{self.log_tail()}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        return tail(self.log_file, lines)
+
+    def stop(self, timeout_s: float = 20) -> None:
+        """SIGTERM (graceful shutdown), SIGKILL if it is still running after the timeout."""
+        self._signal_and_wait(signal.SIGTERM, timeout_s)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no shutdown code runs."""
+        self._signal_and_wait(signal.SIGKILL, 10)
+
+    def restart(self, *, wait_ready: bool = True) -> "ServiceProcess":
+        self.stop()
+        return self.start(wait_ready=wait_ready)
+
+    def _signal_and_wait(self, sig: int, timeout_s: float) -> None:
+        if not self.running:
+            return
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def __enter__(self) -> "ServiceProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def start_service(infra: Infra) -> Iterator:
+    """Factory: `start_service("orchestrator", kafka_topic_prefix=..., wait_ready=True)`."""
+    started: list[ServiceProcess] = []
+
+    def start(service: str, *, wait_ready: bool = True, **overrides: object) -> ServiceProcess:
+        svc = ServiceProcess(service, service_env(infra, **overrides))
+        started.append(svc)
+        return svc.start(wait_ready=wait_ready)
+
+    yield start
+    for svc in reversed(started):
+        svc.stop()
+
+
+class PrivateRedis:
+    """A Redis server of one test's own (free port, temporary dir, no persistence)."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = directory
+        self.log_file = _test_logs_dir() / f"redis-{self.port}-{uuid.uuid4().hex[:6]}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_s: float = 10) -> "PrivateRedis":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir)]
+        argv += ["--save", "", "--appendonly", "no"]
+        with self.log_file.open("ab") as log:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout_s
+        while not health.redis_ping(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"private Redis on port {self.port} did not start:\n{tail(self.log_file)}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path / "redis").start()
+    yield server
+    server.stop()
