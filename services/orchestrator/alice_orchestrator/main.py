@@ -1,12 +1,28 @@
-"""FastAPI application: lifespan-owned clients, readiness checks, routes."""
+"""FastAPI application: lifespan-owned clients, the chat worker, readiness checks, routes.
 
+Start order: producer, stores, model, then the consumer; stop in reverse (consumer first, so
+in-flight replies finish or are abandoned uncommitted before the producer goes away).
+"""
+
+import asyncio
+import logging
 from contextlib import asynccontextmanager
 
-from alice_common import clients
+from alice_common import clients, vectorstore
+from alice_common.embeddings import get_embedder
+from alice_common.events import ChatCompleted, Topics
+from alice_common.kafka import ConsumeLoop, ensure_topics, publish
 from alice_common.observability import install_observability, register_check
 from fastapi import FastAPI
 
+from alice_orchestrator.api import install_internal_api
+from alice_orchestrator.chat import ChatHandler
+from alice_orchestrator.providers import make_provider
+from alice_orchestrator.retrieval import WeaviateRetriever
 from alice_orchestrator.settings import Settings
+from alice_orchestrator.store import ChatStore
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,9 +40,47 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         weaviate = clients.weaviate_client(settings)
         await weaviate.connect()
         register_check(app, "weaviate", clients.weaviate_check(weaviate))
+
+        store = ChatStore(mongo[settings.mongodb_database])
+        await store.ensure_indexes()
+        app.state.store = store
+        try:
+            await vectorstore.ensure_collections(weaviate)
+        except Exception as exc:  # retrieval degrades to "no sources" until Weaviate is back
+            log.warning("cannot ensure Weaviate collections: %s", exc)
+        provider = await asyncio.to_thread(make_provider, settings)
+        embedder = await asyncio.to_thread(get_embedder, settings)
+
+        async def publish_completed(event: ChatCompleted) -> None:
+            await publish(producer, settings, Topics.CHAT_COMPLETED, event, key=event.conversation_id)
+
+        retriever = WeaviateRetriever(settings, weaviate, embedder)
+        handler = ChatHandler(settings, store, redis, provider, publish_completed, retriever)
+        app.state.handler = handler
+        app.state.context = handler.context
+        await ensure_topics(settings, [Topics.CHAT_REQUESTS, Topics.CHAT_COMPLETED])
+        loop = ConsumeLoop(
+            settings,
+            topic=Topics.CHAT_REQUESTS,
+            group="orchestrator",
+            handler=handler.handle_record,
+            producer=producer,
+            max_concurrency=settings.chat_concurrency,
+            max_attempts=settings.chat_max_attempts,
+            on_dead_letter=handler.on_dead_letter,
+        )
+        await loop.start()
+
+        async def consumer_check() -> None:
+            if not loop.assigned:
+                raise RuntimeError("chat.requests consumer not assigned yet")
+
+        register_check(app, "consumer", consumer_check)
         try:
             yield
         finally:
+            await loop.stop()
+            await provider.close()
             await producer.stop()
             await redis.aclose()
             mongo.close()
@@ -34,4 +88,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Alice orchestrator", lifespan=lifespan)
     install_observability(app, settings.service_name)
+    install_internal_api(app, settings)
     return app

@@ -1,0 +1,163 @@
+"""Internal read/write API for the backend (guarded by `X-Internal-Token`, scoped by `user_id`).
+
+Someone else's ids answer 404, exactly like ids that do not exist.
+"""
+
+import hmac
+from datetime import datetime
+from typing import Annotated
+
+from alice_common.events import new_id
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from pymongo.errors import DuplicateKeyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from alice_orchestrator.context import iso_ms
+from alice_orchestrator.settings import Settings
+from alice_orchestrator.store import ChatStore, public_conversation, public_message
+
+MAX_LIMIT = 200
+UserId = Annotated[str, Query(min_length=1, max_length=128)]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        self.status, self.code, self.message = status, code, message
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+class ConversationCreate(BaseModel):
+    id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    title: str | None = Field(default=None, max_length=200)
+
+
+class ConversationPatch(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+
+
+def _json(value):
+    if isinstance(value, datetime):
+        return iso_ms(value)
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    return value
+
+
+def install_internal_api(app: FastAPI, settings: Settings) -> None:
+    expected = settings.alice_internal_token.get_secret_value().encode()
+
+    async def require_token(x_internal_token: Annotated[str | None, Header()] = None) -> None:
+        if not x_internal_token or not hmac.compare_digest(x_internal_token.encode(), expected):
+            raise ApiError(401, "unauthorized", "missing or wrong internal token")
+
+    def store_of(request: Request) -> ChatStore:
+        return request.app.state.store
+
+    router = APIRouter(prefix="/internal", dependencies=[Depends(require_token)])
+
+    async def owned_conversation(store: ChatStore, user_id: str, conversation_id: str) -> dict:
+        conversation = await store.get_conversation(user_id, conversation_id)
+        if conversation is None:
+            raise ApiError(404, "conversation_not_found", "no such conversation")
+        return conversation
+
+    @router.get("/conversations")
+    async def list_conversations(
+        request: Request,
+        user_id: UserId,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        before: datetime | None = None,
+    ) -> dict:
+        items = await store_of(request).list_conversations(user_id, limit, before)
+        return {"items": [_json(public_conversation(c)) for c in items]}
+
+    @router.post("/conversations", status_code=201)
+    async def create_conversation(request: Request, user_id: UserId, body: ConversationCreate) -> dict:
+        store = store_of(request)
+        try:
+            conversation = await store.create_conversation(user_id, body.id or new_id(), body.title)
+        except DuplicateKeyError as exc:
+            raise ApiError(409, "conversation_exists", "that conversation id is taken") from exc
+        return _json(public_conversation(conversation))
+
+    @router.get("/conversations/{conversation_id}")
+    async def get_conversation(request: Request, conversation_id: str, user_id: UserId) -> dict:
+        conversation = await owned_conversation(store_of(request), user_id, conversation_id)
+        return _json(public_conversation(conversation))
+
+    @router.patch("/conversations/{conversation_id}")
+    async def patch_conversation(
+        request: Request, conversation_id: str, user_id: UserId, body: ConversationPatch
+    ) -> dict:
+        title = " ".join(body.title.split())
+        if not title:
+            raise ApiError(422, "invalid_title", "the title must not be blank")
+        updated = await store_of(request).update_conversation(user_id, conversation_id, {"title": title})
+        if updated is None:
+            raise ApiError(404, "conversation_not_found", "no such conversation")
+        return _json(public_conversation(updated))
+
+    @router.delete("/conversations/{conversation_id}", status_code=204)
+    async def delete_conversation(request: Request, conversation_id: str, user_id: UserId) -> Response:
+        if not await store_of(request).delete_conversation(user_id, conversation_id):
+            raise ApiError(404, "conversation_not_found", "no such conversation")
+        await request.app.state.context.forget(conversation_id)
+        return Response(status_code=204)
+
+    @router.get("/conversations/{conversation_id}/messages")
+    async def list_messages(
+        request: Request,
+        conversation_id: str,
+        user_id: UserId,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        before: Annotated[str | None, Query(max_length=128)] = None,
+    ) -> dict:
+        """Oldest → newest; `before` is a message id: the page of messages just older than it."""
+        store = store_of(request)
+        await owned_conversation(store, user_id, conversation_id)
+        anchor = None
+        if before:
+            anchor = await store.get_message(before, user_id)
+            if anchor is None or anchor["conversation_id"] != conversation_id:
+                raise ApiError(404, "message_not_found", "no such message in this conversation")
+        items = await store.list_messages(user_id, conversation_id, limit, anchor)
+        next_before = items[0]["_id"] if len(items) == limit else None
+        return {"items": [_json(public_message(m)) for m in items], "next_before": next_before}
+
+    @router.get("/replies/{reply_id}")
+    async def get_reply(request: Request, reply_id: str, user_id: UserId) -> dict:
+        reply = await store_of(request).get_message(reply_id, user_id)
+        if reply is None or reply.get("role") != "assistant":
+            raise ApiError(404, "reply_not_found", "no such reply")
+        return {
+            "reply_id": reply["_id"],
+            "conversation_id": reply["conversation_id"],
+            "message_id": reply.get("reply_to"),
+            "status": reply.get("status"),
+        }
+
+    app.include_router(router)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = f"{where}: {first.get('msg', 'invalid input')}" if where else "invalid input"
+        return JSONResponse(error_body("validation_error", message), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)

@@ -1,0 +1,288 @@
+"""Handling one `ChatRequested`: the orchestrator's part of the chat path (DESIGN §3).
+
+Plain async code with its dependencies passed in; the Kafka wiring lives in `worker.py`. The
+handler is safe to run again for the same request (redelivery after a crash): the user message
+and the reply are stored under fixed ids, a half-streamed reply is withdrawn with `reset` and
+generated again, and a reply already stored is not generated twice.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+from aiokafka import ConsumerRecord
+from alice_common.events import ChatCompleted, ChatRequested, Usage, parse_event
+from pydantic import ValidationError
+from pymongo.errors import DuplicateKeyError
+
+from alice_orchestrator import metrics
+from alice_orchestrator.context import ContextCache, iso_ms, turn_of
+from alice_orchestrator.prompt import PromptParts, build_messages, usable_history
+from alice_orchestrator.providers.base import ChatProvider
+from alice_orchestrator.replystream import ReplyStream, TokenCoalescer, active_key, cancel_key
+from alice_orchestrator.settings import Settings
+from alice_orchestrator.store import ChatStore, utcnow
+from alice_orchestrator.titles import generate_title
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[ChatCompleted], Awaitable[None]]
+
+
+@dataclass
+class Outcome:
+    content: str
+    status: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ttft_ms: float | None = None
+
+
+class InvalidRequest(ValueError):
+    """The record can never be handled (bad JSON, wrong event, someone else's conversation)."""
+
+
+class Retriever:
+    """What the handler needs from retrieval (see `retrieval.py`)."""
+
+    async def retrieve(self, request: ChatRequested) -> tuple[list[dict], list[str]]:
+        return [], []
+
+
+def parse_request(raw: bytes | str | None) -> ChatRequested:
+    if raw is None:
+        raise InvalidRequest("empty record")
+    try:
+        event = parse_event(raw)
+    except (ValidationError, ValueError) as exc:
+        raise InvalidRequest(f"not a valid event: {exc}") from exc
+    if not isinstance(event, ChatRequested):
+        raise InvalidRequest(f"unexpected event type {event.type!r} on the chat requests topic")
+    return event
+
+
+def message_view(doc: dict) -> dict:
+    """The reply as the `done` event carries it."""
+    created = doc.get("created_at")
+    return {
+        "id": doc["_id"],
+        "conversation_id": doc["conversation_id"],
+        "role": "assistant",
+        "reply_to": doc.get("reply_to"),
+        "content": doc.get("content", ""),
+        "status": doc.get("status", "completed"),
+        "sources": doc.get("sources", []),
+        "usage": doc.get("usage", {}),
+        "model": doc.get("model"),
+        "created_at": iso_ms(created) if isinstance(created, datetime) else created,
+    }
+
+
+class ChatHandler:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ChatStore,
+        redis: aioredis.Redis,
+        provider: ChatProvider,
+        publish: Publish,
+        retriever: Retriever | None = None,
+    ):
+        self.settings = settings
+        self.store = store
+        self.redis = redis
+        self.provider = provider
+        self.publish = publish
+        self.retriever = retriever or Retriever()
+        self.context = ContextCache(redis, store, settings.context_cache_turns, settings.context_cache_ttl_s)
+
+    # -- Kafka-facing entry points ----------------------------------------------------------------
+    async def handle_record(self, record: ConsumerRecord) -> None:
+        await self.handle(parse_request(record.value))
+
+    async def on_dead_letter(self, record: ConsumerRecord, exc: BaseException) -> None:
+        """After the loop parked a record in the DLQ: end its reply stream with `error`."""
+        try:
+            data = json.loads(record.value or b"")
+        except (ValueError, TypeError):
+            return
+        if not isinstance(data, dict) or not isinstance(data.get("reply_id"), str) or not data["reply_id"]:
+            return
+        stream = ReplyStream(self.redis, data["reply_id"])
+        if await stream.has_terminal_event():
+            return
+        if isinstance(exc, InvalidRequest | ValidationError):
+            code, message = "invalid_request", "The message could not be processed."
+        else:
+            code, message = "generation_failed", "The assistant could not generate a reply. Please retry."
+        await stream.add("error", {"code": code, "message": message})
+        await stream.expire(self.settings.reply_stream_ttl_s)
+        if isinstance(data.get("user_id"), str):
+            await self.redis.zrem(active_key(data["user_id"]), data["reply_id"])
+        metrics.REPLIES.labels("error").inc()
+
+    # -- the chat path --------------------------------------------------------------------------
+    async def handle(self, request: ChatRequested) -> None:
+        stream = ReplyStream(self.redis, request.reply_id)
+        try:
+            conversation = await self.store.touch_conversation(request.user_id, request.conversation_id)
+        except DuplicateKeyError as exc:
+            raise InvalidRequest("conversation belongs to another user") from exc
+        user_created_at = request.occurred_at.astimezone(UTC).replace(
+            microsecond=request.occurred_at.microsecond // 1000 * 1000
+        )
+        user_doc = {
+            "_id": request.message_id,
+            "conversation_id": request.conversation_id,
+            "user_id": request.user_id,
+            "role": "user",
+            "content": request.content,
+            "status": "completed",
+            "created_at": user_created_at,
+            "reply_id": request.reply_id,
+        }
+        if not await self.store.insert_message(user_doc):
+            stored_user = await self.store.get_message(request.message_id)
+            if stored_user is None or stored_user["user_id"] != request.user_id:
+                raise InvalidRequest("message id belongs to another user")
+            user_doc = stored_user
+
+        existing = await self.store.get_message(request.reply_id)
+        if existing is not None:
+            await self._redeliver_stored(request, existing, stream)
+            return
+
+        if await stream.has_tokens_since_reset():
+            await stream.add("reset", {})
+            metrics.RESETS.inc()
+
+        started = time.perf_counter()
+        sources: list[dict] = []
+        if await self.redis.exists(cancel_key(request.reply_id)):
+            outcome = Outcome(content="", status="stopped")
+        else:
+            await stream.add("status", {"state": "generating"})
+            sources, memories = await self.retriever.retrieve(request)
+            turns = await self.context.recent_turns(request.user_id, request.conversation_id)
+            history = usable_history(turns, request.message_id, iso_ms(user_doc["created_at"]))
+            messages = build_messages(
+                PromptParts(self.settings.system_prompt, request.content, history, sources, memories),
+                context_tokens=self.settings.llm_context_tokens,
+                max_tokens=self.settings.llm_max_tokens,
+                count=self.provider.count_tokens,
+            )
+            outcome = await self._generate(request.reply_id, messages, stream)
+        latency_ms = (time.perf_counter() - started) * 1000
+        usage = Usage(
+            prompt_tokens=outcome.prompt_tokens,
+            completion_tokens=outcome.completion_tokens,
+            latency_ms=round(latency_ms, 1),
+            ttft_ms=None if outcome.ttft_ms is None else round(outcome.ttft_ms, 1),
+        )
+        reply_doc = {
+            "_id": request.reply_id,
+            "conversation_id": request.conversation_id,
+            "user_id": request.user_id,
+            "role": "assistant",
+            "content": outcome.content,
+            "status": outcome.status,
+            "created_at": utcnow(),
+            "reply_id": request.reply_id,
+            "reply_to": request.message_id,
+            "sources": [_public_source(s) for s in sources],
+            "usage": usage.model_dump(),
+            "model": self.provider.model,
+        }
+        if request.regenerate_of:
+            reply_doc["regenerate_of"] = request.regenerate_of
+        if not await self.store.insert_message(reply_doc):
+            reply_doc = await self.store.get_message(request.reply_id) or reply_doc
+        await self.context.append(request.conversation_id, [turn_of(user_doc), turn_of(reply_doc)])
+        await self._finish(request, reply_doc, stream)
+        metrics.REPLIES.labels(outcome.status).inc()
+        metrics.COMPLETION_TOKENS.inc(outcome.completion_tokens)
+        if outcome.ttft_ms is not None:
+            metrics.TTFT.observe(outcome.ttft_ms / 1000)
+        if not conversation.get("title") and outcome.status == "completed":
+            await self._title(request)
+
+    async def _generate(self, reply_id: str, messages: list[dict], stream: ReplyStream) -> "Outcome":
+        """Stream the model into the reply stream until it ends or `cancel:{reply_id}` appears."""
+        coalescer = TokenCoalescer(stream, self.settings.token_flush_interval_ms / 1000)
+        generation = self.provider.stream(
+            messages, max_tokens=self.settings.llm_max_tokens, temperature=self.settings.llm_temperature
+        )
+
+        async def pump() -> None:
+            async for delta in generation:
+                coalescer.add(delta)
+
+        pump_task = asyncio.create_task(pump())
+        status = "completed"
+        poll_s = self.settings.cancel_poll_interval_ms / 1000
+        try:
+            while True:
+                done, _ = await asyncio.wait({pump_task}, timeout=poll_s)
+                if done:
+                    pump_task.result()
+                    break
+                if await self.redis.exists(cancel_key(reply_id)):
+                    status = "stopped"
+                    pump_task.cancel()
+                    await asyncio.gather(pump_task, return_exceptions=True)
+                    break
+        finally:
+            if not pump_task.done():
+                pump_task.cancel()
+                await asyncio.gather(pump_task, return_exceptions=True)
+            await generation.aclose()
+        await coalescer.close()
+        return Outcome(
+            coalescer.content,
+            status,
+            generation.prompt_tokens,
+            generation.completion_tokens,
+            generation.ttft_ms,
+        )
+
+    async def _finish(self, request: ChatRequested, reply_doc: dict, stream: ReplyStream) -> None:
+        await stream.add("done", {"message": message_view(reply_doc)})
+        await stream.expire(self.settings.reply_stream_ttl_s)
+        await self.redis.zrem(active_key(request.user_id), request.reply_id)
+        await self.publish(
+            ChatCompleted(
+                conversation_id=request.conversation_id,
+                user_id=request.user_id,
+                user_message_id=request.message_id,
+                assistant_message_id=reply_doc["_id"],
+                reply_id=request.reply_id,
+                user_content=request.content,
+                assistant_content=reply_doc.get("content", ""),
+                status=reply_doc.get("status", "completed"),
+                model=reply_doc.get("model") or "",
+                usage=Usage(**reply_doc.get("usage", {})),
+                trace_id=request.trace_id,
+            )
+        )
+
+    async def _redeliver_stored(self, request: ChatRequested, reply_doc: dict, stream: ReplyStream) -> None:
+        """The reply is stored already. If a crash came between storing and `done`, finish the
+        stream now (and announce it again: consumers of `chat.completed` are idempotent)."""
+        if await stream.exists() and not await stream.has_terminal_event():
+            log.info("finishing a stored reply after redelivery", extra={"reply_id": request.reply_id})
+            await self._finish(request, reply_doc, stream)
+        else:
+            await self.redis.zrem(active_key(request.user_id), request.reply_id)
+
+    async def _title(self, request: ChatRequested) -> None:
+        title = await generate_title(self.provider, request.content, self.settings.title_max_tokens)
+        await self.store.set_title_if_empty(request.user_id, request.conversation_id, title)
+
+
+def _public_source(source: dict) -> dict:
+    return {k: source.get(k) for k in ("document_id", "filename", "chunk", "snippet", "score")}

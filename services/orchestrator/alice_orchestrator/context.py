@@ -1,0 +1,71 @@
+"""Recent turns of a conversation: Redis list `ctx:{conversation_id}` in front of MongoDB.
+
+The cache is only ever a copy: a miss rebuilds it from `messages`, appends use RPUSHX so they
+never create a partial list, and readers de-duplicate by message id.
+"""
+
+import json
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+
+from alice_orchestrator.prompt import Turn
+from alice_orchestrator.store import ChatStore
+
+
+def iso_ms(value: datetime) -> str:
+    """Millisecond ISO-8601 in UTC (MongoDB keeps milliseconds), so strings order like times."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def ctx_key(conversation_id: str) -> str:
+    return f"ctx:{conversation_id}"
+
+
+def turn_of(message: dict) -> Turn:
+    return Turn(
+        id=message["_id"],
+        role=message["role"],
+        content=message.get("content", ""),
+        created_at=iso_ms(message["created_at"]),
+        reply_to=message.get("reply_to"),
+        status=message.get("status", "completed"),
+    )
+
+
+class ContextCache:
+    def __init__(self, redis: aioredis.Redis, store: ChatStore, max_turns: int = 40, ttl_s: int = 86400):
+        self.redis = redis
+        self.store = store
+        self.max_turns = max_turns
+        self.ttl_s = ttl_s
+
+    async def recent_turns(self, user_id: str, conversation_id: str) -> list[Turn]:
+        key = ctx_key(conversation_id)
+        cached = await self.redis.lrange(key, 0, -1)
+        if cached:
+            return [Turn.from_json(json.loads(item)) for item in cached]
+        messages = await self.store.list_messages(user_id, conversation_id, self.max_turns)
+        turns = [turn_of(m) for m in messages]
+        if turns:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                pipe.rpush(key, *[json.dumps(t.to_json()) for t in turns])
+                pipe.expire(key, self.ttl_s)
+                await pipe.execute()
+        return turns
+
+    async def append(self, conversation_id: str, turns: list[Turn]) -> None:
+        if not turns:
+            return
+        key = ctx_key(conversation_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpushx(key, *[json.dumps(t.to_json()) for t in turns])
+            pipe.ltrim(key, -self.max_turns, -1)
+            pipe.expire(key, self.ttl_s)
+            await pipe.execute()
+
+    async def forget(self, conversation_id: str) -> None:
+        await self.redis.delete(ctx_key(conversation_id))

@@ -1,0 +1,133 @@
+"""Building the model's input: system prompt, sources, memory, recent turns within a token budget."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from alice_orchestrator.providers.base import ChatMessage
+
+# Chat templates add a few tokens around every message (role markers, separators).
+PER_MESSAGE_OVERHEAD = 4
+# Never let the history squeeze the reply below this many tokens of context.
+SAFETY_MARGIN = 16
+
+TokenCounter = Callable[[str], int]
+
+
+@dataclass
+class Turn:
+    id: str
+    role: str
+    content: str
+    created_at: str = ""
+    reply_to: str | None = None
+    status: str = "completed"
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "role": self.role,
+            "content": self.content,
+            "created_at": self.created_at,
+            "reply_to": self.reply_to,
+            "status": self.status,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Turn":
+        return cls(
+            **{k: data.get(k) for k in ("id", "role", "content", "created_at", "reply_to")},
+            status=data.get("status") or "completed",
+        )
+
+
+@dataclass
+class PromptParts:
+    system_prompt: str
+    user_content: str
+    history: list[Turn] = field(default_factory=list)
+    sources: list[dict] = field(default_factory=list)  # {filename, snippet} numbered in order
+    memories: list[str] = field(default_factory=list)
+
+
+def usable_history(turns: list[Turn], current_message_id: str, current_created_at: str) -> list[Turn]:
+    """Earlier turns only, de-duplicated, with one reply per user message (the newest, if regenerated).
+
+    `created_at` values are ISO-8601 strings in UTC, so they order correctly as strings.
+    """
+    seen: set[str] = set()
+    ordered: list[Turn] = []
+    for turn in sorted(turns, key=lambda t: (t.created_at or "", t.id)):
+        if turn.id in seen or turn.id == current_message_id:
+            continue
+        seen.add(turn.id)
+        if current_created_at and turn.created_at and turn.created_at >= current_created_at:
+            continue
+        if turn.role == "assistant" and (not turn.content or turn.status == "failed"):
+            continue
+        if turn.reply_to == current_message_id:
+            continue
+        ordered.append(turn)
+    latest_reply: dict[str, str] = {}
+    for turn in ordered:
+        if turn.role == "assistant" and turn.reply_to:
+            latest_reply[turn.reply_to] = turn.id
+    return [
+        t for t in ordered if not (t.role == "assistant" and t.reply_to and latest_reply[t.reply_to] != t.id)
+    ]
+
+
+def truncate_to_tokens(text: str, max_tokens: int, count: TokenCounter) -> str:
+    if max_tokens <= 0:
+        return ""
+    if count(text) <= max_tokens:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if count(text[:mid]) <= max_tokens:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low]
+
+
+def system_message(parts: PromptParts) -> str:
+    sections = [parts.system_prompt.strip()]
+    if parts.sources:
+        lines = ["Sources from the user's documents:"]
+        for number, source in enumerate(parts.sources, start=1):
+            text = source.get("prompt_text") or source.get("snippet") or ""
+            lines.append(f"[{number}] ({source.get('filename') or 'document'}) {text}")
+        sections.append("\n".join(lines))
+    if parts.memories:
+        lines = ["From the user's earlier conversations:"]
+        lines.extend(f"- {memory}" for memory in parts.memories)
+        sections.append("\n".join(lines))
+    return "\n\n".join(s for s in sections if s)
+
+
+def build_messages(
+    parts: PromptParts, *, context_tokens: int, max_tokens: int, count: TokenCounter
+) -> list[ChatMessage]:
+    """System message, then as many of the most recent turns as fit, then the user's message.
+
+    Budget: `context_tokens` minus the reply's `max_tokens`; the system message and the user's
+    message are always kept (the user's message is cut if it alone would not fit).
+    """
+    budget = context_tokens - max_tokens - SAFETY_MARGIN
+    system = system_message(parts)
+    budget -= count(system) + PER_MESSAGE_OVERHEAD
+    user_content = truncate_to_tokens(parts.user_content, budget - PER_MESSAGE_OVERHEAD, count)
+    budget -= count(user_content) + PER_MESSAGE_OVERHEAD
+    kept: list[ChatMessage] = []
+    for turn in reversed(parts.history):
+        cost = count(turn.content) + PER_MESSAGE_OVERHEAD
+        if cost > budget:
+            break
+        budget -= cost
+        kept.append({"role": turn.role, "content": turn.content})
+    kept.reverse()
+    # Chat templates expect turns to start with the user; drop a leading orphan reply.
+    while kept and kept[0]["role"] == "assistant":
+        kept.pop(0)
+    return [{"role": "system", "content": system}, *kept, {"role": "user", "content": user_content}]

@@ -1,0 +1,49 @@
+"""One streaming interface for every chat model.
+
+`provider.stream(messages, ...)` returns a `Generation`: iterate it for text deltas; once the
+iteration ends, `prompt_tokens`, `completion_tokens` and `ttft_ms` describe the run. Closing the
+iterator early (a stop request) must stop the model's work promptly.
+"""
+
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+ChatMessage = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
+
+
+class ProviderError(RuntimeError):
+    """The model could not produce a reply (unreachable endpoint, bad response, ...)."""
+
+
+@dataclass
+class Generation:
+    deltas: AsyncIterator[str]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ttft_ms: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self.deltas
+
+    async def aclose(self) -> None:
+        aclose = getattr(self.deltas, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+class ChatProvider(Protocol):
+    model: str
+
+    def stream(self, messages: list[ChatMessage], *, max_tokens: int, temperature: float) -> Generation: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+def estimate_tokens(text: str) -> int:
+    """Conservative token estimate for models whose tokenizer we do not have (about 3 chars/token)."""
+    return math.ceil(len(text) / 3) if text else 0

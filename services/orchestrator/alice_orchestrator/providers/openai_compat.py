@@ -1,0 +1,109 @@
+"""Any OpenAI-compatible `/v1/chat/completions` endpoint (OpenAI, vLLM, Ollama, llama.cpp server).
+
+Streams with `stream: true` and parses the Server-Sent Events by hand: each `data:` line holds one
+JSON chunk, `data: [DONE]` ends the stream. Usage comes from the final chunk when the server sends
+it (`stream_options.include_usage`); otherwise it is estimated.
+"""
+
+import json
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+
+from alice_orchestrator.providers.base import ChatMessage, Generation, ProviderError, estimate_tokens
+
+
+async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """Yield the payload of each SSE event's `data:` field(s); multi-line data is joined by '\\n'."""
+    data: list[str] = []
+    async for raw in lines:
+        line = raw.rstrip("\r")
+        if line == "":
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        if field == "data":
+            data.append(value[1:] if value.startswith(" ") else value)
+    if data:
+        yield "\n".join(data)
+
+
+class OpenAICompatProvider:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout_s: float = 120.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self.model = model
+        headers = {"Accept": "text/event-stream"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=10.0),
+            transport=transport,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    def stream(self, messages: list[ChatMessage], *, max_tokens: int, temperature: float) -> Generation:
+        generation = Generation(deltas=None)  # type: ignore[arg-type]
+        generation.deltas = self._run(generation, messages, max_tokens, temperature)
+        return generation
+
+    async def _run(self, generation: Generation, messages, max_tokens: int, temperature: float):
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        started = time.perf_counter()
+        usage = None
+        completion_chunks = 0
+        try:
+            async with self._client.stream("POST", "/chat/completions", json=body) as response:
+                if response.status_code >= 400:
+                    detail = (await response.aread()).decode(errors="replace")[:300]
+                    raise ProviderError(f"LLM endpoint answered {response.status_code}: {detail}")
+                async for payload in sse_data(response.aiter_lines()):
+                    if payload.strip() == "[DONE]":
+                        break
+                    try:
+                        chunk = json.loads(payload)
+                    except json.JSONDecodeError as exc:
+                        raise ProviderError(f"LLM endpoint sent a non-JSON chunk: {payload[:100]}") from exc
+                    if chunk.get("error"):
+                        raise ProviderError(f"LLM endpoint error: {chunk['error']}")
+                    usage = chunk.get("usage") or usage
+                    for choice in chunk.get("choices") or []:
+                        delta = (choice.get("delta") or {}).get("content")
+                        if delta:
+                            completion_chunks += 1
+                            if generation.ttft_ms is None:
+                                generation.ttft_ms = (time.perf_counter() - started) * 1000
+                            yield delta
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"LLM endpoint unreachable: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if usage:
+                generation.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+                generation.completion_tokens = int(usage.get("completion_tokens") or completion_chunks)
+            else:
+                generation.prompt_tokens = sum(estimate_tokens(m["content"]) + 4 for m in messages)
+                generation.completion_tokens = completion_chunks
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,141 @@
+"""MongoDB access for the collections the orchestrator owns: `conversations` and `messages`.
+
+Every query carries `user_id`, so one user's call can never touch another's documents. Ids are
+uuid4 hex strings in `_id`; inserts are idempotent by `_id` (a duplicate key means "already there").
+"""
+
+from datetime import UTC, datetime
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def public_conversation(doc: dict) -> dict:
+    return {
+        "id": doc["_id"],
+        "user_id": doc["user_id"],
+        "title": doc.get("title"),
+        "created_at": doc.get("created_at"),
+        "updated_at": doc.get("updated_at"),
+    }
+
+
+def public_message(doc: dict) -> dict:
+    return {
+        "id": doc["_id"],
+        "conversation_id": doc["conversation_id"],
+        "role": doc["role"],
+        "content": doc.get("content", ""),
+        "status": doc.get("status", "completed"),
+        "created_at": doc.get("created_at"),
+        "reply_id": doc.get("reply_id"),
+        "reply_to": doc.get("reply_to"),
+        "sources": doc.get("sources", []),
+        "usage": doc.get("usage", {}),
+        "model": doc.get("model"),
+    }
+
+
+class ChatStore:
+    def __init__(self, db: AsyncIOMotorDatabase):
+        self.conversations = db["conversations"]
+        self.messages = db["messages"]
+
+    async def ensure_indexes(self) -> None:
+        await self.messages.create_index([("conversation_id", ASCENDING), ("created_at", ASCENDING)])
+        await self.conversations.create_index([("user_id", ASCENDING), ("updated_at", DESCENDING)])
+
+    # -- conversations -------------------------------------------------------------------------
+    async def create_conversation(self, user_id: str, conversation_id: str, title: str | None) -> dict:
+        now = utcnow()
+        doc = {"_id": conversation_id, "user_id": user_id, "title": title}
+        doc |= {"created_at": now, "updated_at": now}
+        try:
+            await self.conversations.insert_one(doc)
+        except DuplicateKeyError:
+            existing = await self.get_conversation(user_id, conversation_id)
+            if existing is None:
+                raise
+            return existing
+        return doc
+
+    async def get_conversation(self, user_id: str, conversation_id: str) -> dict | None:
+        return await self.conversations.find_one({"_id": conversation_id, "user_id": user_id})
+
+    async def list_conversations(self, user_id: str, limit: int, before: datetime | None) -> list[dict]:
+        query: dict = {"user_id": user_id}
+        if before is not None:
+            query["updated_at"] = {"$lt": before}
+        cursor = self.conversations.find(query).sort([("updated_at", DESCENDING), ("_id", DESCENDING)])
+        return await cursor.limit(limit).to_list(limit)
+
+    async def update_conversation(self, user_id: str, conversation_id: str, changes: dict) -> dict | None:
+        return await self.conversations.find_one_and_update(
+            {"_id": conversation_id, "user_id": user_id},
+            {"$set": {**changes, "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def touch_conversation(self, user_id: str, conversation_id: str) -> dict:
+        """The conversation a request belongs to, created if the request arrived first."""
+        now = utcnow()
+        doc = await self.conversations.find_one_and_update(
+            {"_id": conversation_id, "user_id": user_id},
+            {"$set": {"updated_at": now}, "$setOnInsert": {"title": None, "created_at": now}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return doc
+
+    async def set_title_if_empty(self, user_id: str, conversation_id: str, title: str) -> bool:
+        result = await self.conversations.update_one(
+            {"_id": conversation_id, "user_id": user_id, "title": {"$in": [None, ""]}},
+            {"$set": {"title": title}},
+        )
+        return result.modified_count == 1
+
+    async def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
+        result = await self.conversations.delete_one({"_id": conversation_id, "user_id": user_id})
+        if result.deleted_count == 0:
+            return False
+        await self.messages.delete_many({"conversation_id": conversation_id, "user_id": user_id})
+        return True
+
+    # -- messages ------------------------------------------------------------------------------
+    async def insert_message(self, doc: dict) -> bool:
+        """Insert once; returns False when a message with this `_id` is already stored."""
+        try:
+            await self.messages.insert_one(doc)
+            return True
+        except DuplicateKeyError:
+            return False
+
+    async def get_message(self, message_id: str, user_id: str | None = None) -> dict | None:
+        query = {"_id": message_id}
+        if user_id is not None:
+            query["user_id"] = user_id
+        return await self.messages.find_one(query)
+
+    async def list_messages(
+        self, user_id: str, conversation_id: str, limit: int, before: dict | None = None
+    ) -> list[dict]:
+        """Up to `limit` messages older than `before` (a message), returned oldest → newest."""
+        query: dict = {"conversation_id": conversation_id, "user_id": user_id}
+        if before is not None:
+            query["$or"] = [
+                {"created_at": {"$lt": before["created_at"]}},
+                {"created_at": before["created_at"], "_id": {"$lt": before["_id"]}},
+            ]
+        cursor = self.messages.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        newest_first = await cursor.limit(limit).to_list(limit)
+        return list(reversed(newest_first))
+
+    async def count_messages(self, user_id: str, conversation_id: str, role: str) -> int:
+        return await self.messages.count_documents(
+            {"conversation_id": conversation_id, "user_id": user_id, "role": role}
+        )

@@ -1,0 +1,89 @@
+"""Stop requests: the handler notices `cancel:{reply_id}` quickly and keeps the partial reply."""
+
+import asyncio
+import time
+
+from alice_orchestrator.chat import ChatHandler
+from alice_orchestrator.providers.fake import FakeProvider
+from alice_orchestrator.replystream import ReplyStream
+from alice_orchestrator.settings import Settings
+
+
+class FakeRedis:
+    """Just the commands `_generate` uses (unit test only; integration tests use real Redis)."""
+
+    def __init__(self):
+        self.keys: set[str] = set()
+        self.stream: list[dict] = []
+
+    async def exists(self, key: str) -> int:
+        return int(key in self.keys)
+
+    async def xadd(self, key: str, fields: dict) -> str:
+        self.stream.append(fields)
+        return f"{len(self.stream)}-0"
+
+
+def handler_with(provider, redis: FakeRedis) -> ChatHandler:
+    settings = Settings(llm_max_tokens=10_000, cancel_poll_interval_ms=200)
+    return ChatHandler(settings, store=None, redis=redis, provider=provider, publish=None)  # type: ignore[arg-type]
+
+
+async def test_cancel_stops_generation_within_a_second_and_keeps_partial_content():
+    redis = FakeRedis()
+    provider = FakeProvider(token_interval_ms=10)  # would take 100 s to finish
+    handler = handler_with(provider, redis)
+
+    async def press_stop():
+        await asyncio.sleep(0.5)
+        redis.keys.add("cancel:r1")
+        return time.monotonic()
+
+    stop_task = asyncio.create_task(press_stop())
+    outcome = await handler._generate("r1", [{"role": "user", "content": "hi"}], ReplyStream(redis, "r1"))
+    ended = time.monotonic()
+    pressed = await stop_task
+    assert outcome.status == "stopped"
+    assert ended - pressed < 1.0
+    assert outcome.content, "tokens generated before the stop are kept"
+    import json
+
+    streamed = "".join(json.loads(e["data"])["delta"] for e in redis.stream if e["event"] == "token")
+    assert streamed == outcome.content
+
+
+async def test_generation_without_cancel_completes():
+    redis = FakeRedis()
+    handler = handler_with(FakeProvider(token_interval_ms=0), redis)
+    handler.settings.llm_max_tokens = 7
+    outcome = await handler._generate("r2", [{"role": "user", "content": "hi"}], ReplyStream(redis, "r2"))
+    assert outcome.status == "completed"
+    assert outcome.completion_tokens == 7
+    assert len(outcome.content.split()) == 7
+
+
+async def test_a_model_that_stalls_still_stops_in_time():
+    """A model stuck before its next token (e.g. a long prompt) must not delay the stop."""
+    from alice_orchestrator.providers.base import Generation
+
+    class Stalling:
+        model = "stall"
+
+        def count_tokens(self, text):
+            return 1
+
+        def stream(self, messages, *, max_tokens, temperature):
+            async def deltas():
+                yield "first"
+                await asyncio.sleep(60)
+                yield "never"
+
+            return Generation(deltas=deltas())
+
+    redis = FakeRedis()
+    handler = handler_with(Stalling(), redis)
+    redis.keys.add("cancel:r3")
+    started = time.monotonic()
+    outcome = await handler._generate("r3", [], ReplyStream(redis, "r3"))
+    assert time.monotonic() - started < 1.0
+    assert outcome.status == "stopped"

@@ -1,0 +1,117 @@
+from alice_orchestrator.prompt import (
+    PromptParts,
+    Turn,
+    build_messages,
+    system_message,
+    truncate_to_tokens,
+    usable_history,
+)
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+def turns(n: int) -> list[Turn]:
+    out = []
+    for i in range(n):
+        out.append(
+            Turn(
+                id=f"u{i}",
+                role="user",
+                content=f"question {i} " * 5,
+                created_at=f"2026-01-01T00:{i:02d}:00.000Z",
+            )
+        )
+        out.append(
+            Turn(
+                id=f"a{i}",
+                role="assistant",
+                content=f"answer {i} " * 5,
+                created_at=f"2026-01-01T00:{i:02d}:30.000Z",
+                reply_to=f"u{i}",
+            )
+        )
+    return out
+
+
+def test_keeps_the_most_recent_turns_that_fit_and_always_the_system_and_user_message():
+    parts = PromptParts("be nice", "the new question", turns(10))
+    # Each old turn costs 10 words + 4 overhead = 14; system 2+4, user 3+4; margin 16.
+    messages = build_messages(
+        parts, context_tokens=16 + 6 + 7 + 14 * 4 + 20, max_tokens=20, count=count_words
+    )
+    assert messages[0] == {"role": "system", "content": "be nice"}
+    assert messages[-1] == {"role": "user", "content": "the new question"}
+    history = messages[1:-1]
+    assert [m["content"].split()[1] for m in history] == ["8", "8", "9", "9"]
+    assert history[0]["role"] == "user"
+
+
+def test_history_never_starts_with_an_orphan_assistant_turn():
+    parts = PromptParts("s", "q", turns(3))
+    # Room for exactly three old turns: the oldest of them would be an assistant reply.
+    messages = build_messages(
+        parts, context_tokens=16 + 5 + 5 + 14 * 3 + 10, max_tokens=10, count=count_words
+    )
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+
+
+def test_an_oversized_user_message_is_cut_to_fit():
+    parts = PromptParts("s", "word " * 5000, [])
+    messages = build_messages(parts, context_tokens=200, max_tokens=50, count=count_words)
+    assert 0 < count_words(messages[-1]["content"]) <= 200 - 50
+    assert len(messages) == 2
+
+
+def test_truncate_to_tokens():
+    assert truncate_to_tokens("a b c d", 2, count_words) == "a b "
+    assert truncate_to_tokens("a b", 5, count_words) == "a b"
+    assert truncate_to_tokens("a b", 0, count_words) == ""
+
+
+def test_usable_history_excludes_the_current_message_later_turns_and_superseded_replies():
+    history = turns(3)
+    # u1 was regenerated: a newer reply a1b replaces a1.
+    history.append(
+        Turn(
+            id="a1b", role="assistant", content="better", created_at="2026-01-01T00:01:45.000Z", reply_to="u1"
+        )
+    )
+    # The message being answered (u2), its earlier reply (a regenerate) and duplicates from the cache.
+    kept = usable_history(history + history[:2], "u2", "2026-01-01T00:02:00.000Z")
+    assert [t.id for t in kept] == ["u0", "a0", "u1", "a1b"]
+
+
+def test_failed_and_empty_replies_are_left_out():
+    history = [
+        Turn(id="u0", role="user", content="hi", created_at="2026-01-01T00:00:00.000Z"),
+        Turn(id="a0", role="assistant", content="", created_at="2026-01-01T00:00:01.000Z", reply_to="u0"),
+        Turn(id="u1", role="user", content="again", created_at="2026-01-01T00:00:02.000Z"),
+        Turn(
+            id="a1",
+            role="assistant",
+            content="x",
+            created_at="2026-01-01T00:00:03.000Z",
+            reply_to="u1",
+            status="failed",
+        ),
+    ]
+    assert [t.id for t in usable_history(history, "u9", "2026-01-01T01:00:00.000Z")] == ["u0", "u1"]
+
+
+def test_sources_and_memories_are_numbered_in_the_system_message():
+    parts = PromptParts(
+        "You are Alice.",
+        "q",
+        sources=[
+            {"filename": "a.md", "snippet": "alpha"},
+            {"filename": "b.pdf", "snippet": "short", "prompt_text": "beta"},
+        ],
+        memories=["The user said: I like tea"],
+    )
+    text = system_message(parts)
+    assert "[1] (a.md) alpha" in text
+    assert "[2] (b.pdf) beta" in text
+    assert "- The user said: I like tea" in text
+    assert text.startswith("You are Alice.")
