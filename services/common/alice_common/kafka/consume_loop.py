@@ -117,8 +117,8 @@ class ConsumeLoop:
         options.update(self.consumer_options)
         consumer = AIOKafkaConsumer(**options)
         consumer.subscribe([self.topic], listener=_RebalanceListener(self))
+        self._consumer = consumer  # before start(): the listener may already run during it
         await consumer.start()
-        self._consumer = consumer
         self._fetching = asyncio.create_task(self._fetch_loop(), name=f"consume {self.topic}")
 
     async def stop(self) -> None:
@@ -185,6 +185,8 @@ class ConsumeLoop:
             return
         self._tracker.finish(work)
         self._dispatch()
+        if not self._stopping and self._consumer is not None:
+            self._apply_backpressure(self._consumer)  # resume a paused partition without delay
 
     # -- one record ------------------------------------------------------------------------------
 
@@ -266,6 +268,8 @@ class ConsumeLoop:
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         mine = [p for p in revoked if p in self._tracker.partitions]
+        if not mine:
+            return
         for partition in mine:
             self._tracker.revoke(partition)
         await self._drain([t for w, t in self._tasks.items() if w.partition in mine], self.revoke_timeout_s)

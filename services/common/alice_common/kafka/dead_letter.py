@@ -7,15 +7,16 @@ from aiokafka.structs import ConsumerRecord
 
 from alice_common.events import Topics
 
-HEADER_PREFIX = "alice.dlq."
-HEADER_ERROR = "alice.dlq.error"  # "ExceptionType: message", at most 2,000 characters
-HEADER_ERROR_TYPE = "alice.dlq.error_type"
-HEADER_SOURCE_TOPIC = "alice.dlq.source_topic"
-HEADER_SOURCE_PARTITION = "alice.dlq.source_partition"
-HEADER_SOURCE_OFFSET = "alice.dlq.source_offset"
-HEADER_GROUP = "alice.dlq.group"
-HEADER_ATTEMPTS = "alice.dlq.attempts"
-HEADER_FAILED_AT = "alice.dlq.failed_at"  # ISO 8601, UTC
+# One prefix for all of them, so a replay (kafkaflow) can strip them in one go.
+HEADER_PREFIX = "dlq."
+HEADER_ERROR = "dlq.error"  # "ExceptionType: message", at most 2,000 characters
+HEADER_ERROR_TYPE = "dlq.error_type"
+HEADER_SOURCE_TOPIC = "dlq.source_topic"
+HEADER_SOURCE_PARTITION = "dlq.source_partition"
+HEADER_SOURCE_OFFSET = "dlq.source_offset"
+HEADER_GROUP = "dlq.group"
+HEADER_ATTEMPTS = "dlq.attempts"
+HEADER_FAILED_AT = "dlq.failed_at"  # ISO 8601, UTC
 
 MAX_ERROR_CHARS = 2000
 
