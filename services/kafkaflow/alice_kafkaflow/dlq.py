@@ -9,6 +9,7 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from alice_common.kafka.dead_letter import HEADER_PREFIX
 
 from alice_kafkaflow.errors import ApiError
 from alice_kafkaflow.flows import DLQ_SUFFIX, strip_prefix
@@ -17,8 +18,8 @@ from alice_kafkaflow.replay_log import ReplayLog
 from alice_kafkaflow.settings import Settings
 
 REPLAYED_FROM = "replayed-from"
-# Headers written when a record is dead-lettered; the source topic's consumer must not see them.
-DEAD_LETTER_HEADER_PREFIXES = ("dlq", "error", "x-dlq", "x-error", "exception", REPLAYED_FROM)
+# Headers written by the dead-lettering (and an earlier replay): the source topic must not see them.
+DROPPED_ON_REPLAY = (HEADER_PREFIX, REPLAYED_FROM)
 FETCH_TIMEOUT_MS = 2000
 
 
@@ -202,8 +203,6 @@ class DlqService:
 
     async def _send(self, dlq: str, source: str, record: ConsumerRecord) -> asyncio.Future:
         """Enqueue on the idempotent producer; the returned future resolves once acknowledged."""
-        headers = [
-            (k, v) for k, v in (record.headers or ()) if not k.lower().startswith(DEAD_LETTER_HEADER_PREFIXES)
-        ]
+        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith(DROPPED_ON_REPLAY)]
         headers.append((REPLAYED_FROM, f"{dlq}/{record.partition}/{record.offset}".encode()))
         return await self._producer.send(source, value=record.value, key=record.key, headers=headers)

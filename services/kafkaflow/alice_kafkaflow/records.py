@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime
 
 from aiokafka import ConsumerRecord
+from alice_common.kafka.dead_letter import HEADER_ERROR
 
 
 def decode_bytes(raw: bytes | None) -> tuple[object, str]:
@@ -34,7 +35,7 @@ def record_json(record: ConsumerRecord, replayed: bool) -> dict:
     key, key_encoding = decode_bytes(record.key)
     value, value_encoding = decode_bytes(record.value)
     headers = [{"key": k, "value": _header_text(v)} for k, v in (record.headers or ())]
-    errors = [h["value"] for h in headers if "error" in h["key"].lower()]
+    error = next((h["value"] for h in headers if h["key"] == HEADER_ERROR), None)
     return {
         "partition": record.partition,
         "offset": record.offset,
@@ -44,6 +45,6 @@ def record_json(record: ConsumerRecord, replayed: bool) -> dict:
         "value": value,
         "value_encoding": value_encoding,
         "headers": headers,
-        "error": "; ".join(errors) or None,
+        "error": error,
         "replayed": replayed,
     }
