@@ -1,12 +1,38 @@
-"""FastAPI application: lifespan-owned clients, readiness checks, routes."""
+"""FastAPI application: lifespan-owned clients, the two consumers, readiness checks, routes."""
 
+import asyncio
+import logging
 from contextlib import asynccontextmanager
 
-from alice_common import clients
+from alice_common import clients, vectorstore
+from alice_common.embeddings import BatchingEmbedder, get_embedder
+from alice_common.events import Topics
+from alice_common.kafka import ConsumeLoop, ensure_topics
 from alice_common.observability import install_observability, register_check
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 
+from alice_dataflow.analytics import Analytics
+from alice_dataflow.api import router
+from alice_dataflow.documents import DocumentStore
+from alice_dataflow.errors import install_error_handlers, internal_token_guard
+from alice_dataflow.ingest import Ingestor
+from alice_dataflow.memory import MemoryIndexer
 from alice_dataflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DOCUMENTS_GROUP = "dataflow-documents"
+CHAT_GROUP = "dataflow"
+
+
+def _consumers_check(loops: list[ConsumeLoop]):
+    async def check() -> None:
+        waiting = [loop.topic for loop in loops if not loop.assigned]
+        if waiting:
+            raise RuntimeError(f"no partitions assigned yet for {', '.join(waiting)}")
+
+    return check
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -14,21 +40,68 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Loading the model takes a second of CPU: off the event loop, and before any consumer.
+        embedder = await asyncio.to_thread(get_embedder, settings)
+        batcher = BatchingEmbedder(embedder)
         producer = clients.kafka_producer(settings)
         await producer.start()
         register_check(app, "kafka", clients.kafka_check(producer))
         mongo = clients.mongo_client(settings)
         register_check(app, "mongodb", clients.mongo_check(mongo))
+        db = mongo[settings.mongodb_database]
         weaviate = clients.weaviate_client(settings)
         await weaviate.connect()
         register_check(app, "weaviate", clients.weaviate_check(weaviate))
+        loops: list[ConsumeLoop] = []
         try:
+            await vectorstore.ensure_collections(weaviate)
+            store = DocumentStore(db)
+            await store.ensure_indexes()
+            analytics = Analytics(db)
+            app.state.documents, app.state.analytics = store, analytics
+            app.state.weaviate, app.state.embedder = weaviate, batcher
+            await ensure_topics(settings, [Topics.DOCUMENTS_UPLOADED, Topics.CHAT_COMPLETED])
+            await ensure_topics(settings, [Topics.DOCUMENTS_INDEXED])
+            ingestor = Ingestor(
+                settings, store, AsyncIOMotorGridFSBucket(db, "uploads"), weaviate, embedder, producer
+            )
+            indexer = MemoryIndexer(weaviate, batcher, analytics)
+            loops = [
+                ConsumeLoop(
+                    settings,
+                    topic=Topics.DOCUMENTS_UPLOADED,
+                    group=DOCUMENTS_GROUP,
+                    handler=ingestor.handle,
+                    producer=producer,
+                    max_concurrency=settings.documents_concurrency,
+                    max_attempts=settings.consumer_max_attempts,
+                    on_dead_letter=ingestor.on_dead_letter,
+                ),
+                ConsumeLoop(
+                    settings,
+                    topic=Topics.CHAT_COMPLETED,
+                    group=CHAT_GROUP,
+                    handler=indexer.handle,
+                    producer=producer,
+                    max_concurrency=settings.chat_concurrency,
+                    max_attempts=settings.consumer_max_attempts,
+                ),
+            ]
+            for loop in loops:  # producer first, consumers after (DESIGN §9)
+                await loop.start()
+            register_check(app, "consumers", _consumers_check(loops))
             yield
         finally:
+            for loop in loops:
+                await loop.stop()
+            await batcher.aclose()
             await producer.stop()
             mongo.close()
             await weaviate.close()
 
     app = FastAPI(title="Alice dataflow", lifespan=lifespan)
     install_observability(app, settings.service_name)
+    install_error_handlers(app)
+    guard = internal_token_guard(settings.alice_internal_token.get_secret_value())
+    app.include_router(router, dependencies=[Depends(guard)])
     return app

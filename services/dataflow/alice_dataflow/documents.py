@@ -1,0 +1,73 @@
+"""The `documents` collection: one record per upload, with its indexing status and progress."""
+
+from datetime import datetime
+
+from alice_common.events import utcnow
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import DuplicateKeyError
+
+QUEUED, PROCESSING, INDEXED, FAILED = "queued", "processing", "indexed", "failed"
+PUBLIC_FIELDS = (
+    "user_id", "filename", "content_type", "size", "blob_id", "status", "progress", "chunks", "error",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+
+def to_public(doc: dict) -> dict:
+    out = {"id": doc["_id"]}
+    for name in PUBLIC_FIELDS:
+        value = doc.get(name)
+        out[name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+class DocumentStore:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self.col = db["documents"]
+
+    async def ensure_indexes(self) -> None:
+        await self.col.create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
+
+    async def register(
+        self, user_id: str, document_id: str, filename: str, content_type: str, size: int, blob_id: str
+    ) -> tuple[dict, bool]:
+        """Create the record (status queued); registering the same id again returns it unchanged.
+        Returns (record, created); the record is None if the id belongs to another user."""
+        now = utcnow()
+        doc = {
+            "_id": document_id, "user_id": user_id, "filename": filename, "content_type": content_type,
+            "size": size, "blob_id": blob_id, "status": QUEUED, "progress": 0, "chunks": 0, "error": None,
+            "permanent": False, "created_at": now, "updated_at": now,
+        }  # fmt: skip
+        try:
+            await self.col.insert_one(doc)
+            return doc, True
+        except DuplicateKeyError:
+            existing = await self.col.find_one({"_id": document_id})
+            if existing is None or existing["user_id"] != user_id:
+                return None, False
+            return existing, False
+
+    async def get(self, user_id: str, document_id: str) -> dict | None:
+        return await self.col.find_one({"_id": document_id, "user_id": user_id})
+
+    async def get_any(self, document_id: str) -> dict | None:
+        return await self.col.find_one({"_id": document_id})
+
+    async def list(self, user_id: str, limit: int = 500) -> list[dict]:
+        cursor = self.col.find({"user_id": user_id}).sort("created_at", DESCENDING).limit(limit)
+        return await cursor.to_list(length=limit)
+
+    async def update(self, document_id: str, **fields) -> bool:
+        """False when the record is gone (deleted meanwhile)."""
+        fields["updated_at"] = utcnow()
+        result = await self.col.update_one({"_id": document_id}, {"$set": fields})
+        return result.matched_count == 1
+
+    async def fail(self, document_id: str, reason: str, permanent: bool) -> bool:
+        return await self.update(document_id, status=FAILED, error=reason, permanent=permanent)
+
+    async def delete(self, user_id: str, document_id: str) -> bool:
+        result = await self.col.delete_one({"_id": document_id, "user_id": user_id})
+        return result.deleted_count == 1

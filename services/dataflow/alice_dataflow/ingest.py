@@ -1,0 +1,190 @@
+"""`documents.uploaded` → extract, chunk, embed, index into the owner's tenant, report progress."""
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+from alice_common import vectorstore
+from alice_common.embeddings import Embedder
+from alice_common.events import DocumentIndexed, DocumentUploaded, Topics, parse_event
+from bson import ObjectId
+from gridfs.errors import NoFile
+from motor.motor_asyncio import AsyncIOMotorGridFSBucket
+from weaviate.classes.data import DataObject
+from weaviate.classes.query import Filter
+
+from alice_dataflow.chunking import chunk_text
+from alice_dataflow.documents import FAILED, INDEXED, PROCESSING, DocumentStore
+from alice_dataflow.extract import DocumentError, extract_text
+from alice_dataflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Progress: reading and extracting take the first 10 %, chunking 5 %, embedding+indexing the rest.
+P_STARTED, P_EXTRACTED, P_CHUNKED = 2, 10, 15
+
+
+class DocumentGone(Exception):
+    """The record was deleted while the document was being indexed."""
+
+
+class Ingestor:
+    def __init__(
+        self,
+        settings: Settings,
+        store: DocumentStore,
+        uploads: AsyncIOMotorGridFSBucket,
+        weaviate,
+        embedder: Embedder,
+        producer: AIOKafkaProducer,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.uploads = uploads
+        self.weaviate = weaviate
+        self.embedder = embedder
+        self.producer = producer
+
+    async def handle(self, record: ConsumerRecord) -> None:
+        event = parse_event(record.value)
+        if not isinstance(event, DocumentUploaded):
+            log.warning("ignoring %s on %s", event.type, record.topic)
+            return
+        await self.ingest(event)
+
+    async def on_dead_letter(self, record: ConsumerRecord, exc: BaseException) -> None:
+        """Whatever kept failing, the user sees `failed` with the reason rather than a stuck status."""
+        try:
+            event = parse_event(record.value)
+        except ValueError:
+            return
+        if not isinstance(event, DocumentUploaded):
+            return
+        doc = await self.store.get_any(event.document_id)
+        if doc is not None and doc["status"] != FAILED:
+            reason = f"indexing failed after retries: {type(exc).__name__}: {exc}"[:500]
+            await self.store.fail(event.document_id, reason, permanent=False)
+            await self._emit(event, FAILED, 0, reason)
+
+    async def ingest(self, event: DocumentUploaded) -> None:
+        doc = await self.store.get_any(event.document_id)
+        if doc is None or doc["user_id"] != event.user_id:
+            log.info("document %s is not registered (deleted?); skipping", event.document_id)
+            return
+        if doc["status"] == INDEXED:
+            return  # redelivery after success
+        if doc["status"] == FAILED and doc.get("permanent"):
+            raise DocumentError(doc.get("error") or "the document cannot be indexed")
+        try:
+            await self._run(event)
+        except DocumentGone:
+            await vectorstore.delete_document_chunks(self.weaviate, event.user_id, event.document_id)
+            log.info("document %s deleted while indexing; chunks removed", event.document_id)
+        except DocumentError as exc:
+            reason = str(exc)
+            await self.store.fail(event.document_id, reason, permanent=True)
+            await self._emit(event, FAILED, 0, reason)
+            raise
+
+    async def _progress(self, document_id: str, **fields) -> None:
+        if not await self.store.update(document_id, **fields):
+            raise DocumentGone(document_id)
+
+    async def _run(self, event: DocumentUploaded) -> None:
+        s = self.settings
+        doc_id = event.document_id
+        await self._progress(doc_id, status=PROCESSING, progress=P_STARTED, error=None, chunks=0)
+        data = await self._read_blob(event.blob_id)
+        text = await asyncio.to_thread(
+            extract_text, data, event.content_type, event.filename, s.max_document_chars
+        )
+        await self._progress(doc_id, progress=P_EXTRACTED)
+        chunks = await asyncio.to_thread(
+            chunk_text, text, self._offsets, s.chunk_tokens, s.chunk_overlap_tokens
+        )
+        if not chunks:
+            raise DocumentError("no text to index")
+        await self._progress(doc_id, progress=P_CHUNKED)
+        await self._index(event, chunks)
+        await self._progress(doc_id, status=INDEXED, progress=100, chunks=len(chunks), error=None)
+        await self._emit(event, INDEXED, len(chunks), None)
+        log.info("indexed document %s: %d chunks", doc_id, len(chunks))
+
+    def _offsets(self, text: str) -> list[tuple[int, int]]:
+        from alice_common.embeddings import tokenizer
+
+        return tokenizer.token_offsets(text)
+
+    async def _read_blob(self, blob_id: str) -> bytes:
+        ids: list = [blob_id]
+        if ObjectId.is_valid(blob_id):
+            ids.append(ObjectId(blob_id))
+        for candidate in ids:
+            try:
+                stream = await self.uploads.open_download_stream(candidate)
+            except NoFile:
+                continue
+            return await stream.read()
+        raise DocumentError("the uploaded file is missing from storage")
+
+    async def _index(self, event: DocumentUploaded, chunks: list[str]) -> None:
+        """Embed batch k+1 while batch k is written, so the model is rarely idle."""
+        collection = vectorstore.knowledge(self.weaviate, event.user_id)
+        size = self.settings.ingest_batch_size
+        total = len(chunks)
+        writing: asyncio.Task | None = None
+        try:
+            for start in range(0, total, size):
+                batch = chunks[start : start + size]
+                vectors = await self.embedder.aembed(batch)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self._write(collection, event, start, batch, vectors, total))
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+        # A redelivery under other chunk settings may have left higher-numbered chunks behind.
+        await collection.data.delete_many(
+            where=Filter.by_property("document_id").equal(event.document_id)
+            & Filter.by_property("chunk_index").greater_or_equal(total)
+        )
+
+    async def _write(
+        self, collection, event: DocumentUploaded, start: int, batch, vectors, total: int
+    ) -> None:
+        objects = [
+            DataObject(
+                uuid=vectorstore.chunk_uuid(event.document_id, start + i),
+                properties={
+                    "document_id": event.document_id,
+                    "filename": event.filename,
+                    "chunk_index": start + i,
+                    "text": text,
+                },
+                vector=vector.tolist(),
+            )
+            for i, (text, vector) in enumerate(zip(batch, vectors, strict=True))
+        ]
+        result = await collection.data.insert_many(objects)
+        if result.errors:
+            first = next(iter(result.errors.values()))
+            raise RuntimeError(f"Weaviate rejected {len(result.errors)} chunks: {first.message}")
+        done = start + len(batch)
+        progress = P_CHUNKED + int((100 - P_CHUNKED - 1) * done / total)
+        await self._progress(event.document_id, progress=progress, chunks=done)
+
+    async def _emit(self, event: DocumentUploaded, status: str, chunks: int, error: str | None) -> None:
+        out = DocumentIndexed(
+            document_id=event.document_id,
+            user_id=event.user_id,
+            status=status,
+            chunks=chunks,
+            error=error,
+            trace_id=event.trace_id,
+        )
+        await self.producer.send_and_wait(
+            self.settings.topic(Topics.DOCUMENTS_INDEXED), out.to_bytes(), key=event.document_id.encode()
+        )

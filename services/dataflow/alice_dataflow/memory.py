@@ -1,0 +1,58 @@
+"""`chat.completed` → both messages into the user's `MessageMemory` tenant, then analytics."""
+
+import logging
+
+from aiokafka.structs import ConsumerRecord
+from alice_common import vectorstore
+from alice_common.embeddings import Embedder
+from alice_common.events import ChatCompleted, parse_event
+from weaviate.classes.data import DataObject
+
+from alice_dataflow.analytics import Analytics
+
+log = logging.getLogger(__name__)
+
+# BM25 sees the whole message up to this size; the embedding sees its first 256 word pieces.
+MAX_TEXT_CHARS = 20_000
+
+
+class MemoryIndexer:
+    def __init__(self, weaviate, embedder: Embedder, analytics: Analytics) -> None:
+        self.weaviate = weaviate
+        self.embedder = embedder
+        self.analytics = analytics
+
+    async def handle(self, record: ConsumerRecord) -> None:
+        event = parse_event(record.value)
+        if not isinstance(event, ChatCompleted):
+            log.warning("ignoring %s on %s", event.type, record.topic)
+            return
+        await self.index(event)
+        await self.analytics.record(event)
+
+    async def index(self, event: ChatCompleted) -> None:
+        messages = [(event.user_message_id, "user", event.user_content)]
+        if event.assistant_content.strip():
+            messages.append((event.assistant_message_id, "assistant", event.assistant_content))
+        messages = [(mid, role, text[:MAX_TEXT_CHARS]) for mid, role, text in messages if text.strip()]
+        if not messages:
+            return
+        vectors = await self.embedder.aembed([text for _, _, text in messages])
+        objects = [
+            DataObject(
+                uuid=vectorstore.message_uuid(message_id),
+                properties={
+                    "message_id": message_id,
+                    "conversation_id": event.conversation_id,
+                    "role": role,
+                    "text": text,
+                    "created_at": vectorstore.as_rfc3339(event.occurred_at),
+                },
+                vector=vector.tolist(),
+            )
+            for (message_id, role, text), vector in zip(messages, vectors, strict=True)
+        ]
+        result = await vectorstore.memory(self.weaviate, event.user_id).data.insert_many(objects)
+        if result.errors:
+            first = next(iter(result.errors.values()))
+            raise RuntimeError(f"Weaviate rejected {len(result.errors)} messages: {first.message}")

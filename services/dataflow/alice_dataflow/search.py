@@ -1,0 +1,69 @@
+"""Hybrid search over one user's messages and document chunks."""
+
+import asyncio
+import re
+from datetime import datetime
+
+from alice_common import vectorstore
+from alice_common.embeddings import Embedder
+
+SNIPPET_CHARS = 240
+
+
+def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> str:
+    """About `width` characters of `text`, around the first query word it contains."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    words = [w for w in re.findall(r"\w+", query.lower()) if len(w) > 2]
+    lower = text.lower()
+    hits = [i for i in (lower.find(w) for w in words) if i >= 0]
+    start = max(0, min(hits) - width // 3) if hits else 0
+    end = min(len(text), start + width)
+    start = max(0, end - width)
+    return ("…" if start > 0 else "") + text[start:end].strip() + ("…" if end < len(text) else "")
+
+
+def _message_hit(hit: vectorstore.Hit, query: str) -> dict:
+    p = hit.properties
+    created = p.get("created_at")
+    return {
+        "type": "message",
+        "id": p.get("message_id"),
+        "conversation_id": p.get("conversation_id"),
+        "role": p.get("role"),
+        "created_at": created.isoformat() if isinstance(created, datetime) else created,
+        "snippet": snippet(p.get("text") or "", query),
+    }
+
+
+def _chunk_hit(hit: vectorstore.Hit, query: str) -> dict:
+    p = hit.properties
+    return {
+        "type": "document",
+        "id": hit.uuid,
+        "document_id": p.get("document_id"),
+        "filename": p.get("filename"),
+        "chunk_index": p.get("chunk_index"),
+        "snippet": snippet(p.get("text") or "", query),
+    }
+
+
+def rank_score(hit: vectorstore.Hit) -> float:
+    """Hybrid scores are relative within one collection's answer; the absolute cosine similarity
+    makes messages and chunks comparable, the hybrid score keeps keyword matches up."""
+    return 0.5 * max(hit.similarity, 0.0) + 0.5 * hit.score
+
+
+async def search(weaviate, embedder: Embedder, user_id: str, query: str, limit: int) -> list[dict]:
+    (vector,) = await embedder.aembed([query])
+    messages, chunks = await asyncio.gather(
+        vectorstore.search_memory(weaviate, user_id, query, vector, limit=limit),
+        vectorstore.search_knowledge(weaviate, user_id, query, vector, limit=limit),
+    )
+    hits = [(h, _message_hit(h, query)) for h in messages] + [(h, _chunk_hit(h, query)) for h in chunks]
+    hits.sort(key=lambda pair: rank_score(pair[0]), reverse=True)
+    return [
+        {**body, "score": round(rank_score(h), 4), "similarity": round(h.similarity, 4)}
+        for h, body in hits[:limit]
+    ]
