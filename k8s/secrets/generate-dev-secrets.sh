@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Make the Secrets of this folder from its *.yaml.tpl templates.
+#
+#   k8s/secrets/generate-dev-secrets.sh            # random values, kept in dev-secrets.env
+#   ALICE_SECRETS_ENV=/path/prod.env k8s/secrets/generate-dev-secrets.sh   # your own values
+#
+# Values come from an env file (KEY=value lines, git-ignored); a missing dev-secrets.env is
+# created with random values. The rendered *.yaml files sit beside the templates (git-ignored)
+# so both `kubectl apply -f k8s/secrets/` and `kubectl kustomize k8s/` pick them up.
+# Re-running keeps existing values (pods keep working); delete dev-secrets.env to rotate.
+set -euo pipefail
+dir="$(cd "$(dirname "$0")" && pwd)"
+env_file="${ALICE_SECRETS_ENV:-$dir/dev-secrets.env}"
+keys=(ALICE_INTERNAL_TOKEN JWT_SECRET WEAVIATE_API_KEY REDIS_PASSWORD MONGODB_ROOT_USERNAME
+      MONGODB_ROOT_PASSWORD MONGODB_APP_USERNAME MONGODB_APP_PASSWORD MONGODB_KEYFILE)
+
+random() {  # N alphanumeric characters (URL-safe, no quoting or escaping needed anywhere)
+  local out=""
+  while [ "${#out}" -lt "$1" ]; do
+    out+="$(head -c 96 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+  done
+  printf '%s' "${out:0:$1}"
+}
+
+if [ ! -f "$env_file" ]; then
+  umask 077
+  {
+    echo "# Dev secrets for Alice, generated $(date -u +%Y-%m-%dT%H:%M:%SZ). Never commit."
+    echo "ALICE_INTERNAL_TOKEN=$(random 48)"
+    echo "JWT_SECRET=$(random 64)"
+    echo "WEAVIATE_API_KEY=$(random 40)"
+    echo "REDIS_PASSWORD=$(random 32)"
+    echo "MONGODB_ROOT_USERNAME=root"
+    echo "MONGODB_ROOT_PASSWORD=$(random 32)"
+    echo "MONGODB_APP_USERNAME=alice"
+    echo "MONGODB_APP_PASSWORD=$(random 32)"
+    echo "MONGODB_KEYFILE=$(random 756)"
+  } > "$env_file"
+  echo "created $env_file"
+fi
+
+declare -A value
+while IFS='=' read -r key rest; do
+  [[ -z "$key" || "$key" == \#* ]] && continue
+  value[$key]="$rest"
+done < "$env_file"
+for key in "${keys[@]}"; do
+  if [ -z "${value[$key]:-}" ]; then
+    echo "error: $env_file has no value for $key" >&2
+    exit 1
+  fi
+done
+
+umask 077
+for template in "$dir"/*.yaml.tpl; do
+  content="$(< "$template")"
+  for key in "${keys[@]}"; do
+    content="${content//\$\{$key\}/${value[$key]}}"
+  done
+  out="${template%.tpl}"
+  printf '%s\n' "$content" > "$out"
+  echo "wrote $out"
+done
