@@ -199,8 +199,11 @@ export class ApiClient {
 
   adminFlows = () => this.request<unknown>('GET', '/api/admin/flows');
   adminStats = () => this.request<unknown>('GET', '/api/admin/stats');
-  replayDlq = (topic: string, offset?: number) =>
-    this.request('POST', `/api/admin/flows/dlq/${encodeURIComponent(topic)}/replay`, offset === undefined ? {} : { offset });
+  adminDlqTopics = () => this.request<unknown>('GET', '/api/admin/flows/dlq');
+  adminDlqRecords = (topic: string) => this.request<unknown>('GET', `/api/admin/flows/dlq/${encodeURIComponent(topic)}?limit=50`);
+  /** Replays one dead letter onto its source topic, or all of them when `record` is omitted. */
+  replayDlq = (topic: string, record?: { partition: number; offset: number }) =>
+    this.request('POST', `/api/admin/flows/dlq/${encodeURIComponent(topic)}/replay`, record ?? { all: true });
 
   /** Multipart upload with progress (fetch cannot report upload progress; XHR can). */
   uploadDocument(file: File, onProgress: (fraction: number) => void): Promise<AliceDocument> {

@@ -1,0 +1,65 @@
+import { lazy, Suspense, useEffect, useState } from 'react';
+import { useAuth } from './auth';
+import { MenuIcon } from './components/icons';
+import { Sidebar } from './components/Sidebar';
+import { navigate, useLocation } from './lib/router';
+import { useTheme } from './lib/theme';
+import { AuthPage } from './pages/AuthPage';
+import { ChatPage } from './pages/ChatPage';
+import { DocumentsPage } from './pages/DocumentsPage';
+
+// The admin view (SVG pipeline + charts) is only for operators: keep it out of the first load.
+const AdminPage = lazy(() => import('./pages/AdminPage'));
+
+export function App() {
+  const { state, signOut } = useAuth();
+  const { path, query } = useLocation();
+  const [theme, toggleTheme] = useTheme();
+  const [menuOpen, setMenuOpen] = useState(false);
+
+  useEffect(() => {
+    if (state.status === 'signed-out' && path !== '/') navigate('/', true);
+  }, [state.status, path]);
+
+  if (state.status === 'loading') {
+    return (
+      <div className="splash" role="status">
+        <span className="brand-mark" aria-hidden="true">A</span> Loading…
+      </div>
+    );
+  }
+  if (state.status === 'signed-out') return <AuthPage notice={state.notice} />;
+
+  const conversationId = path.startsWith('/c/') ? decodeURIComponent(path.slice(3)) : undefined;
+  let page;
+  if (path === '/documents') page = <DocumentsPage focus={query.get('focus') ?? undefined} />;
+  else if (path === '/admin')
+    page = (
+      <Suspense fallback={<p className="muted center">Loading…</p>}>
+        <AdminPage />
+      </Suspense>
+    );
+  else page = <ChatPage key={conversationId ?? 'new'} conversationId={conversationId} user={state.user} />;
+
+  return (
+    <div className="shell">
+      <Sidebar
+        user={state.user}
+        activeId={conversationId}
+        path={path}
+        open={menuOpen}
+        onClose={() => setMenuOpen(false)}
+        theme={theme}
+        onToggleTheme={toggleTheme}
+        onSignOut={() => void signOut().then(() => navigate('/', true))}
+      />
+      {menuOpen && <div className="scrim" onClick={() => setMenuOpen(false)} aria-hidden="true" />}
+      <main className="main">
+        <button type="button" className="btn btn-icon btn-ghost menu-button" aria-label="Open menu" aria-expanded={menuOpen} onClick={() => setMenuOpen(true)}>
+          <MenuIcon />
+        </button>
+        {page}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,76 @@
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { SendIcon, StopIcon } from './icons';
+
+export function Composer({
+  streaming,
+  canSend,
+  onSend,
+  onStop,
+  autoFocusKey,
+}: {
+  /** A reply is streaming and has not been stopped: show Stop, block sending. */
+  streaming: boolean;
+  canSend: boolean;
+  onSend: (text: string) => Promise<void>;
+  onStop: () => void;
+  autoFocusKey?: string;
+}) {
+  const [text, setText] = useState('');
+  const [sending, setSending] = useState(false);
+  const area = useRef<HTMLTextAreaElement>(null);
+
+  useEffect(() => area.current?.focus(), [autoFocusKey]);
+  useEffect(() => {
+    const el = area.current;
+    if (!el) return;
+    el.style.height = 'auto';
+    el.style.height = `${Math.min(el.scrollHeight, 220)}px`;
+  }, [text]);
+
+  const disabled = streaming || sending || !canSend;
+  const submit = async (e?: FormEvent) => {
+    e?.preventDefault();
+    const content = text.trim();
+    if (!content || disabled) return;
+    setSending(true);
+    try {
+      await onSend(content);
+      setText('');
+    } catch {
+      // the conversation shows the error; keep the text so nothing is lost
+    } finally {
+      setSending(false);
+      area.current?.focus();
+    }
+  };
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      void submit();
+    }
+  };
+
+  return (
+    <form className="composer" onSubmit={submit}>
+      <textarea
+        ref={area}
+        aria-label="Message"
+        placeholder={streaming ? 'Alice is replying…' : 'Message Alice (Enter to send, Shift+Enter for a new line)'}
+        rows={1}
+        value={text}
+        disabled={streaming}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={onKeyDown}
+      />
+      {streaming ? (
+        <button type="button" className="btn btn-icon btn-danger" onClick={onStop} aria-label="Stop" title="Stop">
+          <StopIcon />
+        </button>
+      ) : (
+        <button type="submit" className="btn btn-icon btn-primary" disabled={disabled || !text.trim()} aria-label="Send" title="Send">
+          <SendIcon />
+        </button>
+      )}
+    </form>
+  );
+}

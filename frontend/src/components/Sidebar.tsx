@@ -1,0 +1,212 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { api } from '../api/client';
+import { readableError } from '../api/errors';
+import type { Conversation, SearchHit, User } from '../api/types';
+import { isAdmin } from '../auth';
+import { Link, navigate } from '../lib/router';
+import type { Theme } from '../lib/theme';
+import { chatStore, useChat } from '../state/chatStore';
+import { ConfirmDialog } from './ConfirmDialog';
+import { ChartIcon, DocIcon, MoonIcon, PencilIcon, PlusIcon, SignOutIcon, SunIcon, TrashIcon } from './icons';
+
+function useDebounced<T>(value: T, ms: number): T {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setDebounced(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return debounced;
+}
+
+function SearchResults({ query, onPick }: { query: string; onPick: () => void }) {
+  const [hits, setHits] = useState<SearchHit[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    setHits(null);
+    setError(null);
+    api.search(query, 12).then(
+      (h) => live && setHits(h),
+      (e) => live && setError(readableError(e)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [query]);
+  if (error) return <p className="form-error side-pad" role="alert">{error}</p>;
+  if (!hits) return <p className="muted side-pad">Searching…</p>;
+  if (!hits.length) return <p className="muted side-pad">Nothing found for “{query}”.</p>;
+  return (
+    <ul className="search-hits" aria-label="Search results">
+      {hits.map((hit, i) => {
+        const isDoc = Boolean(hit.document_id) && !hit.conversation_id;
+        const to = isDoc ? `/documents?focus=${hit.document_id}` : hit.conversation_id ? `/c/${hit.conversation_id}` : '/';
+        return (
+          <li key={i}>
+            <Link to={to} className="hit" onClick={onPick}>
+              <span className="hit-kind">{isDoc ? hit.filename || 'Document' : hit.title || 'Conversation'}</span>
+              <span className="hit-text">{hit.snippet ?? hit.text ?? ''}</span>
+            </Link>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+function ConversationItem({ conversation, active, onPick }: { conversation: Conversation; active: boolean; onPick: () => void }) {
+  const [editing, setEditing] = useState(false);
+  const [title, setTitle] = useState(conversation.title);
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const name = conversation.title || 'Untitled';
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    const next = title.trim();
+    setEditing(false);
+    if (!next || next === conversation.title) return;
+    try {
+      await chatStore.rename(conversation.id, next);
+    } catch (err) {
+      setError(readableError(err));
+    }
+  };
+  const remove = async () => {
+    setConfirming(false);
+    try {
+      await chatStore.remove(conversation.id);
+      if (active) navigate('/');
+    } catch (err) {
+      setError(readableError(err));
+    }
+  };
+
+  return (
+    <li className={`conv ${active ? 'active' : ''}`}>
+      {editing ? (
+        <form onSubmit={save} className="conv-edit">
+          <input
+            aria-label="Conversation title"
+            value={title}
+            autoFocus
+            onChange={(e) => setTitle(e.target.value)}
+            onBlur={save}
+            onKeyDown={(e) => e.key === 'Escape' && (setTitle(conversation.title), setEditing(false))}
+          />
+        </form>
+      ) : (
+        <>
+          <Link to={`/c/${conversation.id}`} className="conv-link" aria-current={active ? 'page' : undefined} onClick={onPick}>
+            {name}
+          </Link>
+          <span className="conv-actions">
+            <button type="button" className="btn btn-icon btn-ghost btn-xs" aria-label={`Rename ${name}`} title="Rename" onClick={() => setEditing(true)}>
+              <PencilIcon width={14} height={14} />
+            </button>
+            <button type="button" className="btn btn-icon btn-ghost btn-xs" aria-label={`Delete ${name}`} title="Delete" onClick={() => setConfirming(true)}>
+              <TrashIcon width={14} height={14} />
+            </button>
+          </span>
+        </>
+      )}
+      {error && <p className="form-error small" role="alert">{error}</p>}
+      {confirming && (
+        <ConfirmDialog
+          title="Delete this conversation?"
+          body={`“${name}” and its messages will be deleted. This cannot be undone.`}
+          confirmLabel="Delete"
+          onConfirm={remove}
+          onCancel={() => setConfirming(false)}
+        />
+      )}
+    </li>
+  );
+}
+
+export function Sidebar({
+  user,
+  activeId,
+  path,
+  open,
+  onClose,
+  theme,
+  onToggleTheme,
+  onSignOut,
+}: {
+  user: User;
+  activeId?: string;
+  path: string;
+  open: boolean;
+  onClose: () => void;
+  theme: Theme;
+  onToggleTheme: () => void;
+  onSignOut: () => void;
+}) {
+  const { conversations, conversationsLoaded } = useChat();
+  const [query, setQuery] = useState('');
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const debounced = useDebounced(query.trim(), 300);
+
+  useEffect(() => {
+    chatStore.loadConversations().catch((e) => setLoadError(readableError(e)));
+  }, []);
+
+  return (
+    <aside className={`sidebar ${open ? 'open' : ''}`}>
+      <div className="side-top">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true">A</span>
+          <span>Alice</span>
+        </div>
+        <button
+          type="button"
+          className="btn btn-primary btn-block"
+          onClick={() => {
+            navigate('/');
+            onClose();
+          }}
+        >
+          <PlusIcon /> New chat
+        </button>
+        <input type="search" className="search" aria-label="Search" placeholder="Search messages and documents" value={query} onChange={(e) => setQuery(e.target.value)} />
+      </div>
+      <nav aria-label="Conversations" className="side-list">
+        {debounced ? (
+          <SearchResults query={debounced} onPick={onClose} />
+        ) : (
+          <>
+            <h2 className="side-heading">Conversations</h2>
+            {loadError && <p className="form-error side-pad" role="alert">{loadError}</p>}
+            {conversationsLoaded && conversations.length === 0 && <p className="muted side-pad">No conversations yet.</p>}
+            <ul className="conv-list">
+              {conversations.map((c) => (
+                <ConversationItem key={c.id} conversation={c} active={c.id === activeId} onPick={onClose} />
+              ))}
+            </ul>
+          </>
+        )}
+      </nav>
+      <div className="side-bottom">
+        <Link to="/documents" className={`side-link ${path === '/documents' ? 'active' : ''}`} onClick={onClose}>
+          <DocIcon /> Documents
+        </Link>
+        {isAdmin(user) && (
+          <Link to="/admin" className={`side-link ${path === '/admin' ? 'active' : ''}`} onClick={onClose}>
+            <ChartIcon /> Admin
+          </Link>
+        )}
+        <div className="me">
+          <span className="avatar avatar-sm" aria-hidden="true">{(user.display_name || user.email).slice(0, 1).toUpperCase()}</span>
+          <span className="me-name" title={user.email}>{user.display_name || user.email}</span>
+          <button type="button" className="btn btn-icon btn-ghost" onClick={onToggleTheme} aria-label={theme === 'dark' ? 'Use light theme' : 'Use dark theme'} title="Toggle theme">
+            {theme === 'dark' ? <SunIcon /> : <MoonIcon />}
+          </button>
+          <button type="button" className="btn btn-icon btn-ghost" onClick={onSignOut} aria-label="Sign out" title="Sign out">
+            <SignOutIcon />
+          </button>
+        </div>
+      </div>
+    </aside>
+  );
+}

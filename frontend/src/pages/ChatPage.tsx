@@ -1,0 +1,97 @@
+import { useEffect, useRef } from 'react';
+import type { User } from '../api/types';
+import { Composer } from '../components/Composer';
+import { ChatIcon } from '../components/icons';
+import { MessageView, PendingView } from '../components/MessageView';
+import { navigate } from '../lib/router';
+import { chatStore, useChat } from '../state/chatStore';
+
+function titleFrom(text: string) {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 48 ? `${line.slice(0, 47)}…` : line;
+}
+
+/** `conversationId` undefined = a new chat, created on its first message. */
+export function ChatPage({ conversationId, user }: { conversationId?: string; user: User }) {
+  const snapshot = useChat();
+  const state = conversationId ? chatStore.conversation(conversationId) : undefined;
+  const conversation = snapshot.conversations.find((c) => c.id === conversationId);
+  const logRef = useRef<HTMLDivElement>(null);
+  const stickToBottom = useRef(true);
+
+  useEffect(() => {
+    if (conversationId && !chatStore.conversation(conversationId).loaded) void chatStore.loadMessages(conversationId);
+  }, [conversationId]);
+
+  // Follow the stream while the reader is at the bottom; leave them alone if they scrolled up.
+  useEffect(() => {
+    const el = logRef.current;
+    if (el && stickToBottom.current) el.scrollTop = el.scrollHeight;
+  });
+  const onScroll = () => {
+    const el = logRef.current;
+    if (el) stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+  };
+
+  const send = async (text: string) => {
+    stickToBottom.current = true;
+    let id = conversationId;
+    if (!id) {
+      id = (await chatStore.createConversation(titleFrom(text))).id;
+      navigate(`/c/${id}`);
+    }
+    await chatStore.send(id, text);
+  };
+
+  const messages = state?.messages ?? [];
+  const pending = state?.pending;
+  const lastAssistant = [...messages].reverse().find((m) => m.role === 'assistant');
+  const lastIsAssistant = messages.length > 0 && messages[messages.length - 1].role === 'assistant';
+  const userName = user.display_name || user.email.split('@')[0];
+
+  return (
+    <section className="chat" aria-label="Chat">
+      <header className="page-head">
+        <h1 className="page-title">{conversation?.title || (conversationId ? 'Conversation' : 'New chat')}</h1>
+      </header>
+      <div className="log-wrap" ref={logRef} onScroll={onScroll}>
+        <div role="log" aria-label="Messages" aria-live="polite" className="log">
+          {!conversationId && (
+            <div className="empty">
+              <div className="empty-icon" aria-hidden="true"><ChatIcon width={28} height={28} /></div>
+              <h2>How can I help, {userName}?</h2>
+              <p className="muted">Ask anything. Upload documents and Alice answers from them with citations.</p>
+            </div>
+          )}
+          {state?.loadError && <p className="form-error" role="alert">{state.loadError}</p>}
+          {conversationId && state && !state.loaded && <p className="muted center">Loading messages…</p>}
+          {messages.map((m) => (
+            <MessageView
+              key={m.id}
+              message={m}
+              userName={userName}
+              onRegenerate={
+                !pending && m === lastAssistant && lastIsAssistant && conversationId
+                  ? () => void chatStore.regenerate(conversationId, m.reply_id ?? m.id)
+                  : undefined
+              }
+            />
+          ))}
+          {pending && <PendingView text={pending.text} state={pending.state} />}
+        </div>
+      </div>
+      {state?.error && (
+        <p className="banner-error" role="alert">
+          {state.error}
+        </p>
+      )}
+      <Composer
+        streaming={Boolean(pending && !pending.stopping)}
+        canSend={!pending}
+        onSend={send}
+        onStop={() => conversationId && void chatStore.stop(conversationId)}
+        autoFocusKey={conversationId ?? 'new'}
+      />
+    </section>
+  );
+}

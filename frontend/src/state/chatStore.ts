@@ -1,0 +1,204 @@
+import { useSyncExternalStore } from 'react';
+import { api, type ApiClient } from '../api/client';
+import { readableError } from '../api/errors';
+import { followReply, type ReplyOutcome } from '../api/replyStream';
+import type { Conversation, Message } from '../api/types';
+
+export interface PendingReply {
+  replyId: string;
+  text: string;
+  state: 'queued' | 'generating' | 'reconnecting';
+  /** Stop was asked for: the composer is usable again while the stream winds down. */
+  stopping: boolean;
+}
+
+export interface ConversationState {
+  messages: Message[];
+  loaded: boolean;
+  loadError?: string;
+  pending?: PendingReply;
+  /** A readable problem with the latest send or reply. */
+  error?: string;
+}
+
+export interface ChatSnapshot {
+  conversations: Conversation[];
+  conversationsLoaded: boolean;
+  byId: Record<string, ConversationState>;
+}
+
+const EMPTY: ConversationState = { messages: [], loaded: false };
+const pendingKey = (conversationId: string) => `alice.pending.${conversationId}`;
+
+/**
+ * Conversations, their messages and in-flight replies, outside React so a reply keeps streaming
+ * while the user switches conversations (and survives the route change of a first message).
+ */
+export class ChatStore {
+  private snapshot: ChatSnapshot = { conversations: [], conversationsLoaded: false, byId: {} };
+  private listeners = new Set<() => void>();
+  private streams = new Map<string, AbortController>();
+
+  constructor(private readonly client: ApiClient) {}
+
+  subscribe = (fn: () => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+  getSnapshot = () => this.snapshot;
+
+  conversation(id: string): ConversationState {
+    return this.snapshot.byId[id] ?? EMPTY;
+  }
+
+  private set(next: Partial<ChatSnapshot>) {
+    this.snapshot = { ...this.snapshot, ...next };
+    this.listeners.forEach((fn) => fn());
+  }
+
+  private patch(id: string, change: Partial<ConversationState> | ((c: ConversationState) => Partial<ConversationState>)) {
+    const current = this.conversation(id);
+    const delta = typeof change === 'function' ? change(current) : change;
+    this.set({ byId: { ...this.snapshot.byId, [id]: { ...current, ...delta } } });
+  }
+
+  /** Forget everything (sign out). */
+  reset() {
+    this.streams.forEach((c) => c.abort());
+    this.streams.clear();
+    this.snapshot = { conversations: [], conversationsLoaded: false, byId: {} };
+    this.listeners.forEach((fn) => fn());
+  }
+
+  async loadConversations() {
+    const conversations = await this.client.listConversations();
+    conversations.sort((a, b) => (b.updated_at ?? b.created_at ?? '').localeCompare(a.updated_at ?? a.created_at ?? ''));
+    this.set({ conversations, conversationsLoaded: true });
+  }
+
+  async createConversation(title?: string): Promise<Conversation> {
+    const conversation = await this.client.createConversation(title);
+    this.set({ conversations: [conversation, ...this.snapshot.conversations.filter((c) => c.id !== conversation.id)] });
+    this.patch(conversation.id, { loaded: true, messages: [] });
+    return conversation;
+  }
+
+  async rename(id: string, title: string) {
+    const updated = await this.client.renameConversation(id, title);
+    this.set({ conversations: this.snapshot.conversations.map((c) => (c.id === id ? { ...c, ...updated, title } : c)) });
+  }
+
+  async remove(id: string) {
+    await this.client.deleteConversation(id);
+    this.streams.get(id)?.abort();
+    const byId = { ...this.snapshot.byId };
+    delete byId[id];
+    this.set({ conversations: this.snapshot.conversations.filter((c) => c.id !== id), byId });
+  }
+
+  async loadMessages(id: string) {
+    try {
+      const messages = await this.client.listMessages(id);
+      this.patch(id, (c) => ({ messages: c.pending ? c.messages : messages, loaded: true, loadError: undefined }));
+      this.resumePending(id, messages);
+    } catch (err) {
+      this.patch(id, { loaded: true, loadError: readableError(err) });
+    }
+  }
+
+  /** After a reload: follow a reply that was still streaming when the page went away. */
+  private resumePending(id: string, messages: Message[]) {
+    const replyId = sessionStorage.getItem(pendingKey(id));
+    if (!replyId || this.streams.has(id)) return;
+    if (messages.some((m) => m.role === 'assistant' && (m.reply_id ?? m.id) === replyId)) {
+      sessionStorage.removeItem(pendingKey(id));
+      return;
+    }
+    this.follow(id, replyId);
+  }
+
+  async send(conversationId: string, content: string) {
+    this.patch(conversationId, { error: undefined });
+    const optimistic: Message = { id: `local-${Date.now()}`, role: 'user', content, status: 'sending' };
+    this.patch(conversationId, (c) => ({ messages: [...c.messages, optimistic] }));
+    try {
+      const result = await this.client.sendMessage(conversationId, content);
+      const stored = { ...optimistic, ...result.message, role: 'user' as const, content: result.message?.content ?? content, status: 'completed' };
+      this.patch(conversationId, (c) => ({ messages: c.messages.map((m) => (m.id === optimistic.id ? stored : m)) }));
+      this.follow(conversationId, result.reply_id);
+    } catch (err) {
+      this.patch(conversationId, (c) => ({
+        messages: c.messages.filter((m) => m.id !== optimistic.id),
+        error: readableError(err),
+      }));
+      throw err;
+    }
+  }
+
+  async stop(conversationId: string) {
+    const pending = this.conversation(conversationId).pending;
+    if (!pending) return;
+    this.patch(conversationId, { pending: { ...pending, stopping: true } });
+    try {
+      await this.client.stopReply(pending.replyId);
+    } catch (err) {
+      this.patch(conversationId, (c) => ({ error: readableError(err), pending: c.pending && { ...c.pending, stopping: false } }));
+    }
+  }
+
+  async regenerate(conversationId: string, replyId: string) {
+    this.patch(conversationId, { error: undefined });
+    try {
+      const result = await this.client.regenerate(replyId);
+      this.patch(conversationId, (c) => ({
+        messages: c.messages.filter((m) => !(m.role === 'assistant' && (m.reply_id ?? m.id) === replyId)),
+      }));
+      this.follow(conversationId, result.reply_id);
+    } catch (err) {
+      this.patch(conversationId, { error: readableError(err) });
+    }
+  }
+
+  private follow(conversationId: string, replyId: string) {
+    this.streams.get(conversationId)?.abort();
+    const controller = new AbortController();
+    this.streams.set(conversationId, controller);
+    sessionStorage.setItem(pendingKey(conversationId), replyId);
+    const update = (change: Partial<PendingReply>) =>
+      this.patch(conversationId, (c) => ({ pending: c.pending && c.pending.replyId === replyId ? { ...c.pending, ...change } : c.pending }));
+    this.patch(conversationId, { pending: { replyId, text: '', state: 'queued', stopping: false } });
+    void followReply({
+      url: `/api/replies/${replyId}/stream`,
+      getToken: (force) => this.client.getToken(force),
+      signal: controller.signal,
+      onStatus: (state) => update({ state: state === 'generating' ? 'generating' : 'queued' }),
+      onText: (text) => update({ text, state: 'generating' }),
+      onReconnect: () => update({ state: 'reconnecting' }),
+      onConnected: () => update({ state: this.conversation(conversationId).pending?.text ? 'generating' : 'queued' }),
+    }).then((outcome) => this.finish(conversationId, replyId, outcome, controller));
+  }
+
+  private finish(conversationId: string, replyId: string, outcome: ReplyOutcome, controller: AbortController) {
+    if (this.streams.get(conversationId) === controller) this.streams.delete(conversationId);
+    if (outcome.kind === 'aborted') return;
+    sessionStorage.removeItem(pendingKey(conversationId));
+    const base = { role: 'assistant' as const, reply_id: replyId, created_at: new Date().toISOString() };
+    const message: Message =
+      outcome.kind === 'done'
+        ? { ...base, id: outcome.message.id ?? replyId, content: outcome.text, status: outcome.message.status ?? 'completed', sources: outcome.message.sources ?? [] }
+        : { ...base, id: replyId, content: outcome.text, status: 'failed' };
+    this.patch(conversationId, (c) => ({
+      pending: c.pending?.replyId === replyId ? undefined : c.pending,
+      messages: [...c.messages.filter((m) => m.id !== message.id), message],
+      error: outcome.kind === 'error' ? outcome.message : c.error,
+    }));
+    // The server may have titled the conversation or bumped its order.
+    void this.loadConversations().catch(() => undefined);
+  }
+}
+
+export const chatStore = new ChatStore(api);
+
+export function useChat(): ChatSnapshot {
+  return useSyncExternalStore(chatStore.subscribe, chatStore.getSnapshot);
+}
