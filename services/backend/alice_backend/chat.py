@@ -5,6 +5,7 @@ import logging
 from datetime import UTC, datetime
 
 from alice_common.events import ChatRequested, Topics, new_id
+from alice_common.kafka import publish
 
 from alice_backend.context import AppContext
 from alice_backend.errors import ApiError
@@ -84,9 +85,7 @@ async def request_reply(
         regenerate_of=regenerate_of,
     )
     try:
-        await ctx.producer.send_and_wait(
-            s.topic(Topics.CHAT_REQUESTS), event.to_bytes(), key=conversation_id.encode()
-        )
+        await publish(ctx.producer, s, Topics.CHAT_REQUESTS, event, key=conversation_id)
     except Exception as exc:  # any producer failure means the request was not accepted
         log.warning("publishing ChatRequested failed: %s", exc)
         async with ctx.redis.pipeline(transaction=False) as pipe:

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from alice_common import clients
 from alice_common.events import Topics
+from alice_common.kafka import ensure_topics
 from alice_common.observability import install_observability, register_check
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,7 +16,6 @@ from alice_backend.bodylimit import BodySizeLimit
 from alice_backend.context import AppContext
 from alice_backend.errors import install_error_handlers
 from alice_backend.internal_client import InternalClient
-from alice_backend.kafka_topics import ensure_published_topics
 from alice_backend.ratelimit import RateLimiter
 from alice_backend.routes import admin, auth, conversations, documents, replies, search
 from alice_backend.settings import Settings
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        await ensure_published_topics(settings, PUBLISHED_TOPICS)
+        await ensure_topics(settings, PUBLISHED_TOPICS)
         producer = clients.kafka_producer(settings)
         await producer.start()
         register_check(app, "kafka", clients.kafka_check(producer))

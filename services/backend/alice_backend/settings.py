@@ -2,7 +2,7 @@ from alice_common.settings import AliceSettings
 from pydantic import SecretStr, model_validator
 
 # Only accepted when ALICE_ENV=dev; any other environment must set JWT_SECRET.
-DEV_JWT_SECRET = "dev-only-jwt-secret-change-me"
+DEV_JWT_SECRET = "dev-only-jwt-secret-not-for-production-use"
 
 
 class Settings(AliceSettings):

@@ -4,6 +4,7 @@ import logging
 import os
 
 from alice_common.events import DocumentUploaded, Topics, new_id
+from alice_common.kafka import publish
 from fastapi import APIRouter, File, Response, UploadFile, status
 from gridfs.errors import NoFile
 
@@ -105,9 +106,7 @@ async def upload_document(ctx: Ctx, user_id: UserId, file: UploadFile = File(...
         registered = await ctx.dataflow.call(
             "POST", "/internal/documents", user_id=user_id, json=registration
         )
-        await ctx.producer.send_and_wait(
-            s.topic(Topics.DOCUMENTS_UPLOADED), event.to_bytes(), key=document_id.encode()
-        )
+        await publish(ctx.producer, s, Topics.DOCUMENTS_UPLOADED, event, key=document_id)
     except Exception as exc:
         # Nothing refers to the blob unless the dataflow registered it and the event went out.
         await ctx.uploads.delete(blob_id)

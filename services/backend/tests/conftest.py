@@ -1,0 +1,153 @@
+"""Backend unit-test fixtures: the app in-process against real Redis, MongoDB and Kafka (from the
+`infra` fixture), with the orchestrator and dataflow replaced by small in-process fakes."""
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from alice_backend.main import create_app
+from alice_backend.settings import Settings
+from fastapi import FastAPI, Header, HTTPException
+from fastapi.responses import JSONResponse
+
+
+def _check(token: str | None) -> None:
+    if token != "dev-internal-token":
+        raise HTTPException(401)
+
+
+class FakeOrchestrator:
+    def __init__(self) -> None:
+        self.conversations: dict[str, dict] = {}
+        self.calls: list[tuple[str, str]] = []
+        app = FastAPI()
+
+        @app.post("/internal/conversations")
+        async def create(user_id: str, body: dict, x_internal_token: str | None = Header(None)):
+            _check(x_internal_token)
+            conv = {
+                "_id": uuid.uuid4().hex,
+                "user_id": user_id,
+                "title": body.get("title") or "New chat",
+                "created_at": "2026-01-01T00:00:00Z",
+                "updated_at": "2026-01-01T00:00:00Z",
+            }
+            self.conversations[conv["_id"]] = conv
+            return JSONResponse(conv, status_code=201)
+
+        @app.get("/internal/conversations")
+        async def list_(user_id: str, x_internal_token: str | None = Header(None)):
+            _check(x_internal_token)
+            return {"items": [c for c in self.conversations.values() if c["user_id"] == user_id]}
+
+        @app.get("/internal/conversations/{cid}")
+        async def get(cid: str, user_id: str, x_internal_token: str | None = Header(None)):
+            _check(x_internal_token)
+            self.calls.append(("GET", cid))
+            conv = self.conversations.get(cid)
+            if conv is None or conv["user_id"] != user_id:
+                return JSONResponse(
+                    {"error": {"code": "not_found", "message": "conversation not found"}}, 404
+                )
+            return conv
+
+        @app.get("/internal/replies/{rid}")
+        async def reply(rid: str, user_id: str, x_internal_token: str | None = Header(None)):
+            _check(x_internal_token)
+            return JSONResponse({"error": {"code": "not_found", "message": "reply not found"}}, 404)
+
+        self.app = app
+
+
+class FakeDataflow:
+    def __init__(self) -> None:
+        self.registered: list[dict] = []
+        app = FastAPI()
+
+        @app.post("/internal/documents")
+        async def register(user_id: str, body: dict, x_internal_token: str | None = Header(None)):
+            _check(x_internal_token)
+            self.registered.append({"user_id": user_id, **body})
+            return JSONResponse(
+                {"id": body["document_id"], "status": "queued", "progress": 0, "filename": body["filename"]},
+                status_code=201,
+            )
+
+        self.app = app
+
+
+@pytest.fixture
+def settings(infra) -> Settings:
+    run = uuid.uuid4().hex[:10]
+    return Settings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        kafka_topic_prefix=f"test-backend-{run}.",
+        kafka_topic_partitions=1,
+        redis_url=infra.redis_url,
+        mongodb_url=infra.mongodb_url,
+        mongodb_database=f"test_backend_{run}",
+        alice_admin_emails="Admin@Example.com",
+        max_upload_bytes=64 * 1024,
+        max_message_chars=100,
+        # Isolated clients (port 0 = unreachable) unless a test swaps in a fake.
+        orchestrator_url="http://127.0.0.1:9",
+        dataflow_url="http://127.0.0.1:9",
+        kafkaflow_url="http://127.0.0.1:9",
+        internal_timeout_s=1.0,
+        # Every test registers from 127.0.0.1; the per-address limits have their own test.
+        register_rate_per_ip_capacity=10_000,
+        login_rate_per_ip_capacity=10_000,
+    )
+
+
+@pytest.fixture
+async def redis(infra) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(infra.redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+class Backend:
+    def __init__(
+        self, app, client: httpx.AsyncClient, orchestrator: FakeOrchestrator, dataflow: FakeDataflow
+    ):
+        self.app = app
+        self.client = client
+        self.orchestrator = orchestrator
+        self.dataflow = dataflow
+
+    @staticmethod
+    def bearer(auth: dict) -> dict[str, str]:
+        return {"Authorization": f"Bearer {auth['access_token']}"}
+
+    @property
+    def ctx(self):
+        return self.app.state.ctx
+
+    async def register(self, email: str | None = None, password: str = "correct horse battery") -> dict:
+        email = email or f"u{uuid.uuid4().hex[:8]}@example.com"
+        response = await self.client.post("/api/auth/register", json={"email": email, "password": password})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+@pytest.fixture
+async def backend(settings) -> AsyncIterator[Backend]:
+    app = create_app(settings)
+    orchestrator, dataflow = FakeOrchestrator(), FakeDataflow()
+    async with app.router.lifespan_context(app):
+        ctx = app.state.ctx
+        for client, fake in ((ctx.orchestrator, orchestrator), (ctx.dataflow, dataflow)):
+            await client.http.aclose()
+            client.http = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=fake.app),
+                base_url="http://internal",
+                headers={"X-Internal-Token": settings.alice_internal_token.get_secret_value()},
+            )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://backend") as client:
+            yield Backend(app, client, orchestrator, dataflow)
+        mongo = ctx.db.client
+        await mongo.drop_database(settings.mongodb_database)

@@ -1,0 +1,128 @@
+"""Accounts through the HTTP API (in-process app, real Redis and MongoDB)."""
+
+import asyncio
+import uuid
+
+
+async def test_register_login_me_and_duplicate_email(backend):
+    auth = await backend.register("Ann@Example.com")
+    assert auth["token_type"] == "bearer" and auth["expires_in"] > 0 and auth["refresh_token"]
+    assert auth["user"]["email"] == "Ann@Example.com" and auth["user"]["is_admin"] is False
+    again = await backend.client.post(
+        "/api/auth/register", json={"email": "ann@EXAMPLE.com", "password": "another password"}
+    )
+    assert again.status_code == 409 and again.json()["error"]["code"] == "email_taken"
+    login = await backend.client.post(
+        "/api/auth/login", json={"email": "ANN@example.com", "password": "correct horse battery"}
+    )
+    assert login.status_code == 200
+    me = await backend.client.get("/api/me", headers=backend.bearer(login.json()))
+    assert me.status_code == 200 and me.json()["id"] == auth["user"]["id"]
+    cookie = login.headers["set-cookie"]
+    assert "alice_refresh=" in cookie and "HttpOnly" in cookie and "Path=/api/auth" in cookie
+    assert "samesite=strict" in cookie.lower()
+
+
+async def test_wrong_password_and_unknown_account_look_the_same(backend):
+    await backend.register("bob@example.com")
+    wrong = await backend.client.post(
+        "/api/auth/login", json={"email": "bob@example.com", "password": "nope-nope"}
+    )
+    unknown = await backend.client.post(
+        "/api/auth/login", json={"email": "zed@example.com", "password": "nope-nope"}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert (
+        wrong.json()
+        == unknown.json()
+        == {"error": {"code": "invalid_credentials", "message": "wrong email or password"}}
+    )
+
+
+async def test_admin_flag_comes_from_the_configured_emails(backend):
+    admin = await backend.register("admin@example.com")
+    assert admin["user"]["is_admin"] is True
+    user = await backend.register()
+    forbidden = await backend.client.get("/api/admin/stats", headers=backend.bearer(user))
+    assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "forbidden"
+
+
+async def test_refresh_rotates_and_reuse_revokes(backend):
+    auth = await backend.register()
+    first = auth["refresh_token"]
+    rotated = await backend.client.post("/api/auth/refresh", json={"refresh_token": first})
+    assert rotated.status_code == 200
+    second = rotated.json()["refresh_token"]
+    assert second != first
+    reuse = await backend.client.post("/api/auth/refresh", json={"refresh_token": first})
+    assert reuse.status_code == 401 and reuse.json()["error"]["code"] == "invalid_refresh_token"
+    # The leak revoked the family, so the legitimate newest token is dead too.
+    assert (await backend.client.post("/api/auth/refresh", json={"refresh_token": second})).status_code == 401
+
+
+async def test_refresh_from_cookie_and_logout_revokes(backend):
+    auth = await backend.register()
+    backend.client.cookies.set("alice_refresh", auth["refresh_token"], path="/api/auth")
+    via_cookie = await backend.client.post("/api/auth/refresh")
+    assert via_cookie.status_code == 200, via_cookie.text
+    token = via_cookie.json()["refresh_token"]
+    backend.client.cookies.clear()
+    assert (await backend.client.post("/api/auth/logout", json={"refresh_token": token})).status_code == 204
+    after = await backend.client.post("/api/auth/refresh", json={"refresh_token": token})
+    assert after.status_code == 401
+
+
+async def test_patch_me(backend):
+    auth = await backend.register()
+    response = await backend.client.patch(
+        "/api/me",
+        headers=backend.bearer(auth),
+        json={"display_name": " Ann ", "settings": {"memory_enabled": False}},
+    )
+    assert response.status_code == 200
+    assert response.json()["display_name"] == "Ann" and response.json()["settings"] == {
+        "memory_enabled": False
+    }
+    bad = await backend.client.patch("/api/me", headers=backend.bearer(auth), json={"display_name": "   "})
+    assert bad.status_code == 422
+
+
+async def test_login_is_rate_limited_per_account(backend):
+    email = f"carol-{uuid.uuid4().hex[:8]}@example.com"
+    await backend.register(email)
+    backend.ctx.settings.login_rate_per_account_capacity = 3
+    statuses = [
+        (await backend.client.post("/api/auth/login", json={"email": email, "password": "wrong-pw"}))
+        for _ in range(4)
+    ]
+    assert [r.status_code for r in statuses] == [401, 401, 401, 429]
+    assert int(statuses[-1].headers["Retry-After"]) >= 1
+
+
+async def test_concurrent_registrations_of_one_email_create_one_account(backend):
+    results = await asyncio.gather(
+        *(
+            backend.client.post(
+                "/api/auth/register", json={"email": "race@example.com", "password": "p" * 10}
+            )
+            for _ in range(5)
+        )
+    )
+    assert sorted(r.status_code for r in results) == [201, 409, 409, 409, 409]
+
+
+async def test_registration_is_rate_limited_per_address(backend):
+    backend.ctx.settings.register_rate_per_ip_capacity = 2
+    backend.ctx.settings.register_rate_per_ip_per_s = 0.001
+    await backend.ctx.redis.delete("rl:register-ip:127.0.0.1")
+    first = await backend.client.post(
+        "/api/auth/register", json={"email": "r1@example.com", "password": "p" * 10}
+    )
+    second = await backend.client.post(
+        "/api/auth/register", json={"email": "r2@example.com", "password": "p" * 10}
+    )
+    third = await backend.client.post(
+        "/api/auth/register", json={"email": "r3@example.com", "password": "p" * 10}
+    )
+    assert (first.status_code, second.status_code, third.status_code) == (201, 201, 429)
+    await backend.ctx.redis.delete("rl:register-ip:127.0.0.1")

@@ -1,0 +1,113 @@
+"""Sending messages through the HTTP API: validation, ownership, limits, what lands in Redis and Kafka."""
+
+import json
+
+from aiokafka import AIOKafkaConsumer
+from alice_common.events import ChatRequested, Topics, parse_event
+
+
+async def _conversation(backend, auth) -> str:
+    response = await backend.client.post(
+        "/api/conversations", headers=backend.bearer(auth), json={"title": "t"}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def test_send_accepts_queues_and_publishes(backend, settings, redis):
+    auth = await backend.register()
+    conv = await _conversation(backend, auth)
+    response = await backend.client.post(
+        f"/api/conversations/{conv}/messages", headers=backend.bearer(auth), json={"content": "  hello  "}
+    )
+    assert response.status_code == 202, response.text
+    body = response.json()
+    reply_id = body["reply_id"]
+    assert body["message"]["content"] == "hello" and body["message"]["role"] == "user"
+    assert body["stream_url"] == f"/api/replies/{reply_id}/stream"
+    entries = await redis.xrange(f"reply:{reply_id}")
+    assert [(e[1]["event"], json.loads(e[1]["data"])) for e in entries] == [("status", {"state": "queued"})]
+    meta = await redis.hgetall(f"replymeta:{reply_id}")
+    assert meta["user_id"] == auth["user"]["id"] and meta["conversation_id"] == conv
+    assert await redis.zscore(f"active:{auth['user']['id']}", reply_id) is not None
+
+    consumer = AIOKafkaConsumer(
+        settings.topic(Topics.CHAT_REQUESTS),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=10_000)
+    finally:
+        await consumer.stop()
+    records = [r for rs in batch.values() for r in rs]
+    assert len(records) == 1 and records[0].key == conv.encode()
+    event = parse_event(records[0].value)
+    assert isinstance(event, ChatRequested)
+    assert (event.reply_id, event.message_id, event.content) == (reply_id, body["message"]["id"], "hello")
+    assert event.user_id == auth["user"]["id"] and event.use_memory is True
+
+
+async def test_send_validation(backend):
+    auth = await backend.register()
+    conv = await _conversation(backend, auth)
+    url = f"/api/conversations/{conv}/messages"
+    empty = await backend.client.post(url, headers=backend.bearer(auth), json={"content": "   "})
+    assert empty.status_code == 422 and empty.json()["error"]["code"] == "empty_message"
+    long = await backend.client.post(url, headers=backend.bearer(auth), json={"content": "x" * 101})
+    assert long.status_code == 413 and long.json()["error"]["code"] == "message_too_long"
+    wrong_type = await backend.client.post(url, headers=backend.bearer(auth), json={"content": 5})
+    assert wrong_type.status_code == 422
+
+
+async def test_someone_elses_conversation_is_not_found(backend):
+    owner, other = await backend.register(), await backend.register()
+    conv = await _conversation(backend, owner)
+    for response in (
+        await backend.client.get(f"/api/conversations/{conv}", headers=backend.bearer(other)),
+        await backend.client.post(
+            f"/api/conversations/{conv}/messages", headers=backend.bearer(other), json={"content": "hi"}
+        ),
+        await backend.client.get("/api/conversations/not-an-id", headers=backend.bearer(other)),
+    ):
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    listed = await backend.client.get("/api/conversations", headers=backend.bearer(other))
+    assert listed.json() == {"items": []}
+
+
+async def test_concurrent_generation_cap_answers_429_with_retry_after(backend):
+    backend.ctx.settings.max_concurrent_generations = 2
+    auth = await backend.register()
+    conv = await _conversation(backend, auth)
+    url = f"/api/conversations/{conv}/messages"
+    statuses = [
+        (await backend.client.post(url, headers=backend.bearer(auth), json={"content": "hi"}))
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in statuses] == [202, 202, 429]
+    assert statuses[-1].headers["Retry-After"] == "1"
+
+
+async def test_stream_stop_and_regenerate_are_owner_only(backend, redis):
+    owner, other = await backend.register(), await backend.register()
+    conv = await _conversation(backend, owner)
+    sent = await backend.client.post(
+        f"/api/conversations/{conv}/messages", headers=backend.bearer(owner), json={"content": "hi"}
+    )
+    reply_id = sent.json()["reply_id"]
+    for path in ("stop", "regenerate"):
+        response = await backend.client.post(f"/api/replies/{reply_id}/{path}", headers=backend.bearer(other))
+        assert response.status_code == 404
+    assert (
+        await backend.client.get(f"/api/replies/{reply_id}/stream", headers=backend.bearer(other))
+    ).status_code == 404
+    assert await redis.get(f"cancel:{reply_id}") is None
+
+    stop = await backend.client.post(f"/api/replies/{reply_id}/stop", headers=backend.bearer(owner))
+    assert stop.status_code == 202 and await redis.get(f"cancel:{reply_id}") == "1"
+    regen = await backend.client.post(f"/api/replies/{reply_id}/regenerate", headers=backend.bearer(owner))
+    assert regen.status_code == 202
+    new_meta = await redis.hgetall(f"replymeta:{regen.json()['reply_id']}")
+    assert new_meta["message_id"] == sent.json()["message"]["id"] and new_meta["content"] == "hi"

@@ -1,0 +1,57 @@
+"""Uploads through the HTTP API: type by content, size limit while streaming, GridFS + registration."""
+
+from alice_backend.routes.documents import UPLOAD_PATH
+from motor.motor_asyncio import AsyncIOMotorGridFSBucket
+
+
+async def test_markdown_upload_is_stored_registered_and_accepted(backend, settings):
+    auth = await backend.register()
+    response = await backend.client.post(
+        UPLOAD_PATH,
+        headers=backend.bearer(auth),
+        files={"file": ("notes.md", b"# Notes\n\nAlice reads this.", "text/plain")},
+    )
+    assert response.status_code == 202, response.text
+    document = response.json()["document"]
+    assert document["status"] == "queued" and document["progress"] == 0 and document["filename"] == "notes.md"
+    [registered] = backend.dataflow.registered
+    assert registered["user_id"] == auth["user"]["id"] and registered["content_type"] == "text/markdown"
+    bucket = AsyncIOMotorGridFSBucket(backend.ctx.db, bucket_name="uploads")
+    stream = await bucket.open_download_stream(registered["blob_id"])
+    assert await stream.read() == b"# Notes\n\nAlice reads this."
+
+
+async def test_declared_type_is_ignored_binary_is_415(backend):
+    auth = await backend.register()
+    response = await backend.client.post(
+        UPLOAD_PATH,
+        headers=backend.bearer(auth),
+        files={"file": ("pic.txt", b"\x89PNG\r\n\x1a\n\x00\x00", "text/plain")},
+    )
+    assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type"
+    assert backend.dataflow.registered == []
+
+
+async def test_oversized_upload_is_413_and_leaves_no_blob(backend, settings):
+    auth = await backend.register()
+    body = b"a" * (settings.max_upload_bytes + 1)
+    response = await backend.client.post(
+        UPLOAD_PATH, headers=backend.bearer(auth), files={"file": ("big.txt", body)}
+    )
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+    assert await backend.ctx.db["uploads.files"].count_documents({}) == 0
+    far_too_big = b"a" * (settings.max_upload_bytes * 3)
+    response = await backend.client.post(
+        UPLOAD_PATH, headers=backend.bearer(auth), files={"file": ("big.txt", far_too_big)}
+    )
+    assert response.status_code == 413
+
+
+async def test_invalid_utf8_after_the_first_chunk_is_415(backend):
+    auth = await backend.register()
+    body = b"fine text " * 2000 + b"\xff\xfe"
+    response = await backend.client.post(
+        UPLOAD_PATH, headers=backend.bearer(auth), files={"file": ("a.txt", body)}
+    )
+    assert response.status_code == 415
+    assert await backend.ctx.db["uploads.files"].count_documents({}) == 0

@@ -1,0 +1,68 @@
+"""The SSE relay against a real Redis Stream."""
+
+import asyncio
+import json
+import uuid
+
+from alice_backend import sse
+
+
+def test_format_event_puts_every_data_line_on_its_own_field():
+    assert (
+        sse.format_event("1-0", "token", '{"delta":"a"}') == 'id: 1-0\nevent: token\ndata: {"delta":"a"}\n\n'
+    )
+    assert sse.format_event("1-1", "x", "a\nb") == "id: 1-1\nevent: x\ndata: a\ndata: b\n\n"
+
+
+def test_start_after_ignores_unusable_ids():
+    assert sse.start_after("1700000000000-3") == "1700000000000-3"
+    for bad in (None, "", "abc", "1-2-3", "$"):
+        assert sse.start_after(bad) == "0-0"
+
+
+async def _collect(gen, limit=50):
+    out = []
+    async for chunk in gen:
+        out.append(chunk)
+        if len(out) >= limit:
+            break
+    return out
+
+
+async def test_relay_resumes_exactly_after_an_id_and_ends_at_done(redis):
+    reply = uuid.uuid4().hex
+    key = f"reply:{reply}"
+    ids = []
+    for event, data in [
+        ("status", {"state": "queued"}),
+        ("token", {"delta": "He"}),
+        ("token", {"delta": "llo"}),
+        ("done", {"message": {"content": "Hello"}}),
+    ]:
+        ids.append(await redis.xadd(key, {"event": event, "data": json.dumps(data)}))
+    await redis.xadd(key, {"event": "token", "data": "{}"})  # after done: never relayed
+    full = await _collect(sse.relay(redis, reply, "0-0", heartbeat_s=1))
+    events = [c for c in full if c.startswith("id:")]
+    assert [e.split("\n")[0] for e in events] == [f"id: {i}" for i in ids]
+    resumed = [
+        c for c in await _collect(sse.relay(redis, reply, ids[1], heartbeat_s=1)) if c.startswith("id:")
+    ]
+    assert [e.split("\n")[0] for e in resumed] == [f"id: {i}" for i in ids[2:]]
+    await redis.delete(key)
+
+
+async def test_relay_waits_with_heartbeats_then_delivers_live_events(redis):
+    reply = uuid.uuid4().hex
+    gen = sse.relay(redis, reply, "0-0", heartbeat_s=0.1)
+    assert (await anext(gen)).startswith("retry:")
+    assert await anext(gen) == ": heartbeat\n\n"
+
+    async def later():
+        await asyncio.sleep(0.05)
+        await redis.xadd(f"reply:{reply}", {"event": "error", "data": '{"code":"x","message":"y"}'})
+
+    task = asyncio.create_task(later())
+    chunks = [c async for c in gen]
+    await task
+    assert chunks[-1].startswith("id: ") and "event: error" in chunks[-1]
+    await redis.delete(f"reply:{reply}")
