@@ -8,29 +8,29 @@ import urllib.request
 HOST = "127.0.0.1"
 
 
-def tcp_open(port: int, timeout: float = 1.0) -> bool:
+def tcp_open(port: int, timeout: float = 1.0, host: str = HOST) -> bool:
     try:
-        with socket.create_connection((HOST, port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False
 
 
-def redis_ping(port: int, timeout: float = 1.0) -> bool:
+def redis_ping(port: int, timeout: float = 1.0, host: str = HOST) -> bool:
     try:
-        with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(b"PING\r\n")
             return sock.recv(64).startswith(b"+PONG")
     except OSError:
         return False
 
 
-def kafka_api_versions(port: int, timeout: float = 2.0) -> bool:
+def kafka_api_versions(port: int, timeout: float = 2.0, host: str = HOST) -> bool:
     """An ApiVersions v0 round trip: the broker only processes requests once it has fully started."""
     client_id = b"devstack"
     header = struct.pack(">hhih", 18, 0, 1, len(client_id)) + client_id
     try:
-        with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(struct.pack(">i", len(header)) + header)
             head = _recv_exact(sock, 10)  # size, correlation id, error code
     except OSError:

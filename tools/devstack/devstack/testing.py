@@ -274,12 +274,18 @@ class ServiceProcess:
     """
 
     def __init__(
-        self, service: str, env: dict[str, str], *, port: int | None = None, ready_timeout_s: float = 60
+        self,
+        service: str,
+        env: dict[str, str],
+        *,
+        port: int | None = None,
+        ready_timeout_s: float | None = None,
     ) -> None:
         self.service = service
         self.port = port or free_port()
         self.env = env | {"PORT": str(self.port), "HOST": env.get("HOST", "127.0.0.1")}
-        self.ready_timeout_s = ready_timeout_s
+        # Generous: on a busy 2-core machine importing a service's ML stack alone can take 20 s.
+        self.ready_timeout_s = ready_timeout_s or float(os.environ.get("ALICE_TEST_READY_TIMEOUT", "120"))
         self.log_file = _test_logs_dir() / f"{service}-{self.port}-{uuid.uuid4().hex[:6]}.log"
         self.proc: subprocess.Popen | None = None
 

@@ -1,0 +1,191 @@
+"""What `make up` promises: every infrastructure port answers, every service answers /health, /ready
+and /metrics, /ready follows its dependencies, and `devstack down` stops exactly what it started."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from devstack import health, process
+from devstack.testing import PrivateRedis, ServiceProcess, free_port, service_env
+from motor.motor_asyncio import AsyncIOMotorClient
+
+pytestmark = pytest.mark.integration
+
+SERVICES = ("backend", "orchestrator", "dataflow", "kafkaflow")
+
+
+def _port(url: str) -> tuple[str, int]:
+    parsed = urlparse(url if "://" in url else f"tcp://{url}")
+    return parsed.hostname or "127.0.0.1", parsed.port or 0
+
+
+async def test_every_infrastructure_port_answers(infra):
+    redis_host, redis_port = _port(infra.redis_url)
+    kafka_host, kafka_port = _port(infra.kafka_bootstrap_servers.split(",")[0])
+    assert health.redis_ping(redis_port, host=redis_host)
+    assert health.kafka_api_versions(kafka_port, host=kafka_host)
+    mongo = AsyncIOMotorClient(infra.mongodb_url, serverSelectionTimeoutMS=5000)
+    try:
+        assert (await mongo.admin.command("ping"))["ok"] == 1
+    finally:
+        mongo.close()
+    async with httpx.AsyncClient(timeout=5) as client:
+        ready = await client.get(f"{infra.weaviate_url}/v1/.well-known/ready")
+        assert ready.status_code == 200
+        meta = (await client.get(f"{infra.weaviate_url}/v1/meta")).json()
+        assert meta["version"].startswith("1.")
+
+
+@pytest.fixture(scope="module")
+def services(infra):
+    """The four services started together, as `make up` starts them."""
+    procs = [ServiceProcess(name, service_env(infra)) for name in SERVICES]
+    try:
+        for proc in procs:
+            proc.start(wait_ready=False)
+        for proc in procs:
+            proc.wait_ready()
+        yield {proc.service: proc for proc in procs}
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_answers_health_ready_and_metrics(services, name):
+    base = services[name].url
+    health_response = httpx.get(f"{base}/health", timeout=5)
+    assert health_response.status_code == 200
+    assert health_response.json()["status"] == "ok"
+
+    ready = httpx.get(f"{base}/ready", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"], "a service with dependencies must check at least one"
+    assert all(result == "ok" for result in ready.json()["checks"].values())
+
+    metrics = httpx.get(f"{base}/metrics", timeout=5)
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    assert "# TYPE http_requests_total counter" in text
+    # The /health call above was counted, labelled with this service and route.
+    assert any(
+        line.startswith("http_requests_total{")
+        and f'service="{name}"' in line
+        and 'route="/health"' in line
+        and 'status="200"' in line
+        for line in text.splitlines()
+    ), text[:2000]
+
+
+def _wait_for_status(svc: ServiceProcess, want_ok: bool, within_s: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < within_s:
+        if (svc.ready_status() == 200) == want_ok:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError(f"/ready of {svc.service} did not turn {'200' if want_ok else 'non-200'}")
+
+
+def test_ready_follows_redis_going_down_and_coming_back(infra, private_redis):
+    with ServiceProcess("backend", service_env(infra, redis_url=private_redis.url)) as backend:
+        assert backend.ready_status() == 200
+
+        private_redis.stop()
+        took_down = _wait_for_status(backend, want_ok=False, within_s=10)
+        report = httpx.get(f"{backend.url}/ready", timeout=10)
+        assert report.status_code == 503
+        assert report.json()["checks"]["redis"] != "ok"
+        assert report.json()["checks"]["kafka"] == "ok"
+
+        private_redis.start()
+        took_up = _wait_for_status(backend, want_ok=True, within_s=15)
+    assert took_down < 5 and took_up < 10, (took_down, took_up)
+
+
+class SecondDevstack:
+    """A devstack of its own: own state dir and free ports, so it never touches the shared stack."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.ports = {
+            name: free_port()
+            for name in (
+                "ALICE_REDIS_PORT", "ALICE_MONGO_PORT", "ALICE_KAFKA_PORT",
+                "ALICE_KAFKA_CONTROLLER_PORT", "ALICE_WEAVIATE_PORT",
+            )
+        }  # fmt: skip
+        self.state_dir = state_dir
+        self.env = dict(os.environ) | {k: str(v) for k, v in self.ports.items()}
+        self.env["ALICE_DEVSTACK_DIR"] = str(state_dir)
+
+    def __call__(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "devstack", *args],
+            env=self.env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def second_devstack(tmp_path: Path):
+    stack = SecondDevstack(tmp_path / "devstack")
+    yield stack
+    stack("down")
+
+
+def test_ready_follows_kafka_and_mongodb_going_down_and_coming_back(infra, second_devstack):
+    ds = second_devstack
+    up = ds("start", "kafka", "mongodb")
+    assert up.returncode == 0, up.stdout + up.stderr
+    env = service_env(
+        infra,
+        kafka_bootstrap_servers=f"127.0.0.1:{ds.ports['ALICE_KAFKA_PORT']}",
+        mongodb_url=f"mongodb://127.0.0.1:{ds.ports['ALICE_MONGO_PORT']}",
+    )
+    with ServiceProcess("backend", env) as backend:
+        for component, check in (("kafka", "kafka"), ("mongodb", "mongodb")):
+            assert ds("stop", component).returncode == 0
+            took_down = _wait_for_status(backend, want_ok=False, within_s=10)
+            checks = httpx.get(f"{backend.url}/ready", timeout=10).json()["checks"]
+            assert checks[check] != "ok" and checks["redis"] == "ok", checks
+            assert ds("start", component).returncode == 0
+            took_up = _wait_for_status(backend, want_ok=True, within_s=20)
+            assert took_down < 5 and took_up < 15, (component, took_down, took_up)
+
+
+def test_down_stops_exactly_what_devstack_started(tmp_path: Path, second_devstack):
+    """The second devstack starts Redis, FerretDB and Kafka, finds a Redis it did not start on its
+    Redis port, and `down` stops its own processes and leaves that one alone."""
+    ds = second_devstack
+    foreign = PrivateRedis(tmp_path / "foreign", port=ds.ports["ALICE_REDIS_PORT"]).start()
+    try:
+        up = ds("start", "redis", "mongodb", "kafka")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "not by devstack" in up.stdout  # the foreign Redis was recognised, not replaced
+
+        run_dir = ds.state_dir / "run"
+        records = [process.PidFiles(run_dir).read(name) for name in ("mongodb", "kafka")]
+        assert all(r is not None and process.is_alive(r) for r in records)
+        assert process.PidFiles(run_dir).read("redis") is None
+        pids = {pid for r in records for pid in process.session_members(r)}
+
+        status = ds("status", "redis", "mongodb", "kafka")
+        assert status.returncode == 0, status.stdout
+
+        down = ds("down")
+        assert down.returncode == 0, down.stdout + down.stderr
+        still_running = [pid for pid in pids if process.proc_start_time(pid) is not None]
+        assert still_running == []
+        assert not health.tcp_open(ds.ports["ALICE_MONGO_PORT"])
+        assert not health.kafka_api_versions(ds.ports["ALICE_KAFKA_PORT"])
+        assert health.redis_ping(ds.ports["ALICE_REDIS_PORT"]), "down stopped a Redis it had not started"
+        assert list(run_dir.glob("*.json")) == []
+
+        after = ds("status", "mongodb")
+        assert after.returncode == 1
+    finally:
+        foreign.stop()
