@@ -1,0 +1,53 @@
+"""Fixtures of the static deployment tests (no cluster, no network): rendered manifests.
+
+The Secrets of k8s/secrets/ are git-ignored and generated, so the manifests are rendered from a
+temporary copy of k8s/ in which generate-dev-secrets.sh has run; the checkout is never written.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# The test modules import deploy_lib.py beside this file (pytest runs with --import-mode=importlib).
+sys.path.insert(0, str(Path(__file__).parent))
+
+from deploy_lib import K8S, LOAD_RESTRICTOR, OVERLAYS, Rendered, kustomize
+
+
+@pytest.fixture(scope="session")
+def k8s_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of k8s/ with dev secrets generated in it (as an operator's checkout would have)."""
+    if shutil.which("kubectl") is None:
+        pytest.fail("kubectl is required for the deployment tests (it carries kustomize)")
+    copy = tmp_path_factory.mktemp("deploy") / "k8s"
+    shutil.copytree(K8S, copy, ignore=shutil.ignore_patterns("dev-secrets.env", "*-secrets.yaml"))
+    result = subprocess.run(
+        ["bash", str(copy / "secrets" / "generate-dev-secrets.sh")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return copy
+
+
+@pytest.fixture(scope="session")
+def rendered(k8s_copy: Path) -> dict[str, Rendered]:
+    out = {"base": Rendered("base", kustomize(k8s_copy))}
+    for overlay in OVERLAYS:
+        out[overlay] = Rendered(overlay, kustomize(k8s_copy / "overlays" / overlay, *LOAD_RESTRICTOR))
+    return out
+
+
+@pytest.fixture(params=["base", "dev", "prod"])
+def variant(request: pytest.FixtureRequest, rendered: dict[str, Rendered]) -> Rendered:
+    return rendered[request.param]
+
+
+@pytest.fixture(params=["base", "prod"])
+def full_variant(request: pytest.FixtureRequest, rendered: dict[str, Rendered]) -> Rendered:
+    """The variants that run the production topology (3-node stores, autoscaling, monitoring)."""
+    return rendered[request.param]
