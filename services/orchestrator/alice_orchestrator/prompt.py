@@ -94,7 +94,7 @@ def truncate_to_tokens(text: str, max_tokens: int, count: TokenCounter) -> str:
 def system_message(parts: PromptParts) -> str:
     sections = [parts.system_prompt.strip()]
     if parts.sources:
-        lines = ["Sources from the user's documents:"]
+        lines = ["Answer using these sources from the user's documents and cite them by number, like [1]."]
         for number, source in enumerate(parts.sources, start=1):
             text = source.get("prompt_text") or source.get("snippet") or ""
             lines.append(f"[{number}] ({source.get('filename') or 'document'}) {text}")

@@ -4,10 +4,7 @@ from alice_common.embeddings import EmbeddingSettings
 from alice_common.settings import AliceSettings
 from pydantic import SecretStr
 
-DEFAULT_SYSTEM_PROMPT = (
-    "You are Alice, a helpful, honest and concise assistant. "
-    "When numbered sources are given, answer from them and cite them like [1]."
-)
+DEFAULT_SYSTEM_PROMPT = "You are Alice, a helpful assistant. Answer clearly and concisely."
 
 
 class Settings(AliceSettings, EmbeddingSettings):

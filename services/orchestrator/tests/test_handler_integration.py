@@ -1,0 +1,167 @@
+"""The chat handler against real Redis and MongoDB (the model is the pipeline-only fake).
+
+Covers what redelivery after a crash relies on: idempotent stores, `reset` before regenerating a
+half-streamed reply, no second reply when one is stored, and the stream ending with `done`.
+"""
+
+import json
+
+import pytest
+import redis.asyncio as aioredis
+from alice_common.events import ChatCompleted, ChatRequested
+from alice_orchestrator.chat import ChatHandler, InvalidRequest
+from alice_orchestrator.providers.fake import FakeProvider
+from alice_orchestrator.replystream import ReplyStream
+from alice_orchestrator.settings import Settings
+from alice_orchestrator.store import ChatStore
+from motor.motor_asyncio import AsyncIOMotorClient
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def deps(infra, unique_name):
+    redis = aioredis.from_url(infra.redis_url, decode_responses=True)
+    mongo = AsyncIOMotorClient(infra.mongodb_url, tz_aware=True)
+    db_name = unique_name("orch")
+    store = ChatStore(mongo[db_name])
+    await store.ensure_indexes()
+    published: list[ChatCompleted] = []
+
+    async def publish(event: ChatCompleted) -> None:
+        published.append(event)
+
+    settings = Settings(llm_provider="fake", llm_max_tokens=12, llm_fake_token_interval_ms=2)
+    handler = ChatHandler(settings, store, redis, FakeProvider(token_interval_ms=2), publish)
+    yield handler, store, redis, published
+    await mongo.drop_database(db_name)
+    mongo.close()
+    await redis.aclose()
+
+
+def request(unique_name, **kw) -> ChatRequested:
+    fields = dict(
+        conversation_id=unique_name("c"),
+        user_id=unique_name("u"),
+        message_id=unique_name("m"),
+        reply_id=unique_name("r"),
+        content="Hello there, how are you?",
+    )
+    fields.update(kw)
+    return ChatRequested(**fields)
+
+
+async def events(redis, reply_id):
+    return [(f["event"], json.loads(f["data"])) for _, f in await redis.xrange(f"reply:{reply_id}")]
+
+
+async def test_a_request_streams_tokens_stores_both_messages_and_announces_completion(deps, unique_name):
+    handler, store, redis, published = deps
+    req = request(unique_name)
+    await redis.zadd(f"active:{req.user_id}", {req.reply_id: 1})
+    await handler.handle(req)
+
+    stream = await events(redis, req.reply_id)
+    kinds = [k for k, _ in stream]
+    assert kinds[0] == "status" and stream[0][1] == {"state": "generating"}
+    assert kinds[-1] == "done" and "token" in kinds
+    deltas = "".join(d["delta"] for k, d in stream if k == "token")
+    done = stream[-1][1]["message"]
+    assert done["content"] == deltas and done["status"] == "completed" and done["id"] == req.reply_id
+    assert done["usage"]["completion_tokens"] == 12 and done["usage"]["latency_ms"] > 0
+    assert await redis.ttl(f"reply:{req.reply_id}") > 0
+    assert await redis.zscore(f"active:{req.user_id}", req.reply_id) is None
+
+    messages = await store.list_messages(req.user_id, req.conversation_id, 10)
+    assert [(m["role"], m["_id"]) for m in messages] == [
+        ("user", req.message_id),
+        ("assistant", req.reply_id),
+    ]
+    assert messages[1]["reply_to"] == req.message_id and messages[1]["content"] == deltas
+    assert [e.reply_id for e in published] == [req.reply_id]
+    conversation = await store.get_conversation(req.user_id, req.conversation_id)
+    assert conversation["title"]  # generated after the first exchange
+
+
+async def test_redelivery_of_a_finished_request_emits_nothing_and_stores_nothing_new(deps, unique_name):
+    handler, store, redis, published = deps
+    req = request(unique_name)
+    await handler.handle(req)
+    before = await events(redis, req.reply_id)
+    await handler.handle(req)
+    assert await events(redis, req.reply_id) == before
+    assert len(await store.list_messages(req.user_id, req.conversation_id, 10)) == 2
+    assert len(published) == 1
+
+
+async def test_half_streamed_reply_is_reset_then_generated_again(deps, unique_name):
+    handler, store, redis, _ = deps
+    req = request(unique_name)
+    stream = ReplyStream(redis, req.reply_id)
+    await stream.add("status", {"state": "queued"})
+    await stream.add("status", {"state": "generating"})
+    await stream.add("token", {"delta": "half a rep"})  # a crashed attempt
+
+    await handler.handle(req)
+    kinds = [k for k, _ in await events(redis, req.reply_id)]
+    assert kinds[:4] == ["status", "status", "token", "reset"]
+    after_reset = (await events(redis, req.reply_id))[4:]
+    assert after_reset[0] == ("status", {"state": "generating"})
+    assert after_reset[-1][0] == "done"
+    assert after_reset[-1][1]["message"]["content"] == "".join(
+        d["delta"] for k, d in after_reset if k == "token"
+    )
+    assert len(await store.list_messages(req.user_id, req.conversation_id, 10)) == 2
+
+
+async def test_stored_reply_without_done_gets_its_done_on_redelivery(deps, unique_name):
+    handler, store, redis, _published = deps
+    req = request(unique_name)
+    await handler.handle(req)
+    # Simulate a crash between storing the reply and writing `done`: drop the terminal entry.
+    last_id, _ = (await redis.xrevrange(f"reply:{req.reply_id}", count=1))[0]
+    await redis.xdel(f"reply:{req.reply_id}", last_id)
+    await handler.handle(req)
+    stream = await events(redis, req.reply_id)
+    assert stream[-1][0] == "done" and [k for k, _ in stream].count("done") == 1
+    assert len(await store.list_messages(req.user_id, req.conversation_id, 10)) == 2
+
+
+async def test_cancel_before_start_stores_an_empty_stopped_reply(deps, unique_name):
+    handler, store, redis, _ = deps
+    req = request(unique_name)
+    await redis.set(f"cancel:{req.reply_id}", "1", ex=60)
+    await handler.handle(req)
+    done = (await events(redis, req.reply_id))[-1]
+    assert done[0] == "done" and done[1]["message"]["status"] == "stopped"
+    assert (await store.get_message(req.reply_id))["status"] == "stopped"
+
+
+async def test_second_message_sees_the_first_exchange_in_its_context(deps, unique_name):
+    handler, _store, _redis, _ = deps
+    first = request(unique_name, content="My name is Ada.")
+    await handler.handle(first)
+    second = request(
+        unique_name, conversation_id=first.conversation_id, user_id=first.user_id, content="What is my name?"
+    )
+    seen: list[list[dict]] = []
+    original = handler.provider.stream
+
+    def spy(messages, **kw):
+        seen.append(messages)
+        return original(messages, **kw)
+
+    handler.provider.stream = spy
+    await handler.handle(second)
+    contents = [m["content"] for m in seen[0]]
+    assert contents[1] == "My name is Ada." and contents[-1] == "What is my name?"
+    assert seen[0][2]["role"] == "assistant"
+
+
+async def test_someone_elses_conversation_is_refused(deps, unique_name):
+    handler, _, _, _ = deps
+    req = request(unique_name)
+    await handler.handle(req)
+    intruder = request(unique_name, conversation_id=req.conversation_id)
+    with pytest.raises(InvalidRequest):
+        await handler.handle(intruder)

