@@ -13,6 +13,8 @@ step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 apt_packages=()
 command -v redis-server >/dev/null || apt_packages+=(redis-server)
+command -v java >/dev/null || apt_packages+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || apt_packages+=(maven)
 $want_test && ! command -v chromium >/dev/null && apt_packages+=(chromium)
 if ((${#apt_packages[@]})); then
   step "installing system packages: ${apt_packages[*]}"
@@ -27,6 +29,13 @@ fi
 
 step "syncing the Python workspace (first run builds llama-cpp-python: about 5 minutes)"
 $UV sync --all-packages --frozen
+
+if ! command -v go >/dev/null; then
+  echo "Go 1.24+ is needed to build FerretDB and Weaviate once (https://go.dev/doc/install)" >&2
+  exit 1
+fi
+step "native infrastructure binaries (Kafka jars, FerretDB, Weaviate): cached in $ALICE_CACHE_DIR"
+$UV run --frozen python -m devstack provision
 
 if [[ -f frontend/package-lock.json ]]; then
   if [[ ! -d frontend/node_modules ]] || [[ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]]; then

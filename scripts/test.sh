@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+devstack() { $UV run --frozen python -m devstack "$@"; }
 
 scripts/bootstrap.sh --test
 
@@ -17,14 +18,19 @@ if [[ -f frontend/package.json ]]; then
   (cd frontend && npm run --silent typecheck && npm run --silent test && npm run --silent build)
 fi
 
-started_infra=false
-if ! $UV run --frozen python -m devstack status --infra --quiet; then
-  step "starting the native infrastructure (Redis, Kafka, FerretDB, Weaviate)"
-  $UV run --frozen python -m devstack up --infra
-  started_infra=true
-fi
-cleanup() { $started_infra && $UV run --frozen python -m devstack down || true; }
+# Stop exactly what this run started (infrastructure somebody already runs stays up).
+started_file="$(mktemp)"
+cleanup() {
+  if [[ -s "$started_file" ]]; then
+    step "stopping what this run started: $(tr '\n' ' ' <"$started_file")"
+    devstack down $(cat "$started_file") || true
+  fi
+  rm -f "$started_file"
+}
 trap cleanup EXIT
+
+step "native infrastructure (Redis, Kafka, FerretDB, Weaviate): provision what is missing, start"
+devstack up --infra --record "$started_file"
 
 step "pytest: unit, integration, end-to-end and browser tests"
 $UV run --frozen pytest "$@"

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from devstack import provision
 from devstack.stack import Stack, StackError
 
 
@@ -18,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--infra", action="store_true", help="only Redis, Kafka, MongoDB, Weaviate")
+    sub.choices["up"].add_argument(
+        "--record", type=Path, help="write the names of the components this call started to a file"
+    )
     down = sub.add_parser("down", help="stop what devstack started (all, or the named components)")
     down.add_argument("names", nargs="*")
     status = sub.add_parser("status", help="exit 0 only when every asked-for component is up")
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.add_argument("name", nargs="?")
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("-n", "--lines", type=int, default=40)
+    sub.add_parser("provision", help="fetch and build the infrastructure binaries into the cache")
     for name in ("start", "stop"):
         cmd = sub.add_parser(name, help=f"{name} one or more components")
         cmd.add_argument("names", nargs="+")
@@ -45,7 +50,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_up(stack: Stack, args) -> int:
     started_at = time.monotonic()
-    stack.start(stack.select(infra_only=args.infra))
+    started: list[str] = []
+    try:
+        stack.start(stack.select(infra_only=args.infra), started=started)
+    finally:
+        if args.record:
+            args.record.write_text("".join(f"{name}\n" for name in started))
     print(f"ready in {time.monotonic() - started_at:.1f}s")
     print_urls(stack, infra_only=args.infra)
     return 0
@@ -104,6 +114,15 @@ def cmd_logs(stack: Stack, args) -> int:
     return 0
 
 
+def cmd_provision(stack: Stack, args) -> int:
+    try:
+        provision.provision_all(stack.cfg)
+    except provision.ProvisionError as exc:
+        raise StackError(str(exc)) from exc
+    print(f"infrastructure binaries ready in {stack.cfg.cache_dir}")
+    return 0
+
+
 def cmd_start(stack: Stack, args) -> int:
     stack.start(stack.select(args.names))
     return 0
@@ -149,6 +168,7 @@ COMMANDS = {
     "down": cmd_down,
     "status": cmd_status,
     "logs": cmd_logs,
+    "provision": cmd_provision,
     "start": cmd_start,
     "stop": cmd_stop,
 }

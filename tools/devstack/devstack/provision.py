@@ -127,3 +127,10 @@ def ensure_weaviate(cfg: Config) -> Path:
         log_file=cfg.logs_dir / "provision-weaviate.log",
     )
     return binary
+
+
+def provision_all(cfg: Config) -> None:
+    ensure_redis(cfg)
+    ensure_kafka(cfg)
+    ensure_ferretdb(cfg)
+    ensure_weaviate(cfg)
