@@ -1,0 +1,347 @@
+"""Policies over the rendered manifests: pod security, probes, resources, labels, autoscaling
+numbers of the plan, Services that reach real pods, stateful-set wiring, images, TLS."""
+
+import inspect
+import re
+
+import pytest
+from deploy_lib import REPO, containers, pod_spec, pod_template
+
+ALICE_PORTS = {"backend": 8000, "orchestrator": 8001, "dataflow": 8002, "kafkaflow": 9094, "frontend": 3000}
+KAFKA_CONSUMERS = {"orchestrator", "dataflow"}
+SPOT_OK = {"frontend", "dataflow", "kafkaflow"}
+STATEFUL = {"mongodb", "redis", "kafka", "weaviate"}
+
+# Plan §2: requests/limits of the workloads it defines.
+PLAN_RESOURCES = {
+    "backend": ({"cpu": "250m", "memory": "256Mi"}, {"cpu": "500m", "memory": "512Mi"}),
+    "orchestrator": ({"cpu": "500m", "memory": "512Mi"}, {"cpu": "1000m", "memory": "1Gi"}),
+    "redis": ({"cpu": "100m", "memory": "128Mi"}, {"cpu": "200m", "memory": "256Mi"}),
+    "kafka": ({"cpu": "250m", "memory": "512Mi"}, {"cpu": "500m", "memory": "1Gi"}),
+    "mongodb": ({"cpu": "250m", "memory": "512Mi"}, {"cpu": "500m", "memory": "1Gi"}),
+}
+# Plan §3 (and §6.1 for the frontend, CPU only).
+PLAN_HPAS = {
+    "backend-hpa": ("backend", 2, 10, {"cpu": 70, "memory": 80}),
+    "orchestrator-hpa": ("orchestrator", 2, 8, {"cpu": 60, "memory": 75}),
+    "frontend-hpa": ("frontend", 2, 6, {"cpu": 70}),
+}
+
+
+def name_of(obj: dict) -> str:
+    return obj["metadata"]["name"]
+
+
+def short_app(obj: dict) -> str:
+    return pod_template(obj)["metadata"]["labels"]["app"].removeprefix("alice-")
+
+
+def test_every_pod_is_locked_down(variant) -> None:
+    for workload in variant.workloads():
+        where = f"{variant.name}: {workload['kind']}/{name_of(workload)}"
+        spec = pod_spec(workload)
+        pod_sc = spec.get("securityContext", {})
+        assert pod_sc.get("runAsNonRoot") is True, where
+        assert isinstance(pod_sc.get("runAsUser"), int) and pod_sc["runAsUser"] > 0, where
+        assert pod_sc.get("seccompProfile") == {"type": "RuntimeDefault"}, where
+        assert spec.get("automountServiceAccountToken") is False, where
+        for container in containers(workload):
+            sc = container.get("securityContext", {})
+            assert sc.get("allowPrivilegeEscalation") is False, (where, container["name"])
+            assert sc.get("readOnlyRootFilesystem") is True, (where, container["name"])
+            assert sc.get("capabilities", {}).get("drop") == ["ALL"], (where, container["name"])
+            assert "add" not in sc.get("capabilities", {}), (where, container["name"])
+
+
+def test_every_container_has_requests_and_limits(variant) -> None:
+    for workload in variant.workloads():
+        for container in containers(workload):
+            resources = container.get("resources", {})
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= resources.get(kind, {}).keys(), (
+                    name_of(workload),
+                    container["name"],
+                )
+
+
+def test_plan_resources_are_kept(full_variant) -> None:
+    for app, (requests, limits) in PLAN_RESOURCES.items():
+        workload = next(w for w in full_variant.workloads() if w["kind"] != "CronJob" and name_of(w) == app)
+        main = pod_spec(workload)["containers"][0]
+        assert main["resources"] == {"requests": requests, "limits": limits}, app
+
+
+def test_labels_on_every_object_and_pod(variant) -> None:
+    for obj in variant.objects:
+        assert obj["metadata"].get("labels", {}).get("app.kubernetes.io/part-of") == "alice", name_of(obj)
+    for workload in variant.workloads():
+        labels = pod_template(workload)["metadata"]["labels"]
+        assert labels["app"].startswith("alice-"), name_of(workload)
+        assert {
+            "app.kubernetes.io/name",
+            "app.kubernetes.io/part-of",
+            "app.kubernetes.io/component",
+        } <= labels.keys()
+        if workload["kind"] in {"Deployment", "StatefulSet"}:
+            assert workload["spec"]["selector"] == {"matchLabels": {"app": labels["app"]}}
+
+
+def test_plan_wait_labels_select_the_stores(variant) -> None:
+    # §8.1: kubectl wait --for=condition=ready pod -l app=alice-mongodb|alice-redis|alice-kafka
+    apps = {pod_template(w)["metadata"]["labels"]["app"] for w in variant.workloads()}
+    assert {"alice-mongodb", "alice-redis", "alice-kafka"} <= apps
+
+
+def probe_path(container: dict, probe: str) -> tuple[str, int]:
+    get = container[probe]["httpGet"]
+    port = get["port"]
+    if isinstance(port, str):
+        port = next(p["containerPort"] for p in container["ports"] if p["name"] == port)
+    return get["path"], port
+
+
+@pytest.mark.parametrize("app", sorted(ALICE_PORTS))
+def test_alice_probes_liveness_health_readiness_ready(variant, app: str) -> None:
+    deployment = variant.get("Deployment", app)
+    main = pod_spec(deployment)["containers"][0]
+    assert probe_path(main, "livenessProbe") == ("/health", ALICE_PORTS[app])
+    assert probe_path(main, "readinessProbe") == ("/ready", ALICE_PORTS[app])
+    assert probe_path(main, "startupProbe") == ("/health", ALICE_PORTS[app])
+
+
+def test_every_long_running_container_has_both_probes(variant) -> None:
+    for workload in variant.workloads():
+        if workload["kind"] in {"Job", "CronJob"}:
+            continue
+        for container in pod_spec(workload)["containers"]:
+            assert "livenessProbe" in container and "readinessProbe" in container, name_of(workload)
+
+
+def test_tmp_is_a_writable_emptydir_for_alice_pods(variant) -> None:
+    for app in ALICE_PORTS:
+        spec = pod_spec(variant.get("Deployment", app))
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        mounts = {m["mountPath"]: m["name"] for m in spec["containers"][0]["volumeMounts"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]], app
+
+
+def consumer_drain_seconds() -> float:
+    """What a consumer may take after SIGTERM: uvicorn's graceful shutdown + the loop's drain."""
+    from alice_common.kafka import ConsumeLoop
+
+    drain = inspect.signature(ConsumeLoop.__init__).parameters["drain_timeout_s"].default
+    server = (REPO / "services/common/alice_common/server.py").read_text()
+    graceful = int(re.search(r"timeout_graceful_shutdown=(\d+)", server).group(1))
+    return drain + graceful
+
+
+@pytest.mark.parametrize("app", sorted(KAFKA_CONSUMERS))
+def test_kafka_consumers_get_prestop_and_enough_grace(variant, app: str) -> None:
+    spec = pod_spec(variant.get("Deployment", app))
+    pre_stop = spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep"
+    assert spec["terminationGracePeriodSeconds"] > int(pre_stop[1]) + consumer_drain_seconds()
+
+
+def test_workloads_spread_across_nodes(variant) -> None:
+    for workload in variant.workloads():
+        if workload["kind"] in {"Job", "CronJob"}:
+            continue
+        constraints = pod_spec(workload).get("topologySpreadConstraints", [])
+        assert any(c["topologyKey"] == "kubernetes.io/hostname" for c in constraints), name_of(workload)
+
+
+def test_spot_tolerations_only_where_interruptions_are_safe(variant) -> None:
+    for workload in variant.workloads():
+        tolerations = pod_spec(workload).get("tolerations", [])
+        spot = any(t.get("key") == "cloud.google.com/gke-spot" for t in tolerations)
+        app = short_app(workload)
+        if app in SPOT_OK:
+            assert spot, app
+        if app in STATEFUL | {"backend", "orchestrator"}:
+            assert not spot, app
+        # Tolerated and preferred, never required: a cluster without spot nodes still schedules.
+        assert "cloud.google.com/gke-spot" not in pod_spec(workload).get("nodeSelector", {})
+
+
+def test_hpas_equal_the_plan(full_variant) -> None:
+    hpas = {name_of(h): h for h in full_variant.of_kind("HorizontalPodAutoscaler")}
+    assert set(hpas) == set(PLAN_HPAS)
+    for name, (target, low, high, utilization) in PLAN_HPAS.items():
+        spec = hpas[name]["spec"]
+        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": target}
+        assert (spec["minReplicas"], spec["maxReplicas"]) == (low, high)
+        found = {
+            m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in spec["metrics"]
+        }
+        assert found == utilization
+        full_variant.get("Deployment", target)
+
+
+def test_dataflow_scales_on_kafka_lag_within_the_partitions(full_variant) -> None:
+    (scaled,) = full_variant.of_kind("ScaledObject")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "dataflow"
+    full_variant.get("Deployment", "dataflow")
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "kafka"
+    assert trigger["metadata"]["consumerGroup"] == "dataflow"
+    partitions = int(full_variant.get("ConfigMap", "alice-config")["data"]["KAFKA_TOPIC_PARTITIONS"])
+    assert 1 <= scaled["spec"]["minReplicaCount"] < scaled["spec"]["maxReplicaCount"] <= partitions
+    # One autoscaler per Deployment: KEDA owns the dataflow's.
+    assert all(
+        h["spec"]["scaleTargetRef"]["name"] != "dataflow"
+        for h in full_variant.of_kind("HorizontalPodAutoscaler")
+    )
+
+
+def test_dev_runs_one_replica_of_everything_without_operators(rendered) -> None:
+    dev = rendered["dev"]
+    for workload in dev.of_kind("Deployment") + dev.of_kind("StatefulSet"):
+        assert workload["spec"]["replicas"] == 1, name_of(workload)
+    kinds = {o["kind"] for o in dev.objects}
+    assert not kinds & {
+        "HorizontalPodAutoscaler",
+        "ScaledObject",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "ClusterIssuer",
+    }
+    ingress = dev.get("Ingress", "alice-ingress")
+    assert "tls" not in ingress["spec"]
+    assert "cert-manager.io/cluster-issuer" not in ingress["metadata"]["annotations"]
+
+
+def ports_of(workload: dict) -> dict[str | int, int]:
+    ports: dict[str | int, int] = {}
+    for container in pod_spec(workload)["containers"]:
+        for port in container.get("ports", []):
+            ports[port["containerPort"]] = port["containerPort"]
+            if "name" in port:
+                ports[port["name"]] = port["containerPort"]
+    return ports
+
+
+def test_every_service_selects_pods_and_targets_exposed_ports(variant) -> None:
+    workloads = [w for w in variant.workloads() if w["kind"] in {"Deployment", "StatefulSet"}]
+    for service in variant.of_kind("Service"):
+        selector = service["spec"]["selector"]
+        matched = [w for w in workloads if selector.items() <= pod_template(w)["metadata"]["labels"].items()]
+        assert matched, f"Service {name_of(service)} selects no pods"
+        for workload in matched:
+            exposed = ports_of(workload)
+            for port in service["spec"]["ports"]:
+                assert port.get("targetPort", port["port"]) in exposed, (name_of(service), port)
+
+
+@pytest.mark.parametrize("app", sorted(ALICE_PORTS))
+def test_alice_services_expose_the_design_port(variant, app: str) -> None:
+    service = variant.get("Service", app)
+    assert [p["port"] for p in service["spec"]["ports"]] == [ALICE_PORTS[app]]
+    assert ports_of(variant.get("Deployment", app))["http"] == ALICE_PORTS[app]
+
+
+def test_statefulsets_have_headless_governing_services(variant) -> None:
+    for statefulset in variant.of_kind("StatefulSet"):
+        service = variant.get("Service", statefulset["spec"]["serviceName"])
+        assert service["spec"].get("clusterIP") == "None", name_of(statefulset)
+        assert service["spec"].get("publishNotReadyAddresses") is True
+
+
+def test_kafka_node_ids_are_ordinals_and_the_quorum_matches_the_replicas(variant) -> None:
+    kafka = variant.get("StatefulSet", "kafka")
+    main = pod_spec(kafka)["containers"][0]
+    assert not any(e["name"] == "KAFKA_NODE_ID" for e in main.get("env", []))
+    script = "\n".join(main["args"])
+    assert 'KAFKA_NODE_ID="${POD_NAME##*-}"' in script
+    assert "${POD_NAME}.kafka-headless" in script
+    config = variant.get("ConfigMap", "kafka-config")["data"]
+    voters = config["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
+    replicas = kafka["spec"]["replicas"]
+    assert voters == [f"{i}@kafka-{i}.kafka-headless:9093" for i in range(replicas)]
+    assert int(config["KAFKA_DEFAULT_REPLICATION_FACTOR"]) <= replicas
+    assert int(config["KAFKA_MIN_INSYNC_REPLICAS"]) <= int(config["KAFKA_DEFAULT_REPLICATION_FACTOR"])
+    app_config = variant.get("ConfigMap", "alice-config")["data"]
+    assert int(app_config["KAFKA_REPLICATION_FACTOR"]) <= replicas
+    for server in app_config["KAFKA_BOOTSTRAP_SERVERS"].split(","):
+        assert int(re.fullmatch(r"kafka-(\d+)\.kafka-headless:9092", server).group(1)) < replicas
+
+
+def test_mongodb_replica_set_is_initiated_for_its_members(variant) -> None:
+    mongodb = variant.get("StatefulSet", "mongodb")
+    assert "--replSet" in pod_spec(mongodb)["containers"][0]["args"]
+    job = variant.get("Job", "mongodb-replicaset-init")
+    init = pod_spec(job)["containers"][0]
+    env = {e["name"]: e.get("value") for e in init["env"]}
+    assert int(env["MONGODB_REPLICAS"]) == mongodb["spec"]["replicas"]
+    assert "rs.initiate" in init["args"][0]
+
+
+def test_weaviate_cluster_settings_match_the_replicas(variant) -> None:
+    weaviate = variant.get("StatefulSet", "weaviate")
+    config = variant.get("ConfigMap", "weaviate-config")["data"]
+    replicas = weaviate["spec"]["replicas"]
+    assert int(config["RAFT_BOOTSTRAP_EXPECT"]) == replicas
+    assert config["RAFT_JOIN"].split(",") == [f"weaviate-{i}" for i in range(replicas)]
+    assert config["DEFAULT_VECTORIZER_MODULE"] == "none"
+
+
+def images(variant) -> set[str]:
+    return {c["image"] for w in variant.workloads() for c in containers(w)}
+
+
+def test_every_image_is_pinned(variant) -> None:
+    for image in images(variant):
+        name, _, tag = image.rpartition(":")
+        assert name and "/" not in tag, f"{image} has no tag"
+        assert tag != "latest" and re.search(r"\d", tag), image
+
+
+def test_prod_has_no_latest_image(rendered) -> None:
+    prod_images = images(rendered["prod"])
+    assert {i.rpartition(":")[0] for i in prod_images} >= {f"alice/{app}" for app in ALICE_PORTS}
+    assert not [i for i in prod_images if i.endswith(":latest") or ":" not in i.split("/")[-1]]
+
+
+def test_ingress_routes_api_to_the_backend_with_sse_settings(full_variant) -> None:
+    ingress = full_variant.get("Ingress", "alice-ingress")
+    annotations = ingress["metadata"]["annotations"]
+    assert "nginx.ingress.kubernetes.io/rewrite-target" not in annotations
+    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
+    assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    full_variant.get("ClusterIssuer", "letsencrypt-prod")
+    assert ingress["spec"]["tls"][0]["hosts"] == ["alicechatbot.com", "api.alicechatbot.com"]
+    routes = {
+        (rule["host"], path["path"]): (
+            path["backend"]["service"]["name"],
+            path["backend"]["service"]["port"]["number"],
+        )
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert routes == {
+        ("alicechatbot.com", "/api"): ("backend", 8000),
+        ("alicechatbot.com", "/"): ("frontend", 3000),
+        ("api.alicechatbot.com", "/"): ("backend", 8000),
+    }
+
+
+def test_pod_disruption_budgets_cover_replicated_workloads(variant) -> None:
+    budgets = {
+        pdb["spec"]["selector"]["matchLabels"]["app"]: pdb for pdb in variant.of_kind("PodDisruptionBudget")
+    }
+    for workload in variant.of_kind("Deployment") + variant.of_kind("StatefulSet"):
+        app = pod_template(workload)["metadata"]["labels"]["app"]
+        if short_app(workload) in ALICE_PORTS or workload["kind"] == "StatefulSet":
+            assert budgets[app]["spec"]["maxUnavailable"] == 1, app
+
+
+def test_backups_follow_the_plan(variant) -> None:
+    schedules = {name_of(c): c["spec"]["schedule"] for c in variant.of_kind("CronJob")}
+    assert schedules["backup-mongodb"] == "0 2 * * *"  # daily mongodump
+    assert schedules["backup-redis"] == "*/15 * * * *"  # RDB every 15 minutes
+    assert schedules["backup-weaviate"].endswith("* * *")  # daily
+    mongodump = pod_spec(variant.get("CronJob", "backup-mongodb"))["containers"][0]["args"][0]
+    assert "mongodump" in mongodump and "--archive" in mongodump
+    redis = variant.get("Deployment", "redis")
+    assert "--save 900 1" in pod_spec(redis)["containers"][0]["args"][0]
