@@ -2,7 +2,7 @@
 
 import random
 
-from alice_common.kafka.tracker import WorkTracker
+from alice_common.kafka.tracker import CommitPoint, WorkTracker
 
 P = ("t", 0)
 Q = ("t", 1)
@@ -10,6 +10,10 @@ Q = ("t", 1)
 
 def offsets(works):
     return [w.offset for w in works]
+
+
+def positions(tracker):
+    return {partition: point.offset for partition, point in tracker.commit_points().items()}
 
 
 def tracker_with(records, partitions=(P,)):
@@ -47,29 +51,29 @@ def test_take_respects_the_limit_and_keeps_the_rest_ready():
 
 def test_commit_position_is_the_oldest_unfinished_record():
     tracker = tracker_with([(P, 10, b"a"), (P, 11, b"b"), (P, 12, b"c")])
-    assert tracker.commit_positions() == {P: 10}
+    assert positions(tracker) == {P: 10}
     works = {w.offset: w for w in tracker.take(10)}
     tracker.finish(works[11])
     tracker.finish(works[12])
-    assert tracker.commit_positions() == {P: 10}  # 11 and 12 are done, but 10 is not
+    assert positions(tracker) == {P: 10}  # 11 and 12 are done, but 10 is not
     assert tracker.buffered(P) == 3
     tracker.finish(works[10])
-    assert tracker.commit_positions() == {P: 13}
+    assert positions(tracker) == {P: 13}
     assert tracker.buffered(P) == 0
 
 
-def test_commit_positions_only_report_partitions_that_moved():
+def test_commit_points_only_report_partitions_that_moved():
     tracker = tracker_with([(P, 0, b"a"), (Q, 0, b"a")], partitions=(P, Q))
     works = tracker.take(10)
-    tracker.mark_committed(tracker.commit_positions())
-    assert tracker.commit_positions() == {}
+    tracker.mark_committed(tracker.commit_points())
+    assert positions(tracker) == {}
     tracker.finish(next(w for w in works if w.partition == Q))
-    assert tracker.commit_positions() == {Q: 1}
+    assert positions(tracker) == {Q: 1}
 
 
 def test_nothing_to_commit_before_the_first_record():
     tracker = tracker_with([])
-    assert tracker.commit_positions() == {}
+    assert positions(tracker) == {}
 
 
 def test_revoke_drops_waiting_records_and_never_commits_past_them():
@@ -81,7 +85,7 @@ def test_revoke_drops_waiting_records_and_never_commits_past_them():
     for work in in_flight:
         assert tracker.finish(work)
     assert tracker.take(10) == []  # offset 1 was dropped, not started
-    assert tracker.commit_positions() == {P: 1}
+    assert positions(tracker) == {P: 1}
     assert tracker.in_flight() == 0
 
 
@@ -92,7 +96,7 @@ def test_work_of_a_forgotten_partition_is_ignored_even_after_reassignment():
     tracker.assign(P)
     assert tracker.add(P, 0, b"a", "again")
     assert not tracker.finish(stale)
-    assert tracker.commit_positions() == {P: 0}
+    assert positions(tracker) == {P: 0}
     assert offsets(tracker.take(10)) == [0]
 
 
@@ -137,12 +141,13 @@ def test_random_schedules_keep_key_order_and_a_safe_low_water_mark():
                 work = running.pop(rng.randrange(len(running)))
                 assert tracker.finish(work)
                 unfinished[work.partition].discard(work.offset)
-            positions = tracker.commit_positions()
-            for partition, position in positions.items():
-                assert all(o >= position for o in unfinished[partition]), "commit passes unfinished"
+            points = tracker.commit_points()
+            for partition, point in points.items():
+                assert all(o >= point.offset for o in unfinished[partition]), "commit passes unfinished"
+                assert not point.finished_above & unfinished[partition], "unfinished recorded as finished"
             if rng.random() < 0.3:
-                tracker.mark_committed(positions)
-                committed.update(positions)
+                tracker.mark_committed(points)
+                committed.update({p: c.offset for p, c in points.items()})
         for sequence in started.values():
             assert sequence == sorted(sequence), "a key started out of offset order"
         # Drain everything: every partition's position reaches one past its last record.
@@ -151,6 +156,39 @@ def test_random_schedules_keep_key_order_and_a_safe_low_water_mark():
             work = running.pop()
             tracker.finish(work)
             unfinished[work.partition].discard(work.offset)
-        positions = {**committed, **tracker.commit_positions()}
-        assert positions == {p: last + 1 for p, last in last_added.items()}
+        final = {**committed, **positions(tracker)}
+        assert final == {p: last + 1 for p, last in last_added.items()}
         assert tracker.in_flight() == 0
+
+
+def test_commit_point_records_what_finished_after_the_low_water_mark():
+    tracker = tracker_with([(P, 5, b"a"), (P, 6, b"b"), (P, 7, b"c"), (P, 8, b"a")])
+    works = {w.offset: w for w in tracker.take(10)}
+    tracker.finish(works[7])
+    tracker.finish(works[6])
+    assert tracker.commit_points() == {P: CommitPoint(5, frozenset({6, 7}))}
+    tracker.finish(works[5])
+    assert tracker.commit_points() == {P: CommitPoint(8)}
+
+
+def test_the_next_owner_skips_records_the_previous_one_finished():
+    previous = tracker_with([(P, 0, b"a"), (P, 1, b"b"), (P, 2, b"a"), (P, 3, b"c")])
+    works = {w.offset: w for w in previous.take(10)}
+    previous.finish(works[1])
+    previous.finish(works[3])
+    point = previous.commit_points()[P]
+    assert point == CommitPoint(0, frozenset({1, 3}))
+
+    successor = WorkTracker()
+    successor.assign(P)
+    successor.skip_finished(P, point.finished_above)
+    fetched = [(0, b"a"), (1, b"b"), (2, b"a"), (3, b"c")]
+    queued = [successor.add(P, offset, key, None) for offset, key in fetched]
+    assert queued == [True, False, True, False]
+    first = successor.take(10)
+    assert offsets(first) == [0]  # 2 waits for 0 (same key); 1 and 3 never run again
+    successor.finish(first[0])
+    second = successor.take(10)
+    assert offsets(second) == [2]
+    successor.finish(second[0])
+    assert positions(successor) == {P: 4}

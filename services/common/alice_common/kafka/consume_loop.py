@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from alice_common.kafka import metrics
+from alice_common.kafka import metrics, offset_map
 from alice_common.kafka.dead_letter import publish_dead_letter
 from alice_common.kafka.tracker import Work, WorkTracker
 from alice_common.settings import AliceSettings
@@ -29,6 +30,7 @@ CommitObserver = Callable[[dict[TopicPartition, int]], None]
 FETCH_TIMEOUT_MS = 100
 FAILURE_PAUSE_S = 1.0
 CANCEL_GRACE_S = 1.0
+COMMITTED_LOOKUP_TIMEOUT_S = 5.0
 
 
 class ConsumeLoop:
@@ -45,6 +47,8 @@ class ConsumeLoop:
       uncommitted, commit, flush the producer (owned by the caller, not stopped), stop the consumer.
     - On revoke: no new work for those partitions, in-flight work gets `revoke_timeout_s`, then
       what is finished is committed; on assign consumption resumes from the committed offset.
+    - Each commit also records (in its metadata) the records after the low-water mark that are
+      finished already, so the next owner of the partition does not run them again.
 
     `on_commit(offsets)` is called synchronously just before each commit (tests, auditing).
     """
@@ -88,6 +92,8 @@ class ConsumeLoop:
         self._tracker: WorkTracker[ConsumerRecord] = WorkTracker()
         self._tasks: dict[Work[ConsumerRecord], asyncio.Task[bool]] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        self._admin: AIOKafkaAdminClient | None = None  # reads commit metadata on assignment
+        self._held: set[TopicPartition] = set()  # paused until their commit metadata is read
         self._fetching: asyncio.Task[None] | None = None
         self._commit_lock = asyncio.Lock()
         self._joined = False
@@ -115,6 +121,10 @@ class ConsumeLoop:
             auto_offset_reset="earliest",  # a new group reads from the start: no event is skipped
         )
         options.update(self.consumer_options)
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=options["bootstrap_servers"], client_id=f"{options['client_id']}-admin"
+        )
+        await self._admin.start()
         consumer = AIOKafkaConsumer(**options)
         consumer.subscribe([self.topic], listener=_RebalanceListener(self))
         self._consumer = consumer  # before start(): the listener may already run during it
@@ -135,6 +145,8 @@ class ConsumeLoop:
         await self._commit()
         await self.producer.flush()
         await consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
         log.info("consume loop stopped", extra={"topic": self.topic, "group": self.group})
 
     # -- fetching and dispatching ----------------------------------------------------------------
@@ -163,7 +175,7 @@ class ConsumeLoop:
 
     def _apply_backpressure(self, consumer: AIOKafkaConsumer) -> None:
         paused = consumer.paused()
-        for partition in consumer.assignment():
+        for partition in consumer.assignment() - self._held:
             held = self._tracker.buffered(partition)
             if partition not in paused and held >= self.max_buffered_per_partition:
                 consumer.pause(partition)
@@ -243,18 +255,18 @@ class ConsumeLoop:
         assert consumer is not None
         async with self._commit_lock:
             assignment = consumer.assignment()
-            positions = {p: o for p, o in self._tracker.commit_positions().items() if p in assignment}
-            if not positions:
+            points = {p: c for p, c in self._tracker.commit_points().items() if p in assignment}
+            if not points:
                 return
             if self.on_commit is not None:
-                self.on_commit(dict(positions))
+                self.on_commit({p: c.offset for p, c in points.items()})
             try:
-                await consumer.commit(positions)
+                await consumer.commit({p: (c.offset, offset_map.encode(c)) for p, c in points.items()})
             except KafkaError as exc:
                 # E.g. a rebalance started: the next owner resumes from the previous commit.
-                log.warning("commit of %s failed: %s", positions, exc)
+                log.warning("commit on %s failed: %s", self.topic, exc)
                 return
-            self._tracker.mark_committed(positions)
+            self._tracker.mark_committed(points)
 
     async def _drain(self, tasks: list[asyncio.Task[bool]], timeout_s: float) -> None:
         if not tasks:
@@ -277,13 +289,37 @@ class ConsumeLoop:
         for partition in mine:
             self._tracker.forget(partition)
 
-    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+    async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         tracked = set(self._tracker.partitions)
-        for partition in assigned:
-            if partition not in tracked:
-                self._tracker.assign(partition)
+        new = [p for p in assigned if p not in tracked]
+        for partition in new:
+            self._tracker.assign(partition)
         self._joined = True
         log.info("assigned %s", sorted(p.partition for p in assigned), extra={"group": self.group})
+        if new:
+            await self._skip_finished_by_previous_owner(new)
+
+    async def _skip_finished_by_previous_owner(self, partitions: list[TopicPartition]) -> None:
+        consumer, admin = self._consumer, self._admin
+        assert consumer is not None and admin is not None
+        consumer.pause(*partitions)
+        self._held.update(partitions)
+        try:
+            committed = await asyncio.wait_for(
+                admin.list_consumer_group_offsets(self.group, partitions=partitions),
+                COMMITTED_LOOKUP_TIMEOUT_S,
+            )
+            for partition, meta in committed.items():
+                if partition in partitions and meta.offset >= 0:
+                    self._tracker.skip_finished(partition, offset_map.decode(meta.metadata, meta.offset))
+        except Exception as exc:  # only an optimisation: without it the records are replayed
+            log.warning(
+                "cannot read commit metadata of %s (%s); finished records may be replayed", self.group, exc
+            )
+        finally:
+            self._held.difference_update(partitions)
+            still_mine = consumer.assignment()
+            consumer.resume(*(p for p in partitions if p in still_mine))
 
 
 class _RebalanceListener(ConsumerRebalanceListener):
@@ -294,4 +330,4 @@ class _RebalanceListener(ConsumerRebalanceListener):
         await self._loop._on_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._loop._on_assigned(assigned)
+        await self._loop._on_assigned(assigned)

@@ -7,6 +7,10 @@ Two rules, as in Confluent's Parallel Consumer:
 - the safe commit position of a partition is its low-water mark: the offset of the oldest record
   that is not finished, or one past the last record seen when all are finished. Committing it
   never skips unfinished work, so a crash only ever replays records, never loses one.
+
+Records above the low-water mark often finish before it moves (other keys are faster). The commit
+point carries them (`CommitPoint.finished_above`, stored in the commit metadata), and the next
+owner of the partition marks them finished on arrival (`skip_finished`) instead of replaying them.
 """
 
 from collections import deque
@@ -24,17 +28,26 @@ class _NoKey:
     offset: int
 
 
+@dataclass(frozen=True)
+class CommitPoint:
+    offset: int  # the low-water mark: where the next owner starts reading
+    finished_above: frozenset[int] = frozenset()  # records after it that need no replay
+
+
 class _PartitionState:
     def __init__(self) -> None:
         # Offsets at or above the low-water mark, in offset order, finished or not.
         self.outstanding: deque[int] = deque()
-        self.finished: set[int] = set()
+        self.finished: set[int] = set()  # finished offsets still in `outstanding`
+        self.finished_before: set[int] = set()  # finished by a previous owner, not fetched yet
         self.next_offset: int | None = None  # one past the last offset added
-        self.committed: int | None = None
+        self.committed: CommitPoint | None = None
         self.accepting = True
 
-    def low_water_mark(self) -> int | None:
-        return self.outstanding[0] if self.outstanding else self.next_offset
+    def commit_point(self) -> CommitPoint | None:
+        if self.outstanding:
+            return CommitPoint(self.outstanding[0], frozenset(self.finished))
+        return None if self.next_offset is None else CommitPoint(self.next_offset)
 
     def finish(self, offset: int) -> None:
         self.finished.add(offset)
@@ -86,6 +99,12 @@ class WorkTracker(Generic[T]):
             del self._waiting[unit]
         self._ready = deque(u for u in self._ready if u[0] != partition)
 
+    def skip_finished(self, partition: Hashable, offsets: Iterable[int]) -> None:
+        """Offsets a previous owner finished (from its commit point): finished on arrival, not run."""
+        state = self._partitions.get(partition)
+        if state is not None:
+            state.finished_before.update(offsets)
+
     def forget(self, partition: Hashable) -> None:
         """Drop everything about a partition; later `finish` calls for its work are ignored."""
         self.revoke(partition)
@@ -99,7 +118,8 @@ class WorkTracker(Generic[T]):
     # -- records ---------------------------------------------------------------------------------
 
     def add(self, partition: Hashable, offset: int, key: Hashable | None, item: T) -> bool:
-        """Buffer a fetched record; False (and ignored) if the partition does not take it."""
+        """Buffer a fetched record to be run; False if it is not to be run (partition not taking
+        records, offset seen already, or finished by a previous owner)."""
         state = self._partitions.get(partition)
         if state is None or not state.accepting:
             return False
@@ -107,6 +127,10 @@ class WorkTracker(Generic[T]):
             return False  # already seen: a refetch after a seek
         state.outstanding.append(offset)
         state.next_offset = offset + 1
+        if offset in state.finished_before:
+            state.finished_before.discard(offset)
+            state.finish(offset)
+            return False
         unit = (partition, key if key is not None else _NoKey(offset))
         queue = self._waiting.setdefault(unit, deque())
         queue.append(Work(partition, offset, unit, item, state))
@@ -142,20 +166,20 @@ class WorkTracker(Generic[T]):
 
     # -- commits and backpressure ----------------------------------------------------------------
 
-    def commit_positions(self) -> dict[Hashable, int]:
-        """Per partition, the low-water mark where it moved since the last `mark_committed`."""
-        positions = {}
+    def commit_points(self) -> dict[Hashable, CommitPoint]:
+        """Per partition, its commit point where it changed since the last `mark_committed`."""
+        points = {}
         for partition, state in self._partitions.items():
-            mark = state.low_water_mark()
-            if mark is not None and mark != state.committed:
-                positions[partition] = mark
-        return positions
+            point = state.commit_point()
+            if point is not None and point != state.committed:
+                points[partition] = point
+        return points
 
-    def mark_committed(self, positions: dict[Hashable, int]) -> None:
-        for partition, offset in positions.items():
+    def mark_committed(self, points: dict[Hashable, CommitPoint]) -> None:
+        for partition, point in points.items():
             state = self._partitions.get(partition)
             if state is not None:
-                state.committed = offset
+                state.committed = point
 
     def buffered(self, partition: Hashable) -> int:
         """Records held for a partition: from its low-water mark on, finished or not."""
