@@ -121,14 +121,20 @@ class ConsumeLoop:
             auto_offset_reset="earliest",  # a new group reads from the start: no event is skipped
         )
         options.update(self.consumer_options)
-        self._admin = AIOKafkaAdminClient(
+        admin = AIOKafkaAdminClient(
             bootstrap_servers=options["bootstrap_servers"], client_id=f"{options['client_id']}-admin"
         )
-        await self._admin.start()
         consumer = AIOKafkaConsumer(**options)
         consumer.subscribe([self.topic], listener=_RebalanceListener(self))
-        self._consumer = consumer  # before start(): the listener may already run during it
-        await consumer.start()
+        self._admin, self._consumer = admin, consumer  # before start(): the listener may run during it
+        try:
+            await admin.start()
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()
+            await admin.close()
+            self._admin = self._consumer = None
+            raise
         self._fetching = asyncio.create_task(self._fetch_loop(), name=f"consume {self.topic}")
 
     async def stop(self) -> None:
@@ -318,8 +324,9 @@ class ConsumeLoop:
             )
         finally:
             self._held.difference_update(partitions)
-            still_mine = consumer.assignment()
-            consumer.resume(*(p for p in partitions if p in still_mine))
+            if not self._stopping:
+                still_mine = consumer.assignment()
+                consumer.resume(*(p for p in partitions if p in still_mine))
 
 
 class _RebalanceListener(ConsumerRebalanceListener):

@@ -1,0 +1,31 @@
+"""ensure_topics against a real Kafka: prefixed topics and their .dlq, created once."""
+
+import uuid
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from alice_common.kafka import ensure_topics
+from alice_common.settings import AliceSettings
+
+pytestmark = pytest.mark.integration
+
+
+async def test_creates_prefixed_topics_with_their_dlq_once(infra):
+    settings = AliceSettings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        kafka_topic_prefix=f"test-{uuid.uuid4().hex[:10]}.",
+        kafka_topic_partitions=3,
+    )
+    created = await ensure_topics(settings, ["chat.requests", "chat.completed"])
+    p = settings.kafka_topic_prefix
+    expected = [f"{p}chat.requests", f"{p}chat.requests.dlq", f"{p}chat.completed", f"{p}chat.completed.dlq"]
+    assert created == expected
+    assert await ensure_topics(settings, ["chat.requests", "chat.completed"]) == []  # idempotent
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        described = {t["topic"]: t for t in await admin.describe_topics(expected)}
+    finally:
+        await admin.close()
+    assert {name: len(t["partitions"]) for name, t in described.items()} == dict.fromkeys(expected, 3)
