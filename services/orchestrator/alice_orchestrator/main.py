@@ -68,6 +68,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_concurrency=settings.chat_concurrency,
             max_attempts=settings.chat_max_attempts,
             on_dead_letter=handler.on_dead_letter,
+            consumer_options={
+                "session_timeout_ms": settings.chat_consumer_session_timeout_ms,
+                "heartbeat_interval_ms": max(1000, settings.chat_consumer_session_timeout_ms // 3),
+            },
         )
         await loop.start()
 

@@ -15,6 +15,8 @@ class Settings(AliceSettings, EmbeddingSettings):
     chat_concurrency: int = 8
     chat_max_attempts: int = 3
     reply_stream_ttl_s: int = 3600
+    # How fast the group notices a dead replica and hands its conversations to another one.
+    chat_consumer_session_timeout_ms: int = 10000
 
     # Chat model. `local` runs the bundled SmolLM2 GGUF; `openai` is any OpenAI-compatible endpoint;
     # `fake` is a deterministic stand-in for pipeline benchmarks only.
