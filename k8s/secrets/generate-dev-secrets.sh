@@ -13,6 +13,7 @@ dir="$(cd "$(dirname "$0")" && pwd)"
 env_file="${ALICE_SECRETS_ENV:-$dir/dev-secrets.env}"
 keys=(ALICE_INTERNAL_TOKEN JWT_SECRET WEAVIATE_API_KEY REDIS_PASSWORD MONGODB_ROOT_USERNAME
       MONGODB_ROOT_PASSWORD MONGODB_APP_USERNAME MONGODB_APP_PASSWORD MONGODB_KEYFILE)
+optional_keys=(LLM_API_KEY EMBEDDINGS_API_KEY)  # only for the OpenAI-compatible providers
 
 random() {  # N alphanumeric characters (URL-safe, no quoting or escaping needed anywhere)
   local out=""
@@ -35,6 +36,9 @@ if [ ! -f "$env_file" ]; then
     echo "MONGODB_APP_USERNAME=alice"
     echo "MONGODB_APP_PASSWORD=$(random 32)"
     echo "MONGODB_KEYFILE=$(random 756)"
+    echo "# Set these when LLM_PROVIDER / EMBEDDINGS_PROVIDER is openai."
+    echo "LLM_API_KEY="
+    echo "EMBEDDINGS_API_KEY="
   } > "$env_file"
   echo "created $env_file"
 fi
@@ -54,8 +58,8 @@ done
 umask 077
 for template in "$dir"/*.yaml.tpl; do
   content="$(< "$template")"
-  for key in "${keys[@]}"; do
-    content="${content//\$\{$key\}/${value[$key]}}"
+  for key in "${keys[@]}" "${optional_keys[@]}"; do
+    content="${content//\$\{$key\}/${value[$key]:-}}"
   done
   out="${template%.tpl}"
   printf '%s\n' "$content" > "$out"

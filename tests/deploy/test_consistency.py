@@ -1,0 +1,212 @@
+"""The same images, env names and ports everywhere: code settings, docker-compose.yml, k8s/,
+skaffold.yaml, Dockerfiles and DESIGN §2."""
+
+import importlib
+import re
+
+import pytest
+import yaml
+from alice_common.settings import AliceSettings
+from deploy_lib import K8S, REPO, pod_spec
+
+SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow"]
+# DESIGN §2 (contract).
+DESIGN_PORTS = {
+    "frontend": 3000, "backend": 8000, "orchestrator": 8001, "dataflow": 8002, "kafkaflow": 9094,
+    "mongodb": 27017, "weaviate": 8080, "redis": 6379, "kafka": 9092,
+}  # fmt: skip
+COMPOSE_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+def settings_class(service: str) -> type[AliceSettings]:
+    return importlib.import_module(f"alice_{service}.settings").Settings
+
+
+def setting_env_names(service: str) -> set[str]:
+    return {name.upper() for name in settings_class(service).model_fields}
+
+
+def secret_env_names(service: str) -> set[str]:
+    fields = settings_class(service).model_fields
+    return {name.upper() for name, f in fields.items() if "SecretStr" in str(f.annotation)}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def skaffold() -> dict:
+    return yaml.safe_load((REPO / "skaffold.yaml").read_text())
+
+
+def compose_env(compose: dict, service: str) -> dict[str, str]:
+    """The environment compose gives the container, with ${VAR:-default} resolved to its default."""
+    env = compose["services"][service].get("environment", {})
+    assert isinstance(env, dict), "use the mapping form of environment"
+    return {k: COMPOSE_DEFAULT.sub(lambda m: m.group(2), str(v)) for k, v in env.items()}
+
+
+def k8s_env(variant, service: str) -> tuple[dict[str, str], set[str]]:
+    """(env of the main container resolved from its ConfigMaps/Secrets, names that come from Secrets)."""
+    container = pod_spec(variant.get("Deployment", service))["containers"][0]
+    env: dict[str, str] = {}
+    from_secrets: set[str] = set()
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(variant.get("ConfigMap", source["configMapRef"]["name"])["data"])
+        else:
+            secret = variant.get("Secret", source["secretRef"]["name"])
+            env.update(secret.get("stringData", {}))
+            from_secrets |= set(secret.get("stringData", {}))
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        elif "secretKeyRef" in item.get("valueFrom", {}):
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = variant.get("Secret", ref["name"])["stringData"][ref["key"]]
+            from_secrets.add(item["name"])
+    return env, from_secrets
+
+
+def load_settings(service: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AliceSettings:
+    for name in setting_env_names(service):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return settings_class(service)()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_compose_provides_every_setting(compose: dict, service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = compose_env(compose, service)
+    missing = setting_env_names(service) - env.keys()
+    assert not missing, f"docker-compose.yml {service}: add {sorted(missing)}"
+    settings = load_settings(service, env, monkeypatch)  # every value parses
+    assert settings.port == DESIGN_PORTS[service]
+    assert settings.service_name == service
+    assert settings.kafka_bootstrap_servers == "kafka:9092"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_k8s_provides_every_setting_secrets_from_secrets(
+    variant, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env, from_secrets = k8s_env(variant, service)
+    missing = setting_env_names(service) - env.keys()
+    assert not missing, f"k8s {variant.name} {service}: add {sorted(missing)} to its ConfigMap/Secret"
+    misplaced = secret_env_names(service) - from_secrets
+    assert not misplaced, f"{sorted(misplaced)} must come from a Secret"
+    settings = load_settings(service, env, monkeypatch)
+    assert settings.port == DESIGN_PORTS[service]
+    assert settings.service_name == service
+    assert settings.weaviate_url == "http://weaviate:8080"
+    assert "@redis:6379" in settings.redis_url and "replicaSet=rs0" in settings.mongodb_url
+
+
+def test_backend_reaches_the_internal_apis_by_service_name(variant, compose: dict) -> None:
+    for env in (k8s_env(variant, "backend")[0], compose_env(compose, "backend")):
+        for service in ("orchestrator", "dataflow", "kafkaflow"):
+            assert env[f"{service.upper()}_URL"] == f"http://{service}:{DESIGN_PORTS[service]}"
+
+
+def test_prod_backend_runs_in_production_mode_with_secure_cookies(rendered) -> None:
+    env, _ = k8s_env(rendered["prod"], "backend")
+    assert env["ALICE_ENV"] != "dev"
+    assert env["REFRESH_COOKIE_SECURE"] == "true"
+
+
+def test_compose_interpolation_is_only_defaults(compose: dict) -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    for match in re.finditer(r"\$(?!\$)(\{[^}]*\}|\w+)", text):
+        assert COMPOSE_DEFAULT.fullmatch(match.group(0)), f"{match.group(0)} needs a default (or $$)"
+
+
+def alice_images_in_k8s(variant) -> set[str]:
+    return {
+        c["image"].rpartition(":")[0]
+        for w in variant.workloads()
+        for c in pod_spec(w)["containers"]
+        if c["image"].startswith("alice/")
+    }
+
+
+def test_same_images_in_skaffold_k8s_and_compose(variant, compose: dict, skaffold: dict) -> None:
+    artifacts = {a["image"]: a for a in skaffold["build"]["artifacts"]}
+    expected = {f"alice/{s}" for s in [*SERVICES, "frontend"]}
+    assert set(artifacts) == expected
+    assert alice_images_in_k8s(variant) == expected
+    compose_images = {
+        svc["image"].rpartition(":")[0]: svc for svc in compose["services"].values() if "build" in svc
+    }
+    assert set(compose_images) == expected
+    for image, svc in compose_images.items():
+        assert svc["build"]["context"] == artifacts[image]["context"] == "."
+        assert svc["build"]["dockerfile"] == artifacts[image]["docker"]["dockerfile"]
+        assert (REPO / svc["build"]["dockerfile"]).is_file()
+    # k8s and compose agree on the tag too (skaffold replaces it with what it built).
+    k8s_tags = {
+        c["image"]
+        for w in variant.workloads()
+        for c in pod_spec(w)["containers"]
+        if c["image"].startswith("alice/")
+    }
+    assert k8s_tags == {svc["image"] for svc in compose_images.values()}
+
+
+def test_same_third_party_images_in_compose_and_k8s(rendered, compose: dict) -> None:
+    k8s_images = {c["image"] for w in rendered["base"].workloads() for c in pod_spec(w)["containers"]}
+    for store in ("mongodb", "redis", "kafka", "weaviate"):
+        assert compose["services"][store]["image"] in k8s_images, store
+
+
+@pytest.mark.parametrize("service", [*SERVICES, "frontend"])
+def test_ports_match_design(variant, compose: dict, service: str) -> None:
+    port = DESIGN_PORTS[service]
+    assert f"127.0.0.1:{port}:{port}" in compose["services"][service]["ports"]
+    dockerfile = (
+        REPO / ("frontend/Dockerfile" if service == "frontend" else f"services/{service}/Dockerfile")
+    ).read_text()
+    assert re.findall(r"^EXPOSE (\d+)$", dockerfile, re.M) == [str(port)]
+    if service != "frontend":
+        assert settings_class(service)().port == port
+        assert variant.get("ConfigMap", f"{service}-config")["data"]["PORT"] == str(port)
+    assert variant.get("Service", service)["spec"]["ports"][0]["port"] == port
+
+
+@pytest.mark.parametrize("store", ["mongodb", "redis", "kafka", "weaviate"])
+def test_store_ports_match_design(variant, compose: dict, store: str) -> None:
+    port = DESIGN_PORTS[store]
+    assert f"127.0.0.1:{port}:{port}" in compose["services"][store]["ports"]
+    assert port in [p["port"] for p in variant.get("Service", store)["spec"]["ports"]]
+
+
+def test_frontend_nginx_conf_is_the_configmap_and_proxies_sse_unbuffered(variant) -> None:
+    conf = (REPO / "frontend/nginx.conf").read_text()
+    assert variant.get("ConfigMap", "frontend-config")["data"]["default.conf"] == conf
+    assert re.search(r"^\s*listen 3000;", conf, re.M)
+    api = re.search(r"location /api/ \{(.*?)\n    \}", conf, re.S).group(1)
+    assert "proxy_pass http://backend:8000;" in api
+    assert "proxy_buffering off;" in api
+    assert (
+        re.search(r"proxy_read_timeout (\d+)s;", api)
+        and int(re.search(r"proxy_read_timeout (\d+)s;", api).group(1)) >= 3600
+    )
+    assert "location = /health" in conf and "location = /ready" in conf
+
+
+def test_secret_templates_cover_what_deployments_reference(variant) -> None:
+    referenced = set()
+    for workload in variant.workloads():
+        for container in pod_spec(workload)["containers"] + pod_spec(workload).get("initContainers", []):
+            referenced |= {s["secretRef"]["name"] for s in container.get("envFrom", []) if "secretRef" in s}
+            referenced |= {
+                e["valueFrom"]["secretKeyRef"]["name"]
+                for e in container.get("env", [])
+                if "secretKeyRef" in e.get("valueFrom", {})
+            }
+    templates = {
+        p.name.removesuffix("-secrets.yaml.tpl") + "-secrets" for p in (K8S / "secrets").glob("*.yaml.tpl")
+    }
+    assert referenced <= templates
