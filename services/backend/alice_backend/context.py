@@ -18,6 +18,8 @@ from alice_backend.users import Users
 class AppContext:
     settings: Settings
     redis: aioredis.Redis
+    # Only for XREAD BLOCK (SSE relay): a longer read timeout than the default client.
+    stream_redis: aioredis.Redis
     db: AsyncIOMotorDatabase
     producer: AIOKafkaProducer
     users: Users

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 
+from alice_backend import sse
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
 from alice_backend.bodylimit import BodySizeLimit
 from alice_backend.context import AppContext
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         register_check(app, "kafka", clients.kafka_check(producer))
         redis = clients.redis_client(settings)
         register_check(app, "redis", clients.redis_check(redis))
+        stream_redis = sse.blocking_client(settings.redis_url, settings.sse_heartbeat_s)
         mongo = clients.mongo_client(settings)
         register_check(app, "mongodb", clients.mongo_check(mongo))
         db = mongo[settings.mongodb_database]
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx = AppContext(
             settings=settings,
             redis=redis,
+            stream_redis=stream_redis,
             db=db,
             producer=producer,
             users=users,
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await client.aclose()
             await producer.stop()
             await redis.aclose()
+            await stream_redis.aclose()
             mongo.close()
 
     app = FastAPI(

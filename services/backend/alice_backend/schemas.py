@@ -95,6 +95,8 @@ class Message(BaseModel):
 
 class MessageList(BaseModel):
     items: list[Message]
+    # Pass as `before` to get the next older page; null on the last page.
+    next_before: str | None = None
 
 
 class SendMessageIn(StrictIn):
@@ -155,9 +157,12 @@ class DocumentList(BaseModel):
 class SearchHit(BaseModel):
     # Hit fields beyond these (conversation or document references, ...) pass through as sent.
     model_config = ConfigDict(extra="allow")
-    kind: str | None = None
-    score: float | None = None
-    snippet: str | None = None
+    type: str  # "message" | "document"
+    id: str | None = None
+    snippet: str = ""
+    conversation_id: str | None = None
+    document_id: str | None = None
+    filename: str | None = None
 
 
 class SearchOut(BaseModel):

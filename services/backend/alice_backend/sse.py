@@ -5,10 +5,14 @@ resumes exactly after the last event it saw with `Last-Event-ID`. A comment line
 nothing arrived for a heartbeat interval, keeping proxies from closing an idle connection.
 """
 
+import logging
 import re
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 TERMINAL_EVENTS = {"done", "error"}
 _ENTRY_ID = re.compile(r"^\d+-\d+$")
@@ -27,6 +31,13 @@ def start_after(last_event_id: str | None) -> str:
     return "0-0"
 
 
+def blocking_client(redis_url: str, heartbeat_s: float) -> aioredis.Redis:
+    """A client for XREAD BLOCK: its read timeout must outlast the block time."""
+    return aioredis.from_url(
+        redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=heartbeat_s + 10
+    )
+
+
 def format_event(entry_id: str, event: str, data: str) -> str:
     lines = "".join(f"data: {line}\n" for line in (data.splitlines() or [""]))
     return f"id: {entry_id}\nevent: {event}\n{lines}\n"
@@ -40,7 +51,12 @@ async def relay(
     # Tells the client how long to wait before reconnecting.
     yield "retry: 1000\n\n"
     while True:
-        answer = await redis.xread({key: after}, count=batch, block=block_ms)
+        try:
+            answer = await redis.xread({key: after}, count=batch, block=block_ms)
+        except RedisError as exc:
+            # End the response; the client reconnects with Last-Event-ID and loses nothing.
+            log.warning("reply stream %s: Redis read failed: %s", reply_id, exc)
+            return
         if not answer:
             yield ": heartbeat\n\n"
             continue

@@ -111,7 +111,8 @@ async def list_messages(
         user_id=user_id,
         params={"limit": limit, "before": before},
     )
-    return MessageList(items=items(body))
+    next_before = body.get("next_before") if isinstance(body, dict) else None
+    return MessageList(items=items(body), next_before=next_before)
 
 
 @router.post(

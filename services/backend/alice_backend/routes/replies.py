@@ -55,7 +55,9 @@ async def stream_reply(
 ) -> StreamingResponse:
     user_id = user_id_from_token(ctx, credentials.credentials if credentials else access_token)
     await reply_meta(ctx, user_id, reply_id)
-    events = sse.relay(ctx.redis, reply_id, sse.start_after(last_event_id), ctx.settings.sse_heartbeat_s)
+    events = sse.relay(
+        ctx.stream_redis, reply_id, sse.start_after(last_event_id), ctx.settings.sse_heartbeat_s
+    )
     return StreamingResponse(events, media_type="text/event-stream", headers=sse.SSE_HEADERS)
 
 

@@ -1,0 +1,253 @@
+"""Chat acceptance through the public API (issue 2), against real processes and infrastructure:
+backend + orchestrator (local SmolLM2 model) over Kafka, Redis and MongoDB.
+
+Covers: two users and isolation, the SSE event sequence with `done` equal to the concatenated
+deltas, exact `Last-Event-ID` resumption, stop within a second, regenerate.
+"""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from devstack.testing import ServiceProcess, service_env
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
+
+TERMINAL = {"done", "error"}
+
+
+@pytest.fixture(scope="module")
+def stack(infra) -> Iterator[str]:
+    """Orchestrator and backend on free ports; yields the backend URL."""
+    isolation = {
+        "mongodb_database": f"e2e_chat_{uuid.uuid4().hex[:8]}",
+        "kafka_topic_prefix": f"e2e-chat-{uuid.uuid4().hex[:8]}.",
+    }
+    orchestrator = ServiceProcess(
+        "orchestrator",
+        service_env(infra, **isolation, llm_provider="local", llm_max_tokens=80, llm_temperature=0.2),
+        ready_timeout_s=120,
+    ).start()
+    backend = ServiceProcess(
+        "backend",
+        service_env(
+            infra,
+            **isolation,
+            orchestrator_url=orchestrator.url,
+            register_rate_per_ip_capacity=1000,
+            login_rate_per_ip_capacity=1000,
+        ),
+    )
+    try:
+        backend.start()
+        yield backend.url
+    finally:
+        backend.stop()
+        orchestrator.stop()
+
+
+@pytest.fixture
+async def api(stack) -> httpx.AsyncClient:
+    async with httpx.AsyncClient(base_url=stack, timeout=30) as client:
+        yield client
+
+
+async def register(api: httpx.AsyncClient) -> dict[str, str]:
+    response = await api.post(
+        "/api/auth/register",
+        json={"email": f"e2e-{uuid.uuid4().hex[:10]}@example.com", "password": "pw-" + "x" * 10},
+    )
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def new_conversation(api, auth) -> str:
+    response = await api.post("/api/conversations", headers=auth, json={})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def send(api, auth, conversation: str, content: str) -> dict:
+    response = await api.post(
+        f"/api/conversations/{conversation}/messages", headers=auth, json={"content": content}
+    )
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+async def sse_events(
+    api, url: str, auth, last_event_id: str | None = None, stop_after: int | None = None, on_event=None
+):
+    """Reads SSE events until done/error (or `stop_after` events); returns [{id, event, data}]."""
+    headers = dict(auth)
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    events: list[dict] = []
+    async with api.stream("GET", url, headers=headers, timeout=120) as response:
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert (
+            response.headers["cache-control"] == "no-cache" and response.headers["x-accel-buffering"] == "no"
+        )
+        current: dict = {}
+        data_lines: list[str] = []
+        async for line in response.aiter_lines():
+            if line == "":
+                if "event" in current:
+                    current["data"] = json.loads("\n".join(data_lines))
+                    events.append(current)
+                    if on_event is not None:
+                        await on_event(current)
+                    if current["event"] in TERMINAL or (stop_after and len(events) >= stop_after):
+                        break
+                current, data_lines = {}, []
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data_lines.append(value)
+            elif name in ("id", "event"):
+                current[name] = value
+    return events
+
+
+def text_of(events: list[dict]) -> str:
+    text = ""
+    for event in events:
+        if event["event"] == "reset":
+            text = ""
+        elif event["event"] == "token":
+            text += event["data"]["delta"]
+    return text
+
+
+async def wait_for_messages(api, auth, conversation: str, count: int, timeout_s: float = 20) -> list[dict]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = await api.get(f"/api/conversations/{conversation}/messages", headers=auth)
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        if len(items) >= count or time.monotonic() > deadline:
+            return items
+        await asyncio.sleep(0.2)
+
+
+async def test_two_users_stream_and_isolation(api):
+    alice, bob = await register(api), await register(api)
+    conversation = await new_conversation(api, alice)
+    accepted = await send(api, alice, conversation, "What is the capital of France? Answer in one sentence.")
+    assert accepted["stream_url"] == f"/api/replies/{accepted['reply_id']}/stream"
+
+    events = await sse_events(api, accepted["stream_url"], alice)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "status" and events[0]["data"] == {"state": "queued"}
+    assert "token" in kinds and kinds[-1] == "done", kinds
+    assert all(e.get("id") for e in events)
+    done = events[-1]["data"]["message"]
+    assert done["content"] == text_of(events) and done["content"].strip()
+    assert done["id"] == accepted["reply_id"]
+
+    items = await wait_for_messages(api, alice, conversation, 2)
+    assert [(m["role"], m["content"]) for m in items] == [
+        ("user", accepted["message"]["content"]),
+        ("assistant", done["content"]),
+    ]
+
+    # Bob sees none of it: 404 (never 403) and an empty list.
+    for path in (
+        f"/api/conversations/{conversation}",
+        f"/api/conversations/{conversation}/messages",
+        accepted["stream_url"],
+    ):
+        response = await api.get(path, headers=bob)
+        assert response.status_code == 404 and response.json()["error"]["code"] in (
+            "not_found",
+            "conversation_not_found",
+        )
+    for path in ("stop", "regenerate"):
+        assert (await api.post(f"/api/replies/{accepted['reply_id']}/{path}", headers=bob)).status_code == 404
+    assert (
+        await api.post(f"/api/conversations/{conversation}/messages", headers=bob, json={"content": "hi"})
+    ).status_code == 404
+    assert conversation not in [
+        c["id"] for c in (await api.get("/api/conversations", headers=bob)).json()["items"]
+    ]
+    assert conversation in [
+        c["id"] for c in (await api.get("/api/conversations", headers=alice)).json()["items"]
+    ]
+
+
+async def test_last_event_id_resumes_exactly_after_that_event(api):
+    auth = await register(api)
+    conversation = await new_conversation(api, auth)
+    accepted = await send(api, auth, conversation, "Name three colours.")
+    url = accepted["stream_url"]
+
+    # Live: read a couple of events, drop the connection, resume from the last one seen.
+    first = await sse_events(api, url, auth, stop_after=2)
+    rest = await sse_events(api, url, auth, last_event_id=first[-1]["id"])
+    full = await sse_events(api, url, auth)
+    assert first + rest == full
+
+    # After the fact: from every position, exactly the later events, no more, no fewer.
+    for cut in range(len(full) - 1):
+        resumed = await sse_events(api, url, auth, last_event_id=full[cut]["id"])
+        assert resumed == full[cut + 1 :], cut
+
+
+async def test_stop_ends_the_stream_within_a_second_with_partial_content(api):
+    auth = await register(api)
+    conversation = await new_conversation(api, auth)
+    accepted = await send(
+        api, auth, conversation, "Write a very long, detailed story about a dragon who learns to bake bread."
+    )
+    stopped_at: list[float] = []
+
+    async def stop_on_first_token(event: dict) -> None:
+        if event["event"] == "token" and not stopped_at:
+            stop = await api.post(f"/api/replies/{accepted['reply_id']}/stop", headers=auth)
+            assert stop.status_code == 202
+            stopped_at.append(time.monotonic())
+
+    events = await sse_events(api, accepted["stream_url"], auth, on_event=stop_on_first_token)
+    ended_at = time.monotonic()
+    assert stopped_at, [e["event"] for e in events]
+    assert events[-1]["event"] == "done", events[-1]
+    assert ended_at - stopped_at[0] <= 1.0, ended_at - stopped_at[0]
+    message = events[-1]["data"]["message"]
+    assert message["status"] == "stopped"
+    assert message["content"] == text_of(events) and message["content"]
+    items = await wait_for_messages(api, auth, conversation, 2)
+    assert items[-1]["role"] == "assistant" and items[-1]["status"] == "stopped"
+    assert items[-1]["content"] == message["content"]
+
+
+async def test_regenerate_streams_a_new_reply(api):
+    auth = await register(api)
+    conversation = await new_conversation(api, auth)
+    accepted = await send(api, auth, conversation, "Give me one word that rhymes with cat.")
+    first = await sse_events(api, accepted["stream_url"], auth)
+    assert first[-1]["event"] == "done"
+
+    response = await api.post(f"/api/replies/{accepted['reply_id']}/regenerate", headers=auth)
+    assert response.status_code == 202, response.text
+    again = response.json()
+    assert again["reply_id"] != accepted["reply_id"] and again["regenerate_of"] == accepted["reply_id"]
+    events = await sse_events(api, again["stream_url"], auth)
+    assert events[0]["event"] == "status" and events[-1]["event"] == "done"
+    assert events[-1]["data"]["message"]["id"] == again["reply_id"]
+    assert events[-1]["data"]["message"]["content"] == text_of(events)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        items = (await api.get(f"/api/conversations/{conversation}/messages", headers=auth)).json()["items"]
+        if again["reply_id"] in [m["id"] for m in items]:
+            break
+        await asyncio.sleep(0.2)
+    assert again["reply_id"] in [m["id"] for m in items]
+    assert [m["role"] for m in items].count("user") == 1
