@@ -74,10 +74,23 @@ def install_internal_api(app: FastAPI, settings: Settings) -> None:
         request: Request,
         user_id: UserId,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-        before: datetime | None = None,
+        before: Annotated[str | None, Query(max_length=128)] = None,
     ) -> dict:
-        items = await store_of(request).list_conversations(user_id, limit, before)
-        return {"items": [_json(public_conversation(c)) for c in items]}
+        """Most recently updated first; `before` is a conversation id (or an ISO time): the page after it."""
+        store = store_of(request)
+        cursor = None
+        if before:
+            anchor = await store.get_conversation(user_id, before)
+            if anchor is not None:
+                cursor = anchor["updated_at"]
+            else:
+                try:
+                    cursor = datetime.fromisoformat(before.replace("Z", "+00:00"))
+                except ValueError as exc:
+                    raise ApiError(404, "conversation_not_found", "no such conversation") from exc
+        items = await store.list_conversations(user_id, limit, cursor)
+        next_before = items[-1]["_id"] if len(items) == limit else None
+        return {"items": [_json(public_conversation(c)) for c in items], "next_before": next_before}
 
     @router.post("/conversations", status_code=201)
     async def create_conversation(request: Request, user_id: UserId, body: ConversationCreate) -> dict:

@@ -1,0 +1,210 @@
+"""The internal API the backend reads through, against real MongoDB and Redis."""
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from alice_orchestrator.api import install_internal_api
+from alice_orchestrator.context import ContextCache
+from alice_orchestrator.settings import Settings
+from alice_orchestrator.store import ChatStore
+from fastapi import FastAPI
+from motor.motor_asyncio import AsyncIOMotorClient
+from pydantic import SecretStr
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "test-internal-token"
+HEADERS = {"X-Internal-Token": TOKEN}
+
+
+@pytest.fixture
+async def env(infra, unique_name):
+    mongo = AsyncIOMotorClient(infra.mongodb_url, tz_aware=True)
+    redis = aioredis.from_url(infra.redis_url, decode_responses=True)
+    db_name = unique_name("orchapi")
+    store = ChatStore(mongo[db_name])
+    await store.ensure_indexes()
+    app = FastAPI()
+    install_internal_api(app, Settings(alice_internal_token=SecretStr(TOKEN)))
+    app.state.store = store
+    app.state.context = ContextCache(redis, store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orch") as client:
+        yield client, store
+    await mongo.drop_database(db_name)
+    mongo.close()
+    await redis.aclose()
+
+
+async def add_messages(store: ChatStore, user: str, conversation: str, n: int) -> list[str]:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    ids = []
+    for i in range(n):
+        mid = f"{conversation}-m{i:02d}"
+        ids.append(mid)
+        await store.insert_message(
+            {
+                "_id": mid,
+                "conversation_id": conversation,
+                "user_id": user,
+                "role": "user" if i % 2 == 0 else "assistant",
+                "content": f"message {i}",
+                "status": "completed",
+                "created_at": base + timedelta(seconds=i),
+                "reply_id": f"{conversation}-r{i}",
+            }
+        )
+    return ids
+
+
+async def test_token_is_required(env):
+    client, _ = env
+    assert (await client.get("/internal/conversations", params={"user_id": "u"})).status_code == 401
+    wrong = await client.get(
+        "/internal/conversations", params={"user_id": "u"}, headers={"X-Internal-Token": "x"}
+    )
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
+
+
+async def test_conversation_crud_is_scoped_to_the_user(env):
+    client, _ = env
+    created = await client.post(
+        "/internal/conversations", params={"user_id": "alice"}, json={"title": "Trip"}, headers=HEADERS
+    )
+    assert created.status_code == 201
+    cid = created.json()["id"]
+    assert created.json()["title"] == "Trip"
+
+    for user, status in (("alice", 200), ("bob", 404)):
+        got = await client.get(f"/internal/conversations/{cid}", params={"user_id": user}, headers=HEADERS)
+        assert got.status_code == status
+    assert (
+        await client.get(f"/internal/conversations/{cid}", params={"user_id": "bob"}, headers=HEADERS)
+    ).json()["error"]["code"] == "conversation_not_found"
+
+    renamed = await client.patch(
+        f"/internal/conversations/{cid}",
+        params={"user_id": "alice"},
+        json={"title": "  Rome  trip "},
+        headers=HEADERS,
+    )
+    assert renamed.status_code == 200 and renamed.json()["title"] == "Rome trip"
+    stolen = await client.patch(
+        f"/internal/conversations/{cid}", params={"user_id": "bob"}, json={"title": "x"}, headers=HEADERS
+    )
+    assert stolen.status_code == 404
+
+    listed = await client.get("/internal/conversations", params={"user_id": "bob"}, headers=HEADERS)
+    assert listed.json()["items"] == []
+    assert (
+        await client.delete(f"/internal/conversations/{cid}", params={"user_id": "bob"}, headers=HEADERS)
+    ).status_code == 404
+    assert (
+        await client.delete(f"/internal/conversations/{cid}", params={"user_id": "alice"}, headers=HEADERS)
+    ).status_code == 204
+    assert (
+        await client.get(f"/internal/conversations/{cid}", params={"user_id": "alice"}, headers=HEADERS)
+    ).status_code == 404
+
+
+async def test_bad_input_is_a_json_4xx(env):
+    client, _ = env
+    no_user = await client.get("/internal/conversations", headers=HEADERS)
+    assert no_user.status_code == 422 and no_user.json()["error"]["code"] == "validation_error"
+    bad_limit = await client.get(
+        "/internal/conversations", params={"user_id": "a", "limit": 0}, headers=HEADERS
+    )
+    assert bad_limit.status_code == 422
+    bad_body = await client.post(
+        "/internal/conversations",
+        params={"user_id": "a"},
+        content=b"{oops",
+        headers=HEADERS | {"content-type": "application/json"},
+    )
+    assert bad_body.status_code == 422
+    blank = await client.post("/internal/conversations", params={"user_id": "a"}, json={}, headers=HEADERS)
+    cid = blank.json()["id"]
+    blank_title = await client.patch(
+        f"/internal/conversations/{cid}", params={"user_id": "a"}, json={"title": "   "}, headers=HEADERS
+    )
+    assert blank_title.status_code == 422
+    unknown = await client.get("/internal/nothing-here", headers=HEADERS)
+    assert unknown.status_code == 404 and "error" in unknown.json()
+
+
+async def test_conversations_list_newest_first_with_pagination(env):
+    client, store = env
+    ids = []
+    for i in range(5):
+        r = await client.post(
+            "/internal/conversations", params={"user_id": "pager"}, json={"title": f"c{i}"}, headers=HEADERS
+        )
+        ids.append(r.json()["id"])
+        await store.update_conversation("pager", ids[-1], {})  # distinct updated_at, in creation order
+    page = await client.get(
+        "/internal/conversations", params={"user_id": "pager", "limit": 3}, headers=HEADERS
+    )
+    assert [c["id"] for c in page.json()["items"]] == ids[::-1][:3]
+    nxt = page.json()["next_before"]
+    rest = await client.get(
+        "/internal/conversations", params={"user_id": "pager", "limit": 3, "before": nxt}, headers=HEADERS
+    )
+    assert [c["id"] for c in rest.json()["items"]] == ids[::-1][3:]
+    assert rest.json()["next_before"] is None
+
+
+async def test_messages_paginate_backwards_and_come_oldest_first(env):
+    client, store = env
+    cid = (
+        await client.post("/internal/conversations", params={"user_id": "u1"}, json={}, headers=HEADERS)
+    ).json()["id"]
+    ids = await add_messages(store, "u1", cid, 7)
+    url = f"/internal/conversations/{cid}/messages"
+    newest = await client.get(url, params={"user_id": "u1", "limit": 3}, headers=HEADERS)
+    assert [m["id"] for m in newest.json()["items"]] == ids[4:7]
+    older = await client.get(
+        url, params={"user_id": "u1", "limit": 3, "before": newest.json()["next_before"]}, headers=HEADERS
+    )
+    assert [m["id"] for m in older.json()["items"]] == ids[1:4]
+    oldest = await client.get(
+        url, params={"user_id": "u1", "limit": 3, "before": older.json()["next_before"]}, headers=HEADERS
+    )
+    assert [m["id"] for m in oldest.json()["items"]] == ids[0:1]
+    assert oldest.json()["next_before"] is None
+    assert (await client.get(url, params={"user_id": "u2"}, headers=HEADERS)).status_code == 404
+    assert (
+        await client.get(url, params={"user_id": "u1", "before": "nope"}, headers=HEADERS)
+    ).status_code == 404
+
+
+async def test_replies_lookup_and_delete_removes_messages(env):
+    client, store = env
+    cid = (
+        await client.post("/internal/conversations", params={"user_id": "u1"}, json={}, headers=HEADERS)
+    ).json()["id"]
+    await store.insert_message(
+        {
+            "_id": "reply-1",
+            "conversation_id": cid,
+            "user_id": "u1",
+            "role": "assistant",
+            "content": "hi",
+            "status": "stopped",
+            "created_at": datetime.now(UTC),
+            "reply_id": "reply-1",
+            "reply_to": "msg-1",
+        }
+    )
+    reply = await client.get("/internal/replies/reply-1", params={"user_id": "u1"}, headers=HEADERS)
+    assert reply.json() == {
+        "reply_id": "reply-1",
+        "conversation_id": cid,
+        "message_id": "msg-1",
+        "status": "stopped",
+    }
+    assert (
+        await client.get("/internal/replies/reply-1", params={"user_id": "u2"}, headers=HEADERS)
+    ).status_code == 404
+    await client.delete(f"/internal/conversations/{cid}", params={"user_id": "u1"}, headers=HEADERS)
+    assert await store.get_message("reply-1") is None
