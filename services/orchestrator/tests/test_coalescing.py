@@ -28,13 +28,15 @@ async def test_first_delta_goes_out_immediately_then_at_most_one_write_per_inter
         coalescer.add(delta)
         await asyncio.sleep(0.001)
     await coalescer.close()
+    elapsed = time.monotonic() - started
 
     times = [t for t, _, _ in stream.events]
     assert times[0] - started < 0.010, "the first token must not wait for the interval"
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.019
-    # ~300 tokens over >=0.3 s at one write per 20 ms: far fewer writes than tokens.
-    assert len(stream.events) <= 0.35 / 0.020 + 2
+    # One write per 20 ms at most (however slow this machine is): far fewer writes than tokens.
+    assert len(stream.events) <= elapsed / 0.020 + 2
+    assert len(stream.events) < 300 / 3
     assert "".join(d["delta"] for _, _, d in stream.events) == "".join(sent) == coalescer.content
 
 
