@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TextIO
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from alice_common.clients import kafka_producer
 from alice_common.kafka import ConsumeLoop, ensure_topics
 from alice_common.settings import AliceSettings
 
@@ -50,7 +50,8 @@ async def run_worker(bootstrap: str, prefix: str, log: TextIO) -> None:
         await asyncio.sleep(rng.uniform(0.002, 0.012))
         log.write(json.dumps({"at": "done", "o": record.offset, **where}) + "\n")
 
-    producer = kafka_producer(settings)
+    # Not alice_common.clients: its imports (Weaviate, MongoDB) would slow the child's start.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     loop = ConsumeLoop(
         settings, TOPIC, GROUP, handle, producer,
@@ -78,6 +79,8 @@ async def committed_offsets(settings: AliceSettings) -> dict[int, int]:
 
 
 async def test_hard_crash_mid_run_then_restart_handles_every_event(infra, tmp_path):
+    from alice_common.clients import kafka_producer
+
     settings = make_settings(infra.kafka_bootstrap_servers, f"test-{uuid.uuid4().hex[:10]}.")
     await ensure_topics(settings, [TOPIC], partitions=3)
     producer = kafka_producer(settings)
@@ -103,7 +106,8 @@ async def test_hard_crash_mid_run_then_restart_handles_every_event(infra, tmp_pa
         )
         os.close(out_fd)
         try:
-            deadline = time.monotonic() + 30
+            spawned = time.monotonic()
+            deadline = spawned + 40
             while sum(1 for e in read_log(log_path) if e["at"] == "done") < EVENTS // 3:
                 assert worker.returncode is None, worker_out.read_text()[-3000:]
                 assert time.monotonic() < deadline, "the worker did not get through a third of the events"
@@ -112,6 +116,7 @@ async def test_hard_crash_mid_run_then_restart_handles_every_event(infra, tmp_pa
             os.kill(worker.pid, signal.SIGKILL)
             await asyncio.wait_for(worker.wait(), 10)
         killed_at = time.monotonic()
+        worker_run_s = killed_at - spawned
 
         first = read_log(log_path)
         done_first = {(e["p"], e["o"]) for e in first if e["at"] == "done"}
@@ -157,7 +162,8 @@ async def test_hard_crash_mid_run_then_restart_handles_every_event(infra, tmp_pa
     }
     redelivered = len(done_first & handled_second)
     print(
-        f"\ncrash after {len(done_first)} of {EVENTS} done ({len(in_flight_at_kill)} in flight); "
+        f"\ncrash after {len(done_first)} of {EVENTS} done ({len(in_flight_at_kill)} in flight, "
+        f"{worker_run_s:.1f}s after spawning the worker); "
         f"the restart handled {len(handled_second)}, {redelivered} of them a second time; "
         f"all {EVENTS} handled {recovered_after:.1f}s after the kill"
     )
