@@ -61,20 +61,28 @@ def cmd_up(stack: Stack, args) -> int:
     return 0
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_dev(stack: Stack, args) -> int:
+    # Explicit handlers: a shell starting us in the background may have set SIGINT to "ignore".
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     comps = stack.select(infra_only=args.infra)
-    started: list[str] = []
-    # Ctrl-C during startup must still stop what was started: record names as they come.
+    started: list[str] = []  # filled as components start, so an interrupted startup still cleans up
     try:
         stack.start(comps, started=started)
         print_urls(stack, infra_only=args.infra)
         print("streaming logs; Ctrl-C stops everything this command started\n", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         follow([stack.cfg.log_file(c.name) for c in comps], from_end=True)
     except KeyboardInterrupt:
         pass
     finally:
-        print("\nstopping ...", flush=True)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not leave half the stack running
+        print("\nstopping what this command started ...", flush=True)
         stack.stop(stack.select(started) if started else [])
     return 0
 
@@ -107,6 +115,7 @@ def cmd_logs(stack: Stack, args) -> int:
         for line in lines:
             print(f"{path.stem:>12} | {line}" if len(files) > 1 else line)
     if args.follow:
+        signal.signal(signal.SIGINT, _interrupt)
         try:
             follow(files, from_end=True)
         except KeyboardInterrupt:
