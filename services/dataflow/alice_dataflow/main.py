@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ensure_topics(settings, [Topics.DOCUMENTS_UPLOADED, Topics.CHAT_COMPLETED])
             await ensure_topics(settings, [Topics.DOCUMENTS_INDEXED])
             ingestor = Ingestor(
-                settings, store, AsyncIOMotorGridFSBucket(db, "uploads"), weaviate, embedder, producer
+                settings, store, AsyncIOMotorGridFSBucket(db, "uploads"), weaviate, batcher, producer
             )
             indexer = MemoryIndexer(weaviate, batcher, analytics)
             loops = [

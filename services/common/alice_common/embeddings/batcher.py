@@ -21,6 +21,9 @@ class BatchingEmbedder(Embedder):
         self.max_batch = max_batch
         self._queue: asyncio.Queue[tuple[list[str], asyncio.Future]] | None = None
         self._worker: asyncio.Task | None = None
+        # One model run at a time: onnxruntime already spreads one run over every core, and two
+        # runs at once only make both slower.
+        self._running: asyncio.Lock | None = None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.embed(texts)
@@ -30,8 +33,11 @@ class BatchingEmbedder(Embedder):
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
+        if self._running is None:
+            self._running = asyncio.Lock()
         if len(texts) >= self.max_batch:
-            return await self.inner.aembed(texts)
+            async with self._running:
+                return await self.inner.aembed(texts)
         if self._worker is None or self._worker.done():
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._run(), name="embedding-batcher")
@@ -56,7 +62,8 @@ class BatchingEmbedder(Embedder):
                 size += len(job[0])
             texts = [t for job_texts, _ in jobs for t in job_texts]
             try:
-                vectors = await self.inner.aembed(texts)
+                async with self._running:
+                    vectors = await self.inner.aembed(texts)
             except Exception as exc:  # each caller gets the failure of its own request
                 for _, future in jobs:
                     if not future.done():

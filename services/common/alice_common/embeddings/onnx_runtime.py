@@ -20,6 +20,9 @@ class OnnxEmbedder(LocalEmbedder):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads  # 0 = onnxruntime's choice (all cores)
         options.inter_op_num_threads = 1
+        # Idle worker threads sleep instead of spinning: the cores are shared with the event
+        # loop, Weaviate and Kafka clients, and spinning threads would take their CPU.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(
             onnx_model_path(), sess_options=options, providers=["CPUExecutionProvider"]
