@@ -165,3 +165,38 @@ async def test_someone_elses_conversation_is_refused(deps, unique_name):
     intruder = request(unique_name, conversation_id=req.conversation_id)
     with pytest.raises(InvalidRequest):
         await handler.handle(intruder)
+
+
+async def test_sources_reach_the_prompt_the_done_event_and_the_stored_reply(deps, unique_name):
+    handler, store, redis, _ = deps
+    source = {
+        "document_id": "d1",
+        "filename": "manual.pdf",
+        "chunk": 3,
+        "snippet": "Descale every 200 cups.",
+        "score": 0.71,
+        "prompt_text": "Descale the machine every 200 cups with citric acid.",
+    }
+
+    class OneSource:
+        async def retrieve(self, request):
+            return [source], ["The user said: I own a Zephyr-9"]
+
+    handler.retriever = OneSource()
+    seen: list[list[dict]] = []
+    original = handler.provider.stream
+
+    def spy(messages, **kw):
+        seen.append(messages)
+        return original(messages, **kw)
+
+    handler.provider.stream = spy
+    req = request(unique_name, content="How often do I descale?")
+    await handler.handle(req)
+    system = seen[0][0]["content"]
+    assert "[1] (manual.pdf) Descale the machine every 200 cups with citric acid." in system
+    assert "I own a Zephyr-9" in system
+    public = {k: v for k, v in source.items() if k != "prompt_text"}
+    done = (await events(redis, req.reply_id))[-1][1]["message"]
+    assert done["sources"] == [public]
+    assert (await store.get_message(req.reply_id))["sources"] == [public]
