@@ -19,6 +19,10 @@ const FALLBACK: Record<number, string> = {
   413: 'The file is too large.',
   422: 'Some fields are not valid.',
   429: 'Too many requests. Please wait a moment and try again.',
+  500: 'The server hit a problem. Please try again.',
+  502: 'Alice is unavailable right now. Please try again in a moment.',
+  503: 'Alice is unavailable right now. Please try again in a moment.',
+  504: 'Alice took too long to answer. Please try again.',
 };
 
 export async function errorFromResponse(res: Response): Promise<ApiError> {

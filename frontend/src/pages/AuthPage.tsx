@@ -48,8 +48,8 @@ export function AuthPage({ notice }: { notice?: string }) {
         <label className="field">
           <span>Display name</span>
           <input type="text" name="display_name" autoComplete="nickname" aria-describedby="display-name-hint" value={displayName} onChange={(e) => setDisplayName(e.target.value)} />
-          <small id="display-name-hint" className="muted">Optional, used when you sign up.</small>
         </label>
+        <small id="display-name-hint" className="muted hint">Optional, used when you sign up.</small>
         <div className="auth-actions">
           <button type="submit" value="in" className="btn btn-primary" disabled={busy !== null}>
             {busy === 'in' ? 'Signing in…' : 'Sign in'}
