@@ -91,7 +91,7 @@ def docker_available() -> bool:
 
 
 @pytest.fixture(scope="session")
-def infra() -> Iterator[Infra]:
+def infra(request: pytest.FixtureRequest) -> Iterator[Infra]:
     from_env = {attr: os.environ[key] for attr, key in _ENV_KEYS.items() if os.environ.get(key)}
     grpc_port = int(os.environ.get("ALICE_TEST_WEAVIATE_GRPC_PORT") or 50051)
     if len(from_env) == len(_ENV_KEYS):
@@ -100,13 +100,30 @@ def infra() -> Iterator[Infra]:
     choice = os.environ.get("ALICE_TEST_INFRA", "")
     use_docker = choice == "docker" or (choice != "native" and docker_available())
     provider = _docker_infra if use_docker else _native_infra
-    with provider() as found:
+    resources = contextlib.ExitStack()
+    with _visible_output(request):
+        found = resources.enter_context(provider())
+    try:
         merged = found.__dict__ | from_env
         if from_env:
             merged["source"] = f"env+{found.source}"
             if "weaviate_url" in from_env:
                 merged["weaviate_grpc_port"] = grpc_port
         yield Infra(**merged)
+    finally:
+        with _visible_output(request):
+            resources.close()
+
+
+@contextlib.contextmanager
+def _visible_output(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Show startup progress (slow the first time) even though pytest captures output."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if capture is None:
+        yield
+        return
+    with capture.global_and_fixture_disabled():
+        yield
 
 
 @contextlib.contextmanager
