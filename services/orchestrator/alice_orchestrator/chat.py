@@ -18,7 +18,6 @@ import redis.asyncio as aioredis
 from aiokafka import ConsumerRecord
 from alice_common.events import ChatCompleted, ChatRequested, Usage, parse_event
 from pydantic import ValidationError
-from pymongo.errors import DuplicateKeyError
 
 from alice_orchestrator import metrics
 from alice_orchestrator.context import ContextCache, iso_ms, turn_of
@@ -126,13 +125,28 @@ class ChatHandler:
             await self.redis.zrem(active_key(data["user_id"]), data["reply_id"])
         metrics.REPLIES.labels("error").inc()
 
+    async def _end_with_error(
+        self, request: ChatRequested, stream: ReplyStream, code: str, message: str
+    ) -> None:
+        if not await stream.has_terminal_event():
+            await stream.add("error", {"code": code, "message": message})
+            await stream.expire(self.settings.reply_stream_ttl_s)
+        await self.redis.zrem(active_key(request.user_id), request.reply_id)
+        metrics.REPLIES.labels("error").inc()
+
     # -- the chat path --------------------------------------------------------------------------
     async def handle(self, request: ChatRequested) -> None:
         stream = ReplyStream(self.redis, request.reply_id)
-        try:
-            conversation = await self.store.touch_conversation(request.user_id, request.conversation_id)
-        except DuplicateKeyError as exc:
-            raise InvalidRequest("conversation belongs to another user") from exc
+        owner = await self.store.conversation_owner(request.conversation_id)
+        if owner is not None and owner != request.user_id:
+            raise InvalidRequest("conversation belongs to another user")
+        conversation = await self.store.touch_conversation(request.user_id, request.conversation_id)
+        if conversation is None:
+            # The backend checked it exists before publishing: it was deleted since. Not poison.
+            await self._end_with_error(
+                request, stream, "conversation_not_found", "The conversation no longer exists."
+            )
+            return
         user_created_at = request.occurred_at.astimezone(UTC).replace(
             microsecond=request.occurred_at.microsecond // 1000 * 1000
         )

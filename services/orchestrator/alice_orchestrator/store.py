@@ -81,16 +81,16 @@ class ChatStore:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def touch_conversation(self, user_id: str, conversation_id: str) -> dict:
-        """The conversation a request belongs to, created if the request arrived first."""
-        now = utcnow()
-        doc = await self.conversations.find_one_and_update(
+    async def conversation_owner(self, conversation_id: str) -> str | None:
+        doc = await self.conversations.find_one({"_id": conversation_id}, {"user_id": 1})
+        return None if doc is None else doc["user_id"]
+
+    async def touch_conversation(self, user_id: str, conversation_id: str) -> dict | None:
+        return await self.conversations.find_one_and_update(
             {"_id": conversation_id, "user_id": user_id},
-            {"$set": {"updated_at": now}, "$setOnInsert": {"title": None, "created_at": now}},
-            upsert=True,
+            {"$set": {"updated_at": utcnow()}},
             return_document=ReturnDocument.AFTER,
         )
-        return doc
 
     async def set_title_if_empty(self, user_id: str, conversation_id: str, title: str) -> bool:
         result = await self.conversations.update_one(

@@ -33,6 +33,15 @@ async def deps(infra, unique_name):
 
     settings = Settings(llm_provider="fake", llm_max_tokens=12, llm_fake_token_interval_ms=2)
     handler = ChatHandler(settings, store, redis, FakeProvider(token_interval_ms=2), publish)
+    original_handle = handler.handle
+
+    async def handle_in_existing_conversation(req: ChatRequested) -> None:
+        # The backend creates the conversation before it publishes a request.
+        if await store.conversation_owner(req.conversation_id) is None:
+            await store.create_conversation(req.user_id, req.conversation_id, None)
+        await original_handle(req)
+
+    handler.handle = handle_in_existing_conversation
     yield handler, store, redis, published
     await mongo.drop_database(db_name)
     mongo.close()
@@ -156,6 +165,19 @@ async def test_second_message_sees_the_first_exchange_in_its_context(deps, uniqu
     contents = [m["content"] for m in seen[0]]
     assert contents[1] == "My name is Ada." and contents[-1] == "What is my name?"
     assert seen[0][2]["role"] == "assistant"
+
+
+async def test_a_deleted_conversation_ends_the_stream_with_an_error(deps, unique_name):
+    handler, store, redis, _ = deps
+    req = request(unique_name)
+    await redis.zadd(f"active:{req.user_id}", {req.reply_id: 1})
+    await ChatHandler.handle(handler, req)  # no conversation: deleted after the backend accepted
+    assert (await events(redis, req.reply_id))[-1] == (
+        "error",
+        {"code": "conversation_not_found", "message": "The conversation no longer exists."},
+    )
+    assert await store.get_message(req.message_id) is None
+    assert await redis.zscore(f"active:{req.user_id}", req.reply_id) is None
 
 
 async def test_someone_elses_conversation_is_refused(deps, unique_name):
