@@ -19,8 +19,8 @@ down:             ## stop exactly what `make up`/`make dev` started
 status:
 	$(DEVSTACK) status
 
-logs:
-	$(DEVSTACK) logs
+logs:             ## `make logs` (all) or `make logs NAME=kafka`
+	$(DEVSTACK) logs $(NAME)
 
 test:             ## set up, start what tests need, run every test, stop what was started
 	scripts/test.sh

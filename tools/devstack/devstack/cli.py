@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `devstack status | head`
+        return 0
 
 
 def cmd_up(stack: Stack, args) -> int:
