@@ -34,6 +34,7 @@ from pydantic import ValidationError
 pytestmark = pytest.mark.integration
 
 TOPIC = "ticks"
+BUFFER_LIMIT = 60
 
 
 class Tick(Event):
@@ -115,7 +116,7 @@ async def test_thousand_events_keep_key_order_run_concurrently_and_commit_safely
     done_offsets: dict[int, set[int]] = defaultdict(set)
     active_keys: set[str] = set()
     active_by_partition: dict[int, int] = defaultdict(int)
-    peak = {"all": 0, "one_partition": 0}
+    peak = {"all": 0, "one_partition": 0, "buffered": 0}
     commit_checks = {"commits": 0, "violations": []}
 
     async def handle(record):
@@ -125,6 +126,7 @@ async def test_thousand_events_keep_key_order_run_concurrently_and_commit_safely
         active_by_partition[record.partition] += 1
         peak["all"] = max(peak["all"], len(active_keys))
         peak["one_partition"] = max(peak["one_partition"], active_by_partition[record.partition])
+        peak["buffered"] = max(peak["buffered"], *loop.buffered.values())
         try:
             await asyncio.sleep(rng.uniform(0, 0.008))
             handled[tick.key].append(tick.seq)
@@ -143,7 +145,8 @@ async def test_thousand_events_keep_key_order_run_concurrently_and_commit_safely
 
     loop = ConsumeLoop(
         settings, TOPIC, "orderly", handle, producer,
-        max_concurrency=8, max_buffered_per_partition=60, commit_interval_s=0.05, on_commit=check_commit,
+        max_concurrency=8, max_buffered_per_partition=BUFFER_LIMIT, commit_interval_s=0.05,
+        on_commit=check_commit,
     )  # fmt: skip
     started = time.monotonic()
     await loop.start()
@@ -159,6 +162,9 @@ async def test_thousand_events_keep_key_order_run_concurrently_and_commit_safely
     assert peak["all"] > 1, "different keys never ran concurrently"
     assert peak["one_partition"] > 1, "keys sharing a partition never ran concurrently"
     assert peak["all"] <= 8
+    # Backpressure: partitions filled up to the limit and were paused there (without pausing each
+    # would hold its ~333 records); one fetch of at most `limit` records may overshoot it.
+    assert BUFFER_LIMIT <= peak["buffered"] < 2 * BUFFER_LIMIT
     assert commit_checks["commits"] > 1
     assert commit_checks["violations"] == []
     # After stop() everything finished is committed: the group's offsets reach the end of the log.
@@ -168,6 +174,7 @@ async def test_thousand_events_keep_key_order_run_concurrently_and_commit_safely
     print(
         f"\n1,000 events / 20 keys / 3 partitions in {elapsed:.2f}s: max simultaneous handlers "
         f"{peak['all']} (limit 8), max in one partition {peak['one_partition']}, "
+        f"max buffered in a partition {peak['buffered']} (pause at {BUFFER_LIMIT}), "
         f"{commit_checks['commits']} commits checked"
     )
 

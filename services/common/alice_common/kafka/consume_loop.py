@@ -112,6 +112,11 @@ class ConsumeLoop:
     def partitions(self) -> set[TopicPartition]:
         return set(self._consumer.assignment()) if self._consumer and not self._stopping else set()
 
+    @property
+    def buffered(self) -> dict[TopicPartition, int]:
+        """Records held per partition: from its low-water mark on, finished or not."""
+        return {p: self._tracker.buffered(p) for p in self._tracker.partitions}
+
     async def start(self) -> None:
         options: dict[str, Any] = dict(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
