@@ -181,8 +181,10 @@ class ChatHandler:
             outcome = Outcome(content="", status="stopped")
         else:
             await stream.add("status", {"state": "generating"})
-            sources, memories = await self.retriever.retrieve(request)
-            turns = await self.context.recent_turns(request.user_id, request.conversation_id)
+            (sources, memories), turns = await asyncio.gather(
+                self.retriever.retrieve(request),
+                self.context.recent_turns(request.user_id, request.conversation_id),
+            )
             history = usable_history(turns, request.message_id, iso_ms(user_doc["created_at"]))
             messages = build_messages(
                 PromptParts(self.settings.system_prompt, request.content, history, sources, memories),

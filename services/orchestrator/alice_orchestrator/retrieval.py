@@ -41,6 +41,14 @@ class WeaviateRetriever:
         if not (want_knowledge or want_memory) or not request.content.strip():
             return [], []
         try:
+            # Embedding costs CPU time on the reply's critical path: skip it for users who have
+            # nothing indexed yet (a tenant lookup is far cheaper).
+            want_knowledge, want_memory = await asyncio.gather(
+                self._has_tenant(vectorstore.KNOWLEDGE, request.user_id) if want_knowledge else _false(),
+                self._has_tenant(vectorstore.MEMORY, request.user_id) if want_memory else _false(),
+            )
+            if not (want_knowledge or want_memory):
+                return [], []
             vector = (await self.embedder.aembed([request.content]))[0]
             knowledge, memories = await asyncio.gather(
                 self._knowledge(request, vector) if want_knowledge else _nothing(),
@@ -50,6 +58,10 @@ class WeaviateRetriever:
             log.warning("retrieval failed for %s: %s: %s", request.reply_id, type(exc).__name__, exc)
             return [], []
         return knowledge, memories
+
+    async def _has_tenant(self, collection: str, user_id: str) -> bool:
+        tenants = self.client.collections.use(collection).tenants
+        return bool(await tenants.exists(vectorstore.tenant_name(user_id)))
 
     async def _knowledge(self, request: ChatRequested, vector) -> list[dict]:
         top_k = self.settings.knowledge_top_k
@@ -96,3 +108,7 @@ class WeaviateRetriever:
 
 async def _nothing() -> list:
     return []
+
+
+async def _false() -> bool:
+    return False
