@@ -92,3 +92,55 @@ async def test_a_member_joining_mid_run_takes_over_without_overlap_or_loss(infra
     wrong = {k: v for k, v in handled.items() if v != list(range(counts[k]))}
     assert wrong == {}
     print(f"\nrebalance mid-run: {split} in {time.monotonic() - started:.1f}s, no overlap, no duplicate")
+
+
+async def test_a_handler_stuck_at_revoke_is_cancelled_uncommitted_and_handled_again(infra):
+    settings = AliceSettings(
+        service_name="consume-loop-rebalance",
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        kafka_topic_prefix=f"test-{uuid.uuid4().hex[:10]}.",
+    )
+    await ensure_topics(settings, [TOPIC], partitions=1)
+    producer = kafka_producer(settings)
+    await producer.start()
+    for key in ("a", "stuck", "b", "c"):
+        await producer.send_and_wait(settings.topic(TOPIC), b"{}", key=key.encode())
+
+    handled: list[str] = []
+    cancelled: list[str] = []
+    release_stuck = asyncio.Event()
+
+    async def handle(record) -> None:
+        key = record.key.decode()
+        if key == "stuck" and not release_stuck.is_set():
+            try:
+                await asyncio.Event().wait()  # hangs until the revoke gives up on it
+            except asyncio.CancelledError:
+                cancelled.append(key)
+                release_stuck.set()  # the next delivery goes through
+                raise
+        handled.append(key)
+
+    options = dict(consumer_options=FAST_GROUP, revoke_timeout_s=0.5)
+    first = ConsumeLoop(settings, TOPIC, "stuck", handle, producer, **options)
+    second = ConsumeLoop(settings, TOPIC, "stuck", handle, producer, **options)
+    await first.start()
+    try:
+        deadline = time.monotonic() + 30
+        while sorted(handled) != ["a", "b", "c"]:
+            assert time.monotonic() < deadline, f"handled {handled}"
+            await asyncio.sleep(0.02)
+        await second.start()  # the rebalance revokes the partition while "stuck" hangs
+        while "stuck" not in handled:
+            assert time.monotonic() < deadline + 15, f"handled {handled}, cancelled {cancelled}"
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+    finally:
+        await second.stop()
+        await first.stop()
+        await producer.stop()
+    assert cancelled == ["stuck"]
+    # Redelivered from the committed offset (the stuck record); "b" and "c", finished above it,
+    # are skipped thanks to the commit metadata.
+    assert sorted(handled[:3]) == ["a", "b", "c"]
+    assert handled[3:] == ["stuck"]
