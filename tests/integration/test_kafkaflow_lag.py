@@ -148,3 +148,29 @@ async def test_flows_need_the_internal_token(kafkaflow):
             response = await http.get("/api/flows", headers=headers)
             assert response.status_code == 401
             assert response.json()["error"]["code"] == "unauthorized"
+
+
+async def test_live_groups_show_state_members_and_lag_of_assigned_partitions(infra, kafkaflow, prefix):
+    servers = infra.kafka_bootstrap_servers
+    topic = f"{prefix}live"
+    await _create_topic(servers, topic, 2)
+    await _produce(servers, topic, {0: 3, 1: 4})
+    consumers = [
+        AIOKafkaConsumer(topic, bootstrap_servers=servers, group_id=f"{prefix}{name}")
+        for name in ("reader-a", "reader-b")
+    ]
+    try:
+        for consumer in consumers:
+            await consumer.start()
+        for consumer in consumers:  # joined and assigned, nothing consumed or committed
+            while not consumer.assignment():
+                await consumer.getmany(timeout_ms=200)
+        async with httpx.AsyncClient(base_url=kafkaflow.url, headers={"X-Internal-Token": TOKEN}) as http:
+            body = (await http.get("/api/flows", params={"refresh": "true"})).json()
+        nodes = {n["id"]: n for n in body["nodes"]}
+        for name in ("reader-a", "reader-b"):
+            node = nodes[f"group:{name}"]
+            assert (node["state"], node["members"], node["lag"]) == ("Stable", 1, 7)
+    finally:
+        for consumer in consumers:
+            await consumer.stop()

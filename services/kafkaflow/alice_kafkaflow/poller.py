@@ -157,21 +157,31 @@ class KafkaPoller:
         return groups
 
     async def _describe_groups(self, names: list[str]) -> dict[str, tuple[str, int, set[tuple[str, int]]]]:
-        try:
-            responses = await self.admin.describe_consumer_groups(names)
-        except Exception as exc:  # the lag still counts without states; show what we have
-            log.warning("describe consumer groups failed: %s", exc)
-            return {}
+        # One group per request: aiokafka 0.14 fails to decode a DescribeGroups response that
+        # holds several groups ("Buffer underrun") and drops the connection with it.
+        answers = await asyncio.gather(
+            *(self.admin.describe_consumer_groups([n]) for n in names), return_exceptions=True
+        )
         result = {}
-        for response in responses:
-            for group in response.to_object()["groups"]:
-                if group["error_code"]:
-                    continue
-                assigned: set[tuple[str, int]] = set()
-                for member in group["members"]:
-                    assigned |= _assigned_partitions(member["member_assignment"])
-                result[group["group"]] = (group["state"], len(group["members"]), assigned)
+        for name, responses in zip(names, answers, strict=True):
+            if isinstance(responses, BaseException):  # lag still counts without the state
+                log.warning("describe consumer group %s failed: %s", name, responses)
+                continue
+            result.update(_describe_answer(responses))
         return result
+
+
+def _describe_answer(responses: list) -> dict[str, tuple[str, int, set[tuple[str, int]]]]:
+    result = {}
+    for response in responses:
+        for group in response.to_object()["groups"]:
+            if group["error_code"]:
+                continue
+            assigned: set[tuple[str, int]] = set()
+            for member in group["members"]:
+                assigned |= _assigned_partitions(member["member_assignment"])
+            result[group["group"]] = (group["state"], len(group["members"]), assigned)
+    return result
 
 
 def _assigned_partitions(raw: bytes) -> set[tuple[str, int]]:
