@@ -133,7 +133,9 @@ async def bench_search(settings: Settings, n: int, queries: int, keep: bool) -> 
     try:
         await vectorstore.ensure_collections(weaviate)
         collection = vectorstore.knowledge(weaviate, BENCH_TENANT)
-        have = (await collection.aggregate.over_all(total_count=True)).total_count or 0
+        have = 0
+        if await weaviate.collections.use(vectorstore.KNOWLEDGE).tenants.exists(BENCH_TENANT):
+            have = (await collection.aggregate.over_all(total_count=True)).total_count or 0
         if have < n:
             await _fill(collection, have, n)
         rng = random.Random(7)

@@ -1,106 +1,59 @@
-"""Daily aggregates of chat traffic in `analytics_daily`, one document per UTC day.
+"""Daily chat analytics: messages, active users, tokens, reply latency p50/p95 per UTC day.
 
-Reply latency percentiles come from a fixed histogram: bucket i holds latencies up to
-LATENCY_BOUNDS_MS[i], bounds growing by 10 % from 10 ms to ~10 min. The stored size per day is
-fixed (≤ 120 counters) whatever the traffic, increments are atomic `$inc`s, and a percentile is
-off by at most one bucket width (≤ 10 %). Active users are exact: one `analytics_daily_users`
-record per (day, user), and the day's counter goes up only when that record is first created.
-Redelivered events are counted once: `analytics_replies` remembers each reply id.
+Each `ChatCompleted` becomes one fact in `analytics_replies` (`_id` = reply id, so a redelivered
+event is stored once). Days are summarised from their facts when asked for: exact distinct users
+and exact percentiles, and no shared counter document that concurrent consumers would have to
+update — FerretDB (the native stack's MongoDB) applies concurrent `$inc`s to one document
+non-atomically and loses some. A finished day's summary is kept in `analytics_daily` and
+reused; a late fact for a finished day drops that summary so the next read recomputes it.
+Per-day state is bounded by the day's replies (one small fact each); summaries are fixed-size.
 """
 
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 
 from alice_common.events import ChatCompleted, utcnow
 from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-GROWTH = 1.10
-FIRST_BOUND_MS = 10.0
-LATENCY_BOUNDS_MS = [FIRST_BOUND_MS * GROWTH**i for i in range(int(math.log(60_000) / math.log(GROWTH)) + 1)]
+FACT_FIELDS = {"user_id": 1, "messages": 1, "prompt_tokens": 1, "completion_tokens": 1, "latency_ms": 1}
 
 
-def bucket_of(latency_ms: float) -> int:
-    if latency_ms <= FIRST_BOUND_MS:
-        return 0
-    index = math.ceil(math.log(latency_ms / FIRST_BOUND_MS) / math.log(GROWTH) - 1e-9)
-    return min(index, len(LATENCY_BOUNDS_MS) - 1)
-
-
-def percentile(histogram: dict[str, int], q: float) -> float | None:
-    """The q-quantile (0 < q ≤ 1) of a histogram {bucket index: count}, interpolated in its bucket."""
-    counts = sorted((int(k), v) for k, v in histogram.items() if v > 0)
-    total = sum(v for _, v in counts)
-    if total == 0:
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank q-quantile (0 < q <= 1); None for no values."""
+    if not values:
         return None
-    rank = q * total
-    seen = 0
-    for index, count in counts:
-        if seen + count >= rank:
-            low = 0.0 if index == 0 else LATENCY_BOUNDS_MS[index - 1]
-            high = LATENCY_BOUNDS_MS[index]
-            return round(low + (high - low) * (rank - seen) / count, 1)
-        seen += count
-    return round(LATENCY_BOUNDS_MS[counts[-1][0]], 1)
+    ordered = sorted(values)
+    return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 1)
 
 
-def day_of(event: ChatCompleted) -> str:
-    return event.occurred_at.date().isoformat()
-
-
-class Analytics:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        self.daily = db["analytics_daily"]
-        self.users = db["analytics_daily_users"]
-        self.seen = db["analytics_replies"]
-
-    async def record(self, event: ChatCompleted) -> None:
-        day = day_of(event)
-        try:
-            await self.seen.insert_one({"_id": event.reply_id, "day": day, "applied": False})
-        except DuplicateKeyError:
-            marker = await self.seen.find_one({"_id": event.reply_id})
-            if marker and marker.get("applied"):
-                return  # counted already
-        user = await self.users.update_one(
-            {"_id": f"{day}:{event.user_id}"}, {"$setOnInsert": {"day": day}}, upsert=True
-        )
-        usage = event.usage
-        inc = {
-            "messages": 2 if event.assistant_content else 1,
-            "replies": 1,
-            f"statuses.{event.status}": 1,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "tokens": usage.prompt_tokens + usage.completion_tokens,
-            "active_users": 1 if user.upserted_id is not None else 0,
-        }
-        if usage.latency_ms > 0:
-            inc[f"latency_hist.{bucket_of(usage.latency_ms)}"] = 1
-        await self.daily.update_one(
-            {"_id": day}, {"$inc": inc, "$set": {"updated_at": utcnow()}}, upsert=True
-        )
-        await self.seen.update_one({"_id": event.reply_id}, {"$set": {"applied": True}})
-
-    async def stats(self, days: int) -> dict:
-        since = (utcnow().date() - timedelta(days=days - 1)).isoformat()
-        cursor = self.daily.find({"_id": {"$gte": since}}).sort("_id", 1)
-        rows = [summarize(doc) for doc in await cursor.to_list(length=days + 1)]
-        return {"days": rows, "totals": totals(rows)}
-
-
-def summarize(doc: dict) -> dict:
-    hist = doc.get("latency_hist") or {}
+def fact_of(event: ChatCompleted) -> dict:
     return {
-        "day": doc["_id"],
-        "messages": doc.get("messages", 0),
-        "replies": doc.get("replies", 0),
-        "active_users": doc.get("active_users", 0),
-        "tokens": doc.get("tokens", 0),
-        "prompt_tokens": doc.get("prompt_tokens", 0),
-        "completion_tokens": doc.get("completion_tokens", 0),
-        "statuses": doc.get("statuses", {}),
-        "latency_ms": {"p50": percentile(hist, 0.50), "p95": percentile(hist, 0.95)},
+        "_id": event.reply_id,
+        "day": event.occurred_at.date().isoformat(),
+        "user_id": event.user_id,
+        "status": event.status,
+        "messages": 2 if event.assistant_content.strip() else 1,
+        "prompt_tokens": event.usage.prompt_tokens,
+        "completion_tokens": event.usage.completion_tokens,
+        "latency_ms": event.usage.latency_ms if event.usage.latency_ms > 0 else None,
+    }
+
+
+def summarize(day: str, facts: list[dict]) -> dict:
+    latencies = [f["latency_ms"] for f in facts if f.get("latency_ms")]
+    prompt = sum(f.get("prompt_tokens", 0) for f in facts)
+    completion = sum(f.get("completion_tokens", 0) for f in facts)
+    return {
+        "day": day,
+        "messages": sum(f.get("messages", 0) for f in facts),
+        "replies": len(facts),
+        "active_users": len({f["user_id"] for f in facts}),
+        "tokens": prompt + completion,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "latency_ms": {"p50": percentile(latencies, 0.50), "p95": percentile(latencies, 0.95)},
     }
 
 
@@ -109,3 +62,39 @@ def totals(rows: list[dict]) -> dict:
         name: sum(r[name] for r in rows)
         for name in ("messages", "replies", "tokens", "prompt_tokens", "completion_tokens")
     }
+
+
+class Analytics:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self.facts = db["analytics_replies"]
+        self.daily = db["analytics_daily"]
+
+    async def ensure_indexes(self) -> None:
+        await self.facts.create_index([("day", ASCENDING)])
+
+    async def record(self, event: ChatCompleted) -> None:
+        fact = fact_of(event)
+        try:
+            await self.facts.insert_one(fact)
+        except DuplicateKeyError:
+            return  # redelivery: counted already
+        if fact["day"] < utcnow().date().isoformat():
+            await self.daily.delete_one({"_id": fact["day"]})  # a late fact: summary is stale
+
+    async def stats(self, days: int) -> dict:
+        today = utcnow().date()
+        rows = [await self._day(today - timedelta(days=back), today) for back in range(days - 1, -1, -1)]
+        rows = [r for r in rows if r["replies"]]
+        return {"days": rows, "totals": totals(rows)}
+
+    async def _day(self, day: date, today: date) -> dict:
+        key = day.isoformat()
+        if day < today:
+            cached = await self.daily.find_one({"_id": key})
+            if cached is not None:
+                return {k: v for k, v in cached.items() if k not in ("_id", "summarized_at")}
+        facts = await self.facts.find({"day": key}, FACT_FIELDS).to_list(length=None)
+        row = summarize(key, facts)
+        if day < today and facts:
+            await self.daily.replace_one({"_id": key}, {**row, "summarized_at": utcnow()}, upsert=True)
+        return row

@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store = DocumentStore(db)
             await store.ensure_indexes()
             analytics = Analytics(db)
+            await analytics.ensure_indexes()
             app.state.documents, app.state.analytics = store, analytics
             app.state.weaviate, app.state.embedder = weaviate, batcher
             await ensure_topics(settings, [Topics.DOCUMENTS_UPLOADED, Topics.CHAT_COMPLETED])
@@ -92,12 +93,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             register_check(app, "consumers", _consumers_check(loops))
             yield
         finally:
-            for loop in loops:
-                await loop.stop()
-            await batcher.aclose()
-            await producer.stop()
+            # Consumers before the producer (their in-flight work may still publish); one failing
+            # step must not keep the others from running.
+            for step in [*(loop.stop for loop in loops), batcher.aclose, producer.stop, weaviate.close]:
+                try:
+                    await step()
+                except Exception:
+                    log.exception("shutdown step %s failed", getattr(step, "__qualname__", step))
             mongo.close()
-            await weaviate.close()
 
     app = FastAPI(title="Alice dataflow", lifespan=lifespan)
     install_observability(app, settings.service_name)

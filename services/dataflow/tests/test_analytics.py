@@ -1,44 +1,37 @@
-import random
-
-import pytest
-from alice_dataflow.analytics import GROWTH, LATENCY_BOUNDS_MS, bucket_of, percentile, summarize
+from alice_common.events import ChatCompleted, Usage
+from alice_dataflow.analytics import fact_of, percentile, summarize, totals
 
 
-def hist_of(values):
-    hist = {}
-    for v in values:
-        key = str(bucket_of(v))
-        hist[key] = hist.get(key, 0) + 1
-    return hist
+def event(user="u1", reply="r1", latency=800.0, assistant="hi", prompt=30, completion=12):
+    return ChatCompleted(
+        conversation_id="c", user_id=user, user_message_id="m1", assistant_message_id="m2", reply_id=reply,
+        user_content="hello", assistant_content=assistant,
+        usage=Usage(prompt_tokens=prompt, completion_tokens=completion, latency_ms=latency),
+    )  # fmt: skip
 
 
-def test_buckets_hold_their_values():
-    for value in (0.5, 10, 10.01, 123.4, 999, 5000, 59_999):
-        index = bucket_of(value)
-        assert value <= LATENCY_BOUNDS_MS[index] * (1 + 1e-9)
-        if index > 0:
-            assert value > LATENCY_BOUNDS_MS[index - 1]
-    assert bucket_of(10**9) == len(LATENCY_BOUNDS_MS) - 1
-    assert len(LATENCY_BOUNDS_MS) <= 120
+def test_nearest_rank_percentiles():
+    values = list(range(1, 101))
+    assert percentile(values, 0.5) == 50
+    assert percentile(values, 0.95) == 95
+    assert percentile([7.0], 0.95) == 7.0
+    assert percentile([], 0.5) is None
 
 
-@pytest.mark.parametrize("q", [0.5, 0.95])
-def test_percentiles_are_within_one_bucket_of_exact(q):
-    rng = random.Random(7)
-    values = [rng.lognormvariate(7, 0.8) for _ in range(5000)]  # ~1 s median reply latency
-    exact = sorted(values)[int(q * len(values)) - 1]
-    estimate = percentile(hist_of(values), q)
-    assert abs(estimate - exact) / exact < GROWTH - 1
+def test_fact_is_keyed_by_reply_and_dated_by_the_event():
+    fact = fact_of(event(reply="abc"))
+    assert fact["_id"] == "abc" and fact["day"] == event().occurred_at.date().isoformat()
+    assert fact["messages"] == 2
+    assert fact_of(event(assistant="  "))["messages"] == 1
+    assert fact_of(event(latency=0))["latency_ms"] is None
 
 
-def test_percentile_of_nothing_is_none():
-    assert percentile({}, 0.5) is None
-
-
-def test_summary_of_a_day():
-    doc = {"_id": "2026-11-26", "messages": 4, "replies": 2, "active_users": 1, "tokens": 30,
-           "latency_hist": hist_of([100, 200])}  # fmt: skip
-    row = summarize(doc)
-    assert row["day"] == "2026-11-26" and row["messages"] == 4 and row["active_users"] == 1
-    assert 90 <= row["latency_ms"]["p50"] <= 110
-    assert 180 <= row["latency_ms"]["p95"] <= 220
+def test_day_summary():
+    facts = [fact_of(event(user=f"u{i % 3}", reply=f"r{i}", latency=100.0 * (i + 1))) for i in range(20)]
+    facts.append(fact_of(event(user="u9", reply="r-no-latency", latency=0)))
+    row = summarize("2026-11-26", facts)
+    assert row["replies"] == 21 and row["messages"] == 42
+    assert row["active_users"] == 4
+    assert row["tokens"] == 21 * 42 and row["prompt_tokens"] == 21 * 30
+    assert row["latency_ms"] == {"p50": 1000.0, "p95": 1900.0}
+    assert totals([row, row])["replies"] == 42

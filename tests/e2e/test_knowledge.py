@@ -1,0 +1,199 @@
+"""Knowledge acceptance through the public API (issue 3), against real processes and infrastructure:
+backend + orchestrator (local SmolLM2) + dataflow over Kafka, Redis, MongoDB and Weaviate.
+
+Covers: Markdown and PDF uploads moving through `processing` with rising progress to `indexed`;
+a question answerable only from the PDF cites it in `sources`, the same question from another
+user cites nothing of it; a corrupt PDF ends `failed` with a reason and a following document is
+indexed; search finds a past message by meaning, never for another user.
+"""
+
+import asyncio
+import importlib.util
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from devstack.testing import ServiceProcess, service_env
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("pdfmaker", ROOT / "services/dataflow/tests/pdfmaker.py")
+pdfmaker = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pdfmaker)
+
+PDF_FACTS = [
+    "Varnholm island survey, 2026.",
+    "The lighthouse on Varnholm island is kept by a woman named Ingrid Salo.",
+    "She has tended the lamp since 1987 and records every passing ship by hand.",
+]
+QUESTION = "Who is the keeper of the Varnholm lighthouse?"
+
+
+@pytest.fixture(scope="module")
+def stack(infra) -> Iterator[str]:
+    isolation = {
+        "mongodb_database": f"e2e_knowledge_{uuid.uuid4().hex[:8]}",
+        "kafka_topic_prefix": f"e2e-knowledge-{uuid.uuid4().hex[:8]}.",
+    }
+    dataflow = ServiceProcess("dataflow", service_env(infra, **isolation), ready_timeout_s=120)
+    orchestrator = ServiceProcess(
+        "orchestrator",
+        service_env(infra, **isolation, llm_provider="local", llm_max_tokens=40, llm_temperature=0.2),
+        ready_timeout_s=120,
+    )
+    backend = ServiceProcess(
+        "backend",
+        service_env(
+            infra,
+            **isolation,
+            orchestrator_url=orchestrator.url,
+            dataflow_url=dataflow.url,
+            register_rate_per_ip_capacity=1000,
+            login_rate_per_ip_capacity=1000,
+        ),
+    )
+    try:
+        dataflow.start()
+        orchestrator.start()
+        backend.start()
+        yield backend.url
+    finally:
+        backend.stop()
+        orchestrator.stop()
+        dataflow.stop()
+
+
+@pytest.fixture
+async def api(stack) -> httpx.AsyncClient:
+    async with httpx.AsyncClient(base_url=stack, timeout=60) as client:
+        yield client
+
+
+async def register(api) -> dict[str, str]:
+    response = await api.post(
+        "/api/auth/register",
+        json={"email": f"e2e-{uuid.uuid4().hex[:10]}@example.com", "password": "pw-" + "x" * 10},
+    )
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def upload(api, auth, filename: str, content_type: str, data: bytes) -> str:
+    response = await api.post("/api/documents", headers=auth, files={"file": (filename, data, content_type)})
+    assert response.status_code == 202, response.text
+    document = response.json()["document"]
+    assert document["filename"] == filename
+    return document["id"]
+
+
+async def watch(api, auth, document_id: str, timeout_s: float = 180) -> list[dict]:
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        response = await api.get(f"/api/documents/{document_id}", headers=auth)
+        assert response.status_code == 200, response.text
+        doc = response.json()
+        state = {k: doc.get(k) for k in ("status", "progress", "chunks", "error")}
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        if doc["status"] in ("indexed", "failed"):
+            return seen
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{document_id} not done: {seen}")
+
+
+def assert_indexed_with_rising_progress(states: list[dict]) -> None:
+    progress = [s["progress"] for s in states]
+    assert progress == sorted(progress), states
+    assert any(s["status"] == "processing" for s in states), states
+    assert states[-1]["status"] == "indexed" and states[-1]["progress"] == 100 and states[-1]["chunks"] >= 1
+
+
+def handbook(sections: int) -> bytes:
+    body = "Brokers store partition logs on disk; operators watch lag, disk usage and replication. " * 4
+    return "".join(f"## Section {i}\n\n{body}\n\n" for i in range(sections)).encode()
+
+
+async def ask(api, auth, content: str) -> dict:
+    response = await api.post("/api/conversations", headers=auth, json={})
+    assert response.status_code == 201, response.text
+    conversation = response.json()["id"]
+    response = await api.post(
+        f"/api/conversations/{conversation}/messages", headers=auth, json={"content": content}
+    )
+    assert response.status_code == 202, response.text
+    done = await read_until_done(api, auth, response.json()["stream_url"])
+    return {"conversation": conversation, "message": done}
+
+
+async def read_until_done(api, auth, url: str) -> dict:
+    event, data = None, []
+    async with api.stream("GET", url, headers=auth, timeout=300) as response:
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data.append(line.split(":", 1)[1].strip())
+            elif line == "" and event:
+                if event == "done":
+                    return json.loads("\n".join(data))["message"]
+                assert event != "error", data
+                event, data = None, []
+    raise AssertionError("stream ended without done")
+
+
+async def test_documents_are_indexed_and_the_pdf_is_cited(api):
+    alice, bob = await register(api), await register(api)
+    md_id = await upload(api, alice, "handbook.md", "text/markdown", handbook(40))
+    pdf_id = await upload(api, alice, "varnholm.pdf", "application/pdf", pdfmaker.make_pdf([PDF_FACTS]))
+    assert_indexed_with_rising_progress(await watch(api, alice, md_id))
+    assert_indexed_with_rising_progress(await watch(api, alice, pdf_id))
+    listed = (await api.get("/api/documents", headers=alice)).json()["items"]
+    assert {d["id"] for d in listed} == {md_id, pdf_id}
+    assert (await api.get(f"/api/documents/{pdf_id}", headers=bob)).status_code == 404
+
+    reply = (await ask(api, alice, QUESTION))["message"]
+    cited = [s for s in reply["sources"] if s["document_id"] == pdf_id]
+    assert cited and cited[0]["filename"] == "varnholm.pdf", reply["sources"]
+    assert "Ingrid Salo" in cited[0]["snippet"]
+
+    other = (await ask(api, bob, QUESTION))["message"]
+    assert all(s.get("document_id") not in (pdf_id, md_id) for s in other["sources"]), other["sources"]
+
+
+async def test_corrupt_pdf_fails_and_the_next_document_is_indexed(api):
+    auth = await register(api)
+    bad = await upload(api, auth, "broken.pdf", "application/pdf", pdfmaker.corrupt_pdf())
+    good = await upload(api, auth, "after.md", "text/markdown", b"# After\n\nThis one is fine.")
+    failed = (await watch(api, auth, bad))[-1]
+    assert failed["status"] == "failed" and "corrupt" in failed["error"]
+    assert (await watch(api, auth, good))[-1]["status"] == "indexed"
+
+
+async def test_search_finds_a_past_message_by_meaning_only_for_its_owner(api):
+    alice, bob = await register(api), await register(api)
+    said = "My dog Rex loves chasing squirrels around the park."
+    asked = await ask(api, alice, said)
+    await ask(api, bob, "I need to renew my passport before travelling.")
+    query = "puppy hunting rodents outdoors"
+    assert not set(query.split()) & set(said.lower().rstrip(".").split())
+    deadline = time.monotonic() + 60
+    hits: list[dict] = []
+    while time.monotonic() < deadline:
+        response = await api.get("/api/search", headers=alice, params={"q": query})
+        assert response.status_code == 200, response.text
+        hits = response.json()["items"]
+        if any(h.get("conversation_id") == asked["conversation"] for h in hits):
+            break
+        await asyncio.sleep(0.5)
+    assert hits and hits[0]["conversation_id"] == asked["conversation"], hits
+    assert "Rex" in hits[0]["snippet"]
+    bob_hits = (await api.get("/api/search", headers=bob, params={"q": query})).json()["items"]
+    assert all(h.get("conversation_id") != asked["conversation"] for h in bob_hits)
+    assert all("Rex" not in h["snippet"] for h in bob_hits)
