@@ -17,6 +17,7 @@ from alice_backend.bodylimit import BodySizeLimit
 from alice_backend.context import AppContext
 from alice_backend.errors import install_error_handlers
 from alice_backend.internal_client import InternalClient
+from alice_backend.openapi import install_openapi
 from alice_backend.ratelimit import RateLimiter
 from alice_backend.routes import admin, auth, conversations, documents, replies, search
 from alice_backend.settings import Settings
@@ -106,4 +107,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
     install_observability(app, settings.service_name)
+    install_openapi(app)
     return app

@@ -9,7 +9,8 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class StrictIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No coercion (0 is not false, "1" is not true): a client's type error is a 422, not a guess.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --- accounts ---------------------------------------------------------------------------
@@ -72,6 +73,8 @@ class Conversation(BaseModel):
 
 class ConversationList(BaseModel):
     items: list[Conversation]
+    # Pass as `before` to get the next page; null on the last page.
+    next_before: str | None = None
 
 
 class ConversationCreate(StrictIn):

@@ -31,17 +31,20 @@ def _path(conversation_id: str) -> str:
     return f"/internal/conversations/{seg(check_id(conversation_id, 'conversation'))}"
 
 
-@router.get("", response_model=ConversationList, responses=error_responses(401, 422, *UPSTREAM))
+@router.get("", response_model=ConversationList, responses=error_responses(401, 404, 422, *UPSTREAM))
 async def list_conversations(
     ctx: Ctx,
     user_id: UserId,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[
+        str | None, Query(max_length=64, description="a conversation id (or ISO time) from `next_before`")
+    ] = None,
 ) -> ConversationList:
     body = await ctx.orchestrator.call(
         "GET", "/internal/conversations", user_id=user_id, params={"limit": limit, "before": before}
     )
-    return ConversationList(items=items(body))
+    next_before = body.get("next_before") if isinstance(body, dict) else None
+    return ConversationList(items=items(body), next_before=next_before)
 
 
 @router.post(
@@ -103,7 +106,7 @@ async def list_messages(
     ctx: Ctx,
     user_id: UserId,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[str | None, Query(max_length=64, description="a message id from `next_before`")] = None,
 ) -> MessageList:
     body = await ctx.orchestrator.call(
         "GET",

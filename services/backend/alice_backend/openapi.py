@@ -1,0 +1,37 @@
+"""OpenAPI tweaks: FastAPI documents its own 422 body (`HTTPValidationError`), but every error here
+is `ErrorResponse`; rewrite those references so the published schema matches the answers."""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+_OURS = "#/components/schemas/ErrorResponse"
+
+
+def _rewrite(node: Any) -> Any:
+    if isinstance(node, dict):
+        if node.get("$ref") == _FASTAPI_422:
+            return {"$ref": _OURS}
+        return {k: _rewrite(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rewrite(v) for v in node]
+    return node
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = _rewrite(
+                get_openapi(
+                    title=app.title, version=app.version, description=app.description, routes=app.routes
+                )
+            )
+            schemas = schema["components"]["schemas"]
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
