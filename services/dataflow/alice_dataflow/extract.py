@@ -21,9 +21,6 @@ _TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text", ".csv", ".log", ".rst")
 class DocumentError(Exception):
     """The document itself cannot be indexed (corrupt, unsupported, empty). Retrying will not help."""
 
-    # Read by consumers that skip retries for permanent failures.
-    retryable = False
-
 
 def kind_of(content_type: str, filename: str, data: bytes) -> str:
     """'pdf', 'html' or 'text'; the content decides when the declared type is vague."""

@@ -17,4 +17,3 @@ class Settings(EmbeddingSettings, AliceSettings):
     consumer_max_attempts: int = 3
     # Ceiling on extracted text per document, in characters (a 20 MiB text file stays bounded).
     max_document_chars: int = 5_000_000
-    search_max_limit: int = 50
