@@ -13,7 +13,7 @@ MAX_TOKENS = 12
 
 @pytest.fixture(scope="module")
 def provider():
-    model = LocalProvider(threads=2, concurrency=1, n_ctx=1024)
+    model = LocalProvider(threads=1, concurrency=1, n_ctx=1024)
     yield model
     asyncio.run(model.close())
 

@@ -23,7 +23,7 @@ def llama_server(tmp_path_factory):
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path())]
     argv += ["--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port)]
-    argv += ["--n_ctx", "1024", "--n_threads", "2", "--verbose", "false"]
+    argv += ["--n_ctx", "1024", "--n_threads", "1", "--verbose", "false"]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/v1"
