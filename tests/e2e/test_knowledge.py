@@ -31,6 +31,11 @@ PDF_FACTS = [
     "The lighthouse on Varnholm island is kept by a woman named Ingrid Salo.",
     "She has tended the lamp since 1987 and records every passing ship by hand.",
 ]
+# More pages on the same island, so the PDF takes long enough to watch it being processed.
+HARBOUR_LOG = [
+    [f"Varnholm harbour log, week {p}: {i} fishing boats moored, the ferry ran on time." for i in range(12)]
+    for p in range(5)
+]
 QUESTION = "Who is the keeper of the Varnholm lighthouse?"
 
 
@@ -53,8 +58,13 @@ def stack(infra) -> Iterator[str]:
             **isolation,
             orchestrator_url=orchestrator.url,
             dataflow_url=dataflow.url,
+            # Redis (and so the per-IP buckets) is shared with other test runs: refill at once.
             register_rate_per_ip_capacity=1000,
+            register_rate_per_ip_per_s=1000,
             login_rate_per_ip_capacity=1000,
+            login_rate_per_ip_per_s=1000,
+            upload_rate_capacity=1000,
+            upload_rate_per_s=1000,
         ),
     )
     try:
@@ -151,17 +161,19 @@ async def read_until_done(api, auth, url: str) -> dict:
 async def test_documents_are_indexed_and_the_pdf_is_cited(api):
     alice, bob = await register(api), await register(api)
     md_id = await upload(api, alice, "handbook.md", "text/markdown", handbook(40))
-    pdf_id = await upload(api, alice, "varnholm.pdf", "application/pdf", pdfmaker.make_pdf([PDF_FACTS]))
-    assert_indexed_with_rising_progress(await watch(api, alice, md_id))
-    assert_indexed_with_rising_progress(await watch(api, alice, pdf_id))
+    pdf = pdfmaker.make_pdf([PDF_FACTS, *HARBOUR_LOG])
+    pdf_id = await upload(api, alice, "varnholm.pdf", "application/pdf", pdf)
+    md_states, pdf_states = await asyncio.gather(watch(api, alice, md_id), watch(api, alice, pdf_id))
+    assert_indexed_with_rising_progress(md_states)
+    assert_indexed_with_rising_progress(pdf_states)
     listed = (await api.get("/api/documents", headers=alice)).json()["items"]
     assert {d["id"] for d in listed} == {md_id, pdf_id}
     assert (await api.get(f"/api/documents/{pdf_id}", headers=bob)).status_code == 404
 
     reply = (await ask(api, alice, QUESTION))["message"]
     cited = [s for s in reply["sources"] if s["document_id"] == pdf_id]
-    assert cited and cited[0]["filename"] == "varnholm.pdf", reply["sources"]
-    assert "Ingrid Salo" in cited[0]["snippet"]
+    assert cited and all(s["filename"] == "varnholm.pdf" for s in cited), reply["sources"]
+    assert any("Ingrid Salo" in s["snippet"] for s in cited), cited
 
     other = (await ask(api, bob, QUESTION))["message"]
     assert all(s.get("document_id") not in (pdf_id, md_id) for s in other["sources"]), other["sources"]
