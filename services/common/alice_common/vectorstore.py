@@ -214,6 +214,28 @@ async def delete_document_chunks(client, user_id: str, document_id: str) -> int:
     return int(result.successful)
 
 
+async def delete_conversation_memory(client, user_id: str, conversation_id: str) -> int:
+    """Forget a deleted conversation's messages, so search and memory stop returning them."""
+    try:
+        result = await memory(client, user_id).data.delete_many(
+            where=Filter.by_property("conversation_id").equal(conversation_id)
+        )
+    except WeaviateBaseError as exc:
+        if _is_missing_tenant(exc):
+            return 0
+        raise
+    return int(result.successful)
+
+
+async def delete_user_data(client, user_id: str) -> None:
+    """Drop the user's tenant from both collections (account deletion)."""
+    tenant = tenant_name(user_id)
+    for name in SCHEMAS:
+        tenants = client.collections.use(name).tenants
+        if await tenants.exists(tenant):
+            await tenants.remove([tenant])
+
+
 def as_rfc3339(value: datetime) -> datetime:
     """Weaviate DATE properties need a timezone; naive datetimes from Mongo are UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -225,7 +247,9 @@ __all__ = [
     "Hit",
     "as_rfc3339",
     "chunk_uuid",
+    "delete_conversation_memory",
     "delete_document_chunks",
+    "delete_user_data",
     "ensure_collections",
     "hybrid",
     "knowledge",
