@@ -136,51 +136,46 @@ class ChatHandler:
 
     # -- the chat path --------------------------------------------------------------------------
     async def handle(self, request: ChatRequested) -> None:
+        # Round trips before the first token are the pipeline's overhead: independent lookups
+        # run concurrently, and nothing is written before the conversation's owner is checked.
         stream = ReplyStream(self.redis, request.reply_id)
-        owner = await self.store.conversation_owner(request.conversation_id)
-        if owner is not None and owner != request.user_id:
-            raise InvalidRequest("conversation belongs to another user")
-        conversation = await self.store.touch_conversation(request.user_id, request.conversation_id)
+        conversation, existing, half_streamed, cancelled = await asyncio.gather(
+            self.store.touch_conversation(request.user_id, request.conversation_id),
+            self.store.get_message(request.reply_id),
+            stream.has_tokens_since_reset(),
+            self.redis.exists(cancel_key(request.reply_id)),
+        )
         if conversation is None:
+            if await self.store.conversation_owner(request.conversation_id) is not None:
+                raise InvalidRequest("conversation belongs to another user")
             # The backend checked it exists before publishing: it was deleted since. Not poison.
             await self._end_with_error(
                 request, stream, "conversation_not_found", "The conversation no longer exists."
             )
             return
-        user_created_at = request.occurred_at.astimezone(UTC).replace(
-            microsecond=request.occurred_at.microsecond // 1000 * 1000
-        )
-        user_doc = {
-            "_id": request.message_id,
-            "conversation_id": request.conversation_id,
-            "user_id": request.user_id,
-            "role": "user",
-            "content": request.content,
-            "status": "completed",
-            "created_at": user_created_at,
-            "reply_id": request.reply_id,
-        }
-        if not await self.store.insert_message(user_doc):
-            stored_user = await self.store.get_message(request.message_id)
-            if stored_user is None or stored_user["user_id"] != request.user_id:
-                raise InvalidRequest("message id belongs to another user")
-            user_doc = stored_user
+        if existing is not None and existing.get("user_id") != request.user_id:
+            raise InvalidRequest("reply id belongs to another user")
 
-        existing = await self.store.get_message(request.reply_id)
+        user_doc = self._user_message(request)
         if existing is not None:
+            await self._store_user_message(user_doc)
             await self._redeliver_stored(request, existing, stream)
             return
 
-        if await stream.has_tokens_since_reset():
-            await stream.add("reset", {})
-            metrics.RESETS.inc()
+        async def announce() -> None:
+            if half_streamed:
+                await stream.add("reset", {})
+                metrics.RESETS.inc()
+            if not cancelled:
+                await stream.add("status", {"state": "generating"})
+
+        user_doc, _ = await asyncio.gather(self._store_user_message(user_doc), announce())
 
         started = time.perf_counter()
         sources: list[dict] = []
-        if await self.redis.exists(cancel_key(request.reply_id)):
+        if cancelled:
             outcome = Outcome(content="", status="stopped")
         else:
-            await stream.add("status", {"state": "generating"})
             (sources, memories), turns = await asyncio.gather(
                 self.retriever.retrieve(request),
                 self.context.recent_turns(request.user_id, request.conversation_id),
@@ -218,14 +213,41 @@ class ChatHandler:
             reply_doc["regenerate_of"] = request.regenerate_of
         if not await self.store.insert_message(reply_doc):
             reply_doc = await self.store.get_message(request.reply_id) or reply_doc
-        await self.context.append(request.conversation_id, [turn_of(user_doc), turn_of(reply_doc)])
-        await self._finish(request, reply_doc, stream)
+        await asyncio.gather(
+            self.context.append(request.conversation_id, [turn_of(user_doc), turn_of(reply_doc)]),
+            self._finish(request, reply_doc, stream),
+        )
         metrics.REPLIES.labels(outcome.status).inc()
         metrics.COMPLETION_TOKENS.inc(outcome.completion_tokens)
         if outcome.ttft_ms is not None:
             metrics.TTFT.observe(outcome.ttft_ms / 1000)
         if not conversation.get("title") and outcome.status == "completed":
             await self._title(request)
+
+    @staticmethod
+    def _user_message(request: ChatRequested) -> dict:
+        # MongoDB keeps milliseconds: truncate so the cache and the database agree on ordering.
+        created_at = request.occurred_at.astimezone(UTC)
+        created_at = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
+        return {
+            "_id": request.message_id,
+            "conversation_id": request.conversation_id,
+            "user_id": request.user_id,
+            "role": "user",
+            "content": request.content,
+            "status": "completed",
+            "created_at": created_at,
+            "reply_id": request.reply_id,
+        }
+
+    async def _store_user_message(self, user_doc: dict) -> dict:
+        """Insert once (redelivery, regenerate: already there); returns the stored message."""
+        if await self.store.insert_message(user_doc):
+            return user_doc
+        stored = await self.store.get_message(user_doc["_id"])
+        if stored is None or stored["user_id"] != user_doc["user_id"]:
+            raise InvalidRequest("message id belongs to another user")
+        return stored
 
     async def _generate(self, reply_id: str, messages: list[dict], stream: ReplyStream) -> "Outcome":
         """Stream the model into the reply stream until it ends or `cancel:{reply_id}` appears."""
@@ -267,9 +289,11 @@ class ChatHandler:
         )
 
     async def _finish(self, request: ChatRequested, reply_doc: dict, stream: ReplyStream) -> None:
-        await stream.add("done", {"message": message_view(reply_doc)})
-        await stream.expire(self.settings.reply_stream_ttl_s)
-        await self.redis.zrem(active_key(request.user_id), request.reply_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            stream.add_to(pipe, "done", {"message": message_view(reply_doc)})
+            pipe.expire(stream.key, self.settings.reply_stream_ttl_s)
+            pipe.zrem(active_key(request.user_id), request.reply_id)
+            await pipe.execute()
         await self.publish(
             ChatCompleted(
                 conversation_id=request.conversation_id,

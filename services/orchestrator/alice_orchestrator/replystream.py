@@ -33,6 +33,10 @@ class ReplyStream:
     async def add(self, event: str, data: dict) -> str:
         return await self.redis.xadd(self.key, {"event": event, "data": json.dumps(data)})
 
+    def add_to(self, pipe, event: str, data: dict) -> None:
+        """The same XADD, queued on a pipeline."""
+        pipe.xadd(self.key, {"event": event, "data": json.dumps(data)})
+
     async def expire(self, ttl_s: int) -> None:
         await self.redis.expire(self.key, ttl_s)
 

@@ -10,6 +10,7 @@ on without sources: a vector store outage must not stop the chat.
 
 import asyncio
 import logging
+import time
 
 from alice_common import vectorstore
 from alice_common.embeddings import Embedder
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 SNIPPET_CHARS = 240
 PROMPT_CHUNK_CHARS = 900
 MEMORY_CHARS = 300
+POSITIVE_TENANT_TTL_S = 600.0
+MAX_REMEMBERED_TENANTS = 100_000
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -34,6 +37,7 @@ class WeaviateRetriever:
         self.settings = settings
         self.client = client
         self.embedder = embedder
+        self._tenants: dict[tuple[str, str], tuple[bool, float]] = {}
 
     async def retrieve(self, request: ChatRequested) -> tuple[list[dict], list[str]]:
         want_knowledge = request.use_knowledge is not False and self.settings.knowledge_top_k > 0
@@ -60,8 +64,22 @@ class WeaviateRetriever:
         return knowledge, memories
 
     async def _has_tenant(self, collection: str, user_id: str) -> bool:
-        tenants = self.client.collections.use(collection).tenants
-        return bool(await tenants.exists(vectorstore.tenant_name(user_id)))
+        """Whether the user has anything in `collection`. A tenant lookup costs tens of ms on a
+        busy Weaviate, so answers are remembered: a tenant, once there, stays (no expiry needed
+        beyond a long safety TTL); "none yet" is asked again after `RETRIEVAL_TENANT_RECHECK_S`,
+        so a first document is used at most that long after it was indexed."""
+        tenant = vectorstore.tenant_name(user_id)
+        key = (collection, tenant)
+        now = time.monotonic()
+        known = self._tenants.get(key)
+        if known is not None and now < known[1]:
+            return known[0]
+        found = await self.client.collections.use(collection).tenants.get_by_name(tenant) is not None
+        ttl = POSITIVE_TENANT_TTL_S if found else self.settings.retrieval_tenant_recheck_s
+        if len(self._tenants) >= MAX_REMEMBERED_TENANTS:
+            self._tenants.clear()
+        self._tenants[key] = (found, now + ttl)
+        return found
 
     async def _knowledge(self, request: ChatRequested, vector) -> list[dict]:
         top_k = self.settings.knowledge_top_k

@@ -55,5 +55,7 @@ class Settings(AliceSettings, EmbeddingSettings):
     memory_top_k: int = 3
     memory_min_score: float = 0.45
     retrieval_token_budget: int = 600
+    # A user found to have no knowledge/memory tenant is looked up again after this long.
+    retrieval_tenant_recheck_s: float = 5.0
     # The chat model needs the cores more than the query embedding does.
     embeddings_threads: int = 1
