@@ -105,6 +105,18 @@ def test_k8s_provides_every_setting_secrets_from_secrets(
     assert "@redis:6379" in settings.redis_url and "replicaSet=rs0" in settings.mongodb_url
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_env_var_that_no_setting_reads(variant, compose: dict, service: str) -> None:
+    """A misspelt or stale name would be silently ignored (extra="ignore"): refuse it."""
+    known = setting_env_names(service)
+    stale = set(compose_env(compose, service)) - known
+    assert not stale, f"docker-compose.yml {service}: {sorted(stale)} is read by no setting"
+    config = variant.get("ConfigMap", f"{service}-config")["data"]
+    shared = variant.get("ConfigMap", "alice-config")["data"]
+    stale = (set(config) | set(shared)) - known
+    assert not stale, f"k8s {service}: {sorted(stale)} is read by no setting"
+
+
 def test_backend_reaches_the_internal_apis_by_service_name(variant, compose: dict) -> None:
     for env in (k8s_env(variant, "backend")[0], compose_env(compose, "backend")):
         for service in ("orchestrator", "dataflow", "kafkaflow"):
