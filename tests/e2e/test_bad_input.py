@@ -63,7 +63,9 @@ def world(infra) -> Iterator[World]:
             max_message_chars=MAX_CHARS,
             max_upload_bytes=100_000,
             register_rate_per_ip_capacity=1000,
+            register_rate_per_ip_per_s=1000,
             login_rate_per_ip_capacity=1000,
+            login_rate_per_ip_per_s=1000,
         ),
     )
     try:

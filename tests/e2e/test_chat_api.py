@@ -39,7 +39,9 @@ def stack(infra) -> Iterator[str]:
             **isolation,
             orchestrator_url=orchestrator.url,
             register_rate_per_ip_capacity=1000,
+            register_rate_per_ip_per_s=1000,
             login_rate_per_ip_capacity=1000,
+            login_rate_per_ip_per_s=1000,
         ),
     )
     try:

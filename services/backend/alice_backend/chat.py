@@ -28,8 +28,13 @@ async def ensure_conversation(ctx: AppContext, user_id: str, conversation_id: st
 
 
 async def memory_enabled(ctx: AppContext, user_id: str) -> bool:
+    cached = ctx.memory_settings.get(user_id)
+    if cached is not None:
+        return cached
     user = await ctx.users.by_id(user_id)
-    return bool(((user or {}).get("settings") or {}).get("memory_enabled", True))
+    enabled = bool(((user or {}).get("settings") or {}).get("memory_enabled", True))
+    ctx.memory_settings.put(user_id, enabled)
+    return enabled
 
 
 async def request_reply(

@@ -8,7 +8,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase, AsyncIOMotorGridFSBucket
 
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
 from alice_backend.internal_client import InternalClient
-from alice_backend.ownership_cache import OwnershipCache
+from alice_backend.ownership_cache import OwnershipCache, TtlCache
 from alice_backend.ratelimit import RateLimiter
 from alice_backend.settings import Settings
 from alice_backend.users import Users
@@ -30,3 +30,5 @@ class AppContext:
     dataflow: InternalClient
     kafkaflow: InternalClient
     conversation_owners: OwnershipCache = field(default_factory=OwnershipCache)
+    # user id -> settings.memory_enabled, so a send needs no MongoDB read.
+    memory_settings: TtlCache = field(default_factory=TtlCache)

@@ -1,4 +1,5 @@
-"""Short-lived, per-process memo of "conversation X belongs to user Y".
+"""Short-lived, per-process memos on the send path: "conversation X belongs to user Y" and
+"user Y has memory on/off".
 
 Sending a message must check the conversation exists for the caller; asking the orchestrator on
 every send costs a network round trip on the hottest path. Ownership never changes, and deletion
@@ -34,3 +35,25 @@ class OwnershipCache:
 
     def forget(self, resource_id: str) -> None:
         self._entries.pop(resource_id, None)
+
+
+class TtlCache:
+    """A small per-process memo with expiry; this replica updates it when it changes the value."""
+
+    def __init__(self, ttl_s: float = 30.0, max_entries: int = 100_000):
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[object, float]] = OrderedDict()
+
+    def get(self, key: str):
+        entry = self._entries.get(key)
+        if entry is None or entry[1] < time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return entry[0]
+
+    def put(self, key: str, value: object) -> None:
+        self._entries[key] = (value, time.monotonic() + self.ttl_s)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)

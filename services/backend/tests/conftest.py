@@ -98,7 +98,9 @@ def settings(infra) -> Settings:
         internal_timeout_s=1.0,
         # Every test registers from 127.0.0.1; the per-address limits have their own test.
         register_rate_per_ip_capacity=10_000,
+        register_rate_per_ip_per_s=10_000,
         login_rate_per_ip_capacity=10_000,
+        login_rate_per_ip_per_s=10_000,
     )
 
 

@@ -111,3 +111,33 @@ async def test_stream_stop_and_regenerate_are_owner_only(backend, redis):
     assert regen.status_code == 202
     new_meta = await redis.hgetall(f"replymeta:{regen.json()['reply_id']}")
     assert new_meta["message_id"] == sent.json()["message"]["id"] and new_meta["content"] == "hi"
+
+
+async def test_memory_setting_travels_with_the_request(backend, settings):
+    auth = await backend.register()
+    conv = await _conversation(backend, auth)
+    url = f"/api/conversations/{conv}/messages"
+    assert (
+        await backend.client.post(url, headers=backend.bearer(auth), json={"content": "one"})
+    ).status_code == 202
+    off = await backend.client.patch(
+        "/api/me", headers=backend.bearer(auth), json={"settings": {"memory_enabled": False}}
+    )
+    assert off.status_code == 200
+    assert (
+        await backend.client.post(url, headers=backend.bearer(auth), json={"content": "two"})
+    ).status_code == 202
+    consumer = AIOKafkaConsumer(
+        settings.topic(Topics.CHAT_REQUESTS), bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    events = []
+    try:
+        while len(events) < 2:
+            batch = await consumer.getmany(timeout_ms=10_000)
+            assert batch, "no ChatRequested arrived"
+            events += [parse_event(r.value) for rs in batch.values() for r in rs]
+    finally:
+        await consumer.stop()
+    assert [(e.content, e.use_memory) for e in events] == [("one", True), ("two", False)]

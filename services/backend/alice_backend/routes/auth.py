@@ -163,4 +163,5 @@ async def update_me(body: MePatch, ctx: Ctx, user: CurrentUser) -> UserOut:
     updated = await ctx.users.update(user["_id"], changes)
     if updated is None:
         raise ApiError(401, "invalid_token", "account no longer exists")
+    ctx.memory_settings.put(user["_id"], bool((updated.get("settings") or {}).get("memory_enabled", True)))
     return user_out(ctx, updated)

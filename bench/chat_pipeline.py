@@ -1,0 +1,294 @@
+"""Chat pipeline benchmark (issue 2): simulated users over the public API.
+
+Measures, in one run:
+  * time to first token (TTFT) seen by a client: from sending `POST .../messages` to the first
+    `token` event on the reply's SSE stream, with N users streaming at once;
+  * pipeline overhead: that TTFT minus the provider's own TTFT for the same request, which the
+    orchestrator measures around the model call and reports in `done.message.usage.ttft_ms`;
+  * accepted messages per second at the backend (202 answers), with many senders at once.
+
+By default it starts its own orchestrator (the deterministic `fake` model, so the model's speed
+does not hide the pipeline's) and backend against the native infrastructure
+(`python -m devstack up --infra`), in a database and topic prefix of their own:
+
+    source scripts/env.sh
+    $UV run --frozen python bench/chat_pipeline.py --users 50 --rounds 10 --accept 5000
+
+`--backend-url URL` measures an already running system instead (then the orchestrator's provider is
+whatever it was started with; the overhead figure stays valid because the provider's own TTFT is
+measured per request).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import httpx
+
+
+@dataclass
+class Sample:
+    system_ttft_ms: float
+    provider_ttft_ms: float
+    accept_ms: float  # the POST's round trip: the backend's own share of the overhead
+
+    @property
+    def overhead_ms(self) -> float:
+        return self.system_ttft_ms - self.provider_ttft_ms
+
+
+@dataclass
+class User:
+    auth: dict[str, str]
+    conversation: str
+
+
+@dataclass
+class Results:
+    samples: list[Sample] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[rank]
+
+
+# --- services ------------------------------------------------------------------------------------
+
+
+def start_services(args: argparse.Namespace, stack: ExitStack) -> str:
+    from devstack.config import Config
+    from devstack.testing import ServiceProcess
+
+    run = uuid.uuid4().hex[:8]
+    base = dict(os.environ) | Config().service_env() | {
+        "MONGODB_DATABASE": f"bench_chat_{run}",
+        "KAFKA_TOPIC_PREFIX": f"bench-chat-{run}.",
+        "HOST": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }  # fmt: skip
+    orchestrator = ServiceProcess(
+        "orchestrator",
+        base
+        | {
+            "LLM_PROVIDER": "fake",
+            "LLM_FAKE_TTFT_MS": str(args.fake_ttft_ms),
+            "LLM_FAKE_TOKEN_INTERVAL_MS": str(args.fake_token_interval_ms),
+            "LLM_MAX_TOKENS": str(args.max_tokens),
+            "CHAT_CONCURRENCY": str(max(8, args.users)),
+        },
+        ready_timeout_s=120,
+    )
+    stack.callback(orchestrator.stop)
+    orchestrator.start()
+    backend = ServiceProcess(
+        "backend",
+        base
+        | {
+            "ORCHESTRATOR_URL": orchestrator.url,
+            "REGISTER_RATE_PER_IP_CAPACITY": "100000",
+            "REGISTER_RATE_PER_IP_PER_S": "100000",
+            "LOGIN_RATE_PER_IP_CAPACITY": "100000",
+            "LOGIN_RATE_PER_IP_PER_S": "100000",
+            "SEND_RATE_CAPACITY": "1000000",
+            "SEND_RATE_PER_S": "100000",
+            "MAX_CONCURRENT_GENERATIONS": "1000000",
+        },
+    )
+    stack.callback(backend.stop)
+    backend.start()
+    print(f"started orchestrator {orchestrator.url} (fake model) and backend {backend.url}", file=sys.stderr)
+    return backend.url
+
+
+# --- client side ---------------------------------------------------------------------------------
+
+
+async def make_user(client: httpx.AsyncClient, memory: bool) -> User:
+    email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
+    response = await client.post("/api/auth/register", json={"email": email, "password": "bench-password"})
+    response.raise_for_status()
+    auth = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    if not memory:
+        patch = await client.patch("/api/me", headers=auth, json={"settings": {"memory_enabled": False}})
+        patch.raise_for_status()
+    conversation = await client.post("/api/conversations", headers=auth, json={"title": "bench"})
+    conversation.raise_for_status()
+    return User(auth, conversation.json()["id"])
+
+
+async def one_exchange(client: httpx.AsyncClient, user: User, prompt: str) -> Sample:
+    started = time.perf_counter()
+    sent = await client.post(
+        f"/api/conversations/{user.conversation}/messages",
+        headers=user.auth,
+        json={"content": prompt, "use_knowledge": False},
+    )
+    accepted = time.perf_counter()
+    if sent.status_code != 202:
+        raise RuntimeError(f"send: {sent.status_code} {sent.text[:200]}")
+    first_token = None
+    done = None
+    async with client.stream("GET", sent.json()["stream_url"], headers=user.auth) as stream:
+        event = None
+        async for line in stream.aiter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                if event == "token" and first_token is None:
+                    first_token = time.perf_counter()
+                elif event in ("done", "error"):
+                    done = (event, json.loads(line[5:]))
+                    break
+    if done is None or done[0] != "done":
+        raise RuntimeError(f"stream ended with {done}")
+    provider_ttft = (done[1]["message"].get("usage") or {}).get("ttft_ms")
+    if first_token is None or provider_ttft is None:
+        raise RuntimeError("no token or no provider TTFT in the reply")
+    return Sample((first_token - started) * 1000, float(provider_ttft), (accepted - started) * 1000)
+
+
+async def streaming_phase(client, users: list[User], rounds: int, results: Results) -> float:
+    async def run_user(user: User) -> None:
+        for i in range(rounds):
+            try:
+                results.samples.append(await one_exchange(client, user, f"Benchmark question number {i}?"))
+            except Exception as exc:  # a benchmark reports failures, it does not stop on them
+                results.errors.append(f"{type(exc).__name__}: {exc}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run_user(u) for u in users))
+    return time.perf_counter() - started
+
+
+async def accept_phase(
+    client, users: list[User], total: int, concurrency: int, errors: list[str]
+) -> tuple[int, int, float]:
+    counter = iter(range(total))
+    accepted = rejected = 0
+
+    async def sender() -> None:
+        nonlocal accepted, rejected
+        for i in counter:
+            user = users[i % len(users)]
+            try:
+                response = await client.post(
+                    f"/api/conversations/{user.conversation}/messages",
+                    headers=user.auth,
+                    json={"content": f"throughput message {i}", "use_knowledge": False},
+                )
+            except httpx.TransportError as exc:
+                rejected += 1
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            if response.status_code == 202:
+                accepted += 1
+            else:
+                rejected += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    return accepted, rejected, time.perf_counter() - started
+
+
+async def bench(url: str, args: argparse.Namespace) -> dict:
+    limits = httpx.Limits(
+        max_connections=args.users + args.accept_concurrency + 10, max_keepalive_connections=200
+    )
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        users = list(await asyncio.gather(*(make_user(client, args.memory) for _ in range(args.users))))
+        warm = Results()
+        await streaming_phase(client, users, 1, warm)  # connections, caches, JIT-free warm-up
+        results = Results()
+        elapsed = await streaming_phase(client, users, args.rounds, results)
+        report: dict = {
+            "users": args.users,
+            "concurrent_streams": args.users,
+            "exchanges": len(results.samples),
+            "errors": len(results.errors),
+            "first_errors": results.errors[:3],
+            "streaming_phase_s": round(elapsed, 2),
+        }
+        if results.samples:
+            ttft = [s.system_ttft_ms for s in results.samples]
+            provider = [s.provider_ttft_ms for s in results.samples]
+            overhead = [s.overhead_ms for s in results.samples]
+            report |= {
+                "ttft_ms": {
+                    "p50": percentile(ttft, 50),
+                    "p99": percentile(ttft, 99),
+                    "mean": statistics.fmean(ttft),
+                },
+                "provider_ttft_ms": {"p50": percentile(provider, 50), "p99": percentile(provider, 99)},
+                "overhead_ms": {"p50": percentile(overhead, 50), "p99": percentile(overhead, 99)},
+                "backend_accept_ms": {
+                    "p50": percentile([s.accept_ms for s in results.samples], 50),
+                    "p99": percentile([s.accept_ms for s in results.samples], 99),
+                },
+            }
+        if args.accept:
+            errors: list[str] = []
+            accepted, rejected, seconds = await accept_phase(
+                client, users, args.accept, args.accept_concurrency, errors
+            )
+            report["accept"] = {
+                "sent": args.accept,
+                "accepted": accepted,
+                "rejected": rejected,
+                "seconds": round(seconds, 2),
+                "accepted_per_s": round(accepted / seconds, 1),
+                "concurrency": args.accept_concurrency,
+                "first_errors": errors[:3],
+            }
+        return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend-url", help="measure a running backend instead of starting services")
+    parser.add_argument("--users", type=int, default=50, help="simulated users = concurrent streams")
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="messages each user sends in the streaming phase"
+    )
+    parser.add_argument(
+        "--accept", type=int, default=5000, help="messages sent in the throughput phase (0: skip)"
+    )
+    parser.add_argument("--accept-concurrency", type=int, default=64)
+    parser.add_argument(
+        "--memory", action="store_true", help="leave memory retrieval on (Weaviate per message)"
+    )
+    parser.add_argument("--max-tokens", type=int, default=24, help="fake model: tokens per reply")
+    parser.add_argument(
+        "--fake-ttft-ms", type=float, default=50.0, help="fake model: its own time to first token"
+    )
+    parser.add_argument("--fake-token-interval-ms", type=float, default=5.0)
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        url = args.backend_url or start_services(args, stack)
+        report = asyncio.run(bench(url, args))
+    print(json.dumps(report, indent=2))
+    if "overhead_ms" in report:
+        o, t = report["overhead_ms"], report["ttft_ms"]
+        print(
+            f"\nTTFT p50 {t['p50']:.1f} ms, p99 {t['p99']:.1f} ms | pipeline overhead p50 {o['p50']:.1f} ms "
+            f"(target <= 10), p99 {o['p99']:.1f} ms (target <= 40) at {args.users} concurrent streams"
+        )
+    if "accept" in report:
+        print(f"accepted {report['accept']['accepted_per_s']} messages/s at the backend (target >= 500)")
+
+
+if __name__ == "__main__":
+    main()
