@@ -15,6 +15,7 @@ DESIGN_PORTS = {
     "frontend": 3000, "backend": 8000, "orchestrator": 8001, "dataflow": 8002, "kafkaflow": 9094,
     "mongodb": 27017, "weaviate": 8080, "redis": 6379, "kafka": 9092,
 }  # fmt: skip
+SYNC = "run tests/deploy/sync_settings_env.py"
 COMPOSE_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
 
@@ -82,7 +83,7 @@ def load_settings(service: str, env: dict[str, str], monkeypatch: pytest.MonkeyP
 def test_compose_provides_every_setting(compose: dict, service: str, monkeypatch: pytest.MonkeyPatch) -> None:
     env = compose_env(compose, service)
     missing = setting_env_names(service) - env.keys()
-    assert not missing, f"docker-compose.yml {service}: add {sorted(missing)}"
+    assert not missing, f"docker-compose.yml {service}: add {sorted(missing)} ({SYNC})"
     settings = load_settings(service, env, monkeypatch)  # every value parses
     assert settings.port == DESIGN_PORTS[service]
     assert settings.service_name == service
@@ -95,7 +96,7 @@ def test_k8s_provides_every_setting_secrets_from_secrets(
 ) -> None:
     env, from_secrets = k8s_env(variant, service)
     missing = setting_env_names(service) - env.keys()
-    assert not missing, f"k8s {variant.name} {service}: add {sorted(missing)} to its ConfigMap/Secret"
+    assert not missing, f"k8s {variant.name} {service}: add {sorted(missing)} ({SYNC}, or a Secret)"
     misplaced = secret_env_names(service) - from_secrets
     assert not misplaced, f"{sorted(misplaced)} must come from a Secret"
     settings = load_settings(service, env, monkeypatch)
@@ -110,11 +111,11 @@ def test_no_env_var_that_no_setting_reads(variant, compose: dict, service: str) 
     """A misspelt or stale name would be silently ignored (extra="ignore"): refuse it."""
     known = setting_env_names(service)
     stale = set(compose_env(compose, service)) - known
-    assert not stale, f"docker-compose.yml {service}: {sorted(stale)} is read by no setting"
+    assert not stale, f"docker-compose.yml {service}: {sorted(stale)} is read by no setting ({SYNC})"
     config = variant.get("ConfigMap", f"{service}-config")["data"]
     shared = variant.get("ConfigMap", "alice-config")["data"]
     stale = (set(config) | set(shared)) - known
-    assert not stale, f"k8s {service}: {sorted(stale)} is read by no setting"
+    assert not stale, f"k8s {service}: {sorted(stale)} is read by no setting ({SYNC})"
 
 
 def test_backend_reaches_the_internal_apis_by_service_name(variant, compose: dict) -> None:
