@@ -10,6 +10,7 @@ from alice_common.kafka import publish
 from alice_backend.context import AppContext
 from alice_backend.errors import ApiError
 from alice_backend.internal_client import seg
+from alice_backend.ratelimit import ReplyRecords
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +51,6 @@ async def request_reply(
     """Admits and publishes one generation; returns its reply id."""
     s = ctx.settings
     reply_id = new_id()
-    decision = await ctx.limiter.start_generation(
-        user_id,
-        reply_id,
-        s.send_rate_capacity,
-        s.send_rate_per_s,
-        s.max_concurrent_generations,
-        s.active_generation_ttl_s,
-    )
-    if not decision.allowed:
-        message = (
-            "too many replies in progress; wait for one to finish"
-            if decision.reason == "concurrency"
-            else "sending too fast; retry later"
-        )
-        raise ApiError(429, "rate_limited", message, {"Retry-After": str(decision.retry_after_s)})
     meta = {
         "user_id": user_id,
         "conversation_id": conversation_id,
@@ -72,13 +58,23 @@ async def request_reply(
         "content": content,
         "use_knowledge": "" if use_knowledge is None else str(int(use_knowledge)),
     }
-    async with ctx.redis.pipeline(transaction=False) as pipe:
-        pipe.hset(f"replymeta:{reply_id}", mapping=meta)
-        pipe.expire(f"replymeta:{reply_id}", s.reply_meta_ttl_s)
-        pipe.xadd(f"reply:{reply_id}", {"event": "status", "data": json.dumps({"state": "queued"})})
+    records = ReplyRecords(
+        meta=meta,
+        meta_ttl_s=s.reply_meta_ttl_s,
         # The orchestrator shortens this once the reply ends; this bounds an abandoned stream.
-        pipe.expire(f"reply:{reply_id}", max(REPLY_STREAM_TTL_S, s.active_generation_ttl_s))
-        await pipe.execute()
+        stream_ttl_s=max(REPLY_STREAM_TTL_S, s.active_generation_ttl_s),
+    )
+    decision = await ctx.limiter.start_generation(
+        user_id, reply_id, s.send_rate_capacity, s.send_rate_per_s, s.max_concurrent_generations,
+        s.active_generation_ttl_s, records,
+    )  # fmt: skip
+    if not decision.allowed:
+        message = (
+            "too many replies in progress; wait for one to finish"
+            if decision.reason == "concurrency"
+            else "sending too fast; retry later"
+        )
+        raise ApiError(429, "rate_limited", message, {"Retry-After": str(decision.retry_after_s)})
     event = ChatRequested(
         conversation_id=conversation_id,
         user_id=user_id,

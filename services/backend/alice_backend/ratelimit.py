@@ -42,8 +42,10 @@ return {1, 0}
 """
 )
 
-# KEYS[1] bucket, KEYS[2] active ZSET; ARGV capacity, rate, max_active, reply_id, active_ttl_s
-# -> {1, 0, 'ok'} or {0, retry_after_ms, 'rate'|'concurrency'}
+# KEYS[1] bucket, KEYS[2] active ZSET, optional KEYS[3] replymeta hash, KEYS[4] reply stream;
+# ARGV capacity, rate, max_active, reply_id, active_ttl_s[, meta_ttl_s, stream_ttl_s, queued_json,
+# meta field, value, ...] -> {1, 0, 'ok'} or {0, retry_after_ms, 'rate'|'concurrency'}
+# Admitted replies get their metadata and `status: queued` in the same step: one round trip.
 _SEND = (
     _BUCKET_LIB
     + """
@@ -61,9 +63,25 @@ end
 store(KEYS[1], tokens - 1, now, capacity, rate)
 redis.call('ZADD', KEYS[2], now, reply_id)
 redis.call('EXPIRE', KEYS[2], active_ttl)
+if #KEYS == 4 then
+  redis.call('HSET', KEYS[3], unpack(ARGV, 9))
+  redis.call('EXPIRE', KEYS[3], ARGV[6])
+  redis.call('XADD', KEYS[4], '*', 'event', 'status', 'data', ARGV[8])
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
+end
 return {1, 0, 'ok'}
 """
 )
+
+
+@dataclass(frozen=True)
+class ReplyRecords:
+    """Written only when the reply is admitted: `replymeta:{id}` and the `queued` status event."""
+
+    meta: dict[str, str]
+    meta_ttl_s: int
+    stream_ttl_s: int
+    queued_json: str = '{"state":"queued"}'
 
 
 @dataclass(frozen=True)
@@ -87,10 +105,20 @@ class RateLimiter:
         return Decision(True) if allowed else Decision(False, _retry_s(retry_ms), "rate")
 
     async def start_generation(
-        self, user_id: str, reply_id: str, capacity: float, per_s: float, max_active: int, active_ttl_s: int
+        self,
+        user_id: str,
+        reply_id: str,
+        capacity: float,
+        per_s: float,
+        max_active: int,
+        active_ttl_s: int,
+        records: ReplyRecords | None = None,
     ) -> Decision:
-        allowed, retry_ms, reason = await self._send(
-            keys=[f"rl:{user_id}:send", f"active:{user_id}"],
-            args=[capacity, per_s, max_active, reply_id, active_ttl_s],
-        )
+        keys = [f"rl:{user_id}:send", f"active:{user_id}"]
+        args: list = [capacity, per_s, max_active, reply_id, active_ttl_s]
+        if records is not None:
+            keys += [f"replymeta:{reply_id}", f"reply:{reply_id}"]
+            args += [records.meta_ttl_s, records.stream_ttl_s, records.queued_json]
+            args += [item for pair in records.meta.items() for item in pair]
+        allowed, retry_ms, reason = await self._send(keys=keys, args=args)
         return Decision(True) if allowed else Decision(False, _retry_s(retry_ms), reason)

@@ -65,3 +65,20 @@ async def test_stale_generations_stop_counting(redis):
     decision = await limiter.start_generation(user, "fresh", 10, 1, max_active=1, active_ttl_s=60)
     assert decision.allowed
     assert await redis.zrange(f"active:{user}", 0, -1) == ["fresh"]
+
+
+async def test_admission_writes_reply_records_only_when_admitted(redis):
+    from alice_backend.ratelimit import ReplyRecords
+
+    limiter = RateLimiter(redis)
+    user = _user()
+    records = ReplyRecords(meta={"user_id": user, "content": "hi"}, meta_ttl_s=60, stream_ttl_s=120)
+    admitted = await limiter.start_generation(user, f"{user}-a", 10, 1, 1, 60, records)
+    refused = await limiter.start_generation(user, f"{user}-b", 10, 1, 1, 60, records)
+    assert admitted.allowed and not refused.allowed
+    assert await redis.hgetall(f"replymeta:{user}-a") == {"user_id": user, "content": "hi"}
+    [(_, fields)] = await redis.xrange(f"reply:{user}-a")
+    assert fields == {"event": "status", "data": '{"state":"queued"}'}
+    assert 0 < await redis.ttl(f"reply:{user}-a") <= 120 and 0 < await redis.ttl(f"replymeta:{user}-a") <= 60
+    assert not await redis.exists(f"replymeta:{user}-b", f"reply:{user}-b")
+    await redis.delete(f"replymeta:{user}-a", f"reply:{user}-a")
