@@ -119,19 +119,19 @@ class ChatHandler:
             code, message = "invalid_request", "The message could not be processed."
         else:
             code, message = "generation_failed", "The assistant could not generate a reply. Please retry."
-        await stream.add("error", {"code": code, "message": message})
-        await stream.expire(self.settings.reply_stream_ttl_s)
-        if isinstance(data.get("user_id"), str):
-            await self.redis.zrem(active_key(data["user_id"]), data["reply_id"])
+        user_id = data.get("user_id") if isinstance(data.get("user_id"), str) else None
+        error = {"code": code, "message": message}
+        await stream.end("error", error, self.settings.reply_stream_ttl_s, user_id)
         metrics.REPLIES.labels("error").inc()
 
     async def _end_with_error(
         self, request: ChatRequested, stream: ReplyStream, code: str, message: str
     ) -> None:
         if not await stream.has_terminal_event():
-            await stream.add("error", {"code": code, "message": message})
-            await stream.expire(self.settings.reply_stream_ttl_s)
-        await self.redis.zrem(active_key(request.user_id), request.reply_id)
+            error = {"code": code, "message": message}
+            await stream.end("error", error, self.settings.reply_stream_ttl_s, request.user_id)
+        else:
+            await self.redis.zrem(active_key(request.user_id), request.reply_id)
         metrics.REPLIES.labels("error").inc()
 
     # -- the chat path --------------------------------------------------------------------------
@@ -289,11 +289,8 @@ class ChatHandler:
         )
 
     async def _finish(self, request: ChatRequested, reply_doc: dict, stream: ReplyStream) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            stream.add_to(pipe, "done", {"message": message_view(reply_doc)})
-            pipe.expire(stream.key, self.settings.reply_stream_ttl_s)
-            pipe.zrem(active_key(request.user_id), request.reply_id)
-            await pipe.execute()
+        ttl_s = self.settings.reply_stream_ttl_s
+        await stream.end("done", {"message": message_view(reply_doc)}, ttl_s, request.user_id)
         await self.publish(
             ChatCompleted(
                 conversation_id=request.conversation_id,

@@ -33,9 +33,15 @@ class ReplyStream:
     async def add(self, event: str, data: dict) -> str:
         return await self.redis.xadd(self.key, {"event": event, "data": json.dumps(data)})
 
-    def add_to(self, pipe, event: str, data: dict) -> None:
-        """The same XADD, queued on a pipeline."""
-        pipe.xadd(self.key, {"event": event, "data": json.dumps(data)})
+    async def end(self, event: str, data: dict, ttl_s: int, user_id: str | None) -> None:
+        """Write the terminal event (`done`/`error`), start the stream's TTL and free the user's
+        generation slot in one MULTI, so a client that sees the end can send again at once."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.key, {"event": event, "data": json.dumps(data)})
+            pipe.expire(self.key, ttl_s)
+            if user_id:
+                pipe.zrem(active_key(user_id), self.reply_id)
+            await pipe.execute()
 
     async def expire(self, ttl_s: int) -> None:
         await self.redis.expire(self.key, ttl_s)
