@@ -1,6 +1,7 @@
 """The same images, env names and ports everywhere: code settings, docker-compose.yml, k8s/,
 skaffold.yaml, Dockerfiles and DESIGN §2."""
 
+import base64
 import importlib
 import re
 
@@ -172,6 +173,16 @@ def test_same_third_party_images_in_compose_and_k8s(rendered, compose: dict) -> 
     k8s_images = {c["image"] for w in rendered["base"].workloads() for c in pod_spec(w)["containers"]}
     for store in ("mongodb", "redis", "kafka", "weaviate"):
         assert compose["services"][store]["image"] in k8s_images, store
+
+
+def test_kafka_cluster_id_is_a_kraft_uuid(variant, compose: dict) -> None:
+    """kafka-storage format rejects an id that is not 16 bytes in base64url (22 characters)."""
+    for cluster_id in (
+        variant.get("ConfigMap", "kafka-config")["data"]["CLUSTER_ID"],
+        compose["services"]["kafka"]["environment"]["CLUSTER_ID"],
+    ):
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", cluster_id), cluster_id
+        assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
 
 
 @pytest.mark.parametrize("service", [*SERVICES, "frontend"])
