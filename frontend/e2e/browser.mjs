@@ -17,8 +17,8 @@ export async function launch() {
 }
 
 /** A fresh, isolated browser profile (own cookies and localStorage). */
-export async function newPage(browser, { colorScheme = 'light', viewport = { width: 1280, height: 800 } } = {}) {
-  const context = await browser.newContext({ baseURL: BASE_URL, colorScheme, viewport, deviceScaleFactor: 1 });
+export async function newPage(browser, { colorScheme = 'light', viewport = { width: 1280, height: 800 }, baseURL = BASE_URL } = {}) {
+  const context = await browser.newContext({ baseURL, colorScheme, viewport, deviceScaleFactor: 1 });
   context.setDefaultTimeout(30_000);
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));

@@ -23,6 +23,18 @@ export async function signUp(page, email, displayName) {
   await page.getByRole('button', byName('New chat')).waitFor();
 }
 
+/** Signs up, or signs in when the account already exists (a fixed admin address across runs). */
+export async function signUpOrIn(page, email, displayName) {
+  await page.goto('/');
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Display name', { exact: true }).fill(displayName);
+  await page.getByRole('button', byName('Sign up')).click();
+  const signedIn = page.getByRole('button', byName('New chat'));
+  await signedIn.or(page.getByRole('alert')).first().waitFor();
+  if (!(await signedIn.isVisible())) await signIn(page, email);
+}
+
 export async function signIn(page, email) {
   await page.goto('/');
   await page.getByLabel('Email', { exact: true }).fill(email);
@@ -34,8 +46,12 @@ export async function signIn(page, email) {
 export const messages = (page) => page.getByRole('log', byName('Messages')).getByRole('article');
 export const composer = (page) => page.getByRole('textbox', byName('Message'));
 
+const finishedReplies = (page) => page.locator('article.from-assistant[data-status]');
+const repliesBeforeSend = new WeakMap();
+
 /** Types a message, sends it with Send, and returns the conversation id from the URL. */
 export async function send(page, text) {
+  repliesBeforeSend.set(page, await finishedReplies(page).count());
   await composer(page).fill(text);
   await page.getByRole('button', byName('Send')).click();
   await page.waitForURL(/\/c\/[^/]+$/);
@@ -44,8 +60,12 @@ export async function send(page, text) {
 
 /** Waits until no reply is streaming, returns the last message (an assistant reply). */
 export async function waitForReply(page, timeout = REPLY_TIMEOUT_MS) {
-  const log = page.getByRole('log', byName('Messages'));
-  await log.locator('article[aria-busy="true"]').waitFor({ state: 'detached', timeout });
+  const before = repliesBeforeSend.get(page) ?? 0;
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('article.from-assistant[data-status]').length > n && !document.querySelector('article[aria-busy="true"]'),
+    before,
+    { timeout, polling: 250 },
+  );
   const last = messages(page).last();
   await assert.doesNotReject(last.locator('xpath=self::*[contains(@class, "from-assistant")]').waitFor({ timeout: 5000 }));
   return last;
@@ -61,16 +81,6 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(SCREENSHOTS, name), animations: 'disabled' });
 }
 
-/** Calls the public API with the user's own credentials (to compare the UI with what is stored). */
-export async function apiAs(request, email) {
-  const login = await request.post('/api/auth/login', { data: { email, password: PASSWORD } });
-  assert.equal(login.status(), 200, await login.text());
-  const { access_token: token } = await login.json();
-  return async (path) => {
-    const res = await request.get(path, { headers: { Authorization: `Bearer ${token}` } });
-    return { status: res.status(), body: await res.json().catch(() => null) };
-  };
-}
 
 /** Runs `fn` with a fresh page; on failure saves a screenshot and the page's text for diagnosis. */
 export async function withPage(browser, newPage, options, fn) {

@@ -55,7 +55,8 @@ export function Composer({
       <textarea
         ref={area}
         aria-label="Message"
-        placeholder={streaming ? 'Alice is replying…' : 'Message Alice (Enter to send, Shift+Enter for a new line)'}
+        placeholder={streaming ? 'Alice is replying…' : 'Message Alice…'}
+        title="Enter sends, Shift+Enter starts a new line"
         rows={1}
         value={text}
         disabled={streaming}

@@ -1,0 +1,147 @@
+"""Browser acceptance (issue 4): the real stack (backend, orchestrator with the local SmolLM2,
+dataflow, kafkaflow on real Kafka, Redis, MongoDB protocol and Weaviate), the production build of
+the frontend served by `vite preview` with its /api proxy pointed at that backend, and the
+Playwright tests in `frontend/e2e/run.mjs` driving Debian's Chromium.
+
+Nothing is skipped: a missing Chromium, missing node_modules or a service that does not start is a
+failure. Screenshots go to a temporary folder unless ALICE_UPDATE_SCREENSHOTS=1, which writes the
+committed ones in docs/screenshots/.
+"""
+
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from devstack.testing import ServiceProcess, free_port, service_env
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+ROOT = Path(__file__).resolve().parents[2]
+FRONTEND = ROOT / "frontend"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode} before serving {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout_s}s")
+
+
+@pytest.fixture(scope="module")
+def admin_email() -> str:
+    return f"admin-{uuid.uuid4().hex[:8]}@example.org"
+
+
+@pytest.fixture(scope="module")
+def backend_url(infra, admin_email) -> Iterator[str]:
+    isolation = {
+        "mongodb_database": f"e2e_browser_{uuid.uuid4().hex[:8]}",
+        "kafka_topic_prefix": f"e2e-browser-{uuid.uuid4().hex[:8]}.",
+    }
+    dataflow = ServiceProcess("dataflow", service_env(infra, **isolation), ready_timeout_s=120)
+    kafkaflow = ServiceProcess(
+        "kafkaflow", service_env(infra, **isolation, poll_interval_s=2), ready_timeout_s=60
+    )
+    orchestrator = ServiceProcess(
+        "orchestrator",
+        # Short replies keep the run bounded on 2 cores; long enough to stop or cut mid-reply.
+        service_env(infra, **isolation, llm_provider="local", llm_max_tokens=96),
+        ready_timeout_s=120,
+    )
+    backend = ServiceProcess(
+        "backend",
+        service_env(
+            infra,
+            **isolation,
+            orchestrator_url=orchestrator.url,
+            dataflow_url=dataflow.url,
+            kafkaflow_url=kafkaflow.url,
+            alice_admin_emails=admin_email,
+            # Redis (and so the per-IP buckets) may be shared with other test runs.
+            register_rate_per_ip_capacity=1000,
+            register_rate_per_ip_per_s=1000,
+            login_rate_per_ip_capacity=1000,
+            login_rate_per_ip_per_s=1000,
+            upload_rate_capacity=1000,
+            upload_rate_per_s=1000,
+        ),
+    )
+    started: list[ServiceProcess] = []
+    try:
+        for svc in (dataflow, kafkaflow, orchestrator, backend):
+            started.append(svc.start())
+        yield backend.url
+    finally:
+        for svc in reversed(started):
+            svc.stop()
+
+
+@pytest.fixture(scope="module")
+def frontend_url(backend_url) -> Iterator[str]:
+    assert shutil.which("node"), "node is required for the browser tests"
+    deps = FRONTEND / "node_modules" / "playwright-core"
+    assert deps.is_dir(), "run scripts/bootstrap.sh (npm ci in frontend/)"
+    build = subprocess.run(
+        ["npm", "run", "--silent", "build"], cwd=FRONTEND, capture_output=True, text=True, timeout=300
+    )
+    assert build.returncode == 0, f"frontend build failed:\n{build.stdout}\n{build.stderr}"
+    port = free_port()
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"alice-vite-preview-{port}.log", "w")
+    preview = subprocess.Popen(
+        ["node", "node_modules/vite/bin/vite.js", "preview", "--port", str(port), "--strictPort"],
+        cwd=FRONTEND,
+        env=os.environ | {"ALICE_BACKEND_URL": backend_url},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/", 60, preview)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        preview.terminate()
+        try:
+            preview.wait(10)
+        except subprocess.TimeoutExpired:
+            preview.kill()
+        log.close()
+
+
+def test_browser_acceptance(frontend_url, admin_email, tmp_path):
+    """Sign-up → chat → streamed reply → history; stop; document → indexed → citation; isolation
+    between users; network cut mid-reply; dark theme, phone layout and admin pipeline screenshots."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `scripts/bootstrap.sh --test` installs it"
+    update = os.environ.get("ALICE_UPDATE_SCREENSHOTS") == "1"
+    screenshots = ROOT / "docs" / "screenshots" if update else tmp_path
+    env = os.environ | {
+        "ALICE_E2E_URL": frontend_url,
+        "ALICE_E2E_ADMIN_EMAIL": admin_email,
+        "ALICE_E2E_SCREENSHOTS": str(screenshots),
+        "ALICE_E2E_FAILURES": str(tmp_path / "failures"),
+        "CHROMIUM_PATH": CHROMIUM,
+    }
+    run = subprocess.run(
+        ["node", "e2e/run.mjs"], cwd=FRONTEND, env=env, capture_output=True, text=True, timeout=1700
+    )
+    print(run.stdout[-20000:])
+    print(run.stderr[-5000:])
+    assert run.returncode == 0, f"browser tests failed (exit {run.returncode}); see the output above"
+    assert "# fail 0" in run.stdout and "# pass 7" in run.stdout, run.stdout[-3000:]
+    for name in ("chat-light.png", "chat-dark.png", "chat-phone.png", "documents.png", "admin-pipeline.png"):
+        assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"
