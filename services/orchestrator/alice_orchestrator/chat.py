@@ -9,6 +9,7 @@ generated again, and a reply already stored is not generated twice.
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -65,6 +66,25 @@ def parse_request(raw: bytes | str | None) -> ChatRequested:
     return event
 
 
+_ID_FIELD = re.compile(rb'"(reply_id|user_id)"\s*:\s*"([A-Za-z0-9_-]{1,128})"')
+
+
+def recover_ids(raw: bytes | None) -> dict[str, str]:
+    """`reply_id` and `user_id` of a record, even one that is not valid JSON (truncated, say),
+    so that the client waiting on its stream still hears that it failed."""
+    found: dict[str, str] = {}
+    try:
+        data = json.loads(raw or b"")
+    except (ValueError, TypeError):
+        data = None
+    if isinstance(data, dict):
+        found = {k: data[k] for k in ("reply_id", "user_id") if isinstance(data.get(k), str) and data[k]}
+    elif raw:
+        for name, value in _ID_FIELD.findall(raw[:100_000]):
+            found.setdefault(name.decode(), value.decode())
+    return found
+
+
 def message_view(doc: dict) -> dict:
     """The reply as the `done` event carries it."""
     created = doc.get("created_at")
@@ -106,11 +126,8 @@ class ChatHandler:
 
     async def on_dead_letter(self, record: ConsumerRecord, exc: BaseException) -> None:
         """After the loop parked a record in the DLQ: end its reply stream with `error`."""
-        try:
-            data = json.loads(record.value or b"")
-        except (ValueError, TypeError):
-            return
-        if not isinstance(data, dict) or not isinstance(data.get("reply_id"), str) or not data["reply_id"]:
+        data = recover_ids(record.value)
+        if not data.get("reply_id"):
             return
         stream = ReplyStream(self.redis, data["reply_id"])
         if await stream.has_terminal_event():
@@ -119,7 +136,7 @@ class ChatHandler:
             code, message = "invalid_request", "The message could not be processed."
         else:
             code, message = "generation_failed", "The assistant could not generate a reply. Please retry."
-        user_id = data.get("user_id") if isinstance(data.get("user_id"), str) else None
+        user_id = data.get("user_id")
         error = {"code": code, "message": message}
         await stream.end("error", error, self.settings.reply_stream_ttl_s, user_id)
         metrics.REPLIES.labels("error").inc()
@@ -274,6 +291,11 @@ class ChatHandler:
                     pump_task.cancel()
                     await asyncio.gather(pump_task, return_exceptions=True)
                     break
+        except BaseException:
+            # A failed attempt must not leave a write in flight that could land after the
+            # next attempt's `reset`.
+            await asyncio.gather(coalescer.close(), return_exceptions=True)
+            raise
         finally:
             if not pump_task.done():
                 pump_task.cancel()

@@ -87,3 +87,15 @@ async def test_a_model_that_stalls_still_stops_in_time():
     outcome = await handler._generate("r3", [], ReplyStream(redis, "r3"))
     assert time.monotonic() - started < 1.0
     assert outcome.status == "stopped"
+
+
+def test_ids_are_recovered_from_broken_records_for_the_error_event():
+    from alice_orchestrator.chat import recover_ids
+
+    both = {"reply_id": "r1", "user_id": "u1"}
+    assert recover_ids(b'{"reply_id": "r1", "user_id": "u1", "content": 5}') == both
+    truncated = b'{"type": "ChatRequested", "reply_id": "r1", "user_id": "u1", "content": "tru'
+    assert recover_ids(truncated) == both
+    assert recover_ids(b"\x00garbage") == {}
+    assert recover_ids(None) == {}
+    assert recover_ids(b'{"reply_id": 7}') == {}
