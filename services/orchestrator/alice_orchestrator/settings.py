@@ -2,7 +2,7 @@ from typing import Literal
 
 from alice_common.embeddings import EmbeddingSettings
 from alice_common.settings import AliceSettings
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 DEFAULT_SYSTEM_PROMPT = "You are Alice, a helpful assistant. Answer clearly and concisely."
 
@@ -12,18 +12,18 @@ class Settings(AliceSettings, EmbeddingSettings):
     port: int = 8001
 
     # Conversations handled at once by one replica (key-ordered: one at a time per conversation).
-    chat_concurrency: int = 8
-    chat_max_attempts: int = 3
-    reply_stream_ttl_s: int = 3600
+    chat_concurrency: int = Field(8, ge=1)
+    chat_max_attempts: int = Field(3, ge=1)
+    reply_stream_ttl_s: int = Field(3600, ge=60)
     # How fast the group notices a dead replica and hands its conversations to another one.
-    chat_consumer_session_timeout_ms: int = 10000
+    chat_consumer_session_timeout_ms: int = Field(10000, ge=1000)
 
     # Chat model. `local` runs the bundled SmolLM2 GGUF; `openai` is any OpenAI-compatible endpoint;
     # `fake` is a deterministic stand-in for pipeline benchmarks only.
     llm_provider: Literal["local", "openai", "fake"] = "local"
-    llm_max_tokens: int = 256
-    llm_temperature: float = 0.7
-    llm_context_tokens: int = 2048
+    llm_max_tokens: int = Field(256, ge=1)
+    llm_temperature: float = Field(0.7, ge=0.0, le=2.0)
+    llm_context_tokens: int = Field(2048, ge=256)
     llm_model: str = "SmolLM2-135M-Instruct"
     llm_base_url: str = "https://api.openai.com/v1"
     llm_api_key: SecretStr | None = None
@@ -33,21 +33,22 @@ class Settings(AliceSettings, EmbeddingSettings):
     # One thread by default: llama.cpp's threads wait on each other at every layer, so on shared,
     # oversubscribed cores 2 threads measured 1 token/s where 1 thread kept 33 tokens/s.
     # Raise it only where the model has cores to itself.
-    llm_threads: int = 1
-    llm_local_concurrency: int = 1
+    llm_threads: int = Field(1, ge=1)
+    llm_local_concurrency: int = Field(1, ge=1)
     # fake provider (benchmarks): time to the first token and between tokens.
     llm_fake_ttft_ms: float = 0.0
     llm_fake_token_interval_ms: float = 5.0
 
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    title_max_tokens: int = 16
+    title_max_tokens: int = Field(16, ge=1)
     # Recent turns kept in the Redis `ctx:{conversation}` cache.
-    context_cache_turns: int = 40
+    context_cache_turns: int = Field(40, ge=2)
     context_cache_ttl_s: int = 86400
 
     # At most one XADD of token deltas per reply per interval.
-    token_flush_interval_ms: float = 20.0
-    cancel_poll_interval_ms: float = 200.0
+    token_flush_interval_ms: float = Field(20.0, ge=0.0)
+    # The contract: a stop is noticed within a second, so poll at least every 250 ms.
+    cancel_poll_interval_ms: float = Field(200.0, gt=0.0, le=250.0)
 
     # Retrieval (knowledge sources and memory from Weaviate).
     knowledge_top_k: int = 4
@@ -59,3 +60,9 @@ class Settings(AliceSettings, EmbeddingSettings):
     retrieval_tenant_recheck_s: float = 5.0
     # The chat model needs the cores more than the query embedding does.
     embeddings_threads: int = 1
+
+    @model_validator(mode="after")
+    def _reply_fits_the_context(self) -> "Settings":
+        if self.llm_max_tokens >= self.llm_context_tokens - 64:
+            raise ValueError("LLM_MAX_TOKENS must leave room for the prompt within LLM_CONTEXT_TOKENS")
+        return self

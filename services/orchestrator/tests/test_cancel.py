@@ -25,13 +25,13 @@ class FakeRedis:
 
 
 def handler_with(provider, redis: FakeRedis) -> ChatHandler:
-    settings = Settings(llm_max_tokens=10_000, cancel_poll_interval_ms=200)
+    settings = Settings(llm_max_tokens=1500, cancel_poll_interval_ms=200)
     return ChatHandler(settings, store=None, redis=redis, provider=provider, publish=None)  # type: ignore[arg-type]
 
 
 async def test_cancel_stops_generation_within_a_second_and_keeps_partial_content():
     redis = FakeRedis()
-    provider = FakeProvider(token_interval_ms=10)  # would take 100 s to finish
+    provider = FakeProvider(token_interval_ms=10)  # would take 15 s to finish
     handler = handler_with(provider, redis)
 
     async def press_stop():
