@@ -45,27 +45,13 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       const nav = page.getByRole('navigation', byName('Conversations'));
       assert.equal(await nav.getByRole('link').count(), 1);
       first.title = (await nav.getByRole('link').first().innerText()).trim();
-    });
-  });
 
-  test('dark theme and a phone-sized screen', { timeout: 60_000 }, async () => {
-    await withPage(browser, newPage, { colorScheme: 'dark' }, async (page) => {
-      await signIn(page, first.email);
-      await page.getByRole('navigation', byName('Conversations')).getByRole('link').first().click();
-      await messages(page).nth(1).waitFor();
-      const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-      assert.notEqual(bg, 'rgb(247, 247, 251)', 'dark theme follows the system preference');
-      await screenshot(page, 'chat-dark.png');
-
-      await page.setViewportSize({ width: 390, height: 780 });
-      await messages(page).nth(1).waitFor();
-      // The sidebar is tucked away on a phone (this times out if it stays visible).
-      await page.getByRole('button', byName('New chat')).waitFor({ state: 'hidden', timeout: 5000 });
-      await page.getByRole('button', byName('Open menu')).click();
-      await page.getByRole('button', byName('New chat')).waitFor();
-      await page.locator('.scrim').click({ position: { x: 370, y: 400 } });
-      await page.getByRole('button', byName('New chat')).waitFor({ state: 'hidden', timeout: 5000 });
-      await screenshot(page, 'chat-phone.png');
+      // Signing out revokes the session: a reload does not bring it back.
+      await page.getByRole('button', byName('Sign out')).click();
+      await page.getByRole('button', byName('Sign in')).waitFor();
+      await page.reload();
+      await page.getByRole('button', byName('Sign in')).waitFor();
+      assert.equal(await page.getByRole('button', byName('New chat')).count(), 0);
     });
   });
 
@@ -154,6 +140,27 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       await chip.click();
       await page.waitForURL(/\/documents\?focus=/);
       await page.locator('li.doc.focused', { hasText: knowledge.filename }).waitFor();
+    });
+  });
+
+  test('dark theme and a phone-sized screen', { timeout: 60_000 }, async () => {
+    await withPage(browser, newPage, { colorScheme: 'dark' }, async (page) => {
+      await signIn(page, first.email);
+      await page.getByRole('navigation', byName('Conversations')).getByRole('link').first().click();
+      await messages(page).nth(1).waitFor();
+      const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      assert.notEqual(bg, 'rgb(247, 247, 251)', 'dark theme follows the system preference');
+      await screenshot(page, 'chat-dark.png');
+
+      await page.setViewportSize({ width: 390, height: 780 });
+      await messages(page).nth(1).waitFor();
+      // The sidebar is tucked away on a phone (this times out if it stays visible).
+      await page.getByRole('button', byName('New chat')).waitFor({ state: 'hidden', timeout: 5000 });
+      await page.getByRole('button', byName('Open menu')).click();
+      await page.getByRole('button', byName('New chat')).waitFor();
+      await page.locator('.scrim').click({ position: { x: 370, y: 400 } });
+      await page.getByRole('button', byName('New chat')).waitFor({ state: 'hidden', timeout: 5000 });
+      await screenshot(page, 'chat-phone.png');
     });
   });
 

@@ -56,11 +56,8 @@ export function PipelineDiagram({ graph }: { graph: FlowGraph }) {
         const a = box.get(e.from);
         const b = box.get(e.to);
         if (!a || !b) return null;
-        if (e.kind === 'dead_letters') {
-          const x1 = a.x + a.w / 2;
-          const x2 = b.x + b.w / 2;
-          return <path key={i} d={`M${x1} ${a.y + a.h} C${x1} ${b.y - 20} ${x2} ${a.y + a.h + 20} ${x2} ${b.y - 2}`} className="edge edge-dlq" markerEnd="url(#arrow)" />;
-        }
+        // Dead-letter topics sit in their own row, named after their source: no crossing lines.
+        if (e.kind === 'dead_letters') return null;
         const x1 = a.x + a.w;
         const y1 = a.y + a.h / 2;
         const x2 = b.x;
