@@ -55,6 +55,8 @@ class ChatRequested(Event):
     reply_id: str
     content: str
     use_knowledge: bool | None = None
+    # The user's setting: add relevant exchanges from their other conversations to the prompt.
+    use_memory: bool = True
     # Set when the user asked to regenerate the reply to an earlier message.
     regenerate_of: str | None = None
 
