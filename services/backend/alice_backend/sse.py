@@ -5,6 +5,7 @@ resumes exactly after the last event it saw with `Last-Event-ID`. A comment line
 nothing arrived for a heartbeat interval, keeping proxies from closing an idle connection.
 """
 
+import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -15,6 +16,11 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 TERMINAL_EVENTS = {"done", "error"}
+EXPIRED_ID = "0-1"
+EXPIRED = {
+    "code": "reply_expired",
+    "message": "this reply is no longer streamable; read it from the conversation",
+}
 _ENTRY_ID = re.compile(r"^\d+-\d+$")
 
 SSE_HEADERS = {
@@ -50,6 +56,10 @@ async def relay(
     block_ms = max(1, int(heartbeat_s * 1000))
     # Tells the client how long to wait before reconnecting.
     yield "retry: 1000\n\n"
+    # The stream is written before the reply id is ever handed out, so a missing one has expired.
+    if not await redis.exists(key):
+        yield format_event(EXPIRED_ID, "error", json.dumps(EXPIRED))
+        return
     while True:
         try:
             answer = await redis.xread({key: after}, count=batch, block=block_ms)

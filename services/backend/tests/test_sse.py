@@ -53,7 +53,8 @@ async def test_relay_resumes_exactly_after_an_id_and_ends_at_done(redis):
 
 async def test_relay_waits_with_heartbeats_then_delivers_live_events(redis):
     reply = uuid.uuid4().hex
-    gen = sse.relay(redis, reply, "0-0", heartbeat_s=0.1)
+    queued = await redis.xadd(f"reply:{reply}", {"event": "status", "data": '{"state":"queued"}'})
+    gen = sse.relay(redis, reply, queued, heartbeat_s=0.1)
     assert (await anext(gen)).startswith("retry:")
     assert await anext(gen) == ": heartbeat\n\n"
 
@@ -66,3 +67,8 @@ async def test_relay_waits_with_heartbeats_then_delivers_live_events(redis):
     await task
     assert chunks[-1].startswith("id: ") and "event: error" in chunks[-1]
     await redis.delete(f"reply:{reply}")
+
+
+async def test_an_expired_stream_ends_at_once_with_an_error(redis):
+    chunks = [c async for c in sse.relay(redis, uuid.uuid4().hex, "0-0", heartbeat_s=5)]
+    assert chunks[-1].startswith("id: 0-1\nevent: error\n") and "reply_expired" in chunks[-1]
