@@ -10,6 +10,7 @@ from alice_kafkaflow.dlq import DlqService
 from alice_kafkaflow.errors import ApiError
 from alice_kafkaflow.flows import build_flows
 from alice_kafkaflow.poller import KafkaPoller
+from alice_kafkaflow.replay_log import bookkeeping_names
 
 
 def require_internal_token(
@@ -57,15 +58,20 @@ async def flows(request: Request, refresh: bool = False) -> dict:
             if poller.latest is None:
                 raise ApiError(503, "kafka_unavailable", f"no snapshot of Kafka yet: {exc}") from exc
             snapshot = poller.latest  # serve the last good snapshot; age_s tells how old
-    body = build_flows(snapshot, poller.settings.kafka_topic_prefix)
+    body = _graph(poller, snapshot)
     body["last_error"] = poller.last_error
     return body
 
 
 @router.post("/refresh")
 async def refresh(request: Request) -> dict:
-    snapshot = await _poller(request).refresh()
-    return build_flows(snapshot, _poller(request).settings.kafka_topic_prefix)
+    poller = _poller(request)
+    return _graph(poller, await poller.refresh())
+
+
+def _graph(poller: KafkaPoller, snapshot) -> dict:
+    hidden = frozenset(bookkeeping_names(poller.settings))
+    return build_flows(snapshot, poller.settings.kafka_topic_prefix, hidden=hidden)
 
 
 @router.get("/dlq")

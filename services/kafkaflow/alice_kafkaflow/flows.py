@@ -22,11 +22,16 @@ def strip_prefix(name: str, prefix: str) -> str:
     return name[len(prefix) :] if prefix and name.startswith(prefix) else name
 
 
-def build_flows(snapshot: Snapshot, prefix: str, now: float | None = None) -> dict:
+def build_flows(
+    snapshot: Snapshot, prefix: str, now: float | None = None, hidden: frozenset[str] = frozenset()
+) -> dict:
+    """`hidden`: full names of topics and groups left out of the graph (kafkaflow's bookkeeping)."""
     now = time.time() if now is None else now
     nodes: list[dict] = []
     edges: list[dict] = []
     for full, topic in snapshot.topics.items():
+        if full in hidden:
+            continue
         nodes.append(
             {
                 "id": f"topic:{strip_prefix(full, prefix)}",
@@ -54,6 +59,8 @@ def build_flows(snapshot: Snapshot, prefix: str, now: float | None = None) -> di
                 }
             )
     for full, group in snapshot.groups.items():
+        if full in hidden:
+            continue
         group_id = f"group:{strip_prefix(full, prefix)}"
         nodes.append(
             {

@@ -20,11 +20,15 @@ from alice_kafkaflow.settings import Settings
 TOPIC_ALREADY_EXISTS = 36
 
 
+def bookkeeping_names(settings: Settings) -> tuple[str, str]:
+    """The compacted topic and the consumer group that remember replays."""
+    return settings.topic("kafkaflow.replays"), settings.topic("kafkaflow.dlq-replay")
+
+
 class ReplayLog:
     def __init__(self, settings: Settings, admin: AIOKafkaAdminClient, producer: AIOKafkaProducer) -> None:
         self.settings = settings
-        self.topic = settings.topic("kafkaflow.replays")
-        self.group = settings.topic("kafkaflow.dlq-replay")
+        self.topic, self.group = bookkeeping_names(settings)
         self._admin = admin
         self._producer = producer
         self._single: set[tuple[str, int, int]] = set()

@@ -35,3 +35,11 @@ def test_graph_strips_the_prefix_and_links_producers_topics_groups_and_dlqs():
     assert body["age_s"] == 2.0
     consumes = next(e for e in body["edges"] if e["kind"] == "consumes")
     assert consumes["partitions"] == [{"partition": 0, "end_offset": 5, "committed_offset": 2, "lag": 3}]
+
+
+def test_hidden_bookkeeping_topics_and_groups_stay_out_of_the_graph():
+    snapshot = _snapshot()
+    body = build_flows(snapshot, "x.", hidden=frozenset({"x.chat.completed.dlq", "x.dataflow"}))
+    ids = {n["id"] for n in body["nodes"]}
+    assert "topic:chat.completed.dlq" not in ids and "group:dataflow" not in ids
+    assert not any(e["kind"] in ("consumes", "dead_letters") for e in body["edges"])
