@@ -62,6 +62,11 @@ export class ApiClient {
     private readonly sessionFlag: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null = typeof localStorage !== 'undefined' ? localStorage : null,
   ) {}
 
+  /** The fetch this client uses (the reply stream goes through it too). */
+  get fetcher(): Fetch {
+    return this.fetchFn;
+  }
+
   get token(): string | null {
     return this.accessToken;
   }

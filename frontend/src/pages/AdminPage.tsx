@@ -25,7 +25,11 @@ interface Box {
 export function PipelineDiagram({ graph }: { graph: FlowGraph }) {
   const topics = graph.topics.filter((t) => !t.dlq);
   const dlqs = graph.topics.filter((t) => t.dlq);
-  const cols = [graph.services, topics, graph.groups];
+  // Groups in the order of the first topic they read, so edges cross as little as possible.
+  const firstTopic = (groupId: string) =>
+    Math.min(...graph.edges.filter((e) => e.to === groupId).map((e) => topics.findIndex((t) => t.id === e.from)).filter((i) => i >= 0), 99);
+  const groups = [...graph.groups].sort((a, b) => firstTopic(a.id) - firstTopic(b.id));
+  const cols = [graph.services, topics, groups];
   const rowH = 66;
   const rows = Math.max(1, ...cols.map((c) => c.length));
   const width = 900;
@@ -97,7 +101,7 @@ export function PipelineDiagram({ graph }: { graph: FlowGraph }) {
           </g>
         );
       })}
-      {graph.groups.map((g) => {
+      {groups.map((g) => {
         const b = box.get(g.id)!;
         return (
           <g key={g.id} transform={`translate(${b.x} ${b.y})`}>

@@ -170,6 +170,7 @@ export class ChatStore {
     void followReply({
       url: `/api/replies/${replyId}/stream`,
       getToken: (force) => this.client.getToken(force),
+      fetchFn: this.client.fetcher,
       signal: controller.signal,
       onStatus: (state) => update({ state: state === 'generating' ? 'generating' : 'queued' }),
       onText: (text) => update({ text, state: 'generating' }),

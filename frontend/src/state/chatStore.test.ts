@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { ApiClient, memoryTokenStore } from '../api/client';
+import { frame, jsonResponse, sseResponse } from '../api/testing';
+import { ChatStore } from './chatStore';
+
+/** A fake backend answering by method and path (unit tests only). */
+function fakeBackend(routes: Record<string, () => Response>) {
+  const seen: string[] = [];
+  const fetchFn = (async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const key = `${init.method ?? 'GET'} ${String(input).split('?')[0]}`;
+    seen.push(key);
+    const route = routes[key];
+    if (!route) return jsonResponse({ error: { code: 'not_found', message: `no route ${key}` } }, 404);
+    return route();
+  }) as typeof fetch;
+  const client = new ApiClient(fetchFn, memoryTokenStore('r'), null);
+  return { store: new ChatStore(client), seen };
+}
+
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(check()).toBe(true);
+};
+
+describe('ChatStore', () => {
+  it('sends a message, streams the reply and ends with the stored assistant message', async () => {
+    const { store } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse({ user: { id: 'u', email: 'a@b.c' }, access_token: 't', expires_in: 60 }),
+      'POST /api/conversations/c1/messages': () =>
+        jsonResponse({ message: { id: 'm1', role: 'user', content: 'Hi', status: 'accepted', created_at: '2026-01-01T00:00:00Z' }, reply_id: 'r1', stream_url: '/api/replies/r1/stream' }, 202),
+      'GET /api/replies/r1/stream': () =>
+        sseResponse([
+          frame({ id: '1-0', event: 'token', data: { delta: 'Hel' } }),
+          frame({ id: '1-1', event: 'token', data: { delta: 'lo' } }),
+          frame({ id: '1-2', event: 'done', data: { message: { id: 'r1', content: 'Hello', status: 'completed', sources: [{ document_id: 'd1', filename: 'a.md', chunk: 0 }] } } }),
+        ]),
+      'GET /api/conversations': () => jsonResponse({ items: [] }),
+    });
+    await store.send('c1', 'Hi');
+    expect(store.conversation('c1').messages.map((m) => [m.id, m.role])).toEqual([['m1', 'user']]);
+    await until(() => !store.conversation('c1').pending);
+    const [user, reply] = store.conversation('c1').messages;
+    expect(user.content).toBe('Hi');
+    expect(reply).toMatchObject({ id: 'r1', role: 'assistant', content: 'Hello', status: 'completed', sources: [{ filename: 'a.md' }] });
+    expect(sessionStorage.getItem('alice.pending.c1')).toBeNull();
+  });
+
+  it('shows a readable error and keeps nothing when sending is refused', async () => {
+    const { store } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse({ user: { id: 'u', email: 'a@b.c' }, access_token: 't', expires_in: 60 }),
+      'POST /api/conversations/c2/messages': () => jsonResponse({ error: { code: 'rate_limited', message: 'Slow down.' } }, 429),
+    });
+    await expect(store.send('c2', 'Hi')).rejects.toMatchObject({ status: 429 });
+    expect(store.conversation('c2')).toMatchObject({ messages: [], error: 'Slow down.' });
+  });
+
+  it('marks a reply failed with the error event message', async () => {
+    const { store } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse({ user: { id: 'u', email: 'a@b.c' }, access_token: 't', expires_in: 60 }),
+      'POST /api/conversations/c3/messages': () => jsonResponse({ message: { id: 'm1', role: 'user', content: 'Hi' }, reply_id: 'r3' }, 202),
+      'GET /api/replies/r3/stream': () => sseResponse([frame({ id: '1-0', event: 'token', data: { delta: 'Par' } }), frame({ id: '1-1', event: 'error', data: { code: 'llm_failed', message: 'The model failed.' } })]),
+      'GET /api/conversations': () => jsonResponse({ items: [] }),
+    });
+    await store.send('c3', 'Hi');
+    await until(() => !store.conversation('c3').pending);
+    expect(store.conversation('c3').error).toBe('The model failed.');
+    expect(store.conversation('c3').messages[1]).toMatchObject({ role: 'assistant', content: 'Par', status: 'failed' });
+  });
+});
