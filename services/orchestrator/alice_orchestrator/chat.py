@@ -41,6 +41,8 @@ class Outcome:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     ttft_ms: float | None = None
+    first_token_at: float | None = None
+    latency_ms: float = 0.0
 
 
 class InvalidRequest(ValueError):
@@ -153,41 +155,57 @@ class ChatHandler:
 
     # -- the chat path --------------------------------------------------------------------------
     async def handle(self, request: ChatRequested) -> None:
-        # Round trips before the first token are the pipeline's overhead: independent lookups
-        # run concurrently, and nothing is written before the conversation's owner is checked.
+        # Round trips before the first token are the pipeline's overhead: the lookups run
+        # concurrently and are all reads; the writes that need not precede generation (the user
+        # message, the conversation's `updated_at`) run beside it and are awaited before the
+        # reply is stored. Nothing is written before the conversation's owner is checked.
+        picked_up = time.time()
         stream = ReplyStream(self.redis, request.reply_id)
-        conversation, existing, half_streamed, cancelled = await asyncio.gather(
-            self.store.touch_conversation(request.user_id, request.conversation_id),
+        conversation, existing, stored_user, half_streamed, cancelled = await asyncio.gather(
+            self.store.conversation_by_id(request.conversation_id),
             self.store.get_message(request.reply_id),
+            self.store.get_message(request.message_id),
             stream.has_tokens_since_reset(),
             self.redis.exists(cancel_key(request.reply_id)),
         )
         if conversation is None:
-            if await self.store.conversation_owner(request.conversation_id) is not None:
-                raise InvalidRequest("conversation belongs to another user")
             # The backend checked it exists before publishing: it was deleted since. Not poison.
             await self._end_with_error(
                 request, stream, "conversation_not_found", "The conversation no longer exists."
             )
             return
-        if existing is not None and existing.get("user_id") != request.user_id:
-            raise InvalidRequest("reply id belongs to another user")
+        for doc, what in ((conversation, "conversation"), (existing, "reply"), (stored_user, "message")):
+            if doc is not None and doc.get("user_id") != request.user_id:
+                raise InvalidRequest(f"{what} belongs to another user")
 
-        user_doc = self._user_message(request)
+        user_doc = stored_user or self._user_message(request)
         if existing is not None:
-            await self._store_user_message(user_doc)
+            if stored_user is None:
+                await self._store_user_message(user_doc)
             await self._redeliver_stored(request, existing, stream)
             return
 
-        async def announce() -> None:
+        writes = asyncio.gather(
+            self.store.touch_conversation(request.user_id, request.conversation_id),
+            self._store_user_message(user_doc) if stored_user is None else _noop(),
+        )
+        try:
             if half_streamed:
                 await stream.add("reset", {})
                 metrics.RESETS.inc()
             if not cancelled:
                 await stream.add("status", {"state": "generating"})
+            outcome, sources = await self._answer(request, user_doc, stream, cancelled, picked_up)
+        except BaseException:
+            await asyncio.gather(writes, return_exceptions=True)
+            raise
+        await writes
+        await self._store_reply(request, conversation, user_doc, outcome, sources, stream)
 
-        user_doc, _ = await asyncio.gather(self._store_user_message(user_doc), announce())
-
+    async def _answer(
+        self, request: ChatRequested, user_doc: dict, stream: ReplyStream, cancelled: bool, picked_up: float
+    ) -> tuple["Outcome", list[dict]]:
+        """Prompt (retrieval and recent turns, concurrently), then the model's streamed reply."""
         started = time.perf_counter()
         sources: list[dict] = []
         if cancelled:
@@ -205,11 +223,26 @@ class ChatHandler:
                 count=self.provider.count_tokens,
             )
             outcome = await self._generate(request.reply_id, messages, stream)
-        latency_ms = (time.perf_counter() - started) * 1000
+            if outcome.first_token_at is not None:
+                first, published = outcome.first_token_at, request.occurred_at.timestamp()
+                metrics.PIPELINE_TTFT.labels("handler").observe(first - picked_up)
+                metrics.PIPELINE_TTFT.labels("published").observe(max(0.0, first - published))
+        outcome.latency_ms = (time.perf_counter() - started) * 1000
+        return outcome, sources
+
+    async def _store_reply(
+        self,
+        request: ChatRequested,
+        conversation: dict,
+        user_doc: dict,
+        outcome: "Outcome",
+        sources: list[dict],
+        stream: ReplyStream,
+    ) -> None:
         usage = Usage(
             prompt_tokens=outcome.prompt_tokens,
             completion_tokens=outcome.completion_tokens,
-            latency_ms=round(latency_ms, 1),
+            latency_ms=round(outcome.latency_ms, 1),
             ttft_ms=None if outcome.ttft_ms is None else round(outcome.ttft_ms, 1),
         )
         reply_doc = {
@@ -308,6 +341,7 @@ class ChatHandler:
             generation.prompt_tokens,
             generation.completion_tokens,
             generation.ttft_ms,
+            coalescer.first_write_at,
         )
 
     async def _finish(self, request: ChatRequested, reply_doc: dict, stream: ReplyStream) -> None:
@@ -341,6 +375,10 @@ class ChatHandler:
     async def _title(self, request: ChatRequested) -> None:
         title = await generate_title(self.provider, request.content, self.settings.title_max_tokens)
         await self.store.set_title_if_empty(request.user_id, request.conversation_id, title)
+
+
+async def _noop() -> None:
+    return None
 
 
 def _public_source(source: dict) -> dict:

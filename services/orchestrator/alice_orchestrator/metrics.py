@@ -10,3 +10,10 @@ TTFT = Histogram(
     "Model time to the first token",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
+PIPELINE_TTFT = Histogram(
+    "alice_reply_first_token_seconds",
+    "From the request reaching the handler (`stage=handler`) or being published (`stage=published`)"
+    " to its first token in the reply stream",
+    ["stage"],
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.5, 5, 10, 30),
+)

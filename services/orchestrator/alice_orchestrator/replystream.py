@@ -84,6 +84,7 @@ class TokenCoalescer:
         self.text: list[str] = []  # everything written, for the stored message
         self.last_flush = float("-inf")
         self.writes = 0
+        self.first_write_at: float | None = None  # time.time() of the first token's XADD
         self._writer: asyncio.Task | None = None
 
     @property
@@ -110,6 +111,8 @@ class TokenCoalescer:
             self.last_flush = time.monotonic()
             self.writes += 1
             await self.stream.add("token", {"delta": delta})
+            if self.first_write_at is None:
+                self.first_write_at = time.time()
 
     async def close(self) -> None:
         """Write what is left; after this, `content` equals the concatenation of the deltas sent."""

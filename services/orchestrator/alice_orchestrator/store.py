@@ -81,8 +81,12 @@ class ChatStore:
             return_document=ReturnDocument.AFTER,
         )
 
+    async def conversation_by_id(self, conversation_id: str) -> dict | None:
+        """Unscoped: only for checking a request's conversation belongs to its user."""
+        return await self.conversations.find_one({"_id": conversation_id})
+
     async def conversation_owner(self, conversation_id: str) -> str | None:
-        doc = await self.conversations.find_one({"_id": conversation_id}, {"user_id": 1})
+        doc = await self.conversation_by_id(conversation_id)
         return None if doc is None else doc["user_id"]
 
     async def touch_conversation(self, user_id: str, conversation_id: str) -> dict | None:
