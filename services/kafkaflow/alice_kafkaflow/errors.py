@@ -1,5 +1,6 @@
 """One JSON error shape for every failure: `{"error": {"code": "...", "message": "..."}}`."""
 
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,6 +25,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_json(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(KafkaError)
+    async def kafka_error(_: Request, exc: KafkaError) -> JSONResponse:
+        return error_json(503, "kafka_unavailable", f"Kafka did not answer: {type(exc).__name__}")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
