@@ -7,11 +7,13 @@
 3. Search latency with `--search-chunks` (default 100,000) chunks in one tenant: the hybrid
    query the search API runs (`vectorstore.search_knowledge`), p50/p99, plus p50/p99 including
    embedding the query. The 100k chunks get random unit vectors (embedding 100k chunks would
-   take most of an hour on 2 cores) and text drawn from a vocabulary, so BM25 has real work;
-   random vectors are the hardest case for HNSW, so these latencies are an upper bound.
+   take most of an hour on 2 cores) and 150-word texts drawn with Zipf frequencies from 20,000
+   pseudo-words, so BM25 sees a natural mix of common and rare terms. Random vectors are the
+   hardest case for HNSW, so these latencies are an upper bound. Vector-only and BM25-only
+   latencies are printed too, to show which half costs what.
 
     source scripts/env.sh && $UV run --frozen python bench/ingest.py            # infra on default ports
-    $UV run --frozen python bench/ingest.py --chunks 256 --search-chunks 100000 --keep
+    $UV run --frozen python bench/ingest.py --skip-ingest --keep   # search only; keep the 100k tenant
 """
 
 import argparse
@@ -33,7 +35,7 @@ from alice_dataflow.settings import Settings
 from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 from weaviate.classes.data import DataObject
 
-BENCH_TENANT = "bench-100k"
+BENCH_TENANT = "bench-100k-zipf"
 WORDS = (
     "kafka broker partition offset consumer group replica leader follower commit log segment retention "
     "compaction schema event stream topic producer latency throughput batch index vector search tenant "
@@ -46,6 +48,21 @@ WORDS = (
 class _NullProducer:
     async def send_and_wait(self, *args, **kwargs) -> None:
         return None
+
+
+def zipf_vocabulary(size: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudo-words with Zipf-like frequencies (p ~ 1/rank), as in natural text: BM25 then sees
+    a few very common terms and a long tail of rare ones."""
+    rng = random.Random(3)
+    syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "ber", "dan", "qua", "zen", "pol", "ix"]
+    words = sorted(
+        {"".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))) for _ in range(size * 2)}
+    )
+    words = np.array(words[:size])
+    rng_np = np.random.default_rng(3)
+    rng_np.shuffle(words)
+    weights = 1.0 / np.arange(1, len(words) + 1)
+    return words, weights / weights.sum()
 
 
 def make_document(n_chunks: int, settings: Settings) -> str:
@@ -138,11 +155,12 @@ async def bench_search(settings: Settings, n: int, queries: int, keep: bool) -> 
             have = (await collection.aggregate.over_all(total_count=True)).total_count or 0
         if have < n:
             await _fill(collection, have, n)
-        rng = random.Random(7)
-        texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8))) for _ in range(queries)]
+        words, p = zipf_vocabulary()
+        rng = np.random.default_rng(7)
+        texts = [" ".join(rng.choice(words, size=int(rng.integers(3, 9)), p=p)) for _ in range(queries)]
         for t in texts[:5]:  # warm-up
             await vectorstore.search_knowledge(weaviate, BENCH_TENANT, t, embedder.embed([t])[0], limit=10)
-        only_search, end_to_end = [], []
+        only_search, end_to_end, vector_only, bm25_only = [], [], [], []
         for t in texts:
             started = time.perf_counter()
             vector = (await embedder.aembed([t]))[0]
@@ -152,8 +170,19 @@ async def bench_search(settings: Settings, n: int, queries: int, keep: bool) -> 
             assert hits
             only_search.append((done - mid) * 1000)
             end_to_end.append((done - started) * 1000)
+            started = time.perf_counter()
+            await collection.query.near_vector(vector.tolist(), limit=10)
+            vector_only.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            await collection.query.bm25(t, query_properties=["text"], limit=10)
+            bm25_only.append((time.perf_counter() - started) * 1000)
         print(f"search over {max(have, n):,} chunks, {queries} hybrid queries, limit 10:")
-        for label, values in (("Weaviate hybrid", only_search), ("with query embedding", end_to_end)):
+        for label, values in (
+            ("Weaviate hybrid", only_search),
+            ("with query embedding", end_to_end),
+            ("vector only (HNSW)", vector_only),
+            ("BM25 only", bm25_only),
+        ):
             print(f"  {label:<24} p50 {pct(values, 0.5):6.1f} ms   p99 {pct(values, 0.99):6.1f} ms")
         if not keep:
             await weaviate.collections.use(vectorstore.KNOWLEDGE).tenants.remove([BENCH_TENANT])
@@ -163,7 +192,7 @@ async def bench_search(settings: Settings, n: int, queries: int, keep: bool) -> 
 
 async def _fill(collection, start: int, n: int, batch: int = 2000) -> None:
     rng = np.random.default_rng(1)
-    words = np.array(WORDS)
+    words, p = zipf_vocabulary()
     started = time.perf_counter()
     for first in range(start, n, batch):
         size = min(batch, n - first)
@@ -176,7 +205,7 @@ async def _fill(collection, start: int, n: int, batch: int = 2000) -> None:
                     "document_id": f"bench-{(first + i) // 100}",
                     "filename": "bench.md",
                     "chunk_index": (first + i) % 100,
-                    "text": " ".join(rng.choice(words, size=60)),
+                    "text": " ".join(rng.choice(words, size=150, p=p)),
                 },
                 vector=vectors[i].tolist(),
             )
