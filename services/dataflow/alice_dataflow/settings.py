@@ -13,7 +13,7 @@ class Settings(EmbeddingSettings, AliceSettings):
     ingest_batch_size: int = 64
     # Documents are CPU-bound: few at a time; chat turns are small: more at a time.
     documents_concurrency: int = 2
-    chat_concurrency: int = 8
+    chat_concurrency: int = 32
     consumer_max_attempts: int = 3
     # Ceiling on extracted text per document, in characters (a 20 MiB text file stays bounded).
     max_document_chars: int = 5_000_000
