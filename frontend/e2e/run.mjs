@@ -72,6 +72,16 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       const stored = messages(page).nth(1);
       await stored.waitFor();
       assert.equal(await stored.getAttribute('data-status'), 'stopped', 'the stored message is stopped too');
+
+      // Regenerate replaces the stopped reply with a new one (stopped again to keep the run short).
+      const oldId = await stored.getAttribute('data-message-id');
+      await page.getByRole('button', byName('Regenerate')).click();
+      await page.locator('article[aria-busy="true"]').waitFor({ timeout: 30_000 });
+      await page.getByRole('button', byName('Stop')).waitFor();
+      await page.getByRole('button', byName('Stop')).click();
+      const again = await waitForReply(page, 60_000);
+      assert.equal(await messages(page).count(), 2, 'the regenerated reply takes the place of the old one');
+      assert.notEqual(await again.getAttribute('data-message-id'), oldId, 'a new reply');
     });
   });
 
@@ -110,7 +120,7 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
     }
   });
 
-  const knowledge = { filename: `zephyr-${Date.now()}.md` };
+  const knowledge = { filename: `zephyr-${Date.now()}.md`, broken: '' };
 
   test('upload a document, watch it reach indexed, ask about it and see a citation', { timeout: REPLY_TIMEOUT_MS * 3 }, async () => {
     await withPage(browser, newPage, {}, async (page) => {
@@ -129,7 +139,19 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       await row.waitFor();
       await row.getByText('indexed', { exact: true }).waitFor({ timeout: REPLY_TIMEOUT_MS });
       assert.equal(await row.getByRole('progressbar').count(), 0, 'no progress bar once indexed');
+
+      // A corrupt PDF ends failed with a readable reason; it can be deleted (with confirmation).
+      const broken = `broken-${Date.now()}.pdf`;
+      await page.getByLabel('Upload document', { exact: true }).setInputFiles({ name: broken, mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n1 0 obj <<garbage>>\n%%EOF\n') });
+      const brokenRow = page.getByRole('listitem', byName(broken));
+      await brokenRow.getByText('failed', { exact: true }).or(page.getByRole('alert')).first().waitFor({ timeout: REPLY_TIMEOUT_MS });
+      await brokenRow.getByText('failed', { exact: true }).waitFor({ timeout: 1000 });
+      assert.ok((await brokenRow.locator('.form-error').innerText()).trim().length > 0, 'the failure reason is shown');
       await screenshot(page, 'documents.png');
+      await brokenRow.getByRole('button', byName(`Delete ${broken}`)).click();
+      await page.getByRole('dialog').getByRole('button', byName('Delete')).click();
+      await brokenRow.waitFor({ state: 'detached' });
+      knowledge.broken = broken;
 
       await page.getByRole('button', byName('New chat')).click();
       await send(page, 'What is the codename of Project Zephyr?');
@@ -164,6 +186,38 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
     });
   });
 
+  test('search by meaning, rename and delete a conversation', { timeout: 90_000 }, async () => {
+    await withPage(browser, newPage, {}, async (page) => {
+      await signIn(page, first.email);
+      const nav = page.getByRole('navigation', byName('Conversations'));
+      await page.getByLabel('Search', { exact: true }).fill('Zephyr balloon programme');
+      const hit = nav.getByRole('list', byName('Search results')).getByRole('link', { name: new RegExp(knowledge.filename.replace('.', '\\.')) }).first();
+      await hit.waitFor({ timeout: 30_000 });
+      await page.getByLabel('Search', { exact: true }).fill('');
+
+      const greeting = nav.getByRole('link', byName(first.title));
+      await greeting.waitFor();
+      await nav.getByRole('button', byName(`Rename ${first.title}`)).click();
+      const title = nav.getByRole('textbox', byName('Conversation title'));
+      await title.fill('Greetings for Ada');
+      await title.press('Enter');
+      await nav.getByRole('link', byName('Greetings for Ada')).waitFor();
+      await page.reload();
+      await nav.getByRole('link', byName('Greetings for Ada')).waitFor();
+
+      await nav.getByRole('button', byName('Delete Greetings for Ada')).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('button', byName('Cancel')).click();
+      assert.equal(await nav.getByRole('link', byName('Greetings for Ada')).count(), 1, 'cancel keeps it');
+      await nav.getByRole('button', byName('Delete Greetings for Ada')).click();
+      await dialog.getByRole('button', byName('Delete')).click();
+      await nav.getByRole('link', byName('Greetings for Ada')).waitFor({ state: 'detached' });
+      await page.reload();
+      await nav.getByRole('link').first().waitFor();
+      assert.equal(await nav.getByRole('link', byName('Greetings for Ada')).count(), 0, 'deleted for good');
+    });
+  });
+
   test("a second user sees none of the first user's conversations or documents", { timeout: 90_000 }, async () => {
     await withPage(browser, newPage, {}, async (page) => {
       await signUp(page, uniqueEmail('bob'), 'Bob');
@@ -186,7 +240,7 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
     });
   });
 
-  test('admin: the live pipeline view and daily stats', { timeout: 120_000 }, async () => {
+  test('admin: the live pipeline view, dead letters with replay and daily stats', { timeout: 150_000 }, async () => {
     assert.ok(ADMIN_EMAIL, 'set ALICE_E2E_ADMIN_EMAIL to an address listed in the backend ALICE_ADMIN_EMAILS');
     await withPage(browser, newPage, {}, async (page) => {
       await signUpOrIn(page, ADMIN_EMAIL, 'Operator');
@@ -197,8 +251,13 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       await page.waitForFunction(() => /[1-9]\d* topics/.test(document.querySelector('svg.pipeline')?.getAttribute('aria-label') ?? ''), null, { timeout: 60_000 });
       await page.locator('svg.pipeline text', { hasText: 'chat.requests' }).first().waitFor();
       await page.getByRole('heading', byName('Daily activity')).waitFor();
+      // The corrupt PDF's event went to documents.uploaded.dlq: listed with a Replay button.
+      const replay = page.getByRole('button', byName('Replay')).first();
+      await replay.waitFor({ timeout: 60_000 });
       await page.waitForTimeout(500);
       await screenshot(page, 'admin-pipeline.png');
+      await replay.click();
+      await page.getByRole('status').filter({ hasText: /Replayed/ }).waitFor();
     });
   });
 });

@@ -61,7 +61,7 @@ def backend_url(infra, admin_email) -> Iterator[str]:
     orchestrator = ServiceProcess(
         "orchestrator",
         # Short replies keep the run bounded on 2 cores; long enough to stop or cut mid-reply.
-        service_env(infra, **isolation, llm_provider="local", llm_max_tokens=96),
+        service_env(infra, **isolation, llm_provider="local", llm_max_tokens=160),
         ready_timeout_s=120,
     )
     backend = ServiceProcess(
@@ -142,6 +142,6 @@ def test_browser_acceptance(frontend_url, admin_email, tmp_path):
     print(run.stdout[-20000:])
     print(run.stderr[-5000:])
     assert run.returncode == 0, f"browser tests failed (exit {run.returncode}); see the output above"
-    assert "# fail 0" in run.stdout and "# pass 7" in run.stdout, run.stdout[-3000:]
+    assert "# fail 0" in run.stdout and "# pass 8" in run.stdout, run.stdout[-3000:]
     for name in ("chat-light.png", "chat-dark.png", "chat-phone.png", "documents.png", "admin-pipeline.png"):
         assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"
