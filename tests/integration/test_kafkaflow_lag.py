@@ -108,6 +108,11 @@ async def test_snapshot_and_metrics_show_exact_lag_per_partition_and_sum(infra, 
     assert metrics[("kafka_topic_partition_current_offset", (("partition", "0"), t))] == 10
     assert metrics[("kafka_topic_partition_oldest_offset", (("partition", "0"), t))] == 0
     assert metrics[("kafka_brokers", ())] >= 1
+    assert any(name == "kafka_broker_info" for name, _ in metrics)
+    assert metrics[("kafka_topic_partition_replicas", (("partition", "2"), t))] == 1
+    assert metrics[("kafka_topic_partition_in_sync_replica", (("partition", "2"), t))] == 1
+    assert metrics[("kafka_topic_partition_under_replicated_partition", (("partition", "2"), t))] == 0
+    assert metrics[("kafka_topic_partition_leader", (("partition", "2"), t))] >= 0
     # Only this deployment's prefix is watched.
     topics = {dict(labels)["topic"] for _, labels in metrics if "topic" in dict(labels)}
     assert topics and all(name.startswith(prefix) for name in topics)

@@ -45,6 +45,12 @@ def _broker_metrics(snapshot: Snapshot) -> Iterator[GaugeMetricFamily]:
     yield GaugeMetricFamily(
         "kafka_brokers", "Number of Brokers in the Kafka Cluster.", value=snapshot.brokers
     )
+    info = GaugeMetricFamily(
+        "kafka_broker_info", "Information about the Kafka Broker.", labels=["address", "id"]
+    )
+    for node_id, address in sorted(snapshot.broker_addresses.items()):
+        info.add_metric([address, str(node_id)], node_id)
+    yield info
 
 
 def _topic_metrics(snapshot: Snapshot) -> Iterator[GaugeMetricFamily]:
@@ -61,6 +67,31 @@ def _topic_metrics(snapshot: Snapshot) -> Iterator[GaugeMetricFamily]:
         "Oldest Offset of a Broker at Topic/Partition",
         labels=["topic", "partition"],
     )
+    leader = GaugeMetricFamily(
+        "kafka_topic_partition_leader",
+        "Leader Broker ID of this Topic/Partition",
+        labels=["topic", "partition"],
+    )
+    preferred = GaugeMetricFamily(
+        "kafka_topic_partition_leader_is_preferred",
+        "1 if Topic/Partition is using the Preferred Broker",
+        labels=["topic", "partition"],
+    )
+    replicas = GaugeMetricFamily(
+        "kafka_topic_partition_replicas",
+        "Number of Replicas for this Topic/Partition",
+        labels=["topic", "partition"],
+    )
+    in_sync = GaugeMetricFamily(
+        "kafka_topic_partition_in_sync_replica",
+        "Number of In-Sync Replicas for this Topic/Partition",
+        labels=["topic", "partition"],
+    )
+    under_replicated = GaugeMetricFamily(
+        "kafka_topic_partition_under_replicated_partition",
+        "1 if Topic/Partition is under Replicated",
+        labels=["topic", "partition"],
+    )
     rate = GaugeMetricFamily(
         "kafkaflow_topic_messages_per_second",
         "Records produced to this Topic per second (end-offset slope over the rate window)",
@@ -70,9 +101,15 @@ def _topic_metrics(snapshot: Snapshot) -> Iterator[GaugeMetricFamily]:
         partitions.add_metric([name], len(topic.partitions))
         rate.add_metric([name], topic.messages_per_second)
         for p in topic.partitions:
-            current.add_metric([name, str(p.partition)], p.end_offset)
-            oldest.add_metric([name, str(p.partition)], p.oldest_offset)
-    yield from (partitions, current, oldest, rate)
+            labels = [name, str(p.partition)]
+            current.add_metric(labels, p.end_offset)
+            oldest.add_metric(labels, p.oldest_offset)
+            leader.add_metric(labels, p.leader)
+            preferred.add_metric(labels, int(bool(p.replicas) and p.replicas[0] == p.leader))
+            replicas.add_metric(labels, len(p.replicas))
+            in_sync.add_metric(labels, len(p.in_sync_replicas))
+            under_replicated.add_metric(labels, int(len(p.in_sync_replicas) < len(p.replicas)))
+    yield from (partitions, current, oldest, leader, preferred, replicas, in_sync, under_replicated, rate)
 
 
 def _group_metrics(snapshot: Snapshot) -> Iterator[GaugeMetricFamily]:

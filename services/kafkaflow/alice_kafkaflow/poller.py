@@ -91,13 +91,17 @@ class KafkaPoller:
         assert self.admin is not None and self.offsets_reader is not None, "poller not started"
         started = time.perf_counter()
         cluster = await self.admin.describe_cluster()
-        partitions_of = await self._topic_partitions()
-        offsets = await self._partition_offsets(partitions_of)
+        described = await self._describe_topics()
+        offsets = await self._partition_offsets(described)
         now = self._clock()
 
         topics: dict[str, TopicState] = {}
-        for name, parts in partitions_of.items():
-            state = tuple(offsets[(name, p)] for p in parts)
+        for name, parts in described.items():
+            state = tuple(
+                PartitionOffsets(p["partition"], *offsets[(name, p["partition"])], p["leader"],
+                                 tuple(p["replicas"]), tuple(p["isr"]))
+                for p in parts
+            )  # fmt: skip
             total = sum(p.end_offset for p in state)
             topics[name] = TopicState(name, state, self._rates.observe(("topic", name), now, total))
 
@@ -106,31 +110,35 @@ class KafkaPoller:
             {("topic", t) for t in topics}
             | {("group", g.name, t.topic) for g in groups.values() for t in g.topics}
         )
+        brokers = cluster.get("brokers", [])
         return Snapshot(
             taken_at=now,
-            brokers=len(cluster.get("brokers", [])),
+            brokers=len(brokers),
+            broker_addresses={b["node_id"]: f"{b['host']}:{b['port']}" for b in brokers},
             topics=topics,
             groups=groups,
             poll_duration_s=time.perf_counter() - started,
         )
 
-    async def _topic_partitions(self) -> dict[str, list[int]]:
+    async def _describe_topics(self) -> dict[str, list[dict]]:
+        """Partition metadata of every watched topic, partitions in order."""
         described = await self.admin.describe_topics()
         result = {}
         for t in described:
             name = t["topic"]
             if t["error_code"] or t["is_internal"] or name.startswith("__") or not self.in_scope(name):
                 continue
-            result[name] = sorted(p["partition"] for p in t["partitions"])
+            result[name] = sorted(t["partitions"], key=lambda p: p["partition"])
         return dict(sorted(result.items()))
 
-    async def _partition_offsets(self, partitions_of: dict[str, list[int]]) -> dict:
-        tps = [TopicPartition(t, p) for t, parts in partitions_of.items() for p in parts]
+    async def _partition_offsets(self, described: dict[str, list[dict]]) -> dict[tuple[str, int], tuple]:
+        """(oldest, end) offset of every partition."""
+        tps = [TopicPartition(t, p["partition"]) for t, parts in described.items() for p in parts]
         if not tps:
             return {}
         reader = self.offsets_reader
         oldest, end = await asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps))
-        return {(tp.topic, tp.partition): PartitionOffsets(tp.partition, oldest[tp], end[tp]) for tp in tps}
+        return {(tp.topic, tp.partition): (oldest[tp], end[tp]) for tp in tps}
 
     async def _groups(self, topics: dict[str, TopicState], now: float) -> dict[str, GroupState]:
         listed = await self.admin.list_consumer_groups()

@@ -19,6 +19,9 @@ class PartitionOffsets:
     partition: int
     oldest_offset: int
     end_offset: int
+    leader: int = -1
+    replicas: tuple[int, ...] = ()
+    in_sync_replicas: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class GroupState:
 class Snapshot:
     taken_at: float  # unix seconds
     brokers: int
+    broker_addresses: dict[int, str] = field(default_factory=dict)  # node id -> host:port
     topics: dict[str, TopicState] = field(default_factory=dict)
     groups: dict[str, GroupState] = field(default_factory=dict)
     poll_duration_s: float = 0.0

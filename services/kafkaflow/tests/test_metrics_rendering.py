@@ -12,9 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 
 def _snapshot(with_group: bool = True) -> Snapshot:
-    topic = TopicState(
-        "p.chat.completed", (PartitionOffsets(0, 0, 60), PartitionOffsets(1, 2, 40)), messages_per_second=12.5
-    )
+    partitions = (PartitionOffsets(0, 0, 60, 1, (1, 2), (1, 2)), PartitionOffsets(1, 2, 40, 1, (2, 1), (1,)))
+    topic = TopicState("p.chat.completed", partitions, messages_per_second=12.5)
     groups = {}
     if with_group:
         lag = GroupTopicLag(
@@ -23,7 +22,8 @@ def _snapshot(with_group: bool = True) -> Snapshot:
             messages_per_second=4.0,
         )
         groups["p.dataflow"] = GroupState("p.dataflow", "Stable", 2, (lag,))
-    return Snapshot(taken_at=100.0, brokers=3, topics={topic.name: topic}, groups=groups)
+    brokers = {1: "k1:9092", 2: "k2:9092", 3: "k3:9092"}
+    return Snapshot(100.0, 3, brokers, topics={topic.name: topic}, groups=groups)
 
 
 def _render(snapshot: Snapshot | None) -> str:
@@ -44,6 +44,15 @@ def test_kafka_exporter_names_labels_and_values():
     samples = _samples(_render(_snapshot()))
     g, t = ("consumergroup", "p.dataflow"), ("topic", "p.chat.completed")
     assert samples[("kafka_brokers", ())] == 3
+    assert samples[("kafka_broker_info", (("address", "k2:9092"), ("id", "2")))] == 2
+    p0, p1 = (("partition", "0"), t), (("partition", "1"), t)
+    assert samples[("kafka_topic_partition_leader", p1)] == 1
+    assert samples[("kafka_topic_partition_leader_is_preferred", p0)] == 1
+    assert samples[("kafka_topic_partition_leader_is_preferred", p1)] == 0
+    assert samples[("kafka_topic_partition_replicas", p1)] == 2
+    assert samples[("kafka_topic_partition_in_sync_replica", p1)] == 1
+    assert samples[("kafka_topic_partition_under_replicated_partition", p0)] == 0
+    assert samples[("kafka_topic_partition_under_replicated_partition", p1)] == 1
     assert samples[("kafka_topic_partitions", (t,))] == 2
     assert samples[("kafka_topic_partition_current_offset", (("partition", "1"), t))] == 40
     assert samples[("kafka_topic_partition_oldest_offset", (("partition", "1"), t))] == 2
