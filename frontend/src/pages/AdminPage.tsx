@@ -96,7 +96,7 @@ export function PipelineDiagram({ graph }: { graph: FlowGraph }) {
             <rect width={b.w} height={b.h} rx="10" className={`node ${t.dlq ? 'node-dlq' : 'node-topic'}`} />
             <text x="12" y="20" className="node-title">{t.name}</text>
             <text x="12" y="38" className="node-sub">
-              {t.dlq ? `${fmt(t.messages ?? 0)} dead {t.messages === 1 ? 'letter' : 'letters'}` : `${fmt(t.rate)} msg/s · ${fmt(t.messages ?? 0)} total${t.partitions ? ` · ${t.partitions} parts` : ''}`}
+              {t.dlq ? `${fmt(t.messages ?? 0)} dead ${t.messages === 1 ? 'letter' : 'letters'}` : `${fmt(t.rate)} msg/s · ${fmt(t.messages ?? 0)} total${t.partitions ? ` · ${t.partitions} parts` : ''}`}
             </text>
           </g>
         );
