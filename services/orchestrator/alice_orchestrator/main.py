@@ -38,16 +38,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mongo = clients.mongo_client(settings)
         register_check(app, "mongodb", clients.mongo_check(mongo))
         weaviate = clients.weaviate_client(settings)
-        await weaviate.connect()
-        register_check(app, "weaviate", clients.weaviate_check(weaviate))
+        try:
+            await weaviate.connect()
+        except Exception as exc:  # chat works without it; retrieval reconnects when it is back
+            log.warning("Weaviate unavailable at startup (retrieval off until it is back): %s", exc)
+        weaviate_ready = clients.weaviate_check(weaviate)
+
+        async def weaviate_check() -> None:
+            if not weaviate.is_connected():
+                await weaviate.connect()  # reconnect once Weaviate is back
+            await weaviate_ready()
+
+        register_check(app, "weaviate", weaviate_check)
 
         store = ChatStore(mongo[settings.mongodb_database])
         await store.ensure_indexes()
         app.state.store = store
-        try:
-            await vectorstore.ensure_collections(weaviate)
-        except Exception as exc:  # retrieval degrades to "no sources" until Weaviate is back
-            log.warning("cannot ensure Weaviate collections: %s", exc)
+        if weaviate.is_connected():
+            try:
+                await vectorstore.ensure_collections(weaviate)
+            except Exception as exc:  # retrieval degrades to "no sources" until Weaviate is back
+                log.warning("cannot ensure Weaviate collections: %s", exc)
         provider = await asyncio.to_thread(make_provider, settings)
         embedder = await asyncio.to_thread(get_embedder, settings)
 

@@ -45,6 +45,8 @@ class WeaviateRetriever:
         if not (want_knowledge or want_memory) or not request.content.strip():
             return [], []
         try:
+            if not self.client.is_connected():
+                await self.client.connect()
             # Embedding costs CPU time on the reply's critical path: skip it for users who have
             # nothing indexed yet (a tenant lookup is far cheaper).
             want_knowledge, want_memory = await asyncio.gather(
