@@ -25,11 +25,18 @@ FETCH_TIMEOUT_MS = 2000
 
 class DlqService:
     def __init__(
-        self, settings: Settings, admin: AIOKafkaAdminClient, producer: AIOKafkaProducer, log: ReplayLog
+        self,
+        settings: Settings,
+        admin: AIOKafkaAdminClient,
+        offsets_reader: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        log: ReplayLog,
     ) -> None:
+        """`offsets_reader`: a started group-less consumer, used for ListOffsets only."""
         self.settings = settings
         self.prefix = settings.kafka_topic_prefix
         self._admin = admin
+        self._offsets_reader = offsets_reader
         self._producer = producer
         self._log = log
         self._lock = asyncio.Lock()  # one replay decision at a time in this process
@@ -56,13 +63,9 @@ class DlqService:
         return full, topics[full], topics
 
     async def _offsets(self, topic: str, partitions: list[int]) -> tuple[dict[int, int], dict[int, int]]:
-        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers)
-        await reader.start()
-        try:
-            tps = [TopicPartition(topic, p) for p in partitions]
-            oldest, end = await asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps))
-        finally:
-            await reader.stop()
+        reader = self._offsets_reader
+        tps = [TopicPartition(topic, p) for p in partitions]
+        oldest, end = await asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps))
         return {tp.partition: oldest[tp] for tp in tps}, {tp.partition: end[tp] for tp in tps}
 
     async def list_dlqs(self) -> list[dict]:

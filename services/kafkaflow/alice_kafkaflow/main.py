@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             replay_log = ReplayLog(settings, poller.admin, producer)
             await replay_log.start()
             app.state.poller = poller
-            app.state.dlq = DlqService(settings, poller.admin, producer, replay_log)
+            app.state.dlq = DlqService(settings, poller.admin, poller.offsets_reader, producer, replay_log)
             REGISTRY.register(collector)
             register_check(app, "kafka", clients.kafka_check(producer))
             register_check(app, "snapshot", _snapshot_check(poller))
