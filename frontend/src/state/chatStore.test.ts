@@ -66,4 +66,19 @@ describe('ChatStore', () => {
     expect(store.conversation('c3').error).toBe('The model failed.');
     expect(store.conversation('c3').messages[1]).toMatchObject({ role: 'assistant', content: 'Par', status: 'failed' });
   });
+
+  it('after a reload, follows a reply that was still streaming (its id kept in sessionStorage)', async () => {
+    sessionStorage.setItem('alice.pending.c4', 'r4');
+    const { store, seen } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse({ user: { id: 'u', email: 'a@b.c' }, access_token: 't', expires_in: 60 }),
+      'GET /api/conversations/c4/messages': () => jsonResponse({ items: [{ id: 'm1', role: 'user', content: 'Hi', status: 'completed', created_at: '2026-01-01T00:00:00Z' }] }),
+      'GET /api/replies/r4/stream': () => sseResponse([frame({ id: '1-0', event: 'token', data: { delta: 'Back' } }), frame({ id: '1-1', event: 'done', data: { message: { id: 'r4', content: 'Back', status: 'completed' } } })]),
+      'GET /api/conversations': () => jsonResponse({ items: [] }),
+    });
+    await store.loadMessages('c4');
+    await until(() => store.conversation('c4').messages.length === 2);
+    expect(store.conversation('c4').messages[1]).toMatchObject({ id: 'r4', content: 'Back' });
+    expect(seen).toContain('GET /api/replies/r4/stream');
+    expect(sessionStorage.getItem('alice.pending.c4')).toBeNull();
+  });
 });
