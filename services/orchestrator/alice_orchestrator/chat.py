@@ -1,6 +1,6 @@
 """Handling one `ChatRequested`: the orchestrator's part of the chat path (DESIGN §3).
 
-Plain async code with its dependencies passed in; the Kafka wiring lives in `worker.py`. The
+Plain async code with its dependencies passed in; the Kafka wiring lives in `main.py`. The
 handler is safe to run again for the same request (redelivery after a crash): the user message
 and the reply are stored under fixed ids, a half-streamed reply is withdrawn with `reset` and
 generated again, and a reply already stored is not generated twice.
