@@ -12,6 +12,9 @@ import uuid
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
+from alice_common.events import ChatRequested, new_id
 from devstack.testing import ServiceProcess, service_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -104,4 +107,74 @@ async def test_sigkill_mid_reply_then_a_new_replica_resets_and_completes(infra):
             assert replies[0]["id"] == reply_id and replies[0]["content"] == done["content"]
     finally:
         backend.stop()
+        orchestrator.stop()
+
+
+async def test_sigterm_mid_reply_finishes_or_hands_over_without_duplicates(infra):
+    """Graceful shutdown: the replica stops fetching, lets the reply finish (or abandons it
+    uncommitted after its drain timeout); after a restart the stream ends with exactly one
+    `done` and exactly one reply is stored."""
+    prefix = f"e2e-term-{uuid.uuid4().hex[:8]}."
+    token = "e2e-term-token"
+    env = service_env(
+        infra,
+        kafka_topic_prefix=prefix,
+        mongodb_database=f"e2e_term_{uuid.uuid4().hex[:8]}",
+        alice_internal_token=token,
+        llm_provider="local",
+        llm_max_tokens=48,
+        llm_temperature=0.0,
+        chat_consumer_session_timeout_ms=6000,
+    )
+    orchestrator = ServiceProcess("orchestrator", env, ready_timeout_s=120).start()
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await producer.start()
+    redis = aioredis.from_url(infra.redis_url, decode_responses=True)
+    try:
+        async with httpx.AsyncClient(base_url=orchestrator.url, headers={"X-Internal-Token": token}) as http:
+            user = "user" + new_id()
+            conversation = (
+                await http.post("/internal/conversations", params={"user_id": user}, json={})
+            ).json()["id"]
+        request = ChatRequested(
+            conversation_id=conversation,
+            user_id=user,
+            message_id=new_id(),
+            reply_id=new_id(),
+            content="Write a few sentences about mountains.",
+        )
+        await producer.send_and_wait(f"{prefix}chat.requests", request.to_bytes(), key=conversation.encode())
+        key, last, events = f"reply:{request.reply_id}", "0", []
+        deadline = time.monotonic() + 180
+        terminated = False
+        while not events or events[-1][0] not in ("done", "error"):
+            assert time.monotonic() < deadline, events
+            for _k, entries in await redis.xread({key: last}, block=1000) or []:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    events.append((fields["event"], json.loads(fields["data"])))
+            if not terminated and any(kind == "token" for kind, _ in events):
+                terminated = True
+                stopping = time.monotonic()
+                await asyncio.to_thread(orchestrator.stop, 40)  # SIGTERM, SIGKILL only after 40 s
+                assert not orchestrator.running
+                assert time.monotonic() - stopping < 35, "graceful shutdown took too long"
+                await asyncio.to_thread(orchestrator.start)
+        kinds = [kind for kind, _ in events]
+        assert kinds.count("done") == 1 and kinds[-1] == "done", kinds
+        if "reset" in kinds:
+            after = events[kinds.index("reset") + 1 :]
+        else:
+            after = events
+        text = "".join(data["delta"] for kind, data in after if kind == "token")
+        assert events[-1][1]["message"]["content"] == text and text.strip()
+        async with httpx.AsyncClient(base_url=orchestrator.url, headers={"X-Internal-Token": token}) as http:
+            listed = await http.get(
+                f"/internal/conversations/{conversation}/messages", params={"user_id": user}
+            )
+        roles = [m["role"] for m in listed.json()["items"]]
+        assert roles == ["user", "assistant"]
+    finally:
+        await producer.stop()
+        await redis.aclose()
         orchestrator.stop()
