@@ -28,6 +28,9 @@ from alice_kafkaflow.snapshot import (
 
 log = logging.getLogger(__name__)
 
+OFFSETS_CONCURRENCY = 16
+OFFSETS_TIMEOUT_S = 10.0
+
 
 class KafkaPoller:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
@@ -97,6 +100,8 @@ class KafkaPoller:
 
         topics: dict[str, TopicState] = {}
         for name, parts in described.items():
+            if any((name, p["partition"]) not in offsets for p in parts):
+                continue  # no offsets yet (see _partition_offsets)
             state = tuple(
                 PartitionOffsets(p["partition"], *offsets[(name, p["partition"])], p["leader"],
                                  tuple(p["replicas"]), tuple(p["isr"]))
@@ -132,13 +137,43 @@ class KafkaPoller:
         return dict(sorted(result.items()))
 
     async def _partition_offsets(self, described: dict[str, list[dict]]) -> dict[tuple[str, int], tuple]:
-        """(oldest, end) offset of every partition."""
-        tps = [TopicPartition(t, p["partition"]) for t, parts in described.items() for p in parts]
-        if not tps:
-            return {}
-        reader = self.offsets_reader
-        oldest, end = await asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps))
-        return {(tp.topic, tp.partition): (oldest[tp], end[tp]) for tp in tps}
+        """(oldest, end) offset of every partition, asked topic by topic.
+
+        One ListOffsets call retries until its timeout while any partition in it has no leader
+        (a topic being created or deleted), so one such topic must not stall the others: it keeps
+        its offsets from the previous snapshot, or waits for the next poll if it has none.
+        """
+        limit = asyncio.Semaphore(OFFSETS_CONCURRENCY)
+
+        async def of_topic(topic: str, partitions: list[int]) -> dict[tuple[str, int], tuple]:
+            tps = [TopicPartition(topic, p) for p in partitions]
+            reader = self.offsets_reader
+            async with limit:
+                oldest, end = await asyncio.wait_for(
+                    asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps)),
+                    OFFSETS_TIMEOUT_S,
+                )
+            return {(topic, tp.partition): (oldest[tp], end[tp]) for tp in tps}
+
+        names = list(described)
+        answers = await asyncio.gather(
+            *(of_topic(t, [p["partition"] for p in described[t]]) for t in names), return_exceptions=True
+        )
+        result: dict[tuple[str, int], tuple] = {}
+        previous = self.latest.topics if self.latest else {}
+        for topic, answer in zip(names, answers, strict=True):
+            if not isinstance(answer, BaseException):
+                result.update(answer)
+                continue
+            log.info("offsets of %s unavailable this poll: %r", topic, answer)
+            if topic in previous:
+                result.update(
+                    {
+                        (topic, p.partition): (p.oldest_offset, p.end_offset)
+                        for p in previous[topic].partitions
+                    }
+                )
+        return result
 
     async def _groups(self, topics: dict[str, TopicState], now: float) -> dict[str, GroupState]:
         listed = await self.admin.list_consumer_groups()
