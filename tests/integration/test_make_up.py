@@ -43,21 +43,21 @@ async def test_every_infrastructure_port_answers(infra):
 
 @pytest.fixture(scope="module")
 def services(infra):
-    """The four services started together, as `make up` starts them."""
-    procs = [ServiceProcess(name, service_env(infra)) for name in SERVICES]
+    """The four services started together, as `make up` starts them; each test waits for its own
+    service, so one service that fails to start fails only its own test."""
+    procs = {name: ServiceProcess(name, service_env(infra)) for name in SERVICES}
     try:
-        for proc in procs:
+        for proc in procs.values():
             proc.start(wait_ready=False)
-        for proc in procs:
-            proc.wait_ready()
-        yield {proc.service: proc for proc in procs}
+        yield procs
     finally:
-        for proc in procs:
+        for proc in procs.values():
             proc.stop()
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_answers_health_ready_and_metrics(services, name):
+    services[name].wait_ready()
     base = services[name].url
     health_response = httpx.get(f"{base}/health", timeout=5)
     assert health_response.status_code == 200
