@@ -128,44 +128,72 @@ async def make_user(client: httpx.AsyncClient, memory: bool) -> User:
     return User(auth, conversation.json()["id"])
 
 
-async def one_exchange(client: httpx.AsyncClient, user: User, prompt: str) -> Sample:
+async def read_sse_until_done(url: str, path: str, auth: str) -> tuple[float | None, dict | None, str | None]:
+    """GETs an SSE stream over a raw socket (chunked encoding); returns (first token time, done
+    data, terminal event). Cheap on the client's CPU, so 50 streams do not starve the services."""
+    parsed = httpx.URL(url)
+    reader, writer = await asyncio.open_connection(parsed.host, parsed.port)
+    try:
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {parsed.host}\r\nAuthorization: {auth}\r\n"
+            f"Accept: text/event-stream\r\n\r\n".encode()
+        )
+        header = await reader.readuntil(b"\r\n\r\n")
+        status_line = header.split(b"\r\n", 1)[0]
+        if b" 200 " not in status_line:
+            raise RuntimeError(f"stream: {status_line!r}")
+        first_token = None
+        pending = b""
+        event = None
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            if size == 0:
+                return first_token, None, event
+            pending += (await reader.readexactly(size + 2))[:-2]
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.startswith(b"event:"):
+                    event = line[6:].strip().decode()
+                elif line.startswith(b"data:"):
+                    if event == "token" and first_token is None:
+                        first_token = time.perf_counter()
+                    elif event in ("done", "error"):
+                        return first_token, json.loads(line[5:]), event
+    finally:
+        writer.close()
+
+
+async def one_exchange(url: str, connection: "RawConnection", user: User, prompt: str) -> Sample:
+    body = json.dumps({"content": prompt, "use_knowledge": False}).encode()
     started = time.perf_counter()
-    sent = await client.post(
-        f"/api/conversations/{user.conversation}/messages",
-        headers=user.auth,
-        json={"content": prompt, "use_knowledge": False},
+    status, answer = await connection.post(
+        f"/api/conversations/{user.conversation}/messages", user.auth["Authorization"], body, want_body=True
     )
     accepted = time.perf_counter()
-    if sent.status_code != 202:
-        raise RuntimeError(f"send: {sent.status_code} {sent.text[:200]}")
-    first_token = None
-    done = None
-    async with client.stream("GET", sent.json()["stream_url"], headers=user.auth) as stream:
-        event = None
-        async for line in stream.aiter_lines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                if event == "token" and first_token is None:
-                    first_token = time.perf_counter()
-                elif event in ("done", "error"):
-                    done = (event, json.loads(line[5:]))
-                    break
-    if done is None or done[0] != "done":
-        raise RuntimeError(f"stream ended with {done}")
-    provider_ttft = (done[1]["message"].get("usage") or {}).get("ttft_ms")
+    if status != 202:
+        raise RuntimeError(f"send: {status} {answer[:200]!r}")
+    stream_url = json.loads(answer)["stream_url"]
+    first_token, done, event = await read_sse_until_done(url, stream_url, user.auth["Authorization"])
+    if event != "done" or done is None:
+        raise RuntimeError(f"stream ended with {event} {done}")
+    provider_ttft = (done["message"].get("usage") or {}).get("ttft_ms")
     if first_token is None or provider_ttft is None:
         raise RuntimeError("no token or no provider TTFT in the reply")
     return Sample((first_token - started) * 1000, float(provider_ttft), (accepted - started) * 1000)
 
 
-async def streaming_phase(client, users: list[User], rounds: int, results: Results) -> float:
+async def streaming_phase(url: str, users: list[User], rounds: int, results: Results) -> float:
     async def run_user(user: User) -> None:
+        connection = RawConnection(url)
         for i in range(rounds):
             try:
-                results.samples.append(await one_exchange(client, user, f"Benchmark question number {i}?"))
+                sample = await one_exchange(url, connection, user, f"Benchmark question number {i}?")
+                results.samples.append(sample)
             except Exception as exc:  # a benchmark reports failures, it does not stop on them
                 results.errors.append(f"{type(exc).__name__}: {exc}")
+                await connection.close()
+                connection = RawConnection(url)
+        await connection.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(run_user(u) for u in users))
@@ -182,7 +210,7 @@ class RawConnection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, auth: str, body: bytes) -> int:
+    async def post(self, path: str, auth: str, body: bytes, want_body: bool = False):
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = (
@@ -197,8 +225,8 @@ class RawConnection:
         for line in header.split(b"\r\n"):
             if line.lower().startswith(b"content-length:"):
                 length = int(line.split(b":", 1)[1])
-        await self.reader.readexactly(length)
-        return status
+        answer = await self.reader.readexactly(length)
+        return (status, answer) if want_body else status
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -241,6 +269,42 @@ async def accept_phase(
     return accepted, rejected, time.perf_counter() - started
 
 
+SEND_ROUTE = "/api/conversations/{conversation_id}/messages"
+
+
+async def send_latency_buckets(client: httpx.AsyncClient) -> dict[float, float]:
+    """The backend's own histogram of time-to-response-headers for the send route."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = (await client.get("/metrics")).text
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "http_request_duration_seconds":
+            continue
+        for sample in family.samples:
+            labels = sample.labels
+            if (
+                sample.name.endswith("_bucket")
+                and labels.get("route") == SEND_ROUTE
+                and labels["method"] == "POST"
+            ):
+                buckets[float(labels["le"])] = sample.value
+    return buckets
+
+
+def bucket_percentile(before: dict[float, float], after: dict[float, float], p: float) -> str:
+    """Upper bound of the histogram bucket holding the p-th percentile, as `<= X ms`."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    if not counts or counts[-1] <= 0:
+        return "n/a"
+    target = counts[-1] * p / 100
+    for bound, count in zip(bounds, counts, strict=True):
+        if count >= target:
+            return f"<= {bound * 1000:g} ms" if bound != float("inf") else "> 10 s"
+    return "n/a"
+
+
 async def bench(url: str, args: argparse.Namespace) -> dict:
     limits = httpx.Limits(
         max_connections=args.users + args.accept_concurrency + 10, max_keepalive_connections=200
@@ -248,9 +312,11 @@ async def bench(url: str, args: argparse.Namespace) -> dict:
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
         users = list(await asyncio.gather(*(make_user(client, args.memory) for _ in range(args.users))))
         warm = Results()
-        await streaming_phase(client, users, 1, warm)  # connections, caches, JIT-free warm-up
+        await streaming_phase(url, users, 1, warm)  # connections, caches, JIT-free warm-up
         results = Results()
-        elapsed = await streaming_phase(client, users, args.rounds, results)
+        server_before = await send_latency_buckets(client)
+        elapsed = await streaming_phase(url, users, args.rounds, results)
+        server_after = await send_latency_buckets(client)
         report: dict = {
             "users": args.users,
             "concurrent_streams": args.users,
@@ -274,6 +340,8 @@ async def bench(url: str, args: argparse.Namespace) -> dict:
                 "backend_accept_ms": {
                     "p50": percentile([s.accept_ms for s in results.samples], 50),
                     "p99": percentile([s.accept_ms for s in results.samples], 99),
+                    "server_side_p50": bucket_percentile(server_before, server_after, 50),
+                    "server_side_p99": bucket_percentile(server_before, server_after, 99),
                 },
             }
         if args.accept:
