@@ -200,6 +200,10 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       await page.getByRole('button', byName('New chat')).waitFor();
       await page.locator('.scrim').click({ position: { x: 370, y: 400 } });
       await page.getByRole('button', byName('New chat')).waitFor({ state: 'hidden', timeout: 5000 });
+      await page.getByRole('button', byName('Open menu')).click();
+      await page.getByRole('button', byName('New chat')).waitFor();
+      await page.keyboard.press('Escape');
+      await page.getByRole('button', byName('New chat')).waitFor({ state: 'hidden', timeout: 5000 });
       await screenshot(page, 'chat-phone.png');
     });
   });

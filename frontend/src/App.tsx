@@ -21,6 +21,14 @@ export function App() {
     if (state.status === 'signed-out' && path !== '/') navigate('/', true);
   }, [state.status, path]);
 
+  // Escape closes the phone drawer.
+  useEffect(() => {
+    if (!menuOpen) return;
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && setMenuOpen(false);
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [menuOpen]);
+
   if (state.status === 'loading') {
     return (
       <div className="splash" role="status">
