@@ -234,3 +234,32 @@ def test_secret_templates_cover_what_deployments_reference(variant) -> None:
         p.name.removesuffix("-secrets.yaml.tpl") + "-secrets" for p in (K8S / "secrets").glob("*.yaml.tpl")
     }
     assert referenced <= templates
+
+
+def test_every_referenced_config_and_secret_key_exists(variant) -> None:
+    for workload in variant.workloads():
+        spec = pod_spec(workload)
+        for container in spec["containers"] + spec.get("initContainers", []):
+            for source in container.get("envFrom", []):
+                kind, ref = (
+                    ("ConfigMap", "configMapRef") if "configMapRef" in source else ("Secret", "secretRef")
+                )
+                variant.get(kind, source[ref]["name"])
+            for item in container.get("env", []):
+                for kind, ref in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
+                    if ref in item.get("valueFrom", {}):
+                        target = variant.get(kind, item["valueFrom"][ref]["name"])
+                        keys = target.get("stringData", {}) | target.get("data", {})
+                        assert item["valueFrom"][ref]["key"] in keys, (
+                            workload["metadata"]["name"],
+                            item["name"],
+                        )
+        for volume in spec.get("volumes", []):
+            if "secret" in volume:
+                secret = variant.get("Secret", volume["secret"]["secretName"])
+                for item in volume["secret"].get("items", []):
+                    assert item["key"] in secret["stringData"], volume
+            if "configMap" in volume:
+                variant.get("ConfigMap", volume["configMap"]["name"])
+            if "persistentVolumeClaim" in volume:
+                variant.get("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
