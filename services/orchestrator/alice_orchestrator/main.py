@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except Exception as exc:  # retrieval degrades to "no sources" until Weaviate is back
                 log.warning("cannot ensure Weaviate collections: %s", exc)
         provider = await asyncio.to_thread(make_provider, settings)
+        warm_up = getattr(provider, "warm_up", None)
+        if warm_up is not None:
+            await warm_up()
         embedder = await asyncio.to_thread(get_embedder, settings)
 
         async def publish_completed(event: ChatCompleted) -> None:

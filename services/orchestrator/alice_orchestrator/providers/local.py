@@ -39,6 +39,7 @@ class LocalProvider:
 
         path = model_path or str(bundled_model_path())
         self.model = Path(path).stem
+        self._instances = max(1, concurrency)
         self._models: queue.SimpleQueue = queue.SimpleQueue()
         self._executor = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="llm")
         first = None
@@ -130,6 +131,14 @@ class LocalProvider:
                 yield value
         finally:
             stop.set()
+
+    async def warm_up(self) -> None:
+        """One tiny generation per model instance before the service reports ready: the first
+        run pages the weights in and sets llama.cpp up, which took seconds on a busy machine."""
+        for _ in range(self._instances):  # the pool is FIFO: each instance once
+            generation = self.stream([{"role": "user", "content": "Hi"}], max_tokens=1, temperature=0.0)
+            async for _delta in generation:
+                pass
 
     async def close(self) -> None:
         await asyncio.to_thread(self._executor.shutdown, True)
