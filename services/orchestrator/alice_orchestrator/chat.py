@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
 from aiokafka import ConsumerRecord
@@ -252,7 +252,8 @@ class ChatHandler:
             "role": "assistant",
             "content": outcome.content,
             "status": outcome.status,
-            "created_at": utcnow(),
+            # Never before the message it answers, whatever the skew between the two hosts' clocks.
+            "created_at": max(utcnow(), user_doc["created_at"] + timedelta(milliseconds=1)),
             "reply_id": request.reply_id,
             "reply_to": request.message_id,
             "sources": [_public_source(s) for s in sources],

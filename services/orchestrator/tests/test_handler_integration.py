@@ -222,3 +222,15 @@ async def test_sources_reach_the_prompt_the_done_event_and_the_stored_reply(deps
     done = (await events(redis, req.reply_id))[-1][1]["message"]
     assert done["sources"] == [public]
     assert (await store.get_message(req.reply_id))["sources"] == [public]
+
+
+async def test_a_reply_is_never_older_than_its_message_even_with_clock_skew(deps, unique_name):
+    from datetime import UTC, datetime, timedelta
+
+    handler, store, _, _ = deps
+    # The backend's clock runs a minute ahead of the orchestrator's.
+    req = request(unique_name, occurred_at=datetime.now(UTC) + timedelta(minutes=1))
+    await handler.handle(req)
+    user_msg, reply = await store.list_messages(req.user_id, req.conversation_id, 10)
+    assert (user_msg["role"], reply["role"]) == ("user", "assistant")
+    assert reply["created_at"] > user_msg["created_at"]
