@@ -22,7 +22,8 @@ class Settings(AliceSettings, EmbeddingSettings):
     # `fake` is a deterministic stand-in for pipeline benchmarks only.
     llm_provider: Literal["local", "openai", "fake"] = "local"
     llm_max_tokens: int = Field(256, ge=1)
-    llm_temperature: float = Field(0.7, ge=0.0, le=2.0)
+    # Low by default: the 135M local model drifts (other languages, invented facts) when hotter.
+    llm_temperature: float = Field(0.3, ge=0.0, le=2.0)
     llm_context_tokens: int = Field(2048, ge=256)
     llm_model: str = "SmolLM2-135M-Instruct"
     llm_base_url: str = "https://api.openai.com/v1"
