@@ -83,6 +83,8 @@ def weaviate_client(settings: AliceSettings) -> weaviate.WeaviateAsyncClient:
 
 def weaviate_check(client: weaviate.WeaviateAsyncClient):
     async def check() -> None:
+        if not client.is_connected():
+            await client.connect()  # reconnects once Weaviate is back after an outage
         if not await client.is_ready():
             raise RuntimeError("Weaviate is not ready")
 

@@ -42,14 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await weaviate.connect()
         except Exception as exc:  # chat works without it; retrieval reconnects when it is back
             log.warning("Weaviate unavailable at startup (retrieval off until it is back): %s", exc)
-        weaviate_ready = clients.weaviate_check(weaviate)
-
-        async def weaviate_check() -> None:
-            if not weaviate.is_connected():
-                await weaviate.connect()  # reconnect once Weaviate is back
-            await weaviate_ready()
-
-        register_check(app, "weaviate", weaviate_check)
+        register_check(app, "weaviate", clients.weaviate_check(weaviate))
 
         store = ChatStore(mongo[settings.mongodb_database])
         await store.ensure_indexes()
