@@ -28,7 +28,12 @@ if ! python3.11 -m uv --version >/dev/null 2>&1; then
 fi
 
 step "syncing the Python workspace (first run builds llama-cpp-python: about 5 minutes)"
-$UV sync --all-packages --frozen
+# Offline first: uv then takes its cached sdist as it is, with the llama-cpp-python wheel it built
+# from it, instead of revalidating the download (which can yield a new revision and a 5-minute rebuild
+# in every fresh clone). Online only when something is not cached yet.
+if ! $UV sync --all-packages --frozen --offline 2>/dev/null; then
+  $UV sync --all-packages --frozen
+fi
 
 if ! command -v go >/dev/null; then
   echo "Go 1.24+ is needed to build FerretDB and Weaviate once (https://go.dev/doc/install)" >&2
