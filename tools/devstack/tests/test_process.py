@@ -65,6 +65,7 @@ def test_pid_files_round_trip(tmp_path):
 
 def test_ports_and_dirs_follow_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("ALICE_KAFKA_PORT", "19092")
+    monkeypatch.delenv("ALICE_REDIS_PORT", raising=False)
     monkeypatch.setenv("ALICE_DEVSTACK_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("ALICE_CACHE_DIR", str(tmp_path / "cache"))
     cfg = Config()
