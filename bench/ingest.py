@@ -139,7 +139,8 @@ async def bench_ingest(settings: Settings, n_chunks: int, rounds: int) -> None:
     # per round, then the median.
     ratio = statistics.median(i / r for i, r in zip(ingest, raw, strict=True))
     print(f"raw embedding throughput   {statistics.median(raw):8.1f} chunks/s  (median of {rounds})")
-    print(f"ingestion throughput {statistics.median(ingest):8.1f} chunks/s  (extract, chunk, embed, index)")
+    label = "ingestion throughput"
+    print(f"{label:<26} {statistics.median(ingest):8.1f} chunks/s  (extract, chunk, embed, index)")
     print(f"ratio ingest/raw           {ratio:8.2f}   (median of per-round ratios; goal >= 0.8)")
 
 
