@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from alice_common.events import ChatCompleted, DocumentUploaded, Usage
+from alice_common.events import ChatCompleted, ConversationDeleted, DocumentUploaded, Usage
 from alice_common.kafka import HEADER_ERROR
 from devstack.testing import ServiceProcess, service_env, unique_name
 from gridfs import GridFSBucket
@@ -310,6 +310,40 @@ async def test_daily_stats_count_each_reply_once(api, producer, names):
     assert totals["tokens"] - before["tokens"] == 10 * 42
     assert today["active_users"] >= 2
     assert today["latency_ms"]["p50"] is not None and today["latency_ms"]["p95"] >= today["latency_ms"]["p50"]
+
+
+async def test_a_deleted_conversation_is_forgotten_and_a_late_turn_is_not_indexed(
+    api, mongo, producer, names
+):
+    user = uuid.uuid4().hex
+    kept = completed(user, "conv-garden", "Our garden has three apple trees and a pear tree.", "Lovely.")
+    gone = completed(user, "conv-sub", "The submarine crew practised emergency drills at dawn.", "Brave.")
+    await _publish(producer, names, [kept, gone])
+    params = {"user_id": user, "q": "submarine crew drills"}
+    items = await _search_until(
+        api, params, lambda items: any(i["conversation_id"] == "conv-sub" for i in items)
+    )
+    assert any(i["conversation_id"] == "conv-sub" for i in items)
+
+    deleted = ConversationDeleted(conversation_id="conv-sub", user_id=user)
+    await producer.send_and_wait(
+        names["prefix"] + "conversations.deleted", deleted.to_bytes(), key=b"conv-sub"
+    )
+    items = await _search_until(
+        api, params, lambda items: all(i["conversation_id"] != "conv-sub" for i in items)
+    )
+    assert items and all(i["conversation_id"] == "conv-garden" for i in items), items
+
+    # A turn of the deleted conversation arriving late: handled (its analytics fact appears),
+    # but not indexed again.
+    late = completed(user, "conv-sub", "The submarine crew surfaced after the drills.", "Good.")
+    await _publish(producer, names, [late])
+    deadline = time.monotonic() + 30
+    while mongo["analytics_replies"].find_one({"_id": late.reply_id}) is None:
+        assert time.monotonic() < deadline, "the late turn was never handled"
+        await asyncio.sleep(0.2)
+    items = api.get("/internal/search", params=params).json()["items"]
+    assert all(i["conversation_id"] != "conv-sub" for i in items), items
 
 
 def test_internal_api_errors(api, dataflow):

@@ -24,6 +24,7 @@ class Topics:
     CHAT_COMPLETED = "chat.completed"
     DOCUMENTS_UPLOADED = "documents.uploaded"
     DOCUMENTS_INDEXED = "documents.indexed"
+    CONVERSATIONS_DELETED = "conversations.deleted"
 
     @staticmethod
     def dlq(topic: str) -> str:
@@ -94,8 +95,16 @@ class DocumentIndexed(Event):
     error: str | None = None
 
 
+class ConversationDeleted(Event):
+    """A user deleted a conversation: services forget what they derived from it (its memory)."""
+
+    type: Literal["ConversationDeleted"] = "ConversationDeleted"
+    conversation_id: str
+    user_id: str
+
+
 AnyEvent = Annotated[
-    ChatRequested | ChatCompleted | DocumentUploaded | DocumentIndexed,
+    ChatRequested | ChatCompleted | DocumentUploaded | DocumentIndexed | ConversationDeleted,
     Field(discriminator="type"),
 ]
 _adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

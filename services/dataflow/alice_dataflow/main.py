@@ -1,4 +1,4 @@
-"""FastAPI application: lifespan-owned clients, the two consumers, readiness checks, routes."""
+"""FastAPI application: lifespan-owned clients, the three consumers, readiness checks, routes."""
 
 import asyncio
 import logging
@@ -14,6 +14,7 @@ from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 
 from alice_dataflow.analytics import Analytics
 from alice_dataflow.api import router
+from alice_dataflow.deletions import ConversationDeletions
 from alice_dataflow.documents import DocumentStore
 from alice_dataflow.errors import install_error_handlers, internal_token_guard
 from alice_dataflow.ingest import Ingestor
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DOCUMENTS_GROUP = "dataflow-documents"
 CHAT_GROUP = "dataflow"
+DELETIONS_GROUP = "dataflow-deletions"
 
 
 def _consumers_check(loops: list[ConsumeLoop]):
@@ -61,12 +63,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await analytics.ensure_indexes()
             app.state.documents, app.state.analytics = store, analytics
             app.state.weaviate, app.state.embedder = weaviate, batcher
-            await ensure_topics(settings, [Topics.DOCUMENTS_UPLOADED, Topics.CHAT_COMPLETED])
+            await ensure_topics(
+                settings,
+                [Topics.DOCUMENTS_UPLOADED, Topics.CHAT_COMPLETED, Topics.CONVERSATIONS_DELETED],
+            )
             await ensure_topics(settings, [Topics.DOCUMENTS_INDEXED])
             ingestor = Ingestor(
                 settings, store, AsyncIOMotorGridFSBucket(db, "uploads"), weaviate, batcher, producer
             )
-            indexer = MemoryIndexer(weaviate, batcher, analytics)
+            deletions = ConversationDeletions(db, weaviate)
+            indexer = MemoryIndexer(weaviate, batcher, analytics, deletions)
             loops = [
                 ConsumeLoop(
                     settings,
@@ -85,6 +91,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     handler=indexer.handle,
                     producer=producer,
                     max_concurrency=settings.chat_concurrency,
+                    max_attempts=settings.consumer_max_attempts,
+                ),
+                ConsumeLoop(
+                    settings,
+                    topic=Topics.CONVERSATIONS_DELETED,
+                    group=DELETIONS_GROUP,
+                    handler=deletions.handle,
+                    producer=producer,
+                    max_concurrency=4,
                     max_attempts=settings.consumer_max_attempts,
                 ),
             ]

@@ -9,6 +9,7 @@ from alice_common.events import ChatCompleted, parse_event
 from weaviate.classes.data import DataObject
 
 from alice_dataflow.analytics import Analytics
+from alice_dataflow.deletions import ConversationDeletions
 
 log = logging.getLogger(__name__)
 
@@ -17,10 +18,13 @@ MAX_TEXT_CHARS = 20_000
 
 
 class MemoryIndexer:
-    def __init__(self, weaviate, embedder: Embedder, analytics: Analytics) -> None:
+    def __init__(
+        self, weaviate, embedder: Embedder, analytics: Analytics, deletions: ConversationDeletions
+    ) -> None:
         self.weaviate = weaviate
         self.embedder = embedder
         self.analytics = analytics
+        self.deletions = deletions
 
     async def handle(self, record: ConsumerRecord) -> None:
         event = parse_event(record.value)
@@ -31,6 +35,9 @@ class MemoryIndexer:
         await self.analytics.record(event)
 
     async def index(self, event: ChatCompleted) -> None:
+        if await self.deletions.is_deleted(event.user_id, event.conversation_id):
+            log.info("not indexing deleted conversation %s", event.conversation_id)
+            return
         messages = [(event.user_message_id, "user", event.user_content)]
         if event.assistant_content.strip():
             messages.append((event.assistant_message_id, "assistant", event.assistant_content))
@@ -56,3 +63,6 @@ class MemoryIndexer:
         if result.errors:
             first = next(iter(result.errors.values()))
             raise RuntimeError(f"Weaviate rejected {len(result.errors)} messages: {first.message}")
+        # Deleted while we embedded: its handler may have cleaned up before our insert.
+        if await self.deletions.is_deleted(event.user_id, event.conversation_id):
+            await vectorstore.delete_conversation_memory(self.weaviate, event.user_id, event.conversation_id)

@@ -13,7 +13,7 @@ DLQ_SUFFIX = ".dlq"
 
 PRODUCERS: dict[str, tuple[str, ...]] = {
     "backend": ("chat.requests", "documents.uploaded"),
-    "orchestrator": ("chat.completed",),
+    "orchestrator": ("chat.completed", "conversations.deleted"),
     "dataflow": ("documents.indexed",),
 }
 

@@ -12,7 +12,7 @@ from alice_kafkaflow.snapshot import (
 def _snapshot() -> Snapshot:
     topics = {
         name: TopicState(name, (PartitionOffsets(0, 0, 5),), messages_per_second=1.0)
-        for name in ("x.chat.completed", "x.chat.completed.dlq", "x.chat.requests")
+        for name in ("x.chat.completed", "x.chat.completed.dlq", "x.chat.requests", "x.conversations.deleted")
     }
     lag = GroupTopicLag("x.chat.completed", (PartitionLag(0, 5, 2, 3),), messages_per_second=0.5)
     groups = {"x.dataflow": GroupState("x.dataflow", "Stable", 1, (lag,))}
@@ -29,6 +29,7 @@ def test_graph_strips_the_prefix_and_links_producers_topics_groups_and_dlqs():
     assert ("topic:chat.completed", "group:dataflow", "consumes") in edges
     assert ("service:orchestrator", "topic:chat.completed", "produces") in edges
     assert ("service:backend", "topic:chat.requests", "produces") in edges
+    assert ("service:orchestrator", "topic:conversations.deleted", "produces") in edges
     assert ("topic:chat.completed", "topic:chat.completed.dlq", "dead_letters") in edges
     # no producer edge towards topics that do not exist
     assert "service:dataflow" not in nodes

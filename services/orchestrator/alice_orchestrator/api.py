@@ -7,7 +7,7 @@ import hmac
 from datetime import datetime
 from typing import Annotated
 
-from alice_common.events import new_id
+from alice_common.events import ConversationDeleted, new_id
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -120,7 +120,17 @@ def install_internal_api(app: FastAPI, settings: Settings) -> None:
 
     @router.delete("/conversations/{conversation_id}", status_code=204)
     async def delete_conversation(request: Request, conversation_id: str, user_id: UserId) -> Response:
-        if not await store_of(request).delete_conversation(user_id, conversation_id):
+        store = store_of(request)
+        await owned_conversation(store, user_id, conversation_id)
+        # Publish before deleting: if Kafka is down nothing has changed and a retry is safe. The
+        # other order could drop the messages yet leave their memory searchable, and the retry
+        # would answer 404. Publishing twice is harmless (the dataflow's handler is idempotent).
+        event = ConversationDeleted(conversation_id=conversation_id, user_id=user_id)
+        try:
+            await request.app.state.publish_deleted(event)
+        except Exception as exc:
+            raise ApiError(503, "events_unavailable", "cannot delete right now, try again") from exc
+        if not await store.delete_conversation(user_id, conversation_id):
             raise ApiError(404, "conversation_not_found", "no such conversation")
         await request.app.state.context.forget(conversation_id)
         return Response(status_code=204)

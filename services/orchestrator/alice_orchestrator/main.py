@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from alice_common import clients, vectorstore
 from alice_common.embeddings import get_embedder
-from alice_common.events import ChatCompleted, Topics
+from alice_common.events import ChatCompleted, ConversationDeleted, Topics
 from alice_common.kafka import ConsumeLoop, ensure_topics, publish
 from alice_common.observability import install_observability, register_check
 from fastapi import FastAPI
@@ -61,11 +61,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def publish_completed(event: ChatCompleted) -> None:
             await publish(producer, settings, Topics.CHAT_COMPLETED, event, key=event.conversation_id)
 
+        async def publish_deleted(event: ConversationDeleted) -> None:
+            await publish(producer, settings, Topics.CONVERSATIONS_DELETED, event, key=event.conversation_id)
+
+        app.state.publish_deleted = publish_deleted
         retriever = WeaviateRetriever(settings, weaviate, embedder)
         handler = ChatHandler(settings, store, redis, provider, publish_completed, retriever)
         app.state.handler = handler
         app.state.context = handler.context
-        await ensure_topics(settings, [Topics.CHAT_REQUESTS, Topics.CHAT_COMPLETED])
+        await ensure_topics(
+            settings, [Topics.CHAT_REQUESTS, Topics.CHAT_COMPLETED, Topics.CONVERSATIONS_DELETED]
+        )
         loop = ConsumeLoop(
             settings,
             topic=Topics.CHAT_REQUESTS,

@@ -30,7 +30,16 @@ async def env(infra, unique_name):
     install_internal_api(app, Settings(alice_internal_token=SecretStr(TOKEN)))
     app.state.store = store
     app.state.context = ContextCache(redis, store)
+    app.state.published = []
+
+    async def publish_deleted(event) -> None:  # Kafka itself is covered by tests/e2e
+        if getattr(app.state, "kafka_down", False):
+            raise ConnectionError("kafka down")
+        app.state.published.append(event)
+
+    app.state.publish_deleted = publish_deleted
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orch") as client:
+        client.app_state = app.state
         yield client, store
     await mongo.drop_database(db_name)
     mongo.close()
@@ -208,3 +217,24 @@ async def test_replies_lookup_and_delete_removes_messages(env):
     ).status_code == 404
     await client.delete(f"/internal/conversations/{cid}", params={"user_id": "u1"}, headers=HEADERS)
     assert await store.get_message("reply-1") is None
+
+
+async def test_delete_publishes_conversation_deleted_first(env):
+    client, _store = env
+    cid = (
+        await client.post("/internal/conversations", params={"user_id": "u1"}, json={}, headers=HEADERS)
+    ).json()["id"]
+    url = f"/internal/conversations/{cid}"
+    assert (await client.delete(url, params={"user_id": "u2"}, headers=HEADERS)).status_code == 404
+    assert client.app_state.published == []
+
+    client.app_state.kafka_down = True
+    failed = await client.delete(url, params={"user_id": "u1"}, headers=HEADERS)
+    assert failed.status_code == 503 and failed.json()["error"]["code"] == "events_unavailable"
+    assert (await client.get(url, params={"user_id": "u1"}, headers=HEADERS)).status_code == 200
+
+    client.app_state.kafka_down = False
+    assert (await client.delete(url, params={"user_id": "u1"}, headers=HEADERS)).status_code == 204
+    [event] = client.app_state.published
+    assert (event.type, event.conversation_id, event.user_id) == ("ConversationDeleted", cid, "u1")
+    assert (await client.get(url, params={"user_id": "u1"}, headers=HEADERS)).status_code == 404

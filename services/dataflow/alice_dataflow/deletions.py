@@ -1,0 +1,48 @@
+"""`conversations.deleted` → forget the conversation's `MessageMemory`, and remember the deletion.
+
+A `chat.completed` of that conversation may still arrive later (another topic, so no order
+between the two); the memory indexer asks `is_deleted` and does not index it again.
+"""
+
+import logging
+
+from aiokafka.structs import ConsumerRecord
+from alice_common import vectorstore
+from alice_common.events import ConversationDeleted, parse_event
+
+log = logging.getLogger(__name__)
+
+
+def _key(user_id: str, conversation_id: str) -> str:
+    return f"{user_id}:{conversation_id}"
+
+
+class ConversationDeletions:
+    def __init__(self, db, weaviate) -> None:
+        self.deleted = db["deleted_conversations"]
+        self.weaviate = weaviate
+
+    async def handle(self, record: ConsumerRecord) -> None:
+        event = parse_event(record.value)
+        if not isinstance(event, ConversationDeleted):
+            log.warning("ignoring %s on %s", event.type, record.topic)
+            return
+        # Record first, then delete: an indexer inserting after our delete sees the record and
+        # removes what it wrote. Both steps are idempotent, so a redelivery is harmless.
+        await self.deleted.replace_one(
+            {"_id": _key(event.user_id, event.conversation_id)},
+            {
+                "user_id": event.user_id,
+                "conversation_id": event.conversation_id,
+                "deleted_at": event.occurred_at,
+            },
+            upsert=True,
+        )
+        removed = await vectorstore.delete_conversation_memory(
+            self.weaviate, event.user_id, event.conversation_id
+        )
+        log.info("forgot conversation %s (%d memory entries)", event.conversation_id, removed)
+
+    async def is_deleted(self, user_id: str, conversation_id: str) -> bool:
+        found = await self.deleted.find_one({"_id": _key(user_id, conversation_id)}, {"_id": 1})
+        return found is not None
