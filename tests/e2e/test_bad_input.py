@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 import jwt
 import pytest
-from devstack.testing import ServiceProcess, service_env
+from stack import UNTHROTTLED, Stack, bearer, isolation, register_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -33,68 +33,40 @@ class World:
     rotated_refresh: str
 
 
-def _register(client: httpx.Client) -> dict:
-    response = client.post(
-        "/api/auth/register",
-        json={"email": f"bad-{uuid.uuid4().hex[:10]}@example.com", "password": "pw-0123456789"},
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 @pytest.fixture(scope="module")
 def world(infra) -> Iterator[World]:
-    isolation = {
-        "mongodb_database": f"e2e_bad_{uuid.uuid4().hex[:8]}",
-        "kafka_topic_prefix": f"e2e-bad-{uuid.uuid4().hex[:8]}.",
-    }
-    orchestrator = ServiceProcess(
-        "orchestrator", service_env(infra, **isolation, llm_provider="fake")
-    ).start()
-    backend = ServiceProcess(
-        "backend",
-        service_env(
-            infra,
-            **isolation,
-            orchestrator_url=orchestrator.url,
-            # Nothing listens there: document calls that get past validation would be a 503.
-            dataflow_url="http://127.0.0.1:9",
-            jwt_secret=JWT_SECRET,
-            max_message_chars=MAX_CHARS,
-            max_upload_bytes=100_000,
-            register_rate_per_ip_capacity=1000,
-            register_rate_per_ip_per_s=1000,
-            login_rate_per_ip_capacity=1000,
-            login_rate_per_ip_per_s=1000,
-        ),
+    backend = UNTHROTTLED | dict(
+        # Nothing listens there: document calls that get past validation would be a 503.
+        dataflow_url="http://127.0.0.1:9",
+        jwt_secret=JWT_SECRET,
+        max_message_chars=MAX_CHARS,
+        max_upload_bytes=100_000,
     )
-    try:
-        backend.start()
-        with httpx.Client(base_url=backend.url, timeout=30) as client:
-            alice, bob = _register(client), _register(client)
-            a_auth = {"Authorization": f"Bearer {alice['access_token']}"}
-            conversation = client.post("/api/conversations", headers=a_auth, json={}).json()["id"]
-            sent = client.post(
-                f"/api/conversations/{conversation}/messages", headers=a_auth, json={"content": "hi"}
-            )
-            assert sent.status_code == 202, sent.text
-            revoked = _register(client)["refresh_token"]
-            assert client.post("/api/auth/logout", json={"refresh_token": revoked}).status_code == 204
-            rotated = _register(client)["refresh_token"]
-            assert client.post("/api/auth/refresh", json={"refresh_token": rotated}).status_code == 200
-            yield World(
-                url=backend.url,
-                alice=a_auth,
-                bob={"Authorization": f"Bearer {bob['access_token']}"},
-                alice_conversation=conversation,
-                alice_reply=sent.json()["reply_id"],
-                bob_refresh=bob["refresh_token"],
-                revoked_refresh=revoked,
-                rotated_refresh=rotated,
-            )
-    finally:
-        backend.stop()
-        orchestrator.stop()
+    with (
+        Stack(infra, isolation("bad"), orchestrator={"llm_provider": "fake"}, backend=backend) as up,
+        httpx.Client(base_url=up["backend"].url, timeout=30) as client,
+    ):
+        alice, bob = register_sync(client, "bad"), register_sync(client, "bad")
+        a_auth = bearer(alice)
+        conversation = client.post("/api/conversations", headers=a_auth, json={}).json()["id"]
+        sent = client.post(
+            f"/api/conversations/{conversation}/messages", headers=a_auth, json={"content": "hi"}
+        )
+        assert sent.status_code == 202, sent.text
+        revoked = register_sync(client, "bad")["refresh_token"]
+        assert client.post("/api/auth/logout", json={"refresh_token": revoked}).status_code == 204
+        rotated = register_sync(client, "bad")["refresh_token"]
+        assert client.post("/api/auth/refresh", json={"refresh_token": rotated}).status_code == 200
+        yield World(
+            url=up["backend"].url,
+            alice=a_auth,
+            bob=bearer(bob),
+            alice_conversation=conversation,
+            alice_reply=sent.json()["reply_id"],
+            bob_refresh=bob["refresh_token"],
+            revoked_refresh=revoked,
+            rotated_refresh=rotated,
+        )
 
 
 def _token(sub: str, *, exp_offset: int, secret: str = JWT_SECRET) -> dict[str, str]:

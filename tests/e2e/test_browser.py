@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from devstack.testing import ServiceProcess, free_port, service_env
+from devstack.testing import free_port
+from stack import ROOT, UNTHROTTLED, UNTHROTTLED_UPLOADS, Stack, isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
@@ -50,46 +50,16 @@ def admin_email() -> str:
 
 @pytest.fixture(scope="module")
 def backend_url(infra, admin_email) -> Iterator[str]:
-    isolation = {
-        "mongodb_database": f"e2e_browser_{uuid.uuid4().hex[:8]}",
-        "kafka_topic_prefix": f"e2e-browser-{uuid.uuid4().hex[:8]}.",
-    }
-    dataflow = ServiceProcess("dataflow", service_env(infra, **isolation), ready_timeout_s=120)
-    kafkaflow = ServiceProcess(
-        "kafkaflow", service_env(infra, **isolation, poll_interval_s=2), ready_timeout_s=60
-    )
-    orchestrator = ServiceProcess(
-        "orchestrator",
+    with Stack(
+        infra,
+        isolation("browser"),
+        dataflow={"ready_timeout_s": 120},
+        kafkaflow={"poll_interval_s": 2, "ready_timeout_s": 60},
         # Short replies keep the run bounded on 2 cores; long enough to stop or cut mid-reply.
-        service_env(infra, **isolation, llm_provider="local", llm_max_tokens=160),
-        ready_timeout_s=120,
-    )
-    backend = ServiceProcess(
-        "backend",
-        service_env(
-            infra,
-            **isolation,
-            orchestrator_url=orchestrator.url,
-            dataflow_url=dataflow.url,
-            kafkaflow_url=kafkaflow.url,
-            alice_admin_emails=admin_email,
-            # Redis (and so the per-IP buckets) may be shared with other test runs.
-            register_rate_per_ip_capacity=1000,
-            register_rate_per_ip_per_s=1000,
-            login_rate_per_ip_capacity=1000,
-            login_rate_per_ip_per_s=1000,
-            upload_rate_capacity=1000,
-            upload_rate_per_s=1000,
-        ),
-    )
-    started: list[ServiceProcess] = []
-    try:
-        for svc in (dataflow, kafkaflow, orchestrator, backend):
-            started.append(svc.start())
-        yield backend.url
-    finally:
-        for svc in reversed(started):
-            svc.stop()
+        orchestrator={"llm_provider": "local", "llm_max_tokens": 160, "ready_timeout_s": 120},
+        backend=UNTHROTTLED | UNTHROTTLED_UPLOADS | {"alice_admin_emails": admin_email},
+    ) as up:
+        yield up["backend"].url
 
 
 @pytest.fixture(scope="module")

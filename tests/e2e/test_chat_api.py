@@ -6,117 +6,28 @@ deltas, exact `Last-Event-ID` resumption, stop within a second, regenerate.
 """
 
 import asyncio
-import json
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from devstack.testing import ServiceProcess, service_env
+from stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send, sse_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
-
-TERMINAL = {"done", "error"}
 
 
 @pytest.fixture(scope="module")
 def stack(infra) -> Iterator[str]:
     """Orchestrator and backend on free ports; yields the backend URL."""
-    isolation = {
-        "mongodb_database": f"e2e_chat_{uuid.uuid4().hex[:8]}",
-        "kafka_topic_prefix": f"e2e-chat-{uuid.uuid4().hex[:8]}.",
-    }
-    orchestrator = ServiceProcess(
-        "orchestrator",
-        service_env(infra, **isolation, llm_provider="local", llm_max_tokens=80, llm_temperature=0.2),
-        ready_timeout_s=120,
-    ).start()
-    backend = ServiceProcess(
-        "backend",
-        service_env(
-            infra,
-            **isolation,
-            orchestrator_url=orchestrator.url,
-            register_rate_per_ip_capacity=1000,
-            register_rate_per_ip_per_s=1000,
-            login_rate_per_ip_capacity=1000,
-            login_rate_per_ip_per_s=1000,
-        ),
-    )
-    try:
-        backend.start()
-        yield backend.url
-    finally:
-        backend.stop()
-        orchestrator.stop()
+    orchestrator = dict(llm_provider="local", llm_max_tokens=80, llm_temperature=0.2, ready_timeout_s=120)
+    with Stack(infra, isolation("chat"), orchestrator=orchestrator, backend=UNTHROTTLED) as up:
+        yield up["backend"].url
 
 
 @pytest.fixture
 async def api(stack) -> httpx.AsyncClient:
     async with httpx.AsyncClient(base_url=stack, timeout=30) as client:
         yield client
-
-
-async def register(api: httpx.AsyncClient) -> dict[str, str]:
-    response = await api.post(
-        "/api/auth/register",
-        json={"email": f"e2e-{uuid.uuid4().hex[:10]}@example.com", "password": "pw-" + "x" * 10},
-    )
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-async def new_conversation(api, auth) -> str:
-    response = await api.post("/api/conversations", headers=auth, json={})
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-async def send(api, auth, conversation: str, content: str) -> dict:
-    response = await api.post(
-        f"/api/conversations/{conversation}/messages", headers=auth, json={"content": content}
-    )
-    assert response.status_code == 202, response.text
-    return response.json()
-
-
-async def sse_events(
-    api, url: str, auth, last_event_id: str | None = None, stop_after: int | None = None, on_event=None
-):
-    """Reads SSE events until done/error (or `stop_after` events); returns [{id, event, data}]."""
-    headers = dict(auth)
-    if last_event_id:
-        headers["Last-Event-ID"] = last_event_id
-    events: list[dict] = []
-    async with api.stream("GET", url, headers=headers, timeout=120) as response:
-        assert response.status_code == 200, await response.aread()
-        assert response.headers["content-type"].startswith("text/event-stream")
-        assert (
-            response.headers["cache-control"] == "no-cache" and response.headers["x-accel-buffering"] == "no"
-        )
-        current: dict = {}
-        data_lines: list[str] = []
-        async for line in response.aiter_lines():
-            if line == "":
-                if "event" in current:
-                    current["data"] = json.loads("\n".join(data_lines))
-                    events.append(current)
-                    if on_event is not None:
-                        await on_event(current)
-                    if current["event"] in TERMINAL or (stop_after and len(events) >= stop_after):
-                        break
-                current, data_lines = {}, []
-                continue
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "data":
-                data_lines.append(value)
-            elif name in ("id", "event"):
-                current[name] = value
-    return events
 
 
 def text_of(events: list[dict]) -> str:

@@ -4,14 +4,12 @@ against real processes and infrastructure with the local model.
 """
 
 import asyncio
-import json
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from devstack.testing import ServiceProcess, service_env
+from stack import UNTHROTTLED, Stack, ask, isolation, register
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -21,68 +19,21 @@ QUERY = "grandmother cottage Tromsø red door"
 
 @pytest.fixture(scope="module")
 def stack(infra) -> Iterator[str]:
-    isolation = {
-        "mongodb_database": f"e2e_convdel_{uuid.uuid4().hex[:8]}",
-        "kafka_topic_prefix": f"e2e-convdel-{uuid.uuid4().hex[:8]}.",
-    }
-    dataflow = ServiceProcess("dataflow", service_env(infra, **isolation), ready_timeout_s=120)
-    orchestrator = ServiceProcess(
-        "orchestrator",
-        service_env(infra, **isolation, llm_provider="local", llm_max_tokens=24, llm_temperature=0.2),
-        ready_timeout_s=120,
-    )
-    backend = ServiceProcess(
-        "backend",
-        service_env(
-            infra,
-            **isolation,
-            orchestrator_url=orchestrator.url,
-            dataflow_url=dataflow.url,
-            # Redis (and so the per-IP buckets) is shared with other test runs: refill at once.
-            register_rate_per_ip_capacity=1000,
-            register_rate_per_ip_per_s=1000,
-        ),
-    )
-    try:
-        dataflow.start()
-        orchestrator.start()
-        backend.start()
-        yield backend.url
-    finally:
-        backend.stop()
-        orchestrator.stop()
-        dataflow.stop()
-
-
-async def register(api) -> dict[str, str]:
-    response = await api.post(
-        "/api/auth/register",
-        json={"email": f"e2e-{uuid.uuid4().hex[:10]}@example.com", "password": "pw-" + "x" * 10},
-    )
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    with Stack(
+        infra,
+        isolation("convdel"),
+        dataflow={"ready_timeout_s": 120},
+        orchestrator=dict(llm_provider="local", llm_max_tokens=24, llm_temperature=0.2, ready_timeout_s=120),
+        backend=UNTHROTTLED,
+    ) as up:
+        yield up["backend"].url
 
 
 async def say(api, auth, content: str) -> str:
-    response = await api.post("/api/conversations", headers=auth, json={})
-    assert response.status_code == 201, response.text
-    conversation = response.json()["id"]
-    response = await api.post(
-        f"/api/conversations/{conversation}/messages", headers=auth, json={"content": content}
-    )
-    assert response.status_code == 202, response.text
-    event = None
-    async with api.stream("GET", response.json()["stream_url"], headers=auth, timeout=300) as stream:
-        assert stream.status_code == 200
-        async for line in stream.aiter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                assert event != "error", line
-                if event == "done":
-                    assert json.loads(line.split(":", 1)[1])["message"]["status"] == "completed"
-                    return conversation
-    raise AssertionError("stream ended without done")
+    """Asks in a new conversation; returns its id once the reply is complete."""
+    asked = await ask(api, auth, content)
+    assert asked["message"]["status"] == "completed", asked["message"]
+    return asked["conversation"]
 
 
 async def search_until(api, auth, predicate, timeout_s: float = 60) -> list[dict]:

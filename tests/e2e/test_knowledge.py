@@ -8,23 +8,16 @@ indexed; search finds a past message by meaning, never for another user.
 """
 
 import asyncio
-import importlib.util
-import json
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from devstack.testing import ServiceProcess, service_env
+from stack import UNTHROTTLED, UNTHROTTLED_UPLOADS, Stack, ask, isolation, load_pdfmaker, register
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("pdfmaker", ROOT / "services/dataflow/tests/pdfmaker.py")
-pdfmaker = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pdfmaker)
+pdfmaker = load_pdfmaker()
 
 PDF_FACTS = [
     "Varnholm island survey, 2026.",
@@ -41,56 +34,20 @@ QUESTION = "Who is the keeper of the Varnholm lighthouse?"
 
 @pytest.fixture(scope="module")
 def stack(infra) -> Iterator[str]:
-    isolation = {
-        "mongodb_database": f"e2e_knowledge_{uuid.uuid4().hex[:8]}",
-        "kafka_topic_prefix": f"e2e-knowledge-{uuid.uuid4().hex[:8]}.",
-    }
-    dataflow = ServiceProcess("dataflow", service_env(infra, **isolation), ready_timeout_s=120)
-    orchestrator = ServiceProcess(
-        "orchestrator",
-        service_env(infra, **isolation, llm_provider="local", llm_max_tokens=40, llm_temperature=0.2),
-        ready_timeout_s=120,
-    )
-    backend = ServiceProcess(
-        "backend",
-        service_env(
-            infra,
-            **isolation,
-            orchestrator_url=orchestrator.url,
-            dataflow_url=dataflow.url,
-            # Redis (and so the per-IP buckets) is shared with other test runs: refill at once.
-            register_rate_per_ip_capacity=1000,
-            register_rate_per_ip_per_s=1000,
-            login_rate_per_ip_capacity=1000,
-            login_rate_per_ip_per_s=1000,
-            upload_rate_capacity=1000,
-            upload_rate_per_s=1000,
-        ),
-    )
-    try:
-        dataflow.start()
-        orchestrator.start()
-        backend.start()
-        yield backend.url
-    finally:
-        backend.stop()
-        orchestrator.stop()
-        dataflow.stop()
+    with Stack(
+        infra,
+        isolation("knowledge"),
+        dataflow={"ready_timeout_s": 120},
+        orchestrator=dict(llm_provider="local", llm_max_tokens=40, llm_temperature=0.2, ready_timeout_s=120),
+        backend=UNTHROTTLED | UNTHROTTLED_UPLOADS,
+    ) as up:
+        yield up["backend"].url
 
 
 @pytest.fixture
 async def api(stack) -> httpx.AsyncClient:
     async with httpx.AsyncClient(base_url=stack, timeout=60) as client:
         yield client
-
-
-async def register(api) -> dict[str, str]:
-    response = await api.post(
-        "/api/auth/register",
-        json={"email": f"e2e-{uuid.uuid4().hex[:10]}@example.com", "password": "pw-" + "x" * 10},
-    )
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 async def upload(api, auth, filename: str, content_type: str, data: bytes) -> str:
@@ -127,35 +84,6 @@ def assert_indexed_with_rising_progress(states: list[dict]) -> None:
 def handbook(sections: int) -> bytes:
     body = "Brokers store partition logs on disk; operators watch lag, disk usage and replication. " * 4
     return "".join(f"## Section {i}\n\n{body}\n\n" for i in range(sections)).encode()
-
-
-async def ask(api, auth, content: str) -> dict:
-    response = await api.post("/api/conversations", headers=auth, json={})
-    assert response.status_code == 201, response.text
-    conversation = response.json()["id"]
-    response = await api.post(
-        f"/api/conversations/{conversation}/messages", headers=auth, json={"content": content}
-    )
-    assert response.status_code == 202, response.text
-    done = await read_until_done(api, auth, response.json()["stream_url"])
-    return {"conversation": conversation, "message": done}
-
-
-async def read_until_done(api, auth, url: str) -> dict:
-    event, data = None, []
-    async with api.stream("GET", url, headers=auth, timeout=300) as response:
-        assert response.status_code == 200
-        async for line in response.aiter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                data.append(line.split(":", 1)[1].strip())
-            elif line == "" and event:
-                if event == "done":
-                    return json.loads("\n".join(data))["message"]
-                assert event != "error", data
-                event, data = None, []
-    raise AssertionError("stream ended without done")
 
 
 async def test_documents_are_indexed_and_the_pdf_is_cited(api):

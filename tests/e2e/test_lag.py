@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from alice_common.events import ChatCompleted, Topics, Usage
 from prometheus_client.parser import text_string_to_metric_families
+from stack import Stack, isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -99,38 +100,36 @@ class Kafkaflow:
         raise AssertionError(f"lag (flows, metrics) {seen} never became {expected} in {timeout_s}s")
 
 
-async def test_lag_is_reported_then_drains_when_the_dataflow_runs(infra, start_service, unique_name):
-    prefix = f"{infra.kafka_topic_prefix}{unique_name('lag')}."
+async def test_lag_is_reported_then_drains_when_the_dataflow_runs(infra):
+    shared = isolation("lag") | {"alice_internal_token": TOKEN}
+    prefix = shared["kafka_topic_prefix"]
     topic, group = f"{prefix}{Topics.CHAT_COMPLETED}", f"{prefix}dataflow"
     users = [uuid.uuid4().hex for _ in range(4)]
-    isolated = dict(
-        kafka_topic_prefix=prefix, mongodb_database=unique_name("lag"), alice_internal_token=TOKEN
-    )
+    dataflow_settings = {"chat_concurrency": CHAT_CONCURRENCY, "ready_timeout_s": 240}
+    with Stack(infra, shared, dataflow=dataflow_settings, kafkaflow={"poll_interval_s": 1}) as up:
+        dataflow = up["dataflow"]
+        kafkaflow = Kafkaflow(up["kafkaflow"].url, group, topic)
+        try:
+            # The dataflow runs, consumes and commits, then goes away.
+            await _publish(infra.kafka_bootstrap_servers, topic, _events(WARM_UP, users))
+            await kafkaflow.wait_for_lag(0, timeout_s=120)
+            dataflow.stop()
 
-    dataflow = start_service("dataflow", wait_ready=False, chat_concurrency=CHAT_CONCURRENCY, **isolated)
-    dataflow.wait_ready(timeout_s=240)
-    kafkaflow = Kafkaflow(start_service("kafkaflow", poll_interval_s=1, **isolated).url, group, topic)
-    try:
-        # The dataflow runs, consumes and commits, then goes away.
-        await _publish(infra.kafka_bootstrap_servers, topic, _events(WARM_UP, users))
-        await kafkaflow.wait_for_lag(0, timeout_s=120)
-        dataflow.stop()
+            await _publish(infra.kafka_bootstrap_servers, topic, _events(EVENTS, users))
+            await kafkaflow.wait_for_lag(EVENTS, timeout_s=30)
+            body = (await kafkaflow.http.get("/api/flows")).json()
+            [node] = [n for n in body["nodes"] if n["id"] == "group:dataflow"]
+            assert (node["members"], node["lag"]) == (0, EVENTS)
 
-        await _publish(infra.kafka_bootstrap_servers, topic, _events(EVENTS, users))
-        await kafkaflow.wait_for_lag(EVENTS, timeout_s=30)
-        body = (await kafkaflow.http.get("/api/flows")).json()
-        [node] = [n for n in body["nodes"] if n["id"] == "group:dataflow"]
-        assert (node["members"], node["lag"]) == (0, EVENTS)
-
-        dataflow.start(wait_ready=False)
-        started = time.monotonic()
-        dataflow.wait_ready(timeout_s=240)
-        await kafkaflow.wait_for_lag(0, timeout_s=DRAIN_TIMEOUT_S)
-        drained_in = time.monotonic() - started
-        print(f"lag {EVENTS} drained in {drained_in:.0f}s ({EVENTS / drained_in:.1f} events/s)")
-        assert kafkaflow.max_consume_rate > 0  # kafkaflow saw the group consume while draining
-        body = (await kafkaflow.http.get("/api/flows")).json()
-        [node] = [n for n in body["nodes"] if n["id"] == "group:dataflow"]
-        assert node["members"] >= 1
-    finally:
-        await kafkaflow.http.aclose()
+            dataflow.start(wait_ready=False)
+            started = time.monotonic()
+            dataflow.wait_ready(timeout_s=240)
+            await kafkaflow.wait_for_lag(0, timeout_s=DRAIN_TIMEOUT_S)
+            drained_in = time.monotonic() - started
+            print(f"lag {EVENTS} drained in {drained_in:.0f}s ({EVENTS / drained_in:.1f} events/s)")
+            assert kafkaflow.max_consume_rate > 0  # kafkaflow saw the group consume while draining
+            body = (await kafkaflow.http.get("/api/flows")).json()
+            [node] = [n for n in body["nodes"] if n["id"] == "group:dataflow"]
+            assert node["members"] >= 1
+        finally:
+            await kafkaflow.http.aclose()

@@ -5,89 +5,49 @@ and poison requests ending in the DLQ with an `error` on their reply stream."""
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from alice_common.events import ChatCompleted, ChatRequested, new_id, parse_event
-from devstack.testing import ServiceProcess, service_env, unique_name
+from aiokafka import AIOKafkaConsumer
+from alice_common.events import ChatCompleted, new_id, parse_event
+from devstack.testing import ServiceProcess
+from stack import Stack, follow, isolation, kafka_and_redis, new_chat_request, publish_chat
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 TOKEN = "e2e-orchestrator-token"
+SETTINGS = isolation("orch") | {"alice_internal_token": TOKEN}
 
 
 @pytest.fixture(scope="module")
 def prefix() -> str:
-    return f"e2e-orch-{uuid.uuid4().hex[:8]}."
+    return SETTINGS["kafka_topic_prefix"]
 
 
 @pytest.fixture(scope="module")
-def service(infra, prefix) -> Iterator[ServiceProcess]:
+def service(infra) -> Iterator[ServiceProcess]:
     """One orchestrator process for the module (starting one costs seconds)."""
-    env = service_env(
-        infra,
-        kafka_topic_prefix=prefix,
-        mongodb_database=unique_name("e2e_orch"),
-        alice_internal_token=TOKEN,
-        llm_provider="local",
-        llm_max_tokens=40,
-        llm_temperature=0.0,
-        chat_max_attempts=2,
+    orchestrator = dict(
+        llm_provider="local", llm_max_tokens=40, llm_temperature=0.0, chat_max_attempts=2, ready_timeout_s=120
     )
-    with ServiceProcess("orchestrator", env, ready_timeout_s=120) as svc:
-        yield svc
+    with Stack(infra, SETTINGS, orchestrator=orchestrator) as up:
+        yield up["orchestrator"]
 
 
 @pytest.fixture
 async def orchestrator(service, infra):
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
-    await producer.start()
-    redis = aioredis.from_url(infra.redis_url, decode_responses=True)
     headers = {"X-Internal-Token": TOKEN}
-    async with httpx.AsyncClient(base_url=service.url, headers=headers, timeout=30) as http:
+    async with (
+        kafka_and_redis(infra) as (producer, redis),
+        httpx.AsyncClient(base_url=service.url, headers=headers, timeout=30) as http,
+    ):
         yield service, producer, redis, http
-    await producer.stop()
-    await redis.aclose()
-
-
-async def follow(redis, reply_id: str, on_event=None, timeout_s: float = 120) -> list[tuple[str, dict]]:
-    """Reads `reply:{id}` from the start until `done` or `error`."""
-    events: list[tuple[str, dict]] = []
-    last = "0"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = await redis.xread({f"reply:{reply_id}": last}, block=1000)
-        for _key, entries in found or []:
-            for entry_id, fields in entries:
-                last = entry_id
-                event = (fields["event"], json.loads(fields["data"]))
-                events.append(event)
-                if on_event is not None:
-                    await on_event(event)
-                if event[0] in ("done", "error"):
-                    return events
-    raise AssertionError(f"no done/error on reply:{reply_id} within {timeout_s}s: {events}")
 
 
 def reader(infra, topic: str) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         topic, bootstrap_servers=infra.kafka_bootstrap_servers, auto_offset_reset="earliest"
-    )
-
-
-async def new_conversation(http, user: str) -> str:
-    response = await http.post("/internal/conversations", params={"user_id": user}, json={})
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-async def send(producer, prefix: str, request: ChatRequested) -> None:
-    await producer.send_and_wait(
-        f"{prefix}chat.requests", request.to_bytes(), key=request.conversation_id.encode()
     )
 
 
@@ -99,16 +59,9 @@ async def test_ready_reports_the_consumer(orchestrator):
 
 async def test_a_request_becomes_a_streamed_stored_titled_and_announced_reply(orchestrator, prefix, infra):
     _svc, producer, redis, http = orchestrator
-    user = "user" + new_id()
-    conversation = await new_conversation(http, user)
-    request = ChatRequested(
-        conversation_id=conversation,
-        user_id=user,
-        message_id=new_id(),
-        reply_id=new_id(),
-        content="What is the capital of France?",
-    )
-    await send(producer, prefix, request)
+    request = await new_chat_request(http, "What is the capital of France?")
+    user, conversation = request.user_id, request.conversation_id
+    await publish_chat(producer, prefix, request)
     events = await follow(redis, request.reply_id)
     kinds = [k for k, _ in events]
     assert kinds[0] == "status" and kinds[-1] == "done" and "token" in kinds, kinds
@@ -143,11 +96,7 @@ async def test_a_request_becomes_a_streamed_stored_titled_and_announced_reply(or
         await asyncio.sleep(0.3)
     assert title and len(title) <= 61
 
-    consumer = AIOKafkaConsumer(
-        f"{prefix}chat.completed",
-        bootstrap_servers=infra.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-    )
+    consumer = reader(infra, f"{prefix}chat.completed")
     await consumer.start()
     try:
         completed = None
@@ -169,15 +118,8 @@ async def test_a_request_becomes_a_streamed_stored_titled_and_announced_reply(or
 
 async def test_stop_ends_the_reply_within_a_second_keeping_partial_content(orchestrator, prefix):
     _svc, producer, redis, http = orchestrator
-    user = "user" + new_id()
-    conversation = await new_conversation(http, user)
-    request = ChatRequested(
-        conversation_id=conversation,
-        user_id=user,
-        message_id=new_id(),
-        reply_id=new_id(),
-        content="Write a long story about a dragon who learns to bake bread.",
-    )
+    request = await new_chat_request(http, "Write a long story about a dragon who learns to bake bread.")
+    user = request.user_id
     stopped_at: dict[str, float] = {}
 
     async def stop_after_first_token(event):
@@ -185,7 +127,7 @@ async def test_stop_ends_the_reply_within_a_second_keeping_partial_content(orche
             await redis.set(f"cancel:{request.reply_id}", "1", ex=60)
             stopped_at["t"] = time.monotonic()
 
-    await send(producer, prefix, request)
+    await publish_chat(producer, prefix, request)
     events = await follow(redis, request.reply_id, on_event=stop_after_first_token)
     assert time.monotonic() - stopped_at["t"] < 1.0
     done = events[-1]
@@ -209,11 +151,7 @@ async def test_a_poison_request_goes_to_the_dlq_and_its_stream_gets_an_error(orc
     )
     assert await redis.zscore(f"active:{user}", reply_id) is None
 
-    consumer = AIOKafkaConsumer(
-        f"{prefix}chat.requests.dlq",
-        bootstrap_servers=infra.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-    )
+    consumer = reader(infra, f"{prefix}chat.requests.dlq")
     await consumer.start()
     try:
         found = []

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from devstack.testing import ServiceProcess, service_env
+from stack import Stack, isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -27,50 +27,32 @@ CHECKS = ",".join(
         "negative_data_rejection",
     ]
 )
+# The fuzzer sends far more than any user would: no bucket, per IP or per user, may throttle it.
+UNTHROTTLED_FOR_FUZZING = dict(
+    register_rate_per_ip_capacity=100_000,
+    register_rate_per_ip_per_s=1000,
+    login_rate_per_ip_capacity=100_000,
+    login_rate_per_ip_per_s=1000,
+    login_rate_per_account_capacity=100_000,
+    send_rate_capacity=100_000,
+    upload_rate_capacity=100_000,
+    max_concurrent_generations=100_000,
+)
 ADMIN = f"schema-admin-{uuid.uuid4().hex[:8]}@example.com"
 
 
 @pytest.fixture(scope="module")
 def backend_url(infra) -> Iterator[str]:
-    isolation = {
-        "mongodb_database": f"e2e_schema_{uuid.uuid4().hex[:8]}",
-        "kafka_topic_prefix": f"e2e-schema-{uuid.uuid4().hex[:8]}.",
-        "alice_internal_token": "schemathesis-internal-token",
-    }
-    started: list[ServiceProcess] = []
-    try:
-        orchestrator = ServiceProcess(
-            "orchestrator", service_env(infra, **isolation, llm_provider="fake")
-        ).start()
-        started.append(orchestrator)
-        dataflow = ServiceProcess("dataflow", service_env(infra, **isolation), ready_timeout_s=120).start()
-        started.append(dataflow)
-        kafkaflow = ServiceProcess("kafkaflow", service_env(infra, **isolation)).start()
-        started.append(kafkaflow)
-        backend = ServiceProcess(
-            "backend",
-            service_env(
-                infra,
-                **isolation,
-                orchestrator_url=orchestrator.url,
-                dataflow_url=dataflow.url,
-                kafkaflow_url=kafkaflow.url,
-                alice_admin_emails=ADMIN,
-                register_rate_per_ip_capacity=100_000,
-                register_rate_per_ip_per_s=1000,
-                login_rate_per_ip_capacity=100_000,
-                login_rate_per_ip_per_s=1000,
-                login_rate_per_account_capacity=100_000,
-                send_rate_capacity=100_000,
-                upload_rate_capacity=100_000,
-                max_concurrent_generations=100_000,
-            ),
-        ).start()
-        started.append(backend)
-        yield backend.url
-    finally:
-        for service in reversed(started):
-            service.stop()
+    shared = isolation("schema") | {"alice_internal_token": "schemathesis-internal-token"}
+    with Stack(
+        infra,
+        shared,
+        orchestrator={"llm_provider": "fake"},
+        dataflow={"ready_timeout_s": 120},
+        kafkaflow={},
+        backend=UNTHROTTLED_FOR_FUZZING | {"alice_admin_emails": ADMIN},
+    ) as up:
+        yield up["backend"].url
 
 
 def test_no_server_errors_and_no_schema_violations(backend_url, tmp_path):

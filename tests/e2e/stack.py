@@ -1,0 +1,256 @@
+"""What the end-to-end tests share: isolated settings, a stack of service processes started in
+dependency order, and client helpers for the public API, reply streams and chat requests.
+
+Imported as `stack` (tests/e2e/conftest.py puts this folder on sys.path).
+"""
+
+import contextlib
+import importlib.util
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
+from alice_common.events import ChatRequested, new_id
+from devstack.testing import Infra, ServiceProcess, service_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Backend overrides. Redis is shared with other test runs and every request comes from 127.0.0.1:
+# refill the per-IP buckets at once, so no test is throttled by another's sign-ups and logins.
+UNTHROTTLED: dict[str, object] = {
+    "register_rate_per_ip_capacity": 1000,
+    "register_rate_per_ip_per_s": 1000,
+    "login_rate_per_ip_capacity": 1000,
+    "login_rate_per_ip_per_s": 1000,
+}
+# For tests that upload more documents per user than the per-user bucket allows.
+UNTHROTTLED_UPLOADS: dict[str, object] = {"upload_rate_capacity": 1000, "upload_rate_per_s": 1000}
+
+# Services before the ones that call them; the backend calls all the others.
+START_ORDER = ("dataflow", "kafkaflow", "orchestrator", "backend")
+
+
+def isolation(name: str) -> dict[str, str]:
+    """Settings that give one test module its own database, topics and consumer groups."""
+    return {
+        "mongodb_database": f"e2e_{name}_{uuid.uuid4().hex[:8]}",
+        "kafka_topic_prefix": f"e2e-{name}-{uuid.uuid4().hex[:8]}.",
+    }
+
+
+class Stack:
+    """The requested services as processes, started in dependency order and stopped in reverse.
+
+    `Stack(infra, isolation("chat"), orchestrator={"llm_provider": "fake"}, backend=UNTHROTTLED)`:
+    each keyword names a service to run with its setting overrides (`ready_timeout_s` is the
+    process's start bound, not a setting). Every service gets `shared`; the backend also gets the
+    URLs of the other services in the stack, which its own overrides replace.
+    `stack["orchestrator"]` is the ServiceProcess (to kill or restart it).
+    """
+
+    def __init__(self, infra: Infra, shared: dict[str, object], **services: dict[str, object]) -> None:
+        unknown = set(services) - set(START_ORDER)
+        assert not unknown, f"unknown services {unknown}"
+        self.processes: dict[str, ServiceProcess] = {}
+        for name in START_ORDER:
+            if name not in services:
+                continue
+            overrides = dict(services[name])
+            ready_timeout_s = overrides.pop("ready_timeout_s", None)
+            if name == "backend":
+                wired = {f"{svc}_url": self.processes[svc].url for svc in self.processes}
+                overrides = wired | overrides
+            env = service_env(infra, **(shared | overrides))
+            self.processes[name] = ServiceProcess(name, env, ready_timeout_s=ready_timeout_s)
+
+    def __getitem__(self, name: str) -> ServiceProcess:
+        return self.processes[name]
+
+    def __enter__(self) -> "Stack":
+        try:
+            for process in self.processes.values():
+                process.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for process in reversed(self.processes.values()):
+            process.stop()
+
+
+def load_pdfmaker() -> ModuleType:
+    """The dataflow tests' PDF builder (a file in another service's tests, not a package)."""
+    spec = importlib.util.spec_from_file_location("pdfmaker", ROOT / "services/dataflow/tests/pdfmaker.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------------------------------------------
+# The public API
+
+
+def new_credentials(prefix: str = "e2e") -> dict[str, str]:
+    return {"email": f"{prefix}-{uuid.uuid4().hex[:10]}@example.com", "password": "pw-0123456789"}
+
+
+def bearer(tokens: dict) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def register_sync(client: httpx.Client, prefix: str = "e2e") -> dict:
+    """Registers a new user; returns the token response (access and refresh token)."""
+    response = client.post("/api/auth/register", json=new_credentials(prefix))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def register(api: httpx.AsyncClient, prefix: str = "e2e") -> dict[str, str]:
+    """Registers a new user; returns their Authorization header."""
+    response = await api.post("/api/auth/register", json=new_credentials(prefix))
+    assert response.status_code == 201, response.text
+    return bearer(response.json())
+
+
+async def new_conversation(api: httpx.AsyncClient, auth: dict[str, str]) -> str:
+    response = await api.post("/api/conversations", headers=auth, json={})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def send(api: httpx.AsyncClient, auth: dict[str, str], conversation: str, content: str) -> dict:
+    """Posts a message; returns the 202 body (reply_id, stream_url, message)."""
+    response = await api.post(
+        f"/api/conversations/{conversation}/messages", headers=auth, json={"content": content}
+    )
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+async def sse_events(
+    api: httpx.AsyncClient,
+    url: str,
+    auth: dict[str, str],
+    last_event_id: str | None = None,
+    stop_after: int | None = None,
+    on_event: Callable[[dict], Awaitable[None]] | None = None,
+    read_timeout_s: float = 120,
+) -> list[dict]:
+    """Reads SSE events until done/error (or `stop_after` events); returns [{id, event, data}]."""
+    headers = dict(auth)
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    events: list[dict] = []
+    async with api.stream("GET", url, headers=headers, timeout=read_timeout_s) as response:
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert (
+            response.headers["cache-control"] == "no-cache" and response.headers["x-accel-buffering"] == "no"
+        )
+        current: dict = {}
+        data_lines: list[str] = []
+        async for line in response.aiter_lines():
+            if line == "":
+                if "event" in current:
+                    current["data"] = json.loads("\n".join(data_lines))
+                    events.append(current)
+                    if on_event is not None:
+                        await on_event(current)
+                    if current["event"] in ("done", "error") or (stop_after and len(events) >= stop_after):
+                        break
+                current, data_lines = {}, []
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data_lines.append(value)
+            elif name in ("id", "event"):
+                current[name] = value
+    return events
+
+
+async def read_until_done(api: httpx.AsyncClient, auth: dict[str, str], url: str) -> dict:
+    """The finished assistant message of a reply stream (which must end in `done`)."""
+    events = await sse_events(api, url, auth, read_timeout_s=300)
+    assert events and events[-1]["event"] == "done", f"stream ended without done: {events[-3:]}"
+    return events[-1]["data"]["message"]
+
+
+async def ask(api: httpx.AsyncClient, auth: dict[str, str], content: str) -> dict:
+    """A new conversation with one message, read until its reply is done: {conversation, message}."""
+    conversation = await new_conversation(api, auth)
+    accepted = await send(api, auth, conversation, content)
+    return {"conversation": conversation, "message": await read_until_done(api, auth, accepted["stream_url"])}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The orchestrator's side: Kafka in, `reply:{id}` Redis streams out
+
+
+@contextlib.asynccontextmanager
+async def kafka_and_redis(infra: Infra) -> AsyncIterator[tuple[AIOKafkaProducer, aioredis.Redis]]:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await producer.start()
+    redis = aioredis.from_url(infra.redis_url, decode_responses=True)
+    try:
+        yield producer, redis
+    finally:
+        await producer.stop()
+        await redis.aclose()
+
+
+async def publish_chat(producer: AIOKafkaProducer, prefix: str, request: ChatRequested) -> None:
+    await producer.send_and_wait(
+        f"{prefix}chat.requests", request.to_bytes(), key=request.conversation_id.encode()
+    )
+
+
+async def new_chat_request(http: httpx.AsyncClient, content: str) -> ChatRequested:
+    """A request from a new user in a conversation created through the orchestrator's internal API."""
+    user = "user" + new_id()
+    response = await http.post("/internal/conversations", params={"user_id": user}, json={})
+    assert response.status_code == 201, response.text
+    return ChatRequested(
+        conversation_id=response.json()["id"],
+        user_id=user,
+        message_id=new_id(),
+        reply_id=new_id(),
+        content=content,
+    )
+
+
+async def follow(
+    redis: aioredis.Redis,
+    reply_id: str,
+    on_event: Callable[[tuple[str, dict]], Awaitable[None]] | None = None,
+    timeout_s: float = 120,
+) -> list[tuple[str, dict]]:
+    """Reads `reply:{id}` from the start until `done` or `error`: [(event, data)]."""
+    events: list[tuple[str, dict]] = []
+    last = "0"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = await redis.xread({f"reply:{reply_id}": last}, block=1000)
+        for _key, entries in found or []:
+            for entry_id, fields in entries:
+                last = entry_id
+                event = (fields["event"], json.loads(fields["data"]))
+                events.append(event)
+                if on_event is not None:
+                    await on_event(event)
+                if event[0] in ("done", "error"):
+                    return events
+    raise AssertionError(f"no done/error on reply:{reply_id} within {timeout_s}s: {events}")
