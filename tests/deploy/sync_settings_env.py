@@ -82,14 +82,16 @@ def service_fields(svc: str) -> tuple[dict[str, str], list[str]]:
     return plain, secret
 
 
-def main() -> None:
+def render() -> dict[Path, str]:
+    """The generated text of docker-compose.yml and each service's ConfigMap, from the code."""
     compose_path = REPO / "docker-compose.yml"
     compose = compose_path.read_text()
+    files: dict[Path, str] = {}
     for svc in SERVICES:
         plain, secret = service_fields(svc)
         data = plain | K8S_OVERRIDES.get(svc, {})
         lines = "".join(f"  {k}: {json.dumps(v, ensure_ascii=False)}\n" for k, v in data.items())
-        (REPO / f"k8s/configmaps/{svc}-config.yaml").write_text(CONFIGMAP_HEADER.format(svc=svc) + lines)
+        files[REPO / f"k8s/configmaps/{svc}-config.yaml"] = CONFIGMAP_HEADER.format(svc=svc) + lines
 
         env = plain | COMPOSE_OVERRIDES.get(svc, {})
         block = "    environment:\n      <<: *alice-env\n"
@@ -101,7 +103,13 @@ def main() -> None:
         )
         compose, count = pattern.subn(lambda m, b=block: m.group(1) + b, compose)
         assert count == 1, f"environment block of {svc} not found in docker-compose.yml"
-    compose_path.write_text(compose)
+    files[compose_path] = compose
+    return files
+
+
+def main() -> None:
+    for path, text in render().items():
+        path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -263,3 +263,15 @@ def test_every_referenced_config_and_secret_key_exists(variant) -> None:
                 variant.get("ConfigMap", volume["configMap"]["name"])
             if "persistentVolumeClaim" in volume:
                 variant.get("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
+
+
+def test_generated_env_blocks_match_the_code_defaults():
+    """Names alone are not enough: a default changed in code must reach compose and the ConfigMaps."""
+    import sync_settings_env
+
+    stale = [
+        str(path.relative_to(REPO))
+        for path, text in sync_settings_env.render().items()
+        if path.read_text() != text
+    ]
+    assert not stale, f"stale generated env in {stale}: {SYNC}"
