@@ -162,6 +162,7 @@ class _NativeLease:
 
     def __enter__(self) -> "_NativeLease":
         with self._locked():
+            self.before = _TestData.snapshot(self.stack.cfg.ports)
             start_time = process.proc_start_time(os.getpid())
             self.lease.write_text(json.dumps({"pid": os.getpid(), "start_time": start_time}))
             comps = self.stack.select(infra_only=True)
@@ -176,6 +177,7 @@ class _NativeLease:
             self.lease.unlink(missing_ok=True)
             if self._other_live_leases():
                 return
+            _TestData.remove_new(self.stack.cfg.ports, self.before)
             started = self._read_started()
             if started:
                 self.stack.stop(self.stack.select(started))
@@ -203,6 +205,83 @@ class _NativeLease:
             else:
                 path.unlink(missing_ok=True)  # a crashed session's lease
         return live
+
+
+class _TestData:
+    """Topics and databases the tests created, removed when the last test session leaves, so the
+    shared dev stack does not pile up thousands of prefixed topics (which slow Kafka and kafkaflow).
+    Only what is new since the session started and is prefixed is removed: the dev stack's own
+    topics (`chat.requests`, ...) and database (`alice`) are never touched."""
+
+    KEEP_DATABASES = frozenset({"alice", "admin", "local", "config"})
+    BARE_TOPIC_ROOTS = ("chat.", "documents.", "conversations.", "kafkaflow.", "__")
+
+    @staticmethod
+    def snapshot(ports) -> tuple[set[str], set[str]]:
+        try:
+            return _TestData._topics(ports), _TestData._databases(ports)
+        except Exception:  # nothing to compare with: remove nothing
+            return set(), set()
+
+    @classmethod
+    def remove_new(cls, ports, before: tuple[set[str], set[str]]) -> None:
+        topics_before, dbs_before = before
+        if not topics_before and not dbs_before:
+            return
+        try:
+            topics = [t for t in cls._topics(ports) - topics_before if not t.startswith(cls.BARE_TOPIC_ROOTS)]
+            databases = cls._databases(ports) - dbs_before - cls.KEEP_DATABASES
+            cls._delete(ports, topics, databases)
+        except Exception as exc:  # cleanup is hygiene, never a test failure
+            print(f"devstack.testing: could not remove test data: {exc}", file=sys.stderr)
+
+    @staticmethod
+    def _topics(ports) -> set[str]:
+        import asyncio
+
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        async def list_topics() -> set[str]:
+            admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{ports.kafka}")
+            await admin.start()
+            try:
+                return set(await admin.list_topics())
+            finally:
+                await admin.close()
+
+        return asyncio.run(list_topics())
+
+    @staticmethod
+    def _databases(ports) -> set[str]:
+        from pymongo import MongoClient
+
+        with MongoClient(f"mongodb://127.0.0.1:{ports.mongo}", serverSelectionTimeoutMS=3000) as client:
+            return set(client.list_database_names())
+
+    @staticmethod
+    def _delete(ports, topics: list[str], databases: set[str]) -> None:
+        import asyncio
+
+        from aiokafka.admin import AIOKafkaAdminClient
+        from pymongo import MongoClient
+
+        async def delete_topics() -> None:
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=f"127.0.0.1:{ports.kafka}", request_timeout_ms=60000
+            )
+            await admin.start()
+            try:
+                for i in range(0, len(topics), 100):
+                    await admin.delete_topics(topics[i : i + 100])
+            finally:
+                await admin.close()
+
+        if topics:
+            asyncio.run(delete_topics())
+        with MongoClient(f"mongodb://127.0.0.1:{ports.mongo}", serverSelectionTimeoutMS=3000) as client:
+            for name in databases:
+                client.drop_database(name)
+        print(f"devstack.testing: removed {len(topics)} test topics and {len(databases)} test databases")
 
 
 @contextlib.contextmanager
