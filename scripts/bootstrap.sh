@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine; every step is skipped when already done.
 #   scripts/bootstrap.sh          Python workspace, system packages, frontend dependencies
-#   scripts/bootstrap.sh --test   also what the tests need (Chromium for the browser tests)
+#   scripts/bootstrap.sh --test   also what the tests need (Chromium for the browser tests, nginx for
+#                                 the frontend image's proxy config)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -16,6 +17,7 @@ command -v redis-server >/dev/null || apt_packages+=(redis-server)
 command -v java >/dev/null || apt_packages+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || apt_packages+=(maven)
 $want_test && ! command -v chromium >/dev/null && apt_packages+=(chromium)
+$want_test && ! command -v nginx >/dev/null && apt_packages+=(nginx-light)
 if ((${#apt_packages[@]})); then
   step "installing system packages: ${apt_packages[*]}"
   apt-get update -qq
