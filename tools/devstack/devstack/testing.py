@@ -162,7 +162,6 @@ class _NativeLease:
 
     def __enter__(self) -> "_NativeLease":
         with self._locked():
-            self.before = _TestData.snapshot(self.stack.cfg.ports)
             start_time = process.proc_start_time(os.getpid())
             self.lease.write_text(json.dumps({"pid": os.getpid(), "start_time": start_time}))
             comps = self.stack.select(infra_only=True)
@@ -170,6 +169,7 @@ class _NativeLease:
             if missing:
                 started = self.stack.start(missing)
                 self._write_started(sorted(set(self._read_started()) | set(started)))
+            self.before = _TestData.snapshot(self.stack.cfg.ports)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -220,8 +220,19 @@ class _TestData:
     def snapshot(ports) -> tuple[set[str], set[str]]:
         try:
             return _TestData._topics(ports), _TestData._databases(ports)
-        except Exception:  # nothing to compare with: remove nothing
+        except Exception as exc:  # nothing to compare with: remove nothing
+            print(f"devstack.testing: test data will not be removed: {exc}", file=sys.stderr)
             return set(), set()
+
+    @staticmethod
+    def _run(coroutine_fn):
+        """Run an async admin call to completion from sync code, even when the caller's thread already
+        runs an event loop (session fixtures can be set up from inside an async test)."""
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, coroutine_fn()).result()
 
     @classmethod
     def remove_new(cls, ports, before: tuple[set[str], set[str]]) -> None:
@@ -237,8 +248,6 @@ class _TestData:
 
     @staticmethod
     def _topics(ports) -> set[str]:
-        import asyncio
-
         from aiokafka.admin import AIOKafkaAdminClient
 
         async def list_topics() -> set[str]:
@@ -249,7 +258,7 @@ class _TestData:
             finally:
                 await admin.close()
 
-        return asyncio.run(list_topics())
+        return _TestData._run(list_topics)
 
     @staticmethod
     def _databases(ports) -> set[str]:
@@ -260,8 +269,6 @@ class _TestData:
 
     @staticmethod
     def _delete(ports, topics: list[str], databases: set[str]) -> None:
-        import asyncio
-
         from aiokafka.admin import AIOKafkaAdminClient
         from pymongo import MongoClient
 
@@ -277,7 +284,7 @@ class _TestData:
                 await admin.close()
 
         if topics:
-            asyncio.run(delete_topics())
+            _TestData._run(delete_topics)
         with MongoClient(f"mongodb://127.0.0.1:{ports.mongo}", serverSelectionTimeoutMS=3000) as client:
             for name in databases:
                 client.drop_database(name)
