@@ -217,12 +217,12 @@ class _TestData:
     BARE_TOPIC_ROOTS = ("chat.", "documents.", "conversations.", "kafkaflow.", "__")
 
     @staticmethod
-    def snapshot(ports) -> tuple[set[str], set[str]]:
+    def snapshot(ports) -> tuple[set[str], set[str]] | None:
         try:
             return _TestData._topics(ports), _TestData._databases(ports)
         except Exception as exc:  # nothing to compare with: remove nothing
             print(f"devstack.testing: test data will not be removed: {exc}", file=sys.stderr)
-            return set(), set()
+            return None
 
     @staticmethod
     def _run(coroutine_fn):
@@ -235,10 +235,10 @@ class _TestData:
             return pool.submit(asyncio.run, coroutine_fn()).result()
 
     @classmethod
-    def remove_new(cls, ports, before: tuple[set[str], set[str]]) -> None:
-        topics_before, dbs_before = before
-        if not topics_before and not dbs_before:
+    def remove_new(cls, ports, before: tuple[set[str], set[str]] | None) -> None:
+        if before is None:
             return
+        topics_before, dbs_before = before
         try:
             topics = [t for t in cls._topics(ports) - topics_before if not t.startswith(cls.BARE_TOPIC_ROOTS)]
             databases = cls._databases(ports) - dbs_before - cls.KEEP_DATABASES
