@@ -353,7 +353,7 @@ def test_internal_api_errors(api, dataflow):
     )
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
     missing_user = api.get("/internal/documents")
-    assert missing_user.status_code == 422 and missing_user.json()["error"]["code"] == "invalid_request"
+    assert missing_user.status_code == 422 and missing_user.json()["error"]["code"] == "validation_error"
     assert api.get("/internal/search", params={"user_id": "u1", "q": "   "}).status_code == 422
     assert api.get("/internal/search", params={"user_id": "u1", "q": "x", "limit": 0}).status_code == 422
     assert api.get("/internal/documents/no-such", params={"user_id": "u1"}).status_code == 404

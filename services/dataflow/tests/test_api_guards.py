@@ -39,7 +39,7 @@ def test_bad_input_is_a_json_4xx():
     for method, path, params in cases:
         response = c.request(method, path, params=params, headers=TOKEN)
         assert response.status_code == 422, (path, params, response.text)
-        assert response.json()["error"]["code"] == "invalid_request"
+        assert response.json()["error"]["code"] == "validation_error"
     response = c.post("/internal/documents", params={"user_id": "u1"}, headers=TOKEN, json={"size": -1})
     assert response.status_code == 422
     assert c.get("/internal/nothing", headers=TOKEN).json()["error"]["code"] == "not_found"

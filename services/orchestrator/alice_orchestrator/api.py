@@ -7,13 +7,12 @@ import hmac
 from datetime import datetime
 from typing import Annotated
 
+from alice_common.errors import ApiError, install_error_handlers
 from alice_common.events import ConversationDeleted, new_id
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from pymongo.errors import DuplicateKeyError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alice_orchestrator.context import iso_ms
 from alice_orchestrator.settings import Settings
@@ -21,15 +20,6 @@ from alice_orchestrator.store import ChatStore, public_conversation, public_mess
 
 MAX_LIMIT = 200
 UserId = Annotated[str, Query(min_length=1, max_length=128)]
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        self.status, self.code, self.message = status, code, message
-
-
-def error_body(code: str, message: str) -> dict:
-    return {"error": {"code": code, "message": message}}
 
 
 class ConversationCreate(BaseModel):
@@ -169,18 +159,4 @@ def install_internal_api(app: FastAPI, settings: Settings) -> None:
 
     app.include_router(router)
 
-    @app.exception_handler(ApiError)
-    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        message = f"{where}: {first.get('msg', 'invalid input')}" if where else "invalid input"
-        return JSONResponse(error_body("validation_error", message), status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+    install_error_handlers(app)

@@ -131,7 +131,7 @@ async def test_bad_input_is_a_json_4xx(env):
         content=b"{oops",
         headers=HEADERS | {"content-type": "application/json"},
     )
-    assert bad_body.status_code == 422
+    assert bad_body.status_code == 400 and bad_body.json()["error"]["code"] == "malformed_json"
     blank = await client.post("/internal/conversations", params={"user_id": "a"}, json={}, headers=HEADERS)
     cid = blank.json()["id"]
     blank_title = await client.patch(
