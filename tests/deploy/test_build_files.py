@@ -1,4 +1,4 @@
-"""Dockerfiles (hadolint + the image rules of DESIGN §9), docker-compose.yml against the Compose
+"""Dockerfiles (hadolint + the image rules of docs/contracts.md), docker-compose.yml against the Compose
 Specification schema, skaffold.yaml by structure (its schema is not available offline)."""
 
 import importlib.resources

@@ -1,5 +1,5 @@
 """The same images, env names and ports everywhere: code settings, docker-compose.yml, k8s/,
-skaffold.yaml, Dockerfiles and DESIGN §2."""
+skaffold.yaml, Dockerfiles and the ports of docs/contracts.md."""
 
 import base64
 import importlib
@@ -11,8 +11,8 @@ from alice_common.settings import AliceSettings
 from deploy_lib import K8S, REPO, pod_spec
 
 SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow"]
-# DESIGN §2 (contract).
-DESIGN_PORTS = {
+# docs/contracts.md, "Services, ports and who talks to whom".
+CONTRACT_PORTS = {
     "frontend": 3000, "backend": 8000, "orchestrator": 8001, "dataflow": 8002, "kafkaflow": 9094,
     "mongodb": 27017, "weaviate": 8080, "redis": 6379, "kafka": 9092,
 }  # fmt: skip
@@ -86,7 +86,7 @@ def test_compose_provides_every_setting(compose: dict, service: str, monkeypatch
     missing = setting_env_names(service) - env.keys()
     assert not missing, f"docker-compose.yml {service}: add {sorted(missing)} ({SYNC})"
     settings = load_settings(service, env, monkeypatch)  # every value parses
-    assert settings.port == DESIGN_PORTS[service]
+    assert settings.port == CONTRACT_PORTS[service]
     assert settings.service_name == service
     assert settings.kafka_bootstrap_servers == "kafka:9092"
 
@@ -101,7 +101,7 @@ def test_k8s_provides_every_setting_secrets_from_secrets(
     misplaced = secret_env_names(service) - from_secrets
     assert not misplaced, f"{sorted(misplaced)} must come from a Secret"
     settings = load_settings(service, env, monkeypatch)
-    assert settings.port == DESIGN_PORTS[service]
+    assert settings.port == CONTRACT_PORTS[service]
     assert settings.service_name == service
     assert settings.weaviate_url == "http://weaviate:8080"
     assert "@redis:6379" in settings.redis_url and "replicaSet=rs0" in settings.mongodb_url
@@ -122,7 +122,7 @@ def test_no_env_var_that_no_setting_reads(variant, compose: dict, service: str) 
 def test_backend_reaches_the_internal_apis_by_service_name(variant, compose: dict) -> None:
     for env in (k8s_env(variant, "backend")[0], compose_env(compose, "backend")):
         for service in ("orchestrator", "dataflow", "kafkaflow"):
-            assert env[f"{service.upper()}_URL"] == f"http://{service}:{DESIGN_PORTS[service]}"
+            assert env[f"{service.upper()}_URL"] == f"http://{service}:{CONTRACT_PORTS[service]}"
 
 
 def test_prod_backend_runs_in_production_mode_with_secure_cookies(rendered) -> None:
@@ -187,7 +187,7 @@ def test_kafka_cluster_id_is_a_kraft_uuid(variant, compose: dict) -> None:
 
 @pytest.mark.parametrize("service", [*SERVICES, "frontend"])
 def test_ports_match_design(variant, compose: dict, service: str) -> None:
-    port = DESIGN_PORTS[service]
+    port = CONTRACT_PORTS[service]
     assert f"127.0.0.1:{port}:{port}" in compose["services"][service]["ports"]
     dockerfile = (
         REPO / ("frontend/Dockerfile" if service == "frontend" else f"services/{service}/Dockerfile")
@@ -201,7 +201,7 @@ def test_ports_match_design(variant, compose: dict, service: str) -> None:
 
 @pytest.mark.parametrize("store", ["mongodb", "redis", "kafka", "weaviate"])
 def test_store_ports_match_design(variant, compose: dict, store: str) -> None:
-    port = DESIGN_PORTS[store]
+    port = CONTRACT_PORTS[store]
     assert f"127.0.0.1:{port}:{port}" in compose["services"][store]["ports"]
     assert port in [p["port"] for p in variant.get("Service", store)["spec"]["ports"]]
 

@@ -1,5 +1,6 @@
 """k8s/ builds with kustomize (base and overlays), every object validates against the Kubernetes
-schema of a current release or its CRD's schema, and the plan's per-folder apply (§8.1) works."""
+schema of a current release or its CRD's schema, and the per-folder apply of docs/operations.md
+("Production, folder by folder") works."""
 
 import functools
 import json
@@ -18,7 +19,8 @@ from referencing import Registry, Resource
 K8S_VERSION = kubernetes_validate.latest_version()
 CRD_SCHEMAS = Path(__file__).parent / "crd_schemas"
 
-# The folders `kubectl apply -f k8s/<dir>/ -n alice` is run on (plan §8.1), plus the ones added.
+# The folders `kubectl apply -f k8s/<dir>/ -n alice` is run on (docs/operations.md, "Production,
+# folder by folder"), plus the ones added.
 PLAN_FOLDERS = [
     "configmaps", "secrets", "mongodb", "redis", "kafka", "weaviate",
     "orchestrator", "dataflow", "backend", "frontend", "hpa", "ingress",

@@ -1,5 +1,6 @@
-"""Monitoring: the alerts of plan §9.2 with their thresholds and durations, valid PromQL in every
-alert and dashboard panel, on metric names the services really export."""
+"""Monitoring: the alerts of docs/operations.md ("Alerts and what to do") with their thresholds and
+durations, valid PromQL in every alert and dashboard panel, on metric names the services really
+export."""
 
 import json
 import re
@@ -9,7 +10,7 @@ import pytest
 from alice_common import observability
 from deploy_lib import REPO
 
-# Plan §9.2: alert → (threshold as a fraction or number, for).
+# docs/operations.md, "Alerts and what to do": alert → (threshold as a fraction or number, for).
 PLAN_ALERTS = {
     "AliceHighCPU": (0.85, "5m"),
     "AliceHighMemory": (0.90, "5m"),

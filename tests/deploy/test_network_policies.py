@@ -1,32 +1,32 @@
-"""NetworkPolicies allow exactly DESIGN §2's flows (plus DNS and the stores' own traffic).
+"""NetworkPolicies allow exactly the contract's flows (docs/contracts.md, plus DNS and the stores'
+own traffic).
 
 The rendered policies are evaluated the way Kubernetes does: a connection is allowed when the
 source's egress and the destination's ingress both allow it (a side that no policy selects, or
 a peer outside the namespace, is not restricted here). The expected set is written down below
-from DESIGN §2 independently of the manifests, and checked against DESIGN.md when it is there.
+independently of the manifests, and checked against the table in docs/contracts.md.
 """
 
 import itertools
 import re
 from dataclasses import dataclass
 
-import pytest
 from deploy_lib import REPO, pod_template
 
-DESIGN_PORTS = {
+CONTRACT_PORTS = {
     "frontend": [3000], "backend": [8000], "orchestrator": [8001], "dataflow": [8002],
     "kafkaflow": [9094], "mongodb": [27017], "weaviate": [8080, 50051], "redis": [6379],
     "kafka": [9092],
 }  # fmt: skip
-# DESIGN §2, column "talks to".
-DESIGN_TALKS_TO = {
+# docs/contracts.md, column "talks to".
+CONTRACT_TALKS_TO = {
     "frontend": {"backend"},
     "backend": {"kafka", "redis", "mongodb", "orchestrator", "dataflow", "kafkaflow"},
     "orchestrator": {"kafka", "redis", "mongodb", "weaviate"},
     "dataflow": {"kafka", "mongodb", "weaviate"},
     "kafkaflow": {"kafka"},
 }
-# Flows DESIGN §2 implies but does not list: who reaches the edge, the stores among themselves,
+# Flows the contract implies but does not list: who reaches the edge, the stores among themselves,
 # the Jobs/CronJobs that serve them, and scraping/scaling by the cluster's operators.
 OTHER_FLOWS = {
     ("ingress-nginx", "frontend", 3000), ("ingress-nginx", "backend", 8000),
@@ -146,9 +146,9 @@ def allowed_flows(variant) -> set[tuple[str, str, int, str]]:
 def expected_flows(variant) -> set[tuple[str, str, int, str]]:
     expected = {
         (src, dst, port, "TCP")
-        for src, dsts in DESIGN_TALKS_TO.items()
+        for src, dsts in CONTRACT_TALKS_TO.items()
         for dst in dsts
-        for port in DESIGN_PORTS[dst]
+        for port in CONTRACT_PORTS[dst]
     }
     expected |= {(src, dst, port, "TCP") for src, dst, port in OTHER_FLOWS}
     for peer in peers_of(variant):
@@ -161,7 +161,7 @@ def test_network_policies_allow_exactly_the_design_flows(variant) -> None:
     allowed = allowed_flows(variant)
     expected = expected_flows(variant)
     assert not (expected - allowed), f"blocked but needed: {sorted(expected - allowed)}"
-    assert not (allowed - expected), f"allowed but not in DESIGN §2: {sorted(allowed - expected)}"
+    assert not (allowed - expected), f"allowed but not in docs/contracts.md: {sorted(allowed - expected)}"
 
 
 def test_default_deny_selects_every_pod(variant) -> None:
@@ -193,22 +193,16 @@ def test_evaluator_notices_a_missing_flow(rendered) -> None:
     assert ("orchestrator", "redis", 6379, "TCP") in allowed
 
 
-def design_table() -> dict[str, set[str]] | None:
-    path = REPO.parent / "shared" / "DESIGN.md"
-    if not path.exists():
-        return None
+def contract_table() -> dict[str, set[str]]:
     names = {"MongoDB": "mongodb", "Redis": "redis", "Kafka": "kafka", "Weaviate": "weaviate"}
     table = {}
-    for line in path.read_text().splitlines():
+    for line in (REPO / "docs" / "contracts.md").read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 4 and cells[0] in DESIGN_TALKS_TO:
+        if len(cells) == 4 and cells[0] in CONTRACT_TALKS_TO:
             talks = re.sub(r"\([^)]*\)", "", cells[3])
             table[cells[0]] = {names.get(t.strip(), t.strip()) for t in talks.split(",") if t.strip()}
     return table
 
 
-def test_expected_flows_are_design_section_2() -> None:
-    table = design_table()
-    if table is None:
-        pytest.skip("shared/DESIGN.md is not beside the checkout")
-    assert table == DESIGN_TALKS_TO
+def test_expected_flows_are_the_contract() -> None:
+    assert contract_table() == CONTRACT_TALKS_TO

@@ -1,5 +1,5 @@
 """Policies over the rendered manifests: pod security, probes, resources, labels, autoscaling
-numbers of the plan, Services that reach real pods, stateful-set wiring, images, TLS."""
+numbers of docs/operations.md ("Scaling"), Services that reach real pods, stateful-set wiring, images, TLS."""
 
 import inspect
 import re
@@ -12,7 +12,7 @@ KAFKA_CONSUMERS = {"orchestrator", "dataflow"}
 SPOT_OK = {"frontend", "dataflow", "kafkaflow"}
 STATEFUL = {"mongodb", "redis", "kafka", "weaviate"}
 
-# Plan §2: requests/limits of the workloads it defines.
+# docs/operations.md, "What every pod gets": requests/limits of the workloads it defines.
 PLAN_RESOURCES = {
     "backend": ({"cpu": "250m", "memory": "256Mi"}, {"cpu": "500m", "memory": "512Mi"}),
     "orchestrator": ({"cpu": "500m", "memory": "512Mi"}, {"cpu": "1000m", "memory": "1Gi"}),
@@ -20,7 +20,7 @@ PLAN_RESOURCES = {
     "kafka": ({"cpu": "250m", "memory": "512Mi"}, {"cpu": "500m", "memory": "1Gi"}),
     "mongodb": ({"cpu": "250m", "memory": "512Mi"}, {"cpu": "500m", "memory": "1Gi"}),
 }
-# Plan §3 (and §6.1 for the frontend, CPU only).
+# docs/operations.md, "Scaling" (the frontend on CPU only).
 PLAN_HPAS = {
     "backend-hpa": ("backend", 2, 10, {"cpu": 70, "memory": 80}),
     "orchestrator-hpa": ("orchestrator", 2, 8, {"cpu": 60, "memory": 75}),
@@ -87,7 +87,7 @@ def test_labels_on_every_object_and_pod(variant) -> None:
 
 
 def test_plan_wait_labels_select_the_stores(variant) -> None:
-    # §8.1: kubectl wait --for=condition=ready pod -l app=alice-mongodb|alice-redis|alice-kafka
+    # The runbook in docs/operations.md: kubectl wait --for=condition=ready pod -l app=alice-mongodb|alice-redis|alice-kafka
     apps = {pod_template(w)["metadata"]["labels"]["app"] for w in variant.workloads()}
     assert {"alice-mongodb", "alice-redis", "alice-kafka"} <= apps
 

@@ -1,4 +1,4 @@
-"""Public request and response models (the OpenAPI contract of DESIGN §4)."""
+"""Public request and response models (the OpenAPI contract documented in docs/api.md)."""
 
 from datetime import datetime
 from typing import Any, Literal

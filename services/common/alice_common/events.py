@@ -1,4 +1,4 @@
-"""Event contracts (DESIGN §5): one pydantic model per event, JSON on the wire.
+"""Event contracts (docs/contracts.md, "Events"): one pydantic model per event, JSON on the wire.
 
 Every event carries `event_id`, `type`, `version`, `occurred_at` and `trace_id`. Consumers
 parse with `parse_event`, which picks the model by `type`.

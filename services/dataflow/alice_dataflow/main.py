@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     max_attempts=settings.consumer_max_attempts,
                 ),
             ]
-            for loop in loops:  # producer first, consumers after (DESIGN §9)
+            for loop in loops:  # producer first, consumers after (docs/contracts.md, "Conventions")
                 await loop.start()
             register_check(app, "consumers", _consumers_check(loops))
             yield

@@ -1,7 +1,7 @@
 """The pipeline as a graph: services produce to topics, consumer groups consume them.
 
 Consumer groups and their topics come from Kafka. Producers cannot be discovered from the broker,
-so the services that write each topic are a static map of Alice's design (DESIGN §3).
+so the services that write each topic are a static map of Alice's design (docs/contracts.md, "The chat path").
 Names are shown without `KAFKA_TOPIC_PREFIX`; the full Kafka name is kept beside them.
 """
 

@@ -1,4 +1,4 @@
-"""Writing a reply's events to its Redis Stream `reply:{reply_id}` (DESIGN §6).
+"""Writing a reply's events to its Redis Stream `reply:{reply_id}` (docs/contracts.md, "Data ownership").
 
 Each entry has `event` (status|token|reset|done|error) and `data` (JSON). Token deltas are
 coalesced: the first delta goes out at once (time to first token matters most), later ones are
