@@ -87,7 +87,7 @@ def test_labels_on_every_object_and_pod(variant) -> None:
 
 
 def test_plan_wait_labels_select_the_stores(variant) -> None:
-    # The runbook in docs/operations.md: kubectl wait --for=condition=ready pod -l app=alice-mongodb|alice-redis|alice-kafka
+    # The runbook (docs/operations.md): kubectl wait --for=condition=ready pod -l app=alice-mongodb|...
     apps = {pod_template(w)["metadata"]["labels"]["app"] for w in variant.workloads()}
     assert {"alice-mongodb", "alice-redis", "alice-kafka"} <= apps
 

@@ -1,4 +1,4 @@
-"""Handling one `ChatRequested`: the orchestrator's part of the chat path (docs/contracts.md, "The chat path").
+"""Handling one `ChatRequested`: the orchestrator's part of the chat path (docs/contracts.md).
 
 Plain async code with its dependencies passed in; the Kafka wiring lives in `main.py`. The
 handler is safe to run again for the same request (redelivery after a crash): the user message
