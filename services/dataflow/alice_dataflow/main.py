@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from alice_common import clients, vectorstore
 from alice_common.embeddings import BatchingEmbedder, get_embedder
 from alice_common.events import Topics
+from alice_common.internal_auth import internal_token_guard
 from alice_common.kafka import ConsumeLoop, ensure_topics
 from alice_common.observability import install_observability, register_check
 from fastapi import Depends, FastAPI
@@ -16,7 +17,7 @@ from alice_dataflow.analytics import Analytics
 from alice_dataflow.api import router
 from alice_dataflow.deletions import ConversationDeletions
 from alice_dataflow.documents import DocumentStore
-from alice_dataflow.errors import install_error_handlers, internal_token_guard
+from alice_dataflow.errors import install_error_handlers
 from alice_dataflow.ingest import Ingestor
 from alice_dataflow.memory import MemoryIndexer
 from alice_dataflow.settings import Settings
@@ -120,6 +121,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Alice dataflow", lifespan=lifespan)
     install_observability(app, settings.service_name)
     install_error_handlers(app)
-    guard = internal_token_guard(settings.alice_internal_token.get_secret_value())
+    guard = internal_token_guard(settings.alice_internal_token)
     app.include_router(router, dependencies=[Depends(guard)])
     return app

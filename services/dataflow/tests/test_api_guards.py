@@ -22,9 +22,10 @@ def test_every_internal_route_needs_the_token():
         ("POST", "/internal/documents"),
     ]
     for method, path in routes:
-        response = c.request(method, path, params={"user_id": "u1"}, headers={"X-Internal-Token": "wrong"})
-        assert response.status_code == 401, (method, path)
-        assert response.json()["error"]["code"] == "unauthorized"
+        for token in ("wrong", "unit-tokén".encode("latin-1")):  # non-ASCII must be a 401, not a 500
+            response = c.request(method, path, params={"user_id": "u1"}, headers={"X-Internal-Token": token})
+            assert response.status_code == 401, (method, path, token)
+            assert response.json()["error"]["code"] == "unauthorized"
 
 
 def test_bad_input_is_a_json_4xx():

@@ -3,8 +3,9 @@
 from contextlib import asynccontextmanager
 
 from alice_common import clients
+from alice_common.internal_auth import internal_token_guard
 from alice_common.observability import install_observability, register_check
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import REGISTRY
 
 from alice_kafkaflow.api import router
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_observability(app, settings.service_name)
     install_error_handlers(app)
-    app.include_router(router)
+    app.include_router(router, dependencies=[Depends(internal_token_guard(settings.alice_internal_token))])
     return app
 
 

@@ -3,13 +3,13 @@
 Someone else's ids answer 404, exactly like ids that do not exist.
 """
 
-import hmac
 from datetime import datetime
 from typing import Annotated
 
 from alice_common.errors import ApiError, install_error_handlers
 from alice_common.events import ConversationDeleted, new_id
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from alice_common.internal_auth import internal_token_guard
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from pymongo.errors import DuplicateKeyError
@@ -42,16 +42,12 @@ def _json(value):
 
 
 def install_internal_api(app: FastAPI, settings: Settings) -> None:
-    expected = settings.alice_internal_token.get_secret_value().encode()
-
-    async def require_token(x_internal_token: Annotated[str | None, Header()] = None) -> None:
-        if not x_internal_token or not hmac.compare_digest(x_internal_token.encode(), expected):
-            raise ApiError(401, "unauthorized", "missing or wrong internal token")
-
     def store_of(request: Request) -> ChatStore:
         return request.app.state.store
 
-    router = APIRouter(prefix="/internal", dependencies=[Depends(require_token)])
+    router = APIRouter(
+        prefix="/internal", dependencies=[Depends(internal_token_guard(settings.alice_internal_token))]
+    )
 
     async def owned_conversation(store: ChatStore, user_id: str, conversation_id: str) -> dict:
         conversation = await store.get_conversation(user_id, conversation_id)
