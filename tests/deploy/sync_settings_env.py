@@ -22,7 +22,6 @@ PER_SERVICE_BASE_FIELDS = {"service_name", "port"}
 # Values that differ from the code's defaults, and why.
 K8S_OVERRIDES = {
     "backend": {
-        "ALICE_ENV": "production",  # refuses the dev JWT secret
         "ORCHESTRATOR_URL": "http://orchestrator:8001",
         "DATAFLOW_URL": "http://dataflow:8002",
         "KAFKAFLOW_URL": "http://kafkaflow:9094",

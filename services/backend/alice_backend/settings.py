@@ -1,4 +1,4 @@
-from alice_common.settings import AliceSettings
+from alice_common.settings import AliceSettings, check_production_secret
 from pydantic import SecretStr, model_validator
 
 # Only accepted when ALICE_ENV=dev; any other environment must set JWT_SECRET.
@@ -8,7 +8,6 @@ DEV_JWT_SECRET = "dev-only-jwt-secret-not-for-production-use"
 class Settings(AliceSettings):
     service_name: str = "backend"
     port: int = 8000
-    alice_env: str = "dev"
 
     orchestrator_url: str = "http://127.0.0.1:8001"
     dataflow_url: str = "http://127.0.0.1:8002"
@@ -47,8 +46,8 @@ class Settings(AliceSettings):
 
     @model_validator(mode="after")
     def _no_dev_secret_outside_dev(self) -> "Settings":
-        if self.alice_env != "dev" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
-            raise ValueError("JWT_SECRET must be set when ALICE_ENV is not 'dev'")
+        if self.alice_env != "dev":
+            check_production_secret("JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET)
         return self
 
     @property

@@ -34,9 +34,14 @@ def test_expired_is_reported_as_expired():
         access_tokens.verify(SECRET, token)
 
 
-def test_dev_secret_is_refused_outside_dev():
-    with pytest.raises(ValueError, match="JWT_SECRET"):
-        Settings(alice_env="production")
-    assert (
-        Settings(alice_env="production", jwt_secret="x" * 32).jwt_secret.get_secret_value() != DEV_JWT_SECRET
-    )
+STRONG_INTERNAL = "i" * 32
+
+
+def test_dev_or_short_jwt_secret_is_refused_outside_dev():
+    with pytest.raises(ValueError, match="JWT_SECRET must be set"):
+        Settings(alice_env="production", alice_internal_token=STRONG_INTERNAL)
+    with pytest.raises(ValueError, match="JWT_SECRET must be at least 32 bytes"):
+        Settings(alice_env="production", alice_internal_token=STRONG_INTERNAL, jwt_secret="x" * 31)
+    strong = Settings(alice_env="production", alice_internal_token=STRONG_INTERNAL, jwt_secret="x" * 32)
+    assert strong.jwt_secret.get_secret_value() != DEV_JWT_SECRET
+    assert Settings().jwt_secret.get_secret_value() == DEV_JWT_SECRET  # development keeps working

@@ -4,14 +4,28 @@ Environment variable names are the field names upper-cased, with no prefix, so t
 names appear in the code, docker-compose.yml and the k8s ConfigMaps/Secrets.
 """
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_INTERNAL_TOKEN = "dev-internal-token"
+MIN_SECRET_BYTES = 32
+
+
+def check_production_secret(name: str, value: SecretStr, dev_value: str) -> None:
+    """Outside development a secret must be set, and long enough not to be guessed."""
+    secret = value.get_secret_value()
+    if secret == dev_value:
+        raise ValueError(f"{name} must be set when ALICE_ENV is not 'dev' (it has the development value)")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(f"{name} must be at least {MIN_SECRET_BYTES} bytes when ALICE_ENV is not 'dev'")
 
 
 class AliceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
     service_name: str = "alice"
+    # `dev` accepts the built-in development secrets; anything else refuses to start with them.
+    alice_env: str = "dev"
     log_level: str = "INFO"
     host: str = "0.0.0.0"
     port: int = 8000
@@ -31,7 +45,13 @@ class AliceSettings(BaseSettings):
     weaviate_grpc_port: int = 50051
     weaviate_api_key: SecretStr | None = None
 
-    alice_internal_token: SecretStr = SecretStr("dev-internal-token")
+    alice_internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
+
+    @model_validator(mode="after")
+    def _no_weak_internal_token_outside_dev(self) -> "AliceSettings":
+        if self.alice_env != "dev":
+            check_production_secret("ALICE_INTERNAL_TOKEN", self.alice_internal_token, DEV_INTERNAL_TOKEN)
+        return self
 
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"
