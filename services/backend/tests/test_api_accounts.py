@@ -3,6 +3,8 @@
 import asyncio
 import uuid
 
+import pytest
+
 
 async def test_register_login_me_and_duplicate_email(backend):
     auth = await backend.register("Ann@Example.com")
@@ -58,6 +60,21 @@ async def test_refresh_rotates_and_reuse_revokes(backend):
     assert reuse.status_code == 401 and reuse.json()["error"]["code"] == "invalid_refresh_token"
     # The leak revoked the family, so the legitimate newest token is dead too.
     assert (await backend.client.post("/api/auth/refresh", json={"refresh_token": second})).status_code == 401
+
+
+async def test_a_failed_account_lookup_does_not_use_the_refresh_token_up(backend, monkeypatch):
+    auth = await backend.register()
+    token = auth["refresh_token"]
+
+    async def store_down(user_id):
+        raise ConnectionError("MongoDB election")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(backend.ctx.users, "by_id", store_down)
+        with pytest.raises(ConnectionError):
+            await backend.client.post("/api/auth/refresh", json={"refresh_token": token})
+    retried = await backend.client.post("/api/auth/refresh", json={"refresh_token": token})
+    assert retried.status_code == 200, retried.text  # not "already used; session revoked"
 
 
 async def test_refresh_from_cookie_and_logout_revokes(backend):

@@ -43,3 +43,11 @@ async def test_only_the_hash_is_stored(redis):
     assert await redis.exists("refresh:" + hashlib.sha256(token.encode()).hexdigest())
     assert not await redis.exists(f"refresh:{token}")
     assert 0 < await redis.ttl("refresh:" + hashlib.sha256(token.encode()).hexdigest()) <= 60
+
+
+async def test_logout_needs_the_whole_token_not_just_its_family(redis):
+    store = RefreshTokenStore(redis, ttl_s=60)
+    token = await store.issue(uuid.uuid4().hex)
+    family = token.partition(".")[0]
+    await store.revoke(f"{family}.guessed-secret")
+    assert (await store.rotate(token)).token != token  # the session survived

@@ -3,7 +3,8 @@
 A token is `{family}.{secret}`; Redis keeps `refresh:{sha256(token)}` -> {user_id, family, state}
 and `refresh_family:{family}` -> user id. Using a token marks it `rotated` and issues the next one
 in the same family. Presenting a rotated token again means it leaked: the whole family is revoked.
-Logout revokes the family. Carrying the family in the token lets the Lua script declare every key.
+Logout revokes the family, only with a whole token that was issued (knowing a family id is not
+enough). Carrying the family in the token lets the Lua scripts declare every key.
 """
 
 import hashlib
@@ -25,6 +26,12 @@ redis.call('HSET', KEYS[3], 'user_id', user_id, 'family', ARGV[2], 'state', 'act
 redis.call('EXPIRE', KEYS[3], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return {'ok', user_id}
+"""
+
+# Revoke the family only when this exact token was issued in it.
+_REVOKE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('DEL', KEYS[1], KEYS[2])
 """
 
 
@@ -64,6 +71,7 @@ class RefreshTokenStore:
         self.redis = redis
         self.ttl_s = ttl_s
         self._rotate = redis.register_script(_ROTATE)
+        self._revoke = redis.register_script(_REVOKE)
 
     async def issue(self, user_id: str) -> str:
         family = secrets.token_hex(16)
@@ -74,6 +82,12 @@ class RefreshTokenStore:
             pipe.expire(_record_key(token), self.ttl_s)
             await pipe.execute()
         return token
+
+    async def owner(self, token: str) -> str | None:
+        """The user id a token was issued to (whatever its state), without using it up."""
+        if _family_of(token) is None:
+            return None
+        return await self.redis.hget(_record_key(token), "user_id")
 
     async def rotate(self, token: str) -> Rotated:
         family = _family_of(token)
@@ -91,4 +105,4 @@ class RefreshTokenStore:
         family = _family_of(token)
         if family is None:
             return
-        await self.redis.delete(_family_key(family), _record_key(token))
+        await self._revoke(keys=[_record_key(token), _family_key(family)])

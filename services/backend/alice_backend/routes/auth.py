@@ -116,19 +116,28 @@ async def refresh(
     token = (body.refresh_token if body else None) or alice_refresh
     if not token:
         raise ApiError(401, "invalid_refresh_token", "missing refresh token")
+
+    def rejected(message: str) -> ApiError:
+        response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
+        return ApiError(401, "invalid_refresh_token", message)
+
+    # Look the account up before using the token up: if the lookup fails (a store outage), the
+    # client keeps a token that still works instead of one that was rotated behind its back.
+    owner = await ctx.refresh_tokens.owner(token)
+    if owner is None:
+        raise rejected("invalid refresh token")
+    user = await ctx.users.by_id(owner)
+    if user is None:
+        await ctx.refresh_tokens.revoke(token)
+        raise rejected("account no longer exists")
     try:
         rotated = await ctx.refresh_tokens.rotate(token)
     except RefreshRejected as exc:
-        response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
         message = {
             "reused": "refresh token was already used; the session has been revoked",
             "revoked": "session has been revoked",
         }.get(exc.reason, "invalid refresh token")
-        raise ApiError(401, "invalid_refresh_token", message) from exc
-    user = await ctx.users.by_id(rotated.user_id)
-    if user is None:
-        await ctx.refresh_tokens.revoke(rotated.token)
-        raise ApiError(401, "invalid_refresh_token", "account no longer exists")
+        raise rejected(message) from exc
     return await _session(ctx, user, response, rotated.token)
 
 
