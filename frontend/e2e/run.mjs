@@ -1,6 +1,6 @@
 // End-to-end browser tests against a running Alice (ALICE_E2E_URL, default http://127.0.0.1:3000).
 // Run: `npm run e2e` (node's test runner; exit code 0 only when every test passed).
-// ALICE_E2E_ADMIN_EMAIL must be one of the backend's ALICE_ADMIN_EMAILS for the admin test.
+// ALICE_E2E_ADMIN_EMAIL: an account granted admin rights (python -m alice_backend admin grant).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BASE_URL, launch, newPage } from './browser.mjs';
@@ -263,7 +263,7 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
   });
 
   test('admin: the live pipeline view, dead letters with replay and daily stats', { timeout: 150_000 }, async () => {
-    assert.ok(ADMIN_EMAIL, 'set ALICE_E2E_ADMIN_EMAIL to an address listed in the backend ALICE_ADMIN_EMAILS');
+    assert.ok(ADMIN_EMAIL, 'set ALICE_E2E_ADMIN_EMAIL to an account granted admin rights');
     await withPage(browser, newPage, {}, async (page) => {
       await signUpOrIn(page, ADMIN_EMAIL, 'Operator');
       await page.getByRole('link', byName('Admin')).click();

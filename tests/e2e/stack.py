@@ -7,6 +7,8 @@ Imported as `stack` (tests/e2e/conftest.py puts this folder on sys.path).
 import contextlib
 import importlib.util
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -95,6 +97,17 @@ def load_pdfmaker() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def grant_admin(backend: ServiceProcess, email: str) -> None:
+    """The operator's way: the backend's own CLI with the backend's settings."""
+    subprocess.run(
+        [sys.executable, "-m", "alice_backend", "admin", "grant", email],
+        env=backend.env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ failure. Screenshots go to a temporary folder unless ALICE_UPDATE_SCREENSHOTS=1,
 committed ones in docs/screenshots/.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,12 +21,14 @@ from pathlib import Path
 
 import pytest
 from devstack.testing import free_port
-from stack import ROOT, UNTHROTTLED, UNTHROTTLED_UPLOADS, Stack, isolation
+from stack import ROOT, UNTHROTTLED, UNTHROTTLED_UPLOADS, Stack, grant_admin, isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 FRONTEND = ROOT / "frontend"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# frontend/e2e/helpers.mjs signs every account in with this password.
+E2E_PASSWORD = "correct-horse-battery"
 
 
 def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen) -> None:
@@ -57,8 +60,16 @@ def backend_url(infra, admin_email) -> Iterator[str]:
         kafkaflow={"poll_interval_s": 2, "ready_timeout_s": 60},
         # Short replies keep the run bounded on 2 cores; long enough to stop or cut mid-reply.
         orchestrator={"llm_provider": "local", "llm_max_tokens": 160, "ready_timeout_s": 120},
-        backend=UNTHROTTLED | UNTHROTTLED_UPLOADS | {"alice_admin_emails": admin_email},
+        backend=UNTHROTTLED | UNTHROTTLED_UPLOADS,
     ) as up:
+        # The admin signs up like anyone (the browser test's password), then the operator grants.
+        body = json.dumps({"email": admin_email, "password": E2E_PASSWORD}).encode()
+        request = urllib.request.Request(
+            up["backend"].url + "/api/auth/register", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as registered:
+            assert registered.status == 201
+        grant_admin(up["backend"], admin_email)
         yield up["backend"].url
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from stack import Stack, isolation
+from stack import Stack, grant_admin, isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -50,17 +50,24 @@ def backend_url(infra) -> Iterator[str]:
         orchestrator={"llm_provider": "fake"},
         dataflow={"ready_timeout_s": 120},
         kafkaflow={},
-        backend=UNTHROTTLED_FOR_FUZZING | {"alice_admin_emails": ADMIN},
+        backend=UNTHROTTLED_FOR_FUZZING,
     ) as up:
+        registered = httpx.post(
+            up["backend"].url + "/api/auth/register",
+            json={"email": ADMIN, "password": "schemathesis-pw"},
+            timeout=30,
+        )
+        assert registered.status_code == 201, registered.text
+        grant_admin(up["backend"], ADMIN)
         yield up["backend"].url
 
 
 def test_no_server_errors_and_no_schema_violations(backend_url, tmp_path):
-    registered = httpx.post(
-        backend_url + "/api/auth/register", json={"email": ADMIN, "password": "schemathesis-pw"}, timeout=30
+    signed_in = httpx.post(
+        backend_url + "/api/auth/login", json={"email": ADMIN, "password": "schemathesis-pw"}, timeout=30
     )
-    assert registered.status_code == 201, registered.text
-    token = registered.json()["access_token"]
+    assert signed_in.status_code == 200, signed_in.text
+    token = signed_in.json()["access_token"]
     env = dict(os.environ, SCHEMATHESIS_HOOKS="", NO_COLOR="1")
     result = subprocess.run(
         [

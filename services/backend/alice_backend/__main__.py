@@ -1,3 +1,5 @@
+import sys
+
 from alice_common.server import serve
 
 from alice_backend.main import create_app
@@ -5,6 +7,10 @@ from alice_backend.settings import Settings
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["admin"]:
+        from alice_backend import admin_cli
+
+        sys.exit(admin_cli.main(sys.argv[2:]))
     settings = Settings()
     serve(create_app(settings), settings)
 

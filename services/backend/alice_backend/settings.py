@@ -17,7 +17,6 @@ class Settings(AliceSettings):
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
-    alice_admin_emails: str = ""
     # Cookie `Secure` flag; off for plain-HTTP local development.
     refresh_cookie_secure: bool = False
 
@@ -49,10 +48,6 @@ class Settings(AliceSettings):
         if self.alice_env != "dev":
             check_production_secret("JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET)
         return self
-
-    @property
-    def admin_emails(self) -> set[str]:
-        return {e.strip().lower() for e in self.alice_admin_emails.split(",") if e.strip()}
 
     @property
     def cors_origin_list(self) -> list[str]:

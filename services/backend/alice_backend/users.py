@@ -1,4 +1,7 @@
-"""The `users` collection (owned by the backend). Emails are unique case-insensitively via `email_lower`."""
+"""The `users` collection (owned by the backend). Emails are unique case-insensitively via `email_lower`.
+
+`is_admin` is granted out of band (`python -m alice_backend admin grant EMAIL`), never by what an
+account says about itself: an unverified e-mail address proves nothing."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -19,15 +22,19 @@ class Users:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("email_lower", unique=True, name="email_lower_unique")
 
-    async def create(self, email: str, password_hash: str, display_name: str) -> dict[str, Any]:
+    async def create(
+        self, email: str, email_key: str, password_hash: str, display_name: str
+    ) -> dict[str, Any]:
+        """`email` as the user wrote it (for display), `email_key` its canonical form (unique)."""
         doc = {
             "_id": new_id(),
             "email": email,
-            "email_lower": email.lower(),
+            "email_lower": email_key,
             "password_hash": password_hash,
             "display_name": display_name,
             "created_at": datetime.now(UTC),
             "settings": {"memory_enabled": True},
+            "is_admin": False,
         }
         try:
             await self.collection.insert_one(doc)
@@ -35,8 +42,8 @@ class Users:
             raise EmailTaken(email) from exc
         return doc
 
-    async def by_email(self, email: str) -> dict[str, Any] | None:
-        return await self.collection.find_one({"email_lower": email.lower()})
+    async def by_email(self, email_key: str) -> dict[str, Any] | None:
+        return await self.collection.find_one({"email_lower": email_key})
 
     async def by_id(self, user_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": user_id})
@@ -45,3 +52,13 @@ class Users:
         if changes:
             await self.collection.update_one({"_id": user_id}, {"$set": changes})
         return await self.by_id(user_id)
+
+    async def set_admin(self, email_key: str, is_admin: bool) -> dict[str, Any] | None:
+        """Grant or revoke admin rights; None when no account has this email."""
+        result = await self.collection.update_one(
+            {"email_lower": email_key}, {"$set": {"is_admin": is_admin}}
+        )
+        return await self.by_email(email_key) if result.matched_count else None
+
+    async def admins(self) -> list[dict[str, Any]]:
+        return await self.collection.find({"is_admin": True}, {"email": 1}).to_list(length=1000)

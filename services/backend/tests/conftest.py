@@ -88,7 +88,6 @@ def settings(infra) -> Settings:
         redis_url=infra.redis_url,
         mongodb_url=infra.mongodb_url,
         mongodb_database=f"test_backend_{run}",
-        alice_admin_emails="Admin@Example.com",
         max_upload_bytes=64 * 1024,
         max_message_chars=100,
         # Isolated clients (port 0 = unreachable) unless a test swaps in a fake.

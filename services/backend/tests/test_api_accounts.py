@@ -1,6 +1,9 @@
 """Accounts through the HTTP API (in-process app, real Redis and MongoDB)."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -41,12 +44,51 @@ async def test_wrong_password_and_unknown_account_look_the_same(backend):
     )
 
 
-async def test_admin_flag_comes_from_the_configured_emails(backend):
-    admin = await backend.register("admin@example.com")
-    assert admin["user"]["is_admin"] is True
-    user = await backend.register()
-    forbidden = await backend.client.get("/api/admin/stats", headers=backend.bearer(user))
-    assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "forbidden"
+async def test_admin_is_granted_out_of_band_never_by_the_email_chosen(backend, settings):
+    claimed = await backend.register("admin@example.com")
+    assert claimed["user"]["is_admin"] is False
+    stats = await backend.client.get("/api/admin/stats", headers=backend.bearer(claimed))
+    assert stats.status_code == 403 and stats.json()["error"]["code"] == "forbidden"
+
+    env = os.environ | {"MONGODB_URL": settings.mongodb_url, "MONGODB_DATABASE": settings.mongodb_database}
+
+    async def admin_cli(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "alice_backend", "admin", *args]
+        return await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True)
+
+    granted = await admin_cli("grant", "Admin@Example.com")
+    assert granted.returncode == 0, granted.stderr
+    me = await backend.client.get("/api/me", headers=backend.bearer(claimed))
+    assert me.json()["is_admin"] is True
+    assert (await admin_cli("list")).stdout.split() == ["admin@example.com"]
+    missing = await admin_cli("grant", "nobody@example.com")
+    assert missing.returncode == 1 and "sign up first" in missing.stdout
+    assert (await admin_cli("revoke", "admin@example.com")).returncode == 0
+    stats = await backend.client.get("/api/admin/stats", headers=backend.bearer(claimed))
+    assert stats.status_code == 403
+
+
+async def test_look_alike_emails_are_one_account_or_refused(backend):
+    await backend.register("alice@example.com")
+    fullwidth = await backend.client.post(
+        "/api/auth/register",
+        json={"email": "\uff21\uff2c\uff29\uff23\uff25@example.com", "password": "correct horse battery"},
+    )
+    assert fullwidth.status_code == 409 and fullwidth.json()["error"]["code"] == "email_taken"
+    login = await backend.client.post(
+        "/api/auth/login",
+        json={"email": "\uff41\uff4c\uff49\uff43\uff45@EXAMPLE.com", "password": "correct horse battery"},
+    )
+    assert login.status_code == 200, login.text
+    for spoof in (
+        "\u0430lice@example.com",
+        "al\u200bice@example.com",
+        "alice@ex\u0430mple.com",
+    ):  # Cyrillic a, ZWSP
+        refused = await backend.client.post(
+            "/api/auth/register", json={"email": spoof, "password": "correct horse battery"}
+        )
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_email", spoof
 
 
 async def test_refresh_rotates_and_reuse_revokes(backend):

@@ -51,7 +51,7 @@ CurrentUser = Annotated[dict[str, Any], Depends(current_user)]
 
 
 async def current_admin(ctx: Ctx, user: CurrentUser) -> dict[str, Any]:
-    if user["email_lower"] not in ctx.settings.admin_emails:
+    if not user.get("is_admin"):
         raise ApiError(403, "forbidden", "administrators only")
     return user
 

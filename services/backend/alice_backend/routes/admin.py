@@ -1,4 +1,4 @@
-"""Operator views for admins (`ALICE_ADMIN_EMAILS`): Kafka flows and DLQs, analytics."""
+"""Operator views for admins (granted out of band): Kafka flows and DLQs, analytics."""
 
 import json
 from typing import Annotated, Any

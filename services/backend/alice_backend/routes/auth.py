@@ -1,5 +1,6 @@
 """Register, login, refresh (rotating), logout; `GET/PATCH /api/me`."""
 
+import unicodedata
 from typing import Any
 
 from fastapi import APIRouter, Cookie, Request, Response, status
@@ -9,6 +10,7 @@ from alice_backend.auth.dependencies import Ctx, CurrentUser
 from alice_backend.auth.passwords import hash_password, verify_password
 from alice_backend.auth.refresh_tokens import RefreshRejected
 from alice_backend.context import AppContext
+from alice_backend.emails import UnsafeEmail, canonical_email
 from alice_backend.errors import ApiError, error_responses
 from alice_backend.schemas import AuthOut, LoginIn, MePatch, RefreshIn, RegisterIn, UserOut
 from alice_backend.users import EmailTaken
@@ -25,7 +27,7 @@ def user_out(ctx: AppContext, user: dict[str, Any]) -> UserOut:
         email=user["email"],
         display_name=user.get("display_name") or "",
         created_at=user["created_at"],
-        is_admin=user["email_lower"] in ctx.settings.admin_emails,
+        is_admin=bool(user.get("is_admin")),
         settings=user.get("settings") or {},
     )
 
@@ -81,10 +83,14 @@ async def register(body: RegisterIn, request: Request, response: Response, ctx: 
         s.register_rate_per_ip_capacity,
         s.register_rate_per_ip_per_s,
     )
-    email = body.email.strip()
+    try:
+        email_key = canonical_email(body.email)
+    except UnsafeEmail as exc:
+        raise ApiError(422, "invalid_email", str(exc)) from exc
+    email = unicodedata.normalize("NFKC", body.email).strip()
     display_name = (body.display_name or "").strip() or email.split("@", 1)[0]
     try:
-        user = await ctx.users.create(email, await hash_password(body.password), display_name)
+        user = await ctx.users.create(email, email_key, await hash_password(body.password), display_name)
     except EmailTaken as exc:
         raise ApiError(409, "email_taken", "an account with this email already exists") from exc
     return await _session(ctx, user, response)
@@ -93,14 +99,17 @@ async def register(body: RegisterIn, request: Request, response: Response, ctx: 
 @router.post("/auth/login", response_model=AuthOut, responses=error_responses(400, 401, 413, 422, 429))
 async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> AuthOut:
     s = ctx.settings
-    email = body.email.strip().lower()
+    try:
+        email = canonical_email(body.email)
+    except UnsafeEmail:
+        email = ""  # no account has such a name: the same answer as a wrong password
     await _limit(
         ctx, f"rl:login-ip:{client_address(request)}", s.login_rate_per_ip_capacity, s.login_rate_per_ip_per_s
     )
     await _limit(
         ctx, f"rl:login-account:{email}", s.login_rate_per_account_capacity, s.login_rate_per_account_per_s
     )
-    user = await ctx.users.by_email(email)
+    user = await ctx.users.by_email(email) if email else None
     if not await verify_password(user["password_hash"] if user else None, body.password) or user is None:
         raise ApiError(401, "invalid_credentials", "wrong email or password")
     return await _session(ctx, user, response)
