@@ -26,6 +26,9 @@ K8S_OVERRIDES = {
         "DATAFLOW_URL": "http://dataflow:8002",
         "KAFKAFLOW_URL": "http://kafkaflow:9094",
         "REFRESH_COOKIE_SECURE": "true",  # TLS at the ingress
+        # The ingress controller and the frontend's nginx, in the pod network; NetworkPolicy lets
+        # no other pod reach the backend, so nothing else can name a client.
+        "FORWARDED_ALLOW_IPS": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
         "CORS_ORIGINS": "https://alicechatbot.com",
     },
     "orchestrator": {"LLM_THREADS": "1", "EMBEDDINGS_THREADS": "1"},  # 1 CPU limit
@@ -34,6 +37,8 @@ K8S_OVERRIDES = {
 }
 COMPOSE_OVERRIDES = {
     "backend": {
+        # The frontend container's nginx, on Docker's private bridge networks.
+        "FORWARDED_ALLOW_IPS": "172.16.0.0/12,192.168.0.0/16",
         "ORCHESTRATOR_URL": "http://orchestrator:8001",
         "DATAFLOW_URL": "http://dataflow:8002",
         "KAFKAFLOW_URL": "http://kafkaflow:9094",

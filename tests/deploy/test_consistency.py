@@ -3,6 +3,7 @@ skaffold.yaml, Dockerfiles and the ports of docs/contracts.md."""
 
 import base64
 import importlib
+import ipaddress
 import re
 
 import pytest
@@ -129,6 +130,19 @@ def test_prod_runs_in_production_mode_with_secure_cookies(rendered) -> None:
     for service in SERVICES:  # production mode refuses weak secrets in every service
         assert k8s_env(rendered["prod"], service)[0]["ALICE_ENV"] != "dev", service
     assert k8s_env(rendered["prod"], "backend")[0]["REFRESH_COOKIE_SECURE"] == "true"
+
+
+def test_the_backend_trusts_its_proxies_to_name_the_client(rendered, compose: dict) -> None:
+    """Behind the ingress (or the frontend's nginx) every request comes from the proxy: unless the
+    proxy is trusted, per-address login and sign-up limits turn site-wide."""
+    ingress_pod, compose_nginx = ipaddress.ip_address("10.244.1.17"), ipaddress.ip_address("172.18.0.5")
+    for env, proxy in (
+        (k8s_env(rendered["prod"], "backend")[0], ingress_pod),
+        (compose_env(compose, "backend"), compose_nginx),
+    ):
+        trusted = [ipaddress.ip_network(n.strip()) for n in env["FORWARDED_ALLOW_IPS"].split(",")]
+        assert any(proxy in network for network in trusted), env["FORWARDED_ALLOW_IPS"]
+        assert "*" not in env["FORWARDED_ALLOW_IPS"]
 
 
 def test_compose_interpolation_is_only_defaults(compose: dict) -> None:

@@ -321,9 +321,24 @@ def test_ingress_routes_api_to_the_backend_with_sse_settings(full_variant) -> No
     }
     assert routes == {
         ("alicechatbot.com", "/api"): ("backend", 8000),
+        ("alicechatbot.com", "/v1"): ("backend", 8000),  # the OpenAI-compatible API
         ("alicechatbot.com", "/"): ("frontend", 3000),
-        ("api.alicechatbot.com", "/"): ("backend", 8000),
+        ("api.alicechatbot.com", "/api"): ("backend", 8000),
+        ("api.alicechatbot.com", "/v1"): ("backend", 8000),
     }
+
+
+def test_no_diagnostics_reach_the_internet(full_variant) -> None:
+    """/metrics, /ready, /docs and /openapi.json are for the cluster, never routed from outside."""
+    ingress = full_variant.get("Ingress", "alice-ingress")
+    exposed = [
+        path["path"]
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+        if path["backend"]["service"]["name"] != "frontend"
+    ]
+    for path in ("/metrics", "/ready", "/health", "/docs", "/openapi.json", "/internal/x"):
+        assert not any(path == p or path.startswith(p.rstrip("/") + "/") for p in exposed), path
 
 
 def test_pod_disruption_budgets_cover_replicated_workloads(variant) -> None:

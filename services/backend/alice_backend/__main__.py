@@ -12,7 +12,7 @@ def main() -> None:
 
         sys.exit(admin_cli.main(sys.argv[2:]))
     settings = Settings()
-    serve(create_app(settings), settings)
+    serve(create_app(settings), settings, forwarded_allow_ips=settings.forwarded_allow_ips)
 
 
 if __name__ == "__main__":

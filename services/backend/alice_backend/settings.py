@@ -41,6 +41,9 @@ class Settings(AliceSettings):
 
     sse_heartbeat_s: float = 15.0
     reply_meta_ttl_s: int = 24 * 3600
+    # Proxies trusted to name the client in X-Forwarded-For (the per-address login and sign-up
+    # limits key on it): the local dev proxy by default; the ingress and frontend in a cluster.
+    forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: str = "http://localhost:3000,http://127.0.0.1:3000"
 
     @model_validator(mode="after")
