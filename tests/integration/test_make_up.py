@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -137,24 +138,65 @@ def second_devstack(tmp_path: Path):
     stack("down")
 
 
-def test_ready_follows_kafka_and_mongodb_going_down_and_coming_back(infra, second_devstack):
+def _wait_for_check(
+    svc: ServiceProcess, check: str, want_ok: bool, within_s: float
+) -> tuple[int | None, dict]:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        status, body = svc.ready_report()
+        if (body.get("checks", {}).get(check) == "ok") == want_ok:
+            return status, body
+        time.sleep(0.2)
+    raise AssertionError(f"{svc.service}: check {check} did not turn {'ok' if want_ok else 'failing'}")
+
+
+def test_without_kafka_everything_but_sending_works_and_without_mongodb_the_backend_is_unready(
+    infra, second_devstack
+):
     ds = second_devstack
     up = ds("start", "kafka", "mongodb")
     assert up.returncode == 0, up.stdout + up.stderr
-    env = service_env(
-        infra,
-        kafka_bootstrap_servers=f"127.0.0.1:{ds.ports['ALICE_KAFKA_PORT']}",
-        mongodb_url=f"mongodb://127.0.0.1:{ds.ports['ALICE_MONGO_PORT']}",
-    )
-    with ServiceProcess("backend", env) as backend:
-        for component, check in (("kafka", "kafka"), ("mongodb", "mongodb")):
-            assert ds("stop", component).returncode == 0
+    stores = {
+        "kafka_bootstrap_servers": f"127.0.0.1:{ds.ports['ALICE_KAFKA_PORT']}",
+        "mongodb_url": f"mongodb://127.0.0.1:{ds.ports['ALICE_MONGO_PORT']}",
+    }
+    orchestrator_env = service_env(infra, **stores, llm_provider="fake")
+    with ServiceProcess("orchestrator", orchestrator_env) as orchestrator:
+        env = service_env(infra, **stores, orchestrator_url=orchestrator.url, publish_timeout_s=2)
+        with ServiceProcess("backend", env) as backend:
+            api = httpx.Client(base_url=backend.url, timeout=30)
+            credentials = {"email": f"deg-{uuid.uuid4().hex[:8]}@example.com", "password": "pw-0123456789"}
+            auth = {
+                "Authorization": "Bearer "
+                + api.post("/api/auth/register", json=credentials).json()["access_token"]
+            }
+            conversation = api.post("/api/conversations", headers=auth, json={"title": "t"}).json()["id"]
+
+            assert ds("stop", "kafka").returncode == 0
+            for svc in (backend, orchestrator):  # both stay in rotation, reporting Kafka
+                status, report = _wait_for_check(svc, "kafka", want_ok=False, within_s=10)
+                assert status == 200 and report["status"] == "degraded", report
+            assert api.post("/api/auth/login", json=credentials).status_code == 200
+            assert api.get("/api/conversations", headers=auth).status_code == 200  # history
+            started = time.monotonic()
+            send = api.post(
+                f"/api/conversations/{conversation}/messages", headers=auth, json={"content": "hi"}
+            )
+            assert send.status_code == 503 and int(send.headers["Retry-After"]) > 0, send.text
+            assert time.monotonic() - started < 6
+
+            assert ds("start", "kafka").returncode == 0
+            _wait_for_check(backend, "kafka", want_ok=True, within_s=30)
+            send = api.post(
+                f"/api/conversations/{conversation}/messages", headers=auth, json={"content": "hi"}
+            )
+            assert send.status_code == 202, send.text
+
+            assert ds("stop", "mongodb").returncode == 0
             took_down = _wait_for_status(backend, want_ok=False, within_s=10)
-            checks = httpx.get(f"{backend.url}/ready", timeout=10).json()["checks"]
-            assert checks[check] != "ok" and checks["redis"] == "ok", checks
-            assert ds("start", component).returncode == 0
+            assert ds("start", "mongodb").returncode == 0
             took_up = _wait_for_status(backend, want_ok=True, within_s=20)
-            assert took_down < 5 and took_up < 15, (component, took_down, took_up)
+            assert took_down < 5 and took_up < 15, (took_down, took_up)
 
 
 def test_down_stops_exactly_what_devstack_started(tmp_path: Path, second_devstack):

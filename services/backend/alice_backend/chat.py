@@ -1,9 +1,11 @@
 """Accepting a chat request: rate limit + concurrency cap, reply metadata, `queued` status, publish."""
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
 
+from alice_common.errors import DEPENDENCY_RETRY_AFTER_S
 from alice_common.events import ChatRequested, Topics, new_id
 from alice_common.kafka import publish
 
@@ -75,20 +77,24 @@ async def request_reply(
             else "sending too fast; retry later"
         )
         raise ApiError(429, "rate_limited", message, {"Retry-After": str(decision.retry_after_s)})
-    event = ChatRequested(
-        conversation_id=conversation_id,
-        user_id=user_id,
-        message_id=message_id,
-        reply_id=reply_id,
-        content=content,
-        use_knowledge=use_knowledge,
-        use_memory=await memory_enabled(ctx, user_id),
-        regenerate_of=regenerate_of,
-    )
+    # From here on the user holds a generation slot: any failure gives it back at once.
     try:
-        await publish(ctx.producer, s, Topics.CHAT_REQUESTS, event, key=conversation_id)
-    except Exception as exc:  # any producer failure means the request was not accepted
-        log.warning("publishing ChatRequested failed: %s", exc)
+        event = ChatRequested(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            message_id=message_id,
+            reply_id=reply_id,
+            content=content,
+            use_knowledge=use_knowledge,
+            use_memory=await memory_enabled(ctx, user_id),
+            regenerate_of=regenerate_of,
+        )
+        # Bounded: with Kafka unreachable the producer would wait for metadata for a long time.
+        await asyncio.wait_for(
+            publish(ctx.producer, s, Topics.CHAT_REQUESTS, event, key=conversation_id), s.publish_timeout_s
+        )
+    except Exception as exc:  # nothing was accepted: release the slot, end the reply's stream
+        log.warning("accepting ChatRequested failed: %r", exc)
         async with ctx.redis.pipeline(transaction=False) as pipe:
             pipe.zrem(f"active:{user_id}", reply_id)
             pipe.xadd(
@@ -96,7 +102,12 @@ async def request_reply(
                 {"event": "error", "data": json.dumps({"code": "not_accepted", "message": "not accepted"})},
             )
             await pipe.execute()
-        raise ApiError(503, "upstream_unavailable", "the message queue is unavailable; retry") from exc
+        raise ApiError(
+            503,
+            "upstream_unavailable",
+            "the message could not be queued; retry",
+            {"Retry-After": str(DEPENDENCY_RETRY_AFTER_S)},
+        ) from exc
     return reply_id
 
 

@@ -42,7 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await ensure_topics(settings, PUBLISHED_TOPICS)
         producer = clients.kafka_producer(settings)
         await producer.start()
-        register_check(app, "kafka", clients.kafka_check(producer))
+        # Without Kafka the backend still serves sign-in, history and running streams; sends
+        # answer 503 with Retry-After.
+        register_check(app, "kafka", clients.kafka_check(producer), required=False)
         redis = clients.redis_client(settings)
         register_check(app, "redis", clients.redis_check(redis))
         stream_redis = sse.blocking_client(settings.redis_url, settings.sse_heartbeat_s)

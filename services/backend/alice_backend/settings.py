@@ -13,6 +13,8 @@ class Settings(AliceSettings):
     dataflow_url: str = "http://127.0.0.1:8002"
     kafkaflow_url: str = "http://127.0.0.1:9094"
     internal_timeout_s: float = 10.0
+    # Longest wait for Kafka to take a chat request before the send answers 503.
+    publish_timeout_s: float = 5.0
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     access_token_ttl_s: int = 900

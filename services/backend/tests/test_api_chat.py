@@ -4,6 +4,7 @@ import json
 
 from aiokafka import AIOKafkaConsumer
 from alice_common.events import ChatRequested, Topics, parse_event
+from pymongo.errors import ServerSelectionTimeoutError
 
 
 async def _conversation(backend, auth) -> str:
@@ -141,3 +142,26 @@ async def test_memory_setting_travels_with_the_request(backend, settings):
     finally:
         await consumer.stop()
     assert [(e.content, e.use_memory) for e in events] == [("one", True), ("two", False)]
+
+
+async def test_a_store_failure_after_admission_gives_the_slot_back(backend, monkeypatch):
+    backend.ctx.settings.max_concurrent_generations = 2
+    auth = await backend.register()
+    conv = await _conversation(backend, auth)
+    url = f"/api/conversations/{conv}/messages"
+
+    async def mongo_down(ctx, user_id):
+        raise ServerSelectionTimeoutError("MongoDB election in progress")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("alice_backend.chat.memory_enabled", mongo_down)
+        failed = [
+            await backend.client.post(url, headers=backend.bearer(auth), json={"content": "hi"})
+            for _ in range(3)
+        ]
+    assert [r.status_code for r in failed] == [503, 503, 503]  # never 429: no slot stayed taken
+    assert failed[0].json()["error"]["code"] == "upstream_unavailable" and failed[0].headers["Retry-After"]
+    user_id = (await backend.client.get("/api/me", headers=backend.bearer(auth))).json()["id"]
+    assert await backend.ctx.redis.zcard(f"active:{user_id}") == 0
+    sent = await backend.client.post(url, headers=backend.bearer(auth), json={"content": "hi"})
+    assert sent.status_code == 202, sent.text

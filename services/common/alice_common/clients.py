@@ -37,8 +37,14 @@ def kafka_check(producer: AIOKafkaProducer):
 
 
 def mongo_client(settings: AliceSettings) -> AsyncIOMotorClient:
+    # A socket timeout too: a hung server (not a refused connection) must fail a request within
+    # seconds instead of holding it, and the caller's slot, forever.
     return AsyncIOMotorClient(
-        settings.mongodb_url, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, tz_aware=True
+        settings.mongodb_url,
+        serverSelectionTimeoutMS=2000,
+        connectTimeoutMS=2000,
+        socketTimeoutMS=settings.store_timeout_s * 1000,
+        tz_aware=True,
     )
 
 
@@ -51,7 +57,11 @@ def mongo_check(client: AsyncIOMotorClient):
 
 def redis_client(settings: AliceSettings) -> aioredis.Redis:
     return aioredis.from_url(
-        settings.redis_url, decode_responses=True, socket_connect_timeout=2, health_check_interval=10
+        settings.redis_url,
+        decode_responses=True,
+        socket_connect_timeout=2,
+        socket_timeout=settings.store_timeout_s,
+        health_check_interval=10,
     )
 
 

@@ -49,6 +49,23 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str]:
     return "validation_error", "; ".join(parts) or "invalid request"
 
 
+# A store that is down or hung: the request did nothing durable, so the client may simply retry.
+DEPENDENCY_RETRY_AFTER_S = 5
+
+
+def _dependency_errors() -> tuple[type[BaseException], ...]:
+    import pymongo.errors
+    import redis.exceptions
+
+    return (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        pymongo.errors.ConnectionFailure,  # includes NetworkTimeout, ServerSelectionTimeoutError
+        pymongo.errors.ExecutionTimeout,
+        pymongo.errors.WTimeoutError,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -64,6 +81,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         code, message = _describe_validation(exc)
         return error_json(400 if code == "malformed_json" else 422, code, message)
+
+    for dependency_error in _dependency_errors():
+
+        @app.exception_handler(dependency_error)
+        async def _dependency_unavailable(request: Request, exc: Exception) -> JSONResponse:
+            log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
+            return error_json(
+                503,
+                "dependency_unavailable",
+                "a storage service is unavailable; retry shortly",
+                {"Retry-After": str(DEPENDENCY_RETRY_AFTER_S)},
+            )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -58,10 +58,16 @@ def _route_of(scope: Scope) -> str:
     return getattr(route, "path", None) or "unmatched"
 
 
-def register_check(app: FastAPI, name: str, check: Check) -> None:
+def register_check(app: FastAPI, name: str, check: Check, *, required: bool = True) -> None:
+    """A dependency `/ready` reports. Only a failing `required` one makes the pod unready: in a
+    cluster an unready pod leaves the Service, so a dependency the pod can serve without (it
+    degrades) must not take every replica out of rotation at once."""
     if not hasattr(app.state, "ready_checks"):
         app.state.ready_checks = {}
+        app.state.optional_checks = set()
     app.state.ready_checks[name] = check
+    if not required:
+        app.state.optional_checks.add(name)
 
 
 async def _run_check(check: Check) -> str | None:
@@ -85,9 +91,11 @@ def install_observability(app: FastAPI, service: str) -> None:
         names = list(checks)
         errors = await asyncio.gather(*(_run_check(checks[n]) for n in names))
         report = {n: (e or "ok") for n, e in zip(names, errors, strict=True)}
-        ok = all(e is None for e in errors)
+        optional = getattr(request.app.state, "optional_checks", set())
+        ok = all(e is None for n, e in zip(names, errors, strict=True) if n not in optional)
+        status = ("ready" if all(e is None for e in errors) else "degraded") if ok else "unavailable"
         return JSONResponse(
-            {"status": "ready" if ok else "unavailable", "service": service, "checks": report},
+            {"status": status, "service": service, "checks": report},
             status_code=200 if ok else 503,
         )
 

@@ -37,6 +37,8 @@ class AliceSettings(BaseSettings):
     kafka_replication_factor: int = 1
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Longest wait for one Redis or MongoDB reply before the call fails (503 at the API).
+    store_timeout_s: float = 5.0
 
     mongodb_url: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str = "alice"

@@ -48,13 +48,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         batcher = BatchingEmbedder(embedder)
         producer = clients.kafka_producer(settings)
         await producer.start()
-        register_check(app, "kafka", clients.kafka_check(producer))
+        # Only MongoDB is required: the internal API (documents; search degrades to 503 without
+        # Weaviate) is what the Service routes here, and consumers need no Service.
+        register_check(app, "kafka", clients.kafka_check(producer), required=False)
         mongo = clients.mongo_client(settings)
         register_check(app, "mongodb", clients.mongo_check(mongo))
         db = mongo[settings.mongodb_database]
         weaviate = clients.weaviate_client(settings)
         await weaviate.connect()
-        register_check(app, "weaviate", clients.weaviate_check(weaviate))
+        register_check(app, "weaviate", clients.weaviate_check(weaviate), required=False)
         loops: list[ConsumeLoop] = []
         try:
             await vectorstore.ensure_collections(weaviate)
@@ -106,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ]
             for loop in loops:  # producer first, consumers after (docs/contracts.md, "Conventions")
                 await loop.start()
-            register_check(app, "consumers", _consumers_check(loops))
+            register_check(app, "consumers", _consumers_check(loops), required=False)
             yield
         finally:
             # Consumers before the producer (their in-flight work may still publish); one failing

@@ -32,7 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         producer = clients.kafka_producer(settings)
         await producer.start()
-        register_check(app, "kafka", clients.kafka_check(producer))
+        # Kafka and the consumer are reported, not required: the Service only routes the internal
+        # API (history) here, which needs MongoDB alone; consuming needs no Service at all.
+        register_check(app, "kafka", clients.kafka_check(producer), required=False)
         redis = clients.redis_client(settings)
         register_check(app, "redis", clients.redis_check(redis))
         mongo = clients.mongo_client(settings)
@@ -42,7 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await weaviate.connect()
         except Exception as exc:  # chat works without it; retrieval reconnects when it is back
             log.warning("Weaviate unavailable at startup (retrieval off until it is back): %s", exc)
-        register_check(app, "weaviate", clients.weaviate_check(weaviate))
+        # Chat goes on without retrieval while Weaviate is away.
+        register_check(app, "weaviate", clients.weaviate_check(weaviate), required=False)
 
         store = ChatStore(mongo[settings.mongodb_database])
         await store.ensure_indexes()
@@ -92,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if not loop.assigned:
                 raise RuntimeError("chat.requests consumer not assigned yet")
 
-        register_check(app, "consumer", consumer_check)
+        register_check(app, "consumer", consumer_check, required=False)
         try:
             yield
         finally:
