@@ -368,3 +368,51 @@ def test_internal_api_errors(api, dataflow):
     taken = api.post("/internal/documents", params={"user_id": "u2"}, json=body)
     assert taken.status_code == 409 and taken.json()["error"]["code"] == "conflict"
     assert api.get("/internal/stats", params={"days": 0}).status_code == 422
+
+
+async def test_a_file_over_the_size_cap_fails_before_parsing_with_its_reason(api, mongo, producer, names):
+    user = uuid.uuid4().hex
+    huge = b"<p>x</p>" * (21 * 1024 * 1024 // 8)
+    document_id = await upload(api, mongo, producer, names, user, "huge.html", "text/html", huge)
+    failed = (await watch(api, user, document_id))[-1]
+    assert failed["status"] == "failed"
+    assert "documents are limited to 20 MiB" in failed["error"], failed
+
+
+async def test_a_document_that_crashed_the_indexer_repeatedly_is_set_aside(
+    api, mongo, producer, names, infra
+):
+    """The delivery count lives in MongoDB: as if the dataflow had died three times on this record."""
+    user, document_id, blob_id = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
+    data = b"# Fine\n\nBut it killed the indexer three times (as far as the count knows)."
+    GridFSBucket(mongo, "uploads").upload_from_stream_with_id(blob_id, "killer.md", data)
+    body = {"document_id": document_id, "filename": "killer.md", "content_type": "text/markdown",
+            "size": len(data), "blob_id": blob_id}  # fmt: skip
+    assert api.post("/internal/documents", params={"user_id": user}, json=body).status_code == 201
+    topic = names["prefix"] + "documents.uploaded"
+    # The record will land at the end of one of the two partitions: seed both.
+    seeded = []
+    for partition in (0, 1):
+        end = await _end_offset(infra, topic, partition)
+        seeded.append(f"{names['prefix']}dataflow-documents/{topic}/{partition}/{end}")
+        mongo["kafka_deliveries"].insert_one({"_id": seeded[-1], "deliveries": 3})
+    try:
+        event = DocumentUploaded(user_id=user, **body)
+        await producer.send_and_wait(topic, event.to_bytes(), key=document_id.encode())
+        failed = (await watch(api, user, document_id))[-1]
+        assert failed["status"] == "failed"
+        assert "crashed the indexer repeatedly" in failed["error"], failed
+    finally:
+        mongo["kafka_deliveries"].delete_many({"_id": {"$in": seeded}})
+
+
+async def _end_offset(infra, topic: str, partition: int) -> int:
+    from aiokafka import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=None)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        return (await consumer.end_offsets([tp]))[tp]
+    finally:
+        await consumer.stop()

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 
-from alice_backend import sse
+from alice_backend import quotas, sse
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
 from alice_backend.bodylimit import BodySizeLimit
 from alice_backend.context import AppContext
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = mongo[settings.mongodb_database]
         users = Users(db)
         await users.ensure_indexes()
+        await quotas.ensure_indexes(db)
         ctx = AppContext(
             settings=settings,
             redis=redis,

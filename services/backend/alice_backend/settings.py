@@ -40,6 +40,12 @@ class Settings(AliceSettings):
     register_rate_per_ip_per_s: float = 0.2
     upload_rate_capacity: float = 10
     upload_rate_per_s: float = 0.2
+    # Storage per user (documents and their bytes); an upload past either is 413.
+    max_documents_per_user: int = 500
+    max_stored_bytes_per_user: int = 500 * 1024 * 1024
+    # Each search runs the embedding model once: a token bucket per user.
+    search_rate_capacity: float = 20
+    search_rate_per_s: float = 0.5
 
     sse_heartbeat_s: float = 15.0
     reply_meta_ttl_s: int = 24 * 3600

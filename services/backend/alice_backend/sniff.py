@@ -2,15 +2,18 @@
 plain text must be valid UTF-8 without NUL bytes (checked over the whole file while it streams)."""
 
 import codecs
-import re
+
+from alice_common import linear_re
 
 PDF = "application/pdf"
 HTML = "text/html"
 MARKDOWN = "text/markdown"
 TEXT = "text/plain"
 
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)[\s>]", re.I | re.S)
-_MARKDOWN_HINT = re.compile(r"(^|\n)(#{1,6} |\s*[-*+] |\s*\d+\. |```|>\s)|\[[^\]]+\]\([^)]+\)")
+# RE2, not `re`: in `re` the comment group below backtracks exponentially ("<!---->" repeated
+# froze the whole backend), and the Markdown hint quadratically.
+_HTML_START = linear_re.compile(rb"(?is)^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)[\s>]")
+_MARKDOWN_HINT = linear_re.compile(r"(^|\n)(#{1,6} |\s*[-*+] |\s*\d+\. |```|>\s)|\[[^\]]+\]\([^)]+\)")
 _MARKDOWN_NAMES = (".md", ".markdown", ".mdown", ".mkd")
 
 

@@ -64,6 +64,7 @@ class FakeOrchestrator:
 class FakeDataflow:
     def __init__(self) -> None:
         self.registered: list[dict] = []
+        self.searches = 0
         app = FastAPI()
 
         @app.post("/internal/documents")
@@ -74,6 +75,12 @@ class FakeDataflow:
                 {"id": body["document_id"], "status": "queued", "progress": 0, "filename": body["filename"]},
                 status_code=201,
             )
+
+        @app.get("/internal/search")
+        async def search(user_id: str, q: str, limit: int = 10, x_internal_token: str | None = Header(None)):
+            _check(x_internal_token)
+            self.searches += 1
+            return {"query": q, "items": []}
 
         self.app = app
 

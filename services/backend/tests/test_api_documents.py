@@ -55,3 +55,57 @@ async def test_invalid_utf8_after_the_first_chunk_is_415(backend):
     )
     assert response.status_code == 415
     assert await backend.ctx.db["uploads.files"].count_documents({}) == 0
+
+
+async def test_storage_quota_is_413_before_the_body_is_parsed(backend, settings):
+    settings.max_documents_per_user = 2
+    settings.max_stored_bytes_per_user = 1000
+    auth = await backend.register()
+    first = await backend.client.post(
+        UPLOAD_PATH, headers=backend.bearer(auth), files={"file": ("a.txt", b"a" * 600)}
+    )
+    assert first.status_code == 202, first.text
+    too_big = await backend.client.post(
+        UPLOAD_PATH, headers=backend.bearer(auth), files={"file": ("b.txt", b"b" * 500)}
+    )
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "storage_quota_exceeded"
+    second = await backend.client.post(
+        UPLOAD_PATH, headers=backend.bearer(auth), files={"file": ("c.txt", b"c" * 300)}
+    )
+    assert second.status_code == 202, second.text
+    third = await backend.client.post(
+        UPLOAD_PATH, headers=backend.bearer(auth), files={"file": ("d.txt", b"d")}
+    )
+    assert third.status_code == 413 and third.json()["error"]["code"] == "storage_quota_exceeded"
+    assert "2 documents" in third.json()["error"]["message"]
+    other = await backend.register()  # quotas are per user
+    assert (
+        await backend.client.post(UPLOAD_PATH, headers=backend.bearer(other), files={"file": ("e.txt", b"e")})
+    ).status_code == 202
+    assert await backend.ctx.db["uploads.files"].count_documents({}) == 3
+
+
+async def test_rate_limited_uploads_are_refused_before_the_body_is_spooled(backend, settings, monkeypatch):
+    from starlette.requests import Request
+
+    settings.upload_rate_capacity = 1
+    settings.upload_rate_per_s = 0.001
+    parsed: list[int] = []
+    real_form = Request.form
+
+    def counting_form(self, *args, **kwargs):
+        parsed.append(1)
+        return real_form(self, *args, **kwargs)
+
+    monkeypatch.setattr(Request, "form", counting_form)
+    auth = await backend.register()
+    ok = await backend.client.post(
+        UPLOAD_PATH, headers=backend.bearer(auth), files={"file": ("a.txt", b"hi")}
+    )
+    assert ok.status_code == 202
+    refused = await backend.client.post(
+        UPLOAD_PATH, headers=backend.bearer(auth), files={"file": ("b.txt", b"x" * 40_000)}
+    )
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert parsed == [1], "the refused request's multipart body must not be parsed"

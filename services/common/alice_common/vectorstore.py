@@ -9,7 +9,6 @@ Weaviate. `text` is the only BM25-searchable property; ids are filter-only.
 """
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -22,6 +21,8 @@ from weaviate.collections import CollectionAsync
 from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateBaseError
 from weaviate.util import generate_uuid5
 
+from alice_common import linear_re
+
 log = logging.getLogger(__name__)
 
 KNOWLEDGE = "KnowledgeChunk"
@@ -30,7 +31,7 @@ MEMORY = "MessageMemory"
 # most (a question rarely repeats the words of a document), keywords break ties and catch names.
 DEFAULT_ALPHA = 0.7
 
-_TENANT_OK = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TENANT_OK = linear_re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _id_property(name: str) -> Property:

@@ -1,10 +1,9 @@
 """Internal HTTP API (X-Internal-Token): documents, search, stats. Every user call is scoped by
 `user_id`; another user's document answers 404 exactly like a missing one."""
 
-import re
 from typing import Annotated
 
-from alice_common import vectorstore
+from alice_common import linear_re, vectorstore
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
@@ -14,7 +13,7 @@ from alice_dataflow.errors import ApiError
 
 router = APIRouter(prefix="/internal")
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ID = linear_re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 UserId = Annotated[str, Query(min_length=1, max_length=64, pattern=_ID.pattern)]
 
 

@@ -5,9 +5,9 @@ edge appears whole in the next. A window's end is pulled back to a paragraph or 
 when one lies in its last third, so chunks tend to hold whole thoughts.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-Offsets = Callable[[str], list[tuple[int, int]]]
+Offsets = Callable[[str], Sequence[tuple[int, int]]]
 
 _BREAKS = ("\n\n", "\n", ". ", "? ", "! ", "; ")
 

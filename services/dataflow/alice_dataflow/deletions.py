@@ -8,7 +8,7 @@ import logging
 
 from aiokafka.structs import ConsumerRecord
 from alice_common import vectorstore
-from alice_common.events import ConversationDeleted, parse_event
+from alice_common.events import ConversationDeleted
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +22,7 @@ class ConversationDeletions:
         self.deleted = db["deleted_conversations"]
         self.weaviate = weaviate
 
-    async def handle(self, record: ConsumerRecord) -> None:
-        event = parse_event(record.value)
-        if not isinstance(event, ConversationDeleted):
-            log.warning("ignoring %s on %s", event.type, record.topic)
-            return
+    async def handle(self, event: ConversationDeleted, record: ConsumerRecord) -> None:
         # Record first, then delete: an indexer inserting after our delete sees the record and
         # removes what it wrote. Both steps are idempotent, so a redelivery is harmless.
         await self.deleted.replace_one(

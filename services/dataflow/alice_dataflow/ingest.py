@@ -8,21 +8,22 @@ from aiokafka.structs import ConsumerRecord
 from alice_common import vectorstore
 from alice_common.embeddings import Embedder
 from alice_common.events import DocumentIndexed, DocumentUploaded, Topics, parse_event
+from alice_common.kafka.failures import DeliveryLimitExceeded
 from bson import ObjectId
 from gridfs.errors import NoFile
 from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 from weaviate.classes.data import DataObject
 from weaviate.classes.query import Filter
 
-from alice_dataflow.chunking import chunk_text
 from alice_dataflow.documents import FAILED, INDEXED, PROCESSING, DocumentStore
-from alice_dataflow.extract import DocumentError, extract_text
+from alice_dataflow.extract import DocumentError
+from alice_dataflow.sandbox import MIB, Job, Limits, Sandbox
 from alice_dataflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Progress: reading and extracting take the first 10 %, chunking 5 %, embedding+indexing the rest.
-P_STARTED, P_EXTRACTED, P_CHUNKED = 2, 10, 15
+# Progress: reading, extracting and chunking take the first 15 %, embedding+indexing the rest.
+P_STARTED, P_CHUNKED = 2, 15
 
 
 class DocumentGone(Exception):
@@ -45,12 +46,11 @@ class Ingestor:
         self.weaviate = weaviate
         self.embedder = embedder
         self.producer = producer
+        self.sandbox = Sandbox(
+            Limits(settings.extract_memory_mb * MIB, settings.extract_cpu_s, settings.extract_timeout_s)
+        )
 
-    async def handle(self, record: ConsumerRecord) -> None:
-        event = parse_event(record.value)
-        if not isinstance(event, DocumentUploaded):
-            log.warning("ignoring %s on %s", event.type, record.topic)
-            return
+    async def handle(self, event: DocumentUploaded, record: ConsumerRecord) -> None:
         await self.ingest(event)
 
     async def on_dead_letter(self, record: ConsumerRecord, exc: BaseException) -> None:
@@ -63,7 +63,10 @@ class Ingestor:
             return
         doc = await self.store.get_any(event.document_id)
         if doc is not None and doc["status"] != FAILED:
-            reason = f"indexing failed after retries: {type(exc).__name__}: {exc}"[:500]
+            if isinstance(exc, DeliveryLimitExceeded):
+                reason = "processing this document crashed the indexer repeatedly; it was set aside"
+            else:
+                reason = f"indexing failed after retries: {type(exc).__name__}: {exc}"[:500]
             await self.store.fail(event.document_id, reason, permanent=False)
             await self._emit(event, FAILED, 0, reason)
 
@@ -96,25 +99,16 @@ class Ingestor:
         doc_id = event.document_id
         await self._progress(doc_id, status=PROCESSING, progress=P_STARTED, error=None, chunks=0)
         data = await self._read_blob(event.blob_id)
-        text = await asyncio.to_thread(
-            extract_text, data, event.content_type, event.filename, s.max_document_chars
+        job = Job(
+            event.content_type, event.filename, s.max_document_chars, s.chunk_tokens, s.chunk_overlap_tokens
         )
-        await self._progress(doc_id, progress=P_EXTRACTED)
-        chunks = await asyncio.to_thread(
-            chunk_text, text, self._offsets, s.chunk_tokens, s.chunk_overlap_tokens
-        )
-        if not chunks:
-            raise DocumentError("no text to index")
+        chunks = await self.sandbox.chunks(data, job)
+        del data
         await self._progress(doc_id, progress=P_CHUNKED)
         await self._index(event, chunks)
         await self._progress(doc_id, status=INDEXED, progress=100, chunks=len(chunks), error=None)
         await self._emit(event, INDEXED, len(chunks), None)
         log.info("indexed document %s: %d chunks", doc_id, len(chunks))
-
-    def _offsets(self, text: str) -> list[tuple[int, int]]:
-        from alice_common.embeddings import tokenizer
-
-        return tokenizer.token_offsets(text)
 
     async def _read_blob(self, blob_id: str) -> bytes:
         ids: list = [blob_id]
@@ -125,6 +119,10 @@ class Ingestor:
                 stream = await self.uploads.open_download_stream(candidate)
             except NoFile:
                 continue
+            limit = self.settings.max_document_bytes
+            if stream.length > limit:  # refused before a byte is read or parsed
+                size = f"{stream.length / MIB:.1f} MiB"
+                raise DocumentError(f"the file is {size}; documents are limited to {limit // MIB} MiB")
             return await stream.read()
         raise DocumentError("the uploaded file is missing from storage")
 

@@ -6,9 +6,11 @@ from contextlib import asynccontextmanager
 
 from alice_common import clients, vectorstore
 from alice_common.embeddings import BatchingEmbedder, get_embedder
-from alice_common.events import Topics
+from alice_common.events import ChatCompleted, ConversationDeleted, DocumentUploaded, Topics
 from alice_common.internal_auth import internal_token_guard
 from alice_common.kafka import ConsumeLoop, ensure_topics
+from alice_common.kafka.deliveries import COLLECTION as DELIVERIES
+from alice_common.kafka.deliveries import MongoDeliveryCounter
 from alice_common.observability import install_observability, register_check
 from fastapi import Depends, FastAPI
 from motor.motor_asyncio import AsyncIOMotorGridFSBucket
@@ -82,16 +84,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     topic=Topics.DOCUMENTS_UPLOADED,
                     group=DOCUMENTS_GROUP,
                     handler=ingestor.handle,
+                    event_type=DocumentUploaded,
                     producer=producer,
                     max_concurrency=settings.documents_concurrency,
                     max_attempts=settings.consumer_max_attempts,
                     on_dead_letter=ingestor.on_dead_letter,
+                    # Documents are the heavy, hostile input: count their deliveries durably so
+                    # one that kills the process is set aside instead of crash-looping it.
+                    delivery_counter=MongoDeliveryCounter(db[DELIVERIES]),
+                    max_deliveries=settings.max_deliveries,
                 ),
                 ConsumeLoop(
                     settings,
                     topic=Topics.CHAT_COMPLETED,
                     group=CHAT_GROUP,
                     handler=indexer.handle,
+                    event_type=ChatCompleted,
                     producer=producer,
                     max_concurrency=settings.chat_concurrency,
                     max_attempts=settings.consumer_max_attempts,
@@ -101,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     topic=Topics.CONVERSATIONS_DELETED,
                     group=DELETIONS_GROUP,
                     handler=deletions.handle,
+                    event_type=ConversationDeleted,
                     producer=producer,
                     max_concurrency=4,
                     max_attempts=settings.consumer_max_attempts,

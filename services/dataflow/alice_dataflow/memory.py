@@ -5,7 +5,7 @@ import logging
 from aiokafka.structs import ConsumerRecord
 from alice_common import vectorstore
 from alice_common.embeddings import Embedder
-from alice_common.events import ChatCompleted, parse_event
+from alice_common.events import ChatCompleted
 from weaviate.classes.data import DataObject
 
 from alice_dataflow.analytics import Analytics
@@ -26,11 +26,7 @@ class MemoryIndexer:
         self.analytics = analytics
         self.deletions = deletions
 
-    async def handle(self, record: ConsumerRecord) -> None:
-        event = parse_event(record.value)
-        if not isinstance(event, ChatCompleted):
-            log.warning("ignoring %s on %s", event.type, record.topic)
-            return
+    async def handle(self, event: ChatCompleted, record: ConsumerRecord) -> None:
         await self.index(event)
         await self.analytics.record(event)
 

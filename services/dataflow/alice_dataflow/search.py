@@ -1,13 +1,13 @@
 """Hybrid search over one user's messages and document chunks."""
 
 import asyncio
-import re
 from datetime import datetime
 
-from alice_common import vectorstore
+from alice_common import linear_re, vectorstore
 from alice_common.embeddings import Embedder
 
 SNIPPET_CHARS = 240
+_WORD = linear_re.compile(r"[\p{L}\p{N}_]+")  # Unicode words (RE2's \w is ASCII-only)
 
 
 def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> str:
@@ -15,7 +15,7 @@ def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> str:
     text = " ".join(text.split())
     if len(text) <= width:
         return text
-    words = [w for w in re.findall(r"\w+", query.lower()) if len(w) > 2]
+    words = [w for w in _WORD.findall(query.lower()) if len(w) > 2]
     lower = text.lower()
     hits = [i for i in (lower.find(w) for w in words) if i >= 0]
     start = max(0, min(hits) - width // 3) if hits else 0

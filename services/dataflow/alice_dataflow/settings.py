@@ -14,6 +14,18 @@ class Settings(EmbeddingSettings, AliceSettings):
     # Documents are CPU-bound: few at a time; chat turns are small: more at a time.
     documents_concurrency: int = 2
     chat_concurrency: int = 32
-    consumer_max_attempts: int = 3
+    # Transient failures (a MongoDB election, a Weaviate restart) are retried this many times with
+    # backoff from 0.5 s doubling to 15 s (about half a minute in all); permanent ones are not.
+    consumer_max_attempts: int = 7
     # Ceiling on extracted text per document, in characters (a 20 MiB text file stays bounded).
     max_document_chars: int = 5_000_000
+    # Files above this size fail before any parsing (the backend accepts up to MAX_UPLOAD_BYTES).
+    max_document_bytes: int = 20 * 1024 * 1024
+    # Each document is extracted and chunked in a child process with these limits, one at a time:
+    # memory on top of the child's interpreter, CPU seconds, and wall-clock seconds.
+    extract_memory_mb: int = 384
+    extract_cpu_s: int = 60
+    extract_timeout_s: float = 180.0
+    # A record delivered this many times without finishing (its consumer crashed each time) goes
+    # to the dead-letter topic instead of being tried again.
+    max_deliveries: int = 3

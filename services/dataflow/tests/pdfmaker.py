@@ -21,6 +21,31 @@ def make_pdf(pages: list[list[str]]) -> bytes:
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    return _assemble(objects)
+
+
+def make_pdf_with_content_stream(stream: bytes, flate: bool = False, resources: bytes = b"<< >>") -> bytes:
+    """One page whose content stream is `stream` as given (already compressed when `flate`)."""
+    filters = b" /Filter /FlateDecode" if flate else b""
+    return _assemble(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources "
+            + resources
+            + b" >>",
+            b"<< /Length %d%s >>\nstream\n" % (len(stream), filters) + stream + b"\nendstream",
+        ]
+    )
+
+
+def deeply_nested_pdf(depth: int) -> bytes:
+    """A page whose resources hold an array nested `depth` levels deep."""
+    nested = b"<< /Deep " + b"[" * depth + b"]" * depth + b" >>"
+    return make_pdf_with_content_stream(b"BT /F1 11 Tf (deep) Tj ET", resources=nested)
+
+
+def _assemble(objects: list[bytes]) -> bytes:
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):

@@ -9,7 +9,6 @@ generated again, and a reply already stored is not generated twice.
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
 from aiokafka import ConsumerRecord
+from alice_common import linear_re
 from alice_common.events import ChatCompleted, ChatRequested, Usage, parse_event
+from alice_common.kafka.failures import PermanentError
 from pydantic import ValidationError
 
 from alice_orchestrator import metrics
 from alice_orchestrator.context import ContextCache, iso_ms, turn_of
-from alice_orchestrator.prompt import PromptParts, build_messages, usable_history
+from alice_orchestrator.prompt import PromptParts, build_messages_off_loop, usable_history
 from alice_orchestrator.providers.base import ChatProvider
 from alice_orchestrator.replystream import ReplyStream, TokenCoalescer, active_key, cancel_key
 from alice_orchestrator.settings import Settings
@@ -45,7 +46,7 @@ class Outcome:
     latency_ms: float = 0.0
 
 
-class InvalidRequest(ValueError):
+class InvalidRequest(PermanentError, ValueError):
     """The record can never be handled (bad JSON, wrong event, someone else's conversation)."""
 
 
@@ -68,7 +69,7 @@ def parse_request(raw: bytes | str | None) -> ChatRequested:
     return event
 
 
-_ID_FIELD = re.compile(rb'"(reply_id|user_id)"\s*:\s*"([A-Za-z0-9_-]{1,128})"')
+_ID_FIELD = linear_re.compile(rb'"(reply_id|user_id)"\s*:\s*"([A-Za-z0-9_-]{1,128})"')
 
 
 def recover_ids(raw: bytes | None) -> dict[str, str]:
@@ -216,7 +217,7 @@ class ChatHandler:
                 self.context.recent_turns(request.user_id, request.conversation_id),
             )
             history = usable_history(turns, request.message_id, iso_ms(user_doc["created_at"]))
-            messages = build_messages(
+            messages = await build_messages_off_loop(
                 PromptParts(self.settings.system_prompt, request.content, history, sources, memories),
                 context_tokens=self.settings.llm_context_tokens,
                 max_tokens=self.settings.llm_max_tokens,

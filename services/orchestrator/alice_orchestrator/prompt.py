@@ -1,5 +1,6 @@
 """Building the model's input: system prompt, sources, memory, recent turns within a token budget."""
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -131,3 +132,14 @@ def build_messages(
     while kept and kept[0]["role"] == "assistant":
         kept.pop(0)
     return [{"role": "system", "content": system}, *kept, {"role": "user", "content": user_content}]
+
+
+async def build_messages_off_loop(
+    parts: PromptParts, *, context_tokens: int, max_tokens: int, count: TokenCounter
+) -> list[ChatMessage]:
+    """`build_messages` in a worker thread: tokenising a long history (up to 40 turns of 16,000
+    characters, and a binary search to cut the user's message) must not stall the event loop
+    that streams every other reply."""
+    return await asyncio.to_thread(
+        build_messages, parts, context_tokens=context_tokens, max_tokens=max_tokens, count=count
+    )

@@ -13,7 +13,7 @@ class Settings(AliceSettings, EmbeddingSettings):
 
     # Conversations handled at once by one replica (key-ordered: one at a time per conversation).
     chat_concurrency: int = Field(8, ge=1)
-    chat_max_attempts: int = Field(3, ge=1)
+    chat_max_attempts: int = Field(7, ge=1)
     reply_stream_ttl_s: int = Field(3600, ge=60)
     # How fast the group notices a dead replica and hands its conversations to another one.
     chat_consumer_session_timeout_ms: int = Field(10000, ge=1000)

@@ -2,12 +2,14 @@
 fallback to the first words of the user's message when the model gives nothing usable."""
 
 import asyncio
-import re
+
+from alice_common import linear_re
 
 from alice_orchestrator.providers.base import ChatProvider
 
 MAX_TITLE_CHARS = 60
 FALLBACK_WORDS = 6
+_TITLE_PREFIX = linear_re.compile(r"(?i)^title\s*[:\-]\s*")
 TITLE_INSTRUCTION = (
     "Write a title of at most five words for a conversation that starts with the message below. "
     "Reply with the title only."
@@ -24,9 +26,9 @@ def fallback_title(user_content: str) -> str:
 
 def clean_title(raw: str) -> str:
     line = next((ln for ln in raw.strip().splitlines() if ln.strip()), "")
-    line = re.sub(r"^(title\s*[:\-]\s*)", "", line.strip(), flags=re.IGNORECASE)
+    line = _TITLE_PREFIX.sub("", line.strip(), count=1)
     line = line.strip().strip("\"'`*#").strip()
-    line = re.sub(r"\s+", " ", line).rstrip(".:;,")
+    line = " ".join(line.split()).rstrip(".:;,")
     if len(line) > MAX_TITLE_CHARS:
         line = line[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] + "…"
     return line

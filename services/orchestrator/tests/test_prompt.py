@@ -1,7 +1,11 @@
+import asyncio
+import time
+
 from alice_orchestrator.prompt import (
     PromptParts,
     Turn,
     build_messages,
+    build_messages_off_loop,
     system_message,
     truncate_to_tokens,
     usable_history,
@@ -115,3 +119,32 @@ def test_sources_and_memories_are_numbered_in_the_system_message():
     assert "[2] (b.pdf) beta" in text
     assert "- The user said: I like tea" in text
     assert text.startswith("You are Alice.")
+
+
+async def test_building_a_long_prompt_does_not_stall_the_event_loop():
+    """Counting tokens is CPU work (llama.cpp's tokenizer over up to 40 long turns): other
+    replies keep streaming while one prompt is built."""
+
+    def slow_count(text: str) -> int:
+        time.sleep(0.02)  # stands in for tokenising a long turn; holds this thread, not the loop
+        return len(text) // 4
+
+    history = [
+        Turn(id=str(i), role="user" if i % 2 == 0 else "assistant", content="x" * 400) for i in range(20)
+    ]
+    parts = PromptParts("Be brief.", "question " * 100, history)
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    messages = await build_messages_off_loop(parts, context_tokens=2048, max_tokens=256, count=slow_count)
+    ticking.cancel()
+    assert messages[-1]["role"] == "user"
+    assert len(gaps) > 10 and max(gaps) < 0.1, f"the loop stalled for {max(gaps):.3f} s"

@@ -5,10 +5,11 @@ import os
 
 from alice_common.events import DocumentUploaded, Topics, new_id
 from alice_common.kafka import publish
-from fastapi import APIRouter, File, Response, UploadFile, status
+from fastapi import APIRouter, Request, Response, status
 from gridfs.errors import NoFile
+from starlette.datastructures import UploadFile
 
-from alice_backend import sniff
+from alice_backend import quotas, sniff
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.context import AppContext
 from alice_backend.errors import ApiError, error_responses
@@ -24,6 +25,23 @@ UPLOAD_PATH = "/api/documents"
 CHUNK = 256 * 1024
 SNIFF_BYTES = 8192
 UPSTREAM = (502, 503)
+MIB = 1024 * 1024
+# The route reads the multipart body itself, after the rate limit and quota checks (a body
+# parameter would be spooled to disk before any of them ran); the schema is declared here.
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
 
 
 def _clean_filename(name: str | None) -> str:
@@ -32,7 +50,27 @@ def _clean_filename(name: str | None) -> str:
     return base or "upload"
 
 
-async def _store(ctx: AppContext, upload: UploadFile, filename: str, user_id: str, document_id: str):
+def _quota_exceeded(message: str) -> ApiError:
+    return ApiError(413, "storage_quota_exceeded", f"{message}; delete documents to make room")
+
+
+async def _room_left(ctx: AppContext, user_id: str) -> int:
+    """Bytes this user may still store; 413 if the document or byte quota is already used up."""
+    s = ctx.settings
+    used = await quotas.usage(ctx.db, user_id)
+    if used.documents >= s.max_documents_per_user:
+        raise _quota_exceeded(f"you have {used.documents} documents, the limit is {s.max_documents_per_user}")
+    room = s.max_stored_bytes_per_user - used.bytes
+    if room <= 0:
+        raise _quota_exceeded(
+            f"your documents use the {s.max_stored_bytes_per_user // MIB} MiB you may store"
+        )
+    return room
+
+
+async def _store(
+    ctx: AppContext, upload: UploadFile, filename: str, user_id: str, document_id: str, room: int
+):
     """Streams the upload into GridFS, checking size and type as it goes; returns (blob_id, type, size)."""
     limit = ctx.settings.max_upload_bytes
     head = await upload.read(SNIFF_BYTES)
@@ -56,6 +94,8 @@ async def _store(ctx: AppContext, upload: UploadFile, filename: str, user_id: st
             size += len(chunk)
             if size > limit:
                 raise ApiError(413, "payload_too_large", f"file exceeds {limit} bytes")
+            if size > room:
+                raise _quota_exceeded(f"this file does not fit in the {room} bytes of storage you have left")
             if validator:
                 validator.feed(chunk)
             await grid_in.write(chunk)
@@ -77,8 +117,9 @@ async def _store(ctx: AppContext, upload: UploadFile, filename: str, user_id: st
     status_code=status.HTTP_202_ACCEPTED,
     response_model=DocumentOut,
     responses=error_responses(400, 401, 413, 415, 422, 429, *UPSTREAM),
+    openapi_extra=UPLOAD_BODY,
 )
-async def upload_document(ctx: Ctx, user_id: UserId, file: UploadFile = File(...)) -> DocumentOut:
+async def upload_document(ctx: Ctx, user_id: UserId, request: Request) -> DocumentOut:
     s = ctx.settings
     decision = await ctx.limiter.take(f"rl:{user_id}:upload", s.upload_rate_capacity, s.upload_rate_per_s)
     if not decision.allowed:
@@ -88,9 +129,19 @@ async def upload_document(ctx: Ctx, user_id: UserId, file: UploadFile = File(...
             "uploading too fast; retry later",
             {"Retry-After": str(decision.retry_after_s)},
         )
-    filename = _clean_filename(file.filename)
-    document_id = new_id()
-    blob_id, content_type, size = await _store(ctx, file, filename, user_id, document_id)
+    room = await _room_left(ctx, user_id)
+    form = await request.form(max_files=1, max_fields=8)
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise ApiError(
+                422, "validation_error", "a multipart field `file` holding the document is required"
+            )
+        filename = _clean_filename(file.filename)
+        document_id = new_id()
+        blob_id, content_type, size = await _store(ctx, file, filename, user_id, document_id, room)
+    finally:
+        await form.close()
     event = DocumentUploaded(
         document_id=document_id,
         user_id=user_id,

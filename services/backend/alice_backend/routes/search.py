@@ -12,7 +12,7 @@ from alice_backend.upstream_shapes import items
 router = APIRouter(prefix="/api", tags=["search"])
 
 
-@router.get("/search", response_model=SearchOut, responses=error_responses(401, 422, 502, 503))
+@router.get("/search", response_model=SearchOut, responses=error_responses(401, 422, 429, 502, 503))
 async def search(
     ctx: Ctx,
     user_id: UserId,
@@ -21,6 +21,15 @@ async def search(
 ) -> SearchOut:
     if not q.strip():
         raise ApiError(422, "validation_error", "q must not be blank")
+    s = ctx.settings
+    decision = await ctx.limiter.take(f"rl:{user_id}:search", s.search_rate_capacity, s.search_rate_per_s)
+    if not decision.allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            "searching too fast; retry later",
+            {"Retry-After": str(decision.retry_after_s)},
+        )
     body = await ctx.dataflow.call(
         "GET", "/internal/search", user_id=user_id, params={"q": q.strip(), "limit": limit}
     )

@@ -24,6 +24,11 @@ class OnnxEmbedder(LocalEmbedder):
         # loop, Weaviate and Kafka clients, and spinning threads would take their CPU.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No memory arena: with it, one batch of 32 full-length (256-token) texts grew the process
+        # from 236 MiB to 1,460 MiB and kept it (the dataflow's Kubernetes limit is 1 GiB); without
+        # it the same batch peaks at 295 MiB, at the same speed (measured 29.6 s vs 31.0 s for 192
+        # texts on the shared 2-core machine).
+        options.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(
             onnx_model_path(), sess_options=options, providers=["CPUExecutionProvider"]
         )

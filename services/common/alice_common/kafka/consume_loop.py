@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
@@ -16,14 +17,23 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from alice_common.events import Event
 from alice_common.kafka import metrics, offset_map
 from alice_common.kafka.dead_letter import publish_dead_letter
+from alice_common.kafka.failures import (
+    DeliveryCounter,
+    DeliveryLimitExceeded,
+    PermanentError,
+    UndecodableEvent,
+    backoff_s,
+)
 from alice_common.kafka.tracker import Work, WorkTracker
 from alice_common.settings import AliceSettings
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[ConsumerRecord], Awaitable[None]]
+EventHandler = Callable[[Any, ConsumerRecord], Awaitable[None]]  # (decoded event, its record)
 DeadLetterCallback = Callable[[ConsumerRecord, BaseException], Awaitable[None]]
 CommitObserver = Callable[[dict[TopicPartition, int]], None]
 
@@ -39,9 +49,16 @@ class ConsumeLoop:
     - At-least-once: offsets are committed only up to the oldest unfinished record per partition.
     - Same key → strictly in offset order; different keys → concurrently, up to `max_concurrency`
       handlers in total, even within one partition.
-    - A handler that raises is retried (`retry_backoff_s`, doubling) up to `max_attempts` times;
-      then the record goes to `<topic>.dlq` with the error in its headers, `on_dead_letter(record,
-      exc)` is awaited, and the record counts as finished.
+    - With `event_type`, each record is decoded once, here, and the handler is called as
+      `handler(event, record)`; a record that is not a valid event of that type is dead-lettered
+      at once. Without it the handler gets the raw record.
+    - A handler that raises `PermanentError` is dead-lettered at once; any other exception is
+      retried up to `max_attempts` times, pausing `retry_backoff_s` doubling up to
+      `retry_max_backoff_s`, with jitter; then the record goes to `<topic>.dlq` with the error in
+      its headers, `on_dead_letter(record, exc)` is awaited, and the record counts as finished.
+    - With a `delivery_counter`, deliveries are counted outside the process: a record delivered
+      `max_deliveries` times without finishing (its handler kills the consumer) is dead-lettered
+      with `DeliveryLimitExceeded` instead of being handled again.
     - A partition holding `max_buffered_per_partition` records is paused until half are done.
     - `stop()`: stop fetching, give in-flight handlers `drain_timeout_s`, abandon the rest
       uncommitted, commit, flush the producer (owned by the caller, not stopped), stop the consumer.
@@ -58,13 +75,17 @@ class ConsumeLoop:
         settings: AliceSettings,
         topic: str,
         group: str,
-        handler: Handler,
+        handler: Handler | EventHandler,
         producer: AIOKafkaProducer,
         max_concurrency: int = 8,
-        max_attempts: int = 3,
+        max_attempts: int = 7,
         on_dead_letter: DeadLetterCallback | None = None,
         drain_timeout_s: float = 10.0,
-        retry_backoff_s: float = 0.1,
+        retry_backoff_s: float = 0.5,
+        retry_max_backoff_s: float = 15.0,
+        event_type: type[Event] | None = None,
+        delivery_counter: DeliveryCounter | None = None,
+        max_deliveries: int = 3,
         revoke_timeout_s: float = 5.0,
         max_buffered_per_partition: int = 1000,
         commit_interval_s: float = 0.5,
@@ -83,6 +104,10 @@ class ConsumeLoop:
         self.on_dead_letter = on_dead_letter
         self.drain_timeout_s = drain_timeout_s
         self.retry_backoff_s = retry_backoff_s
+        self.retry_max_backoff_s = retry_max_backoff_s
+        self.event_type = event_type
+        self.delivery_counter = delivery_counter
+        self.max_deliveries = max_deliveries
         self.revoke_timeout_s = revoke_timeout_s
         self.max_buffered_per_partition = max_buffered_per_partition
         self.commit_interval_s = commit_interval_s
@@ -216,37 +241,92 @@ class ConsumeLoop:
     async def _process(self, record: ConsumerRecord) -> bool:
         """Handle with retries, dead-letter on exhaustion; True once the record is finished."""
         metrics.IN_FLIGHT.labels(*self._labels).inc()
+        counted = False
         try:
-            for attempt in range(1, self.max_attempts + 1):
-                started = time.perf_counter()
-                try:
-                    await self.handler(record)
-                except Exception as exc:
-                    metrics.HANDLER_DURATION.labels(*self._labels).observe(time.perf_counter() - started)
-                    metrics.FAILED.labels(*self._labels).inc()
-                    log.warning(
-                        "handler failed (attempt %d/%d) at %s[%d]@%d: %s: %s",
-                        attempt, self.max_attempts, record.topic, record.partition, record.offset,
-                        type(exc).__name__, exc,
-                    )  # fmt: skip
-                    error = exc
-                    if attempt < self.max_attempts:
-                        await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
-                else:
-                    metrics.HANDLER_DURATION.labels(*self._labels).observe(time.perf_counter() - started)
-                    metrics.PROCESSED.labels(*self._labels).inc()
+            if self.delivery_counter is not None:
+                deliveries = await self._count_delivery(record)
+                counted = deliveries > 0
+                if deliveries > self.max_deliveries:
+                    error = DeliveryLimitExceeded(
+                        f"delivered {deliveries - 1} times without finishing (the consumer crashed each time)"
+                    )
+                    await self._dead_letter(record, error, deliveries - 1)
                     return True
-            await self._dead_letter(record, error)
+            await self._handle_with_retries(record)
             return True
         finally:
+            # Also when cancelled (shutdown, revoke): a record given back did not crash anything.
+            if counted:
+                await self._forget_delivery(record)
             metrics.IN_FLIGHT.labels(*self._labels).dec()
 
-    async def _dead_letter(self, record: ConsumerRecord, exc: Exception) -> None:
+    async def _count_delivery(self, record: ConsumerRecord) -> int:
+        assert self.delivery_counter is not None
+        pause = self.retry_backoff_s
+        while True:  # without the count a crash loop could never end: wait for the store
+            try:
+                return await self.delivery_counter.begin(self.group, record)
+            except Exception as exc:
+                log.warning("cannot count the delivery of %s@%d: %s", record.topic, record.offset, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.retry_max_backoff_s)
+
+    async def _forget_delivery(self, record: ConsumerRecord) -> None:
+        assert self.delivery_counter is not None
+        try:
+            await self.delivery_counter.end(self.group, record)
+        except Exception as exc:  # a stale count only matters if the record is delivered again
+            log.warning("cannot clear the delivery count of %s@%d: %s", record.topic, record.offset, exc)
+
+    def _decode(self, record: ConsumerRecord) -> Event:
+        assert self.event_type is not None
+        try:
+            return self.event_type.model_validate_json(record.value if record.value is not None else b"")
+        except ValueError as exc:  # pydantic's ValidationError, also for another event type
+            raise UndecodableEvent(f"not a valid {self.event_type.__name__}: {exc}"[:1000]) from exc
+
+    async def _handle_with_retries(self, record: ConsumerRecord) -> None:
+        if self.event_type is None:
+            call = partial(self.handler, record)
+        else:
+            try:
+                event = self._decode(record)
+            except UndecodableEvent as exc:
+                metrics.FAILED.labels(*self._labels).inc()
+                log.warning(
+                    "undecodable record at %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
+                )
+                await self._dead_letter(record, exc, 1)
+                return
+            call = partial(self.handler, event, record)
+        for attempt in range(1, self.max_attempts + 1):
+            started = time.perf_counter()
+            try:
+                await call()
+            except Exception as exc:
+                metrics.HANDLER_DURATION.labels(*self._labels).observe(time.perf_counter() - started)
+                metrics.FAILED.labels(*self._labels).inc()
+                permanent = isinstance(exc, PermanentError)
+                log.warning(
+                    "handler failed (attempt %d/%d%s) at %s[%d]@%d: %s: %s",
+                    attempt, self.max_attempts, ", permanent" if permanent else "",
+                    record.topic, record.partition, record.offset, type(exc).__name__, exc,
+                )  # fmt: skip
+                if permanent or attempt == self.max_attempts:
+                    await self._dead_letter(record, exc, attempt)
+                    return
+                await asyncio.sleep(backoff_s(attempt, self.retry_backoff_s, self.retry_max_backoff_s))
+            else:
+                metrics.HANDLER_DURATION.labels(*self._labels).observe(time.perf_counter() - started)
+                metrics.PROCESSED.labels(*self._labels).inc()
+                return
+
+    async def _dead_letter(self, record: ConsumerRecord, exc: Exception, attempts: int) -> None:
         # Until the DLQ has it, the record is not finished: retry (its key waits) rather than lose it.
         pause = self.retry_backoff_s
         while True:
             try:
-                await publish_dead_letter(self.producer, record, self.group, exc, self.max_attempts)
+                await publish_dead_letter(self.producer, record, self.group, exc, attempts)
                 break
             except Exception:
                 log.exception("cannot publish to the dead-letter topic of %s; retrying", record.topic)

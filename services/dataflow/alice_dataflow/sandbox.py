@@ -1,0 +1,100 @@
+"""Extraction and chunking of one document in a child process with hard limits.
+
+Parsing hostile files in the service itself once let a 7 MiB HTML upload grow the dataflow by
+more than 2 GB (its Kubernetes limit is 1 GiB), so it was OOM-killed on every redelivery. Here a
+document that needs too much memory, CPU or time kills only its child, and ends as a
+`DocumentError` with a reason the user sees. One child at a time per process (`slots`): the
+limits then add up to a known ceiling, and parsing is CPU-bound anyway.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+
+from alice_dataflow.extract import DocumentError
+from alice_dataflow.extract_worker import EXIT_OUT_OF_MEMORY
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+# One thread everywhere in the child: its CPU limit is per process, and every thread's malloc
+# arena would count against the address-space limit.
+_CHILD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "RAYON_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "MALLOC_ARENA_MAX": "1",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_budget_bytes: int
+    cpu_s: int
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class Job:
+    content_type: str
+    filename: str
+    max_chars: int
+    chunk_tokens: int
+    chunk_overlap_tokens: int
+
+
+class Sandbox:
+    def __init__(self, limits: Limits, concurrency: int = 1) -> None:
+        self.limits = limits
+        self.slots = asyncio.Semaphore(concurrency)
+
+    async def chunks(self, data: bytes, job: Job) -> list[str]:
+        async with self.slots:
+            return await self._run(data, job)
+
+    async def _run(self, data: bytes, job: Job) -> list[str]:
+        lim = self.limits
+        spec = {**job.__dict__, "memory_budget_bytes": lim.memory_budget_bytes, "cpu_s": lim.cpu_s}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "alice_dataflow.extract_worker", json.dumps(spec),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **_CHILD_ENV},
+        )  # fmt: skip
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(data), lim.timeout_s)
+        except TimeoutError:
+            raise DocumentError(
+                f"processing the document took longer than {lim.timeout_s:g} s; split it into smaller files"
+            ) from None
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        if proc.returncode == 0:
+            result = await asyncio.to_thread(json.loads, out)  # megabytes of chunks: off the loop
+            if "error" in result:
+                raise DocumentError(result["error"])
+            return result["chunks"]
+        raise DocumentError(self._reason(proc.returncode, err))
+
+    def _reason(self, code: int, err: bytes) -> str:
+        lim = self.limits
+        too_big = (
+            f"the document needs more than {lim.memory_budget_bytes // MIB} MiB of memory to process; "
+            "split it into smaller files"
+        )
+        # Rust and C++ allocators abort when refused; SIGKILL is the kernel's OOM killer.
+        if code in (EXIT_OUT_OF_MEMORY, -signal.SIGABRT, -signal.SIGKILL):
+            return too_big
+        if code == -signal.SIGXCPU:
+            return f"processing the document used more than {lim.cpu_s} s of CPU; split it into smaller files"
+        tail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {code}"]
+        log.warning("extraction child failed with %s: %s", code, err[-2000:].decode(errors="replace"))
+        if "MemoryError" in tail[0]:
+            return too_big
+        return f"the document could not be processed ({tail[0][:200]})"

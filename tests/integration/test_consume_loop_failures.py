@@ -1,0 +1,224 @@
+"""The consume loop's failure policy against a real Kafka and MongoDB-protocol server.
+
+- a permanent error (or an undecodable event) goes to the dead-letter topic after one attempt;
+- a transient one is retried with growing, jittered pauses, and a record that recovers is handled;
+- a record whose handler kills the process is dead-lettered after `max_deliveries` deliveries,
+  counted in MongoDB, so a crash-looping consumer gets past it.
+"""
+
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+import time
+import uuid
+from typing import Literal
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from alice_common.events import ChatCompleted, Event
+from alice_common.kafka import HEADER_ATTEMPTS, HEADER_ERROR_TYPE, ConsumeLoop, ensure_topics, publish
+from alice_common.kafka.deliveries import MongoDeliveryCounter
+from alice_common.kafka.failures import PermanentError, backoff_s
+from alice_common.settings import AliceSettings
+from motor.motor_asyncio import AsyncIOMotorClient
+
+pytestmark = pytest.mark.integration
+
+TOPIC = "failures"
+
+
+class Job(Event):
+    type: Literal["Job"] = "Job"
+    name: str
+
+
+def make_settings(bootstrap: str, prefix: str) -> AliceSettings:
+    return AliceSettings(
+        service_name="consume-failures", kafka_bootstrap_servers=bootstrap, kafka_topic_prefix=prefix
+    )
+
+
+@pytest.fixture
+def settings(infra) -> AliceSettings:
+    return make_settings(infra.kafka_bootstrap_servers, f"test-{uuid.uuid4().hex[:10]}.")
+
+
+@pytest.fixture
+async def producer(settings):
+    p = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+    )
+    await p.start()
+    yield p
+    await p.stop()
+
+
+async def dead_letters(settings: AliceSettings, count: int, timeout_s: float = 20) -> list:
+    consumer = AIOKafkaConsumer(
+        settings.topic(f"{TOPIC}.dlq"),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        return [await asyncio.wait_for(consumer.getone(), timeout_s) for _ in range(count)]
+    finally:
+        await consumer.stop()
+
+
+async def wait_until(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+def test_backoff_grows_to_its_cap_with_jitter():
+    pauses = [backoff_s(attempt, 0.5, 15.0) for attempt in range(1, 9)]
+    for attempt, pause in enumerate(pauses, start=1):
+        ceiling = min(15.0, 0.5 * 2 ** (attempt - 1))
+        assert ceiling / 2 <= pause <= ceiling
+    assert sum(min(15.0, 0.5 * 2 ** (a - 1)) for a in range(1, 7)) >= 30  # rides out a restart
+    assert len({backoff_s(3, 0.5, 15.0) for _ in range(20)}) > 1  # jittered
+
+
+async def test_permanent_errors_and_undecodable_events_are_dead_lettered_at_once(settings, producer):
+    await ensure_topics(settings, [TOPIC], partitions=1)
+    await publish(producer, settings, TOPIC, Job(name="bad-owner"), key="k")
+    await producer.send_and_wait(settings.topic(TOPIC), b"{not json", key=b"k")
+    wrong = ChatCompleted(
+        conversation_id="c", user_id="u", user_message_id="m", assistant_message_id="a", reply_id="r",
+        user_content="q", assistant_content="a",
+    )  # fmt: skip
+    await publish(producer, settings, TOPIC, wrong, key="k")
+    await publish(producer, settings, TOPIC, Job(name="fine"), key="k")
+
+    calls: list[str] = []
+
+    async def handle(event: Job, record) -> None:
+        calls.append(event.name)
+        if event.name == "bad-owner":
+            raise PermanentError("this conversation belongs to someone else")
+
+    loop = ConsumeLoop(settings, TOPIC, "permanent", handle, producer, event_type=Job, max_attempts=5)
+    await loop.start()
+    try:
+        await wait_until(lambda: "fine" in calls, 30, "the record after the failures")
+        records = await dead_letters(settings, 3)
+    finally:
+        await loop.stop()
+    assert calls == ["bad-owner", "fine"]  # one attempt each; the undecodable ones never reach it
+    types = [dict(r.headers)[HEADER_ERROR_TYPE] for r in records]
+    assert types == [b"PermanentError", b"UndecodableEvent", b"UndecodableEvent"]
+    assert all(dict(r.headers)[HEADER_ATTEMPTS] == b"1" for r in records)
+
+
+async def test_transient_errors_are_retried_with_growing_pauses_until_they_pass(settings, producer):
+    await ensure_topics(settings, [TOPIC], partitions=1)
+    await publish(producer, settings, TOPIC, Job(name="flaky"), key="k")
+    attempts: list[float] = []
+
+    async def handle(event: Job, record) -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) < 5:
+            raise ConnectionError("MongoDB is electing a primary")
+
+    loop = ConsumeLoop(
+        settings, TOPIC, "transient", handle, producer,
+        event_type=Job, max_attempts=6, retry_backoff_s=0.2, retry_max_backoff_s=1.0,
+    )  # fmt: skip
+    await loop.start()
+    try:
+        await wait_until(lambda: len(attempts) == 5, 30, "five attempts")
+    finally:
+        await loop.stop()
+    pauses = [b - a for a, b in itertools.pairwise(attempts)]
+    for attempt, pause in enumerate(pauses, start=1):
+        assert pause >= min(1.0, 0.2 * 2 ** (attempt - 1)) / 2 - 0.02, pauses
+    assert pauses[-1] > pauses[0]
+
+
+# -- a record that kills its consumer ------------------------------------------------------------
+
+CRASH_TOPIC = "crashloop"
+
+
+async def run_worker(bootstrap: str, prefix: str, mongo_url: str, database: str) -> None:
+    """The child: handles `crashloop`; the record named "poison" kills the process outright."""
+    settings = make_settings(bootstrap, prefix)
+    mongo = AsyncIOMotorClient(mongo_url)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+
+    done = asyncio.Event()
+
+    async def handle(event: Job, record) -> None:
+        if event.name == "poison":
+            os._exit(137)  # as the kernel's OOM killer would: no except, no finally
+        print(f"handled {event.name}", flush=True)
+        done.set()
+
+    loop = ConsumeLoop(
+        settings, CRASH_TOPIC, "crashloop", handle, producer, event_type=Job,
+        delivery_counter=MongoDeliveryCounter(mongo[database]["kafka_deliveries"]), max_deliveries=3,
+        consumer_options={"session_timeout_ms": 6000, "heartbeat_interval_ms": 500},
+    )  # fmt: skip
+    await loop.start()
+    try:
+        await asyncio.wait_for(done.wait(), 60)
+    finally:
+        await loop.stop()
+        await producer.stop()
+
+
+async def test_a_record_that_kills_its_consumer_is_dead_lettered_after_max_deliveries(
+    infra, settings, producer
+):
+    await ensure_topics(settings, [CRASH_TOPIC], partitions=1)
+    await publish(producer, settings, CRASH_TOPIC, Job(name="poison"), key="k")
+    await publish(producer, settings, CRASH_TOPIC, Job(name="after"), key="k")
+    database = f"crashloop_{uuid.uuid4().hex[:8]}"
+    argv = [__file__, infra.kafka_bootstrap_servers, settings.kafka_topic_prefix, infra.mongodb_url, database]
+
+    exits, outputs = [], []
+    for _ in range(6):  # a supervisor restarting the crashed consumer
+        run = await asyncio.create_subprocess_exec(
+            sys.executable, *argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        try:
+            out, _ = await asyncio.wait_for(run.communicate(), 90)
+        finally:
+            if run.returncode is None:
+                run.kill()
+        exits.append(run.returncode)
+        outputs.append(out.decode(errors="replace"))
+        if "handled after" in outputs[-1]:
+            break
+    assert exits[:3] == [137, 137, 137], outputs[-1][-3000:]
+    assert "handled after" in outputs[3], outputs[3][-3000:]
+    consumer = AIOKafkaConsumer(
+        settings.topic(f"{CRASH_TOPIC}.dlq"),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        dead = await asyncio.wait_for(consumer.getone(), 20)
+    finally:
+        await consumer.stop()
+    assert Job.model_validate_json(dead.value).name == "poison"
+    assert dict(dead.headers)[HEADER_ERROR_TYPE] == b"DeliveryLimitExceeded"
+    mongo = AsyncIOMotorClient(infra.mongodb_url)
+    try:
+        assert await mongo[database]["kafka_deliveries"].count_documents({}) == 0  # nothing left behind
+    finally:
+        await mongo.drop_database(database)
+        mongo.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(run_worker(*sys.argv[1:5]))
