@@ -4,7 +4,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from alice_common.events import ChatRequested, Topics, new_id
+from alice_common.events import ChatRequested, CompletionRequest, Topics, new_id
 from alice_common.kafka import publish
 
 from alice_backend.context import AppContext
@@ -49,7 +49,6 @@ async def request_reply(
     regenerate_of: str | None = None,
 ) -> str:
     """Admits and publishes one generation; returns its reply id."""
-    s = ctx.settings
     reply_id = new_id()
     meta = {
         "user_id": user_id,
@@ -58,6 +57,43 @@ async def request_reply(
         "content": content,
         "use_knowledge": "" if use_knowledge is None else str(int(use_knowledge)),
     }
+    await _admit(ctx, user_id, reply_id, meta)
+    event = ChatRequested(
+        conversation_id=conversation_id,
+        user_id=user_id,
+        message_id=message_id,
+        reply_id=reply_id,
+        content=content,
+        use_knowledge=use_knowledge,
+        use_memory=await memory_enabled(ctx, user_id),
+        regenerate_of=regenerate_of,
+    )
+    await _publish(ctx, event)
+    return reply_id
+
+
+async def request_completion(ctx: AppContext, *, user_id: str, completion: CompletionRequest) -> str:
+    """An OpenAI-compatible request: same limits and path as a message, but no conversation;
+    the reply id stands in as the Kafka key (nothing to order it with)."""
+    reply_id = new_id()
+    meta = {"user_id": user_id, "conversation_id": "", "message_id": "", "kind": "completion"}
+    await _admit(ctx, user_id, reply_id, meta)
+    event = ChatRequested(
+        conversation_id=reply_id,
+        user_id=user_id,
+        message_id=new_id(),
+        reply_id=reply_id,
+        content="",
+        use_memory=False,
+        completion=completion,
+    )
+    await _publish(ctx, event)
+    return reply_id
+
+
+async def _admit(ctx: AppContext, user_id: str, reply_id: str, meta: dict[str, str]) -> None:
+    """The user's send bucket and concurrency cap; on success `replymeta` and `queued` are written."""
+    s = ctx.settings
     records = ReplyRecords(
         meta=meta,
         meta_ttl_s=s.reply_meta_ttl_s,
@@ -75,29 +111,21 @@ async def request_reply(
             else "sending too fast; retry later"
         )
         raise ApiError(429, "rate_limited", message, {"Retry-After": str(decision.retry_after_s)})
-    event = ChatRequested(
-        conversation_id=conversation_id,
-        user_id=user_id,
-        message_id=message_id,
-        reply_id=reply_id,
-        content=content,
-        use_knowledge=use_knowledge,
-        use_memory=await memory_enabled(ctx, user_id),
-        regenerate_of=regenerate_of,
-    )
+
+
+async def _publish(ctx: AppContext, event: ChatRequested) -> None:
     try:
-        await publish(ctx.producer, s, Topics.CHAT_REQUESTS, event, key=conversation_id)
+        await publish(ctx.producer, ctx.settings, Topics.CHAT_REQUESTS, event, key=event.conversation_id)
     except Exception as exc:  # any producer failure means the request was not accepted
         log.warning("publishing ChatRequested failed: %s", exc)
         async with ctx.redis.pipeline(transaction=False) as pipe:
-            pipe.zrem(f"active:{user_id}", reply_id)
+            pipe.zrem(f"active:{event.user_id}", event.reply_id)
             pipe.xadd(
-                f"reply:{reply_id}",
-                {"event": "error", "data": json.dumps({"code": "not_accepted", "message": "not accepted"})},
+                f"reply:{event.reply_id}",
+                {"event": "failed", "data": json.dumps({"code": "not_accepted", "message": "not accepted"})},
             )
             await pipe.execute()
         raise ApiError(503, "upstream_unavailable", "the message queue is unavailable; retry") from exc
-    return reply_id
 
 
 def now() -> datetime:

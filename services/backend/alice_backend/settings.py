@@ -41,6 +41,11 @@ class Settings(AliceSettings):
     upload_rate_capacity: float = 10
     upload_rate_per_s: float = 0.2
 
+    # Personal API keys: at most this many per user; a revoked key stops working on every replica
+    # within the cache time.
+    max_api_keys_per_user: int = 10
+    api_key_cache_ttl_s: float = 5.0
+
     sse_heartbeat_s: float = 15.0
     reply_meta_ttl_s: int = 24 * 3600
     cors_origins: str = "http://localhost:3000,http://127.0.0.1:3000"

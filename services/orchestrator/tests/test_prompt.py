@@ -2,6 +2,7 @@ from alice_orchestrator.prompt import (
     PromptParts,
     Turn,
     build_messages,
+    fit_messages,
     system_message,
     truncate_to_tokens,
     usable_history,
@@ -115,3 +116,29 @@ def test_sources_and_memories_are_numbered_in_the_system_message():
     assert "[2] (b.pdf) beta" in text
     assert "- The user said: I like tea" in text
     assert text.startswith("You are Alice.")
+
+
+def test_fit_messages_keeps_system_and_last_and_drops_the_oldest_turns_first():
+    messages = [{"role": "system", "content": "be nice"}]
+    for i in range(20):
+        messages.append({"role": "user", "content": f"question {i} " * 5})
+        messages.append({"role": "assistant", "content": f"answer {i} " * 5})
+    messages.append({"role": "user", "content": "last one"})
+    # budget 200 - 50 - 16 = 134; system 2+4, last 2+4: 122 left for turns of 14 words each.
+    fitted = fit_messages(messages, context_tokens=200, max_tokens=50, count=count_words)
+    assert fitted[0] == messages[0] and fitted[-1] == messages[-1]
+    assert fitted[1:-1] == messages[-9:-1]
+    assert fit_messages(messages[-1:], context_tokens=200, max_tokens=50, count=count_words) == messages[-1:]
+
+
+def test_fit_messages_cuts_an_oversized_last_message_and_system_prompt():
+    huge = "word " * 1000
+    fitted = fit_messages(
+        [{"role": "system", "content": huge}, {"role": "user", "content": huge}],
+        context_tokens=200,
+        max_tokens=50,
+        count=count_words,
+    )
+    total = sum(count_words(m["content"]) + 4 for m in fitted)
+    assert [m["role"] for m in fitted] == ["system", "user"]
+    assert total <= 200 - 50 - 16 and count_words(fitted[1]["content"]) > 0
