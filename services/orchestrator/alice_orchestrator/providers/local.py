@@ -85,7 +85,7 @@ class LocalProvider:
         prompt: str,
         max_tokens: int,
         temperature: float,
-        stop: list[str],
+        stop_strings: list[str],
         seed: int | None,
     ):
         loop = asyncio.get_running_loop()
@@ -117,7 +117,7 @@ class LocalProvider:
                     max_tokens=max_tokens,
                     temperature=temperature,
                     repeat_penalty=REPEAT_PENALTY,
-                    stop=stop,
+                    stop=stop_strings,
                     stream=True,
                     **({"seed": seed} if seed is not None else {}),
                 )
