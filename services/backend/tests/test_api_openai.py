@@ -214,6 +214,13 @@ async def test_malformed_json_is_400_in_openai_shape(backend, user):
     assert bad_json.json()["error"]["type"] == "invalid_request_error"
 
 
+async def test_an_oversized_body_is_413_in_openai_shape(backend, user):
+    headers = {"Authorization": f"Bearer {user['key']}", "Content-Type": "application/json"}
+    big = b'{"model": "test-model", "messages": [{"role": "user", "content": "' + b"x" * 300_000 + b'"}]}'
+    response = await backend.client.post("/v1/chat/completions", content=big, headers=headers)
+    assert response.status_code == 413 and response.json()["error"]["type"] == "invalid_request_error"
+
+
 async def test_neutral_values_of_unsupported_parameters_are_accepted(sdk, redis, user):
     """Many clients always send these; at their defaults they change nothing."""
     neutral = dict(n=1, top_p=1, presence_penalty=0, frequency_penalty=0, user="me", seed=None)

@@ -68,7 +68,7 @@ class ApiKeys:
         await self.collection.insert_one(doc)
         return public(doc), key
 
-    async def list(self, user_id: str) -> list[dict[str, Any]]:
+    async def of_user(self, user_id: str) -> list[dict[str, Any]]:
         cursor = self.collection.find({"user_id": user_id}).sort("created_at", 1)
         return [public(doc) async for doc in cursor.limit(self.max_per_user * 2)]
 

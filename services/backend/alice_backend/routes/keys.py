@@ -13,7 +13,7 @@ router = APIRouter(prefix="/api/keys", tags=["api keys"])
 
 @router.get("", response_model=ApiKeyList, responses=error_responses(401, 403))
 async def list_keys(ctx: Ctx, user_id: SessionUserId) -> ApiKeyList:
-    return ApiKeyList(items=[ApiKey(**doc) for doc in await ctx.api_keys.list(user_id)])
+    return ApiKeyList(items=[ApiKey(**doc) for doc in await ctx.api_keys.of_user(user_id)])
 
 
 @router.post(
