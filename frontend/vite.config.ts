@@ -5,20 +5,21 @@ import { defineConfig } from 'vitest/config';
 // JSX runtime is all this app needs (no Fast Refresh, a full reload on edits instead).
 const backend = process.env.ALICE_BACKEND_URL || 'http://127.0.0.1:8000';
 
-const apiProxy: Record<string, ProxyOptions> = {
-  '/api': {
-    target: backend,
-    // SSE: tell any proxy after us not to buffer or transform the reply stream.
-    configure: (proxy) => {
-      proxy.on('proxyRes', (proxyRes) => {
-        if ((proxyRes.headers['content-type'] ?? '').startsWith('text/event-stream')) {
-          proxyRes.headers['cache-control'] = 'no-cache, no-transform';
-          proxyRes.headers['x-accel-buffering'] = 'no';
-        }
-      });
-    },
+const toBackend: ProxyOptions = {
+  target: backend,
+  // SSE: tell any proxy after us not to buffer or transform the reply stream.
+  configure: (proxy) => {
+    proxy.on('proxyRes', (proxyRes) => {
+      if ((proxyRes.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+        proxyRes.headers['cache-control'] = 'no-cache, no-transform';
+        proxyRes.headers['x-accel-buffering'] = 'no';
+      }
+    });
   },
 };
+
+// `/v1`: the OpenAI-compatible API, so SDKs and chat UIs can use the app's own address.
+const apiProxy: Record<string, ProxyOptions> = { '/api': toBackend, '/v1': toBackend };
 
 export default defineConfig({
   esbuild: { jsx: 'automatic' },

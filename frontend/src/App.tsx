@@ -7,6 +7,7 @@ import { useTheme } from './lib/theme';
 import { AuthPage } from './pages/AuthPage';
 import { ChatPage } from './pages/ChatPage';
 import { DocumentsPage } from './pages/DocumentsPage';
+import { SettingsPage } from './pages/SettingsPage';
 
 // The admin view (SVG pipeline + charts) is only for operators: keep it out of the first load.
 const AdminPage = lazy(() => import('./pages/AdminPage'));
@@ -41,6 +42,7 @@ export function App() {
   const conversationId = path.startsWith('/c/') ? decodeURIComponent(path.slice(3)) : undefined;
   let page;
   if (path === '/documents') page = <DocumentsPage focus={query.get('focus') ?? undefined} />;
+  else if (path === '/settings') page = <SettingsPage />;
   else if (path === '/admin')
     page = (
       <Suspense fallback={<p className="muted center">Loading…</p>}>

@@ -160,7 +160,7 @@ async def sse_events(
     on_event: Callable[[dict], Awaitable[None]] | None = None,
     read_timeout_s: float = 120,
 ) -> list[dict]:
-    """Reads SSE events until done/error (or `stop_after` events); returns [{id, event, data}]."""
+    """Reads SSE events until done/failed (or `stop_after` events); returns [{id, event, data}]."""
     headers = dict(auth)
     if last_event_id:
         headers["Last-Event-ID"] = last_event_id
@@ -180,7 +180,7 @@ async def sse_events(
                     events.append(current)
                     if on_event is not None:
                         await on_event(current)
-                    if current["event"] in ("done", "error") or (stop_after and len(events) >= stop_after):
+                    if current["event"] in ("done", "failed") or (stop_after and len(events) >= stop_after):
                         break
                 current, data_lines = {}, []
                 continue
@@ -251,7 +251,7 @@ async def follow(
     on_event: Callable[[tuple[str, dict]], Awaitable[None]] | None = None,
     timeout_s: float = 120,
 ) -> list[tuple[str, dict]]:
-    """Reads `reply:{id}` from the start until `done` or `error`: [(event, data)]."""
+    """Reads `reply:{id}` from the start until `done` or `failed`: [(event, data)]."""
     events: list[tuple[str, dict]] = []
     last = "0"
     deadline = time.monotonic() + timeout_s
@@ -264,6 +264,6 @@ async def follow(
                 events.append(event)
                 if on_event is not None:
                     await on_event(event)
-                if event[0] in ("done", "error"):
+                if event[0] in ("done", "failed"):
                     return events
-    raise AssertionError(f"no done/error on reply:{reply_id} within {timeout_s}s: {events}")
+    raise AssertionError(f"no done/failed on reply:{reply_id} within {timeout_s}s: {events}")

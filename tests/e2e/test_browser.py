@@ -126,3 +126,20 @@ def test_browser_acceptance(frontend_url, admin_email, tmp_path):
     assert "# fail 0" in run.stdout and "# pass 8" in run.stdout, run.stdout[-3000:]
     for name in ("chat-light.png", "chat-dark.png", "chat-phone.png", "documents.png", "admin-pipeline.png"):
         assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"
+
+
+def test_api_keys_settings_page(frontend_url, tmp_path):
+    """Create, use (`/v1` through the app's address), list by prefix and revoke a personal API key."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `scripts/bootstrap.sh --test` installs it"
+    env = os.environ | {
+        "ALICE_E2E_URL": frontend_url,
+        "ALICE_E2E_FAILURES": str(tmp_path / "failures"),
+        "CHROMIUM_PATH": CHROMIUM,
+    }
+    run = subprocess.run(
+        ["node", "e2e/apikeys.mjs"], cwd=FRONTEND, env=env, capture_output=True, text=True, timeout=300
+    )
+    print(run.stdout[-10000:])
+    print(run.stderr[-5000:])
+    assert run.returncode == 0, f"API keys browser test failed (exit {run.returncode})"
+    assert "# fail 0" in run.stdout and "# pass 1" in run.stdout, run.stdout[-3000:]

@@ -137,7 +137,7 @@ async def test_stop_ends_the_reply_within_a_second_keeping_partial_content(orche
     assert stored["status"] == "stopped"
 
 
-async def test_a_poison_request_goes_to_the_dlq_and_its_stream_gets_an_error(orchestrator, prefix, infra):
+async def test_a_poison_request_goes_to_the_dlq_and_its_stream_ends_failed(orchestrator, prefix, infra):
     _svc, producer, redis, _http = orchestrator
     reply_id, user = new_id(), "user" + new_id()
     await redis.zadd(f"active:{user}", {reply_id: time.time()})
@@ -146,7 +146,7 @@ async def test_a_poison_request_goes_to_the_dlq_and_its_stream_gets_an_error(orc
     await producer.send_and_wait(f"{prefix}chat.requests", poison, key=b"poison")
     events = await follow(redis, reply_id, timeout_s=60)
     assert events[-1] == (
-        "error",
+        "failed",
         {"code": "invalid_request", "message": "The message could not be processed."},
     )
     assert await redis.zscore(f"active:{user}", reply_id) is None

@@ -1,8 +1,10 @@
 import { ApiError, errorFromResponse } from './errors';
 import type {
   AliceDocument,
+  ApiKey,
   AuthResponse,
   Conversation,
+  CreatedApiKey,
   Message,
   SearchHit,
   SendResult,
@@ -195,6 +197,10 @@ export class ApiClient {
     this.request<SendResult>('POST', `/api/conversations/${id}/messages`, { content });
   stopReply = (replyId: string) => this.request('POST', `/api/replies/${replyId}/stop`);
   regenerate = (replyId: string) => this.request<SendResult>('POST', `/api/replies/${replyId}/regenerate`);
+
+  listApiKeys = async () => listOf<ApiKey>(await this.request('GET', '/api/keys'), 'keys');
+  createApiKey = (name: string) => this.request<CreatedApiKey>('POST', '/api/keys', { name });
+  revokeApiKey = (id: string) => this.request<void>('DELETE', `/api/keys/${id}`);
 
   listDocuments = async () => listOf<AliceDocument>(await this.request('GET', '/api/documents'), 'documents');
   deleteDocument = (id: string) => this.request<void>('DELETE', `/api/documents/${id}`);

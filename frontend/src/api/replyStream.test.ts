@@ -74,11 +74,19 @@ describe('followReply', () => {
     expect(texts).toEqual(['half an ans', '', 'Whole', 'Whole answer']);
   });
 
-  it('reports an error event as a readable message with the partial text', async () => {
+  it('reports a failed event as a readable message with the partial text', async () => {
     const { fetch } = scriptedFetch([
-      sseResponse([token('1-1', 'par'), frame({ id: '1-2', event: 'error', data: { code: 'llm_unavailable', message: 'The model is unavailable.' } })]),
+      sseResponse([token('1-1', 'par'), frame({ id: '1-2', event: 'failed', data: { code: 'llm_unavailable', message: 'The model is unavailable.' } })]),
     ]);
     expect(await run(fetch).promise).toEqual({ kind: 'error', text: 'par', code: 'llm_unavailable', message: 'The model is unavailable.' });
+  });
+
+  it('stops for good on 204 (the reply had already ended at its Last-Event-ID)', async () => {
+    const { fetch, calls } = scriptedFetch([new Response(null, { status: 204 })]);
+    const outcome = await run(fetch, { lastEventId: '1-9' }).promise;
+    expect(outcome).toMatchObject({ kind: 'error', code: 'reply_finished' });
+    expect(calls).toHaveLength(1);
+    expect(calls[0].headers['Last-Event-ID']).toBe('1-9');
   });
 
   it('does not retry a 404 and explains it', async () => {

@@ -123,7 +123,8 @@ export async function followReply(opts: ReplyStreamOptions): Promise<ReplyOutcom
         const final = typeof message.content === 'string' ? message.content : text;
         return { kind: 'done', text: final, message: { ...message, content: final } };
       }
-      case 'error':
+      // The server's failure event; never `error`, which EventSource uses for dropped connections.
+      case 'failed':
         return {
           kind: 'error',
           text,
@@ -164,6 +165,10 @@ export async function followReply(opts: ReplyStreamOptions): Promise<ReplyOutcom
         throw err;
       }
       authRetried = false;
+      // 204: the reply had already ended at `lastId`, the last event this client saw.
+      if (res.status === 204) {
+        return { kind: 'error', text, code: 'reply_finished', message: 'This reply has already finished; reload the conversation to see it.' };
+      }
       if (!res.body) throw new StreamClosed('The server sent no stream.');
       opts.onConnected?.();
       const reader = res.body.getReader();

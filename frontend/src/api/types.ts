@@ -74,3 +74,18 @@ export interface SearchHit {
   filename?: string;
   title?: string;
 }
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  /** The first characters of the key: enough to recognise it, never the whole key. */
+  prefix: string;
+  created_at: string;
+  last_used_at?: string | null;
+}
+
+export interface CreatedApiKey {
+  key: ApiKey;
+  /** The whole key, returned only once. */
+  secret: string;
+}

@@ -7,7 +7,7 @@ import { Link, navigate } from '../lib/router';
 import type { Theme } from '../lib/theme';
 import { chatStore, useChat } from '../state/chatStore';
 import { ConfirmDialog } from './ConfirmDialog';
-import { ChartIcon, DocIcon, MoonIcon, PencilIcon, PlusIcon, SignOutIcon, SunIcon, TrashIcon } from './icons';
+import { ChartIcon, DocIcon, KeyIcon, MoonIcon, PencilIcon, PlusIcon, SignOutIcon, SunIcon, TrashIcon } from './icons';
 
 function useDebounced<T>(value: T, ms: number): T {
   const [debounced, setDebounced] = useState(value);
@@ -190,6 +190,9 @@ export function Sidebar({
       <div className="side-bottom">
         <Link to="/documents" className={`side-link ${path === '/documents' ? 'active' : ''}`} onClick={onClose}>
           <DocIcon /> Documents
+        </Link>
+        <Link to="/settings" className={`side-link ${path === '/settings' ? 'active' : ''}`} onClick={onClose}>
+          <KeyIcon /> API keys
         </Link>
         {isAdmin(user) && (
           <Link to="/admin" className={`side-link ${path === '/admin' ? 'active' : ''}`} onClick={onClose}>

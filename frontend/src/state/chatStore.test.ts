@@ -54,11 +54,11 @@ describe('ChatStore', () => {
     expect(store.conversation('c2')).toMatchObject({ messages: [], error: 'Slow down.' });
   });
 
-  it('marks a reply failed with the error event message', async () => {
+  it('marks a reply failed with the failed event message', async () => {
     const { store } = fakeBackend({
       'POST /api/auth/refresh': () => jsonResponse({ user: { id: 'u', email: 'a@b.c' }, access_token: 't', expires_in: 60 }),
       'POST /api/conversations/c3/messages': () => jsonResponse({ message: { id: 'm1', role: 'user', content: 'Hi' }, reply_id: 'r3' }, 202),
-      'GET /api/replies/r3/stream': () => sseResponse([frame({ id: '1-0', event: 'token', data: { delta: 'Par' } }), frame({ id: '1-1', event: 'error', data: { code: 'llm_failed', message: 'The model failed.' } })]),
+      'GET /api/replies/r3/stream': () => sseResponse([frame({ id: '1-0', event: 'token', data: { delta: 'Par' } }), frame({ id: '1-1', event: 'failed', data: { code: 'llm_failed', message: 'The model failed.' } })]),
       'GET /api/conversations': () => jsonResponse({ items: [] }),
     });
     await store.send('c3', 'Hi');

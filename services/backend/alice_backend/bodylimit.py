@@ -7,6 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alice_backend.errors import error_json
+from alice_backend.openai_compat import errors as openai_errors
 
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -25,7 +26,7 @@ class BodySizeLimit:
         limit = self.upload_limit if scope["path"] in self.upload_paths else self.json_limit
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _too_large(limit)(scope, receive, send)
+            await _too_large(limit, scope["path"])(scope, receive, send)
             return
         received = 0
 
@@ -51,7 +52,8 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _too_large(limit: int):
-    return error_json(
-        413, "payload_too_large", f"request body exceeds {limit} bytes", {"Connection": "close"}
-    )
+def _too_large(limit: int, path: str):
+    message, headers = f"request body exceeds {limit} bytes", {"Connection": "close"}
+    if path.startswith(openai_errors.PREFIX):
+        return openai_errors.openai_error(413, message, "payload_too_large", headers=headers)
+    return error_json(413, "payload_too_large", message, headers)

@@ -3,10 +3,11 @@
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from alice_common.errors import DEPENDENCY_RETRY_AFTER_S
-from alice_common.events import ChatRequested, Topics, new_id
+from alice_common.events import ChatRequested, CompletionRequest, Topics, new_id
 from alice_common.kafka import publish
 
 from alice_backend.context import AppContext
@@ -51,7 +52,6 @@ async def request_reply(
     regenerate_of: str | None = None,
 ) -> str:
     """Admits and publishes one generation; returns its reply id."""
-    s = ctx.settings
     reply_id = new_id()
     meta = {
         "user_id": user_id,
@@ -60,6 +60,49 @@ async def request_reply(
         "content": content,
         "use_knowledge": "" if use_knowledge is None else str(int(use_knowledge)),
     }
+    await _admit(ctx, user_id, reply_id, meta)
+
+    async def event() -> ChatRequested:
+        return ChatRequested(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            message_id=message_id,
+            reply_id=reply_id,
+            content=content,
+            use_knowledge=use_knowledge,
+            use_memory=await memory_enabled(ctx, user_id),
+            regenerate_of=regenerate_of,
+        )
+
+    await _publish(ctx, user_id, reply_id, event)
+    return reply_id
+
+
+async def request_completion(ctx: AppContext, *, user_id: str, completion: CompletionRequest) -> str:
+    """An OpenAI-compatible request: same limits and path as a message, but no conversation;
+    the reply id stands in as the Kafka key (nothing to order it with)."""
+    reply_id = new_id()
+    meta = {"user_id": user_id, "conversation_id": "", "message_id": "", "kind": "completion"}
+    await _admit(ctx, user_id, reply_id, meta)
+
+    async def event() -> ChatRequested:
+        return ChatRequested(
+            conversation_id=reply_id,
+            user_id=user_id,
+            message_id=new_id(),
+            reply_id=reply_id,
+            content="",
+            use_memory=False,
+            completion=completion,
+        )
+
+    await _publish(ctx, user_id, reply_id, event)
+    return reply_id
+
+
+async def _admit(ctx: AppContext, user_id: str, reply_id: str, meta: dict[str, str]) -> None:
+    """The user's send bucket and concurrency cap; on success `replymeta` and `queued` are written."""
+    s = ctx.settings
     records = ReplyRecords(
         meta=meta,
         meta_ttl_s=s.reply_meta_ttl_s,
@@ -77,21 +120,19 @@ async def request_reply(
             else "sending too fast; retry later"
         )
         raise ApiError(429, "rate_limited", message, {"Retry-After": str(decision.retry_after_s)})
-    # From here on the user holds a generation slot: any failure gives it back at once.
+
+
+async def _publish(
+    ctx: AppContext, user_id: str, reply_id: str, event: Callable[[], Awaitable[ChatRequested]]
+) -> None:
+    """Builds and publishes an admitted request. The user holds a generation slot from admission
+    on, so any failure (a store read for the event, Kafka) gives it back at once."""
     try:
-        event = ChatRequested(
-            conversation_id=conversation_id,
-            user_id=user_id,
-            message_id=message_id,
-            reply_id=reply_id,
-            content=content,
-            use_knowledge=use_knowledge,
-            use_memory=await memory_enabled(ctx, user_id),
-            regenerate_of=regenerate_of,
-        )
+        request = await event()
         # Bounded: with Kafka unreachable the producer would wait for metadata for a long time.
         await asyncio.wait_for(
-            publish(ctx.producer, s, Topics.CHAT_REQUESTS, event, key=conversation_id), s.publish_timeout_s
+            publish(ctx.producer, ctx.settings, Topics.CHAT_REQUESTS, request, key=request.conversation_id),
+            ctx.settings.publish_timeout_s,
         )
     except Exception as exc:  # nothing was accepted: release the slot, end the reply's stream
         log.warning("accepting ChatRequested failed: %r", exc)
@@ -99,7 +140,7 @@ async def request_reply(
             pipe.zrem(f"active:{user_id}", reply_id)
             pipe.xadd(
                 f"reply:{reply_id}",
-                {"event": "error", "data": json.dumps({"code": "not_accepted", "message": "not accepted"})},
+                {"event": "failed", "data": json.dumps({"code": "not_accepted", "message": "not accepted"})},
             )
             await pipe.execute()
         raise ApiError(
@@ -108,7 +149,6 @@ async def request_reply(
             "the message could not be queued; retry",
             {"Retry-After": str(DEPENDENCY_RETRY_AFTER_S)},
         ) from exc
-    return reply_id
 
 
 def now() -> datetime:

@@ -6,6 +6,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from motor.motor_asyncio import AsyncIOMotorDatabase, AsyncIOMotorGridFSBucket
 
+from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
 from alice_backend.internal_client import InternalClient
 from alice_backend.ownership_cache import OwnershipCache, TtlCache
@@ -29,6 +30,9 @@ class AppContext:
     orchestrator: InternalClient
     dataflow: InternalClient
     kafkaflow: InternalClient
+    api_keys: ApiKeys
     conversation_owners: OwnershipCache = field(default_factory=OwnershipCache)
     # user id -> settings.memory_enabled, so a send needs no MongoDB read.
     memory_settings: TtlCache = field(default_factory=TtlCache)
+    # The orchestrator's model and limits for /v1 (GET /internal/models).
+    served_model: TtlCache = field(default_factory=lambda: TtlCache(ttl_s=10.0, max_entries=1))

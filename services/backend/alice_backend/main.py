@@ -12,14 +12,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 
 from alice_backend import quotas, sse
+from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
 from alice_backend.bodylimit import BodySizeLimit
 from alice_backend.context import AppContext
 from alice_backend.errors import install_error_handlers
 from alice_backend.internal_client import InternalClient
+from alice_backend.openai_compat.errors import install_openai_errors
 from alice_backend.openapi import install_openapi
 from alice_backend.ratelimit import RateLimiter
-from alice_backend.routes import admin, auth, conversations, documents, replies, search
+from alice_backend.routes import admin, auth, conversations, documents, keys, replies, search, v1
 from alice_backend.settings import Settings
 from alice_backend.users import Users
 
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users = Users(db)
         await users.ensure_indexes()
         await quotas.ensure_indexes(db)
+        api_keys = ApiKeys(db, settings.api_key_cache_ttl_s, settings.max_api_keys_per_user)
+        await api_keys.ensure_indexes()
         ctx = AppContext(
             settings=settings,
             redis=redis,
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             orchestrator=_internal(settings, "orchestrator", settings.orchestrator_url),
             dataflow=_internal(settings, "dataflow", settings.dataflow_url),
             kafkaflow=_internal(settings, "kafkaflow", settings.kafkaflow_url),
+            api_keys=api_keys,
         )
         app.state.ctx = ctx
         try:
@@ -86,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_openai_errors(app)
     for router in (
         auth.router,
         conversations.router,
@@ -93,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         documents.router,
         search.router,
         admin.router,
+        keys.router,
+        v1.router,
     ):
         app.include_router(router)
     app.add_middleware(

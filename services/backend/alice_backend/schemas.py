@@ -174,3 +174,27 @@ class SearchOut(BaseModel):
 
 class AnyObject(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+# --- personal API keys -------------------------------------------------------------------
+
+
+class ApiKeyCreate(StrictIn):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class ApiKey(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(description="the first characters of the key, to recognise it; never the whole key")
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+class ApiKeyCreated(BaseModel):
+    key: ApiKey
+    secret: str = Field(description="the whole key; shown only in this response, store it now")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKey]

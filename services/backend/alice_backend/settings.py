@@ -47,6 +47,11 @@ class Settings(AliceSettings):
     search_rate_capacity: float = 20
     search_rate_per_s: float = 0.5
 
+    # Personal API keys: at most this many per user; a revoked key stops working on every replica
+    # within the cache time.
+    max_api_keys_per_user: int = 10
+    api_key_cache_ttl_s: float = 5.0
+
     sse_heartbeat_s: float = 15.0
     reply_meta_ttl_s: int = 24 * 3600
     # Proxies trusted to name the client in X-Forwarded-For (the per-address login and sign-up

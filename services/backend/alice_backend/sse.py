@@ -3,19 +3,30 @@
 Each stream entry (`event`, `data`) becomes one SSE event whose `id:` is the entry id, so a client
 resumes exactly after the last event it saw with `Last-Event-ID`. A comment line is sent whenever
 nothing arrived for a heartbeat interval, keeping proxies from closing an idle connection.
+
+The application's failure event is `failed`, never `error`: a browser `EventSource` fires its own
+`error` event on every dropped connection, so a client could not tell the two apart. A client
+that already saw the last event of a finished reply gets `204 No Content` (`finished_for`), which
+per the SSE specification makes `EventSource` stop reconnecting for good.
 """
 
 import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import redis.asyncio as aioredis
+from prometheus_client import Gauge
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-TERMINAL_EVENTS = {"done", "error"}
+FAILED = "failed"
+# `error` is what streams written before the rename hold; relayed as `failed`.
+TERMINAL_EVENTS = {"done", FAILED, "error"}
+RETRY_MS = 1000
+OPEN_STREAMS = Gauge("alice_sse_streams_open", "Reply streams (SSE and OpenAI-compatible) being relayed")
 EXPIRED_ID = "0-1"
 EXPIRED = {
     "code": "reply_expired",
@@ -37,6 +48,26 @@ def start_after(last_event_id: str | None) -> str:
     return "0-0"
 
 
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
+
+
+async def finished_for(redis: aioredis.Redis, reply_id: str, last_event_id: str | None) -> bool:
+    """True when the client has already seen the reply's last event: the stream ended at or
+    before `last_event_id`, or the client saw the `reply_expired` event of a vanished stream."""
+    after = start_after(last_event_id)
+    if after == "0-0":
+        return False
+    if after == EXPIRED_ID:
+        return True
+    last = await redis.xrevrange(f"reply:{reply_id}", count=1)
+    if not last:
+        return False
+    entry_id, fields = last[0]
+    return fields.get("event") in TERMINAL_EVENTS and _id_key(after) >= _id_key(entry_id)
+
+
 def blocking_client(redis_url: str, heartbeat_s: float) -> aioredis.Redis:
     """A client for XREAD BLOCK: its read timeout must outlast the block time."""
     return aioredis.from_url(
@@ -52,27 +83,46 @@ def format_event(entry_id: str, event: str, data: str) -> str:
 async def relay(
     redis: aioredis.Redis, reply_id: str, after: str, heartbeat_s: float, batch: int = 100
 ) -> AsyncIterator[str]:
+    # Tells the client how long to wait before reconnecting.
+    yield f"retry: {RETRY_MS}\n\n"
+    async with aclosing(entries(redis, reply_id, after, heartbeat_s, batch)) as events:
+        async for entry_id, event, data in events:
+            if entry_id is None:
+                yield ": heartbeat\n\n"
+            else:
+                yield format_event(entry_id, event, data)
+
+
+async def entries(
+    redis: aioredis.Redis, reply_id: str, after: str, heartbeat_s: float, batch: int = 100
+) -> AsyncIterator[tuple[str | None, str, str]]:
+    """The reply's events after `after` as (id, event, data) up to and including the terminal
+    one; (None, "", "") whenever a heartbeat interval passed with nothing new."""
     key = f"reply:{reply_id}"
     block_ms = max(1, int(heartbeat_s * 1000))
-    # Tells the client how long to wait before reconnecting.
-    yield "retry: 1000\n\n"
-    # The stream is written before the reply id is ever handed out, so a missing one has expired.
-    if not await redis.exists(key):
-        yield format_event(EXPIRED_ID, "error", json.dumps(EXPIRED))
-        return
-    while True:
-        try:
-            answer = await redis.xread({key: after}, count=batch, block=block_ms)
-        except RedisError as exc:
-            # End the response; the client reconnects with Last-Event-ID and loses nothing.
-            log.warning("reply stream %s: Redis read failed: %s", reply_id, exc)
+    OPEN_STREAMS.inc()
+    try:
+        # The stream is written before the reply id is ever handed out, so a missing one has expired.
+        if not await redis.exists(key):
+            yield EXPIRED_ID, FAILED, json.dumps(EXPIRED)
             return
-        if not answer:
-            yield ": heartbeat\n\n"
-            continue
-        for entry_id, fields in answer[0][1]:
-            after = entry_id
-            event = fields.get("event", "message")
-            yield format_event(entry_id, event, fields.get("data", "{}"))
-            if event in TERMINAL_EVENTS:
+        while True:
+            try:
+                answer = await redis.xread({key: after}, count=batch, block=block_ms)
+            except RedisError as exc:
+                # End the response; the client reconnects with Last-Event-ID and loses nothing.
+                log.warning("reply stream %s: Redis read failed: %s", reply_id, exc)
                 return
+            if not answer:
+                yield None, "", ""
+                continue
+            for entry_id, fields in answer[0][1]:
+                after = entry_id
+                event = fields.get("event", "message")
+                if event == "error":
+                    event = FAILED
+                yield entry_id, event, fields.get("data", "{}")
+                if event in TERMINAL_EVENTS:
+                    return
+    finally:
+        OPEN_STREAMS.dec()

@@ -53,6 +53,16 @@ class FakeOrchestrator:
                 )
             return conv
 
+        @app.get("/internal/models")
+        async def models(x_internal_token: str | None = Header(None)):
+            _check(x_internal_token)
+            return {
+                "model": "test-model",
+                "context_tokens": 2048,
+                "default_max_tokens": 64,
+                "max_tokens_limit": 100,
+            }
+
         @app.get("/internal/replies/{rid}")
         async def reply(rid: str, user_id: str, x_internal_token: str | None = Header(None)):
             _check(x_internal_token)

@@ -60,15 +60,54 @@ async def test_relay_waits_with_heartbeats_then_delivers_live_events(redis):
 
     async def later():
         await asyncio.sleep(0.05)
-        await redis.xadd(f"reply:{reply}", {"event": "error", "data": '{"code":"x","message":"y"}'})
+        await redis.xadd(f"reply:{reply}", {"event": "failed", "data": '{"code":"x","message":"y"}'})
 
     task = asyncio.create_task(later())
     chunks = [c async for c in gen]
     await task
-    assert chunks[-1].startswith("id: ") and "event: error" in chunks[-1]
+    assert chunks[-1].startswith("id: ") and "event: failed" in chunks[-1]
     await redis.delete(f"reply:{reply}")
 
 
-async def test_an_expired_stream_ends_at_once_with_an_error(redis):
+async def test_an_expired_stream_ends_at_once_with_failed(redis):
     chunks = [c async for c in sse.relay(redis, uuid.uuid4().hex, "0-0", heartbeat_s=5)]
-    assert chunks[-1].startswith("id: 0-1\nevent: error\n") and "reply_expired" in chunks[-1]
+    assert chunks[-1].startswith("id: 0-1\nevent: failed\n") and "reply_expired" in chunks[-1]
+
+
+async def test_a_legacy_error_entry_is_relayed_as_failed_never_as_error(redis):
+    reply = uuid.uuid4().hex
+    await redis.xadd(f"reply:{reply}", {"event": "error", "data": '{"code":"x","message":"y"}'})
+    chunks = [c async for c in sse.relay(redis, reply, "0-0", heartbeat_s=1)]
+    assert chunks[0] == f"retry: {sse.RETRY_MS}\n\n"
+    assert "event: failed\n" in chunks[-1] and not any("event: error" in c for c in chunks)
+    await redis.delete(f"reply:{reply}")
+
+
+async def test_finished_for_only_when_the_client_saw_the_last_event(redis):
+    reply = uuid.uuid4().hex
+    key = f"reply:{reply}"
+    queued = await redis.xadd(key, {"event": "status", "data": "{}"})
+    token = await redis.xadd(key, {"event": "token", "data": '{"delta":"a"}'})
+    # Still running: never finished, whatever the client saw.
+    assert not await sse.finished_for(redis, reply, token)
+    done = await redis.xadd(key, {"event": "done", "data": "{}"})
+    assert await sse.finished_for(redis, reply, done)
+    for earlier in (None, "", "garbage", queued, token):
+        assert not await sse.finished_for(redis, reply, earlier), earlier
+    # The `reply_expired` event's id, and a stream that vanished after the client saw it.
+    assert await sse.finished_for(redis, reply, sse.EXPIRED_ID)
+    assert not await sse.finished_for(redis, uuid.uuid4().hex, done)
+    await redis.delete(key)
+
+
+async def test_the_open_stream_gauge_counts_relays_until_they_end(redis):
+    reply = uuid.uuid4().hex
+    await redis.xadd(f"reply:{reply}", {"event": "status", "data": "{}"})
+    before = sse.OPEN_STREAMS._value.get()
+    gen = sse.relay(redis, reply, "0-0", heartbeat_s=0.05)
+    await anext(gen)
+    await anext(gen)
+    assert sse.OPEN_STREAMS._value.get() == before + 1
+    await gen.aclose()
+    assert sse.OPEN_STREAMS._value.get() == before
+    await redis.delete(f"reply:{reply}")

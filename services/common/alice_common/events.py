@@ -48,6 +48,22 @@ class Usage(BaseModel):
     ttft_ms: float | None = None
 
 
+class ChatTurn(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class CompletionRequest(BaseModel):
+    """A stateless OpenAI-compatible request: the model sees `messages` exactly as given (no
+    system prompt, history, retrieval or memory of Alice's), and nothing is stored but the reply
+    stream. `None` means the orchestrator's default."""
+
+    messages: list[ChatTurn]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stop: list[str] = Field(default_factory=list)
+
+
 class ChatRequested(Event):
     type: Literal["ChatRequested"] = "ChatRequested"
     conversation_id: str
@@ -60,6 +76,8 @@ class ChatRequested(Event):
     use_memory: bool = True
     # Set when the user asked to regenerate the reply to an earlier message.
     regenerate_of: str | None = None
+    # Set for `/v1/chat/completions`: no conversation, generated from these messages alone.
+    completion: CompletionRequest | None = None
 
 
 class ChatCompleted(Event):

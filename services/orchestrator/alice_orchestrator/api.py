@@ -153,6 +153,17 @@ def install_internal_api(app: FastAPI, settings: Settings) -> None:
             "status": reply.get("status"),
         }
 
+    @router.get("/models")
+    async def models(request: Request) -> dict:
+        """What `/v1/models` lists and the bounds `/v1/chat/completions` checks requests against."""
+        return {
+            "model": request.app.state.handler.provider.model,
+            "context_tokens": settings.llm_context_tokens,
+            "default_max_tokens": settings.llm_max_tokens,
+            # A reply may take at most half the context window, leaving the rest to the prompt.
+            "max_tokens_limit": settings.llm_context_tokens // 2,
+        }
+
     app.include_router(router)
 
     install_error_handlers(app)

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from alice_orchestrator import metrics
 from alice_orchestrator.context import ContextCache, iso_ms, turn_of
-from alice_orchestrator.prompt import PromptParts, build_messages_off_loop, usable_history
+from alice_orchestrator.prompt import PromptParts, build_messages_off_loop, fit_messages, usable_history
 from alice_orchestrator.providers.base import ChatProvider
 from alice_orchestrator.replystream import ReplyStream, TokenCoalescer, active_key, cancel_key
 from alice_orchestrator.settings import Settings
@@ -69,6 +69,7 @@ def parse_request(raw: bytes | str | None) -> ChatRequested:
     return event
 
 
+_HEX8 = linear_re.compile(r"^[0-9a-f]{8}")
 _ID_FIELD = linear_re.compile(rb'"(reply_id|user_id)"\s*:\s*"([A-Za-z0-9_-]{1,128})"')
 
 
@@ -141,7 +142,7 @@ class ChatHandler:
             code, message = "generation_failed", "The assistant could not generate a reply. Please retry."
         user_id = data.get("user_id")
         error = {"code": code, "message": message}
-        await stream.end("error", error, self.settings.reply_stream_ttl_s, user_id)
+        await stream.end("failed", error, self.settings.reply_stream_ttl_s, user_id)
         metrics.REPLIES.labels("error").inc()
 
     async def _end_with_error(
@@ -149,7 +150,7 @@ class ChatHandler:
     ) -> None:
         if not await stream.has_terminal_event():
             error = {"code": code, "message": message}
-            await stream.end("error", error, self.settings.reply_stream_ttl_s, request.user_id)
+            await stream.end("failed", error, self.settings.reply_stream_ttl_s, request.user_id)
         else:
             await self.redis.zrem(active_key(request.user_id), request.reply_id)
         metrics.REPLIES.labels("error").inc()
@@ -160,6 +161,9 @@ class ChatHandler:
         # concurrently and are all reads; the writes that need not precede generation (the user
         # message, the conversation's `updated_at`) run beside it and are awaited before the
         # reply is stored. Nothing is written before the conversation's owner is checked.
+        if request.completion is not None:
+            await self._complete(request)
+            return
         picked_up = time.time()
         stream = ReplyStream(self.redis, request.reply_id)
         conversation, existing, stored_user, half_streamed, cancelled = await asyncio.gather(
@@ -301,11 +305,81 @@ class ChatHandler:
             raise InvalidRequest("message id belongs to another user")
         return stored
 
-    async def _generate(self, reply_id: str, messages: list[dict], stream: ReplyStream) -> "Outcome":
+    async def _complete(self, request: ChatRequested) -> None:
+        """A stateless OpenAI-compatible request: the given messages, no conversation, nothing
+        stored; the reply stream alone carries the answer. A redelivered request whose stream has
+        ended is done; one whose stream holds tokens of a dead attempt gets `reset` first."""
+        params = request.completion
+        assert params is not None
+        stream = ReplyStream(self.redis, request.reply_id)
+        if await stream.has_terminal_event():
+            await self.redis.zrem(active_key(request.user_id), request.reply_id)
+            return
+        max_tokens = params.max_tokens or self.settings.llm_max_tokens
+        temperature = self.settings.llm_temperature if params.temperature is None else params.temperature
+        if await stream.has_tokens_since_reset():
+            await stream.add("reset", {})
+            metrics.RESETS.inc()
+        started = time.perf_counter()
+        if await self.redis.exists(cancel_key(request.reply_id)):
+            outcome = Outcome(content="", status="stopped")
+        else:
+            await stream.add("status", {"state": "generating"})
+            # Tokenizing up to a whole context window of text: off the event loop.
+            messages = await asyncio.to_thread(
+                fit_messages,
+                [turn.model_dump() for turn in params.messages],
+                context_tokens=self.settings.llm_context_tokens,
+                max_tokens=max_tokens,
+                count=self.provider.count_tokens,
+            )
+            # Seeded by the reply id: a retry after a crash generates the same text, which is
+            # what lets the backend continue an OpenAI stream the client has half received.
+            seed = int(request.reply_id[:8], 16) if _HEX8.match(request.reply_id) else None
+            outcome = await self._generate(
+                request.reply_id, messages, stream, max_tokens, temperature, params.stop, seed
+            )
+        latency_ms = (time.perf_counter() - started) * 1000
+        finish_reason = "length" if outcome.completion_tokens >= max_tokens else "stop"
+        message = {
+            "id": request.reply_id,
+            "role": "assistant",
+            "content": outcome.content,
+            "status": outcome.status,
+            "finish_reason": finish_reason,
+            "model": self.provider.model,
+            "created_at": iso_ms(utcnow()),
+            "usage": Usage(
+                prompt_tokens=outcome.prompt_tokens,
+                completion_tokens=outcome.completion_tokens,
+                latency_ms=round(latency_ms, 1),
+                ttft_ms=None if outcome.ttft_ms is None else round(outcome.ttft_ms, 1),
+            ).model_dump(),
+        }
+        await stream.end("done", {"message": message}, self.settings.reply_stream_ttl_s, request.user_id)
+        metrics.REPLIES.labels(outcome.status).inc()
+        metrics.COMPLETION_TOKENS.inc(outcome.completion_tokens)
+        if outcome.ttft_ms is not None:
+            metrics.TTFT.observe(outcome.ttft_ms / 1000)
+
+    async def _generate(
+        self,
+        reply_id: str,
+        messages: list[dict],
+        stream: ReplyStream,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> "Outcome":
         """Stream the model into the reply stream until it ends or `cancel:{reply_id}` appears."""
         coalescer = TokenCoalescer(stream, self.settings.token_flush_interval_ms / 1000)
         generation = self.provider.stream(
-            messages, max_tokens=self.settings.llm_max_tokens, temperature=self.settings.llm_temperature
+            messages,
+            max_tokens=max_tokens or self.settings.llm_max_tokens,
+            temperature=self.settings.llm_temperature if temperature is None else temperature,
+            stop=stop,
+            seed=seed,
         )
 
         async def pump() -> None:

@@ -143,3 +143,39 @@ async def build_messages_off_loop(
     return await asyncio.to_thread(
         build_messages, parts, context_tokens=context_tokens, max_tokens=max_tokens, count=count
     )
+
+
+def fit_messages(
+    messages: list[ChatMessage], *, context_tokens: int, max_tokens: int, count: TokenCounter
+) -> list[ChatMessage]:
+    """The messages of a stateless (OpenAI-compatible) request within the context window.
+
+    System messages and the last message are always kept (the last one cut if it alone would not
+    fit); the oldest of the others are dropped first.
+    """
+    if not messages:
+        return []
+    budget = context_tokens - max_tokens - SAFETY_MARGIN
+    *earlier, last = messages
+    systems = [m for m in earlier if m["role"] == "system"]
+    # System messages may take at most half of the budget, shared equally when that is too little.
+    share = budget // 2 // max(1, len(systems)) - PER_MESSAGE_OVERHEAD
+    earlier = [
+        {**m, "content": truncate_to_tokens(m["content"], share, count)} if m["role"] == "system" else m
+        for m in earlier
+    ]
+    budget -= sum(count(m["content"]) + PER_MESSAGE_OVERHEAD for m in earlier if m["role"] == "system")
+    last = {**last, "content": truncate_to_tokens(last["content"], budget - PER_MESSAGE_OVERHEAD, count)}
+    budget -= count(last["content"]) + PER_MESSAGE_OVERHEAD
+    kept_ids: set[int] = set()
+    for index in range(len(earlier) - 1, -1, -1):
+        message = earlier[index]
+        if message["role"] == "system":
+            continue
+        cost = count(message["content"]) + PER_MESSAGE_OVERHEAD
+        if cost > budget:
+            break
+        budget -= cost
+        kept_ids.add(index)
+    kept = [m for i, m in enumerate(earlier) if m["role"] == "system" or i in kept_ids]
+    return [*kept, last]

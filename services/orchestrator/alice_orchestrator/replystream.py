@@ -1,6 +1,6 @@
 """Writing a reply's events to its Redis Stream `reply:{reply_id}` (docs/contracts.md, "Data ownership").
 
-Each entry has `event` (status|token|reset|done|error) and `data` (JSON). Token deltas are
+Each entry has `event` (status|token|reset|done|failed) and `data` (JSON). Token deltas are
 coalesced: the first delta goes out at once (time to first token matters most), later ones are
 buffered so Redis sees at most one token XADD per `flush_interval` per reply.
 """
@@ -65,7 +65,7 @@ class ReplyStream:
 
     async def has_terminal_event(self) -> bool:
         for _id, fields in await self.redis.xrevrange(self.key, count=5):
-            if fields.get("event") in ("done", "error"):
+            if fields.get("event") in ("done", "failed", "error"):
                 return True
         return False
 

@@ -72,7 +72,7 @@ async def test_a_model_that_stalls_still_stops_in_time():
         def count_tokens(self, text):
             return 1
 
-        def stream(self, messages, *, max_tokens, temperature):
+        def stream(self, messages, *, max_tokens, temperature, **_options):
             async def deltas():
                 yield "first"
                 await asyncio.sleep(60)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import redis.asyncio as aioredis
-from alice_common.events import ChatCompleted, ChatRequested
+from alice_common.events import ChatCompleted, ChatRequested, CompletionRequest, new_id
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
 from alice_orchestrator.providers.fake import FakeProvider
 from alice_orchestrator.replystream import ReplyStream
@@ -167,13 +167,13 @@ async def test_second_message_sees_the_first_exchange_in_its_context(deps, uniqu
     assert seen[0][2]["role"] == "assistant"
 
 
-async def test_a_deleted_conversation_ends_the_stream_with_an_error(deps, unique_name):
+async def test_a_deleted_conversation_ends_the_stream_with_failed(deps, unique_name):
     handler, store, redis, _ = deps
     req = request(unique_name)
     await redis.zadd(f"active:{req.user_id}", {req.reply_id: 1})
     await ChatHandler.handle(handler, req)  # no conversation: deleted after the backend accepted
     assert (await events(redis, req.reply_id))[-1] == (
-        "error",
+        "failed",
         {"code": "conversation_not_found", "message": "The conversation no longer exists."},
     )
     assert await store.get_message(req.message_id) is None
@@ -234,3 +234,68 @@ async def test_a_reply_is_never_older_than_its_message_even_with_clock_skew(deps
     user_msg, reply = await store.list_messages(req.user_id, req.conversation_id, 10)
     assert (user_msg["role"], reply["role"]) == ("user", "assistant")
     assert reply["created_at"] > user_msg["created_at"]
+
+
+def completion_request(unique_name, **params) -> ChatRequested:
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Tell me something."},
+    ]
+    reply_id = new_id()
+    return ChatRequested(
+        conversation_id=reply_id,
+        user_id=unique_name("u"),
+        message_id=unique_name("m"),
+        reply_id=reply_id,
+        content="Tell me something.",
+        completion=CompletionRequest(messages=messages, **params),
+    )
+
+
+async def test_a_completion_uses_its_own_messages_and_limits_and_stores_nothing(deps, unique_name):
+    handler, store, redis, published = deps
+    seen: list[dict] = []
+    original = handler.provider.stream
+
+    def spy(messages, **kw):
+        seen.append({"messages": messages, **kw})
+        return original(messages, **kw)
+
+    handler.provider.stream = spy
+    req = completion_request(unique_name, max_tokens=5, temperature=0.0, stop=["message"])
+    await redis.zadd(f"active:{req.user_id}", {req.reply_id: 1})
+    await ChatHandler.handle(handler, req)
+
+    assert seen[0]["messages"] == [m.model_dump() for m in req.completion.messages]
+    assert seen[0]["max_tokens"] == 5 and seen[0]["temperature"] == 0.0 and seen[0]["stop"] == ["message"]
+    # Seeded by the reply id, so a retry after a crash repeats the same text.
+    assert seen[0]["seed"] == int(req.reply_id[:8], 16)
+    stream = await events(redis, req.reply_id)
+    done = stream[-1][1]["message"]
+    deltas = "".join(d["delta"] for k, d in stream if k == "token")
+    # The fake's fixed words end before "message" (the stop string): 4 tokens, under max_tokens.
+    assert done["content"] == deltas == "Alice is answering your"
+    assert done["finish_reason"] == "stop" and done["usage"]["completion_tokens"] == 4
+    assert done["usage"]["prompt_tokens"] > 0
+    assert await store.get_message(req.reply_id) is None and await store.get_message(req.message_id) is None
+    assert await store.conversation_owner(req.conversation_id) is None
+    assert published == []
+    assert await redis.zscore(f"active:{req.user_id}", req.reply_id) is None
+
+    longer = completion_request(unique_name, max_tokens=3)
+    await ChatHandler.handle(handler, longer)
+    assert (await events(redis, longer.reply_id))[-1][1]["message"]["finish_reason"] == "length"
+
+
+async def test_a_redelivered_completion_resets_a_half_stream_and_never_runs_twice(deps, unique_name):
+    handler, _, redis, _ = deps
+    req = completion_request(unique_name)
+    stream = ReplyStream(redis, req.reply_id)
+    await stream.add("token", {"delta": "half"})  # a crashed attempt
+    await ChatHandler.handle(handler, req)
+    kinds = [k for k, _ in await events(redis, req.reply_id)]
+    assert kinds[:2] == ["token", "reset"] and kinds[-1] == "done"
+    await ChatHandler.handle(handler, req)  # redelivered after the end: nothing more
+    assert [k for k, _ in await events(redis, req.reply_id)] == kinds

@@ -238,3 +238,23 @@ async def test_delete_publishes_conversation_deleted_first(env):
     [event] = client.app_state.published
     assert (event.type, event.conversation_id, event.user_id) == ("ConversationDeleted", cid, "u1")
     assert (await client.get(url, params={"user_id": "u1"}, headers=HEADERS)).status_code == 404
+
+
+async def test_models_names_the_served_model_and_its_limits(env):
+    client, _ = env
+
+    class Provider:
+        model = "SmolLM2-test"
+
+    class Handler:
+        provider = Provider()
+
+    client.app_state.handler = Handler()
+    body = (await client.get("/internal/models", headers=HEADERS)).json()
+    assert body == {
+        "model": "SmolLM2-test",
+        "context_tokens": 2048,
+        "default_max_tokens": 256,
+        "max_tokens_limit": 1024,
+    }
+    assert (await client.get("/internal/models")).status_code == 401

@@ -6,6 +6,7 @@ from alice_orchestrator.prompt import (
     Turn,
     build_messages,
     build_messages_off_loop,
+    fit_messages,
     system_message,
     truncate_to_tokens,
     usable_history,
@@ -148,3 +149,29 @@ async def test_building_a_long_prompt_does_not_stall_the_event_loop():
     ticking.cancel()
     assert messages[-1]["role"] == "user"
     assert len(gaps) > 10 and max(gaps) < 0.1, f"the loop stalled for {max(gaps):.3f} s"
+
+
+def test_fit_messages_keeps_system_and_last_and_drops_the_oldest_turns_first():
+    messages = [{"role": "system", "content": "be nice"}]
+    for i in range(20):
+        messages.append({"role": "user", "content": f"question {i} " * 5})
+        messages.append({"role": "assistant", "content": f"answer {i} " * 5})
+    messages.append({"role": "user", "content": "last one"})
+    # budget 200 - 50 - 16 = 134; system 2+4, last 2+4: 122 left for turns of 14 words each.
+    fitted = fit_messages(messages, context_tokens=200, max_tokens=50, count=count_words)
+    assert fitted[0] == messages[0] and fitted[-1] == messages[-1]
+    assert fitted[1:-1] == messages[-9:-1]
+    assert fit_messages(messages[-1:], context_tokens=200, max_tokens=50, count=count_words) == messages[-1:]
+
+
+def test_fit_messages_cuts_an_oversized_last_message_and_system_prompt():
+    huge = "word " * 1000
+    fitted = fit_messages(
+        [{"role": "system", "content": huge}, {"role": "user", "content": huge}],
+        context_tokens=200,
+        max_tokens=50,
+        count=count_words,
+    )
+    total = sum(count_words(m["content"]) + 4 for m in fitted)
+    assert [m["role"] for m in fitted] == ["system", "user"]
+    assert total <= 200 - 50 - 16 and count_words(fitted[1]["content"]) > 0

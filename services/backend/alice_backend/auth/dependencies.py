@@ -5,11 +5,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from alice_backend.auth import access_tokens
+from alice_backend.auth import access_tokens, api_keys
 from alice_backend.context import AppContext
 from alice_backend.errors import ApiError
 
-bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
+bearer = HTTPBearer(
+    auto_error=False, description="Access token from /api/auth/login, or a personal API key (`sk-alice-...`)"
+)
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -31,13 +33,36 @@ def user_id_from_token(ctx: AppContext, token: str | None) -> str:
         raise ApiError(401, code, str(exc), _CHALLENGE) from exc
 
 
+async def authenticate(ctx: AppContext, token: str | None) -> str:
+    """The caller of an access token or a personal API key."""
+    if token and api_keys.looks_like_key(token):
+        user_id = await ctx.api_keys.user_of(token)
+        if user_id is None:
+            raise ApiError(401, "invalid_api_key", "invalid or revoked API key", _CHALLENGE)
+        return user_id
+    return user_id_from_token(ctx, token)
+
+
 async def current_user_id(
     ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> str:
-    return user_id_from_token(ctx, credentials.credentials if credentials else None)
+    return await authenticate(ctx, credentials.credentials if credentials else None)
 
 
 UserId = Annotated[str, Depends(current_user_id)]
+
+
+async def session_user_id(
+    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> str:
+    """Access tokens only: an API key cannot manage API keys."""
+    token = credentials.credentials if credentials else None
+    if token and api_keys.looks_like_key(token):
+        raise ApiError(403, "session_required", "sign in to manage API keys; an API key cannot")
+    return user_id_from_token(ctx, token)
+
+
+SessionUserId = Annotated[str, Depends(session_user_id)]
 
 
 async def current_user(ctx: Ctx, user_id: UserId) -> dict[str, Any]:

@@ -3,12 +3,12 @@ to the orchestrator's stored reply once the metadata has expired."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from alice_backend import chat, sse
-from alice_backend.auth.dependencies import Ctx, UserId, bearer, user_id_from_token
+from alice_backend.auth.dependencies import Ctx, UserId, authenticate, bearer
 from alice_backend.context import AppContext
 from alice_backend.errors import ApiError, error_responses, not_found
 from alice_backend.ids import check_id
@@ -40,6 +40,7 @@ async def reply_meta(ctx: AppContext, user_id: str, reply_id: str) -> dict[str, 
     "/{reply_id}/stream",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        204: {"description": "the reply has ended and `Last-Event-ID` is its last event: nothing more"},
         **error_responses(401, 404, 502, 503),
     },
     response_class=StreamingResponse,
@@ -52,9 +53,12 @@ async def stream_reply(
     access_token: Annotated[
         str | None, Query(description="for EventSource clients, which cannot send headers")
     ] = None,
-) -> StreamingResponse:
-    user_id = user_id_from_token(ctx, credentials.credentials if credentials else access_token)
+) -> Response:
+    user_id = await authenticate(ctx, credentials.credentials if credentials else access_token)
     await reply_meta(ctx, user_id, reply_id)
+    if await sse.finished_for(ctx.redis, reply_id, last_event_id):
+        # The SSE specification's way of telling EventSource not to reconnect, ever.
+        return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"Cache-Control": "no-store"})
     events = sse.relay(
         ctx.stream_redis, reply_id, sse.start_after(last_event_id), ctx.settings.sse_heartbeat_s
     )
@@ -93,6 +97,8 @@ async def _original_content(ctx: AppContext, user_id: str, meta: dict[str, str])
 )
 async def regenerate_reply(reply_id: str, ctx: Ctx, user_id: UserId) -> ReplyAccepted:
     meta = await reply_meta(ctx, user_id, reply_id)
+    if meta.get("kind") == "completion":
+        raise ApiError(409, "not_regenerable", "replies of /v1/chat/completions cannot be regenerated")
     content, use_knowledge = await _original_content(ctx, user_id, meta)
     new_reply = await chat.request_reply(
         ctx,

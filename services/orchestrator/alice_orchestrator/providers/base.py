@@ -37,7 +37,19 @@ class Generation:
 class ChatProvider(Protocol):
     model: str
 
-    def stream(self, messages: list[ChatMessage], *, max_tokens: int, temperature: float) -> Generation: ...
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> Generation:
+        """`stop`: strings that end the reply where they would start (not included in it).
+        `seed`: make the run reproducible, so a retry of the same request generates the same text
+        (same sampling seed, and no state carried over from earlier runs)."""
+        ...
 
     def count_tokens(self, text: str) -> int: ...
 

@@ -22,13 +22,21 @@ class FakeProvider:
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
 
-    def stream(self, messages: list[ChatMessage], *, max_tokens: int, temperature: float) -> Generation:
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None = None,
+        seed: int | None = None,  # always reproducible
+    ) -> Generation:
         generation = Generation(deltas=None)  # type: ignore[arg-type]
         generation.prompt_tokens = sum(estimate_tokens(m["content"]) for m in messages)
-        generation.deltas = self._run(generation, max_tokens)
+        generation.deltas = self._run(generation, max_tokens, list(stop or []))
         return generation
 
-    async def _run(self, generation: Generation, max_tokens: int):
+    async def _run(self, generation: Generation, max_tokens: int, stop: list[str]):
         started = time.perf_counter()
         if self.ttft_s:
             await asyncio.sleep(self.ttft_s)
@@ -37,8 +45,11 @@ class FakeProvider:
                 await asyncio.sleep(self.interval_s)
             if generation.ttft_ms is None:
                 generation.ttft_ms = (time.perf_counter() - started) * 1000
+            word = WORDS[i % len(WORDS)]
+            if word in stop:
+                return
             generation.completion_tokens += 1
-            yield ("" if i == 0 else " ") + WORDS[i % len(WORDS)]
+            yield ("" if i == 0 else " ") + word
 
     async def close(self) -> None:
         return None

@@ -92,13 +92,30 @@ class LocalProvider:
                 text = text.replace(marker, marker[0] + _BREAK + marker[1:])
         return text
 
-    def stream(self, messages: list[ChatMessage], *, max_tokens: int, temperature: float) -> Generation:
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> Generation:
         prompt = self.render(messages)
         generation = Generation(deltas=None)  # type: ignore[arg-type]
-        generation.deltas = self._run(generation, prompt, max_tokens, temperature)
+        stops = self._stop + list(stop or [])
+        generation.deltas = self._run(generation, prompt, max_tokens, temperature, stops, seed)
         return generation
 
-    async def _run(self, generation: Generation, prompt: str, max_tokens: int, temperature: float):
+    async def _run(
+        self,
+        generation: Generation,
+        prompt: str,
+        max_tokens: int,
+        temperature: float,
+        stop_strings: list[str],
+        seed: int | None,
+    ):
         loop = asyncio.get_running_loop()
         queue_: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
@@ -117,6 +134,10 @@ class LocalProvider:
             # One executor thread per model instance: a model is always free here.
             llm = self._models.get()
             try:
+                if seed is not None:
+                    # llama.cpp reuses the cached prefix of the previous prompt, which changes how
+                    # the prompt is batched and so, slightly, the logits: start from nothing.
+                    llm.reset()
                 tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
                 emit(("prompt", len(tokens)))
                 chunks = llm.create_completion(
@@ -124,8 +145,9 @@ class LocalProvider:
                     max_tokens=max_tokens,
                     temperature=temperature,
                     repeat_penalty=REPEAT_PENALTY,
-                    stop=self._stop,
+                    stop=stop_strings,
                     stream=True,
+                    **({"seed": seed} if seed is not None else {}),
                 )
                 for chunk in chunks:
                     if stop.is_set():

@@ -56,12 +56,20 @@ class OpenAICompatProvider:
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
 
-    def stream(self, messages: list[ChatMessage], *, max_tokens: int, temperature: float) -> Generation:
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> Generation:
         generation = Generation(deltas=None)  # type: ignore[arg-type]
-        generation.deltas = self._run(generation, messages, max_tokens, temperature)
+        generation.deltas = self._run(generation, messages, max_tokens, temperature, stop, seed)
         return generation
 
-    async def _run(self, generation: Generation, messages, max_tokens: int, temperature: float):
+    async def _run(self, generation: Generation, messages, max_tokens: int, temperature: float, stop, seed):
         body = {
             "model": self.model,
             "messages": messages,
@@ -70,6 +78,10 @@ class OpenAICompatProvider:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if stop:
+            body["stop"] = list(stop)
+        if seed is not None:  # best effort: OpenAI-compatible servers treat it as a hint
+            body["seed"] = seed
         started = time.perf_counter()
         usage = None
         completion_chunks = 0

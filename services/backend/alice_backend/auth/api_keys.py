@@ -1,0 +1,96 @@
+"""Personal API keys: `sk-alice-{id}-{secret}`, stored as sha256 hashes in MongoDB (`api_keys`).
+
+A key authenticates as its owner wherever an access token does (except key management itself),
+so it carries the owner's rate limits and quotas. The secret is shown once, at creation; listings
+show only the prefix. Lookups are memoised per process for `API_KEY_CACHE_TTL_S` seconds (hits
+and misses alike), so a key revoked through any replica stops working on every replica within
+that time without a database read per request.
+"""
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+from alice_backend.ownership_cache import TtlCache
+
+KEY_PREFIX = "sk-alice-"
+_KEY = re.compile(r"^sk-alice-([0-9a-f]{12})-([A-Za-z0-9_-]{43})$")
+# What a listing shows: enough to recognise a key, useless to use it.
+SHOWN_CHARS = len(KEY_PREFIX) + 12 + 5
+
+
+class TooManyKeys(Exception):
+    pass
+
+
+def looks_like_key(token: str) -> bool:
+    return token.startswith(KEY_PREFIX)
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: doc.get(k) for k in ("name", "prefix", "created_at", "last_used_at")} | {"id": doc["_id"]}
+
+
+class ApiKeys:
+    def __init__(self, db: AsyncIOMotorDatabase, cache_ttl_s: float, max_per_user: int):
+        self.collection = db["api_keys"]
+        self.max_per_user = max_per_user
+        self._cache = TtlCache(ttl_s=cache_ttl_s, max_entries=50_000)
+        self._last_used_written = TtlCache(ttl_s=60, max_entries=50_000)
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index("hash", unique=True, name="hash_unique")
+        await self.collection.create_index("user_id", name="user_id")
+
+    async def create(self, user_id: str, name: str) -> tuple[dict[str, Any], str]:
+        """Returns (the stored key's public fields, the secret key: shown to the user once)."""
+        if await self.collection.count_documents({"user_id": user_id}) >= self.max_per_user:
+            raise TooManyKeys(self.max_per_user)
+        key_id = secrets.token_hex(6)
+        key = f"{KEY_PREFIX}{key_id}-{secrets.token_urlsafe(32)}"
+        doc = {
+            "_id": key_id,
+            "user_id": user_id,
+            "name": name,
+            "prefix": key[:SHOWN_CHARS],
+            "hash": _hash(key),
+            "created_at": datetime.now(UTC),
+            "last_used_at": None,
+        }
+        await self.collection.insert_one(doc)
+        return public(doc), key
+
+    async def of_user(self, user_id: str) -> list[dict[str, Any]]:
+        cursor = self.collection.find({"user_id": user_id}).sort("created_at", 1)
+        return [public(doc) async for doc in cursor.limit(self.max_per_user * 2)]
+
+    async def revoke(self, user_id: str, key_id: str) -> bool:
+        doc = await self.collection.find_one_and_delete({"_id": key_id, "user_id": user_id})
+        if doc is None:
+            return False
+        self._cache.put(doc["hash"], "")
+        return True
+
+    async def user_of(self, key: str) -> str | None:
+        """The owner of a valid key, None for a malformed, unknown or revoked one."""
+        if not _KEY.fullmatch(key):
+            return None
+        digest = _hash(key)
+        cached = self._cache.get(digest)
+        if cached is None:
+            doc = await self.collection.find_one({"hash": digest}, {"user_id": 1})
+            cached = doc["user_id"] if doc else ""
+            self._cache.put(digest, cached)
+        if cached and self._last_used_written.get(digest) is None:
+            # At most once a minute per key and process: a hint for the user, not an audit log.
+            self._last_used_written.put(digest, True)
+            await self.collection.update_one({"hash": digest}, {"$set": {"last_used_at": datetime.now(UTC)}})
+        return cached or None

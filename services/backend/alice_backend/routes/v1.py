@@ -1,0 +1,190 @@
+"""OpenAI-compatible `/v1/models` and `/v1/chat/completions`, for the official SDKs and chat UIs.
+
+A completion takes Alice's own path: admitted by the user's limits, published to Kafka, generated
+by an orchestrator, relayed from the reply stream. It therefore survives an orchestrator crash
+like an app message does (see `openai_compat/relay.py` for what a client sees then). Requests are
+stateless: nothing is stored but the reply stream, which expires like any other.
+"""
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from alice_backend import chat, sse
+from alice_backend.auth.dependencies import Ctx, UserId
+from alice_backend.context import AppContext
+from alice_backend.openai_compat import relay
+from alice_backend.openai_compat.errors import OpenAIError, error_body
+from alice_backend.openai_compat.schemas import (
+    ChatCompletion,
+    ChatCompletionIn,
+    Model,
+    ModelList,
+    openai_error_responses,
+    validate,
+)
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+OWNER = "alice"
+_MODELS_KEY = "served"
+# Cancels issued from a closed stream's cleanup, kept referenced until they ran.
+_background: set[asyncio.Task] = set()
+
+
+async def served_model(ctx: AppContext) -> dict:
+    """The orchestrator's model and limits, memoised for a few seconds."""
+    served = ctx.served_model.get(_MODELS_KEY)
+    if served is None:
+        served = await ctx.orchestrator.call("GET", "/internal/models")
+        if not isinstance(served, dict) or not served.get("model"):
+            raise OpenAIError(502, "upstream_error", "the orchestrator did not name its model")
+        ctx.served_model.put(_MODELS_KEY, served)
+    return served
+
+
+def _model(served: dict) -> Model:
+    return Model(id=served["model"], created=0, owned_by=OWNER)
+
+
+@router.get("/models", response_model=ModelList, responses=openai_error_responses(401, 502, 503))
+async def list_models(ctx: Ctx, _user_id: UserId) -> ModelList:
+    return ModelList(data=[_model(await served_model(ctx))])
+
+
+@router.get(
+    "/models/{model:path}", response_model=Model, responses=openai_error_responses(401, 404, 502, 503)
+)
+async def retrieve_model(model: str, ctx: Ctx, _user_id: UserId) -> Model:
+    served = await served_model(ctx)
+    if model != served["model"]:
+        raise OpenAIError(404, "model_not_found", f"The model '{model[:200]}' does not exist", "model")
+    return _model(served)
+
+
+def _usage(message: dict) -> dict:
+    usage = message.get("usage") or {}
+    prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _finish_reason(message: dict) -> str:
+    return "length" if message.get("finish_reason") == "length" else "stop"
+
+
+def _data(payload: dict) -> str:
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
+
+
+def _cancel(ctx: AppContext, reply_id: str) -> None:
+    """Stop generating a reply nobody reads any more (frees the model and the user's slot).
+    A task of its own: the response's own task is being cancelled."""
+    task = asyncio.create_task(ctx.redis.set(f"cancel:{reply_id}", "1", ex=ctx.settings.reply_meta_ttl_s))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _chunks(ctx: AppContext, reply_id: str, model: str, include_usage: bool) -> AsyncIterator[str]:
+    base = {"id": f"chatcmpl-{reply_id}", "object": "chat.completion.chunk", "created": int(time.time())}
+    base["model"] = model
+
+    def chunk(delta: dict, finish_reason: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return _data(base | {"choices": [choice]})
+
+    ended = False
+    entries = sse.entries(ctx.stream_redis, reply_id, "0-0", ctx.settings.sse_heartbeat_s)
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        async with aclosing(entries), aclosing(relay.answer_text(entries)) as pieces:
+            async for piece in pieces:
+                if isinstance(piece, relay.Heartbeat):
+                    yield ": keep-alive\n\n"
+                elif isinstance(piece, relay.Text):
+                    yield chunk({"content": piece.delta})
+                elif isinstance(piece, relay.Finished):
+                    ended = True
+                    yield chunk({}, _finish_reason(piece.message))
+                    if include_usage:
+                        yield _data(base | {"choices": [], "usage": _usage(piece.message)})
+                    yield "data: [DONE]\n\n"
+                    return
+                else:  # relay.Failed: the SDKs raise an APIError for an `error` chunk
+                    ended = True
+                    yield _data(error_body(502, piece.message or "the reply failed", piece.code))
+                    return
+        ended = True
+        yield _data(error_body(503, "the reply stream was interrupted; retry", "stream_interrupted"))
+    finally:
+        if not ended:
+            _cancel(ctx, reply_id)
+
+
+async def _complete(ctx: AppContext, reply_id: str, model: str) -> dict:
+    entries = sse.entries(ctx.stream_redis, reply_id, "0-0", ctx.settings.sse_heartbeat_s)
+    try:
+        async with asyncio.timeout(ctx.settings.active_generation_ttl_s), aclosing(entries):
+            async for entry_id, event, data in entries:
+                if entry_id is None:
+                    continue
+                if event == "done":
+                    message = json.loads(data).get("message") or {}
+                    choice = {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": str(message.get("content", ""))},
+                        "logprobs": None,
+                        "finish_reason": _finish_reason(message),
+                    }
+                    return {
+                        "id": f"chatcmpl-{reply_id}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": message.get("model") or model,
+                        "choices": [choice],
+                        "usage": _usage(message),
+                    }
+                if event == sse.FAILED:
+                    failure = json.loads(data)
+                    raise OpenAIError(
+                        502, str(failure.get("code", "generation_failed")), str(failure.get("message", ""))
+                    )
+    except TimeoutError as exc:
+        _cancel(ctx, reply_id)
+        raise OpenAIError(504, "timeout", "the reply took too long; it was stopped") from exc
+    raise OpenAIError(503, "stream_interrupted", "the reply stream was interrupted; retry")
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "a chat.completion, or with `stream: true` chat.completion.chunk events",
+        },
+        **openai_error_responses(400, 401, 404, 413, 429, 502, 503, 504),
+    },
+)
+async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId):
+    served = await served_model(ctx)
+    if body.model != served["model"]:
+        raise OpenAIError(
+            404, "model_not_found",
+            f"The model '{body.model}' does not exist; GET /v1/models lists what this server serves",
+            "model",
+        )  # fmt: skip
+    completion = validate(body, int(served.get("max_tokens_limit") or 1))
+    reply_id = await chat.request_completion(ctx, user_id=user_id, completion=completion)
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return StreamingResponse(
+            _chunks(ctx, reply_id, served["model"], include_usage),
+            media_type="text/event-stream",
+            headers=sse.SSE_HEADERS,
+        )
+    return await _complete(ctx, reply_id, served["model"])

@@ -1,0 +1,240 @@
+"""`/v1` through the real `openai` SDK against the in-process backend (real Redis and Kafka). The
+test stands in for the orchestrator by writing the reply stream itself; the real orchestrator
+and model are covered by tests/e2e/test_openai_api.py."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import openai
+import pytest
+from aiokafka import AIOKafkaConsumer
+from alice_common.events import ChatRequested, Topics, parse_event
+
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]
+
+
+@pytest.fixture
+async def user(backend) -> dict:
+    auth = await backend.register()
+    created = await backend.client.post("/api/keys", headers=backend.bearer(auth), json={"name": "sdk"})
+    return {"id": auth["user"]["id"], "key": created.json()["secret"], "auth": auth}
+
+
+@pytest.fixture
+async def sdk(backend, user) -> AsyncIterator[openai.AsyncOpenAI]:
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=backend.app), base_url="http://backend")
+    client = openai.AsyncOpenAI(
+        api_key=user["key"], base_url="http://backend/v1", http_client=http, max_retries=0
+    )
+    yield client
+    await client.close()
+
+
+async def play_orchestrator(redis, user_id: str, events: list[tuple[str, dict]]) -> str:
+    """Waits for the user's admitted reply, then writes its events as an orchestrator would."""
+    for _ in range(250):
+        ids = await redis.zrange(f"active:{user_id}", 0, -1)
+        if ids:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("no reply was admitted")
+    for event, data in events:
+        await redis.xadd(f"reply:{ids[0]}", {"event": event, "data": json.dumps(data)})
+    return ids[0]
+
+
+def done(content: str, **extra) -> tuple[str, dict]:
+    usage = {"prompt_tokens": 7, "completion_tokens": 3}
+    return "done", {"message": {"content": content, "usage": usage, "model": "test-model", **extra}}
+
+
+async def test_models_lists_what_the_orchestrator_serves(sdk):
+    assert [m.id async for m in sdk.models.list()] == ["test-model"]
+    assert (await sdk.models.retrieve("test-model")).owned_by == "alice"
+    with pytest.raises(openai.NotFoundError):
+        await sdk.models.retrieve("gpt-4")
+
+
+async def test_a_wrong_or_missing_key_is_an_authentication_error(backend, sdk):
+    wrong = sdk.with_options(api_key="sk-alice-000000000000-" + "x" * 43)
+    with pytest.raises(openai.AuthenticationError) as caught:
+        await wrong.models.list()
+    assert caught.value.body["code"] == "invalid_api_key" and caught.value.body["type"]
+    bare = await backend.client.get("/v1/models")
+    assert bare.status_code == 401 and set(bare.json()["error"]) == {"message", "type", "param", "code"}
+
+
+async def test_a_completion_is_published_with_its_parameters_and_answered_from_the_stream(
+    backend, settings, sdk, redis, user
+):
+    call = asyncio.create_task(
+        sdk.chat.completions.create(
+            model="test-model", messages=MESSAGES, max_tokens=20, temperature=0, stop="\n\n"
+        )
+    )
+    reply_id = await play_orchestrator(
+        redis,
+        user["id"],
+        [
+            ("status", {}),
+            ("token", {"delta": "Hel"}),
+            ("token", {"delta": "lo"}),
+            done("Hello", finish_reason="length"),
+        ],
+    )
+    completion = await call
+    assert completion.id == f"chatcmpl-{reply_id}" and completion.model == "test-model"
+    assert completion.choices[0].message.content == "Hello"
+    assert completion.choices[0].finish_reason == "length"
+    assert (
+        completion.usage.prompt_tokens,
+        completion.usage.completion_tokens,
+        completion.usage.total_tokens,
+    ) == (7, 3, 10)
+
+    consumer = AIOKafkaConsumer(
+        settings.topic(Topics.CHAT_REQUESTS),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=10_000)
+        events = [parse_event(r.value) for records in batch.values() for r in records]
+    finally:
+        await consumer.stop()
+    request = next(e for e in events if isinstance(e, ChatRequested) and e.reply_id == reply_id)
+    assert request.user_id == user["id"] and request.completion is not None
+    assert [t.model_dump() for t in request.completion.messages] == MESSAGES
+    assert (request.completion.max_tokens, request.completion.temperature, request.completion.stop) == (
+        20,
+        0,
+        ["\n\n"],
+    )
+
+
+async def test_streaming_sends_chunks_usage_and_done(sdk, redis, user):
+    async def read() -> list:
+        stream = await sdk.chat.completions.create(
+            model="test-model", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        return [chunk async for chunk in stream]
+
+    call = asyncio.create_task(read())
+    await play_orchestrator(
+        redis, user["id"], [("token", {"delta": "Hi"}), ("token", {"delta": " there"}), done("Hi there")]
+    )
+    chunks = await call
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Hi there"
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 10
+
+
+async def test_a_retried_stream_is_seamless_when_it_repeats_and_an_sdk_error_when_it_diverges(
+    sdk, redis, user
+):
+    async def read() -> str:
+        stream = await sdk.chat.completions.create(model="test-model", messages=MESSAGES, stream=True)
+        return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+    call = asyncio.create_task(read())
+    same = [
+        ("token", {"delta": "The sea"}),
+        ("reset", {}),
+        ("token", {"delta": "The sea is blue"}),
+        done("The sea is blue"),
+    ]
+    await play_orchestrator(redis, user["id"], same)
+    assert await call == "The sea is blue"
+
+    await redis.delete(f"active:{user['id']}")
+    call = asyncio.create_task(read())
+    other = [
+        ("token", {"delta": "The sea"}),
+        ("reset", {}),
+        ("token", {"delta": "Mountains"}),
+        done("Mountains"),
+    ]
+    await play_orchestrator(redis, user["id"], other)
+    with pytest.raises(openai.APIError) as caught:
+        await call
+    assert caught.value.body["code"] == "retry_diverged"
+
+
+async def test_a_failed_generation_is_an_error_streaming_or_not(sdk, redis, user):
+    failed = [
+        ("failed", {"code": "generation_failed", "message": "The assistant could not generate a reply."})
+    ]
+    call = asyncio.create_task(sdk.chat.completions.create(model="test-model", messages=MESSAGES))
+    await play_orchestrator(redis, user["id"], failed)
+    with pytest.raises(openai.InternalServerError) as caught:
+        await call
+    assert caught.value.status_code == 502 and caught.value.body["code"] == "generation_failed"
+
+
+async def test_parameters_alice_cannot_honour_are_refused_with_400(sdk):
+    cases = [
+        (dict(model="nope"), openai.NotFoundError, "model"),
+        (dict(max_tokens=101), openai.BadRequestError, "max_tokens"),
+        (dict(max_completion_tokens=0), openai.BadRequestError, "max_completion_tokens"),
+        (dict(temperature=3), openai.BadRequestError, "temperature"),
+        (dict(n=2), openai.BadRequestError, "n"),
+        (dict(top_p=0.5), openai.BadRequestError, "top_p"),
+        (dict(stop=["a", "b", "c", "d", "e"]), openai.BadRequestError, "stop"),
+        (
+            dict(messages=[{"role": "tool", "content": "x", "tool_call_id": "1"}]),
+            openai.BadRequestError,
+            "messages.0.role",
+        ),
+        (dict(messages=[]), openai.BadRequestError, "messages"),
+        (
+            dict(messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]),
+            openai.BadRequestError,
+            "messages.0.content",
+        ),
+    ]
+    for override, error, param in cases:
+        kwargs = {"model": "test-model", "messages": MESSAGES} | override
+        with pytest.raises(error) as caught:
+            await sdk.chat.completions.create(**kwargs)
+        assert caught.value.body["param"] == param, (override, caught.value.body)
+        assert caught.value.body["type"] == "invalid_request_error"
+
+
+async def test_malformed_json_is_400_in_openai_shape(backend, user):
+    headers = {"Authorization": f"Bearer {user['key']}", "Content-Type": "application/json"}
+    bad_json = await backend.client.post("/v1/chat/completions", content=b"{", headers=headers)
+    assert bad_json.status_code == 400 and bad_json.json()["error"]["code"] == "invalid_json"
+    assert bad_json.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_an_oversized_body_is_413_in_openai_shape(backend, user):
+    headers = {"Authorization": f"Bearer {user['key']}", "Content-Type": "application/json"}
+    big = b'{"model": "test-model", "messages": [{"role": "user", "content": "' + b"x" * 300_000 + b'"}]}'
+    response = await backend.client.post("/v1/chat/completions", content=big, headers=headers)
+    assert response.status_code == 413 and response.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_neutral_values_of_unsupported_parameters_are_accepted(sdk, redis, user):
+    """Many clients always send these; at their defaults they change nothing."""
+    neutral = dict(n=1, top_p=1, presence_penalty=0, frequency_penalty=0, user="me", seed=None)
+    call = asyncio.create_task(sdk.chat.completions.create(model="test-model", messages=MESSAGES, **neutral))
+    await play_orchestrator(redis, user["id"], [done("ok")])
+    assert (await call).choices[0].message.content == "ok"
+
+
+async def test_the_users_limits_apply_and_give_a_rate_limit_error(backend, sdk):
+    backend.ctx.settings.max_concurrent_generations = 1
+    first = asyncio.create_task(sdk.chat.completions.create(model="test-model", messages=MESSAGES))
+    await asyncio.sleep(0.3)
+    with pytest.raises(openai.RateLimitError) as caught:
+        await sdk.chat.completions.create(model="test-model", messages=MESSAGES)
+    assert int(caught.value.response.headers["retry-after"]) >= 1
+    assert caught.value.body["code"] == "rate_limited" and caught.value.body["type"] == "requests"
+    first.cancel()
