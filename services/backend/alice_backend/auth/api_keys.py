@@ -8,17 +8,17 @@ that time without a database read per request.
 """
 
 import hashlib
-import re
 import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from alice_common import linear_re
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from alice_backend.ownership_cache import TtlCache
 
 KEY_PREFIX = "sk-alice-"
-_KEY = re.compile(r"^sk-alice-([0-9a-f]{12})-([A-Za-z0-9_-]{43})$")
+_KEY = linear_re.compile(r"^sk-alice-([0-9a-f]{12})-([A-Za-z0-9_-]{43})$")
 # What a listing shows: enough to recognise a key, useless to use it.
 SHOWN_CHARS = len(KEY_PREFIX) + 12 + 5
 
