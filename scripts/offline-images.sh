@@ -6,6 +6,7 @@
 # ALICE_OFFLINE_IMAGES=auto (default: a pull probe decides) | 1 (always offline) | 0 (never).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+caller_uv="${UV:-}"   # `uv run` exports the path of its own binary as UV
 source scripts/env.sh
 
 PROBE_IMAGE="${ALICE_PULL_PROBE_IMAGE:-redis:7.4.2-alpine}"   # small, and one the compose file uses
@@ -65,7 +66,9 @@ build() {
   staging="$(mktemp -d)"
   trap 'rm -rf "$staging"' RETURN
   mkdir "$staging/uv" "$staging/weaviate" "$staging/ferretdb" "$staging/kafka"
-  cp "$(python3.11 -c 'import uv; print(uv.find_uv_bin())')" "$staging/uv/uv"
+  local uv_bin="$caller_uv"
+  [[ -x "$uv_bin" ]] || uv_bin="$(command -v uv || python3.11 -c 'import uv; print(uv.find_uv_bin())')"
+  cp "$uv_bin" "$staging/uv/uv"
   [[ "$("$staging/uv/uv" --version)" == "uv $UV_VERSION"* ]] || { echo "uv $UV_VERSION expected on this machine" >&2; exit 1; }
   cp "$cache/weaviate-$WEAVIATE_VERSION/weaviate-server" "$staging/weaviate/"
   cp "$cache/bin/ferretdb-$FERRETDB_VERSION" "$staging/ferretdb/ferretdb"

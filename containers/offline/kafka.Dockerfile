@@ -5,7 +5,7 @@ FROM ${DEBIAN_IMAGE}
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 1000 appuser && useradd --uid 1000 --gid 1000 --no-create-home appuser \
     && mkdir -p /var/lib/kafka/data /opt/kafka/bin /opt/kafka/config \
     && chown -R 1000:1000 /var/lib/kafka /opt/kafka/config

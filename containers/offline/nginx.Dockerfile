@@ -5,7 +5,7 @@ FROM ${DEBIAN_IMAGE}
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends nginx-light wget \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /etc/nginx/sites-enabled/* \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/* \
     && mkdir -p /usr/share/nginx/html /etc/nginx/conf.d
 COPY nginx-main.conf /etc/nginx/nginx.conf
 STOPSIGNAL SIGQUIT

@@ -4,5 +4,5 @@ FROM ${DEBIAN_IMAGE}
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends nodejs npm ca-certificates \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
 CMD ["node"]

@@ -6,5 +6,5 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3.11 ca-certificates \
     && ln -s /usr/bin/python3.11 /usr/local/bin/python \
     && ln -s /usr/bin/python3.11 /usr/local/bin/python3 \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
 CMD ["python3.11"]

@@ -4,7 +4,7 @@ FROM ${DEBIAN_IMAGE}
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends redis-server \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* \
     && mkdir /data && chown redis:redis /data
 COPY redis-run.sh /usr/local/bin/redis-run.sh
 WORKDIR /data

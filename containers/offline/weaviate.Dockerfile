@@ -4,7 +4,7 @@ FROM ${DEBIAN_IMAGE}
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends wget ca-certificates \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* \
     && mkdir -p /var/lib/weaviate
 COPY weaviate-server /bin/weaviate
 EXPOSE 8080 50051
