@@ -3,6 +3,7 @@
 import re
 import subprocess
 import tarfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -108,7 +109,8 @@ def test_a_code_edit_rebuilds_no_dependency_layer(compose: Compose, built_images
     slow `uv sync --no-install-workspace`) comes from the cache, the edited service's code step does not."""
     module = ROOT / "services/backend/alice_backend/__init__.py"
     original = module.read_text()
-    module.write_text(original + "\n# touched by test_a_code_edit_rebuilds_no_dependency_layer\n")
+    # A new text every run: BuildKit keys layers by content, so a repeated edit would be a cache hit.
+    module.write_text(original + f"\n# touched by a test: {uuid.uuid4().hex}\n")
     try:
         env = compose.env | {"BUILDKIT_PROGRESS": "plain"}
         result = run(["scripts/compose.sh", "build", "backend", "kafkaflow"], env, 900)
