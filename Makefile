@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 DEVSTACK := source scripts/env.sh && $$UV run --frozen python -m devstack
 
-.PHONY: dev up down status logs test lint format setup
+.PHONY: dev up down status logs test lint format setup compose-up compose-down
 
 setup:            ## install everything (idempotent; slow steps are cached in ~/.cache/alice)
 	scripts/bootstrap.sh
@@ -21,6 +21,13 @@ status:
 
 logs:             ## `make logs` (all) or `make logs NAME=kafka`
 	$(DEVSTACK) logs $(NAME)
+
+compose-up:       ## the whole system under docker compose (offline images when no registry answers)
+	scripts/bootstrap.sh --containers
+	scripts/compose.sh up
+
+compose-down:     ## stop it (data stays in named volumes; `scripts/compose.sh down -v` deletes it)
+	scripts/compose.sh down
 
 test:             ## set up, start what tests need, run every test, stop what was started
 	scripts/test.sh

@@ -20,14 +20,21 @@ fi
 
 # Stop exactly what this run started (infrastructure somebody already runs stays up).
 started_file="$(mktemp)"
+docker_started_file="$(mktemp)"
 cleanup() {
   if [[ -s "$started_file" ]]; then
     step "stopping what this run started: $(tr '\n' ' ' <"$started_file")"
     devstack down $(cat "$started_file") || true
   fi
-  rm -f "$started_file"
+  [[ -s "$docker_started_file" ]] && scripts/docker-daemon.sh stop
+  rm -f "$started_file" "$docker_started_file"
 }
 trap cleanup EXIT
+
+step "Docker daemon for the container tests (tests/containers): started when none answers"
+scripts/docker-daemon.sh start "$docker_started_file"
+# Docker is part of `make test`: a missing engine fails the container tests instead of skipping them.
+export ALICE_TEST_CONTAINERS=1
 
 step "native infrastructure (Redis, Kafka, FerretDB, Weaviate): provision what is missing, start"
 devstack up --infra --record "$started_file"

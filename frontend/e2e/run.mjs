@@ -43,6 +43,8 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       assert.equal(await bodyText(messages(page).first()), question);
       assert.equal(await bodyText(messages(page).nth(1)), text, 'the stored reply equals the streamed one');
       const nav = page.getByRole('navigation', byName('Conversations'));
+      // The list loads on its own request after the reload: wait for it before counting.
+      await nav.getByRole('link').first().waitFor();
       assert.equal(await nav.getByRole('link').count(), 1);
       first.title = (await nav.getByRole('link').first().innerText()).trim();
 

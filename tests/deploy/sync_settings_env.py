@@ -45,7 +45,7 @@ COMPOSE_OVERRIDES = {
     },
 }
 COMPOSE_SECRETS = {
-    "JWT_SECRET": "${JWT_SECRET:-dev-only-jwt-secret-change-me}",
+    "JWT_SECRET": "${JWT_SECRET:?run scripts/compose-env.sh (or make compose-up) to create .env}",
     "LLM_API_KEY": "${LLM_API_KEY:-}",
     "EMBEDDINGS_API_KEY": "${EMBEDDINGS_API_KEY:-}",
 }

@@ -1,5 +1,5 @@
-"""Dockerfiles (hadolint + the image rules of docs/contracts.md), docker-compose.yml against the Compose
-Specification schema, skaffold.yaml by structure (its schema is not available offline)."""
+"""Dockerfiles (hadolint + the image rules), docker-compose.yml against the Compose Specification
+schema, skaffold.yaml by structure (its schema is not available offline)."""
 
 import importlib.resources
 import json
@@ -15,9 +15,8 @@ import yaml
 from deploy_lib import REPO
 
 SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow"]
-DOCKERFILES = {s: REPO / "services" / s / "Dockerfile" for s in SERVICES} | {
-    "frontend": REPO / "frontend/Dockerfile"
-}
+PYTHON_DOCKERFILE = REPO / "services/Dockerfile"
+DOCKERFILES = {"python": PYTHON_DOCKERFILE, "frontend": REPO / "frontend/Dockerfile"}
 COMPILERS = re.compile(r"\b(build-essential|gcc|g\+\+|cmake|clang|make)\b")
 
 
@@ -27,11 +26,23 @@ def hadolint() -> str:
     return found
 
 
-def stages(dockerfile: Path) -> list[str]:
-    """The Dockerfile split at each FROM (line continuations joined)."""
+def stages(dockerfile: Path) -> dict[str, str]:
+    """The Dockerfile's stages by name (unnamed ones by position), line continuations joined."""
     text = re.sub(r"\\\n", " ", dockerfile.read_text())
-    parts = re.split(r"^(?=FROM )", text, flags=re.M)
-    return [p for p in parts if p.startswith("FROM ")]
+    parts = [p for p in re.split(r"^(?=FROM )", text, flags=re.M) if p.startswith("FROM ")]
+    named = {}
+    for i, part in enumerate(parts):
+        name = re.match(r"FROM \S+(?: AS (\S+))?", part).group(1)
+        named[name or f"#{i}"] = part
+    return named
+
+
+def final_stages(name: str) -> dict[str, str]:
+    """What ends up in the images: the runtime stage and the per-service stages built on it."""
+    found = stages(DOCKERFILES[name])
+    if name == "frontend":
+        return {"runtime": found["runtime"]}
+    return {k: v for k, v in found.items() if k == "runtime" or v.startswith("FROM runtime AS")}
 
 
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
@@ -50,38 +61,74 @@ def test_hadolint_is_not_a_no_op(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
-def test_images_are_multi_stage_pinned_non_root_without_compilers(name: str) -> None:
-    parts = stages(DOCKERFILES[name])
-    assert len(parts) >= 2, "multi-stage"
+def test_upstream_bases_are_pinned_build_args_without_a_registry_frontend(name: str) -> None:
+    """Every upstream image is a pinned `ARG *_IMAGE` (so a local equivalent can replace it), and no
+    `# syntax=` line makes BuildKit fetch a frontend image from a registry."""
     text = DOCKERFILES[name].read_text()
-    for image in re.findall(r"^(?:ARG \w+_IMAGE=|FROM )(\S+)", text, re.M):
-        if image.startswith("$") or (":" not in image and image in {p.split()[-1] for p in parts}):
-            continue  # an ARG or an earlier stage
+    assert not re.search(r"^#\s*syntax=", text, re.M | re.I)
+    names = set(stages(DOCKERFILES[name]))
+    args = dict(re.findall(r"^ARG (\w+_IMAGE)=(\S+)", text, re.M))
+    assert args
+    for image in args.values():
         tag = image.rpartition(":")[2]
         assert ":" in image and tag != "latest" and re.search(r"\d+\.\d+", tag), f"{image} is not pinned"
-    final = parts[-1]
-    users = re.findall(r"^USER (\S+)", final, re.M)
+    for image in re.findall(r"^FROM (\S+)", text, re.M):
+        base = image.replace("${SERVICE}", "backend")
+        assert (image.startswith("${") and image[2:-1] in args) or base in names or image == "scratch", image
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_images_are_multi_stage_non_root_without_compilers(name: str) -> None:
+    assert len(stages(DOCKERFILES[name])) >= 2, "multi-stage"
+    runtime = final_stages(name)["runtime"]
+    users = re.findall(r"^USER (\S+)", runtime, re.M)
     assert users and users[-1] == "10001:10001"
-    assert not COMPILERS.search(final.split("\n", 1)[1]), "compilers in the final stage"
-    assert not re.search(r"--mount=type=cache|pip install|npm (ci|install)", final)
+    for stage in final_stages(name).values():
+        assert not COMPILERS.search(stage.split("\n", 1)[1]), "compilers in a final stage"
+        assert not re.search(r"--mount=type=cache|pip install|npm (ci|install)|uv sync", stage)
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_python_images_install_only_their_package_with_uv(service: str) -> None:
-    builder, final = stages(DOCKERFILES[service])[-2:]
-    assert re.search(rf"uv sync --frozen --no-dev --package alice-{service} --no-editable", builder)
-    assert "COPY --from=builder /app/.venv /app/.venv" in final
-    assert re.search(r"HOME=/tmp", final) and re.search(r"TMPDIR=/tmp", final)
-    assert re.search(rf'^ENTRYPOINT \["alice-{service}"\]', final, re.M)
-    script = (REPO / "services" / service / "pyproject.toml").read_text()
-    assert f'alice-{service} = "alice_{service}.__main__:main"' in script
+def test_one_python_dockerfile_builds_each_service_from_a_build_arg() -> None:
+    found = stages(PYTHON_DOCKERFILE)
+    last = found[list(found)[-1]]
+    assert re.search(r"^FROM \$\{SERVICE\}\s*$", last, re.M), "the final stage is the service's"
+    runtime = found["runtime"]
+    assert "COPY --from=builder /app/.venv /app/.venv" in runtime
+    assert re.search(r"HOME=/tmp", runtime) and re.search(r"TMPDIR=/tmp", runtime)
+    assert re.search(r'^ENTRYPOINT \["alice-service"\]', runtime, re.M)
+    assert 'ln -s "alice-${SERVICE}" /app/.venv/bin/alice-service' in found["builder"]
+    for service in SERVICES:
+        assert found[service].startswith("FROM runtime AS"), service
+        script = (REPO / "services" / service / "pyproject.toml").read_text()
+        assert f'alice-{service} = "alice_{service}.__main__:main"' in script
+
+
+def test_python_layers_keep_one_service_edit_from_rebuilding_dependencies() -> None:
+    """Lock and pyproject files, then the third-party dependencies, then the code: editing a service
+    (or common) only reruns the last, fast step."""
+    builder = stages(PYTHON_DOCKERFILE)["builder"]
+    steps = [line for line in builder.splitlines() if re.match(r"(COPY|RUN) ", line)]
+    deps = next(i for i, line in enumerate(steps) if "--no-install-workspace" in line)
+    install = next(i for i, line in enumerate(steps) if "--no-editable" in line)
+    package = r'--package "alice-\$\{SERVICE\}"'
+    assert re.search(rf"set -- --frozen --no-dev --no-install-workspace {package}", steps[deps])
+    assert re.search(rf"set -- --frozen --no-dev {package} --no-editable", steps[install])
+    assert all('uv sync --offline "$@"' in steps[i] for i in (deps, install))
+    before = steps[:deps]
+    assert all(re.match(r"COPY \S*(pyproject\.toml|uv\.lock)", line) for line in before), before
+    copied = " ".join(before)
+    for member in ["services/common", *(f"services/{s}" for s in SERVICES), "tools/devstack"]:
+        assert f"COPY {member}/pyproject.toml" in copied, member
+    code = steps[deps + 1 : install]
+    assert code == ["COPY services/common services/common", "COPY services/${SERVICE} services/${SERVICE}"]
+    assert "--mount=type=cache" in steps[deps] and "--mount=type=cache" in steps[install]
 
 
 def test_only_the_orchestrator_builder_has_compilers() -> None:
-    for service in SERVICES:
-        builder = stages(DOCKERFILES[service])[-2]
-        assert bool(COMPILERS.search(builder)) == (service == "orchestrator"), service
-    assert "-DGGML_NATIVE=OFF" in DOCKERFILES["orchestrator"].read_text()
+    found = stages(PYTHON_DOCKERFILE)
+    for name, stage in found.items():
+        assert bool(COMPILERS.search(stage.split("\n", 1)[1])) == (name == "deps-orchestrator"), name
+    assert "-DGGML_NATIVE=OFF" in found["deps-orchestrator"]
 
 
 def test_dockerignore_keeps_the_context_small() -> None:
@@ -171,3 +218,59 @@ def test_skaffold_structure(skaffold: dict) -> None:
     assert profiles["prod"]["manifests"]["kustomize"]["paths"] == ["k8s/overlays/prod"]
     for path in [*kustomize["paths"], *profiles["prod"]["manifests"]["kustomize"]["paths"]]:
         assert (REPO / path / "kustomization.yaml").is_file()
+
+
+def test_skaffold_builds_the_python_services_from_one_dockerfile(skaffold: dict) -> None:
+    for artifact in skaffold["build"]["artifacts"]:
+        service = artifact["image"].removeprefix("alice/")
+        if service in SERVICES:
+            assert artifact["docker"]["dockerfile"] == "services/Dockerfile"
+            assert artifact["docker"]["buildArgs"] == {"SERVICE": service}
+
+
+def offline_substitutions_in_compose() -> dict[str, dict[str, str]]:
+    """Build args the offline override gives each image (docker-compose.offline.yml)."""
+    offline = yaml.safe_load((REPO / "docker-compose.offline.yml").read_text())
+    services = offline["services"].items()
+    return {f"alice/{name}": svc["build"]["args"] for name, svc in services if "build" in svc}
+
+
+def test_offline_substitution_is_the_same_for_compose_and_skaffold(skaffold: dict) -> None:
+    """One set of local equivalents: skaffold's `offline` profile sets exactly the build args of
+    docker-compose.offline.yml, and each one names an `ARG *_IMAGE` of the image's Dockerfile."""
+    expected = offline_substitutions_in_compose()
+    assert set(expected) == {f"alice/{s}" for s in [*SERVICES, "frontend"]}
+    artifacts = json.loads(json.dumps(skaffold["build"]["artifacts"]))
+    profile = {p["name"]: p for p in skaffold["profiles"]}["offline"]
+    for patch in profile["patches"]:
+        assert patch["op"] == "add"
+        _, _, _, index, _, *rest = patch["path"].split("/")
+        docker = artifacts[int(index)]["docker"]
+        if rest == ["buildArgs"]:
+            docker.setdefault("buildArgs", {}).update(patch["value"])
+        elif rest[0] == "buildArgs":
+            docker.setdefault("buildArgs", {})[rest[1]] = patch["value"]
+        else:
+            docker[rest[0]] = patch["value"]
+    for artifact in artifacts:
+        args = {k: v for k, v in artifact["docker"]["buildArgs"].items() if k != "SERVICE"}
+        assert args == expected[artifact["image"]], artifact["image"]
+        dockerfile = (REPO / artifact["docker"]["dockerfile"]).read_text()
+        for arg, image in args.items():
+            assert re.search(rf"^ARG {arg}=", dockerfile, re.M), arg
+            assert image.startswith("alice-offline/")
+            assert artifact["docker"]["network"] == "host"
+
+
+def test_offline_images_exist_for_every_substitution() -> None:
+    """Each local image the override names is one scripts/offline-images.sh builds."""
+    offline = yaml.safe_load((REPO / "docker-compose.offline.yml").read_text())
+    script = (REPO / "scripts/offline-images.sh").read_text()
+    names = {svc["image"] for svc in offline["services"].values() if "image" in svc}
+    names |= {image for args in offline_substitutions_in_compose().values() for image in args.values()}
+    versions = dict(re.findall(r"^(\w+_VERSION)=(\S+)$", script, re.M))
+    built = {
+        re.sub(r"\$(\w+)", lambda m: versions[m.group(1)], tag)
+        for tag in re.findall(r'^\s+image "([^"]+)"', script, re.M)
+    }
+    assert names <= built, names - built

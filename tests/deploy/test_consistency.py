@@ -19,6 +19,16 @@ CONTRACT_PORTS = {
 }  # fmt: skip
 SYNC = "run tests/deploy/sync_settings_env.py"
 COMPOSE_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
+COMPOSE_REQUIRED = re.compile(r"\$\{(\w+):\?([^}]*)\}")
+# Secrets compose takes from the git-ignored .env (scripts/compose-env.sh): no built-in default.
+COMPOSE_SECRETS = {"JWT_SECRET", "ALICE_INTERNAL_TOKEN", "WEAVIATE_API_KEY"}
+# Host ports of compose, movable by ALICE_<NAME>_PORT (published on 127.0.0.1 only).
+COMPOSE_PORT_VARS = {
+    "frontend": "ALICE_FRONTEND_PORT", "backend": "ALICE_BACKEND_PORT",
+    "orchestrator": "ALICE_ORCHESTRATOR_PORT", "dataflow": "ALICE_DATAFLOW_PORT",
+    "kafkaflow": "ALICE_KAFKAFLOW_PORT", "mongodb": "ALICE_MONGO_PORT", "weaviate": "ALICE_WEAVIATE_PORT",
+    "redis": "ALICE_REDIS_PORT", "kafka": "ALICE_KAFKA_PORT",
+}  # fmt: skip
 
 
 def settings_class(service: str) -> type[AliceSettings]:
@@ -48,7 +58,12 @@ def compose_env(compose: dict, service: str) -> dict[str, str]:
     """The environment compose gives the container, with ${VAR:-default} resolved to its default."""
     env = compose["services"][service].get("environment", {})
     assert isinstance(env, dict), "use the mapping form of environment"
-    return {k: COMPOSE_DEFAULT.sub(lambda m: m.group(2), str(v)) for k, v in env.items()}
+    resolved = {k: COMPOSE_DEFAULT.sub(lambda m: m.group(2), str(v)) for k, v in env.items()}
+    # A required secret stands for a random .env value: any long string.
+    return {
+        k: COMPOSE_REQUIRED.sub(lambda m: f"from-env-{m.group(1)}-" + "x" * 40, v)
+        for k, v in resolved.items()
+    }
 
 
 def k8s_env(variant, service: str) -> tuple[dict[str, str], set[str]]:
@@ -145,10 +160,18 @@ def test_the_backend_trusts_its_proxies_to_name_the_client(rendered, compose: di
         assert "*" not in env["FORWARDED_ALLOW_IPS"]
 
 
-def test_compose_interpolation_is_only_defaults(compose: dict) -> None:
+def test_compose_interpolation_is_defaults_or_required_secrets(compose: dict) -> None:
+    """Every ${VAR} has a default, except the secrets: those must come from .env, and compose stops
+    with a message naming what to run when they do not (never a weak built-in default)."""
     text = (REPO / "docker-compose.yml").read_text()
+    required = set()
     for match in re.finditer(r"\$(?!\$)(\{[^}]*\}|\w+)", text):
-        assert COMPOSE_DEFAULT.fullmatch(match.group(0)), f"{match.group(0)} needs a default (or $$)"
+        if found := COMPOSE_REQUIRED.fullmatch(match.group(0)):
+            required.add(found.group(1))
+            assert "scripts/compose-env.sh" in found.group(2) and "make compose-up" in found.group(2)
+        else:
+            assert COMPOSE_DEFAULT.fullmatch(match.group(0)), f"{match.group(0)} needs a default (or $$)"
+    assert required == COMPOSE_SECRETS
 
 
 def alice_images_in_k8s(variant) -> set[str]:
@@ -173,6 +196,8 @@ def test_same_images_in_skaffold_k8s_and_compose(variant, compose: dict, skaffol
         assert svc["build"]["context"] == artifacts[image]["context"] == "."
         assert svc["build"]["dockerfile"] == artifacts[image]["docker"]["dockerfile"]
         assert (REPO / svc["build"]["dockerfile"]).is_file()
+        assert svc["build"].get("args", {}) == artifacts[image]["docker"].get("buildArgs", {})
+
     # k8s and compose agree on the tag too (skaffold replaces it with what it built).
     k8s_tags = {
         c["image"]
@@ -181,6 +206,12 @@ def test_same_images_in_skaffold_k8s_and_compose(variant, compose: dict, skaffol
         if c["image"].startswith("alice/")
     }
     assert k8s_tags == {svc["image"] for svc in compose_images.values()}
+
+
+def test_every_compose_port_is_published_on_loopback_only(compose: dict) -> None:
+    for name, service in compose["services"].items():
+        for mapping in service.get("ports", []):
+            assert re.fullmatch(r"127\.0\.0\.1:\$\{ALICE_\w+_PORT:-\d+\}:\d+", mapping), (name, mapping)
 
 
 def test_same_third_party_images_in_compose_and_k8s(rendered, compose: dict) -> None:
@@ -202,10 +233,15 @@ def test_kafka_cluster_id_is_a_kraft_uuid(variant, compose: dict) -> None:
 @pytest.mark.parametrize("service", [*SERVICES, "frontend"])
 def test_ports_match_design(variant, compose: dict, service: str) -> None:
     port = CONTRACT_PORTS[service]
-    assert f"127.0.0.1:{port}:{port}" in compose["services"][service]["ports"]
-    dockerfile = (
-        REPO / ("frontend/Dockerfile" if service == "frontend" else f"services/{service}/Dockerfile")
-    ).read_text()
+    assert (
+        f"127.0.0.1:${{{COMPOSE_PORT_VARS[service]}:-{port}}}:{port}" in compose["services"][service]["ports"]
+    )
+    if service == "frontend":
+        dockerfile = (REPO / "frontend/Dockerfile").read_text()
+    else:  # the service's own final stage of the one Python Dockerfile
+        text = (REPO / "services/Dockerfile").read_text()
+        dockerfile = re.search(rf"^FROM runtime AS {service}\n(.*?)(?=^FROM |\Z)", text, re.M | re.S).group(1)
+        assert f"ENV PORT={port}" in dockerfile
     assert re.findall(r"^EXPOSE (\d+)$", dockerfile, re.M) == [str(port)]
     if service != "frontend":
         assert settings_class(service)().port == port
@@ -216,7 +252,7 @@ def test_ports_match_design(variant, compose: dict, service: str) -> None:
 @pytest.mark.parametrize("store", ["mongodb", "redis", "kafka", "weaviate"])
 def test_store_ports_match_design(variant, compose: dict, store: str) -> None:
     port = CONTRACT_PORTS[store]
-    assert f"127.0.0.1:{port}:{port}" in compose["services"][store]["ports"]
+    assert f"127.0.0.1:${{{COMPOSE_PORT_VARS[store]}:-{port}}}:{port}" in compose["services"][store]["ports"]
     assert port in [p["port"] for p in variant.get("Service", store)["spec"]["ports"]]
 
 

@@ -159,8 +159,10 @@ async def sse_events(
     stop_after: int | None = None,
     on_event: Callable[[dict], Awaitable[None]] | None = None,
     read_timeout_s: float = 120,
+    direct: bool = True,
 ) -> list[dict]:
-    """Reads SSE events until done/failed (or `stop_after` events); returns [{id, event, data}]."""
+    """Reads SSE events until done/failed (or `stop_after` events); returns [{id, event, data}].
+    `direct=False` when reading through a proxy: nginx consumes the backend's X-Accel-Buffering."""
     headers = dict(auth)
     if last_event_id:
         headers["Last-Event-ID"] = last_event_id
@@ -168,9 +170,8 @@ async def sse_events(
     async with api.stream("GET", url, headers=headers, timeout=read_timeout_s) as response:
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
-        assert (
-            response.headers["cache-control"] == "no-cache" and response.headers["x-accel-buffering"] == "no"
-        )
+        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers.get("x-accel-buffering") == ("no" if direct else None)
         current: dict = {}
         data_lines: list[str] = []
         async for line in response.aiter_lines():
@@ -195,18 +196,21 @@ async def sse_events(
     return events
 
 
-async def read_until_done(api: httpx.AsyncClient, auth: dict[str, str], url: str) -> dict:
+async def read_until_done(
+    api: httpx.AsyncClient, auth: dict[str, str], url: str, direct: bool = True
+) -> dict:
     """The finished assistant message of a reply stream (which must end in `done`)."""
-    events = await sse_events(api, url, auth, read_timeout_s=300)
+    events = await sse_events(api, url, auth, read_timeout_s=300, direct=direct)
     assert events and events[-1]["event"] == "done", f"stream ended without done: {events[-3:]}"
     return events[-1]["data"]["message"]
 
 
-async def ask(api: httpx.AsyncClient, auth: dict[str, str], content: str) -> dict:
+async def ask(api: httpx.AsyncClient, auth: dict[str, str], content: str, direct: bool = True) -> dict:
     """A new conversation with one message, read until its reply is done: {conversation, message}."""
     conversation = await new_conversation(api, auth)
     accepted = await send(api, auth, conversation, content)
-    return {"conversation": conversation, "message": await read_until_done(api, auth, accepted["stream_url"])}
+    message = await read_until_done(api, auth, accepted["stream_url"], direct=direct)
+    return {"conversation": conversation, "message": message}
 
 
 # ---------------------------------------------------------------------------------------------------

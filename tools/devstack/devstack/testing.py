@@ -11,10 +11,12 @@ Where the servers come from, in this order:
   1. environment variables, each one on its own: ALICE_TEST_KAFKA (bootstrap servers),
      ALICE_TEST_REDIS_URL, ALICE_TEST_MONGODB_URL, ALICE_TEST_WEAVIATE_URL,
      ALICE_TEST_WEAVIATE_GRPC_PORT (default 50051);
-  2. testcontainers, when a Docker engine answers (`docker info` succeeds);
+  2. testcontainers, when a Docker engine answers AND holds every image they run (a daemon without
+     registry access cannot pull them, and each test would then fail on the pull);
   3. the native stack: `devstack up --infra` when it is not up yet; what a test session started is
      stopped again by the last test session that ends (sessions running in parallel share it).
-ALICE_TEST_INFRA=native|docker forces one of the last two.
+ALICE_TEST_INFRA=native|docker forces one of the last two. The choice and its reason are printed in
+pytest's header.
 """
 
 import contextlib
@@ -82,12 +84,65 @@ _ENV_KEYS = {
 }
 
 
+# The images _docker_infra runs (testcontainers also starts its own "ryuk" reaper image).
+DOCKER_INFRA_IMAGES = (
+    "redis:7",
+    "confluentinc/cp-kafka:7.6.0",
+    "mongo:7",
+    "semitechnologies/weaviate:1.35.2",
+    "testcontainers/ryuk:0.8.1",
+)
+
+
 def docker_available() -> bool:
     try:
         result = subprocess.run(["docker", "info"], capture_output=True, timeout=15)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0
+
+
+def docker_images_missing(images: tuple[str, ...] = DOCKER_INFRA_IMAGES) -> list[str]:
+    """Which of `images` the Docker engine does not hold (pulling is not tried: it may hang)."""
+    missing = []
+    for image in images:
+        try:
+            found = subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=15)
+        except (OSError, subprocess.TimeoutExpired):
+            return list(images)
+        if found.returncode != 0:
+            missing.append(image)
+    return missing
+
+
+def choose_infra() -> tuple[str, str]:
+    """("docker" | "native", why): what the `infra` fixture uses unless every address comes from env."""
+    choice = os.environ.get("ALICE_TEST_INFRA", "")
+    if choice in ("docker", "native"):
+        return choice, "ALICE_TEST_INFRA"
+    if not docker_available():
+        return "native", "no Docker engine answers"
+    missing = docker_images_missing()
+    if missing:
+        return "native", f"Docker answers but lacks {', '.join(missing)} (no registry to pull from)"
+    return "docker", "Docker answers and holds every image"
+
+
+_CHOICE: tuple[str, str] | None = None
+
+
+def _infra_choice() -> tuple[str, str]:
+    global _CHOICE
+    if _CHOICE is None:
+        _CHOICE = choose_infra()
+    return _CHOICE
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if all(os.environ.get(key) for key in _ENV_KEYS.values()):
+        return "infrastructure: from ALICE_TEST_* environment variables"
+    kind, why = _infra_choice()
+    return f"infrastructure: {kind} ({why})"
 
 
 @pytest.fixture(scope="session")
@@ -97,9 +152,7 @@ def infra(request: pytest.FixtureRequest) -> Iterator[Infra]:
     if len(from_env) == len(_ENV_KEYS):
         yield Infra(**from_env, weaviate_grpc_port=grpc_port, source="env")
         return
-    choice = os.environ.get("ALICE_TEST_INFRA", "")
-    use_docker = choice == "docker" or (choice != "native" and docker_available())
-    provider = _docker_infra if use_docker else _native_infra
+    provider = _docker_infra if _infra_choice()[0] == "docker" else _native_infra
     resources = contextlib.ExitStack()
     with _visible_output(request):
         found = resources.enter_context(provider())

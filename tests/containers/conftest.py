@@ -1,0 +1,108 @@
+"""The system in containers (issue 9): images built through docker-compose.yml (plus
+docker-compose.offline.yml when no registry answers) by `scripts/compose.sh`, the same path as
+`make compose-up`, and the whole stack run under `docker compose` with its own project name and
+free host ports, so it never meets the native devstack or another run.
+
+These tests need a Docker engine that runs containers. `make test` provides one
+(scripts/bootstrap.sh --test installs it, scripts/test.sh starts dockerd and sets
+ALICE_TEST_CONTAINERS=1, which turns a missing engine into a failure); elsewhere they are skipped
+with the reason in the summary. ALICE_TEST_CONTAINERS=0 skips them.
+"""
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from devstack.testing import free_port
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))  # the public-API helpers of stack.py
+
+from composestack import ALICE_IMAGES, PORT_VARS, ROOT, Compose, run
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    ours = [item for item in items if Path(str(item.fspath)).is_relative_to(here)]
+    if not ours:
+        return
+    reason = _unavailable()
+    if reason is None:
+        return
+    if os.environ.get("ALICE_TEST_CONTAINERS") == "1":
+        return  # the session fixture fails with the reason
+    for item in ours:
+        item.add_marker(pytest.mark.skip(reason=f"containers: {reason}"))
+
+
+def _unavailable() -> str | None:
+    if os.environ.get("ALICE_TEST_CONTAINERS") == "0":
+        return "ALICE_TEST_CONTAINERS=0"
+    try:
+        info = subprocess.run(["docker", "info"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return "no docker CLI or no answer (scripts/bootstrap.sh --containers)"
+    if info.returncode != 0:
+        return "no Docker daemon answers (scripts/docker-daemon.sh start)"
+    plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=20)
+    if plugin.returncode != 0:
+        return "the compose v2 plugin is missing (scripts/docker-plugins.sh)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def compose() -> Compose:
+    """The environment of this session's compose project: own name, free ports, random secrets, and
+    the offline decision taken once (a pull probe unless ALICE_OFFLINE_IMAGES says)."""
+    reason = _unavailable()
+    if reason is not None:
+        pytest.fail(f"containers: {reason}")
+    env = dict(os.environ)
+    env["COMPOSE_PROJECT_NAME"] = f"alice-ctest-{uuid.uuid4().hex[:8]}"
+    for var in PORT_VARS.values():
+        env[var] = str(free_port())
+    for var in ("JWT_SECRET", "ALICE_INTERNAL_TOKEN", "WEAVIATE_API_KEY"):
+        env[var] = secrets.token_urlsafe(32)
+    mode = env.get("ALICE_OFFLINE_IMAGES", "auto")
+    if mode == "auto":
+        needed = subprocess.run(["scripts/offline-images.sh", "needed"], cwd=ROOT, env=env, timeout=120)
+        mode = "1" if needed.returncode == 0 else "0"
+    env["ALICE_OFFLINE_IMAGES"] = mode
+    return Compose(env)
+
+
+@pytest.fixture(scope="session")
+def built_images(compose: Compose, request: pytest.FixtureRequest) -> dict[str, int]:
+    """Every image built through the compose files, as `make compose-up` builds them; their sizes."""
+    started = time.monotonic()
+    compose("build", timeout=3600)
+    sizes = {}
+    for name in ALICE_IMAGES:
+        out = run(["docker", "image", "inspect", "-f", "{{.Size}}", f"alice/{name}:0.1.0"], compose.env, 60)
+        sizes[name] = int(out.stdout.strip())
+    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    if reporter is not None:
+        offline = "offline equivalents" if compose.env["ALICE_OFFLINE_IMAGES"] == "1" else "upstream bases"
+        reporter.write_line(f"\ncontainers: images built in {time.monotonic() - started:.0f}s ({offline}):")
+        for name, size in sizes.items():
+            reporter.write_line(f"  alice/{name}:0.1.0  {size / 1e6:7.1f} MB")
+    return sizes
+
+
+@pytest.fixture(scope="session")
+def stack(compose: Compose, built_images) -> Iterator[Compose]:
+    """The whole system up and healthy (`up --build --wait`); removed with its volumes at the end."""
+    try:
+        compose("up", "--wait-timeout", "600", timeout=900)
+        yield compose
+    finally:
+        logs = compose("logs", "--no-color", "--tail", "200", timeout=120, check=False)
+        log_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"{compose.project}.log"
+        log_file.write_text(logs.stdout + logs.stderr)
+        compose("down", "-v", "--remove-orphans", timeout=300, check=False)
