@@ -157,7 +157,7 @@ async def read_sse_until_done(url: str, path: str, auth: str) -> tuple[float | N
                 elif line.startswith(b"data:"):
                     if event == "token" and first_token is None:
                         first_token = time.perf_counter()
-                    elif event in ("done", "error"):
+                    elif event in ("done", "failed"):
                         return first_token, json.loads(line[5:]), event
     finally:
         writer.close()
