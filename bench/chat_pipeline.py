@@ -180,7 +180,7 @@ async def read_sse_until_done(
                     if event == "token":
                         tokens += 1
                         first_token = first_token or time.perf_counter()
-                    elif event in ("done", "error", "failed"):
+                    elif event in ("done", "failed"):
                         return first_token, json.loads(line[5:]), event, tokens
     finally:
         writer.close()
