@@ -9,6 +9,7 @@ ALICE_TEST_CONTAINERS=1, which turns a missing engine into a failure); elsewhere
 with the reason in the summary. ALICE_TEST_CONTAINERS=0 skips them.
 """
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -86,12 +87,13 @@ def built_images(compose: Compose, request: pytest.FixtureRequest) -> dict[str, 
     for name in ALICE_IMAGES:
         out = run(["docker", "image", "inspect", "-f", "{{.Size}}", f"alice/{name}:0.1.0"], compose.env, 60)
         sizes[name] = int(out.stdout.strip())
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None:
-        offline = "offline equivalents" if compose.env["ALICE_OFFLINE_IMAGES"] == "1" else "upstream bases"
-        reporter.write_line(f"\ncontainers: images built in {time.monotonic() - started:.0f}s ({offline}):")
-        for name, size in sizes.items():
-            reporter.write_line(f"  alice/{name}:0.1.0  {size / 1e6:7.1f} MB")
+    offline = "offline equivalents" if compose.env["ALICE_OFFLINE_IMAGES"] == "1" else "upstream bases"
+    lines = [f"containers: images built in {time.monotonic() - started:.0f}s ({offline}):"]
+    lines += [f"  alice/{name}:0.1.0  {size / 1e6:7.1f} MB" for name, size in sizes.items()]
+    # Into the test output even though pytest captures it (the sizes are a reported figure).
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print("\n" + "\n".join(lines), flush=True)
     return sizes
 
 
