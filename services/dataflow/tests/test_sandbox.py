@@ -2,7 +2,6 @@
 user can read, and the dataflow process itself does not grow with the document."""
 
 import importlib.util
-import resource
 import time
 import zlib
 from pathlib import Path
@@ -54,9 +53,8 @@ async def test_a_7_mib_deeply_nested_html_page_is_indexed_without_growing_the_se
     elapsed = time.monotonic() - started
     assert "word0" in chunks[0] and "word1999" in chunks[-1]
     assert rss_bytes() - before < 64 * MIB, "the parsing must not happen in the service's process"
-    child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    assert child_peak < 512 * MIB, f"the child peaked at {child_peak // MIB} MiB"
-    print(f"\n7 MiB nested HTML: {len(chunks)} chunks in {elapsed:.1f} s, child peak {child_peak // MIB} MiB")
+    # The child's own memory is capped by RLIMIT_AS (see the "too big" test below).
+    print(f"\n7 MiB nested HTML: {len(chunks)} chunks in {elapsed:.1f} s")
 
 
 async def test_a_document_needing_too_much_memory_fails_as_too_big():
