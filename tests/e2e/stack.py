@@ -33,6 +33,8 @@ UNTHROTTLED: dict[str, object] = {
 }
 # For tests that upload more documents per user than the per-user bucket allows.
 UNTHROTTLED_UPLOADS: dict[str, object] = {"upload_rate_capacity": 1000, "upload_rate_per_s": 1000}
+# For tests that poll search until an index catches up (each poll takes a token of the bucket).
+UNTHROTTLED_SEARCH: dict[str, object] = {"search_rate_capacity": 1000, "search_rate_per_s": 1000}
 
 # Services before the ones that call them; the backend calls all the others.
 START_ORDER = ("dataflow", "kafkaflow", "orchestrator", "backend")

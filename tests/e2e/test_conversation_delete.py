@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from stack import UNTHROTTLED, Stack, ask, isolation, register
+from stack import UNTHROTTLED, UNTHROTTLED_SEARCH, Stack, ask, isolation, register
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -24,7 +24,7 @@ def stack(infra) -> Iterator[str]:
         isolation("convdel"),
         dataflow={"ready_timeout_s": 120},
         orchestrator=dict(llm_provider="local", llm_max_tokens=24, llm_temperature=0.2, ready_timeout_s=120),
-        backend=UNTHROTTLED,
+        backend=UNTHROTTLED | UNTHROTTLED_SEARCH,
     ) as up:
         yield up["backend"].url
 

@@ -144,7 +144,7 @@ CRAFTED = {
     # The upload that froze the backend for ~90 s: exponential backtracking in type sniffing.
     "redos-comments.html": b"<!---->" * 2000 + b"<x",
     "redos-markdown.md": b"x" + b"\n" * 8000 + b"[" * 8000,
-    "whitespace-runs.txt": (b" \t" * 1000 + b"\n") * 2000 + b"end",
+    "whitespace-runs.txt": b"start" + (b" \t" * 1000 + b"\n") * 2000 + b"end",
     "nested-7mib.html": nested_html(7 * MIB // 34),
     "unclosed-tags.html": b"<html><body>" + b"<p><i><b><u>" * 200_000 + b"loose text",
     "nested.pdf": pdfmaker.deeply_nested_pdf(50_000),

@@ -13,7 +13,16 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from stack import UNTHROTTLED, UNTHROTTLED_UPLOADS, Stack, ask, isolation, load_pdfmaker, register
+from stack import (
+    UNTHROTTLED,
+    UNTHROTTLED_SEARCH,
+    UNTHROTTLED_UPLOADS,
+    Stack,
+    ask,
+    isolation,
+    load_pdfmaker,
+    register,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -39,7 +48,7 @@ def stack(infra) -> Iterator[str]:
         isolation("knowledge"),
         dataflow={"ready_timeout_s": 120},
         orchestrator=dict(llm_provider="local", llm_max_tokens=40, llm_temperature=0.2, ready_timeout_s=120),
-        backend=UNTHROTTLED | UNTHROTTLED_UPLOADS,
+        backend=UNTHROTTLED | UNTHROTTLED_UPLOADS | UNTHROTTLED_SEARCH,
     ) as up:
         yield up["backend"].url
 

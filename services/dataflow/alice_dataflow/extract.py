@@ -11,7 +11,6 @@ import logging
 import warnings
 from html.parser import HTMLParser
 
-from alice_common import linear_re
 from alice_common.kafka.failures import PermanentError
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError, PyPdfError
@@ -134,16 +133,20 @@ def extract_pdf(data: bytes, max_chars: int) -> str:
     return "\n\n".join(pages)
 
 
-_BLANKS = linear_re.compile(r"[ \t\f\v]+")
-_SPACED_NEWLINE = linear_re.compile(r" *\n *")
-_BLANK_LINES = linear_re.compile(r"\n{3,}")
+_BLANKS_TO_SPACE = str.maketrans({"\t": " ", "\f": " ", "\v": " "})
 
 
 def normalize_whitespace(text: str) -> str:
+    """Runs of blanks become one space, lines lose their edge blanks, at most one empty line in a
+    row. String methods rather than patterns: each step is one linear C-speed pass (RE2's `sub`
+    from Python costs ~15 µs per match, seconds on a 5 M-character document)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    text = _BLANKS.sub(" ", text)
-    text = _SPACED_NEWLINE.sub("\n", text)
-    return _BLANK_LINES.sub("\n\n", text).strip()
+    lines: list[str] = []
+    for raw in text.translate(_BLANKS_TO_SPACE).split("\n"):
+        line = " ".join(word for word in raw.split(" ") if word)
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    return "\n".join(lines).strip()
 
 
 def extract_text(data: bytes, content_type: str, filename: str, max_chars: int = 5_000_000) -> str:

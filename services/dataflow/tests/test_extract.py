@@ -1,8 +1,11 @@
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
-from alice_dataflow.extract import DocumentError, extract_text, kind_of
+from alice_dataflow.extract import DocumentError, extract_text, kind_of, normalize_whitespace
+from hypothesis import given
+from hypothesis import strategies as st
 
 _spec = importlib.util.spec_from_file_location("pdfmaker", Path(__file__).with_name("pdfmaker.py"))
 pdfmaker = importlib.util.module_from_spec(_spec)
@@ -61,3 +64,13 @@ def test_kind_is_decided_by_content_when_the_type_is_vague():
 
 def test_extracted_text_is_capped():
     assert len(extract_text(b"word " * 1000, "text/plain", "a.txt", max_chars=100)) == 100 - 1
+
+
+@given(st.text(alphabet=[" ", "\t", "\n", "\r", "\v", "\f", "\x00", "a", "é"], max_size=60))
+def test_whitespace_is_normalised_like_the_regex_definition(text):
+    """The string-method implementation matches its definition in (backtracking) patterns."""
+    expected = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    expected = re.sub(r"[ \t\f\v]+", " ", expected)
+    expected = re.sub(r" *\n *", "\n", expected)
+    expected = re.sub(r"\n{3,}", "\n\n", expected).strip()
+    assert normalize_whitespace(text) == expected

@@ -12,6 +12,8 @@ from alice_common import clients, vectorstore
 from alice_common.embeddings import get_embedder
 from alice_common.events import ChatCompleted, ConversationDeleted, Topics
 from alice_common.kafka import ConsumeLoop, ensure_topics, publish
+from alice_common.kafka.deliveries import COLLECTION as DELIVERIES
+from alice_common.kafka.deliveries import MongoDeliveryCounter
 from alice_common.observability import install_observability, register_check
 from fastapi import FastAPI
 
@@ -84,6 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_concurrency=settings.chat_concurrency,
             max_attempts=settings.chat_max_attempts,
             on_dead_letter=handler.on_dead_letter,
+            # A request that crashes the process (the model runs native code) must not crash-loop
+            # every replica: deliveries are counted in MongoDB, and it is set aside at the limit.
+            delivery_counter=MongoDeliveryCounter(mongo[settings.mongodb_database][DELIVERIES]),
+            max_deliveries=settings.chat_max_deliveries,
             consumer_options={
                 "session_timeout_ms": settings.chat_consumer_session_timeout_ms,
                 "heartbeat_interval_ms": max(1000, settings.chat_consumer_session_timeout_ms // 3),
