@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from alice_backend.errors import ApiError
+
 _BUCKET_LIB = """
 local function now_s()
   local t = redis.call('TIME')
@@ -103,6 +105,12 @@ class RateLimiter:
     async def take(self, key: str, capacity: float, per_s: float, cost: float = 1) -> Decision:
         allowed, retry_ms = await self._take(keys=[key], args=[capacity, per_s, cost])
         return Decision(True) if allowed else Decision(False, _retry_s(retry_ms), "rate")
+
+    async def require(self, key: str, capacity: float, per_s: float, message: str) -> None:
+        """Takes a token or refuses the request: 429 `rate_limited` with `Retry-After`."""
+        decision = await self.take(key, capacity, per_s)
+        if not decision.allowed:
+            raise ApiError(429, "rate_limited", message, {"Retry-After": str(decision.retry_after_s)})
 
     async def start_generation(
         self,

@@ -37,14 +37,7 @@ def client_address(request: Request) -> str:
 
 
 async def _limit(ctx: AppContext, key: str, capacity: float, per_s: float) -> None:
-    decision = await ctx.limiter.take(key, capacity, per_s)
-    if not decision.allowed:
-        raise ApiError(
-            429,
-            "rate_limited",
-            "too many attempts, retry later",
-            {"Retry-After": str(decision.retry_after_s)},
-        )
+    await ctx.limiter.require(key, capacity, per_s, "too many attempts, retry later")
 
 
 async def _session(ctx: AppContext, user: dict[str, Any], response: Response, refresh: str | None = None):

@@ -121,14 +121,9 @@ async def _store(
 )
 async def upload_document(ctx: Ctx, user_id: UserId, request: Request) -> DocumentOut:
     s = ctx.settings
-    decision = await ctx.limiter.take(f"rl:{user_id}:upload", s.upload_rate_capacity, s.upload_rate_per_s)
-    if not decision.allowed:
-        raise ApiError(
-            429,
-            "rate_limited",
-            "uploading too fast; retry later",
-            {"Retry-After": str(decision.retry_after_s)},
-        )
+    await ctx.limiter.require(
+        f"rl:{user_id}:upload", s.upload_rate_capacity, s.upload_rate_per_s, "uploading too fast; retry later"
+    )
     room = await _room_left(ctx, user_id)
     form = await request.form(max_files=1, max_fields=8)
     try:

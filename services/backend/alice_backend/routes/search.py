@@ -22,14 +22,9 @@ async def search(
     if not q.strip():
         raise ApiError(422, "validation_error", "q must not be blank")
     s = ctx.settings
-    decision = await ctx.limiter.take(f"rl:{user_id}:search", s.search_rate_capacity, s.search_rate_per_s)
-    if not decision.allowed:
-        raise ApiError(
-            429,
-            "rate_limited",
-            "searching too fast; retry later",
-            {"Retry-After": str(decision.retry_after_s)},
-        )
+    await ctx.limiter.require(
+        f"rl:{user_id}:search", s.search_rate_capacity, s.search_rate_per_s, "searching too fast; retry later"
+    )
     body = await ctx.dataflow.call(
         "GET", "/internal/search", user_id=user_id, params={"q": q.strip(), "limit": limit}
     )
