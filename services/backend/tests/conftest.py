@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer
 from alice_backend.main import create_app
 from alice_backend.settings import Settings
+from alice_common.events import Topics
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.responses import JSONResponse
 
@@ -143,6 +145,27 @@ class Backend:
     @property
     def ctx(self):
         return self.app.state.ctx
+
+    async def published_chat_requests(self, at_least: int = 1) -> list:
+        """The records this test's backend published to `chat.requests` (its own topic prefix),
+        read until there are `at_least` of them."""
+        settings = self.ctx.settings
+        consumer = AIOKafkaConsumer(
+            settings.topic(Topics.CHAT_REQUESTS),
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        found: list = []
+        try:
+            while len(found) < at_least:
+                batch = await consumer.getmany(timeout_ms=10_000)
+                assert batch, f"{len(found)} of {at_least} chat requests arrived"
+                found += [record for records in batch.values() for record in records]
+        finally:
+            await consumer.stop()
+        return found
 
     async def register(self, email: str | None = None, password: str = "correct horse battery") -> dict:
         email = email or f"u{uuid.uuid4().hex[:8]}@example.com"

@@ -2,8 +2,7 @@
 
 import json
 
-from aiokafka import AIOKafkaConsumer
-from alice_common.events import ChatRequested, Topics, parse_event
+from alice_common.events import ChatRequested, parse_event
 from pymongo.errors import ServerSelectionTimeoutError
 
 
@@ -15,7 +14,7 @@ async def _conversation(backend, auth) -> str:
     return response.json()["id"]
 
 
-async def test_send_accepts_queues_and_publishes(backend, settings, redis):
+async def test_send_accepts_queues_and_publishes(backend, redis):
     auth = await backend.register()
     conv = await _conversation(backend, auth)
     response = await backend.client.post(
@@ -32,18 +31,7 @@ async def test_send_accepts_queues_and_publishes(backend, settings, redis):
     assert meta["user_id"] == auth["user"]["id"] and meta["conversation_id"] == conv
     assert await redis.zscore(f"active:{auth['user']['id']}", reply_id) is not None
 
-    consumer = AIOKafkaConsumer(
-        settings.topic(Topics.CHAT_REQUESTS),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        batch = await consumer.getmany(timeout_ms=10_000)
-    finally:
-        await consumer.stop()
-    records = [r for rs in batch.values() for r in rs]
+    records = await backend.published_chat_requests()
     assert len(records) == 1 and records[0].key == conv.encode()
     event = parse_event(records[0].value)
     assert isinstance(event, ChatRequested)
@@ -114,7 +102,7 @@ async def test_stream_stop_and_regenerate_are_owner_only(backend, redis):
     assert new_meta["message_id"] == sent.json()["message"]["id"] and new_meta["content"] == "hi"
 
 
-async def test_memory_setting_travels_with_the_request(backend, settings):
+async def test_memory_setting_travels_with_the_request(backend):
     auth = await backend.register()
     conv = await _conversation(backend, auth)
     url = f"/api/conversations/{conv}/messages"
@@ -128,19 +116,7 @@ async def test_memory_setting_travels_with_the_request(backend, settings):
     assert (
         await backend.client.post(url, headers=backend.bearer(auth), json={"content": "two"})
     ).status_code == 202
-    consumer = AIOKafkaConsumer(
-        settings.topic(Topics.CHAT_REQUESTS), bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest", enable_auto_commit=False,
-    )  # fmt: skip
-    await consumer.start()
-    events = []
-    try:
-        while len(events) < 2:
-            batch = await consumer.getmany(timeout_ms=10_000)
-            assert batch, "no ChatRequested arrived"
-            events += [parse_event(r.value) for rs in batch.values() for r in rs]
-    finally:
-        await consumer.stop()
+    events = [parse_event(record.value) for record in await backend.published_chat_requests(at_least=2)]
     assert [(e.content, e.use_memory) for e in events] == [("one", True), ("two", False)]
 
 

@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import openai
 import pytest
-from aiokafka import AIOKafkaConsumer
-from alice_common.events import ChatRequested, Topics, parse_event
+from alice_common.events import ChatRequested, parse_event
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]
 
@@ -68,7 +67,7 @@ async def test_a_wrong_or_missing_key_is_an_authentication_error(backend, sdk):
 
 
 async def test_a_completion_is_published_with_its_parameters_and_answered_from_the_stream(
-    backend, settings, sdk, redis, user
+    backend, sdk, redis, user
 ):
     call = asyncio.create_task(
         sdk.chat.completions.create(
@@ -95,18 +94,7 @@ async def test_a_completion_is_published_with_its_parameters_and_answered_from_t
         completion.usage.total_tokens,
     ) == (7, 3, 10)
 
-    consumer = AIOKafkaConsumer(
-        settings.topic(Topics.CHAT_REQUESTS),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        batch = await consumer.getmany(timeout_ms=10_000)
-        events = [parse_event(r.value) for records in batch.values() for r in records]
-    finally:
-        await consumer.stop()
+    events = [parse_event(record.value) for record in await backend.published_chat_requests()]
     request = next(e for e in events if isinstance(e, ChatRequested) and e.reply_id == reply_id)
     assert request.user_id == user["id"] and request.completion is not None
     assert [t.model_dump() for t in request.completion.messages] == MESSAGES
