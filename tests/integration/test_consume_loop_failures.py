@@ -55,9 +55,11 @@ async def producer(settings):
     await p.stop()
 
 
-async def dead_letters(settings: AliceSettings, count: int, timeout_s: float = 20) -> list:
+async def dead_letters(
+    settings: AliceSettings, count: int, timeout_s: float = 20, topic: str = TOPIC
+) -> list:
     consumer = AIOKafkaConsumer(
-        settings.topic(f"{TOPIC}.dlq"),
+        settings.topic(f"{topic}.dlq"),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -199,17 +201,7 @@ async def test_a_record_that_kills_its_consumer_is_dead_lettered_after_max_deliv
             break
     assert exits[:3] == [137, 137, 137], outputs[-1][-3000:]
     assert "handled after" in outputs[3], outputs[3][-3000:]
-    consumer = AIOKafkaConsumer(
-        settings.topic(f"{CRASH_TOPIC}.dlq"),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        dead = await asyncio.wait_for(consumer.getone(), 20)
-    finally:
-        await consumer.stop()
+    [dead] = await dead_letters(settings, 1, topic=CRASH_TOPIC)
     assert Job.model_validate_json(dead.value).name == "poison"
     assert dict(dead.headers)[HEADER_ERROR_TYPE] == b"DeliveryLimitExceeded"
     mongo = AsyncIOMotorClient(infra.mongodb_url)
