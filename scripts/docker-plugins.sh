@@ -13,19 +13,7 @@ plugin_dir="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
 mkdir -p "$bin_dir" "$plugin_dir"
 command -v go >/dev/null || { echo "Go 1.24+ is needed to build the Docker compose and buildx plugins" >&2; exit 1; }
 
-build_from_module() {  # <module> <version> <package dir> <output> [ldflags]
-  local module=$1 version=$2 pkg=$3 out=$4 ldflags=${5:-}
-  local work
-  work="$(mktemp -d)"
-  # `go install` refuses modules with `exclude`/`replace` directives (compose has them): build inside a
-  # writable copy of the downloaded module instead.
-  local dir
-  dir="$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "$module@$version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
-  cp -r "$dir" "$work/src" && chmod -R u+w "$work/src"
-  (cd "$work/src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.new" "$pkg")
-  mv "$out.new" "$out"
-  rm -rf "$work"
-}
+source scripts/lib/go-module-build.sh
 
 if [[ ! -x "$bin_dir/docker-compose-$COMPOSE_VERSION" ]]; then
   echo "==> building docker compose $COMPOSE_VERSION from its Go module (first run only, ~4 min)"
