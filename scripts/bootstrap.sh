@@ -2,8 +2,8 @@
 # Installs everything the project needs on a fresh machine; every step is skipped when already done.
 #   scripts/bootstrap.sh          Python workspace, system packages, frontend dependencies
 #   scripts/bootstrap.sh --containers   also what containers need: Debian's docker.io, the compose v2
-#                                 and buildx CLI plugins (built from their Go modules, cached) and
-#                                 mmdebstrap; checks that Docker can run a container
+#                                 and buildx CLI plugins and skaffold (built from their Go modules,
+#                                 cached) and mmdebstrap; checks that Docker can run a container
 #   scripts/bootstrap.sh --test   all of the above plus what the tests need (Chromium for the browser
 #                                 tests, nginx for the frontend image's proxy config)
 set -euo pipefail
@@ -66,6 +66,8 @@ fi
 if $want_containers; then
   step "Docker CLI plugins (compose v2, buildx) from their Go modules: cached in $ALICE_CACHE_DIR"
   scripts/docker-plugins.sh
+  step "skaffold from its Go module (builds the images from skaffold.yaml): cached in $ALICE_CACHE_DIR"
+  scripts/skaffold.sh
   step "checking that Docker runs containers here"
   started="$(mktemp)"
   scripts/docker-daemon.sh start "$started"

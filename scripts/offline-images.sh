@@ -67,7 +67,11 @@ build() {
   trap 'rm -rf "$staging"' RETURN
   mkdir "$staging/uv" "$staging/weaviate" "$staging/ferretdb" "$staging/kafka"
   local uv_bin="$caller_uv"
-  [[ -x "$uv_bin" ]] || uv_bin="$(command -v uv || python3.11 -c 'import uv; print(uv.find_uv_bin())')"
+  # The uv binary itself: `command -v uv` may find a version manager's shell shim (pyenv), which
+  # works here but not in an image.
+  [[ -x "$uv_bin" ]] || uv_bin="$(python3.11 -c 'import uv; print(uv.find_uv_bin())')"
+  uv_bin="$(readlink -f "$uv_bin")"
+  [[ "$(head -c 4 "$uv_bin" | od -An -c | tr -d ' ')" == '177ELF' ]] || { echo "$uv_bin is not the uv binary" >&2; exit 1; }
   cp "$uv_bin" "$staging/uv/uv"
   [[ "$("$staging/uv/uv" --version)" == "uv $UV_VERSION"* ]] || { echo "uv $UV_VERSION expected on this machine" >&2; exit 1; }
   cp "$cache/weaviate-$WEAVIATE_VERSION/weaviate-server" "$staging/weaviate/"
