@@ -86,6 +86,10 @@ def test_every_rendered_object_validates(variant) -> None:
     assert len(variant.objects) > 50
 
 
+def kustomization(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
 def test_istio_component_validates_and_renders_on_top_of_prod(k8s_copy: Path, rendered) -> None:
     objects = [o for f in sorted((K8S / "istio").glob("*.yaml")) for o in load_yaml_docs(f)]
     assert [o["kind"] for o in objects] == ["VirtualService"]
@@ -156,10 +160,8 @@ def objects_kubectl_reads(folder: Path) -> list[str]:
         env={**os.environ, "KUBECONFIG": str(folder / "no-kubeconfig")},  # never a cluster
     )
     assert result.returncode == 0, result.stderr
-    return sorted(
-        line.split(".", 1)[0].split("/", 1)[0] + "/" + line.rsplit("/", 1)[1]
-        for line in result.stdout.split()
-    )
+    names = [line.split("/", 1) for line in result.stdout.split()]  # e.g. deployment.apps/backend
+    return sorted(f"{resource.split('.')[0]}/{name}" for resource, name in names)
 
 
 def objects_of(paths: list[Path]) -> list[str]:
@@ -214,10 +216,6 @@ def test_plan_folders_exist_with_the_plan_files() -> None:
     }
     missing = {p for p in expected if not (K8S / p).exists()}
     assert not missing
-
-
-def kustomization(path: Path) -> dict:
-    return yaml.safe_load(path.read_text())
 
 
 def test_base_lists_every_folder_once_and_the_overlays_add_components() -> None:
