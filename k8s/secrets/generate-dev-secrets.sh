@@ -6,7 +6,7 @@
 #
 # Values come from an env file (KEY=value lines, git-ignored); a missing dev-secrets.env is
 # created with random values. The rendered *.yaml files sit beside the templates (git-ignored)
-# so both `kubectl apply -f k8s/secrets/` and `kubectl kustomize k8s/` pick them up.
+# so both `kubectl apply -f k8s/secrets/` and the overlays (through k8s/secrets/Kustomization) pick them up.
 # Re-running keeps existing values (pods keep working); delete dev-secrets.env to rotate.
 set -euo pipefail
 dir="$(cd "$(dirname "$0")" && pwd)"

@@ -14,7 +14,7 @@ import pytest
 # The test modules import deploy_lib.py beside this file (pytest runs with --import-mode=importlib).
 sys.path.insert(0, str(Path(__file__).parent))
 
-from deploy_lib import K8S, LOAD_RESTRICTOR, OVERLAYS, Rendered, kustomize
+from deploy_lib import K8S, OVERLAYS, Rendered, kustomize
 
 
 @pytest.fixture(scope="session")
@@ -36,18 +36,15 @@ def k8s_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def rendered(k8s_copy: Path) -> dict[str, Rendered]:
-    out = {"base": Rendered("base", kustomize(k8s_copy))}
-    for overlay in OVERLAYS:
-        out[overlay] = Rendered(overlay, kustomize(k8s_copy / "overlays" / overlay, *LOAD_RESTRICTOR))
-    return out
+    return {overlay: Rendered(overlay, kustomize(k8s_copy / "overlays" / overlay)) for overlay in OVERLAYS}
 
 
-@pytest.fixture(params=["base", "dev", "prod"])
+@pytest.fixture(params=OVERLAYS)
 def variant(request: pytest.FixtureRequest, rendered: dict[str, Rendered]) -> Rendered:
     return rendered[request.param]
 
 
-@pytest.fixture(params=["base", "prod"])
-def full_variant(request: pytest.FixtureRequest, rendered: dict[str, Rendered]) -> Rendered:
-    """The variants that run the production topology (3-node stores, autoscaling, monitoring)."""
-    return rendered[request.param]
+@pytest.fixture
+def full_variant(rendered: dict[str, Rendered]) -> Rendered:
+    """The variant that runs the production topology (3-node stores, autoscaling, monitoring)."""
+    return rendered["prod"]

@@ -13,9 +13,6 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
 OVERLAYS = ("dev", "prod")
-# kustomize refuses overlays inside their base's directory; the overlays list the base's
-# files instead, which needs this flag (k8s/overlays/*/kustomization.yaml).
-LOAD_RESTRICTOR = ["--load-restrictor", "LoadRestrictionsNone"]
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job", "CronJob"}
 

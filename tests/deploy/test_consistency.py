@@ -215,7 +215,7 @@ def test_every_compose_port_is_published_on_loopback_only(compose: dict) -> None
 
 
 def test_same_third_party_images_in_compose_and_k8s(rendered, compose: dict) -> None:
-    k8s_images = {c["image"] for w in rendered["base"].workloads() for c in pod_spec(w)["containers"]}
+    k8s_images = {c["image"] for w in rendered["prod"].workloads() for c in pod_spec(w)["containers"]}
     for store in ("mongodb", "redis", "kafka", "weaviate"):
         assert compose["services"][store]["image"] in k8s_images, store
 

@@ -4,7 +4,9 @@ schema of a current release or its CRD's schema, and the per-folder apply of doc
 
 import functools
 import json
+import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from deploy_lib import K8S, REPO, load_yaml_docs
+from deploy_lib import K8S, REPO, kustomize, load_yaml_docs
 from kubernetes_validate.utils import schema_contents
 from referencing import Registry, Resource
 
@@ -25,9 +27,14 @@ PLAN_FOLDERS = [
     "configmaps", "secrets", "mongodb", "redis", "kafka", "weaviate",
     "orchestrator", "dataflow", "backend", "frontend", "hpa", "ingress",
 ]  # fmt: skip
-EXTRA_FOLDERS = ["kafkaflow", "autoscaling", "monitoring", "policies", "backup", "istio"]
-NOT_IN_KUSTOMIZATION = {"istio"}  # optional: needs Istio in the cluster
+EXTRA_FOLDERS = [
+    "namespace", "kafkaflow", "policies", "autoscaling", "cert-manager", "monitoring", "backup", "istio",
+]  # fmt: skip
+# The folders that are kustomize Components: added by the prod overlay, left out by the dev one.
+COMPONENT_FOLDERS = ["hpa", "autoscaling", "cert-manager", "monitoring", "backup", "istio"]
+OPTIONAL_COMPONENTS = {"istio"}  # needs Istio in the cluster: not even prod adds it
 APPLY_EXTENSIONS = {".yaml", ".yml", ".json"}  # what `kubectl apply -f <dir>` reads
+FOLDER_KUSTOMIZATION = "Kustomization"  # no extension: `kubectl apply -f <dir>` skips it
 
 
 def crd_schema(obj: dict) -> dict | None:
@@ -79,11 +86,26 @@ def test_every_rendered_object_validates(variant) -> None:
     assert len(variant.objects) > 50
 
 
-def test_istio_manifests_validate_though_not_applied_by_default() -> None:
+def kustomization(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def test_istio_component_validates_and_renders_on_top_of_prod(k8s_copy: Path, rendered) -> None:
     objects = [o for f in sorted((K8S / "istio").glob("*.yaml")) for o in load_yaml_docs(f)]
     assert [o["kind"] for o in objects] == ["VirtualService"]
     for obj in objects:
         validate(obj)
+    # What docs/operations.md tells an Istio user to do: add the Component to the prod overlay.
+    overlay = k8s_copy / "overlays" / "prod-with-istio"
+    shutil.copytree(k8s_copy / "overlays" / "prod", overlay, dirs_exist_ok=True)
+    prod = kustomization(overlay / "kustomization.yaml")
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(prod | {"components": [*prod["components"], "../../istio"]})
+    )
+    with_istio = kustomize(overlay)
+    (service,) = [o for o in with_istio if o["kind"] == "VirtualService"]
+    assert service["metadata"]["namespace"] == "alice"
+    assert len(with_istio) == len(rendered["prod"].objects) + 1
 
 
 @pytest.mark.parametrize(
@@ -96,7 +118,7 @@ def test_istio_manifests_validate_though_not_applied_by_default() -> None:
     ],
 )
 def test_crd_schemas_reject_invalid_objects(rendered, kind, path, bad_value) -> None:
-    obj = json.loads(json.dumps(rendered["base"].of_kind(kind)[0]))
+    obj = json.loads(json.dumps(rendered["prod"].of_kind(kind)[0]))
     validate(obj)
     target = obj
     for key in path[:-1]:
@@ -104,7 +126,7 @@ def test_crd_schemas_reject_invalid_objects(rendered, kind, path, bad_value) -> 
     target[path[-1]] = bad_value
     with pytest.raises(jsonschema.ValidationError):
         validate(obj)
-    obj = json.loads(json.dumps(rendered["base"].of_kind(kind)[0]))
+    obj = json.loads(json.dumps(rendered["prod"].of_kind(kind)[0]))
     obj["spec"]["misspelt_field"] = "y"
     with pytest.raises(jsonschema.ValidationError):
         validate(obj)
@@ -119,7 +141,7 @@ def test_per_folder_apply_reads_only_kubernetes_objects(k8s_copy: Path, folder: 
     files = applicable_files(k8s_copy / folder)
     assert files, f"k8s/{folder}/ has nothing to apply"
     for path in files:
-        assert path.name not in {"kustomization.yaml", "kustomization.yml", "Kustomization"}
+        assert path.name not in {"kustomization.yaml", "kustomization.yml"}
         for obj in load_yaml_docs(path):
             assert {"apiVersion", "kind", "metadata"} <= obj.keys(), path
             assert obj["metadata"].get("name"), path
@@ -128,9 +150,45 @@ def test_per_folder_apply_reads_only_kubernetes_objects(k8s_copy: Path, folder: 
             validate(obj)
 
 
+def objects_kubectl_reads(folder: Path) -> list[str]:
+    """What `kubectl apply -f <folder>/` would send, as kind/name, read by kubectl itself offline."""
+    result = subprocess.run(
+        ["kubectl", "label", "--local", "-f", f"{folder}/", "alice.test/read=yes", "-o", "name"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "KUBECONFIG": str(folder / "no-kubeconfig")},  # never a cluster
+    )
+    assert result.returncode == 0, result.stderr
+    names = [line.split("/", 1) for line in result.stdout.split()]  # e.g. deployment.apps/backend
+    return sorted(f"{resource.split('.')[0]}/{name}" for resource, name in names)
+
+
+def objects_of(paths: list[Path]) -> list[str]:
+    return sorted(f"{o['kind'].lower()}/{o['metadata']['name']}" for p in paths for o in load_yaml_docs(p))
+
+
+@pytest.mark.parametrize("folder", PLAN_FOLDERS + EXTRA_FOLDERS)
+def test_kubectl_applies_exactly_what_the_folder_kustomization_lists(k8s_copy: Path, folder: str) -> None:
+    kustomization = yaml.safe_load((k8s_copy / folder / FOLDER_KUSTOMIZATION).read_text())
+    assert kustomization["kind"] == ("Component" if folder in COMPONENT_FOLDERS else "Kustomization")
+    assert set(kustomization) == {"apiVersion", "kind", "resources"}
+    listed = [k8s_copy / folder / name for name in kustomization["resources"]]
+    assert sorted(listed) == applicable_files(k8s_copy / folder)
+    assert objects_kubectl_reads(k8s_copy / folder) == objects_of(listed)
+
+
+def test_kubectl_would_read_a_kustomization_yaml(k8s_copy: Path, tmp_path: Path) -> None:
+    """Why the folders' lists are named Kustomization: kubectl takes a kustomization.yaml for an object."""
+    folder = tmp_path / "backend"
+    shutil.copytree(k8s_copy / "backend", folder)
+    (folder / FOLDER_KUSTOMIZATION).rename(folder / "kustomization.yaml")
+    assert "kustomization/" in " ".join(objects_kubectl_reads(folder))
+
+
 def test_plan_folders_exist_with_the_plan_files() -> None:
     expected = {
-        "namespace.yaml",
+        "namespace/namespace.yaml",  # moved from k8s/ into a folder (docs/operations.md)
         "configmaps/backend-config.yaml",
         "configmaps/orchestrator-config.yaml",
         "configmaps/frontend-config.yaml",
@@ -160,38 +218,52 @@ def test_plan_folders_exist_with_the_plan_files() -> None:
     assert not missing
 
 
-def kustomization_resources(path: Path) -> list[str]:
-    return yaml.safe_load(path.read_text())["resources"]
+def test_base_lists_every_folder_once_and_the_overlays_add_components() -> None:
+    folders = sorted(p.name for p in K8S.iterdir() if p.is_dir() and p.name not in {"base", "overlays"})
+    assert folders == sorted(PLAN_FOLDERS + EXTRA_FOLDERS)
+    base = kustomization(K8S / "base" / "kustomization.yaml")
+    assert sorted(base["resources"]) == sorted(f"../{f}" for f in folders if f not in COMPONENT_FOLDERS)
+    assert set(base) == {"apiVersion", "kind", "resources"}
+    dev = kustomization(K8S / "overlays" / "dev" / "kustomization.yaml")
+    prod = kustomization(K8S / "overlays" / "prod" / "kustomization.yaml")
+    assert dev["resources"] == prod["resources"] == ["../../base"]
+    assert "components" not in dev
+    assert sorted(prod["components"]) == sorted(
+        f"../../{f}" for f in COMPONENT_FOLDERS if f not in OPTIONAL_COMPONENTS
+    )
 
 
-def test_kustomization_covers_every_folder_file() -> None:
-    listed = set(kustomization_resources(K8S / "kustomization.yaml"))
-    on_disk = {
-        str(p.relative_to(K8S))
-        for folder in PLAN_FOLDERS + EXTRA_FOLDERS
-        if folder not in NOT_IN_KUSTOMIZATION
-        for p in applicable_files(K8S / folder)
+def test_prod_is_dev_plus_the_components(rendered) -> None:
+    def names(objects: list[dict]) -> set[str]:
+        return {f"{o['kind'].lower()}/{o['metadata']['name']}" for o in objects}
+
+    dev, prod = names(rendered["dev"].objects), names(rendered["prod"].objects)
+    components = {
+        name
+        for folder in COMPONENT_FOLDERS
+        if folder not in OPTIONAL_COMPONENTS
+        for name in objects_of(applicable_files(K8S / folder))
     }
-    # The Secrets are rendered from their templates: count the templates.
-    on_disk |= {str(p.relative_to(K8S)).removesuffix(".tpl") for p in (K8S / "secrets").glob("*.yaml.tpl")}
-    assert on_disk == listed - {"namespace.yaml"}
-    assert not any(r.startswith("istio/") for r in listed)
+    assert dev | components == prod
+    assert not dev & components
 
 
-@pytest.mark.parametrize("overlay", ["dev", "prod"])
-def test_overlays_list_exactly_the_base_files(overlay: str) -> None:
-    base = kustomization_resources(K8S / "kustomization.yaml")
-    listed = kustomization_resources(K8S / "overlays" / overlay / "kustomization.yaml")
-    assert listed == [f"../../{r}" for r in base]
+def test_no_delete_patches_in_the_overlays() -> None:
+    for overlay in ("dev", "prod"):
+        for path in (K8S / "overlays" / overlay).iterdir():
+            assert "$patch: delete" not in path.read_text(), path
 
 
-def test_no_kustomization_inside_applied_folders() -> None:
+def test_kustomization_files_are_invisible_to_the_per_folder_apply() -> None:
     found = [str(p.relative_to(K8S)) for p in K8S.rglob("kustomization.y*ml")]
     assert sorted(found) == [
-        "kustomization.yaml",
+        "base/kustomization.yaml",
         "overlays/dev/kustomization.yaml",
         "overlays/prod/kustomization.yaml",
     ]
+    assert sorted(str(p.parent.relative_to(K8S)) for p in K8S.rglob(FOLDER_KUSTOMIZATION)) == sorted(
+        PLAN_FOLDERS + EXTRA_FOLDERS
+    )
 
 
 def test_no_secret_values_in_git() -> None:

@@ -205,6 +205,8 @@ def test_dev_runs_one_replica_of_everything_without_operators(rendered) -> None:
         "ServiceMonitor",
         "PrometheusRule",
         "ClusterIssuer",
+        "VirtualService",
+        "CronJob",  # the backups
     }
     ingress = dev.get("Ingress", "alice-ingress")
     assert "tls" not in ingress["spec"]
@@ -351,7 +353,8 @@ def test_pod_disruption_budgets_cover_replicated_workloads(variant) -> None:
             assert budgets[app]["spec"]["maxUnavailable"] == 1, app
 
 
-def test_backups_follow_the_plan(variant) -> None:
+def test_backups_follow_the_plan(full_variant) -> None:
+    variant = full_variant
     schedules = {name_of(c): c["spec"]["schedule"] for c in variant.of_kind("CronJob")}
     assert schedules["backup-mongodb"] == "0 2 * * *"  # daily mongodump
     assert schedules["backup-redis"] == "*/15 * * * *"  # RDB every 15 minutes

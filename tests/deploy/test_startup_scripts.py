@@ -25,7 +25,7 @@ def run_bash(script: str, env: dict[str, str], tmp_path: Path) -> subprocess.Com
 def test_kafka_pod_derives_its_node_id_and_listener_from_its_ordinal(
     rendered, tmp_path: Path, ordinal: int
 ) -> None:
-    main = pod_spec(rendered["base"].get("StatefulSet", "kafka"))["containers"][0]
+    main = pod_spec(rendered["prod"].get("StatefulSet", "kafka"))["containers"][0]
     assert main["command"] == ["bash", "-c"]
     script = main["args"][0].replace(
         "exec /etc/kafka/docker/run", 'echo "$KAFKA_NODE_ID $KAFKA_ADVERTISED_LISTENERS"'
@@ -37,7 +37,7 @@ def test_kafka_pod_derives_its_node_id_and_listener_from_its_ordinal(
     assert out == [str(ordinal), f"PLAINTEXT://kafka-{ordinal}.kafka-headless.alice.svc.cluster.local:9092"]
 
 
-@pytest.mark.parametrize("variant_name", ["base", "dev"])
+@pytest.mark.parametrize("variant_name", ["prod", "dev"])
 def test_mongodb_init_job_initiates_every_member_and_creates_the_app_user(
     rendered, tmp_path: Path, variant_name: str
 ) -> None:
