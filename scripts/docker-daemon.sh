@@ -19,7 +19,14 @@ case "${1:-}" in
     command -v dockerd >/dev/null || { echo "dockerd not found: run scripts/bootstrap.sh --containers" >&2; exit 1; }
     mkdir -p "$state_dir"
     echo "==> starting dockerd (log: $log_file)"
-    setsid dockerd >>"$log_file" 2>&1 </dev/null &
+    # BuildKit's default garbage collection keeps at most 512 MB of cache mounts, so the uv cache
+    # mount holding the compiled llama-cpp-python wheel (a 5-20 minute build) was dropped between
+    # two builds. Keep the build cache, cache mounts included, up to a size instead.
+    cat >"$state_dir/daemon.json" <<JSON
+{"builder": {"gc": {"enabled": true, "defaultKeepStorage": "${ALICE_DOCKER_BUILD_CACHE:-30GB}",
+  "policy": [{"keepStorage": "${ALICE_DOCKER_BUILD_CACHE:-30GB}", "all": true}]}}}
+JSON
+    setsid dockerd --config-file "$state_dir/daemon.json" >>"$log_file" 2>&1 </dev/null &
     echo $! >"$pid_file"
     for _ in $(seq 60); do
       answers && { [[ -n "${2:-}" ]] && echo dockerd >>"$2"; exit 0; }

@@ -16,3 +16,6 @@ if [[ ! -x "$bin" ]]; then
     "-X github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version.version=$SKAFFOLD_VERSION"
 fi
 ln -sf "$bin" "$HOME/.local/bin/skaffold"
+# No usage reports or update checks: they would send traffic off this machine.
+"$bin" config set --global collect-metrics false >/dev/null
+"$bin" config set --global update-check false >/dev/null

@@ -1,5 +1,7 @@
-"""The images: built through the compose files, small, and holding nothing they should not."""
+"""The images: built through the compose files and through skaffold.yaml, small, and holding
+nothing they should not."""
 
+import json
 import re
 import subprocess
 import tarfile
@@ -123,3 +125,30 @@ def test_a_code_edit_rebuilds_no_dependency_layer(compose: Compose, built_images
     assert deps <= cached, [step[:60] for step in deps - cached]
     rebuilt = {step.split()[0] for step in code - cached}
     assert rebuilt == {"[backend"}, "only the edited service's code step runs again"
+
+
+def layers(image: str, env: dict[str, str]) -> list[str]:
+    argv = ["docker", "image", "inspect", "-f", "{{json .RootFS.Layers}}", image]
+    return json.loads(run(argv, env, 60).stdout)
+
+
+def test_skaffold_builds_every_image_from_its_config(compose: Compose, built_images, tmp_path: Path) -> None:
+    """skaffold.yaml is the other path users take (`skaffold dev`/`run`, on a cluster). It builds
+    every artifact from the same Dockerfiles and arguments as compose, so each image holds exactly
+    the layers of compose's clean build (the `offline` profile when no registry answers)."""
+    profile = ["--profile", "offline"] if compose.env["ALICE_OFFLINE_IMAGES"] == "1" else []
+    tag = f"ctest-{uuid.uuid4().hex[:8]}"
+    output = tmp_path / "builds.json"
+    argv = ["skaffold", "build", *profile, "--tag", tag, "--file-output", str(output)]
+    built: list[str] = []
+    try:
+        run([*argv, "--cache-artifacts=false", "--push=false"], compose.env, 3600)
+        builds = json.loads(output.read_text())["builds"]
+        built = [f"{build['imageName']}:{tag}" for build in builds]
+        assert sorted(build["imageName"] for build in builds) == sorted(f"alice/{n}" for n in ALICE_IMAGES)
+        for name in ALICE_IMAGES:
+            ours = layers(f"alice/{name}:{tag}", compose.env)
+            assert ours == layers(f"alice/{name}:0.1.0", compose.env), f"{name}: skaffold's image differs"
+    finally:
+        if built:
+            run(["docker", "rmi", *built], compose.env, 120, check=False)
