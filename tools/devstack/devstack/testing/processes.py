@@ -119,6 +119,8 @@ class ServiceProcess:
         def all_ready(status: int, body: bytes) -> bool:
             return _json_object(body).get("status") == "ready"
 
+        if self.proc is None:
+            raise RuntimeError(f"{self.service} was never started")
         timeout_s = timeout_s or self.ready_timeout_s
         try:
             health.wait_http(self.url + "/ready", timeout_s, proc=self.proc, ok=all_ready)
