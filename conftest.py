@@ -1,14 +1,12 @@
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
-import httpx
 import pytest
 
-# Real infrastructure and service processes for every test: see tools/devstack/devstack/testing.py.
-pytest_plugins = ["devstack.testing"]
+# Real infrastructure and service processes for every test: see tools/devstack/devstack/testing/.
+pytest_plugins = ["devstack.testing.fixtures"]
 
 
 class LlamaServer(NamedTuple):
@@ -21,6 +19,7 @@ def llama_server(tmp_path_factory) -> Iterator[LlamaServer]:
     """A real OpenAI-compatible endpoint: llama-cpp-python's own `python -m llama_cpp.server`
     serving the same SmolLM2 GGUF the local provider uses (one per test session)."""
     from alice_orchestrator.providers.local import bundled_model_path
+    from devstack.health import NotServing, wait_http
     from devstack.testing import free_port
 
     port, model = free_port(), "smollm2-via-server"
@@ -31,19 +30,11 @@ def llama_server(tmp_path_factory) -> Iterator[LlamaServer]:
     with log_path.open("wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 90
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server not up in 90 s: {log_path.read_text()[-2000:]}")
-            time.sleep(0.3)
+        try:
+            wait_http(f"{base}/models", 90, proc=proc, interval_s=0.3)
+        except NotServing as exc:
+            pytest.fail(f"llama_cpp.server: {exc}\n{log_path.read_text()[-2000:]}")
         yield LlamaServer(base, model)
     finally:
         proc.terminate()

@@ -67,5 +67,5 @@ export function useAuth(): AuthApi {
 }
 
 export function isAdmin(user: User): boolean {
-  return user.is_admin === true || user.role === 'admin';
+  return user.is_admin;
 }

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from deploy_lib import REPO
+from devstack.health import NotServing, wait_http
 
 EVENT_GAP_S = 0.4
 
@@ -72,13 +73,11 @@ def frontend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/health", timeout=0.5)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stderr.read().decode()
-                time.sleep(0.05)
+        try:
+            wait_http(f"{base}/health", 10, proc=process, interval_s=0.05)
+        except NotServing as exc:
+            exited = process.poll() is not None
+            pytest.fail(f"nginx: {exc}\n{process.stderr.read().decode() if exited else ''}")
         yield base
     finally:
         process.terminate()

@@ -19,7 +19,7 @@ import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from alice_common.events import ChatRequested, new_id
-from devstack.testing import Infra, ServiceProcess, service_env
+from devstack.testing import Infra, ServiceProcess, service_env, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,9 +42,10 @@ START_ORDER = ("dataflow", "kafkaflow", "orchestrator", "backend")
 
 def isolation(name: str) -> dict[str, str]:
     """Settings that give one test module its own database, topics and consumer groups."""
+    # unique_name() records the names, so the session removes these topics and this database.
     return {
-        "mongodb_database": f"e2e_{name}_{uuid.uuid4().hex[:8]}",
-        "kafka_topic_prefix": f"e2e-{name}-{uuid.uuid4().hex[:8]}.",
+        "mongodb_database": unique_name(f"e2e_{name}"),
+        "kafka_topic_prefix": f"{unique_name(f'e2e-{name}')}.",
     }
 
 

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from devstack.health import wait_http
 from devstack.testing import free_port
 from stack import ROOT, UNTHROTTLED, UNTHROTTLED_UPLOADS, Stack, grant_admin, isolation
 
@@ -29,21 +29,6 @@ FRONTEND = ROOT / "frontend"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # frontend/e2e/helpers.mjs signs every account in with this password.
 E2E_PASSWORD = "correct-horse-battery"
-
-
-def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode} before serving {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=3) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout_s}s")
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +78,7 @@ def frontend_url(backend_url) -> Iterator[str]:
         start_new_session=True,
     )
     try:
-        _wait_http(f"http://127.0.0.1:{port}/", 60, preview)
+        wait_http(f"http://127.0.0.1:{port}/", 60, proc=preview)
         yield f"http://127.0.0.1:{port}"
     finally:
         preview.terminate()

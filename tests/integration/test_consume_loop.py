@@ -6,7 +6,6 @@ Figures (overlap, durations) are printed; run with `-s` to see them.
 import asyncio
 import random
 import time
-import uuid
 from collections import defaultdict
 from typing import Literal
 
@@ -28,6 +27,7 @@ from alice_common.kafka import (
     publish,
 )
 from alice_common.settings import AliceSettings
+from devstack.testing import unique_name
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
@@ -49,7 +49,7 @@ def settings(infra) -> AliceSettings:
     return AliceSettings(
         service_name="consume-loop-test",
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        kafka_topic_prefix=f"test-{uuid.uuid4().hex[:10]}.",
+        kafka_topic_prefix=f"{infra.kafka_topic_prefix}{unique_name('loop')}.",
     )
 
 

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import TextIO
@@ -24,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from alice_common.kafka import ConsumeLoop, ensure_topics
 from alice_common.settings import AliceSettings
+from devstack.testing import unique_name
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,8 @@ async def committed_offsets(settings: AliceSettings) -> dict[int, int]:
 async def test_hard_crash_mid_run_then_restart_handles_every_event(infra, tmp_path):
     from alice_common.clients import kafka_producer
 
-    settings = make_settings(infra.kafka_bootstrap_servers, f"test-{uuid.uuid4().hex[:10]}.")
+    prefix = f"{infra.kafka_topic_prefix}{unique_name('loop')}."
+    settings = make_settings(infra.kafka_bootstrap_servers, prefix)
     await ensure_topics(settings, [TOPIC], partitions=3)
     producer = kafka_producer(settings)
     await producer.start()

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from typing import Literal
 
 import pytest
@@ -22,6 +21,7 @@ from alice_common.kafka import HEADER_ATTEMPTS, HEADER_ERROR_TYPE, ConsumeLoop, 
 from alice_common.kafka.deliveries import MongoDeliveryCounter
 from alice_common.kafka.failures import PermanentError, backoff_s
 from alice_common.settings import AliceSettings
+from devstack.testing import unique_name
 from motor.motor_asyncio import AsyncIOMotorClient
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def make_settings(bootstrap: str, prefix: str) -> AliceSettings:
 
 @pytest.fixture
 def settings(infra) -> AliceSettings:
-    return make_settings(infra.kafka_bootstrap_servers, f"test-{uuid.uuid4().hex[:10]}.")
+    return make_settings(infra.kafka_bootstrap_servers, f"{infra.kafka_topic_prefix}{unique_name('loop')}.")
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ async def test_a_record_that_kills_its_consumer_is_dead_lettered_after_max_deliv
     await ensure_topics(settings, [CRASH_TOPIC], partitions=1)
     await publish(producer, settings, CRASH_TOPIC, Job(name="poison"), key="k")
     await publish(producer, settings, CRASH_TOPIC, Job(name="after"), key="k")
-    database = f"crashloop_{uuid.uuid4().hex[:8]}"
+    database = unique_name("crashloop")
     argv = [__file__, infra.kafka_bootstrap_servers, settings.kafka_topic_prefix, infra.mongodb_url, database]
 
     exits, outputs = [], []

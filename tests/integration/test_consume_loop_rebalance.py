@@ -8,13 +8,13 @@ handled by both members at once, and with short handlers nothing is handled twic
 import asyncio
 import random
 import time
-import uuid
 from collections import defaultdict
 
 import pytest
 from alice_common.clients import kafka_producer
 from alice_common.kafka import ConsumeLoop, ensure_topics
 from alice_common.settings import AliceSettings
+from devstack.testing import unique_name
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ async def test_a_member_joining_mid_run_takes_over_without_overlap_or_loss(infra
     settings = AliceSettings(
         service_name="consume-loop-rebalance",
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        kafka_topic_prefix=f"test-{uuid.uuid4().hex[:10]}.",
+        kafka_topic_prefix=f"{infra.kafka_topic_prefix}{unique_name('loop')}.",
     )
     await ensure_topics(settings, [TOPIC], partitions=4)
     producer = kafka_producer(settings)
@@ -98,7 +98,7 @@ async def test_a_handler_stuck_at_revoke_is_cancelled_uncommitted_and_handled_ag
     settings = AliceSettings(
         service_name="consume-loop-rebalance",
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        kafka_topic_prefix=f"test-{uuid.uuid4().hex[:10]}.",
+        kafka_topic_prefix=f"{infra.kafka_topic_prefix}{unique_name('loop')}.",
     )
     await ensure_topics(settings, [TOPIC], partitions=1)
     producer = kafka_producer(settings)

@@ -1,10 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiClient, ApiError, listOf, memoryTokenStore } from './client';
+import { ApiClient, ApiError, memoryTokenStore } from './client';
 import { readableError } from './errors';
 import { jsonResponse, scriptedFetch } from './testing';
+import type { AuthResponse, MessagePage, SearchHit, SendResult, User } from './types';
 
-const user = { id: 'u1', email: 'ada@example.org', display_name: 'Ada' };
-const auth = (access: string, refresh?: string) => ({ user, access_token: access, token_type: 'bearer', expires_in: 900, ...(refresh ? { refresh_token: refresh } : {}) });
+// Answers are typed with the generated shapes, so a backend change breaks these tests' compile.
+const user: User = { id: 'u1', email: 'ada@example.org', display_name: 'Ada', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true } };
+// A cookie-only backend leaves the refresh token out of the body.
+const auth = (access: string, refresh?: string): Omit<AuthResponse, 'refresh_token'> & { refresh_token?: string } => ({ user, access_token: access, token_type: 'bearer', expires_in: 900, ...(refresh ? { refresh_token: refresh } : {}) });
 
 function memoryFlag() {
   const map = new Map<string, string>();
@@ -85,10 +88,15 @@ describe('ApiClient', () => {
   });
 
   it('returns messages oldest first and posts new ones', async () => {
-    const { api, calls } = client([
-      jsonResponse({ items: [{ id: 'm2', role: 'assistant', content: 'b', created_at: '2026-01-01T00:00:02Z' }, { id: 'm1', role: 'user', content: 'a', created_at: '2026-01-01T00:00:01Z' }] }),
-      jsonResponse({ message: { id: 'm3', role: 'user', content: 'hi' }, reply_id: 'r9', stream_url: '/api/replies/r9/stream' }, 202),
-    ]);
+    const page: MessagePage = {
+      items: [
+        { id: 'm2', role: 'assistant', content: 'b', status: 'completed', created_at: '2026-01-01T00:00:02Z' },
+        { id: 'm1', role: 'user', content: 'a', status: 'completed', created_at: '2026-01-01T00:00:01Z' },
+      ],
+      next_before: null,
+    };
+    const sent: SendResult = { message: { id: 'm3', role: 'user', content: 'hi', status: 'completed', created_at: '2026-01-01T00:00:03Z' }, reply_id: 'r9', stream_url: '/api/replies/r9/stream' };
+    const { api, calls } = client([jsonResponse(page), jsonResponse(sent, 202)]);
     expect((await api.listMessages('c1')).map((m) => m.id)).toEqual(['m1', 'm2']);
     expect(await api.sendMessage('c1', 'hi')).toMatchObject({ reply_id: 'r9' });
     expect(calls[1]).toMatchObject({ url: '/api/conversations/c1/messages', init: { method: 'POST' } });
@@ -106,11 +114,12 @@ describe('ApiClient', () => {
   });
 });
 
-describe('listOf', () => {
-  it('accepts bare arrays and common wrappers', () => {
-    expect(listOf([1])).toEqual([1]);
-    expect(listOf({ items: [2] })).toEqual([2]);
-    expect(listOf({ hits: [3] }, 'hits')).toEqual([3]);
-    expect(listOf(null)).toEqual([]);
+describe('endpoints', () => {
+  it('read the documented shapes: the user as /api/me answers it, lists from `items`', async () => {
+    const hit: SearchHit = { type: 'document', id: 'h1', snippet: 'the answer', document_id: 'd1', filename: 'notes.md' };
+    const { api, calls } = client([jsonResponse(user), jsonResponse({ items: [hit] })]);
+    expect(await api.me()).toEqual(user);
+    expect(await api.search('answer?', 5)).toEqual([hit]);
+    expect(calls[1].url).toBe('/api/search?q=answer%3F&limit=5');
   });
 });

@@ -25,15 +25,21 @@ const FALLBACK: Record<number, string> = {
   504: 'Alice took too long to answer. Please try again.',
 };
 
+function field(value: unknown, key: string): unknown {
+  return value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+}
+
 export async function errorFromResponse(res: Response): Promise<ApiError> {
   let code = `http_${res.status}`;
   let message = FALLBACK[res.status] ?? `The server answered ${res.status}. Please try again.`;
   try {
-    const body = await res.json();
-    const err = body?.error ?? body;
-    if (typeof err?.code === 'string') code = err.code;
-    if (typeof err?.message === 'string' && err.message) message = err.message;
-    else if (typeof body?.detail === 'string') message = body.detail;
+    // `{"error": {code, message}}` (ErrorResponse in the OpenAPI document).
+    const body: unknown = await res.json();
+    const err = field(body, 'error') ?? body;
+    const errCode = field(err, 'code');
+    const errMessage = field(err, 'message');
+    if (typeof errCode === 'string') code = errCode;
+    if (typeof errMessage === 'string' && errMessage) message = errMessage;
   } catch {
     // not JSON: keep the readable fallback
   }

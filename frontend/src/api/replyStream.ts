@@ -1,14 +1,9 @@
 import { errorFromResponse } from './errors';
 import { SSEParser, type SSEEvent } from './sse';
-import type { Source } from './types';
+import type { Message } from './types';
 
-export interface DoneMessage {
-  id?: string;
-  content: string;
-  status?: string;
-  sources?: Source[];
-  usage?: Record<string, unknown>;
-}
+/** The stored reply as the `done` event carries it: a message of the conversation's history. */
+export type DoneMessage = Partial<Message> & Pick<Message, 'content'>;
 
 export type ReplyOutcome =
   | { kind: 'done'; text: string; message: DoneMessage }

@@ -1,91 +1,41 @@
-export interface User {
-  id: string;
-  email: string;
-  display_name?: string | null;
-  is_admin?: boolean;
-  role?: string;
+// The shapes the backend answers with, taken from the generated OpenAPI types (schema.d.ts,
+// `npm run gen:api`). Each is named by the endpoint that returns it, so renaming a schema in the
+// backend changes nothing here; changing a field changes it everywhere it is used.
+import type { paths } from './schema';
+
+type Method = 'get' | 'post' | 'patch' | 'delete';
+type JsonContent<R> = R extends { content: { 'application/json': infer Body } } ? Body : never;
+
+/** The JSON body `method path` answers with on success (2xx). */
+export type ResponseOf<P extends keyof paths, M extends Method & keyof paths[P]> = paths[P][M] extends {
+  responses: infer R;
 }
+  ? JsonContent<R[Extract<keyof R, 200 | 201 | 202>]>
+  : never;
 
-export interface AuthResponse {
-  user: User;
-  access_token: string;
-  token_type?: string;
-  expires_in?: number;
-  refresh_token?: string;
+/** The JSON body `method path` accepts. */
+export type RequestOf<P extends keyof paths, M extends Method & keyof paths[P]> = paths[P][M] extends {
+  requestBody?: infer B;
 }
+  ? JsonContent<NonNullable<B>>
+  : never;
 
-export interface Conversation {
-  id: string;
-  title: string;
-  created_at?: string;
-  updated_at?: string;
-}
+export type AuthResponse = ResponseOf<'/api/auth/login', 'post'>;
+export type User = ResponseOf<'/api/me', 'get'>;
 
-export interface Source {
-  document_id?: string;
-  filename?: string;
-  chunk_index?: number;
-  chunk?: number;
-  snippet?: string;
-  text?: string;
-  score?: number;
-}
+export type ConversationPage = ResponseOf<'/api/conversations', 'get'>;
+export type Conversation = ResponseOf<'/api/conversations/{conversation_id}', 'get'>;
 
-export type MessageStatus = 'completed' | 'stopped' | 'failed' | 'streaming' | string;
+export type MessagePage = ResponseOf<'/api/conversations/{conversation_id}/messages', 'get'>;
+export type Message = MessagePage['items'][number];
+export type Source = NonNullable<Message['sources']>[number];
+export type SendResult = ResponseOf<'/api/conversations/{conversation_id}/messages', 'post'>;
+export type ReplyAccepted = ResponseOf<'/api/replies/{reply_id}/regenerate', 'post'>;
+export type StopResult = ResponseOf<'/api/replies/{reply_id}/stop', 'post'>;
 
-export interface Message {
-  id: string;
-  role: 'user' | 'assistant';
-  content: string;
-  status?: MessageStatus;
-  created_at?: string;
-  sources?: Source[];
-  reply_id?: string;
-}
+export type AliceDocument = ResponseOf<'/api/documents/{document_id}', 'get'>;
+export type UploadResult = ResponseOf<'/api/documents', 'post'>;
+export type SearchHit = ResponseOf<'/api/search', 'get'>['items'][number];
 
-export interface SendResult {
-  message: Message;
-  reply_id: string;
-  stream_url?: string;
-}
-
-export type DocumentStatus = 'queued' | 'processing' | 'indexed' | 'failed' | string;
-
-export interface AliceDocument {
-  id: string;
-  filename: string;
-  status: DocumentStatus;
-  progress?: number;
-  chunks?: number;
-  error?: string | null;
-  size?: number;
-  created_at?: string;
-}
-
-export interface SearchHit {
-  kind?: string;
-  type?: string;
-  text?: string;
-  snippet?: string;
-  score?: number;
-  conversation_id?: string;
-  message_id?: string;
-  document_id?: string;
-  filename?: string;
-  title?: string;
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  /** The first characters of the key: enough to recognise it, never the whole key. */
-  prefix: string;
-  created_at: string;
-  last_used_at?: string | null;
-}
-
-export interface CreatedApiKey {
-  key: ApiKey;
-  /** The whole key, returned only once. */
-  secret: string;
-}
+export type ApiKey = ResponseOf<'/api/keys', 'get'>['items'][number];
+export type CreatedApiKey = ResponseOf<'/api/keys', 'post'>;

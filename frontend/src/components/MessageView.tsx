@@ -1,25 +1,45 @@
-import type { Message, Source } from '../api/types';
+import type { Source } from '../api/types';
+import type { ShownMessage } from '../state/chatStore';
 import { Link } from '../lib/router';
 import { RefreshIcon } from './icons';
 import { Markdown } from './Markdown';
 
-function sourceLabel(source: Source, index: number) {
-  const chunk = source.chunk_index ?? source.chunk;
-  return `${index + 1}. ${source.filename ?? 'document'}${chunk !== undefined ? ` · part ${chunk + 1}` : ''}`;
+interface Citation {
+  documentId?: string;
+  filename?: string;
+  part?: number;
+  snippet?: string;
+}
+
+// The backend's OpenAPI declares a source as a free-form object, so each field a citation shows
+// (`document_id`, `filename`, `chunk`, `snippet`, as the orchestrator stores them) is checked.
+function citation(source: Source): Citation {
+  const fields: Partial<Record<string, unknown>> = source;
+  const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
+  return {
+    documentId: text(fields.document_id),
+    filename: text(fields.filename),
+    part: typeof fields.chunk === 'number' ? fields.chunk + 1 : undefined,
+    snippet: text(fields.snippet),
+  };
+}
+
+function citationLabel({ filename, part }: Citation, index: number) {
+  return `${index + 1}. ${filename ?? 'document'}${part !== undefined ? ` · part ${part}` : ''}`;
 }
 
 export function Sources({ sources }: { sources: Source[] }) {
   if (!sources.length) return null;
   return (
     <ul className="sources" aria-label="Sources">
-      {sources.map((source, i) => (
-        <li key={`${source.document_id}-${i}`}>
+      {sources.map(citation).map((source, i) => (
+        <li key={`${source.documentId}-${i}`}>
           <Link
             className="chip"
-            to={source.document_id ? `/documents?focus=${encodeURIComponent(source.document_id)}` : '/documents'}
-            title={source.snippet ?? source.text ?? undefined}
+            to={source.documentId ? `/documents?focus=${encodeURIComponent(source.documentId)}` : '/documents'}
+            title={source.snippet}
           >
-            {sourceLabel(source, i)}
+            {citationLabel(source, i)}
           </Link>
         </li>
       ))}
@@ -34,7 +54,7 @@ export function MessageView({
   userName,
   onRegenerate,
 }: {
-  message: Message;
+  message: ShownMessage;
   userName: string;
   onRegenerate?: () => void;
 }) {

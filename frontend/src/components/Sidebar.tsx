@@ -39,13 +39,13 @@ function SearchResults({ query, onPick }: { query: string; onPick: () => void })
   return (
     <ul className="search-hits" aria-label="Search results">
       {hits.map((hit, i) => {
-        const isDoc = Boolean(hit.document_id) && !hit.conversation_id;
+        const isDoc = hit.type === 'document';
         const to = isDoc ? `/documents?focus=${hit.document_id}` : hit.conversation_id ? `/c/${hit.conversation_id}` : '/';
         return (
           <li key={i}>
             <Link to={to} className="hit" onClick={onPick}>
-              <span className="hit-kind">{isDoc ? hit.filename || 'Document' : hit.title || 'Conversation'}</span>
-              <span className="hit-text">{hit.snippet ?? hit.text ?? ''}</span>
+              <span className="hit-kind">{isDoc ? hit.filename || 'Document' : 'Conversation'}</span>
+              <span className="hit-text">{hit.snippet}</span>
             </Link>
           </li>
         );
@@ -56,7 +56,7 @@ function SearchResults({ query, onPick }: { query: string; onPick: () => void })
 
 function ConversationItem({ conversation, active, onPick }: { conversation: Conversation; active: boolean; onPick: () => void }) {
   const [editing, setEditing] = useState(false);
-  const [title, setTitle] = useState(conversation.title);
+  const [title, setTitle] = useState(conversation.title ?? '');
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const name = conversation.title || 'Untitled';
@@ -92,7 +92,7 @@ function ConversationItem({ conversation, active, onPick }: { conversation: Conv
             autoFocus
             onChange={(e) => setTitle(e.target.value)}
             onBlur={save}
-            onKeyDown={(e) => e.key === 'Escape' && (setTitle(conversation.title), setEditing(false))}
+            onKeyDown={(e) => e.key === 'Escape' && (setTitle(conversation.title ?? ''), setEditing(false))}
           />
         </form>
       ) : (

@@ -14,8 +14,8 @@ interface Upload {
 
 const TERMINAL = new Set(['indexed', 'failed']);
 
-function formatSize(bytes?: number) {
-  if (bytes === undefined) return '';
+function formatSize(bytes?: number | null) {
+  if (bytes == null) return '';
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -35,7 +35,7 @@ function DocumentRow({ doc, focused, onDelete }: { doc: AliceDocument; focused: 
         <div className="doc-meta">
           <span className={`status status-${doc.status}`}>{doc.status}</span>
           {formatSize(doc.size) && <span>{formatSize(doc.size)}</span>}
-          {doc.chunks !== undefined && doc.status === 'indexed' && <span>{doc.chunks} {doc.chunks === 1 ? 'chunk' : 'chunks'}</span>}
+          {doc.chunks != null && doc.status === 'indexed' && <span>{doc.chunks} {doc.chunks === 1 ? 'chunk' : 'chunks'}</span>}
         </div>
         {!TERMINAL.has(doc.status) && (
           <div className="bar" role="progressbar" aria-label={`Indexing ${doc.filename}`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={progress}>

@@ -1,7 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { ApiClient, memoryTokenStore } from '../api/client';
 import { frame, jsonResponse, sseResponse } from '../api/testing';
+import type { AuthResponse, SendResult } from '../api/types';
 import { ChatStore } from './chatStore';
+
+const session: AuthResponse = {
+  user: { id: 'u', email: 'a@b.c', display_name: 'A', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true } },
+  access_token: 't',
+  token_type: 'bearer',
+  expires_in: 60,
+  refresh_token: 'r',
+};
+const accepted = (messageId: string, replyId: string): SendResult => ({
+  message: { id: messageId, role: 'user', content: 'Hi', status: 'completed', created_at: '2026-01-01T00:00:00Z' },
+  reply_id: replyId,
+  stream_url: `/api/replies/${replyId}/stream`,
+});
 
 /** A fake backend answering by method and path (unit tests only). */
 function fakeBackend(routes: Record<string, () => Response>) {
@@ -25,9 +39,9 @@ const until = async (check: () => boolean) => {
 describe('ChatStore', () => {
   it('sends a message, streams the reply and ends with the stored assistant message', async () => {
     const { store } = fakeBackend({
-      'POST /api/auth/refresh': () => jsonResponse({ user: { id: 'u', email: 'a@b.c' }, access_token: 't', expires_in: 60 }),
+      'POST /api/auth/refresh': () => jsonResponse(session),
       'POST /api/conversations/c1/messages': () =>
-        jsonResponse({ message: { id: 'm1', role: 'user', content: 'Hi', status: 'accepted', created_at: '2026-01-01T00:00:00Z' }, reply_id: 'r1', stream_url: '/api/replies/r1/stream' }, 202),
+        jsonResponse(accepted('m1', 'r1'), 202),
       'GET /api/replies/r1/stream': () =>
         sseResponse([
           frame({ id: '1-0', event: 'token', data: { delta: 'Hel' } }),
@@ -47,7 +61,7 @@ describe('ChatStore', () => {
 
   it('shows a readable error and keeps nothing when sending is refused', async () => {
     const { store } = fakeBackend({
-      'POST /api/auth/refresh': () => jsonResponse({ user: { id: 'u', email: 'a@b.c' }, access_token: 't', expires_in: 60 }),
+      'POST /api/auth/refresh': () => jsonResponse(session),
       'POST /api/conversations/c2/messages': () => jsonResponse({ error: { code: 'rate_limited', message: 'Slow down.' } }, 429),
     });
     await expect(store.send('c2', 'Hi')).rejects.toMatchObject({ status: 429 });
@@ -56,8 +70,8 @@ describe('ChatStore', () => {
 
   it('marks a reply failed with the failed event message', async () => {
     const { store } = fakeBackend({
-      'POST /api/auth/refresh': () => jsonResponse({ user: { id: 'u', email: 'a@b.c' }, access_token: 't', expires_in: 60 }),
-      'POST /api/conversations/c3/messages': () => jsonResponse({ message: { id: 'm1', role: 'user', content: 'Hi' }, reply_id: 'r3' }, 202),
+      'POST /api/auth/refresh': () => jsonResponse(session),
+      'POST /api/conversations/c3/messages': () => jsonResponse(accepted('m1', 'r3'), 202),
       'GET /api/replies/r3/stream': () => sseResponse([frame({ id: '1-0', event: 'token', data: { delta: 'Par' } }), frame({ id: '1-1', event: 'failed', data: { code: 'llm_failed', message: 'The model failed.' } })]),
       'GET /api/conversations': () => jsonResponse({ items: [] }),
     });
@@ -70,7 +84,7 @@ describe('ChatStore', () => {
   it('after a reload, follows a reply that was still streaming (its id kept in sessionStorage)', async () => {
     sessionStorage.setItem('alice.pending.c4', 'r4');
     const { store, seen } = fakeBackend({
-      'POST /api/auth/refresh': () => jsonResponse({ user: { id: 'u', email: 'a@b.c' }, access_token: 't', expires_in: 60 }),
+      'POST /api/auth/refresh': () => jsonResponse(session),
       'GET /api/conversations/c4/messages': () => jsonResponse({ items: [{ id: 'm1', role: 'user', content: 'Hi', status: 'completed', created_at: '2026-01-01T00:00:00Z' }] }),
       'GET /api/replies/r4/stream': () => sseResponse([frame({ id: '1-0', event: 'token', data: { delta: 'Back' } }), frame({ id: '1-1', event: 'done', data: { message: { id: 'r4', content: 'Back', status: 'completed' } } })]),
       'GET /api/conversations': () => jsonResponse({ items: [] }),

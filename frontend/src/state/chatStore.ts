@@ -4,6 +4,9 @@ import { readableError } from '../api/errors';
 import { followReply, type ReplyOutcome } from '../api/replyStream';
 import type { Conversation, Message } from '../api/types';
 
+/** A message as the page shows it: a stored one, or the user's own while its send is in flight. */
+export type ShownMessage = Omit<Message, 'status'> & { status: Message['status'] | 'sending' };
+
 export interface PendingReply {
   replyId: string;
   text: string;
@@ -13,7 +16,7 @@ export interface PendingReply {
 }
 
 export interface ConversationState {
-  messages: Message[];
+  messages: ShownMessage[];
   loaded: boolean;
   loadError?: string;
   pending?: PendingReply;
@@ -119,11 +122,11 @@ export class ChatStore {
 
   async send(conversationId: string, content: string) {
     this.patch(conversationId, { error: undefined });
-    const optimistic: Message = { id: `local-${Date.now()}`, role: 'user', content, status: 'sending' };
+    const optimistic: ShownMessage = { id: `local-${Date.now()}`, role: 'user', content, status: 'sending' };
     this.patch(conversationId, (c) => ({ messages: [...c.messages, optimistic] }));
     try {
       const result = await this.client.sendMessage(conversationId, content);
-      const stored = { ...optimistic, ...result.message, role: 'user' as const, content: result.message?.content ?? content, status: 'completed' };
+      const stored: ShownMessage = { ...optimistic, ...result.message };
       this.patch(conversationId, (c) => ({ messages: c.messages.map((m) => (m.id === optimistic.id ? stored : m)) }));
       this.follow(conversationId, result.reply_id);
     } catch (err) {
@@ -184,7 +187,7 @@ export class ChatStore {
     if (outcome.kind === 'aborted') return;
     sessionStorage.removeItem(pendingKey(conversationId));
     const base = { role: 'assistant' as const, reply_id: replyId, created_at: new Date().toISOString() };
-    const message: Message =
+    const message: ShownMessage =
       outcome.kind === 'done'
         ? { ...base, id: outcome.message.id ?? replyId, content: outcome.text, status: outcome.message.status ?? 'completed', sources: outcome.message.sources ?? [] }
         : { ...base, id: replyId, content: outcome.text, status: 'failed' };

@@ -1,9 +1,13 @@
-"""Protocol-level health probes, stdlib only: each returns True when the server really answers."""
+"""Protocol-level health probes, stdlib only: each returns True when the server really answers;
+`wait_http` polls an HTTP server until it does."""
 
 import socket
 import struct
+import subprocess
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 HOST = "127.0.0.1"
 
@@ -52,8 +56,47 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
+    status, body = http_get(url, timeout)
+    return status is not None and answers_2xx(status, body)
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int | None, bytes]:
+    """(status, body) of GET url, error statuses included; (None, b"") when nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return 200 <= response.status < 300
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
     except (urllib.error.URLError, OSError, ValueError):
-        return False
+        return None, b""
+
+
+class NotServing(RuntimeError):
+    """A server did not answer as expected in time, or its process exited first."""
+
+
+def answers_2xx(status: int, body: bytes) -> bool:
+    return 200 <= status < 300
+
+
+def wait_http(
+    url: str,
+    timeout_s: float,
+    *,
+    proc: subprocess.Popen | None = None,
+    ok: Callable[[int, bytes], bool] = answers_2xx,
+    interval_s: float = 0.2,
+) -> None:
+    """Poll GET url until `ok(status, body)` (by default: any 2xx). Raises NotServing when `proc`
+    exits first or nothing acceptable answers within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise NotServing(f"{url}: its process exited with code {proc.returncode} before answering")
+        status, body = http_get(url, timeout=min(5.0, max(timeout_s, 0.1)))
+        if status is not None and ok(status, body):
+            return
+        if time.monotonic() >= deadline:
+            seen = f"last answer {status}" if status is not None else "nothing answered"
+            raise NotServing(f"{url} did not answer as expected within {timeout_s:g}s ({seen})")
+        time.sleep(interval_s)

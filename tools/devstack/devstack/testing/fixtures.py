@@ -1,0 +1,106 @@
+"""The pytest plugin (loaded by the root conftest.py): fixtures over devstack.testing's helpers."""
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.testing.infra import (
+    ENV_KEYS,
+    Infra,
+    addresses_from_env,
+    choose_infra,
+    docker_infra,
+    native_infra,
+    weaviate_grpc_port_from_env,
+)
+from devstack.testing.processes import PrivateRedis, ServiceProcess, service_env
+from devstack.testing.testdata import remove_owned, unique_name
+
+_CHOICE: tuple[str, str] | None = None
+
+
+def _infra_choice() -> tuple[str, str]:
+    global _CHOICE
+    if _CHOICE is None:
+        _CHOICE = choose_infra()
+    return _CHOICE
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if len(addresses_from_env()) == len(ENV_KEYS):
+        return "infrastructure: from ALICE_TEST_* environment variables"
+    kind, why = _infra_choice()
+    return f"infrastructure: {kind} ({why})"
+
+
+@pytest.fixture(scope="session")
+def infra(request: pytest.FixtureRequest) -> Iterator[Infra]:
+    from_env = addresses_from_env()
+    if len(from_env) == len(ENV_KEYS):
+        found = Infra(**from_env, weaviate_grpc_port=weaviate_grpc_port_from_env(), source="env")
+        yield found
+        with _visible_output(request):
+            _remove_session_data(found)
+        return
+    provider = docker_infra if _infra_choice()[0] == "docker" else native_infra
+    resources = contextlib.ExitStack()
+    with _visible_output(request):
+        found = resources.enter_context(provider())
+    merged = found.__dict__ | from_env
+    if from_env:
+        merged["source"] = f"env+{found.source}"
+        if "weaviate_url" in from_env:
+            merged["weaviate_grpc_port"] = weaviate_grpc_port_from_env()
+    session = Infra(**merged)
+    try:
+        yield session
+    finally:
+        with _visible_output(request):
+            # Throwaway containers go with their data; shared servers keep only others' data.
+            if found.source != "docker":
+                _remove_session_data(session)
+            resources.close()
+
+
+def _remove_session_data(session: Infra) -> None:
+    remove_owned(session.kafka_bootstrap_servers, session.mongodb_url, session.ownership())
+
+
+@contextlib.contextmanager
+def _visible_output(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Show startup progress (slow the first time) even though pytest captures output."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if capture is None:
+        yield
+        return
+    with capture.global_and_fixture_disabled():
+        yield
+
+
+@pytest.fixture(name="unique_name")
+def unique_name_fixture():
+    return unique_name
+
+
+@pytest.fixture
+def start_service(infra: Infra) -> Iterator:
+    """Factory: `start_service("orchestrator", kafka_topic_prefix=..., wait_ready=True)`."""
+    started: list[ServiceProcess] = []
+
+    def start(service: str, *, wait_ready: bool = True, **overrides: object) -> ServiceProcess:
+        svc = ServiceProcess(service, service_env(infra, **overrides))
+        started.append(svc)
+        return svc.start(wait_ready=wait_ready)
+
+    yield start
+    for svc in reversed(started):
+        svc.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path / "redis").start()
+    yield server
+    server.stop()
