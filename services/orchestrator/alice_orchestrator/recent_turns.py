@@ -5,19 +5,12 @@ never create a partial list, and readers de-duplicate by message id.
 """
 
 import json
-from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
+from alice_common.wire import iso_ms
 
 from alice_orchestrator.prompt import Turn
 from alice_orchestrator.store import ChatStore
-
-
-def iso_ms(value: datetime) -> str:
-    """Millisecond ISO-8601 in UTC (MongoDB keeps milliseconds), so strings order like times."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def ctx_key(conversation_id: str) -> str:
@@ -35,14 +28,14 @@ def turn_of(message: dict) -> Turn:
     )
 
 
-class ContextCache:
+class RecentTurns:
     def __init__(self, redis: aioredis.Redis, store: ChatStore, max_turns: int = 40, ttl_s: int = 86400):
         self.redis = redis
         self.store = store
         self.max_turns = max_turns
         self.ttl_s = ttl_s
 
-    async def recent_turns(self, user_id: str, conversation_id: str) -> list[Turn]:
+    async def load(self, user_id: str, conversation_id: str) -> list[Turn]:
         key = ctx_key(conversation_id)
         cached = await self.redis.lrange(key, 0, -1)
         if cached:
