@@ -90,8 +90,8 @@ describe('ApiClient', () => {
   it('returns messages oldest first and posts new ones', async () => {
     const page: MessagePage = {
       items: [
-        { id: 'm2', role: 'assistant', content: 'b', status: 'completed', created_at: '2026-01-01T00:00:02Z' },
-        { id: 'm1', role: 'user', content: 'a', status: 'completed', created_at: '2026-01-01T00:00:01Z' },
+        { id: 'm2', conversation_id: 'c1', role: 'assistant', content: 'b', status: 'completed', created_at: '2026-01-01T00:00:02Z' },
+        { id: 'm1', conversation_id: 'c1', role: 'user', content: 'a', status: 'completed', created_at: '2026-01-01T00:00:01Z' },
       ],
       next_before: null,
     };
@@ -116,8 +116,17 @@ describe('ApiClient', () => {
 
 describe('endpoints', () => {
   it('read the documented shapes: the user as /api/me answers it, lists from `items`', async () => {
-    const hit: SearchHit = { type: 'document', id: 'h1', snippet: 'the answer', document_id: 'd1', filename: 'notes.md' };
-    const { api, calls } = client([jsonResponse(user), jsonResponse({ items: [hit] })]);
+    const hit: SearchHit = {
+      type: 'document',
+      id: 'h1',
+      snippet: 'the answer',
+      document_id: 'd1',
+      filename: 'notes.md',
+      chunk_index: 0,
+      score: 0.9,
+      similarity: 0.8,
+    };
+    const { api, calls } = client([jsonResponse(user), jsonResponse({ query: 'answer?', items: [hit] })]);
     expect(await api.me()).toEqual(user);
     expect(await api.search('answer?', 5)).toEqual([hit]);
     expect(calls[1].url).toBe('/api/search?q=answer%3F&limit=5');

@@ -406,8 +406,12 @@ export type components = {
             role: "user";
             /** Content */
             content: string;
-            /** Status */
-            status: string;
+            /**
+             * Status
+             * @default completed
+             * @constant
+             */
+            status: "completed";
             /**
              * Created At
              * Format: date-time
@@ -495,7 +499,7 @@ export type components = {
             model: string;
             /** Choices */
             choices: components["schemas"]["Choice"][];
-            usage: components["schemas"]["Usage"];
+            usage: components["schemas"]["CompletionUsage"];
         };
         /** ChatCompletionIn */
         ChatCompletionIn: {
@@ -544,6 +548,15 @@ export type components = {
              */
             finish_reason: "stop" | "length";
         };
+        /** CompletionUsage */
+        CompletionUsage: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /** Total Tokens */
+            total_tokens: number;
+        };
         /** ContentPart */
         ContentPart: {
             /** Type */
@@ -559,18 +572,24 @@ export type components = {
             id: string;
             /** Title */
             title?: string | null;
-            /** Created At */
-            created_at?: string | null;
-            /** Updated At */
-            updated_at?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** ConversationCreate */
         ConversationCreate: {
             /** Title */
             title?: string | null;
         };
-        /** ConversationList */
-        ConversationList: {
+        /** ConversationPage */
+        ConversationPage: {
             /** Items */
             items: components["schemas"]["Conversation"][];
             /** Next Before */
@@ -588,33 +607,66 @@ export type components = {
             /** Filename */
             filename: string;
             /** Content Type */
-            content_type?: string | null;
+            content_type: string;
             /** Size */
-            size?: number | null;
-            /** Status */
-            status: string;
+            size: number;
             /**
-             * Progress
-             * @default 0
+             * Status
+             * @enum {string}
              */
+            status: "queued" | "processing" | "indexed" | "failed";
+            /** Progress */
             progress: number;
             /** Chunks */
-            chunks?: number | null;
-            /** Error */
+            chunks: number;
+            /**
+             * Error
+             * @description why indexing failed, for the user
+             */
             error?: string | null;
-            /** Created At */
-            created_at?: string | null;
-            /** Updated At */
-            updated_at?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
-        /** DocumentList */
-        DocumentList: {
-            /** Items */
-            items: components["schemas"]["Document"][];
+        /** DocumentHit */
+        DocumentHit: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "document";
+            /** Id */
+            id: string;
+            /** Document Id */
+            document_id: string;
+            /** Filename */
+            filename: string;
+            /** Chunk Index */
+            chunk_index: number;
+            /** Snippet */
+            snippet: string;
+            /** Score */
+            score: number;
+            /** Similarity */
+            similarity: number;
         };
         /** DocumentOut */
         DocumentOut: {
             document: components["schemas"]["Document"];
+        };
+        /** DocumentPage */
+        DocumentPage: {
+            /** Items */
+            items: components["schemas"]["Document"][];
+            /** Next Before */
+            next_before?: string | null;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -644,6 +696,8 @@ export type components = {
         Message: {
             /** Id */
             id: string;
+            /** Conversation Id */
+            conversation_id: string;
             /**
              * Role
              * @enum {string}
@@ -651,23 +705,63 @@ export type components = {
             role: "user" | "assistant";
             /** Content */
             content: string;
-            /** Status */
-            status: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "completed" | "stopped" | "failed";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Reply Id
+             * @description user message: the reply requested for it
+             */
+            reply_id?: string | null;
+            /**
+             * Reply To
+             * @description assistant message: the message it answers
+             */
+            reply_to?: string | null;
+            /** Sources */
+            sources?: components["schemas"]["Source"][];
+            /** @description assistant messages only */
+            usage?: components["schemas"]["Usage"] | null;
+            /**
+             * Model
+             * @description assistant messages only
+             */
+            model?: string | null;
+        };
+        /** MessageHit */
+        MessageHit: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "message";
+            /** Id */
+            id: string;
+            /** Conversation Id */
+            conversation_id: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant";
             /** Created At */
             created_at?: string | null;
-            /** Reply Id */
-            reply_id?: string | null;
-            /** Sources */
-            sources?: {
-                [key: string]: unknown;
-            }[];
-            /** Usage */
-            usage?: {
-                [key: string]: unknown;
-            } | null;
+            /** Snippet */
+            snippet: string;
+            /** Score */
+            score: number;
+            /** Similarity */
+            similarity: number;
         };
-        /** MessageList */
-        MessageList: {
+        /** MessagePage */
+        MessagePage: {
             /** Items */
             items: components["schemas"]["Message"][];
             /** Next Before */
@@ -737,30 +831,12 @@ export type components = {
             /** Regenerate Of */
             regenerate_of?: string | null;
         };
-        /** SearchHit */
-        SearchHit: {
-            /** Type */
-            type: string;
-            /** Id */
-            id?: string | null;
-            /**
-             * Snippet
-             * @default
-             */
-            snippet: string;
-            /** Conversation Id */
-            conversation_id?: string | null;
-            /** Document Id */
-            document_id?: string | null;
-            /** Filename */
-            filename?: string | null;
-        } & {
-            [key: string]: unknown;
-        };
-        /** SearchOut */
-        SearchOut: {
+        /** SearchResults */
+        SearchResults: {
+            /** Query */
+            query: string;
             /** Items */
-            items: components["schemas"]["SearchHit"][];
+            items: (components["schemas"]["MessageHit"] | components["schemas"]["DocumentHit"])[];
         };
         /** SendMessageIn */
         SendMessageIn: {
@@ -776,6 +852,28 @@ export type components = {
             reply_id: string;
             /** Stream Url */
             stream_url: string;
+        };
+        /**
+         * Source
+         * @description A passage of one of the user's documents that the reply was given as context.
+         */
+        Source: {
+            /** Document Id */
+            document_id: string;
+            /** Filename */
+            filename: string;
+            /**
+             * Chunk
+             * @description the passage's position in its document, from 0
+             */
+            chunk: number;
+            /** Snippet */
+            snippet: string;
+            /**
+             * Score
+             * @description cosine similarity of the passage to the message
+             */
+            score: number;
         };
         /** StopOut */
         StopOut: {
@@ -798,12 +896,23 @@ export type components = {
         };
         /** Usage */
         Usage: {
-            /** Prompt Tokens */
+            /**
+             * Prompt Tokens
+             * @default 0
+             */
             prompt_tokens: number;
-            /** Completion Tokens */
+            /**
+             * Completion Tokens
+             * @default 0
+             */
             completion_tokens: number;
-            /** Total Tokens */
-            total_tokens: number;
+            /**
+             * Latency Ms
+             * @default 0
+             */
+            latency_ms: number;
+            /** Ttft Ms */
+            ttft_ms?: number | null;
         };
         /** UserOut */
         UserOut: {
@@ -1199,7 +1308,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConversationList"];
+                    "application/json": components["schemas"]["ConversationPage"];
                 };
             };
             /** @description unauthorized */
@@ -1569,7 +1678,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MessageList"];
+                    "application/json": components["schemas"]["MessagePage"];
                 };
             };
             /** @description unauthorized */
@@ -1963,7 +2072,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DocumentList"];
+                    "application/json": components["schemas"]["DocumentPage"];
                 };
             };
             /** @description unauthorized */
@@ -2244,7 +2353,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SearchOut"];
+                    "application/json": components["schemas"]["SearchResults"];
                 };
             };
             /** @description unauthorized */

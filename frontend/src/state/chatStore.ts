@@ -122,7 +122,14 @@ export class ChatStore {
 
   async send(conversationId: string, content: string) {
     this.patch(conversationId, { error: undefined });
-    const optimistic: ShownMessage = { id: `local-${Date.now()}`, role: 'user', content, status: 'sending' };
+    const optimistic: ShownMessage = {
+      id: `local-${Date.now()}`,
+      conversation_id: conversationId,
+      role: 'user',
+      content,
+      status: 'sending',
+      created_at: new Date().toISOString(),
+    };
     this.patch(conversationId, (c) => ({ messages: [...c.messages, optimistic] }));
     try {
       const result = await this.client.sendMessage(conversationId, content);
@@ -186,7 +193,12 @@ export class ChatStore {
     if (this.streams.get(conversationId) === controller) this.streams.delete(conversationId);
     if (outcome.kind === 'aborted') return;
     sessionStorage.removeItem(pendingKey(conversationId));
-    const base = { role: 'assistant' as const, reply_id: replyId, created_at: new Date().toISOString() };
+    const base = {
+      conversation_id: conversationId,
+      role: 'assistant' as const,
+      reply_id: replyId,
+      created_at: new Date().toISOString(),
+    };
     const message: ShownMessage =
       outcome.kind === 'done'
         ? { ...base, id: outcome.message.id ?? replyId, content: outcome.text, status: outcome.message.status ?? 'completed', sources: outcome.message.sources ?? [] }

@@ -23,6 +23,7 @@ from alice_common.wire import (
     SearchResults,
     StoredDocument,
 )
+from devstack.testing import unique_name
 from fastapi import Depends, FastAPI
 from pydantic import SecretStr
 
@@ -108,14 +109,14 @@ class FakeDataflow:
 
 @pytest.fixture
 def settings(infra) -> Settings:
-    run = uuid.uuid4().hex[:10]
+    run = unique_name("backend")  # the session's cleanup removes what is named with it
     return Settings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        kafka_topic_prefix=f"test-backend-{run}.",
+        kafka_topic_prefix=f"{infra.kafka_topic_prefix}{run}.",
         kafka_topic_partitions=1,
         redis_url=infra.redis_url,
         mongodb_url=infra.mongodb_url,
-        mongodb_database=f"test_backend_{run}",
+        mongodb_database=run,
         max_upload_bytes=64 * 1024,
         max_message_chars=100,
         # Isolated clients (port 0 = unreachable) unless a test swaps in a fake.

@@ -1,11 +1,10 @@
 """ensure_topics against a real Kafka: prefixed topics and their .dlq, created once."""
 
-import uuid
-
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from alice_common.kafka import ensure_topics
 from alice_common.settings import AliceSettings
+from devstack.testing import unique_name
 
 pytestmark = pytest.mark.integration
 
@@ -13,7 +12,7 @@ pytestmark = pytest.mark.integration
 async def test_creates_prefixed_topics_with_their_dlq_once(infra):
     settings = AliceSettings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        kafka_topic_prefix=f"test-{uuid.uuid4().hex[:10]}.",
+        kafka_topic_prefix=f"{infra.kafka_topic_prefix}{unique_name()}.",
         kafka_topic_partitions=3,
     )
     created = await ensure_topics(settings, ["chat.requests", "chat.completed"])
