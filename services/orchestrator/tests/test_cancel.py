@@ -3,14 +3,15 @@
 import asyncio
 import time
 
-from alice_orchestrator.chat import ChatHandler
+from alice_orchestrator.chat.generation import generate
+from alice_orchestrator.chat.records import recover_ids
 from alice_orchestrator.providers.fake import FakeProvider
 from alice_orchestrator.replystream import ReplyStream
 from alice_orchestrator.settings import Settings
 
 
 class FakeRedis:
-    """Just the commands `_generate` uses (unit test only; integration tests use real Redis)."""
+    """Just the commands `generate` uses (unit test only; integration tests use real Redis)."""
 
     def __init__(self):
         self.keys: set[str] = set()
@@ -24,15 +25,16 @@ class FakeRedis:
         return f"{len(self.stream)}-0"
 
 
-def handler_with(provider, redis: FakeRedis) -> ChatHandler:
-    settings = Settings(llm_max_tokens=1500, cancel_poll_interval_ms=200)
-    return ChatHandler(settings, store=None, redis=redis, provider=provider, publish=None)  # type: ignore[arg-type]
+SETTINGS = Settings(llm_max_tokens=1500, cancel_poll_interval_ms=200)
+
+
+async def run(provider, redis: FakeRedis, reply_id: str, messages: list[dict], settings: Settings = SETTINGS):
+    return await generate(settings, redis, provider, reply_id, messages, ReplyStream(redis, reply_id))  # type: ignore[arg-type]
 
 
 async def test_cancel_stops_generation_within_a_second_and_keeps_partial_content():
     redis = FakeRedis()
     provider = FakeProvider(token_interval_ms=10)  # would take 15 s to finish
-    handler = handler_with(provider, redis)
 
     async def press_stop():
         await asyncio.sleep(0.5)
@@ -40,7 +42,7 @@ async def test_cancel_stops_generation_within_a_second_and_keeps_partial_content
         return time.monotonic()
 
     stop_task = asyncio.create_task(press_stop())
-    outcome = await handler._generate("r1", [{"role": "user", "content": "hi"}], ReplyStream(redis, "r1"))
+    outcome = await run(provider, redis, "r1", [{"role": "user", "content": "hi"}])
     ended = time.monotonic()
     pressed = await stop_task
     assert outcome.status == "stopped"
@@ -54,9 +56,9 @@ async def test_cancel_stops_generation_within_a_second_and_keeps_partial_content
 
 async def test_generation_without_cancel_completes():
     redis = FakeRedis()
-    handler = handler_with(FakeProvider(token_interval_ms=0), redis)
-    handler.settings.llm_max_tokens = 7
-    outcome = await handler._generate("r2", [{"role": "user", "content": "hi"}], ReplyStream(redis, "r2"))
+    settings = SETTINGS.model_copy(update={"llm_max_tokens": 7})
+    hello = [{"role": "user", "content": "hi"}]
+    outcome = await run(FakeProvider(token_interval_ms=0), redis, "r2", hello, settings)
     assert outcome.status == "completed"
     assert outcome.completion_tokens == 7
     assert len(outcome.content.split()) == 7
@@ -81,17 +83,14 @@ async def test_a_model_that_stalls_still_stops_in_time():
             return Generation(deltas=deltas())
 
     redis = FakeRedis()
-    handler = handler_with(Stalling(), redis)
     redis.keys.add("cancel:r3")
     started = time.monotonic()
-    outcome = await handler._generate("r3", [], ReplyStream(redis, "r3"))
+    outcome = await run(Stalling(), redis, "r3", [])
     assert time.monotonic() - started < 1.0
     assert outcome.status == "stopped"
 
 
 def test_ids_are_recovered_from_broken_records_for_the_error_event():
-    from alice_orchestrator.chat import recover_ids
-
     both = {"reply_id": "r1", "user_id": "u1"}
     assert recover_ids(b'{"reply_id": "r1", "user_id": "u1", "content": 5}') == both
     truncated = b'{"type": "ChatRequested", "reply_id": "r1", "user_id": "u1", "content": "tru'

@@ -7,27 +7,25 @@ generated again, and a reply already stored is not generated twice.
 """
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
 from aiokafka import ConsumerRecord
-from alice_common import linear_re
-from alice_common.events import ChatCompleted, ChatRequested, Usage, parse_event
-from alice_common.kafka.failures import PermanentError
+from alice_common.events import ChatCompleted, ChatRequested, Usage
 from pydantic import ValidationError
 
 from alice_orchestrator import metrics
+from alice_orchestrator.chat.generation import Outcome, generate, seed_of
+from alice_orchestrator.chat.messages import completion_message, message_view, reply_document, user_message
+from alice_orchestrator.chat.records import InvalidRequest, parse_request, recover_ids
 from alice_orchestrator.context import ContextCache, iso_ms, turn_of
 from alice_orchestrator.prompt import PromptParts, build_messages_off_loop, fit_messages, usable_history
 from alice_orchestrator.providers.base import ChatProvider
-from alice_orchestrator.replystream import ReplyStream, TokenCoalescer, active_key, cancel_key
+from alice_orchestrator.replystream import ReplyStream, active_key, cancel_key
 from alice_orchestrator.settings import Settings
-from alice_orchestrator.store import ChatStore, utcnow
+from alice_orchestrator.store import ChatStore
 from alice_orchestrator.titles import generate_title
 
 log = logging.getLogger(__name__)
@@ -35,75 +33,11 @@ log = logging.getLogger(__name__)
 Publish = Callable[[ChatCompleted], Awaitable[None]]
 
 
-@dataclass
-class Outcome:
-    content: str
-    status: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    ttft_ms: float | None = None
-    first_token_at: float | None = None
-    latency_ms: float = 0.0
-
-
-class InvalidRequest(PermanentError, ValueError):
-    """The record can never be handled (bad JSON, wrong event, someone else's conversation)."""
-
-
 class Retriever:
     """What the handler needs from retrieval (see `retrieval.py`)."""
 
     async def retrieve(self, request: ChatRequested) -> tuple[list[dict], list[str]]:
         return [], []
-
-
-def parse_request(raw: bytes | str | None) -> ChatRequested:
-    if raw is None:
-        raise InvalidRequest("empty record")
-    try:
-        event = parse_event(raw)
-    except (ValidationError, ValueError) as exc:
-        raise InvalidRequest(f"not a valid event: {exc}") from exc
-    if not isinstance(event, ChatRequested):
-        raise InvalidRequest(f"unexpected event type {event.type!r} on the chat requests topic")
-    return event
-
-
-_HEX8 = linear_re.compile(r"^[0-9a-f]{8}")
-_ID_FIELD = linear_re.compile(rb'"(reply_id|user_id)"\s*:\s*"([A-Za-z0-9_-]{1,128})"')
-
-
-def recover_ids(raw: bytes | None) -> dict[str, str]:
-    """`reply_id` and `user_id` of a record, even one that is not valid JSON (truncated, say),
-    so that the client waiting on its stream still hears that it failed."""
-    found: dict[str, str] = {}
-    try:
-        data = json.loads(raw or b"")
-    except (ValueError, TypeError):
-        data = None
-    if isinstance(data, dict):
-        found = {k: data[k] for k in ("reply_id", "user_id") if isinstance(data.get(k), str) and data[k]}
-    elif raw:
-        for name, value in _ID_FIELD.findall(raw[:100_000]):
-            found.setdefault(name.decode(), value.decode())
-    return found
-
-
-def message_view(doc: dict) -> dict:
-    """The reply as the `done` event carries it."""
-    created = doc.get("created_at")
-    return {
-        "id": doc["_id"],
-        "conversation_id": doc["conversation_id"],
-        "role": "assistant",
-        "reply_to": doc.get("reply_to"),
-        "content": doc.get("content", ""),
-        "status": doc.get("status", "completed"),
-        "sources": doc.get("sources", []),
-        "usage": doc.get("usage", {}),
-        "model": doc.get("model"),
-        "created_at": iso_ms(created) if isinstance(created, datetime) else created,
-    }
 
 
 class ChatHandler:
@@ -183,7 +117,7 @@ class ChatHandler:
             if doc is not None and doc.get("user_id") != request.user_id:
                 raise InvalidRequest(f"{what} belongs to another user")
 
-        user_doc = stored_user or self._user_message(request)
+        user_doc = stored_user or user_message(request)
         if existing is not None:
             if stored_user is None:
                 await self._store_user_message(user_doc)
@@ -209,7 +143,7 @@ class ChatHandler:
 
     async def _answer(
         self, request: ChatRequested, user_doc: dict, stream: ReplyStream, cancelled: bool, picked_up: float
-    ) -> tuple["Outcome", list[dict]]:
+    ) -> tuple[Outcome, list[dict]]:
         """Prompt (retrieval and recent turns, concurrently), then the model's streamed reply."""
         started = time.perf_counter()
         sources: list[dict] = []
@@ -227,7 +161,9 @@ class ChatHandler:
                 max_tokens=self.settings.llm_max_tokens,
                 count=self.provider.count_tokens,
             )
-            outcome = await self._generate(request.reply_id, messages, stream)
+            outcome = await generate(
+                self.settings, self.redis, self.provider, request.reply_id, messages, stream
+            )
             if outcome.first_token_at is not None:
                 first, published = outcome.first_token_at, request.occurred_at.timestamp()
                 metrics.PIPELINE_TTFT.labels("handler").observe(first - picked_up)
@@ -240,33 +176,11 @@ class ChatHandler:
         request: ChatRequested,
         conversation: dict,
         user_doc: dict,
-        outcome: "Outcome",
+        outcome: Outcome,
         sources: list[dict],
         stream: ReplyStream,
     ) -> None:
-        usage = Usage(
-            prompt_tokens=outcome.prompt_tokens,
-            completion_tokens=outcome.completion_tokens,
-            latency_ms=round(outcome.latency_ms, 1),
-            ttft_ms=None if outcome.ttft_ms is None else round(outcome.ttft_ms, 1),
-        )
-        reply_doc = {
-            "_id": request.reply_id,
-            "conversation_id": request.conversation_id,
-            "user_id": request.user_id,
-            "role": "assistant",
-            "content": outcome.content,
-            "status": outcome.status,
-            # Never before the message it answers, whatever the skew between the two hosts' clocks.
-            "created_at": max(utcnow(), user_doc["created_at"] + timedelta(milliseconds=1)),
-            "reply_id": request.reply_id,
-            "reply_to": request.message_id,
-            "sources": [_public_source(s) for s in sources],
-            "usage": usage.model_dump(),
-            "model": self.provider.model,
-        }
-        if request.regenerate_of:
-            reply_doc["regenerate_of"] = request.regenerate_of
+        reply_doc = reply_document(request, user_doc, outcome, sources, self.provider.model)
         if not await self.store.insert_message(reply_doc):
             reply_doc = await self.store.get_message(request.reply_id) or reply_doc
         await asyncio.gather(
@@ -279,22 +193,6 @@ class ChatHandler:
             metrics.TTFT.observe(outcome.ttft_ms / 1000)
         if not conversation.get("title") and outcome.status == "completed":
             await self._title(request)
-
-    @staticmethod
-    def _user_message(request: ChatRequested) -> dict:
-        # MongoDB keeps milliseconds: truncate so the cache and the database agree on ordering.
-        created_at = request.occurred_at.astimezone(UTC)
-        created_at = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
-        return {
-            "_id": request.message_id,
-            "conversation_id": request.conversation_id,
-            "user_id": request.user_id,
-            "role": "user",
-            "content": request.content,
-            "status": "completed",
-            "created_at": created_at,
-            "reply_id": request.reply_id,
-        }
 
     async def _store_user_message(self, user_doc: dict) -> dict:
         """Insert once (redelivery, regenerate: already there); returns the stored message."""
@@ -333,92 +231,25 @@ class ChatHandler:
                 max_tokens=max_tokens,
                 count=self.provider.count_tokens,
             )
-            # Seeded by the reply id: a retry after a crash generates the same text, which is
-            # what lets the backend continue an OpenAI stream the client has half received.
-            seed = int(request.reply_id[:8], 16) if _HEX8.match(request.reply_id) else None
-            outcome = await self._generate(
-                request.reply_id, messages, stream, max_tokens, temperature, params.stop, seed
+            outcome = await generate(
+                self.settings,
+                self.redis,
+                self.provider,
+                request.reply_id,
+                messages,
+                stream,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                stop=params.stop,
+                seed=seed_of(request.reply_id),
             )
         latency_ms = (time.perf_counter() - started) * 1000
-        finish_reason = "length" if outcome.completion_tokens >= max_tokens else "stop"
-        message = {
-            "id": request.reply_id,
-            "role": "assistant",
-            "content": outcome.content,
-            "status": outcome.status,
-            "finish_reason": finish_reason,
-            "model": self.provider.model,
-            "created_at": iso_ms(utcnow()),
-            "usage": Usage(
-                prompt_tokens=outcome.prompt_tokens,
-                completion_tokens=outcome.completion_tokens,
-                latency_ms=round(latency_ms, 1),
-                ttft_ms=None if outcome.ttft_ms is None else round(outcome.ttft_ms, 1),
-            ).model_dump(),
-        }
+        message = completion_message(request, outcome, latency_ms, max_tokens, self.provider.model)
         await stream.end("done", {"message": message}, self.settings.reply_stream_ttl_s, request.user_id)
         metrics.REPLIES.labels(outcome.status).inc()
         metrics.COMPLETION_TOKENS.inc(outcome.completion_tokens)
         if outcome.ttft_ms is not None:
             metrics.TTFT.observe(outcome.ttft_ms / 1000)
-
-    async def _generate(
-        self,
-        reply_id: str,
-        messages: list[dict],
-        stream: ReplyStream,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        stop: list[str] | None = None,
-        seed: int | None = None,
-    ) -> "Outcome":
-        """Stream the model into the reply stream until it ends or `cancel:{reply_id}` appears."""
-        coalescer = TokenCoalescer(stream, self.settings.token_flush_interval_ms / 1000)
-        generation = self.provider.stream(
-            messages,
-            max_tokens=max_tokens or self.settings.llm_max_tokens,
-            temperature=self.settings.llm_temperature if temperature is None else temperature,
-            stop=stop,
-            seed=seed,
-        )
-
-        async def pump() -> None:
-            async for delta in generation:
-                coalescer.add(delta)
-
-        pump_task = asyncio.create_task(pump())
-        status = "completed"
-        poll_s = self.settings.cancel_poll_interval_ms / 1000
-        try:
-            while True:
-                done, _ = await asyncio.wait({pump_task}, timeout=poll_s)
-                if done:
-                    pump_task.result()
-                    break
-                if await self.redis.exists(cancel_key(reply_id)):
-                    status = "stopped"
-                    pump_task.cancel()
-                    await asyncio.gather(pump_task, return_exceptions=True)
-                    break
-        except BaseException:
-            # A failed attempt must not leave a write in flight that could land after the
-            # next attempt's `reset`.
-            await asyncio.gather(coalescer.close(), return_exceptions=True)
-            raise
-        finally:
-            if not pump_task.done():
-                pump_task.cancel()
-                await asyncio.gather(pump_task, return_exceptions=True)
-            await generation.aclose()
-        await coalescer.close()
-        return Outcome(
-            coalescer.content,
-            status,
-            generation.prompt_tokens,
-            generation.completion_tokens,
-            generation.ttft_ms,
-            coalescer.first_write_at,
-        )
 
     async def _finish(self, request: ChatRequested, reply_doc: dict, stream: ReplyStream) -> None:
         ttl_s = self.settings.reply_stream_ttl_s
@@ -455,7 +286,3 @@ class ChatHandler:
 
 async def _noop() -> None:
     return None
-
-
-def _public_source(source: dict) -> dict:
-    return {k: source.get(k) for k in ("document_id", "filename", "chunk", "snippet", "score")}

@@ -1,0 +1,93 @@
+"""The generation loop: the model streamed into the reply stream until it ends or is stopped."""
+
+import asyncio
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from alice_common import linear_re
+
+from alice_orchestrator.providers.base import ChatProvider
+from alice_orchestrator.replystream import ReplyStream, TokenCoalescer, cancel_key
+from alice_orchestrator.settings import Settings
+
+
+@dataclass
+class Outcome:
+    content: str
+    status: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ttft_ms: float | None = None
+    first_token_at: float | None = None
+    latency_ms: float = 0.0
+
+
+_HEX8 = linear_re.compile(r"^[0-9a-f]{8}")
+
+
+def seed_of(reply_id: str) -> int | None:
+    """A seed derived from the reply id: a retry after a crash generates the same text, which is
+    what lets the backend continue an OpenAI stream the client has half received."""
+    return int(reply_id[:8], 16) if _HEX8.match(reply_id) else None
+
+
+async def generate(
+    settings: Settings,
+    redis: aioredis.Redis,
+    provider: ChatProvider,
+    reply_id: str,
+    messages: list[dict],
+    stream: ReplyStream,
+    *,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    stop: list[str] | None = None,
+    seed: int | None = None,
+) -> Outcome:
+    """Stream the model into the reply stream until it ends or `cancel:{reply_id}` appears."""
+    coalescer = TokenCoalescer(stream, settings.token_flush_interval_ms / 1000)
+    generation = provider.stream(
+        messages,
+        max_tokens=max_tokens or settings.llm_max_tokens,
+        temperature=settings.llm_temperature if temperature is None else temperature,
+        stop=stop,
+        seed=seed,
+    )
+
+    async def pump() -> None:
+        async for delta in generation:
+            coalescer.add(delta)
+
+    pump_task = asyncio.create_task(pump())
+    status = "completed"
+    poll_s = settings.cancel_poll_interval_ms / 1000
+    try:
+        while True:
+            done, _ = await asyncio.wait({pump_task}, timeout=poll_s)
+            if done:
+                pump_task.result()
+                break
+            if await redis.exists(cancel_key(reply_id)):
+                status = "stopped"
+                pump_task.cancel()
+                await asyncio.gather(pump_task, return_exceptions=True)
+                break
+    except BaseException:
+        # A failed attempt must not leave a write in flight that could land after the
+        # next attempt's `reset`.
+        await asyncio.gather(coalescer.close(), return_exceptions=True)
+        raise
+    finally:
+        if not pump_task.done():
+            pump_task.cancel()
+            await asyncio.gather(pump_task, return_exceptions=True)
+        await generation.aclose()
+    await coalescer.close()
+    return Outcome(
+        coalescer.content,
+        status,
+        generation.prompt_tokens,
+        generation.completion_tokens,
+        generation.ttft_ms,
+        coalescer.first_write_at,
+    )

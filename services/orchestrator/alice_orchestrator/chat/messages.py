@@ -1,0 +1,95 @@
+"""The messages the handler stores and the `done` event carries, built from a request and the
+outcome of its generation."""
+
+from datetime import UTC, datetime, timedelta
+
+from alice_common.events import ChatRequested, Usage
+
+from alice_orchestrator.chat.generation import Outcome
+from alice_orchestrator.context import iso_ms
+from alice_orchestrator.store import utcnow
+
+
+def user_message(request: ChatRequested) -> dict:
+    # MongoDB keeps milliseconds: truncate so the cache and the database agree on ordering.
+    created_at = request.occurred_at.astimezone(UTC)
+    created_at = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
+    return {
+        "_id": request.message_id,
+        "conversation_id": request.conversation_id,
+        "user_id": request.user_id,
+        "role": "user",
+        "content": request.content,
+        "status": "completed",
+        "created_at": created_at,
+        "reply_id": request.reply_id,
+    }
+
+
+def usage_of(outcome: Outcome, latency_ms: float) -> Usage:
+    return Usage(
+        prompt_tokens=outcome.prompt_tokens,
+        completion_tokens=outcome.completion_tokens,
+        latency_ms=round(latency_ms, 1),
+        ttft_ms=None if outcome.ttft_ms is None else round(outcome.ttft_ms, 1),
+    )
+
+
+def reply_document(
+    request: ChatRequested, user_doc: dict, outcome: Outcome, sources: list[dict], model: str
+) -> dict:
+    reply_doc = {
+        "_id": request.reply_id,
+        "conversation_id": request.conversation_id,
+        "user_id": request.user_id,
+        "role": "assistant",
+        "content": outcome.content,
+        "status": outcome.status,
+        # Never before the message it answers, whatever the skew between the two hosts' clocks.
+        "created_at": max(utcnow(), user_doc["created_at"] + timedelta(milliseconds=1)),
+        "reply_id": request.reply_id,
+        "reply_to": request.message_id,
+        "sources": [public_source(s) for s in sources],
+        "usage": usage_of(outcome, outcome.latency_ms).model_dump(),
+        "model": model,
+    }
+    if request.regenerate_of:
+        reply_doc["regenerate_of"] = request.regenerate_of
+    return reply_doc
+
+
+def completion_message(
+    request: ChatRequested, outcome: Outcome, latency_ms: float, max_tokens: int, model: str
+) -> dict:
+    """The reply to a stateless OpenAI-compatible request, as its `done` event carries it."""
+    return {
+        "id": request.reply_id,
+        "role": "assistant",
+        "content": outcome.content,
+        "status": outcome.status,
+        "finish_reason": "length" if outcome.completion_tokens >= max_tokens else "stop",
+        "model": model,
+        "created_at": iso_ms(utcnow()),
+        "usage": usage_of(outcome, latency_ms).model_dump(),
+    }
+
+
+def message_view(doc: dict) -> dict:
+    """The reply as the `done` event carries it."""
+    created = doc.get("created_at")
+    return {
+        "id": doc["_id"],
+        "conversation_id": doc["conversation_id"],
+        "role": "assistant",
+        "reply_to": doc.get("reply_to"),
+        "content": doc.get("content", ""),
+        "status": doc.get("status", "completed"),
+        "sources": doc.get("sources", []),
+        "usage": doc.get("usage", {}),
+        "model": doc.get("model"),
+        "created_at": iso_ms(created) if isinstance(created, datetime) else created,
+    }
+
+
+def public_source(source: dict) -> dict:
+    return {k: source.get(k) for k in ("document_id", "filename", "chunk", "snippet", "score")}
