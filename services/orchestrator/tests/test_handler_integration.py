@@ -100,7 +100,32 @@ async def test_redelivery_of_a_finished_request_emits_nothing_and_stores_nothing
     await handler.handle(req)
     assert await events(redis, req.reply_id) == before
     assert len(await store.list_messages(req.user_id, req.conversation_id, 10)) == 2
-    assert len(published) == 1
+    # Announced again: the first announcement may be the one that failed (consumers are idempotent).
+    assert [e.reply_id for e in published] == [req.reply_id, req.reply_id]
+
+
+async def test_a_completion_whose_publish_fails_after_done_is_announced_on_the_retry(deps, unique_name):
+    handler, store, redis, published = deps
+    announce = handler.publish
+    failures = [RuntimeError("kafka hiccup")]
+
+    async def flaky(event: ChatCompleted) -> None:
+        if failures:
+            raise failures.pop()
+        await announce(event)
+
+    handler.publish = flaky
+    req = request(unique_name)
+    with pytest.raises(RuntimeError, match="kafka hiccup"):
+        await handler.handle(req)
+    finished = await events(redis, req.reply_id)
+    assert finished[-1][0] == "done" and published == []  # the user has the reply, nobody else
+    await handler.handle(req)  # the consume loop's retry
+    assert [(e.reply_id, e.assistant_content) for e in published] == [
+        (req.reply_id, finished[-1][1]["message"]["content"])
+    ]
+    assert await events(redis, req.reply_id) == finished  # no second `done`, nothing regenerated
+    assert len(await store.list_messages(req.user_id, req.conversation_id, 10)) == 2
 
 
 async def test_half_streamed_reply_is_reset_then_generated_again(deps, unique_name):

@@ -254,6 +254,9 @@ class ChatHandler:
     async def _finish(self, request: ChatRequested, reply_doc: dict, stream: ReplyStream) -> None:
         ttl_s = self.settings.reply_stream_ttl_s
         await stream.end("done", {"message": message_view(reply_doc)}, ttl_s, request.user_id)
+        await self._announce(request, reply_doc)
+
+    async def _announce(self, request: ChatRequested, reply_doc: dict) -> None:
         await self.publish(
             ChatCompleted(
                 conversation_id=request.conversation_id,
@@ -272,12 +275,16 @@ class ChatHandler:
 
     async def _redeliver_stored(self, request: ChatRequested, reply_doc: dict, stream: ReplyStream) -> None:
         """The reply is stored already. If a crash came between storing and `done`, finish the
-        stream now (and announce it again: consumers of `chat.completed` are idempotent)."""
+        stream now. Either way announce it again: the attempt before may have failed to publish
+        after `done` (or crashed before), and no record says whether it did. Consumers of
+        `chat.completed` are idempotent, so twice is harmless and never is not; redelivery of a
+        stored reply is rare (a failed attempt, a crash, a replay), so this costs no write per reply."""
         if await stream.exists() and not await stream.has_terminal_event():
             log.info("finishing a stored reply after redelivery", extra={"reply_id": request.reply_id})
             await self._finish(request, reply_doc, stream)
-        else:
-            await self.redis.zrem(active_key(request.user_id), request.reply_id)
+            return
+        await self.redis.zrem(active_key(request.user_id), request.reply_id)
+        await self._announce(request, reply_doc)
 
     async def _title(self, request: ChatRequested) -> None:
         title = await generate_title(self.provider, request.content, self.settings.title_max_tokens)
