@@ -4,12 +4,15 @@ Covers what redelivery after a crash relies on: idempotent stores, `reset` befor
 half-streamed reply, no second reply when one is stored, and the stream ending with `done`.
 """
 
+import asyncio
 import json
+import time
 
 import pytest
 import redis.asyncio as aioredis
 from alice_common.events import ChatCompleted, ChatRequested, CompletionRequest, new_id
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
+from alice_orchestrator.context import ctx_key
 from alice_orchestrator.providers.fake import FakeProvider
 from alice_orchestrator.replystream import ReplyStream
 from alice_orchestrator.settings import Settings
@@ -203,6 +206,36 @@ async def test_a_deleted_conversation_ends_the_stream_with_failed(deps, unique_n
     )
     assert await store.get_message(req.message_id) is None
     assert await redis.zscore(f"active:{req.user_id}", req.reply_id) is None
+
+
+async def test_deleting_the_conversation_mid_reply_leaves_nothing_behind(deps, unique_name):
+    """The user deletes the conversation while its reply is generated (as the delete endpoint
+    does: conversation, then its messages, then the context cache): nothing of it is stored
+    afterwards, nothing is announced, and the stream ends (with its TTL) instead of `done`."""
+    handler, store, redis, published = deps
+    handler.provider = FakeProvider(token_interval_ms=60)
+    req = request(unique_name)
+    await redis.zadd(f"active:{req.user_id}", {req.reply_id: 1})
+    replying = asyncio.create_task(handler.handle(req))
+    deadline = time.monotonic() + 20
+    while "token" not in [k for k, _ in await events(redis, req.reply_id)]:
+        assert time.monotonic() < deadline and not replying.done()
+        await asyncio.sleep(0.02)
+    assert await store.delete_conversation(req.user_id, req.conversation_id)
+    await handler.context.forget(req.conversation_id)
+    await replying
+
+    assert await store.messages.count_documents({"conversation_id": req.conversation_id}) == 0
+    assert await store.conversation_by_id(req.conversation_id) is None
+    assert published == []
+    last = (await events(redis, req.reply_id))[-1]
+    assert last == (
+        "failed",
+        {"code": "conversation_not_found", "message": "The conversation no longer exists."},
+    )
+    assert 0 < await redis.ttl(f"reply:{req.reply_id}") <= handler.settings.reply_stream_ttl_s
+    assert await redis.zscore(f"active:{req.user_id}", req.reply_id) is None
+    assert not await redis.exists(ctx_key(req.conversation_id))
 
 
 async def test_someone_elses_conversation_is_refused(deps, unique_name):

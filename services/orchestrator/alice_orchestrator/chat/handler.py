@@ -183,6 +183,8 @@ class ChatHandler:
         reply_doc = reply_document(request, user_doc, outcome, sources, self.provider.model)
         if not await self.store.insert_message(reply_doc):
             reply_doc = await self.store.get_message(request.reply_id) or reply_doc
+        if await self._deleted_meanwhile(request, stream):
+            return
         await asyncio.gather(
             self.context.append(request.conversation_id, [turn_of(user_doc), turn_of(reply_doc)]),
             self._finish(request, reply_doc, stream),
@@ -193,6 +195,23 @@ class ChatHandler:
             metrics.TTFT.observe(outcome.ttft_ms / 1000)
         if not conversation.get("title") and outcome.status == "completed":
             await self._title(request)
+
+    async def _deleted_meanwhile(self, request: ChatRequested, stream: ReplyStream) -> bool:
+        """Was the conversation deleted while its reply was generated? Then take back what this
+        request stored, announce nothing and end the stream.
+
+        Checked after our inserts: a delete that removed the conversation before this read sees
+        it missing here, and one after it deletes the messages after our inserts. A context cache
+        written back past the delete's `forget` ends with its TTL."""
+        if await self.store.conversation_by_id(request.conversation_id) is not None:
+            return False
+        await self.store.delete_messages(request.user_id, request.conversation_id)
+        await self.context.forget(request.conversation_id)
+        await self._end_with_error(
+            request, stream, "conversation_not_found", "The conversation no longer exists."
+        )
+        log.info("conversation deleted mid-reply", extra={"reply_id": request.reply_id})
+        return True
 
     async def _store_user_message(self, user_doc: dict) -> dict:
         """Insert once (redelivery, regenerate: already there); returns the stored message."""
