@@ -6,6 +6,8 @@ Fixtures:
   start_service  function: `start_service("backend", **overrides)` -> a started ServiceProcess,
                  stopped when the test ends
   private_redis  function: a Redis of the test's own on a free port, to stop and start at will
+  second_devstack function: a devstack of the test's own (state dir, free ports):
+                 `second_devstack("start", "mongodb")`, to stop and start its servers at will
 
 Where the servers come from, in this order:
   1. environment variables, each one on its own: ALICE_TEST_KAFKA (bootstrap servers),
@@ -591,3 +593,32 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path / "redis").start()
     yield server
     server.stop()
+
+
+class SecondDevstack:
+    """A devstack of its own: own state dir and free ports, so it never touches the shared stack."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.ports = {
+            name: free_port()
+            for name in (
+                "ALICE_REDIS_PORT", "ALICE_MONGO_PORT", "ALICE_KAFKA_PORT",
+                "ALICE_KAFKA_CONTROLLER_PORT", "ALICE_WEAVIATE_PORT",
+            )
+        }  # fmt: skip
+        self.state_dir = state_dir
+        self.env = dict(os.environ) | {k: str(v) for k, v in self.ports.items()}
+        self.env["ALICE_DEVSTACK_DIR"] = str(state_dir)
+
+    def __call__(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "devstack", *args],
+            env=self.env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def second_devstack(tmp_path: Path) -> Iterator["SecondDevstack"]:
+    stack = SecondDevstack(tmp_path / "devstack")
+    yield stack
+    stack("down")
