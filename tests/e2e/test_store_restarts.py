@@ -10,7 +10,17 @@ import time
 
 import httpx
 import pytest
-from stack import UNTHROTTLED, Stack, isolation, new_conversation, register, sse_events
+from devstack.testing import PrivateRedis
+from stack import (
+    UNTHROTTLED,
+    Stack,
+    isolation,
+    new_conversation,
+    register,
+    send,
+    sse_events,
+    sse_reconnecting,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -107,3 +117,44 @@ async def test_a_mongodb_restart_during_sends_loses_no_accepted_message(infra, s
             assert accepted, "nothing was accepted"
             assert_refusals_are_clear(refused)
             await assert_each_accepted_message_has_one_completed_reply(api, accepted)
+
+
+async def test_a_redis_restart_during_streams_ends_each_stream_with_its_one_reply(infra, tmp_path):
+    """Redis (append-only, as deployed) restarts while replies stream: each client resumes with
+    Last-Event-ID once it is back, is refused meanwhile with a 503 that says when to retry, and
+    reads to one `done` whose text is what it was streamed since the last `reset`."""
+    redis = PrivateRedis(tmp_path / "redis", persistent=True).start()
+    paced = ORCHESTRATOR | {"llm_fake_token_interval_ms": 60, "llm_max_tokens": 100}
+    try:
+        shared = isolation("redisrestart") | {"redis_url": redis.url}
+        with Stack(infra, shared, orchestrator=paced, backend=NO_SEND_LIMITS) as up:
+            async with httpx.AsyncClient(base_url=up["backend"].url, timeout=30) as api:
+                accepted = []
+                for _ in range(USERS):
+                    auth = await register(api, "redisrestart")
+                    conversation = await new_conversation(api, auth)
+                    accepted.append((auth, await send(api, auth, conversation, "stream me"), conversation))
+                readers = [
+                    asyncio.create_task(sse_reconnecting(api, body["stream_url"], auth))
+                    for auth, body, _ in accepted
+                ]
+                await asyncio.sleep(1.5)  # mid-reply (each takes ~6 s)
+                await asyncio.to_thread(redis.stop)
+                await asyncio.sleep(2)
+                await asyncio.to_thread(redis.start)
+                results = await asyncio.gather(*readers)
+                refused = sum(len(refusals) for _, refusals in results)
+                print(
+                    f"\n  Redis restarted mid-stream: {refused} reconnects refused with Retry-After meanwhile"
+                )
+                for (_, _body, _), (events, _) in zip(accepted, results, strict=True):
+                    kinds = [e["event"] for e in events]
+                    assert kinds.count("done") == 1 and kinds[-1] == "done", kinds
+                    ids = [e["id"] for e in events]
+                    assert len(ids) == len(set(ids)), "an event was delivered twice"
+                    start = max((i for i, k in enumerate(kinds) if k == "reset"), default=-1) + 1
+                    text = "".join(e["data"]["delta"] for e in events[start:] if e["event"] == "token")
+                    assert events[-1]["data"]["message"]["content"] == text and text
+                await assert_each_accepted_message_has_one_completed_reply(api, accepted)
+    finally:
+        redis.stop()

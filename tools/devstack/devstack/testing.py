@@ -551,11 +551,13 @@ def start_service(infra: Infra) -> Iterator:
 
 
 class PrivateRedis:
-    """A Redis server of one test's own (free port, temporary dir, no persistence)."""
+    """A Redis server of one test's own (free port, temporary dir). No persistence unless
+    `persistent`: then an append-only file, as the Kubernetes Redis has, kept across restarts."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, persistent: bool = False) -> None:
         self.port = port or free_port()
         self.dir = directory
+        self.persistent = persistent
         self.log_file = _test_logs_dir() / f"redis-{self.port}-{uuid.uuid4().hex[:6]}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -566,7 +568,7 @@ class PrivateRedis:
     def start(self, timeout_s: float = 10) -> "PrivateRedis":
         self.dir.mkdir(parents=True, exist_ok=True)
         argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir)]
-        argv += ["--save", "", "--appendonly", "no"]
+        argv += ["--save", "", "--appendonly", "yes" if self.persistent else "no"]
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
