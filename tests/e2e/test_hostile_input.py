@@ -5,7 +5,8 @@ For each attack the backend's `/health` is polled every 100 ms and must answer w
 every service's memory (its process and its children, such as the dataflow's extraction workers,
 summed from /proc as a container's cgroup would count them) must stay within its Kubernetes
 limit, read from k8s/<service>/deployment.yaml. The orchestrator runs the real local model. Every
-crafted document ends `indexed` or `failed` with a reason.
+crafted document ends `indexed` or `failed` with a reason; a search flood and a stream flood are
+throttled per user.
 """
 
 import asyncio
@@ -17,7 +18,16 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from stack import UNTHROTTLED, UNTHROTTLED_UPLOADS, Stack, isolation, load_pdfmaker, register
+from stack import (
+    UNTHROTTLED,
+    UNTHROTTLED_UPLOADS,
+    Stack,
+    isolation,
+    load_pdfmaker,
+    new_conversation,
+    register,
+    send,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -196,3 +206,29 @@ async def test_a_search_flood_is_throttled_and_the_backend_stays_responsive(stac
         await under_watch(stack, attack)
     assert set(statuses) <= {200, 429}, statuses
     assert statuses.count(200) <= 12 and statuses.count(429) >= 188, statuses
+
+
+async def test_a_stream_flood_is_capped_per_user_and_the_backend_stays_responsive(stack):
+    """200 reply streams opened at once by one user: each gets its reply or a 429
+    `too_many_streams`, never an error or a hang, and no more than the cap are open at a time."""
+    async with httpx.AsyncClient(base_url=stack["backend"].url, timeout=120) as api:
+        auth = await register(api, "streamflood")
+        accepted = await send(api, auth, await new_conversation(api, auth), "Say hello.")
+        outcomes: list[tuple[int, str]] = []
+
+        async def attack() -> None:
+            async def one() -> None:
+                async with api.stream("GET", accepted["stream_url"], headers=auth) as response:
+                    body = (await response.aread()).decode()
+                if response.status_code == 429:
+                    outcomes.append((429, response.json()["error"]["code"]))
+                else:
+                    outcomes.append((response.status_code, "done" if "event: done" in body else body[-200:]))
+
+            await asyncio.gather(*(one() for _ in range(200)))
+
+        await under_watch(stack, attack)
+    served, refused = outcomes.count((200, "done")), outcomes.count((429, "too_many_streams"))
+    assert set(outcomes) <= {(200, "done"), (429, "too_many_streams")}, set(outcomes)
+    assert refused >= 100, (served, refused)
+    print(f"  {served} streams served, {refused} refused")
