@@ -2,8 +2,9 @@
 
 import random
 
+from aiokafka.coordinator.protocol import ConsumerProtocol
 from aiokafka.structs import TopicPartition
-from alice_common.kafka.handover import Holdings, plan_assignment
+from alice_common.kafka.handover import HandoverAssignor, Holdings, plan_assignment
 
 T = [TopicPartition("t", p) for p in range(6)]
 
@@ -58,3 +59,25 @@ def test_random_holdings_always_give_every_partition_to_exactly_one_member_and_n
         keeps = [len(plan.keep) + len(plan.release) for plan in plans.values()]
         if not any(plan.release for plan in plans.values()):
             assert max(keeps) - min(keeps) <= 1
+
+
+def test_the_assignor_carries_holdings_and_releases_through_the_group_protocol():
+    class Cluster:
+        @staticmethod
+        def partitions_for_topic(topic):
+            return {0, 1, 2, 3} if topic == "t" else None
+
+    first = HandoverAssignor(lambda: Holdings(owned=frozenset(T[:4]), claimed=frozenset(T[:3])))
+    second = HandoverAssignor(lambda: Holdings())
+    members = {
+        # Encoded and decoded as the broker relays them between members.
+        member: ConsumerProtocol.METADATA.decode(ConsumerProtocol.METADATA.encode(assignor.metadata(["t"])))
+        for member, assignor in (("a", first), ("b", second))
+    }
+    assignments = first.assign(Cluster(), members)  # the leader
+    for member, assignor in (("a", first), ("b", second)):
+        wire = ConsumerProtocol.ASSIGNMENT.encode(assignments[member])
+        assignor.on_assignment(ConsumerProtocol.ASSIGNMENT.decode(wire))
+    assert sorted(p.partition for p in assignments["a"].partitions()) == [0, 1, 2]
+    assert first.release == {T[2]}
+    assert sorted(p.partition for p in assignments["b"].partitions()) == [3] and second.release == set()

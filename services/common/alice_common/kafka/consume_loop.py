@@ -413,7 +413,7 @@ class ConsumeLoop:
             next_offset = self._tracker.next_offset(partition)
             if next_offset is not None:
                 consumer.seek(partition, next_offset)  # its records up to there are tracked
-        new = [p for p in assigned if p not in tracked]
+        new = [p for p in assigned if p not in tracked and p not in release]
         for partition in new:
             self._tracker.assign(partition)
         self._joined = True
