@@ -20,6 +20,7 @@ import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from alice_common.events import ChatRequested, new_id
+from alice_common.reply_stream import reply_key
 from devstack.testing import Infra, ServiceProcess, service_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -300,7 +301,7 @@ async def follow(
     last = "0"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        found = await redis.xread({f"reply:{reply_id}": last}, block=1000)
+        found = await redis.xread({reply_key(reply_id): last}, block=1000)
         for _key, entries in found or []:
             for entry_id, fields in entries:
                 last = entry_id

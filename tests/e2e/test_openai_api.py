@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 import redis.asyncio as aioredis
+from alice_common.reply_stream import reply_key
 from devstack.testing import ServiceProcess
 from stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send
 
@@ -208,7 +209,7 @@ async def test_sigkill_of_the_orchestrator_mid_stream_still_gives_one_complete_a
     assert killed, "no token before the stream ended"
     redis = aioredis.from_url(infra.redis_url, decode_responses=True)
     try:
-        entries = await redis.xrange(f"reply:{reply_id}")
+        entries = await redis.xrange(reply_key(reply_id))
     finally:
         await redis.aclose()
     kinds = [fields["event"] for _, fields in entries]

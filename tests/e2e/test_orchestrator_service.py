@@ -11,6 +11,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from alice_common.events import ChatCompleted, new_id, parse_event
+from alice_common.reply_stream import active_key, cancel_key
 from devstack.testing import ServiceProcess
 from stack import Stack, follow, isolation, kafka_and_redis, new_chat_request, publish_chat
 
@@ -124,7 +125,7 @@ async def test_stop_ends_the_reply_within_a_second_keeping_partial_content(orche
 
     async def stop_after_first_token(event):
         if event[0] == "token" and not stopped_at:
-            await redis.set(f"cancel:{request.reply_id}", "1", ex=60)
+            await redis.set(cancel_key(request.reply_id), "1", ex=60)
             stopped_at["t"] = time.monotonic()
 
     await publish_chat(producer, prefix, request)
@@ -140,7 +141,7 @@ async def test_stop_ends_the_reply_within_a_second_keeping_partial_content(orche
 async def test_a_poison_request_goes_to_the_dlq_and_its_stream_ends_failed(orchestrator, prefix, infra):
     _svc, producer, redis, _http = orchestrator
     reply_id, user = new_id(), "user" + new_id()
-    await redis.zadd(f"active:{user}", {reply_id: time.time()})
+    await redis.zadd(active_key(user), {reply_id: time.time()})
     # Valid JSON, recoverable reply id, but not a valid ChatRequested (no conversation, no content).
     poison = json.dumps({"type": "ChatRequested", "reply_id": reply_id, "user_id": user}).encode()
     await producer.send_and_wait(f"{prefix}chat.requests", poison, key=b"poison")
@@ -149,7 +150,7 @@ async def test_a_poison_request_goes_to_the_dlq_and_its_stream_ends_failed(orche
         "failed",
         {"code": "invalid_request", "message": "The message could not be processed."},
     )
-    assert await redis.zscore(f"active:{user}", reply_id) is None
+    assert await redis.zscore(active_key(user), reply_id) is None
 
     consumer = reader(infra, f"{prefix}chat.requests.dlq")
     await consumer.start()

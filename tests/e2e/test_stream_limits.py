@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from alice_orchestrator.replystream import stream_key as reply_key
+from alice_common.reply_stream import reply_key
 from stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send, sse_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]

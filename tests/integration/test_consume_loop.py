@@ -87,7 +87,7 @@ async def committed_offsets(settings, group: str) -> dict[int, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        offsets = await admin.list_consumer_group_offsets(settings.topic(group))
+        offsets = await admin.list_consumer_group_offsets(settings.group(group))
         topic = settings.topic(TOPIC)
         return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
     finally:
@@ -103,7 +103,7 @@ def end_offsets(produced) -> dict[int, int]:
 
 
 def metric(name: str, settings, group: str) -> float:
-    labels = {"topic": settings.topic(TOPIC), "group": settings.topic(group)}
+    labels = {"topic": settings.topic(TOPIC), "group": settings.group(group)}
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
@@ -243,7 +243,7 @@ async def test_failing_records_go_to_the_dlq_and_the_loop_keeps_going(settings, 
     assert headers[HEADER_SOURCE_PARTITION] == str(poison.partition).encode()
     assert headers[HEADER_SOURCE_OFFSET] == str(poison.offset).encode()
     assert headers[HEADER_ATTEMPTS] == b"3"
-    assert headers[HEADER_GROUP] == settings.topic("dlq-check").encode()
+    assert headers[HEADER_GROUP] == settings.group("dlq-check").encode()
     assert headers["alice.event.type"] == b"Tick"  # the producer's own headers travel along
     unparseable = by_key[b"b"]
     assert unparseable.value == b"{not json"

@@ -72,7 +72,7 @@ async def committed_offsets(settings: AliceSettings) -> dict[int, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        offsets = await admin.list_consumer_group_offsets(settings.topic(GROUP))
+        offsets = await admin.list_consumer_group_offsets(settings.group(GROUP))
         return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
     finally:
         await admin.close()

@@ -13,8 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from alice_common import linear_re
 from alice_common.events import ChatCompleted, ConversationDeleted, DocumentUploaded, Usage
 from alice_common.kafka import HEADER_ERROR
+from alice_common.wire import SearchResults, StoredDocument, StoredDocumentPage
 from devstack.testing import ServiceProcess, service_env, unique_name
 from gridfs import GridFSBucket
 from pymongo import MongoClient
@@ -78,8 +80,33 @@ def mongo(infra, names):
 
 @pytest.fixture
 def api(dataflow):
-    with httpx.Client(base_url=dataflow.url, headers={"X-Internal-Token": TOKEN}, timeout=30) as client:
+    """Every successful answer is checked against the shared wire model the backend reads it as:
+    a field the dataflow renamed, retyped or dropped fails the test that received it."""
+    with httpx.Client(
+        base_url=dataflow.url,
+        headers={"X-Internal-Token": TOKEN},
+        timeout=30,
+        event_hooks={"response": [validate_wire]},
+    ) as client:
         yield client
+
+
+WIRE_MODELS = [
+    ("POST", linear_re.compile(r"^/internal/documents$"), StoredDocument),
+    ("GET", linear_re.compile(r"^/internal/documents$"), StoredDocumentPage),
+    ("GET", linear_re.compile(r"^/internal/documents/[^/]+$"), StoredDocument),
+    ("GET", linear_re.compile(r"^/internal/search$"), SearchResults),
+]
+
+
+def validate_wire(response: httpx.Response) -> None:
+    if response.status_code not in (200, 201):
+        return
+    request = response.request
+    for method, path, model in WIRE_MODELS:
+        if request.method == method and path.match(request.url.path):
+            response.read()
+            model.model_validate_json(response.content)
 
 
 @pytest.fixture
@@ -97,7 +124,7 @@ async def upload(api, mongo, producer, names, user_id, filename, content_type, d
             "size": len(data), "blob_id": blob_id}  # fmt: skip
     response = api.post("/internal/documents", params={"user_id": user_id}, json=body)
     assert response.status_code == 201, response.text
-    assert response.json()["document"]["status"] == "queued"
+    assert response.json()["status"] == "queued"
     event = DocumentUploaded(user_id=user_id, **body)
     await producer.send_and_wait(
         names["prefix"] + "documents.uploaded", event.to_bytes(), key=document_id.encode()

@@ -5,6 +5,7 @@ import time
 
 import pytest
 import redis.asyncio as aioredis
+from alice_common.reply_stream import reply_key
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +18,7 @@ async def redis(infra):
 
 
 async def test_xadd_then_xread_from_the_start(redis, unique_name):
-    key = f"reply:{unique_name()}"
+    key = reply_key(unique_name())
     first = await redis.xadd(key, {"event": "status", "data": '{"state":"queued"}'})
     second = await redis.xadd(key, {"event": "token", "data": '{"delta":"Hi"}'})
     try:
@@ -35,7 +36,7 @@ async def test_xadd_then_xread_from_the_start(redis, unique_name):
 
 
 async def test_blocking_xread_wakes_up_when_an_entry_is_added(redis, infra, unique_name):
-    key = f"reply:{unique_name()}"
+    key = reply_key(unique_name())
     writer = aioredis.from_url(infra.redis_url, decode_responses=True)
     try:
         started = time.monotonic()
@@ -53,7 +54,7 @@ async def test_blocking_xread_wakes_up_when_an_entry_is_added(redis, infra, uniq
 
 
 async def test_blocking_xread_times_out_empty(redis, unique_name):
-    key = f"reply:{unique_name()}"
+    key = reply_key(unique_name())
     started = time.monotonic()
     assert await redis.xread({key: "$"}, block=300) == []
     assert time.monotonic() - started >= 0.25

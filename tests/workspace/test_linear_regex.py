@@ -132,7 +132,7 @@ def _recover_ids(text: str) -> None:
 
 
 def _check_id(text: str) -> None:
-    from alice_backend.ids import check_id
+    from alice_common.ids import check_id
 
     check_id(text, "thing")
 

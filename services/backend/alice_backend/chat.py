@@ -1,7 +1,6 @@
 """Accepting a chat request: rate limit + concurrency cap, reply metadata, `queued` status, publish."""
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -9,11 +8,11 @@ from datetime import UTC, datetime
 from alice_common.errors import DEPENDENCY_RETRY_AFTER_S
 from alice_common.events import ChatRequested, CompletionRequest, Topics, new_id
 from alice_common.kafka import publish
+from alice_common.reply_stream import ReplyRecords, ReplyStream
 
-from alice_backend.context import AppContext
+from alice_backend.app_context import AppContext
 from alice_backend.errors import ApiError
 from alice_backend.internal_client import seg
-from alice_backend.ratelimit import ReplyRecords
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +135,7 @@ async def _publish(
         )
     except Exception as exc:  # nothing was accepted: release the slot, end the reply's stream
         log.warning("accepting ChatRequested failed: %r", exc)
-        async with ctx.redis.pipeline(transaction=False) as pipe:
-            pipe.zrem(f"active:{user_id}", reply_id)
-            pipe.xadd(
-                f"reply:{reply_id}",
-                {"event": "failed", "data": json.dumps({"code": "not_accepted", "message": "not accepted"})},
-            )
-            await pipe.execute()
+        await ReplyStream(ctx.redis, reply_id).fail("not_accepted", "not accepted", None, user_id)
         raise ApiError(
             503,
             "upstream_unavailable",

@@ -2,18 +2,21 @@
 
 Every call carries `X-Internal-Token`; user-scoped calls carry `user_id`. Upstream answers map
 onto the public error shape: their 4xx pass through (404 stays 404), an unreachable or
-timed-out service becomes 503, an upstream 5xx becomes 502.
+timed-out service becomes 503, an upstream 5xx becomes 502, and so does an answer that is not
+the wire model (`alice_common.wire`) the route expects (`get_as`).
 """
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from alice_backend.errors import ApiError
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 
 def seg(value: str) -> str:
@@ -33,6 +36,15 @@ class InternalClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def get_as(self, model: type[M], method: str, path: str, **options: Any) -> M:
+        """`call`, with the answer read as the shared wire model the service declares for it."""
+        body = await self.call(method, path, **options)
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            log.error("%s answered %s %s with an unexpected shape: %s", self.name, method, path, exc)
+            raise UnexpectedAnswer(self.name) from exc
 
     async def call(
         self,
@@ -86,3 +98,8 @@ def _upstream_client_error(response: httpx.Response) -> ApiError:
         log.error("internal token rejected by upstream")
         return ApiError(502, "upstream_error", "internal authentication failed")
     return ApiError(status, code, message)
+
+
+class UnexpectedAnswer(ApiError):
+    def __init__(self, service: str):
+        super().__init__(502, "upstream_error", f"{service} sent an unexpected answer")

@@ -4,6 +4,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from alice_common import clients
+from alice_common.app_context import set_app_context
 from alice_common.events import Topics
 from alice_common.kafka import ensure_topics
 from alice_common.observability import install_observability, register_check
@@ -12,10 +13,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 
 from alice_backend import quotas, sse
+from alice_backend.app_context import AppContext
 from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
 from alice_backend.bodylimit import BodySizeLimit
-from alice_backend.context import AppContext
 from alice_backend.errors import install_error_handlers
 from alice_backend.internal_client import InternalClient
 from alice_backend.openai_compat.errors import install_openai_errors
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Leased for three heartbeats: a stream renews it at least every heartbeat.
             stream_slots=StreamSlots(redis, settings.max_streams_per_user, 3 * settings.sse_heartbeat_s + 5),
         )
-        app.state.ctx = ctx
+        set_app_context(app, ctx)
         try:
             yield
         finally:

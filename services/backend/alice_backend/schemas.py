@@ -1,8 +1,13 @@
-"""Public request and response models (the OpenAPI contract documented in docs/api.md)."""
+"""Public request and response models (the OpenAPI contract documented in docs/api.md).
+
+Conversations, messages, documents and search hits are the shared wire models of
+`alice_common.wire`, exactly as the orchestrator and the dataflow send them.
+"""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
+from alice_common.wire import Document, Timestamp
 from pydantic import BaseModel, ConfigDict, Field
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -64,42 +69,12 @@ class MePatch(StrictIn):
 # --- conversations and messages ---------------------------------------------------------
 
 
-class Conversation(BaseModel):
-    id: str
-    title: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-
-class ConversationList(BaseModel):
-    items: list[Conversation]
-    # Pass as `before` to get the next page; null on the last page.
-    next_before: str | None = None
-
-
 class ConversationCreate(StrictIn):
     title: str | None = Field(default=None, max_length=200)
 
 
 class ConversationPatch(StrictIn):
     title: str = Field(min_length=1, max_length=200)
-
-
-class Message(BaseModel):
-    id: str
-    role: Literal["user", "assistant"]
-    content: str
-    status: str
-    created_at: datetime | None = None
-    reply_id: str | None = None
-    sources: list[dict[str, Any]] = Field(default_factory=list)
-    usage: dict[str, Any] | None = None
-
-
-class MessageList(BaseModel):
-    items: list[Message]
-    # Pass as `before` to get the next older page; null on the last page.
-    next_before: str | None = None
 
 
 class SendMessageIn(StrictIn):
@@ -112,8 +87,8 @@ class AcceptedMessage(BaseModel):
     id: str
     role: Literal["user"] = "user"
     content: str
-    status: str
-    created_at: datetime
+    status: Literal["completed"] = "completed"
+    created_at: Timestamp
 
 
 class SendMessageOut(BaseModel):
@@ -136,40 +111,8 @@ class StopOut(BaseModel):
 # --- documents, search, admin -----------------------------------------------------------
 
 
-class Document(BaseModel):
-    id: str
-    filename: str
-    content_type: str | None = None
-    size: int | None = None
-    status: str
-    progress: int = 0
-    chunks: int | None = None
-    error: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-
 class DocumentOut(BaseModel):
     document: Document
-
-
-class DocumentList(BaseModel):
-    items: list[Document]
-
-
-class SearchHit(BaseModel):
-    # Hit fields beyond these (conversation or document references, ...) pass through as sent.
-    model_config = ConfigDict(extra="allow")
-    type: str  # "message" | "document"
-    id: str | None = None
-    snippet: str = ""
-    conversation_id: str | None = None
-    document_id: str | None = None
-    filename: str | None = None
-
-
-class SearchOut(BaseModel):
-    items: list[SearchHit]
 
 
 class AnyObject(BaseModel):

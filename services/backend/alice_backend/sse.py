@@ -17,14 +17,12 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 import redis.asyncio as aioredis
+from alice_common.reply_stream import FAILED, LEGACY_ERROR, TERMINAL_EVENTS, ReplyStream, reply_key
 from prometheus_client import Gauge
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-FAILED = "failed"
-# `error` is what streams written before the rename hold; relayed as `failed`.
-TERMINAL_EVENTS = {"done", FAILED, "error"}
 RETRY_MS = 1000
 OPEN_STREAMS = Gauge("alice_sse_streams_open", "Reply streams (SSE and OpenAI-compatible) being relayed")
 EXPIRED_ID = "0-1"
@@ -61,11 +59,11 @@ async def finished_for(redis: aioredis.Redis, reply_id: str, last_event_id: str 
         return False
     if after == EXPIRED_ID:
         return True
-    last = await redis.xrevrange(f"reply:{reply_id}", count=1)
-    if not last:
+    last = await ReplyStream(redis, reply_id).last_entry()
+    if last is None:
         return False
-    entry_id, fields = last[0]
-    return fields.get("event") in TERMINAL_EVENTS and _id_key(after) >= _id_key(entry_id)
+    entry_id, event = last
+    return event in TERMINAL_EVENTS and _id_key(after) >= _id_key(entry_id)
 
 
 def blocking_client(redis_url: str, heartbeat_s: float) -> aioredis.Redis:
@@ -105,7 +103,7 @@ async def entries(
 ) -> AsyncIterator[tuple[str | None, str, str]]:
     """The reply's events after `after` as (id, event, data) up to and including the terminal
     one; (None, "", "") whenever a heartbeat interval passed with nothing new."""
-    key = f"reply:{reply_id}"
+    key = reply_key(reply_id)
     block_ms = max(1, int(heartbeat_s * 1000))
     OPEN_STREAMS.inc()
     try:
@@ -130,7 +128,7 @@ async def entries(
             for entry_id, fields in answer[0][1]:
                 after = entry_id
                 event = fields.get("event", "message")
-                if event == "error":
+                if event == LEGACY_ERROR:
                     event = FAILED
                 yield entry_id, event, fields.get("data", "{}")
                 if event in TERMINAL_EVENTS:

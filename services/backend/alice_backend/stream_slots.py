@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 import redis.asyncio as aioredis
+from alice_common.reply_stream import open_streams_key as slots_key
 from redis.exceptions import RedisError
 
 from alice_backend.errors import ApiError
@@ -39,10 +40,6 @@ redis.call('ZADD', KEYS[1], 'XX', now + lease, ARGV[2])
 redis.call('EXPIRE', KEYS[1], math.ceil(lease) + 1)
 return 1
 """
-
-
-def slots_key(user_id: str) -> str:
-    return f"streams:{user_id}"
 
 
 class StreamSlots:

@@ -3,6 +3,7 @@
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -10,89 +11,97 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 from alice_backend.main import create_app
 from alice_backend.settings import Settings
+from alice_common.errors import ApiError, install_error_handlers
 from alice_common.events import Topics
-from fastapi import FastAPI, Header, HTTPException
-from fastapi.responses import JSONResponse
+from alice_common.ids import new_id
+from alice_common.internal_auth import internal_token_guard
+from alice_common.wire import (
+    Conversation,
+    ConversationPage,
+    ModelInfo,
+    ReplyRef,
+    SearchResults,
+    StoredDocument,
+)
+from fastapi import Depends, FastAPI
+from pydantic import SecretStr
+
+TOKEN = SecretStr("dev-internal-token")
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _check(token: str | None) -> None:
-    if token != "dev-internal-token":
-        raise HTTPException(401)
+def _internal_app() -> FastAPI:
+    """An internal API as the real services build one: the shared token guard and error shape."""
+    app = FastAPI(dependencies=[Depends(internal_token_guard(TOKEN))])
+    install_error_handlers(app)
+    return app
 
 
 class FakeOrchestrator:
+    """The orchestrator's internal API, answering with the shared wire models it declares."""
+
     def __init__(self) -> None:
-        self.conversations: dict[str, dict] = {}
+        self.conversations: dict[str, tuple[str, Conversation]] = {}  # id -> (owner, conversation)
         self.calls: list[tuple[str, str]] = []
-        app = FastAPI()
+        app = _internal_app()
 
-        @app.post("/internal/conversations")
-        async def create(user_id: str, body: dict, x_internal_token: str | None = Header(None)):
-            _check(x_internal_token)
-            conv = {
-                "_id": uuid.uuid4().hex,
-                "user_id": user_id,
-                "title": body.get("title") or "New chat",
-                "created_at": "2026-01-01T00:00:00Z",
-                "updated_at": "2026-01-01T00:00:00Z",
-            }
-            self.conversations[conv["_id"]] = conv
-            return JSONResponse(conv, status_code=201)
+        def owned(cid: str, user_id: str) -> Conversation:
+            owner, conversation = self.conversations.get(cid, (None, None))
+            if owner != user_id:
+                raise ApiError(404, "conversation_not_found", "no such conversation")
+            return conversation
 
-        @app.get("/internal/conversations")
-        async def list_(user_id: str, x_internal_token: str | None = Header(None)):
-            _check(x_internal_token)
-            return {"items": [c for c in self.conversations.values() if c["user_id"] == user_id]}
+        @app.post("/internal/conversations", status_code=201, response_model=Conversation)
+        async def create(user_id: str, body: dict) -> Conversation:
+            conversation = Conversation(
+                id=new_id(), title=body.get("title") or "New chat", created_at=CREATED, updated_at=CREATED
+            )
+            self.conversations[conversation.id] = (user_id, conversation)
+            return conversation
 
-        @app.get("/internal/conversations/{cid}")
-        async def get(cid: str, user_id: str, x_internal_token: str | None = Header(None)):
-            _check(x_internal_token)
+        @app.get("/internal/conversations", response_model=ConversationPage)
+        async def list_(user_id: str) -> ConversationPage:
+            return ConversationPage(items=[c for owner, c in self.conversations.values() if owner == user_id])
+
+        @app.get("/internal/conversations/{cid}", response_model=Conversation)
+        async def get(cid: str, user_id: str) -> Conversation:
             self.calls.append(("GET", cid))
-            conv = self.conversations.get(cid)
-            if conv is None or conv["user_id"] != user_id:
-                return JSONResponse(
-                    {"error": {"code": "not_found", "message": "conversation not found"}}, 404
-                )
-            return conv
+            return owned(cid, user_id)
 
-        @app.get("/internal/models")
-        async def models(x_internal_token: str | None = Header(None)):
-            _check(x_internal_token)
-            return {
-                "model": "test-model",
-                "context_tokens": 2048,
-                "default_max_tokens": 64,
-                "max_tokens_limit": 100,
-            }
+        @app.get("/internal/models", response_model=ModelInfo)
+        async def models() -> ModelInfo:
+            return ModelInfo(
+                model="test-model", context_tokens=2048, default_max_tokens=64, max_tokens_limit=100
+            )
 
-        @app.get("/internal/replies/{rid}")
-        async def reply(rid: str, user_id: str, x_internal_token: str | None = Header(None)):
-            _check(x_internal_token)
-            return JSONResponse({"error": {"code": "not_found", "message": "reply not found"}}, 404)
+        @app.get("/internal/replies/{rid}", response_model=ReplyRef)
+        async def reply(rid: str, user_id: str) -> ReplyRef:
+            raise ApiError(404, "reply_not_found", "no such reply")
 
         self.app = app
 
 
 class FakeDataflow:
+    """The dataflow's internal API, answering with the shared wire models it declares."""
+
     def __init__(self) -> None:
         self.registered: list[dict] = []
         self.searches = 0
-        app = FastAPI()
+        app = _internal_app()
 
-        @app.post("/internal/documents")
-        async def register(user_id: str, body: dict, x_internal_token: str | None = Header(None)):
-            _check(x_internal_token)
+        @app.post("/internal/documents", status_code=201, response_model=StoredDocument)
+        async def register(user_id: str, body: dict) -> StoredDocument:
             self.registered.append({"user_id": user_id, **body})
-            return JSONResponse(
-                {"id": body["document_id"], "status": "queued", "progress": 0, "filename": body["filename"]},
-                status_code=201,
-            )
+            return StoredDocument(
+                id=body["document_id"], filename=body["filename"], content_type=body["content_type"],
+                size=body["size"], blob_id=body["blob_id"], status="queued", progress=0, chunks=0,
+                created_at=CREATED, updated_at=CREATED,
+            )  # fmt: skip
 
-        @app.get("/internal/search")
-        async def search(user_id: str, q: str, limit: int = 10, x_internal_token: str | None = Header(None)):
-            _check(x_internal_token)
+        @app.get("/internal/search", response_model=SearchResults)
+        async def search(user_id: str, q: str, limit: int = 10) -> SearchResults:
             self.searches += 1
-            return {"query": q, "items": []}
+            return SearchResults(query=q, items=[])
 
         self.app = app
 

@@ -3,6 +3,7 @@
 import json
 
 from alice_common.events import ChatRequested, parse_event
+from alice_common.reply_stream import active_key, cancel_key, reply_key, reply_meta_key
 from pymongo.errors import ServerSelectionTimeoutError
 
 
@@ -25,11 +26,11 @@ async def test_send_accepts_queues_and_publishes(backend, redis):
     reply_id = body["reply_id"]
     assert body["message"]["content"] == "hello" and body["message"]["role"] == "user"
     assert body["stream_url"] == f"/api/replies/{reply_id}/stream"
-    entries = await redis.xrange(f"reply:{reply_id}")
+    entries = await redis.xrange(reply_key(reply_id))
     assert [(e[1]["event"], json.loads(e[1]["data"])) for e in entries] == [("status", {"state": "queued"})]
-    meta = await redis.hgetall(f"replymeta:{reply_id}")
+    meta = await redis.hgetall(reply_meta_key(reply_id))
     assert meta["user_id"] == auth["user"]["id"] and meta["conversation_id"] == conv
-    assert await redis.zscore(f"active:{auth['user']['id']}", reply_id) is not None
+    assert await redis.zscore(active_key(auth["user"]["id"]), reply_id) is not None
 
     records = await backend.published_chat_requests()
     assert len(records) == 1 and records[0].key == conv.encode()
@@ -54,14 +55,25 @@ async def test_send_validation(backend):
 async def test_someone_elses_conversation_is_not_found(backend):
     owner, other = await backend.register(), await backend.register()
     conv = await _conversation(backend, owner)
-    for response in (
-        await backend.client.get(f"/api/conversations/{conv}", headers=backend.bearer(other)),
-        await backend.client.post(
-            f"/api/conversations/{conv}/messages", headers=backend.bearer(other), json={"content": "hi"}
+    # Someone else's conversation answers what the orchestrator answers for a missing one; an id
+    # that cannot exist is refused by the backend itself.
+    for response, code in (
+        (
+            await backend.client.get(f"/api/conversations/{conv}", headers=backend.bearer(other)),
+            "conversation_not_found",
         ),
-        await backend.client.get("/api/conversations/not-an-id", headers=backend.bearer(other)),
+        (
+            await backend.client.post(
+                f"/api/conversations/{conv}/messages", headers=backend.bearer(other), json={"content": "hi"}
+            ),
+            "conversation_not_found",
+        ),
+        (
+            await backend.client.get("/api/conversations/not-an-id", headers=backend.bearer(other)),
+            "not_found",
+        ),
     ):
-        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+        assert response.status_code == 404 and response.json()["error"]["code"] == code
     listed = await backend.client.get("/api/conversations", headers=backend.bearer(other))
     assert listed.json()["items"] == []
 
@@ -92,13 +104,13 @@ async def test_stream_stop_and_regenerate_are_owner_only(backend, redis):
     assert (
         await backend.client.get(f"/api/replies/{reply_id}/stream", headers=backend.bearer(other))
     ).status_code == 404
-    assert await redis.get(f"cancel:{reply_id}") is None
+    assert await redis.get(cancel_key(reply_id)) is None
 
     stop = await backend.client.post(f"/api/replies/{reply_id}/stop", headers=backend.bearer(owner))
-    assert stop.status_code == 202 and await redis.get(f"cancel:{reply_id}") == "1"
+    assert stop.status_code == 202 and await redis.get(cancel_key(reply_id)) == "1"
     regen = await backend.client.post(f"/api/replies/{reply_id}/regenerate", headers=backend.bearer(owner))
     assert regen.status_code == 202
-    new_meta = await redis.hgetall(f"replymeta:{regen.json()['reply_id']}")
+    new_meta = await redis.hgetall(reply_meta_key(regen.json()["reply_id"]))
     assert new_meta["message_id"] == sent.json()["message"]["id"] and new_meta["content"] == "hi"
 
 
@@ -138,6 +150,6 @@ async def test_a_store_failure_after_admission_gives_the_slot_back(backend, monk
     assert [r.status_code for r in failed] == [503, 503, 503]  # never 429: no slot stayed taken
     assert failed[0].json()["error"]["code"] == "upstream_unavailable" and failed[0].headers["Retry-After"]
     user_id = (await backend.client.get("/api/me", headers=backend.bearer(auth))).json()["id"]
-    assert await backend.ctx.redis.zcard(f"active:{user_id}") == 0
+    assert await backend.ctx.redis.zcard(active_key(user_id)) == 0
     sent = await backend.client.post(url, headers=backend.bearer(auth), json={"content": "hi"})
     assert sent.status_code == 202, sent.text

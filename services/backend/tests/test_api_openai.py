@@ -3,13 +3,13 @@ test stands in for the orchestrator by writing the reply stream itself; the real
 and model are covered by tests/e2e/test_openai_api.py."""
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 
 import httpx
 import openai
 import pytest
 from alice_common.events import ChatRequested, parse_event
+from alice_common.reply_stream import ReplyStream, active_key
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]
 
@@ -34,14 +34,14 @@ async def sdk(backend, user) -> AsyncIterator[openai.AsyncOpenAI]:
 async def play_orchestrator(redis, user_id: str, events: list[tuple[str, dict]]) -> str:
     """Waits for the user's admitted reply, then writes its events as an orchestrator would."""
     for _ in range(250):
-        ids = await redis.zrange(f"active:{user_id}", 0, -1)
+        ids = await redis.zrange(active_key(user_id), 0, -1)
         if ids:
             break
         await asyncio.sleep(0.02)
     else:
         raise AssertionError("no reply was admitted")
     for event, data in events:
-        await redis.xadd(f"reply:{ids[0]}", {"event": event, "data": json.dumps(data)})
+        await ReplyStream(redis, ids[0]).add(event, data)
     return ids[0]
 
 
@@ -141,7 +141,7 @@ async def test_a_retried_stream_is_seamless_when_it_repeats_and_an_sdk_error_whe
     await play_orchestrator(redis, user["id"], same)
     assert await call == "The sea is blue"
 
-    await redis.delete(f"active:{user['id']}")
+    await redis.delete(active_key(user["id"]))
     call = asyncio.create_task(read())
     other = [
         ("token", {"delta": "The sea"}),

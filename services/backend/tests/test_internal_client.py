@@ -54,3 +54,25 @@ async def test_unreachable_and_slow_services_are_503():
         with pytest.raises(ApiError) as error:
             await _client(handler).call("GET", "/internal/x")
         assert (error.value.status, error.value.code) == (503, "upstream_unavailable")
+
+
+async def test_an_answer_that_is_not_the_wire_model_is_a_502_not_a_guess():
+    """What the old tolerant reader accepted (`_id` for `id`, a bare list for a page) is refused."""
+    from alice_common.wire import Conversation, ConversationPage
+
+    answers = {
+        "/internal/conversations/c1": {"_id": "c1", "title": None, "created_at": "2026-01-01T00:00:00Z",
+                                       "updated_at": "2026-01-01T00:00:00Z"},
+        "/internal/conversations": [],
+    }  # fmt: skip
+    client = _client(lambda request: httpx.Response(200, json=answers[request.url.path]))
+    for model, path in (
+        (Conversation, "/internal/conversations/c1"),
+        (ConversationPage, "/internal/conversations"),
+    ):
+        with pytest.raises(ApiError) as raised:
+            await client.get_as(model, "GET", path, user_id="u1")
+        assert (raised.value.status, raised.value.code) == (502, "upstream_error")
+    answers["/internal/conversations/c1"]["id"] = answers["/internal/conversations/c1"].pop("_id")
+    conversation = await client.get_as(Conversation, "GET", "/internal/conversations/c1", user_id="u1")
+    assert conversation.id == "c1"

@@ -1,10 +1,10 @@
 """The SSE relay against a real Redis Stream."""
 
 import asyncio
-import json
 import uuid
 
 from alice_backend import sse
+from alice_common.reply_stream import ReplyStream, reply_key
 
 
 def test_format_event_puts_every_data_line_on_its_own_field():
@@ -31,7 +31,7 @@ async def _collect(gen, limit=50):
 
 async def test_relay_resumes_exactly_after_an_id_and_ends_at_done(redis):
     reply = uuid.uuid4().hex
-    key = f"reply:{reply}"
+    key = reply_key(reply)
     ids = []
     for event, data in [
         ("status", {"state": "queued"}),
@@ -39,7 +39,7 @@ async def test_relay_resumes_exactly_after_an_id_and_ends_at_done(redis):
         ("token", {"delta": "llo"}),
         ("done", {"message": {"content": "Hello"}}),
     ]:
-        ids.append(await redis.xadd(key, {"event": event, "data": json.dumps(data)}))
+        ids.append(await ReplyStream(redis, reply).add(event, data))
     await redis.xadd(key, {"event": "token", "data": "{}"})  # after done: never relayed
     full = await _collect(sse.relay(redis, reply, "0-0", heartbeat_s=1))
     events = [c for c in full if c.startswith("id:")]
@@ -53,20 +53,20 @@ async def test_relay_resumes_exactly_after_an_id_and_ends_at_done(redis):
 
 async def test_relay_waits_with_heartbeats_then_delivers_live_events(redis):
     reply = uuid.uuid4().hex
-    queued = await redis.xadd(f"reply:{reply}", {"event": "status", "data": '{"state":"queued"}'})
+    queued = await redis.xadd(reply_key(reply), {"event": "status", "data": '{"state":"queued"}'})
     gen = sse.relay(redis, reply, queued, heartbeat_s=0.1)
     assert (await anext(gen)).startswith("retry:")
     assert await anext(gen) == ": heartbeat\n\n"
 
     async def later():
         await asyncio.sleep(0.05)
-        await redis.xadd(f"reply:{reply}", {"event": "failed", "data": '{"code":"x","message":"y"}'})
+        await redis.xadd(reply_key(reply), {"event": "failed", "data": '{"code":"x","message":"y"}'})
 
     task = asyncio.create_task(later())
     chunks = [c async for c in gen]
     await task
     assert chunks[-1].startswith("id: ") and "event: failed" in chunks[-1]
-    await redis.delete(f"reply:{reply}")
+    await redis.delete(reply_key(reply))
 
 
 async def test_an_expired_stream_ends_at_once_with_failed(redis):
@@ -76,16 +76,16 @@ async def test_an_expired_stream_ends_at_once_with_failed(redis):
 
 async def test_a_legacy_error_entry_is_relayed_as_failed_never_as_error(redis):
     reply = uuid.uuid4().hex
-    await redis.xadd(f"reply:{reply}", {"event": "error", "data": '{"code":"x","message":"y"}'})
+    await redis.xadd(reply_key(reply), {"event": "error", "data": '{"code":"x","message":"y"}'})
     chunks = [c async for c in sse.relay(redis, reply, "0-0", heartbeat_s=1)]
     assert chunks[0] == f"retry: {sse.RETRY_MS}\n\n"
     assert "event: failed\n" in chunks[-1] and not any("event: error" in c for c in chunks)
-    await redis.delete(f"reply:{reply}")
+    await redis.delete(reply_key(reply))
 
 
 async def test_finished_for_only_when_the_client_saw_the_last_event(redis):
     reply = uuid.uuid4().hex
-    key = f"reply:{reply}"
+    key = reply_key(reply)
     queued = await redis.xadd(key, {"event": "status", "data": "{}"})
     token = await redis.xadd(key, {"event": "token", "data": '{"delta":"a"}'})
     # Still running: never finished, whatever the client saw.
@@ -102,7 +102,7 @@ async def test_finished_for_only_when_the_client_saw_the_last_event(redis):
 
 async def test_the_open_stream_gauge_counts_relays_until_they_end(redis):
     reply = uuid.uuid4().hex
-    await redis.xadd(f"reply:{reply}", {"event": "status", "data": "{}"})
+    await redis.xadd(reply_key(reply), {"event": "status", "data": "{}"})
     before = sse.OPEN_STREAMS._value.get()
     gen = sse.relay(redis, reply, "0-0", heartbeat_s=0.05)
     await anext(gen)
@@ -110,4 +110,4 @@ async def test_the_open_stream_gauge_counts_relays_until_they_end(redis):
     assert sse.OPEN_STREAMS._value.get() == before + 1
     await gen.aclose()
     assert sse.OPEN_STREAMS._value.get() == before
-    await redis.delete(f"reply:{reply}")
+    await redis.delete(reply_key(reply))

@@ -4,15 +4,12 @@ Every event carries `event_id`, `type`, `version`, `occurred_at` and `trace_id`.
 parse with `parse_event`, which picks the model by `type`.
 """
 
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-
-def new_id() -> str:
-    return uuid.uuid4().hex
+from alice_common.ids import new_id
 
 
 def utcnow() -> datetime:

@@ -56,4 +56,10 @@ class AliceSettings(BaseSettings):
         return self
 
     def topic(self, name: str) -> str:
+        """The deployment's name of a topic."""
+        return f"{self.kafka_topic_prefix}{name}"
+
+    def group(self, name: str) -> str:
+        """The deployment's name of a consumer group (prefixed like topics, so deployments and
+        test sessions sharing one Kafka stay apart)."""
         return f"{self.kafka_topic_prefix}{name}"

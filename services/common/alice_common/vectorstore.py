@@ -22,6 +22,7 @@ from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateBaseError
 from weaviate.util import generate_uuid5
 
 from alice_common import linear_re
+from alice_common.ids import INTERNAL_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ MEMORY = "MessageMemory"
 # most (a question rarely repeats the words of a document), keywords break ties and catch names.
 DEFAULT_ALPHA = 0.7
 
-_TENANT_OK = linear_re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TENANT_OK = linear_re.compile(INTERNAL_ID_PATTERN)
 
 
 def _id_property(name: str) -> Property:

@@ -1,25 +1,16 @@
 """The `documents` collection: one record per upload, with its indexing status and progress."""
 
-from datetime import datetime
-
 from alice_common.events import utcnow
+from alice_common.wire import StoredDocument
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 QUEUED, PROCESSING, INDEXED, FAILED = "queued", "processing", "indexed", "failed"
-PUBLIC_FIELDS = (
-    "user_id", "filename", "content_type", "size", "blob_id", "status", "progress", "chunks", "error",
-    "created_at", "updated_at",
-)  # fmt: skip
 
 
-def to_public(doc: dict) -> dict:
-    out = {"id": doc["_id"]}
-    for name in PUBLIC_FIELDS:
-        value = doc.get(name)
-        out[name] = value.isoformat() if isinstance(value, datetime) else value
-    return out
+def to_public(doc: dict) -> StoredDocument:
+    return StoredDocument(id=doc["_id"], **{k: doc.get(k) for k in StoredDocument.model_fields if k != "id"})
 
 
 class DocumentStore:

@@ -5,6 +5,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from alice_common import clients, vectorstore
+from alice_common.app_context import set_app_context
 from alice_common.embeddings import BatchingEmbedder, get_embedder
 from alice_common.events import ChatCompleted, ConversationDeleted, DocumentUploaded, Topics
 from alice_common.internal_auth import internal_token_guard
@@ -17,6 +18,7 @@ from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 
 from alice_dataflow.analytics import Analytics
 from alice_dataflow.api import router
+from alice_dataflow.app_context import AppContext
 from alice_dataflow.deletions import ConversationDeletions
 from alice_dataflow.documents import DocumentStore
 from alice_dataflow.errors import install_error_handlers
@@ -66,8 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await store.ensure_indexes()
             analytics = Analytics(db)
             await analytics.ensure_indexes()
-            app.state.documents, app.state.analytics = store, analytics
-            app.state.weaviate, app.state.embedder = weaviate, batcher
+            set_app_context(app, AppContext(store, analytics, weaviate, batcher))
             await ensure_topics(
                 settings,
                 [Topics.DOCUMENTS_UPLOADED, Topics.CHAT_COMPLETED, Topics.CONVERSATIONS_DELETED],

@@ -1,10 +1,10 @@
 """Hybrid search over one user's messages and document chunks."""
 
 import asyncio
-from datetime import datetime
 
 from alice_common import linear_re, vectorstore
 from alice_common.embeddings import Embedder
+from alice_common.wire import DocumentHit, MessageHit
 
 SNIPPET_CHARS = 240
 _WORD = linear_re.compile(r"[\p{L}\p{N}_]+")  # Unicode words (RE2's \w is ASCII-only)
@@ -24,29 +24,32 @@ def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> str:
     return ("…" if start > 0 else "") + text[start:end].strip() + ("…" if end < len(text) else "")
 
 
-def _message_hit(hit: vectorstore.Hit, query: str) -> dict:
-    p = hit.properties
-    created = p.get("created_at")
-    return {
-        "type": "message",
-        "id": p.get("message_id"),
-        "conversation_id": p.get("conversation_id"),
-        "role": p.get("role"),
-        "created_at": created.isoformat() if isinstance(created, datetime) else created,
-        "snippet": snippet(p.get("text") or "", query),
-    }
+def _scores(hit: vectorstore.Hit) -> dict:
+    return {"score": round(rank_score(hit), 4), "similarity": round(hit.similarity, 4)}
 
 
-def _chunk_hit(hit: vectorstore.Hit, query: str) -> dict:
+def _message_hit(hit: vectorstore.Hit, query: str) -> MessageHit:
     p = hit.properties
-    return {
-        "type": "document",
-        "id": hit.uuid,
-        "document_id": p.get("document_id"),
-        "filename": p.get("filename"),
-        "chunk_index": p.get("chunk_index"),
-        "snippet": snippet(p.get("text") or "", query),
-    }
+    return MessageHit(
+        id=p.get("message_id"),
+        conversation_id=p.get("conversation_id"),
+        role=p.get("role"),
+        created_at=p.get("created_at"),
+        snippet=snippet(p.get("text") or "", query),
+        **_scores(hit),
+    )
+
+
+def _chunk_hit(hit: vectorstore.Hit, query: str) -> DocumentHit:
+    p = hit.properties
+    return DocumentHit(
+        id=str(hit.uuid),
+        document_id=p.get("document_id"),
+        filename=p.get("filename"),
+        chunk_index=p.get("chunk_index"),
+        snippet=snippet(p.get("text") or "", query),
+        **_scores(hit),
+    )
 
 
 def rank_score(hit: vectorstore.Hit) -> float:
@@ -55,15 +58,15 @@ def rank_score(hit: vectorstore.Hit) -> float:
     return 0.5 * max(hit.similarity, 0.0) + 0.5 * hit.score
 
 
-async def search(weaviate, embedder: Embedder, user_id: str, query: str, limit: int) -> list[dict]:
+async def search(
+    weaviate, embedder: Embedder, user_id: str, query: str, limit: int
+) -> list[MessageHit | DocumentHit]:
     (vector,) = await embedder.aembed([query])
     messages, chunks = await asyncio.gather(
         vectorstore.search_memory(weaviate, user_id, query, vector, limit=limit),
         vectorstore.search_knowledge(weaviate, user_id, query, vector, limit=limit),
     )
-    hits = [(h, _message_hit(h, query)) for h in messages] + [(h, _chunk_hit(h, query)) for h in chunks]
-    hits.sort(key=lambda pair: rank_score(pair[0]), reverse=True)
+    ranked = sorted([*messages, *chunks], key=rank_score, reverse=True)[:limit]
     return [
-        {**body, "score": round(rank_score(h), 4), "similarity": round(h.similarity, 4)}
-        for h, body in hits[:limit]
+        _message_hit(h, query) if h.collection == vectorstore.MEMORY else _chunk_hit(h, query) for h in ranked
     ]

@@ -2,24 +2,16 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alice_kafkaflow.dlq import DlqService
+from alice_kafkaflow.app_context import Ctx
 from alice_kafkaflow.errors import ApiError
 from alice_kafkaflow.flows import build_flows
 from alice_kafkaflow.poller import KafkaPoller
 from alice_kafkaflow.replay_log import bookkeeping_names
 
 router = APIRouter(prefix="/api/flows")
-
-
-def _poller(request: Request) -> KafkaPoller:
-    return request.app.state.poller
-
-
-def _dlq(request: Request) -> DlqService:
-    return request.app.state.dlq
 
 
 class ReplayRequest(BaseModel):
@@ -38,8 +30,8 @@ class ReplayRequest(BaseModel):
 
 
 @router.get("")
-async def flows(request: Request, refresh: bool = False) -> dict:
-    poller = _poller(request)
+async def flows(ctx: Ctx, refresh: bool = False) -> dict:
+    poller = ctx.poller
     snapshot = poller.latest
     if refresh or snapshot is None:
         try:
@@ -54,8 +46,8 @@ async def flows(request: Request, refresh: bool = False) -> dict:
 
 
 @router.post("/refresh")
-async def refresh(request: Request) -> dict:
-    poller = _poller(request)
+async def refresh(ctx: Ctx) -> dict:
+    poller = ctx.poller
     return _graph(poller, await poller.refresh())
 
 
@@ -65,24 +57,24 @@ def _graph(poller: KafkaPoller, snapshot) -> dict:
 
 
 @router.get("/dlq")
-async def dlq_topics(request: Request) -> dict:
-    return {"items": await _dlq(request).list_dlqs()}
+async def dlq_topics(ctx: Ctx) -> dict:
+    return {"items": await ctx.dlq.list_dlqs()}
 
 
 @router.get("/dlq/{topic}")
 async def dlq_records(
-    request: Request,
+    ctx: Ctx,
     topic: str,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     partition: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict:
-    limit = min(limit, request.app.state.settings.dlq_max_list)
-    return await _dlq(request).read(topic, limit, partition)
+    limit = min(limit, ctx.settings.dlq_max_list)
+    return await ctx.dlq.read(topic, limit, partition)
 
 
 @router.post("/dlq/{topic}/replay")
-async def replay(request: Request, topic: str, body: ReplayRequest) -> dict:
-    service = _dlq(request)
+async def replay(ctx: Ctx, topic: str, body: ReplayRequest) -> dict:
+    service = ctx.dlq
     if body.all:
         return await service.replay_all(topic)
     return await service.replay_one(topic, body.partition, body.offset)

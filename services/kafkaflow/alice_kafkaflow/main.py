@@ -3,12 +3,14 @@
 from contextlib import asynccontextmanager
 
 from alice_common import clients
+from alice_common.app_context import set_app_context
 from alice_common.internal_auth import internal_token_guard
 from alice_common.observability import install_observability, register_check
 from fastapi import Depends, FastAPI
 from prometheus_client import REGISTRY
 
 from alice_kafkaflow.api import router
+from alice_kafkaflow.app_context import AppContext
 from alice_kafkaflow.collector import KafkaSnapshotCollector
 from alice_kafkaflow.dlq import DlqService
 from alice_kafkaflow.errors import install_error_handlers
@@ -31,8 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await poller.start()
             replay_log = ReplayLog(settings, poller.admin, producer)
             await replay_log.start()
-            app.state.poller = poller
-            app.state.dlq = DlqService(settings, poller.admin, poller.offsets_reader, producer, replay_log)
+            dlq = DlqService(settings, poller.admin, poller.offsets_reader, producer, replay_log)
+            set_app_context(app, AppContext(settings, poller, dlq))
             REGISTRY.register(collector)
             register_check(app, "kafka", clients.kafka_check(producer))
             register_check(app, "snapshot", _snapshot_check(poller))
@@ -46,7 +48,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await producer.stop()
 
     app = FastAPI(title="Alice kafkaflow", lifespan=lifespan)
-    app.state.settings = settings
     install_observability(app, settings.service_name)
     install_error_handlers(app)
     app.include_router(router, dependencies=[Depends(internal_token_guard(settings.alice_internal_token))])

@@ -9,6 +9,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from alice_common import clients, vectorstore
+from alice_common.app_context import set_app_context
 from alice_common.embeddings import get_embedder
 from alice_common.events import ChatCompleted, ConversationDeleted, Topics
 from alice_common.kafka import ConsumeLoop, ensure_topics, publish
@@ -18,6 +19,7 @@ from alice_common.observability import install_observability, register_check
 from fastapi import FastAPI
 
 from alice_orchestrator.api import install_internal_api
+from alice_orchestrator.app_context import AppContext
 from alice_orchestrator.chat import ChatHandler
 from alice_orchestrator.providers import make_provider
 from alice_orchestrator.retrieval import WeaviateRetriever
@@ -51,7 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         store = ChatStore(mongo[settings.mongodb_database])
         await store.ensure_indexes()
-        app.state.store = store
         if weaviate.is_connected():
             try:
                 await vectorstore.ensure_collections(weaviate)
@@ -69,11 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def publish_deleted(event: ConversationDeleted) -> None:
             await publish(producer, settings, Topics.CONVERSATIONS_DELETED, event, key=event.conversation_id)
 
-        app.state.publish_deleted = publish_deleted
         retriever = WeaviateRetriever(settings, weaviate, embedder)
         handler = ChatHandler(settings, store, redis, provider, publish_completed, retriever)
-        app.state.handler = handler
-        app.state.context = handler.context
+        set_app_context(app, AppContext(settings, store, handler.context, provider, publish_deleted))
         await ensure_topics(
             settings, [Topics.CHAT_REQUESTS, Topics.CHAT_COMPLETED, Topics.CONVERSATIONS_DELETED]
         )

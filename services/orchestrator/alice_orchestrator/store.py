@@ -6,6 +6,7 @@ uuid4 hex strings in `_id`; inserts are idempotent by `_id` (a duplicate key mea
 
 from datetime import UTC, datetime
 
+from alice_common.wire import Conversation, Message
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -15,30 +16,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def public_conversation(doc: dict) -> dict:
-    return {
-        "id": doc["_id"],
-        "user_id": doc["user_id"],
-        "title": doc.get("title"),
-        "created_at": doc.get("created_at"),
-        "updated_at": doc.get("updated_at"),
-    }
+def conversation_of(doc: dict) -> Conversation:
+    return Conversation(
+        id=doc["_id"], title=doc.get("title"), created_at=doc["created_at"], updated_at=doc["updated_at"]
+    )
 
 
-def public_message(doc: dict) -> dict:
-    return {
-        "id": doc["_id"],
-        "conversation_id": doc["conversation_id"],
-        "role": doc["role"],
-        "content": doc.get("content", ""),
-        "status": doc.get("status", "completed"),
-        "created_at": doc.get("created_at"),
-        "reply_id": doc.get("reply_id"),
-        "reply_to": doc.get("reply_to"),
-        "sources": doc.get("sources", []),
-        "usage": doc.get("usage", {}),
-        "model": doc.get("model"),
-    }
+def message_of(doc: dict) -> Message:
+    return Message(
+        id=doc["_id"],
+        conversation_id=doc["conversation_id"],
+        role=doc["role"],
+        content=doc.get("content", ""),
+        status=doc.get("status", "completed"),
+        created_at=doc["created_at"],
+        reply_id=doc.get("reply_id"),
+        reply_to=doc.get("reply_to"),
+        sources=doc.get("sources") or [],
+        usage=doc.get("usage") or None,
+        model=doc.get("model"),
+    )
 
 
 class ChatStore:

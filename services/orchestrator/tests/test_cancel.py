@@ -3,6 +3,7 @@
 import asyncio
 import time
 
+from alice_common.reply_stream import cancel_key
 from alice_orchestrator.chat.generation import generate
 from alice_orchestrator.chat.records import recover_ids
 from alice_orchestrator.providers.fake import FakeProvider
@@ -38,7 +39,7 @@ async def test_cancel_stops_generation_within_a_second_and_keeps_partial_content
 
     async def press_stop():
         await asyncio.sleep(0.5)
-        redis.keys.add("cancel:r1")
+        redis.keys.add(cancel_key("r1"))
         return time.monotonic()
 
     stop_task = asyncio.create_task(press_stop())
@@ -83,7 +84,7 @@ async def test_a_model_that_stalls_still_stops_in_time():
             return Generation(deltas=deltas())
 
     redis = FakeRedis()
-    redis.keys.add("cancel:r3")
+    redis.keys.add(cancel_key("r3"))
     started = time.monotonic()
     outcome = await run(Stalling(), redis, "r3", [])
     assert time.monotonic() - started < 1.0

@@ -11,9 +11,10 @@ import time
 import pytest
 import redis.asyncio as aioredis
 from alice_common.events import ChatCompleted, ChatRequested, CompletionRequest, new_id
+from alice_common.reply_stream import active_key, cancel_key, reply_key
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
-from alice_orchestrator.context import ctx_key
 from alice_orchestrator.providers.fake import FakeProvider
+from alice_orchestrator.recent_turns import ctx_key
 from alice_orchestrator.replystream import ReplyStream
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
@@ -64,13 +65,13 @@ def request(unique_name, **kw) -> ChatRequested:
 
 
 async def events(redis, reply_id):
-    return [(f["event"], json.loads(f["data"])) for _, f in await redis.xrange(f"reply:{reply_id}")]
+    return [(f["event"], json.loads(f["data"])) for _, f in await redis.xrange(reply_key(reply_id))]
 
 
 async def test_a_request_streams_tokens_stores_both_messages_and_announces_completion(deps, unique_name):
     handler, store, redis, published = deps
     req = request(unique_name)
-    await redis.zadd(f"active:{req.user_id}", {req.reply_id: 1})
+    await redis.zadd(active_key(req.user_id), {req.reply_id: 1})
     await handler.handle(req)
 
     stream = await events(redis, req.reply_id)
@@ -81,8 +82,8 @@ async def test_a_request_streams_tokens_stores_both_messages_and_announces_compl
     done = stream[-1][1]["message"]
     assert done["content"] == deltas and done["status"] == "completed" and done["id"] == req.reply_id
     assert done["usage"]["completion_tokens"] == 12 and done["usage"]["latency_ms"] > 0
-    assert await redis.ttl(f"reply:{req.reply_id}") > 0
-    assert await redis.zscore(f"active:{req.user_id}", req.reply_id) is None
+    assert await redis.ttl(reply_key(req.reply_id)) > 0
+    assert await redis.zscore(active_key(req.user_id), req.reply_id) is None
 
     messages = await store.list_messages(req.user_id, req.conversation_id, 10)
     assert [(m["role"], m["_id"]) for m in messages] == [
@@ -156,8 +157,8 @@ async def test_stored_reply_without_done_gets_its_done_on_redelivery(deps, uniqu
     req = request(unique_name)
     await handler.handle(req)
     # Simulate a crash between storing the reply and writing `done`: drop the terminal entry.
-    last_id, _ = (await redis.xrevrange(f"reply:{req.reply_id}", count=1))[0]
-    await redis.xdel(f"reply:{req.reply_id}", last_id)
+    last_id, _ = (await redis.xrevrange(reply_key(req.reply_id), count=1))[0]
+    await redis.xdel(reply_key(req.reply_id), last_id)
     await handler.handle(req)
     stream = await events(redis, req.reply_id)
     assert stream[-1][0] == "done" and [k for k, _ in stream].count("done") == 1
@@ -167,7 +168,7 @@ async def test_stored_reply_without_done_gets_its_done_on_redelivery(deps, uniqu
 async def test_cancel_before_start_stores_an_empty_stopped_reply(deps, unique_name):
     handler, store, redis, _ = deps
     req = request(unique_name)
-    await redis.set(f"cancel:{req.reply_id}", "1", ex=60)
+    await redis.set(cancel_key(req.reply_id), "1", ex=60)
     await handler.handle(req)
     done = (await events(redis, req.reply_id))[-1]
     assert done[0] == "done" and done[1]["message"]["status"] == "stopped"
@@ -198,14 +199,14 @@ async def test_second_message_sees_the_first_exchange_in_its_context(deps, uniqu
 async def test_a_deleted_conversation_ends_the_stream_with_failed(deps, unique_name):
     handler, store, redis, _ = deps
     req = request(unique_name)
-    await redis.zadd(f"active:{req.user_id}", {req.reply_id: 1})
+    await redis.zadd(active_key(req.user_id), {req.reply_id: 1})
     await ChatHandler.handle(handler, req)  # no conversation: deleted after the backend accepted
     assert (await events(redis, req.reply_id))[-1] == (
         "failed",
         {"code": "conversation_not_found", "message": "The conversation no longer exists."},
     )
     assert await store.get_message(req.message_id) is None
-    assert await redis.zscore(f"active:{req.user_id}", req.reply_id) is None
+    assert await redis.zscore(active_key(req.user_id), req.reply_id) is None
 
 
 async def test_deleting_the_conversation_mid_reply_leaves_nothing_behind(deps, unique_name):
@@ -215,7 +216,7 @@ async def test_deleting_the_conversation_mid_reply_leaves_nothing_behind(deps, u
     handler, store, redis, published = deps
     handler.provider = FakeProvider(token_interval_ms=60)
     req = request(unique_name)
-    await redis.zadd(f"active:{req.user_id}", {req.reply_id: 1})
+    await redis.zadd(active_key(req.user_id), {req.reply_id: 1})
     replying = asyncio.create_task(handler.handle(req))
     deadline = time.monotonic() + 20
     while "token" not in [k for k, _ in await events(redis, req.reply_id)]:
@@ -233,8 +234,8 @@ async def test_deleting_the_conversation_mid_reply_leaves_nothing_behind(deps, u
         "failed",
         {"code": "conversation_not_found", "message": "The conversation no longer exists."},
     )
-    assert 0 < await redis.ttl(f"reply:{req.reply_id}") <= handler.settings.reply_stream_ttl_s
-    assert await redis.zscore(f"active:{req.user_id}", req.reply_id) is None
+    assert 0 < await redis.ttl(reply_key(req.reply_id)) <= handler.settings.reply_stream_ttl_s
+    assert await redis.zscore(active_key(req.user_id), req.reply_id) is None
     assert not await redis.exists(ctx_key(req.conversation_id))
 
 
@@ -323,7 +324,7 @@ async def test_a_completion_uses_its_own_messages_and_limits_and_stores_nothing(
 
     handler.provider.stream = spy
     req = completion_request(unique_name, max_tokens=5, temperature=0.0, stop=["message"])
-    await redis.zadd(f"active:{req.user_id}", {req.reply_id: 1})
+    await redis.zadd(active_key(req.user_id), {req.reply_id: 1})
     await ChatHandler.handle(handler, req)
 
     assert seen[0]["messages"] == [m.model_dump() for m in req.completion.messages]
@@ -340,7 +341,7 @@ async def test_a_completion_uses_its_own_messages_and_limits_and_stores_nothing(
     assert await store.get_message(req.reply_id) is None and await store.get_message(req.message_id) is None
     assert await store.conversation_owner(req.conversation_id) is None
     assert published == []
-    assert await redis.zscore(f"active:{req.user_id}", req.reply_id) is None
+    assert await redis.zscore(active_key(req.user_id), req.reply_id) is None
 
     longer = completion_request(unique_name, max_tokens=3)
     await ChatHandler.handle(handler, longer)

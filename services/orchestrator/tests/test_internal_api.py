@@ -5,8 +5,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from alice_common.app_context import set_app_context
+from alice_common.wire import Conversation, ConversationPage, MessagePage, ModelInfo, ReplyRef
 from alice_orchestrator.api import install_internal_api
-from alice_orchestrator.context import ContextCache
+from alice_orchestrator.app_context import AppContext
+from alice_orchestrator.providers.fake import FakeProvider
+from alice_orchestrator.recent_turns import ContextCache
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
 from fastapi import FastAPI
@@ -27,19 +31,20 @@ async def env(infra, unique_name):
     store = ChatStore(mongo[db_name])
     await store.ensure_indexes()
     app = FastAPI()
-    install_internal_api(app, Settings(alice_internal_token=SecretStr(TOKEN)))
-    app.state.store = store
-    app.state.context = ContextCache(redis, store)
-    app.state.published = []
+    settings = Settings(alice_internal_token=SecretStr(TOKEN))
+    install_internal_api(app, settings)
+    published: list = []
+    kafka = {"down": False}
 
     async def publish_deleted(event) -> None:  # Kafka itself is covered by tests/e2e
-        if getattr(app.state, "kafka_down", False):
+        if kafka["down"]:
             raise ConnectionError("kafka down")
-        app.state.published.append(event)
+        published.append(event)
 
-    app.state.publish_deleted = publish_deleted
+    ctx = AppContext(settings, store, ContextCache(redis, store), FakeProvider(), publish_deleted)
+    set_app_context(app, ctx)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orch") as client:
-        client.app_state = app.state
+        client.published, client.kafka, client.ctx = published, kafka, ctx
         yield client, store
     await mongo.drop_database(db_name)
     mongo.close()
@@ -226,16 +231,16 @@ async def test_delete_publishes_conversation_deleted_first(env):
     ).json()["id"]
     url = f"/internal/conversations/{cid}"
     assert (await client.delete(url, params={"user_id": "u2"}, headers=HEADERS)).status_code == 404
-    assert client.app_state.published == []
+    assert client.published == []
 
-    client.app_state.kafka_down = True
+    client.kafka["down"] = True
     failed = await client.delete(url, params={"user_id": "u1"}, headers=HEADERS)
     assert failed.status_code == 503 and failed.json()["error"]["code"] == "events_unavailable"
     assert (await client.get(url, params={"user_id": "u1"}, headers=HEADERS)).status_code == 200
 
-    client.app_state.kafka_down = False
+    client.kafka["down"] = False
     assert (await client.delete(url, params={"user_id": "u1"}, headers=HEADERS)).status_code == 204
-    [event] = client.app_state.published
+    [event] = client.published
     assert (event.type, event.conversation_id, event.user_id) == ("ConversationDeleted", cid, "u1")
     assert (await client.get(url, params={"user_id": "u1"}, headers=HEADERS)).status_code == 404
 
@@ -246,10 +251,7 @@ async def test_models_names_the_served_model_and_its_limits(env):
     class Provider:
         model = "SmolLM2-test"
 
-    class Handler:
-        provider = Provider()
-
-    client.app_state.handler = Handler()
+    client.ctx.provider = Provider()
     body = (await client.get("/internal/models", headers=HEADERS)).json()
     assert body == {
         "model": "SmolLM2-test",
@@ -258,3 +260,47 @@ async def test_models_names_the_served_model_and_its_limits(env):
         "max_tokens_limit": 1024,
     }
     assert (await client.get("/internal/models")).status_code == 401
+
+
+async def test_every_response_validates_against_the_shared_wire_model(env):
+    """The backend reads these answers as `alice_common.wire` models: a field renamed, retyped
+    or missing here fails this test, not a user's request."""
+    client, store = env
+    user = "wire-user"
+    created = await client.post("/internal/conversations", params={"user_id": user}, json={}, headers=HEADERS)
+    conversation = Conversation.model_validate(created.json())
+    cid, t0 = conversation.id, datetime(2026, 1, 1, tzinfo=UTC)
+    await store.insert_message(
+        {
+            "_id": "wire-m1", "conversation_id": cid, "user_id": user, "role": "user", "content": "hi",
+            "status": "completed", "created_at": t0, "reply_id": "wire-r1",
+        }
+    )  # fmt: skip
+    await store.insert_message(
+        {
+            "_id": "wire-r1", "conversation_id": cid, "user_id": user, "role": "assistant",
+            "content": "hello", "status": "completed", "created_at": t0 + timedelta(seconds=1),
+            "reply_id": "wire-r1", "reply_to": "wire-m1", "model": "m",
+            "sources": [{"document_id": "d1", "filename": "a.md", "chunk": 0, "snippet": "s", "score": 0.5}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "latency_ms": 9.5, "ttft_ms": 2.0},
+        }
+    )  # fmt: skip
+
+    def get(path: str):
+        return client.get(path, params={"user_id": user}, headers=HEADERS)
+
+    ConversationPage.model_validate((await get("/internal/conversations")).json())
+    Conversation.model_validate((await get(f"/internal/conversations/{cid}")).json())
+    renamed = await client.patch(
+        f"/internal/conversations/{cid}", params={"user_id": user}, json={"title": "T"}, headers=HEADERS
+    )
+    Conversation.model_validate(renamed.json())
+    messages = MessagePage.model_validate((await get(f"/internal/conversations/{cid}/messages")).json())
+    question, answer = messages.items
+    assert question.usage is None and question.sources == [] and question.reply_id == "wire-r1"
+    assert answer.usage.completion_tokens == 1 and answer.sources[0].filename == "a.md"
+    assert (await get(f"/internal/conversations/{cid}/messages")).json()["items"][0]["created_at"] == (
+        "2026-01-01T00:00:00.000Z"
+    )
+    ReplyRef.model_validate((await get("/internal/replies/wire-r1")).json())
+    ModelInfo.model_validate((await client.get("/internal/models", headers=HEADERS)).json())

@@ -2,11 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from alice_common.app_context import app_context
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from alice_backend.app_context import AppContext
 from alice_backend.auth import access_tokens, api_keys
-from alice_backend.context import AppContext
 from alice_backend.errors import ApiError
 
 bearer = HTTPBearer(
@@ -16,11 +17,7 @@ bearer = HTTPBearer(
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def get_ctx(request: Request) -> AppContext:
-    return request.app.state.ctx
-
-
-Ctx = Annotated[AppContext, Depends(get_ctx)]
+Ctx = Annotated[AppContext, Depends(app_context)]
 
 
 def user_id_from_token(ctx: AppContext, token: str | None) -> str:

@@ -13,6 +13,8 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from alice_common.reply_stream import DONE, FAILED, LEGACY_ERROR, RESET, TOKEN
+
 
 @dataclass
 class Text:
@@ -76,16 +78,16 @@ async def answer_text(
             payload = json.loads(data)
         except ValueError:
             payload = {}
-        if event == "token":
+        if event == TOKEN:
             piece = _on_token(state, str(payload.get("delta", "")))
             if piece is not None:
                 yield piece
             if isinstance(piece, Failed):
                 return
-        elif event == "reset":
+        elif event == RESET:
             state.attempt = ""
             state.catching_up = bool(state.sent)
-        elif event == "done":
+        elif event == DONE:
             message = payload.get("message") or {}
             content = str(message.get("content", ""))
             if not content.startswith(state.sent):
@@ -95,6 +97,6 @@ async def answer_text(
                 yield Text(content[len(state.sent) :])
             yield Finished(message)
             return
-        elif event in ("failed", "error"):
+        elif event in (FAILED, LEGACY_ERROR):
             yield Failed(str(payload.get("code", "generation_failed")), str(payload.get("message", "")))
             return

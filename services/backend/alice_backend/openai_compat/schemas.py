@@ -114,7 +114,7 @@ def validate(body: ChatCompletionIn, max_tokens_limit: int) -> CompletionRequest
 # --- responses (for the OpenAPI document; the handlers build plain dicts) --------------------
 
 
-class Usage(BaseModel):
+class CompletionUsage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
@@ -138,7 +138,7 @@ class ChatCompletion(BaseModel):
     created: int
     model: str
     choices: list[Choice]
-    usage: Usage
+    usage: CompletionUsage
 
 
 class Model(BaseModel):

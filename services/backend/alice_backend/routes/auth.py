@@ -5,11 +5,11 @@ from typing import Any
 
 from fastapi import APIRouter, Cookie, Request, Response, status
 
+from alice_backend.app_context import AppContext
 from alice_backend.auth import access_tokens
 from alice_backend.auth.dependencies import Ctx, CurrentUser
 from alice_backend.auth.passwords import hash_password, verify_password
 from alice_backend.auth.refresh_tokens import RefreshRejected
-from alice_backend.context import AppContext
 from alice_backend.emails import UnsafeEmail, canonical_email
 from alice_backend.errors import ApiError, error_responses
 from alice_backend.schemas import AuthOut, LoginIn, MePatch, RefreshIn, RegisterIn, UserOut

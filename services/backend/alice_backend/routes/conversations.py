@@ -3,24 +3,21 @@
 from typing import Annotated
 
 from alice_common.events import new_id
+from alice_common.ids import check_id
+from alice_common.wire import Conversation, ConversationPage, MessagePage
 from fastapi import APIRouter, Query, Response, status
 
 from alice_backend import chat
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.errors import ApiError, error_responses
-from alice_backend.ids import check_id
 from alice_backend.internal_client import seg
 from alice_backend.schemas import (
     AcceptedMessage,
-    Conversation,
     ConversationCreate,
-    ConversationList,
     ConversationPatch,
-    MessageList,
     SendMessageIn,
     SendMessageOut,
 )
-from alice_backend.upstream_shapes import items, public
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -31,7 +28,7 @@ def _path(conversation_id: str) -> str:
     return f"/internal/conversations/{seg(check_id(conversation_id, 'conversation'))}"
 
 
-@router.get("", response_model=ConversationList, responses=error_responses(401, 404, 422, *UPSTREAM))
+@router.get("", response_model=ConversationPage, responses=error_responses(401, 404, 422, *UPSTREAM))
 async def list_conversations(
     ctx: Ctx,
     user_id: UserId,
@@ -39,12 +36,14 @@ async def list_conversations(
     before: Annotated[
         str | None, Query(max_length=64, description="a conversation id (or ISO time) from `next_before`")
     ] = None,
-) -> ConversationList:
-    body = await ctx.orchestrator.call(
-        "GET", "/internal/conversations", user_id=user_id, params={"limit": limit, "before": before}
+) -> ConversationPage:
+    return await ctx.orchestrator.get_as(
+        ConversationPage,
+        "GET",
+        "/internal/conversations",
+        user_id=user_id,
+        params={"limit": limit, "before": before},
     )
-    next_before = body.get("next_before") if isinstance(body, dict) else None
-    return ConversationList(items=items(body), next_before=next_before)
 
 
 @router.post(
@@ -57,16 +56,16 @@ async def create_conversation(
     ctx: Ctx, user_id: UserId, body: ConversationCreate | None = None
 ) -> Conversation:
     payload = {"title": body.title} if body and body.title else {}
-    created = public(
-        await ctx.orchestrator.call("POST", "/internal/conversations", user_id=user_id, json=payload)
+    created = await ctx.orchestrator.get_as(
+        Conversation, "POST", "/internal/conversations", user_id=user_id, json=payload
     )
-    ctx.conversation_owners.remember(created["id"], user_id)
-    return Conversation(**created)
+    ctx.conversation_owners.remember(created.id, user_id)
+    return created
 
 
 @router.get("/{conversation_id}", response_model=Conversation, responses=error_responses(401, 404, *UPSTREAM))
 async def get_conversation(conversation_id: str, ctx: Ctx, user_id: UserId) -> Conversation:
-    return Conversation(**public(await ctx.orchestrator.call("GET", _path(conversation_id), user_id=user_id)))
+    return await ctx.orchestrator.get_as(Conversation, "GET", _path(conversation_id), user_id=user_id)
 
 
 @router.patch(
@@ -79,10 +78,9 @@ async def rename_conversation(
 ) -> Conversation:
     if not body.title.strip():
         raise ApiError(422, "validation_error", "title must not be blank")
-    updated = await ctx.orchestrator.call(
-        "PATCH", _path(conversation_id), user_id=user_id, json={"title": body.title.strip()}
+    return await ctx.orchestrator.get_as(
+        Conversation, "PATCH", _path(conversation_id), user_id=user_id, json={"title": body.title.strip()}
     )
-    return Conversation(**public(updated))
 
 
 @router.delete(
@@ -98,7 +96,7 @@ async def delete_conversation(conversation_id: str, ctx: Ctx, user_id: UserId) -
 
 @router.get(
     "/{conversation_id}/messages",
-    response_model=MessageList,
+    response_model=MessagePage,
     responses=error_responses(401, 404, 422, *UPSTREAM),
 )
 async def list_messages(
@@ -107,15 +105,14 @@ async def list_messages(
     user_id: UserId,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[str | None, Query(max_length=64, description="a message id from `next_before`")] = None,
-) -> MessageList:
-    body = await ctx.orchestrator.call(
+) -> MessagePage:
+    return await ctx.orchestrator.get_as(
+        MessagePage,
         "GET",
         f"{_path(conversation_id)}/messages",
         user_id=user_id,
         params={"limit": limit, "before": before},
     )
-    next_before = body.get("next_before") if isinstance(body, dict) else None
-    return MessageList(items=items(body), next_before=next_before)
 
 
 @router.post(
@@ -146,7 +143,7 @@ async def send_message(
         use_knowledge=body.use_knowledge,
     )
     return SendMessageOut(
-        message=AcceptedMessage(id=message_id, content=content, status="completed", created_at=chat.now()),
+        message=AcceptedMessage(id=message_id, content=content, created_at=chat.now()),
         reply_id=reply_id,
         stream_url=chat.stream_url(reply_id),
     )

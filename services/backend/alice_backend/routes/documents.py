@@ -4,19 +4,19 @@ import logging
 import os
 
 from alice_common.events import DocumentUploaded, Topics, new_id
+from alice_common.ids import check_id
 from alice_common.kafka import publish
+from alice_common.wire import Document, DocumentPage, StoredDocument, StoredDocumentPage
 from fastapi import APIRouter, Request, Response, status
 from gridfs.errors import NoFile
 from starlette.datastructures import UploadFile
 
 from alice_backend import quotas, sniff
+from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId
-from alice_backend.context import AppContext
 from alice_backend.errors import ApiError, error_responses
-from alice_backend.ids import check_id
 from alice_backend.internal_client import seg
-from alice_backend.schemas import Document, DocumentList, DocumentOut
-from alice_backend.upstream_shapes import items, public
+from alice_backend.schemas import DocumentOut
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/documents", tags=["documents"])
@@ -149,8 +149,8 @@ async def upload_document(ctx: Ctx, user_id: UserId, request: Request) -> Docume
         mode="json", include={"document_id", "filename", "content_type", "size", "blob_id"}
     )
     try:
-        registered = await ctx.dataflow.call(
-            "POST", "/internal/documents", user_id=user_id, json=registration
+        registered = await ctx.dataflow.get_as(
+            StoredDocument, "POST", "/internal/documents", user_id=user_id, json=registration
         )
         await publish(ctx.producer, s, Topics.DOCUMENTS_UPLOADED, event, key=document_id)
     except Exception as exc:
@@ -160,54 +160,34 @@ async def upload_document(ctx: Ctx, user_id: UserId, request: Request) -> Docume
             raise
         log.warning("publishing DocumentUploaded failed: %s", exc)
         raise ApiError(503, "upstream_unavailable", "the message queue is unavailable; retry") from exc
-    document = {
-        "id": document_id,
-        "filename": filename,
-        "content_type": content_type,
-        "size": size,
-        "status": "queued",
-        "progress": 0,
-        "chunks": 0,
-    }
-    if isinstance(registered, dict):
-        document.update(
-            {
-                k: v
-                for k, v in public(registered.get("document", registered)).items()
-                if k in Document.model_fields and v is not None
-            }
-        )
-        document["id"] = document_id
-    return DocumentOut(document=Document(**document))
+    return DocumentOut(document=registered.public())
 
 
-@router.get("", response_model=DocumentList, responses=error_responses(401, *UPSTREAM))
-async def list_documents(ctx: Ctx, user_id: UserId) -> DocumentList:
-    return DocumentList(items=items(await ctx.dataflow.call("GET", "/internal/documents", user_id=user_id)))
+@router.get("", response_model=DocumentPage, responses=error_responses(401, *UPSTREAM))
+async def list_documents(ctx: Ctx, user_id: UserId) -> DocumentPage:
+    stored = await ctx.dataflow.get_as(StoredDocumentPage, "GET", "/internal/documents", user_id=user_id)
+    return DocumentPage(items=[d.public() for d in stored.items], next_before=stored.next_before)
 
 
-def _doc_body(body) -> dict:
-    doc = public(body)
-    return public(doc["document"]) if isinstance(doc.get("document"), dict) else doc
+async def _stored(ctx: Ctx, user_id: str, document_id: str) -> StoredDocument:
+    path = f"/internal/documents/{seg(check_id(document_id, 'document'))}"
+    return await ctx.dataflow.get_as(StoredDocument, "GET", path, user_id=user_id)
 
 
 @router.get("/{document_id}", response_model=Document, responses=error_responses(401, 404, *UPSTREAM))
 async def get_document(document_id: str, ctx: Ctx, user_id: UserId) -> Document:
-    path = f"/internal/documents/{seg(check_id(document_id, 'document'))}"
-    return Document(**_doc_body(await ctx.dataflow.call("GET", path, user_id=user_id)))
+    return (await _stored(ctx, user_id, document_id)).public()
 
 
 @router.delete(
     "/{document_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 404, *UPSTREAM)
 )
 async def delete_document(document_id: str, ctx: Ctx, user_id: UserId) -> Response:
-    path = f"/internal/documents/{seg(check_id(document_id, 'document'))}"
-    blob_id = _doc_body(await ctx.dataflow.call("GET", path, user_id=user_id)).get("blob_id")
-    await ctx.dataflow.call("DELETE", path, user_id=user_id)
-    if isinstance(blob_id, str):
-        # The backend owns the `uploads` bucket, so it removes the blob once the document is gone.
-        try:
-            await ctx.uploads.delete(blob_id)
-        except NoFile:
-            pass
+    stored = await _stored(ctx, user_id, document_id)
+    await ctx.dataflow.call("DELETE", f"/internal/documents/{seg(stored.id)}", user_id=user_id)
+    # The backend owns the `uploads` bucket, so it removes the blob once the document is gone.
+    try:
+        await ctx.uploads.delete(stored.blob_id)
+    except NoFile:
+        pass
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -3,36 +3,37 @@ to the orchestrator's stored reply once the metadata has expired."""
 
 from typing import Annotated
 
+from alice_common import reply_stream
+from alice_common.ids import check_id
+from alice_common.wire import MessagePage, ReplyRef
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from alice_backend import chat, sse
+from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId, authenticate, bearer
-from alice_backend.context import AppContext
 from alice_backend.errors import ApiError, error_responses, not_found
-from alice_backend.ids import check_id
 from alice_backend.internal_client import seg
 from alice_backend.schemas import ReplyAccepted, StopOut
-from alice_backend.upstream_shapes import items
 
 router = APIRouter(prefix="/api/replies", tags=["replies"])
 
 
 async def reply_meta(ctx: AppContext, user_id: str, reply_id: str) -> dict[str, str]:
     check_id(reply_id, "reply")
-    meta = await ctx.redis.hgetall(f"replymeta:{reply_id}")
+    meta = await reply_stream.reply_meta(ctx.redis, reply_id)
     if meta:
         if meta.get("user_id") != user_id:
             raise not_found("reply")
         return meta
-    stored = await ctx.orchestrator.call("GET", f"/internal/replies/{seg(reply_id)}", user_id=user_id)
-    if not isinstance(stored, dict) or not stored.get("conversation_id"):
-        raise not_found("reply")
+    stored = await ctx.orchestrator.get_as(
+        ReplyRef, "GET", f"/internal/replies/{seg(reply_id)}", user_id=user_id
+    )
     return {
         "user_id": user_id,
-        "conversation_id": str(stored["conversation_id"]),
-        "message_id": str(stored.get("message_id") or ""),
+        "conversation_id": stored.conversation_id,
+        "message_id": stored.message_id or "",
     }
 
 
@@ -75,7 +76,7 @@ async def stream_reply(
 )
 async def stop_reply(reply_id: str, ctx: Ctx, user_id: UserId) -> StopOut:
     await reply_meta(ctx, user_id, reply_id)
-    await ctx.redis.set(f"cancel:{reply_id}", "1", ex=ctx.settings.reply_meta_ttl_s)
+    await reply_stream.request_stop(ctx.redis, reply_id, ctx.settings.reply_meta_ttl_s)
     return StopOut(reply_id=reply_id)
 
 
@@ -84,10 +85,10 @@ async def _original_content(ctx: AppContext, user_id: str, meta: dict[str, str])
         flag = meta.get("use_knowledge", "")
         return meta["content"], (None if flag == "" else flag == "1")
     path = f"/internal/conversations/{seg(meta['conversation_id'])}/messages"
-    body = await ctx.orchestrator.call("GET", path, user_id=user_id, params={"limit": 200})
-    for message in items(body):
-        if message.get("id") == meta["message_id"] and message.get("role") == "user":
-            return str(message.get("content", "")), None
+    page = await ctx.orchestrator.get_as(MessagePage, "GET", path, user_id=user_id, params={"limit": 200})
+    for message in page.items:
+        if message.id == meta["message_id"] and message.role == "user":
+            return message.content, None
     raise ApiError(409, "not_regenerable", "the original message is no longer available")
 
 
@@ -112,5 +113,5 @@ async def regenerate_reply(reply_id: str, ctx: Ctx, user_id: UserId) -> ReplyAcc
         regenerate_of=reply_id,
     )
     # The reply being replaced is no longer wanted if it is still streaming.
-    await ctx.redis.set(f"cancel:{reply_id}", "1", ex=ctx.settings.reply_meta_ttl_s)
+    await reply_stream.request_stop(ctx.redis, reply_id, ctx.settings.reply_meta_ttl_s)
     return ReplyAccepted(reply_id=new_reply, stream_url=chat.stream_url(new_reply), regenerate_of=reply_id)

@@ -2,30 +2,28 @@
 
 from typing import Annotated
 
+from alice_common.wire import SearchResults
 from fastapi import APIRouter, Query
 
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.errors import ApiError, error_responses
-from alice_backend.schemas import SearchHit, SearchOut
-from alice_backend.upstream_shapes import items
 
 router = APIRouter(prefix="/api", tags=["search"])
 
 
-@router.get("/search", response_model=SearchOut, responses=error_responses(401, 422, 429, 502, 503))
+@router.get("/search", response_model=SearchResults, responses=error_responses(401, 422, 429, 502, 503))
 async def search(
     ctx: Ctx,
     user_id: UserId,
     q: Annotated[str, Query(min_length=1, max_length=500)],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> SearchOut:
+) -> SearchResults:
     if not q.strip():
         raise ApiError(422, "validation_error", "q must not be blank")
     s = ctx.settings
     await ctx.limiter.require(
         f"rl:{user_id}:search", s.search_rate_capacity, s.search_rate_per_s, "searching too fast; retry later"
     )
-    body = await ctx.dataflow.call(
-        "GET", "/internal/search", user_id=user_id, params={"q": q.strip(), "limit": limit}
+    return await ctx.dataflow.get_as(
+        SearchResults, "GET", "/internal/search", user_id=user_id, params={"q": q.strip(), "limit": limit}
     )
-    return SearchOut(items=[SearchHit(**hit) for hit in items(body)])

@@ -12,12 +12,14 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
+from alice_common.reply_stream import DONE, request_stop
+from alice_common.wire import ModelInfo
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from alice_backend import chat, sse
+from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId
-from alice_backend.context import AppContext
 from alice_backend.openai_compat import relay
 from alice_backend.openai_compat.errors import OpenAIError, error_body
 from alice_backend.openai_compat.schemas import (
@@ -37,19 +39,17 @@ _MODELS_KEY = "served"
 _background: set[asyncio.Task] = set()
 
 
-async def served_model(ctx: AppContext) -> dict:
+async def served_model(ctx: AppContext) -> ModelInfo:
     """The orchestrator's model and limits, memoised for a few seconds."""
     served = ctx.served_model.get(_MODELS_KEY)
     if served is None:
-        served = await ctx.orchestrator.call("GET", "/internal/models")
-        if not isinstance(served, dict) or not served.get("model"):
-            raise OpenAIError(502, "upstream_error", "the orchestrator did not name its model")
+        served = await ctx.orchestrator.get_as(ModelInfo, "GET", "/internal/models")
         ctx.served_model.put(_MODELS_KEY, served)
     return served
 
 
-def _model(served: dict) -> Model:
-    return Model(id=served["model"], created=0, owned_by=OWNER)
+def _model(served: ModelInfo) -> Model:
+    return Model(id=served.model, created=0, owned_by=OWNER)
 
 
 @router.get("/models", response_model=ModelList, responses=openai_error_responses(401, 502, 503))
@@ -62,7 +62,7 @@ async def list_models(ctx: Ctx, _user_id: UserId) -> ModelList:
 )
 async def retrieve_model(model: str, ctx: Ctx, _user_id: UserId) -> Model:
     served = await served_model(ctx)
-    if model != served["model"]:
+    if model != served.model:
         raise OpenAIError(404, "model_not_found", f"The model '{model[:200]}' does not exist", "model")
     return _model(served)
 
@@ -84,7 +84,7 @@ def _data(payload: dict) -> str:
 def _cancel(ctx: AppContext, reply_id: str) -> None:
     """Stop generating a reply nobody reads any more (frees the model and the user's slot).
     A task of its own: the response's own task is being cancelled."""
-    task = asyncio.create_task(ctx.redis.set(f"cancel:{reply_id}", "1", ex=ctx.settings.reply_meta_ttl_s))
+    task = asyncio.create_task(request_stop(ctx.redis, reply_id, ctx.settings.reply_meta_ttl_s))
     _background.add(task)
     task.add_done_callback(_background.discard)
 
@@ -132,7 +132,7 @@ async def _complete(ctx: AppContext, reply_id: str, model: str) -> dict:
             async for entry_id, event, data in entries:
                 if entry_id is None:
                     continue
-                if event == "done":
+                if event == DONE:
                     message = json.loads(data).get("message") or {}
                     choice = {
                         "index": 0,
@@ -172,19 +172,19 @@ async def _complete(ctx: AppContext, reply_id: str, model: str) -> dict:
 )
 async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId):
     served = await served_model(ctx)
-    if body.model != served["model"]:
+    if body.model != served.model:
         raise OpenAIError(
             404, "model_not_found",
             f"The model '{body.model}' does not exist; GET /v1/models lists what this server serves",
             "model",
         )  # fmt: skip
-    completion = validate(body, int(served.get("max_tokens_limit") or 1))
+    completion = validate(body, served.max_tokens_limit)
     reply_id = await chat.request_completion(ctx, user_id=user_id, completion=completion)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
-            _chunks(ctx, reply_id, served["model"], include_usage),
+            _chunks(ctx, reply_id, served.model, include_usage),
             media_type="text/event-stream",
             headers=sse.SSE_HEADERS,
         )
-    return await _complete(ctx, reply_id, served["model"])
+    return await _complete(ctx, reply_id, served.model)

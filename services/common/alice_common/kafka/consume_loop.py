@@ -45,7 +45,7 @@ COMMITTED_LOOKUP_TIMEOUT_S = 5.0
 
 
 class ConsumeLoop:
-    """Consume `settings.topic(topic)` as group `settings.topic(group)`.
+    """Consume `settings.topic(topic)` as group `settings.group(group)`.
 
     - At-least-once: offsets are committed only up to the oldest unfinished record per partition.
     - Same key → strictly in offset order; different keys → concurrently, up to `max_concurrency`
@@ -99,7 +99,7 @@ class ConsumeLoop:
             raise ValueError("max_concurrency, max_attempts and max_buffered_per_partition must be ≥ 1")
         self.settings = settings
         self.topic = settings.topic(topic)
-        self.group = settings.topic(group)
+        self.group = settings.group(group)
         self.handler = handler
         self.producer = producer
         self.max_concurrency = max_concurrency

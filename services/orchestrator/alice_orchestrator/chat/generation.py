@@ -5,9 +5,10 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from alice_common import linear_re
+from alice_common.reply_stream import ReplyStream, stop_requested
 
 from alice_orchestrator.providers.base import ChatProvider
-from alice_orchestrator.replystream import ReplyStream, TokenCoalescer, cancel_key
+from alice_orchestrator.replystream import TokenCoalescer
 from alice_orchestrator.settings import Settings
 
 
@@ -67,7 +68,7 @@ async def generate(
             if done:
                 pump_task.result()
                 break
-            if await redis.exists(cancel_key(reply_id)):
+            if await stop_requested(redis, reply_id):
                 status = "stopped"
                 pump_task.cancel()
                 await asyncio.gather(pump_task, return_exceptions=True)

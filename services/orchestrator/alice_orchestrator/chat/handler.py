@@ -14,16 +14,25 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 from aiokafka import ConsumerRecord
 from alice_common.events import ChatCompleted, ChatRequested, Usage
+from alice_common.reply_stream import (
+    DONE,
+    GENERATING,
+    RESET,
+    STATUS,
+    ReplyStream,
+    release_slot,
+    stop_requested,
+)
+from alice_common.wire import iso_ms
 from pydantic import ValidationError
 
 from alice_orchestrator import metrics
 from alice_orchestrator.chat.generation import Outcome, generate, seed_of
 from alice_orchestrator.chat.messages import completion_message, message_view, reply_document, user_message
 from alice_orchestrator.chat.records import InvalidRequest, parse_request, recover_ids
-from alice_orchestrator.context import ContextCache, iso_ms, turn_of
 from alice_orchestrator.prompt import PromptParts, build_messages_off_loop, fit_messages, usable_history
 from alice_orchestrator.providers.base import ChatProvider
-from alice_orchestrator.replystream import ReplyStream, active_key, cancel_key
+from alice_orchestrator.recent_turns import ContextCache, turn_of
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
 from alice_orchestrator.titles import generate_title
@@ -74,19 +83,16 @@ class ChatHandler:
             code, message = "invalid_request", "The message could not be processed."
         else:
             code, message = "generation_failed", "The assistant could not generate a reply. Please retry."
-        user_id = data.get("user_id")
-        error = {"code": code, "message": message}
-        await stream.end("failed", error, self.settings.reply_stream_ttl_s, user_id)
+        await stream.fail(code, message, self.settings.reply_stream_ttl_s, data.get("user_id"))
         metrics.REPLIES.labels("error").inc()
 
     async def _end_with_error(
         self, request: ChatRequested, stream: ReplyStream, code: str, message: str
     ) -> None:
         if not await stream.has_terminal_event():
-            error = {"code": code, "message": message}
-            await stream.end("failed", error, self.settings.reply_stream_ttl_s, request.user_id)
+            await stream.fail(code, message, self.settings.reply_stream_ttl_s, request.user_id)
         else:
-            await self.redis.zrem(active_key(request.user_id), request.reply_id)
+            await release_slot(self.redis, request.user_id, request.reply_id)
         metrics.REPLIES.labels("error").inc()
 
     # -- the chat path --------------------------------------------------------------------------
@@ -105,7 +111,7 @@ class ChatHandler:
             self.store.get_message(request.reply_id),
             self.store.get_message(request.message_id),
             stream.has_tokens_since_reset(),
-            self.redis.exists(cancel_key(request.reply_id)),
+            stop_requested(self.redis, request.reply_id),
         )
         if conversation is None:
             # The backend checked it exists before publishing: it was deleted since. Not poison.
@@ -130,10 +136,10 @@ class ChatHandler:
         )
         try:
             if half_streamed:
-                await stream.add("reset", {})
+                await stream.add(RESET, {})
                 metrics.RESETS.inc()
             if not cancelled:
-                await stream.add("status", {"state": "generating"})
+                await stream.add(STATUS, {"state": GENERATING})
             outcome, sources = await self._answer(request, user_doc, stream, cancelled, picked_up)
         except BaseException:
             await asyncio.gather(writes, return_exceptions=True)
@@ -230,18 +236,18 @@ class ChatHandler:
         assert params is not None
         stream = ReplyStream(self.redis, request.reply_id)
         if await stream.has_terminal_event():
-            await self.redis.zrem(active_key(request.user_id), request.reply_id)
+            await release_slot(self.redis, request.user_id, request.reply_id)
             return
         max_tokens = params.max_tokens or self.settings.llm_max_tokens
         temperature = self.settings.llm_temperature if params.temperature is None else params.temperature
         if await stream.has_tokens_since_reset():
-            await stream.add("reset", {})
+            await stream.add(RESET, {})
             metrics.RESETS.inc()
         started = time.perf_counter()
-        if await self.redis.exists(cancel_key(request.reply_id)):
+        if await stop_requested(self.redis, request.reply_id):
             outcome = Outcome(content="", status="stopped")
         else:
-            await stream.add("status", {"state": "generating"})
+            await stream.add(STATUS, {"state": GENERATING})
             # Tokenizing up to a whole context window of text: off the event loop.
             messages = await asyncio.to_thread(
                 fit_messages,
@@ -264,7 +270,7 @@ class ChatHandler:
             )
         latency_ms = (time.perf_counter() - started) * 1000
         message = completion_message(request, outcome, latency_ms, max_tokens, self.provider.model)
-        await stream.end("done", {"message": message}, self.settings.reply_stream_ttl_s, request.user_id)
+        await stream.end(DONE, {"message": message}, self.settings.reply_stream_ttl_s, request.user_id)
         metrics.REPLIES.labels(outcome.status).inc()
         metrics.COMPLETION_TOKENS.inc(outcome.completion_tokens)
         if outcome.ttft_ms is not None:
@@ -272,7 +278,7 @@ class ChatHandler:
 
     async def _finish(self, request: ChatRequested, reply_doc: dict, stream: ReplyStream) -> None:
         ttl_s = self.settings.reply_stream_ttl_s
-        await stream.end("done", {"message": message_view(reply_doc)}, ttl_s, request.user_id)
+        await stream.end(DONE, {"message": message_view(reply_doc)}, ttl_s, request.user_id)
         await self._announce(request, reply_doc)
 
     async def _announce(self, request: ChatRequested, reply_doc: dict) -> None:
@@ -302,7 +308,7 @@ class ChatHandler:
             log.info("finishing a stored reply after redelivery", extra={"reply_id": request.reply_id})
             await self._finish(request, reply_doc, stream)
             return
-        await self.redis.zrem(active_key(request.user_id), request.reply_id)
+        await release_slot(self.redis, request.user_id, request.reply_id)
         await self._announce(request, reply_doc)
 
     async def _title(self, request: ChatRequested) -> None:

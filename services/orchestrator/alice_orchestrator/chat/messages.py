@@ -1,13 +1,13 @@
 """The messages the handler stores and the `done` event carries, built from a request and the
 outcome of its generation."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from alice_common.events import ChatRequested, Usage
+from alice_common.wire import Source, iso_ms
 
 from alice_orchestrator.chat.generation import Outcome
-from alice_orchestrator.context import iso_ms
-from alice_orchestrator.store import utcnow
+from alice_orchestrator.store import message_of, utcnow
 
 
 def user_message(request: ChatRequested) -> dict:
@@ -76,20 +76,9 @@ def completion_message(
 
 def message_view(doc: dict) -> dict:
     """The reply as the `done` event carries it."""
-    created = doc.get("created_at")
-    return {
-        "id": doc["_id"],
-        "conversation_id": doc["conversation_id"],
-        "role": "assistant",
-        "reply_to": doc.get("reply_to"),
-        "content": doc.get("content", ""),
-        "status": doc.get("status", "completed"),
-        "sources": doc.get("sources", []),
-        "usage": doc.get("usage", {}),
-        "model": doc.get("model"),
-        "created_at": iso_ms(created) if isinstance(created, datetime) else created,
-    }
+    return message_of(doc).model_dump(mode="json")
 
 
 def public_source(source: dict) -> dict:
-    return {k: source.get(k) for k in ("document_id", "filename", "chunk", "snippet", "score")}
+    """What the reply keeps of a retrieved passage (not the text the prompt was given)."""
+    return Source.model_validate(source).model_dump()

@@ -1,4 +1,4 @@
-"""Everything the routes need, created in the lifespan and kept on `app.state.ctx`."""
+"""Everything the routes need, created in the lifespan; routes take it as `Ctx` (auth/dependencies.py)."""
 
 from dataclasses import dataclass, field
 

@@ -5,19 +5,12 @@ never create a partial list, and readers de-duplicate by message id.
 """
 
 import json
-from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
+from alice_common.wire import iso_ms
 
 from alice_orchestrator.prompt import Turn
 from alice_orchestrator.store import ChatStore
-
-
-def iso_ms(value: datetime) -> str:
-    """Millisecond ISO-8601 in UTC (MongoDB keeps milliseconds), so strings order like times."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def ctx_key(conversation_id: str) -> str:

@@ -1,0 +1,155 @@
+"""The shapes that cross a service boundary over HTTP, defined once.
+
+The orchestrator's and the dataflow's internal APIs declare these as their `response_model`, the
+backend validates what it receives against them and answers its public API with them, so the
+public OpenAPI document (and the frontend types generated from it) names exactly what is sent.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+
+from alice_common.events import Usage
+
+
+def iso_ms(value: datetime) -> str:
+    """Millisecond ISO-8601 in UTC (MongoDB keeps milliseconds), so strings order like times."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# A time as every API writes it: UTC, milliseconds, `Z`.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(iso_ms, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+Role = Literal["user", "assistant"]
+MessageStatus = Literal["completed", "stopped", "failed"]
+DocumentStatus = Literal["queued", "processing", "indexed", "failed"]
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    # Pass as `before` to get the next page; null on the last page.
+    next_before: str | None = None
+
+
+class Conversation(BaseModel):
+    id: str
+    title: str | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class Source(BaseModel):
+    """A passage of one of the user's documents that the reply was given as context."""
+
+    document_id: str
+    filename: str
+    chunk: int = Field(description="the passage's position in its document, from 0")
+    snippet: str
+    score: float = Field(description="cosine similarity of the passage to the message")
+
+
+class Message(BaseModel):
+    id: str
+    conversation_id: str
+    role: Role
+    content: str
+    status: MessageStatus
+    created_at: Timestamp
+    reply_id: str | None = Field(default=None, description="user message: the reply requested for it")
+    reply_to: str | None = Field(default=None, description="assistant message: the message it answers")
+    sources: list[Source] = Field(default_factory=list)
+    usage: Usage | None = Field(default=None, description="assistant messages only")
+    model: str | None = Field(default=None, description="assistant messages only")
+
+
+class ConversationPage(Page[Conversation]):
+    pass
+
+
+class MessagePage(Page[Message]):
+    pass
+
+
+class ReplyRef(BaseModel):
+    """A stored reply, as the backend needs it to check ownership and regenerate."""
+
+    reply_id: str
+    conversation_id: str
+    message_id: str | None = Field(description="the user message it answers")
+    status: MessageStatus
+
+
+class ModelInfo(BaseModel):
+    model: str
+    context_tokens: int
+    default_max_tokens: int
+    max_tokens_limit: int
+
+
+class Document(BaseModel):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    status: DocumentStatus
+    progress: int = Field(ge=0, le=100)
+    chunks: int
+    error: str | None = Field(default=None, description="why indexing failed, for the user")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class StoredDocument(Document):
+    """The dataflow's record: what the backend sees of it, and the upload blob it owns."""
+
+    blob_id: str
+
+    def public(self) -> Document:
+        return Document.model_validate(self.model_dump(exclude={"blob_id"}))
+
+
+class DocumentPage(Page[Document]):
+    pass
+
+
+class StoredDocumentPage(Page[StoredDocument]):
+    pass
+
+
+class MessageHit(BaseModel):
+    type: Literal["message"] = "message"
+    id: str
+    conversation_id: str
+    role: Role
+    created_at: Timestamp | None = None
+    snippet: str
+    score: float
+    similarity: float
+
+
+class DocumentHit(BaseModel):
+    type: Literal["document"] = "document"
+    id: str
+    document_id: str
+    filename: str
+    chunk_index: int
+    snippet: str
+    score: float
+    similarity: float
+
+
+SearchHit = Annotated[MessageHit | DocumentHit, Field(discriminator="type")]
+
+
+class SearchResults(BaseModel):
+    query: str
+    items: list[SearchHit]

@@ -1,0 +1,26 @@
+"""What the internal API's routes use, created in the lifespan (`main.py`)."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from alice_common.app_context import app_context
+from alice_common.events import ConversationDeleted
+from fastapi import Depends
+
+from alice_orchestrator.providers.base import ChatProvider
+from alice_orchestrator.recent_turns import ContextCache
+from alice_orchestrator.settings import Settings
+from alice_orchestrator.store import ChatStore
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: ChatStore
+    recent_turns: ContextCache
+    provider: ChatProvider
+    publish_deleted: Callable[[ConversationDeleted], Awaitable[None]]
+
+
+Ctx = Annotated[AppContext, Depends(app_context)]
