@@ -29,6 +29,7 @@ NO_SEND_LIMITS = UNTHROTTLED | {
     "send_rate_capacity": 10_000,
     "send_rate_per_s": 10_000,
     "max_concurrent_generations": 1000,
+    "max_streams_per_user": 1000,  # the check reads every accepted reply's stream at once
     "store_timeout_s": 2,
 }
 USERS = 4
