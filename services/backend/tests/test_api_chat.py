@@ -142,7 +142,7 @@ async def test_a_store_failure_after_admission_gives_the_slot_back(backend, monk
         raise ServerSelectionTimeoutError("MongoDB election in progress")
 
     with monkeypatch.context() as patched:
-        patched.setattr("alice_backend.chat.memory_enabled", mongo_down)
+        patched.setattr("alice_backend.reply_requests.memory_enabled", mongo_down)
         failed = [
             await backend.client.post(url, headers=backend.bearer(auth), json={"content": "hi"})
             for _ in range(3)

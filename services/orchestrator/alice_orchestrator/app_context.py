@@ -9,7 +9,7 @@ from alice_common.events import ConversationDeleted
 from fastapi import Depends
 
 from alice_orchestrator.providers.base import ChatProvider
-from alice_orchestrator.recent_turns import ContextCache
+from alice_orchestrator.recent_turns import RecentTurns
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
 
@@ -18,7 +18,7 @@ from alice_orchestrator.store import ChatStore
 class AppContext:
     settings: Settings
     store: ChatStore
-    recent_turns: ContextCache
+    recent_turns: RecentTurns
     provider: ChatProvider
     publish_deleted: Callable[[ConversationDeleted], Awaitable[None]]
 

@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         retriever = WeaviateRetriever(settings, weaviate, embedder)
         handler = ChatHandler(settings, store, redis, provider, publish_completed, retriever)
-        set_app_context(app, AppContext(settings, store, handler.context, provider, publish_deleted))
+        set_app_context(app, AppContext(settings, store, handler.recent_turns, provider, publish_deleted))
         await ensure_topics(
             settings, [Topics.CHAT_REQUESTS, Topics.CHAT_COMPLETED, Topics.CONVERSATIONS_DELETED]
         )

@@ -28,14 +28,14 @@ def turn_of(message: dict) -> Turn:
     )
 
 
-class ContextCache:
+class RecentTurns:
     def __init__(self, redis: aioredis.Redis, store: ChatStore, max_turns: int = 40, ttl_s: int = 86400):
         self.redis = redis
         self.store = store
         self.max_turns = max_turns
         self.ttl_s = ttl_s
 
-    async def recent_turns(self, user_id: str, conversation_id: str) -> list[Turn]:
+    async def load(self, user_id: str, conversation_id: str) -> list[Turn]:
         key = ctx_key(conversation_id)
         cached = await self.redis.lrange(key, 0, -1)
         if cached:

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from alice_common.events import ChatCompleted, ChatRequested, CompletionRequest, new_id
 from alice_common.reply_stream import active_key, cancel_key, reply_key
+from alice_common.wire import Message
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
 from alice_orchestrator.providers.fake import FakeProvider
 from alice_orchestrator.recent_turns import ctx_key
@@ -82,6 +83,8 @@ async def test_a_request_streams_tokens_stores_both_messages_and_announces_compl
     done = stream[-1][1]["message"]
     assert done["content"] == deltas and done["status"] == "completed" and done["id"] == req.reply_id
     assert done["usage"]["completion_tokens"] == 12 and done["usage"]["latency_ms"] > 0
+    # The `done` message is the shared wire model, exactly as the history will list it.
+    assert Message.model_validate(done).role == "assistant" and done["reply_to"] == req.message_id
     assert await redis.ttl(reply_key(req.reply_id)) > 0
     assert await redis.zscore(active_key(req.user_id), req.reply_id) is None
 

@@ -10,7 +10,7 @@ from alice_common.wire import Conversation, ConversationPage, MessagePage, Model
 from alice_orchestrator.api import install_internal_api
 from alice_orchestrator.app_context import AppContext
 from alice_orchestrator.providers.fake import FakeProvider
-from alice_orchestrator.recent_turns import ContextCache
+from alice_orchestrator.recent_turns import RecentTurns
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
 from fastapi import FastAPI
@@ -41,7 +41,7 @@ async def env(infra, unique_name):
             raise ConnectionError("kafka down")
         published.append(event)
 
-    ctx = AppContext(settings, store, ContextCache(redis, store), FakeProvider(), publish_deleted)
+    ctx = AppContext(settings, store, RecentTurns(redis, store), FakeProvider(), publish_deleted)
     set_app_context(app, ctx)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orch") as client:
         client.published, client.kafka, client.ctx = published, kafka, ctx

@@ -7,7 +7,7 @@ from alice_common.ids import check_id
 from alice_common.wire import Conversation, ConversationPage, MessagePage
 from fastapi import APIRouter, Query, Response, status
 
-from alice_backend import chat
+from alice_backend import reply_requests
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.errors import ApiError, error_responses
 from alice_backend.internal_client import seg
@@ -132,9 +132,9 @@ async def send_message(
             413, "message_too_long", f"message exceeds {ctx.settings.max_message_chars} characters"
         )
     check_id(conversation_id, "conversation")
-    await chat.ensure_conversation(ctx, user_id, conversation_id)
+    await reply_requests.ensure_conversation(ctx, user_id, conversation_id)
     message_id = new_id()
-    reply_id = await chat.request_reply(
+    reply_id = await reply_requests.request_reply(
         ctx,
         user_id=user_id,
         conversation_id=conversation_id,
@@ -143,7 +143,7 @@ async def send_message(
         use_knowledge=body.use_knowledge,
     )
     return SendMessageOut(
-        message=AcceptedMessage(id=message_id, content=content, created_at=chat.now()),
+        message=AcceptedMessage(id=message_id, content=content, created_at=reply_requests.now()),
         reply_id=reply_id,
-        stream_url=chat.stream_url(reply_id),
+        stream_url=reply_requests.stream_url(reply_id),
     )

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from alice_backend import chat, sse
+from alice_backend import reply_requests, sse
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId, authenticate, bearer
 from alice_backend.errors import ApiError, error_responses, not_found
@@ -103,7 +103,7 @@ async def regenerate_reply(reply_id: str, ctx: Ctx, user_id: UserId) -> ReplyAcc
     if meta.get("kind") == "completion":
         raise ApiError(409, "not_regenerable", "replies of /v1/chat/completions cannot be regenerated")
     content, use_knowledge = await _original_content(ctx, user_id, meta)
-    new_reply = await chat.request_reply(
+    new_reply = await reply_requests.request_reply(
         ctx,
         user_id=user_id,
         conversation_id=meta["conversation_id"],
@@ -114,4 +114,6 @@ async def regenerate_reply(reply_id: str, ctx: Ctx, user_id: UserId) -> ReplyAcc
     )
     # The reply being replaced is no longer wanted if it is still streaming.
     await reply_stream.request_stop(ctx.redis, reply_id, ctx.settings.reply_meta_ttl_s)
-    return ReplyAccepted(reply_id=new_reply, stream_url=chat.stream_url(new_reply), regenerate_of=reply_id)
+    return ReplyAccepted(
+        reply_id=new_reply, stream_url=reply_requests.stream_url(new_reply), regenerate_of=reply_id
+    )

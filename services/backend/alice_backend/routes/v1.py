@@ -17,7 +17,7 @@ from alice_common.wire import ModelInfo
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from alice_backend import chat, sse
+from alice_backend import reply_requests, sse
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.openai_compat import relay
@@ -179,7 +179,7 @@ async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId):
             "model",
         )  # fmt: skip
     completion = validate(body, served.max_tokens_limit)
-    reply_id = await chat.request_completion(ctx, user_id=user_id, completion=completion)
+    reply_id = await reply_requests.request_completion(ctx, user_id=user_id, completion=completion)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(

@@ -32,7 +32,7 @@ from alice_orchestrator.chat.messages import completion_message, message_view, r
 from alice_orchestrator.chat.records import InvalidRequest, parse_request, recover_ids
 from alice_orchestrator.prompt import PromptParts, build_messages_off_loop, fit_messages, usable_history
 from alice_orchestrator.providers.base import ChatProvider
-from alice_orchestrator.recent_turns import ContextCache, turn_of
+from alice_orchestrator.recent_turns import RecentTurns, turn_of
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
 from alice_orchestrator.titles import generate_title
@@ -65,14 +65,16 @@ class ChatHandler:
         self.provider = provider
         self.publish = publish
         self.retriever = retriever or Retriever()
-        self.context = ContextCache(redis, store, settings.context_cache_turns, settings.context_cache_ttl_s)
+        self.recent_turns = RecentTurns(
+            redis, store, settings.context_cache_turns, settings.context_cache_ttl_s
+        )
 
     # -- Kafka-facing entry points ----------------------------------------------------------------
     async def handle_record(self, record: ConsumerRecord) -> None:
         await self.handle(parse_request(record.value))
 
     async def on_dead_letter(self, record: ConsumerRecord, exc: BaseException) -> None:
-        """After the loop parked a record in the DLQ: end its reply stream with `error`."""
+        """After the loop parked a record in the DLQ: end its reply stream with `failed`."""
         data = recover_ids(record.value)
         if not data.get("reply_id"):
             return
@@ -158,7 +160,7 @@ class ChatHandler:
         else:
             (sources, memories), turns = await asyncio.gather(
                 self.retriever.retrieve(request),
-                self.context.recent_turns(request.user_id, request.conversation_id),
+                self.recent_turns.load(request.user_id, request.conversation_id),
             )
             history = usable_history(turns, request.message_id, iso_ms(user_doc["created_at"]))
             messages = await build_messages_off_loop(
@@ -192,7 +194,7 @@ class ChatHandler:
         if await self._deleted_meanwhile(request, stream):
             return
         await asyncio.gather(
-            self.context.append(request.conversation_id, [turn_of(user_doc), turn_of(reply_doc)]),
+            self.recent_turns.append(request.conversation_id, [turn_of(user_doc), turn_of(reply_doc)]),
             self._finish(request, reply_doc, stream),
         )
         metrics.REPLIES.labels(outcome.status).inc()

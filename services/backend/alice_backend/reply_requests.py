@@ -1,4 +1,5 @@
-"""Accepting a chat request: rate limit + concurrency cap, reply metadata, `queued` status, publish."""
+"""Requesting a reply (a message's, a regeneration's or a `/v1` completion's): the user's send
+bucket and generation slot, reply metadata, `queued` status, then `ChatRequested` to Kafka."""
 
 import asyncio
 import logging
