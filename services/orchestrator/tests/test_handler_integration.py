@@ -226,7 +226,7 @@ async def test_deleting_the_conversation_mid_reply_leaves_nothing_behind(deps, u
         assert time.monotonic() < deadline and not replying.done()
         await asyncio.sleep(0.02)
     assert await store.delete_conversation(req.user_id, req.conversation_id)
-    await handler.context.forget(req.conversation_id)
+    await handler.recent_turns.forget(req.conversation_id)
     await replying
 
     assert await store.messages.count_documents({"conversation_id": req.conversation_id}) == 0

@@ -214,7 +214,7 @@ class ChatHandler:
         if await self.store.conversation_by_id(request.conversation_id) is not None:
             return False
         await self.store.delete_messages(request.user_id, request.conversation_id)
-        await self.context.forget(request.conversation_id)
+        await self.recent_turns.forget(request.conversation_id)
         await self._end_with_error(
             request, stream, "conversation_not_found", "The conversation no longer exists."
         )
