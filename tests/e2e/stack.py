@@ -4,6 +4,7 @@ dependency order, and client helpers for the public API, reply streams and chat 
 Imported as `stack` (tests/e2e/conftest.py puts this folder on sys.path).
 """
 
+import asyncio
 import contextlib
 import importlib.util
 import json
@@ -176,28 +177,65 @@ async def sse_events(
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["cache-control"] == "no-cache"
         assert response.headers.get("x-accel-buffering") == ("no" if direct else None)
-        current: dict = {}
-        data_lines: list[str] = []
-        async for line in response.aiter_lines():
-            if line == "":
-                if "event" in current:
-                    current["data"] = json.loads("\n".join(data_lines))
-                    events.append(current)
-                    if on_event is not None:
-                        await on_event(current)
-                    if current["event"] in ("done", "failed") or (stop_after and len(events) >= stop_after):
-                        break
-                current, data_lines = {}, []
-                continue
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "data":
-                data_lines.append(value)
-            elif name in ("id", "event"):
-                current[name] = value
+        async for event in parse_sse(response):
+            events.append(event)
+            if on_event is not None:
+                await on_event(event)
+            if event["event"] in ("done", "failed") or (stop_after and len(events) >= stop_after):
+                break
     return events
+
+
+async def parse_sse(response: httpx.Response) -> AsyncIterator[dict]:
+    """The events of a text/event-stream response as {id, event, data} (data decoded from JSON)."""
+    current: dict = {}
+    data_lines: list[str] = []
+    async for line in response.aiter_lines():
+        if line == "":
+            if "event" in current:
+                current["data"] = json.loads("\n".join(data_lines))
+                yield current
+            current, data_lines = {}, []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "data":
+            data_lines.append(value)
+        elif name in ("id", "event"):
+            current[name] = value
+
+
+async def sse_reconnecting(
+    api: httpx.AsyncClient, url: str, auth: dict[str, str], timeout_s: float = 180
+) -> tuple[list[dict], list[int]]:
+    """Reads a reply stream as EventSource does through outages: a dropped connection is resumed
+    with Last-Event-ID, a refusal is retried after its `Retry-After`. Returns the events up to
+    done/failed and the status of every refused attempt (each must say when to retry)."""
+    events: list[dict] = []
+    refusals: list[int] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        headers = dict(auth)
+        if events:
+            headers["Last-Event-ID"] = events[-1]["id"]
+        try:
+            async with api.stream("GET", url, headers=headers, timeout=30) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    assert int(response.headers["Retry-After"]) > 0, (response.status_code, response.text)
+                    refusals.append(response.status_code)
+                    await asyncio.sleep(1)
+                    continue
+                async for event in parse_sse(response):
+                    events.append(event)
+                    if event["event"] in ("done", "failed"):
+                        return events, refusals
+        except httpx.TransportError:
+            pass  # the connection dropped: resume after the last event seen
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"no done/failed on {url} within {timeout_s}s: {[e['event'] for e in events][-5:]}")
 
 
 async def read_until_done(

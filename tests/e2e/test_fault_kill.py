@@ -10,6 +10,9 @@ import time
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocol
+from devstack.testing import ServiceProcess
 from stack import (
     Stack,
     follow,
@@ -113,3 +116,83 @@ async def test_sigterm_mid_reply_finishes_or_hands_over_without_duplicates(infra
             )
             roles = [m["role"] for m in listed.json()["items"]]
             assert roles == ["user", "assistant"]
+
+
+async def group_assignment(admin: AIOKafkaAdminClient, group: str) -> list[list[int]]:
+    """Partitions of each member of a consumer group, as the broker has them now."""
+    described = await admin.describe_consumer_groups([group])
+    shares = []
+    for response in described:
+        for group_row in response.groups:
+            for member in group_row[5]:
+                assignment = member[-1]
+                if assignment:
+                    decoded = ConsumerProtocol.ASSIGNMENT.decode(assignment)
+                    shares.append(sorted(tp.partition for tp in decoded.partitions()))
+                else:
+                    shares.append([])
+    return shares
+
+
+async def test_a_second_orchestrator_joining_mid_reply_leaves_the_reply_running(infra):
+    """Scale-out during a long generation: the group rebalances onto two orchestrator processes
+    while the first is generating; the reply goes on, without `reset`, to exactly one `done`,
+    and the new replica serves the partitions it got. The pipeline (Kafka group membership), not
+    the text, is under test, so the fake model paces a reply of ~25 s."""
+    token = "e2e-join-token"
+    shared = isolation("join") | {"alice_internal_token": token}
+    prefix = shared["kafka_topic_prefix"]
+    paced = dict(
+        llm_provider="fake", llm_fake_token_interval_ms=100, llm_max_tokens=250,
+        chat_consumer_session_timeout_ms=6000,
+    )  # fmt: skip
+    with Stack(infra, shared, orchestrator=paced) as up:
+        first = up["orchestrator"]
+        second = ServiceProcess("orchestrator", first.env)
+        admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            async with (
+                kafka_and_redis(infra) as (producer, redis),
+                httpx.AsyncClient(base_url=first.url, headers={"X-Internal-Token": token}) as http,
+            ):
+                request = await new_chat_request(http, "Tell me a long story.")
+                await publish_chat(producer, prefix, request)
+                shared_at: list[float] = []
+
+                async def join_on_first_token(event: tuple[str, dict]) -> None:
+                    if event[0] == "token" and not second.running:
+                        await asyncio.to_thread(second.start)
+                        deadline = time.monotonic() + 60
+                        while True:  # until both members consume: the rebalance happened
+                            shares = await group_assignment(admin, f"{prefix}orchestrator")
+                            if len(shares) == 2 and all(shares):
+                                shared_at.append(time.monotonic())
+                                return
+                            assert time.monotonic() < deadline, f"group never split: {shares}"
+                            await asyncio.sleep(0.2)
+
+                events = await follow(redis, request.reply_id, on_event=join_on_first_token, timeout_s=180)
+                done_at = time.monotonic()
+                kinds = [kind for kind, _ in events]
+                assert shared_at and shared_at[0] < done_at, "the rebalance did not happen mid-reply"
+                assert "reset" not in kinds and kinds.count("done") == 1 and kinds[-1] == "done", kinds
+                text = "".join(data["delta"] for kind, data in events if kind == "token")
+                assert kinds.count("token") >= 1 and len(text.split()) == 250
+                assert events[-1][1]["message"]["content"] == text
+
+                # Both replicas take new work: requests in fresh conversations all complete once.
+                more = [await new_chat_request(http, f"Question {i}") for i in range(6)]
+                for extra in more:
+                    await publish_chat(producer, prefix, extra)
+                for extra in [*more, request]:
+                    followed = [k for k, _ in await follow(redis, extra.reply_id, timeout_s=120)]
+                    assert followed.count("done") == 1, followed
+                    listed = await http.get(
+                        f"/internal/conversations/{extra.conversation_id}/messages",
+                        params={"user_id": extra.user_id},
+                    )
+                    assert [m["role"] for m in listed.json()["items"]] == ["user", "assistant"]
+        finally:
+            await admin.close()
+            second.stop()

@@ -1,10 +1,12 @@
 """Hostile input against the real backend and dataflow processes: one ordinary account must not
 take a service down.
 
-For each attack the backend's `/health` is polled every 100 ms and must answer within 1 s, and the
-dataflow's memory (its process and its extraction children, summed from /proc as a container's
-cgroup would count them) must stay within its Kubernetes limit, read from
-k8s/dataflow/deployment.yaml. Every crafted document ends `indexed` or `failed` with a reason.
+For each attack the backend's `/health` is polled every 100 ms and must answer within 1 s, and
+every service's memory (its process and its children, such as the dataflow's extraction workers,
+summed from /proc as a container's cgroup would count them) must stay within its Kubernetes
+limit, read from k8s/<service>/deployment.yaml. The orchestrator runs the real local model. Every
+crafted document ends `indexed` or `failed` with a reason; a search flood and a stream flood are
+throttled per user.
 """
 
 import asyncio
@@ -16,7 +18,16 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from stack import UNTHROTTLED, UNTHROTTLED_UPLOADS, Stack, isolation, load_pdfmaker, register
+from stack import (
+    UNTHROTTLED,
+    UNTHROTTLED_UPLOADS,
+    Stack,
+    isolation,
+    load_pdfmaker,
+    new_conversation,
+    register,
+    send,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -59,14 +70,14 @@ def tree_rss(pid: int) -> int:
 
 @dataclass
 class Watch:
-    """/health latency of the backend and peak memory of the dataflow while an attack runs."""
+    """/health latency of the backend and peak memory of every service while an attack runs."""
 
     backend_url: str
-    dataflow_pid: int
+    pids: dict[str, int]
     health_s: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    peak_rss: int = 0
-    peak_service_rss: int = 0  # the service process alone, without its extraction children
+    peaks: dict[str, int] = field(default_factory=dict)  # per service, with its children
+    peak_dataflow_alone: int = 0  # the dataflow process without its extraction children
 
     async def run(self, stop: asyncio.Event) -> None:
         async with httpx.AsyncClient(base_url=self.backend_url, timeout=5) as client:
@@ -79,8 +90,9 @@ class Watch:
                 except httpx.HTTPError as exc:
                     self.failures.append(f"/health {type(exc).__name__}")
                 self.health_s.append(time.monotonic() - started)
-                self.peak_rss = max(self.peak_rss, tree_rss(self.dataflow_pid))
-                self.peak_service_rss = max(self.peak_service_rss, rss(self.dataflow_pid))
+                for service, pid in self.pids.items():
+                    self.peaks[service] = max(self.peaks.get(service, 0), tree_rss(pid))
+                self.peak_dataflow_alone = max(self.peak_dataflow_alone, rss(self.pids["dataflow"]))
                 await asyncio.sleep(0.1)
 
 
@@ -90,13 +102,16 @@ def stack(infra):
         infra,
         isolation("hostile"),
         dataflow={"kafka_topic_partitions": 2},
+        kafkaflow={},
+        orchestrator=dict(llm_provider="local", llm_max_tokens=24, ready_timeout_s=120),
         backend=UNTHROTTLED | UNTHROTTLED_UPLOADS | {"search_rate_capacity": 10, "search_rate_per_s": 0.1},
     ) as up:
         yield up
 
 
 async def under_watch(stack, attack) -> Watch:
-    watch = Watch(stack["backend"].url, stack["dataflow"].proc.pid)
+    pids = {name: process.proc.pid for name, process in stack.processes.items()}
+    watch = Watch(stack["backend"].url, pids)
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch.run(stop))
     try:
@@ -104,17 +119,20 @@ async def under_watch(stack, attack) -> Watch:
     finally:
         stop.set()
         await watcher
-    limit = k8s_memory_limit("dataflow")
     assert not watch.failures, watch.failures[:5]
     assert watch.health_s and max(watch.health_s) < HEALTH_BUDGET_S, (
         f"/health took {max(watch.health_s):.2f} s"
     )
-    assert watch.peak_rss < limit, (
-        f"dataflow peaked at {watch.peak_rss // MIB} MiB (limit {limit // MIB} MiB)"
-    )
+    over = {
+        service: f"{peak // MIB} MiB (limit {k8s_memory_limit(service) // MIB} MiB)"
+        for service, peak in watch.peaks.items()
+        if peak >= k8s_memory_limit(service)
+    }
+    assert not over, over
+    peaks = ", ".join(f"{service} {peak // MIB}" for service, peak in sorted(watch.peaks.items()))
     print(
-        f"\n  /health max {max(watch.health_s) * 1000:.0f} ms, dataflow peak {watch.peak_rss // MIB} MiB"
-        f" (service process alone {watch.peak_service_rss // MIB} MiB)"
+        f"\n  /health max {max(watch.health_s) * 1000:.0f} ms; peak MiB: {peaks}"
+        f" (dataflow process alone {watch.peak_dataflow_alone // MIB})"
     )
     return watch
 
@@ -188,3 +206,29 @@ async def test_a_search_flood_is_throttled_and_the_backend_stays_responsive(stac
         await under_watch(stack, attack)
     assert set(statuses) <= {200, 429}, statuses
     assert statuses.count(200) <= 12 and statuses.count(429) >= 188, statuses
+
+
+async def test_a_stream_flood_is_capped_per_user_and_the_backend_stays_responsive(stack):
+    """200 reply streams opened at once by one user: each gets its reply or a 429
+    `too_many_streams`, never an error or a hang, and no more than the cap are open at a time."""
+    async with httpx.AsyncClient(base_url=stack["backend"].url, timeout=120) as api:
+        auth = await register(api, "streamflood")
+        accepted = await send(api, auth, await new_conversation(api, auth), "Say hello.")
+        outcomes: list[tuple[int, str]] = []
+
+        async def attack() -> None:
+            async def one() -> None:
+                async with api.stream("GET", accepted["stream_url"], headers=auth) as response:
+                    body = (await response.aread()).decode()
+                if response.status_code == 429:
+                    outcomes.append((429, response.json()["error"]["code"]))
+                else:
+                    outcomes.append((response.status_code, "done" if "event: done" in body else body[-200:]))
+
+            await asyncio.gather(*(one() for _ in range(200)))
+
+        await under_watch(stack, attack)
+    served, refused = outcomes.count((200, "done")), outcomes.count((429, "too_many_streams"))
+    assert set(outcomes) <= {(200, "done"), (429, "too_many_streams")}, set(outcomes)
+    assert refused >= 100, (served, refused)
+    print(f"  {served} streams served, {refused} refused")

@@ -1,8 +1,9 @@
-"""A second member joins mid-run: the revoke hands partitions over cleanly.
+"""A second member joins mid-run: partitions are handed over cooperatively.
 
-On revoke the first member stops taking work for its partitions, lets in-flight handlers finish
-and commits them, so the new owner starts exactly at the first unfinished record: no key is ever
-handled by both members at once, and with short handlers nothing is handled twice.
+Work on a partition that stays with its member goes on through the rebalance. A partition that
+moves is drained and committed by its old owner before the new one gets it, so the new owner
+starts exactly at the first unfinished record: no key is ever handled by both members at once,
+and with short handlers nothing is handled twice.
 """
 
 import asyncio
@@ -11,6 +12,7 @@ import time
 from collections import defaultdict
 
 import pytest
+from aiokafka.structs import TopicPartition
 from alice_common.clients import kafka_producer
 from alice_common.kafka import ConsumeLoop, ensure_topics
 from alice_common.settings import AliceSettings
@@ -94,53 +96,135 @@ async def test_a_member_joining_mid_run_takes_over_without_overlap_or_loss(infra
     print(f"\nrebalance mid-run: {split} in {time.monotonic() - started:.1f}s, no overlap, no duplicate")
 
 
-async def test_a_handler_stuck_at_revoke_is_cancelled_uncommitted_and_handled_again(infra):
+async def test_long_work_on_a_partition_that_stays_survives_a_second_member_joining(infra):
     settings = AliceSettings(
         service_name="consume-loop-rebalance",
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         kafka_topic_prefix=f"{infra.kafka_topic_prefix}{unique_name('loop')}.",
     )
-    await ensure_topics(settings, [TOPIC], partitions=1)
+    await ensure_topics(settings, [TOPIC], partitions=4)
     producer = kafka_producer(settings)
     await producer.start()
-    for key in ("a", "stuck", "b", "c"):
-        await producer.send_and_wait(settings.topic(TOPIC), b"{}", key=key.encode())
+    topic = settings.topic(TOPIC)
+    await producer.send_and_wait(topic, b"long", key=b"long", partition=0)
 
+    started: list[str] = []
     handled: list[str] = []
     cancelled: list[str] = []
-    release_stuck = asyncio.Event()
+    finish_long = asyncio.Event()
 
     async def handle(record) -> None:
-        key = record.key.decode()
-        if key == "stuck" and not release_stuck.is_set():
+        name = record.value.decode()
+        started.append(name)
+        if name == "long":
             try:
-                await asyncio.Event().wait()  # hangs until the revoke gives up on it
+                await finish_long.wait()  # a reply being generated all through the rebalance
+            except asyncio.CancelledError:
+                cancelled.append(name)
+                raise
+        handled.append(name)
+
+    options = dict(consumer_options=FAST_GROUP, revoke_timeout_s=0.5)
+    first = ConsumeLoop(settings, TOPIC, "stay", handle, producer, **options)
+    second = ConsumeLoop(settings, TOPIC, "stay", handle, producer, **options)
+    await first.start()
+    try:
+        deadline = time.monotonic() + 30
+        while "long" not in started:
+            assert time.monotonic() < deadline, "the first member never started the long record"
+            await asyncio.sleep(0.02)
+        await second.start()
+        while not (second.partitions and len(first.partitions) == 2):
+            assert time.monotonic() < deadline + 15, (first.partitions, second.partitions)
+            await asyncio.sleep(0.02)
+        for p in range(4):  # every partition is consumed again, by one member each
+            await producer.send_and_wait(topic, f"after-{p}".encode(), key=f"k{p}".encode(), partition=p)
+        while len(handled) < 4:
+            assert time.monotonic() < deadline + 30, handled
+            await asyncio.sleep(0.02)
+        finish_long.set()
+        while "long" not in handled:
+            assert time.monotonic() < deadline + 35, handled
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)  # a second run of "long" would show up now
+        owners = (first.partitions, second.partitions)
+    finally:
+        finish_long.set()
+        await second.stop()
+        await first.stop()
+        await producer.stop()
+
+    assert cancelled == []
+    assert started.count("long") == 1 and handled.count("long") == 1
+    assert sorted(handled) == sorted(["long", "after-0", "after-1", "after-2", "after-3"])
+    assert TopicPartition(topic, 0) in owners[0] and not (owners[0] & owners[1])
+
+
+async def test_a_busy_partition_that_must_move_is_drained_then_handed_over(infra):
+    """Both partitions are busy when the second member joins: the first keeps one and releases
+    the other; the release gives its stuck handler `revoke_timeout_s`, cancels it uncommitted,
+    and only then does the second member get the partition and handle the record again."""
+    settings = AliceSettings(
+        service_name="consume-loop-rebalance",
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        kafka_topic_prefix=f"{infra.kafka_topic_prefix}{unique_name('loop')}.",
+    )
+    await ensure_topics(settings, [TOPIC], partitions=2)
+    producer = kafka_producer(settings)
+    await producer.start()
+    topic = settings.topic(TOPIC)
+    await producer.send_and_wait(topic, b"{}", key=b"hold", partition=0)
+    for key in ("a", "stuck", "b", "c"):
+        await producer.send_and_wait(topic, b"{}", key=key.encode(), partition=1)
+
+    handled: list[tuple[str, str]] = []
+    cancelled: list[str] = []
+    release_stuck = asyncio.Event()
+    release_hold = asyncio.Event()
+
+    def handler(member: str):
+        async def handle(record) -> None:
+            key = record.key.decode()
+            try:
+                if key == "hold":
+                    await release_hold.wait()
+                elif key == "stuck" and not release_stuck.is_set():
+                    await asyncio.Event().wait()  # hangs until the release gives up on it
             except asyncio.CancelledError:
                 cancelled.append(key)
                 release_stuck.set()  # the next delivery goes through
                 raise
-        handled.append(key)
+            handled.append((member, key))
+
+        return handle
 
     options = dict(consumer_options=FAST_GROUP, revoke_timeout_s=0.5)
-    first = ConsumeLoop(settings, TOPIC, "stuck", handle, producer, **options)
-    second = ConsumeLoop(settings, TOPIC, "stuck", handle, producer, **options)
+    first = ConsumeLoop(settings, TOPIC, "move", handler("first"), producer, **options)
+    second = ConsumeLoop(settings, TOPIC, "move", handler("second"), producer, **options)
     await first.start()
     try:
         deadline = time.monotonic() + 30
-        while sorted(handled) != ["a", "b", "c"]:
+        while sorted(k for _, k in handled) != ["a", "b", "c"]:
             assert time.monotonic() < deadline, f"handled {handled}"
             await asyncio.sleep(0.02)
-        await second.start()  # the rebalance revokes the partition while "stuck" hangs
-        while "stuck" not in handled:
+        await second.start()
+        while ("second", "stuck") not in handled:
             assert time.monotonic() < deadline + 15, f"handled {handled}, cancelled {cancelled}"
             await asyncio.sleep(0.02)
+        release_hold.set()
+        while ("first", "hold") not in handled:
+            assert time.monotonic() < deadline + 20, f"handled {handled}"
+            await asyncio.sleep(0.02)
         await asyncio.sleep(0.3)
+        owners = (first.partitions, second.partitions)
     finally:
+        release_hold.set()
         await second.stop()
         await first.stop()
         await producer.stop()
     assert cancelled == ["stuck"]
+    assert owners == ({TopicPartition(topic, 0)}, {TopicPartition(topic, 1)})
     # Redelivered from the committed offset (the stuck record); "b" and "c", finished above it,
-    # are skipped thanks to the commit metadata.
-    assert sorted(handled[:3]) == ["a", "b", "c"]
-    assert handled[3:] == ["stuck"]
+    # are skipped thanks to the commit metadata. "hold" ran once, on the member that kept it.
+    assert sorted(handled[:3]) == [("first", "a"), ("first", "b"), ("first", "c")]
+    assert handled[3:] == [("second", "stuck"), ("first", "hold")]

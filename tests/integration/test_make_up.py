@@ -1,9 +1,6 @@
 """What `make up` promises: every infrastructure port answers, every service answers /health, /ready
 and /metrics, /ready follows its dependencies, and `devstack down` stops exactly what it started."""
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -12,7 +9,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 from devstack import health, process
-from devstack.testing import PrivateRedis, ServiceProcess, free_port, service_env
+from devstack.testing import PrivateRedis, ServiceProcess, service_env
 from motor.motor_asyncio import AsyncIOMotorClient
 
 pytestmark = pytest.mark.integration
@@ -107,35 +104,6 @@ def test_ready_follows_redis_going_down_and_coming_back(infra, private_redis):
         private_redis.start()
         took_up = _wait_for_status(backend, want_ok=True, within_s=15)
     assert took_down < 5 and took_up < 10, (took_down, took_up)
-
-
-class SecondDevstack:
-    """A devstack of its own: own state dir and free ports, so it never touches the shared stack."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.ports = {
-            name: free_port()
-            for name in (
-                "ALICE_REDIS_PORT", "ALICE_MONGO_PORT", "ALICE_KAFKA_PORT",
-                "ALICE_KAFKA_CONTROLLER_PORT", "ALICE_WEAVIATE_PORT",
-            )
-        }  # fmt: skip
-        self.state_dir = state_dir
-        self.env = dict(os.environ) | {k: str(v) for k, v in self.ports.items()}
-        self.env["ALICE_DEVSTACK_DIR"] = str(state_dir)
-
-    def __call__(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "devstack", *args],
-            env=self.env, capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
-
-
-@pytest.fixture
-def second_devstack(tmp_path: Path):
-    stack = SecondDevstack(tmp_path / "devstack")
-    yield stack
-    stack("down")
 
 
 def _wait_for_check(

@@ -12,6 +12,7 @@ from alice_backend.internal_client import InternalClient
 from alice_backend.ownership_cache import OwnershipCache, TtlCache
 from alice_backend.ratelimit import RateLimiter
 from alice_backend.settings import Settings
+from alice_backend.stream_slots import StreamSlots
 from alice_backend.users import Users
 
 
@@ -31,6 +32,7 @@ class AppContext:
     dataflow: InternalClient
     kafkaflow: InternalClient
     api_keys: ApiKeys
+    stream_slots: StreamSlots
     conversation_owners: OwnershipCache = field(default_factory=OwnershipCache)
     # user id -> settings.memory_enabled, so a send needs no MongoDB read.
     memory_settings: TtlCache = field(default_factory=TtlCache)

@@ -24,6 +24,7 @@ from alice_backend.openapi import install_openapi
 from alice_backend.ratelimit import RateLimiter
 from alice_backend.routes import admin, auth, conversations, documents, keys, replies, search, v1
 from alice_backend.settings import Settings
+from alice_backend.stream_slots import StreamSlots
 from alice_backend.users import Users
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dataflow=_internal(settings, "dataflow", settings.dataflow_url),
             kafkaflow=_internal(settings, "kafkaflow", settings.kafkaflow_url),
             api_keys=api_keys,
+            # Leased for three heartbeats: a stream renews it at least every heartbeat.
+            stream_slots=StreamSlots(redis, settings.max_streams_per_user, 3 * settings.sse_heartbeat_s + 5),
         )
         set_app_context(app, ctx)
         try:

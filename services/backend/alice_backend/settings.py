@@ -53,6 +53,8 @@ class Settings(AliceSettings):
     api_key_cache_ttl_s: float = 5.0
 
     sse_heartbeat_s: float = 15.0
+    # Reply streams (GET /api/replies/{id}/stream) one user may hold open at once, over all replicas.
+    max_streams_per_user: int = 10
     reply_meta_ttl_s: int = 24 * 3600
     # Proxies trusted to name the client in X-Forwarded-For (the per-address login and sign-up
     # limits key on it): the local dev proxy by default; the ingress and frontend in a cluster.

@@ -73,6 +73,13 @@ def blocking_client(redis_url: str, heartbeat_s: float) -> aioredis.Redis:
     )
 
 
+async def _still_there(redis: aioredis.Redis, key: str) -> bool:
+    try:
+        return bool(await redis.exists(key))
+    except RedisError:
+        return True  # a Redis hiccup is not an expiry: the next read decides
+
+
 def format_event(entry_id: str, event: str, data: str) -> str:
     lines = "".join(f"data: {line}\n" for line in (data.splitlines() or [""]))
     return f"id: {entry_id}\nevent: {event}\n{lines}\n"
@@ -112,6 +119,10 @@ async def entries(
                 log.warning("reply stream %s: Redis read failed: %s", reply_id, exc)
                 return
             if not answer:
+                # XREAD on a key that expired meanwhile just blocks: check, or heartbeat forever.
+                if not await _still_there(redis, key):
+                    yield EXPIRED_ID, FAILED, json.dumps(EXPIRED)
+                    return
                 yield None, "", ""
                 continue
             for entry_id, fields in answer[0][1]:

@@ -10,6 +10,9 @@ import redis.asyncio as aioredis
 import weaviate
 from aiokafka import AIOKafkaProducer
 from motor.motor_asyncio import AsyncIOMotorClient
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from alice_common.settings import AliceSettings
 
@@ -62,7 +65,15 @@ def redis_client(settings: AliceSettings) -> aioredis.Redis:
         socket_connect_timeout=2,
         socket_timeout=settings.store_timeout_s,
         health_check_interval=10,
+        retry=reconnect_once(),
     )
+
+
+def reconnect_once() -> Retry:
+    """After Redis restarts, every pooled connection is dead: without a retry each one failed
+    one request (a 503) on its next use, long after Redis was back. A broken connection is
+    retried once, at once, on a fresh one; a timeout is not (a hung Redis stays bounded)."""
+    return Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,))
 
 
 def redis_check(client: aioredis.Redis):

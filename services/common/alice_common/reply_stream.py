@@ -9,6 +9,8 @@ keys, the event names, the admission script and the generation-slot helpers (doc
 - `replymeta:{reply_id}`: a hash with the reply's owner and what is needed to regenerate it.
 - `cancel:{reply_id}`: present when someone asked the reply to stop.
 - `active:{user_id}`: a sorted set of the user's generation slots (reply id -> start time).
+- `streams:{user_id}`: a sorted set of the user's open reply streams (the backend's cap on them;
+  slot token -> lease end).
 
 Nothing else in the code base spells these keys or names.
 """
@@ -36,6 +38,11 @@ def cancel_key(reply_id: str) -> str:
 def active_key(user_id: str) -> str:
     """The user's generation slots."""
     return f"active:{user_id}"
+
+
+def open_streams_key(user_id: str) -> str:
+    """The user's open reply streams (`alice_backend.stream_slots`)."""
+    return f"streams:{user_id}"
 
 
 def send_bucket_key(user_id: str) -> str:

@@ -192,3 +192,24 @@ def test_the_next_owner_skips_records_the_previous_one_finished():
     assert offsets(second) == [2]
     successor.finish(second[0])
     assert positions(successor) == {P: 4}
+
+
+def test_a_suspended_partition_keeps_its_records_and_starts_them_on_resume():
+    tracker = tracker_with([(P, 0, b"a"), (P, 1, b"b"), (Q, 0, b"c")], partitions=(P, Q))
+    tracker.suspend(P)
+    assert [(w.partition, w.offset) for w in tracker.take(10)] == [(Q, 0)]
+    tracker.resume(P)
+    assert offsets(tracker.take(10)) == [0, 1]
+    assert tracker.next_offset(P) == 2
+
+
+def test_unsettled_means_running_or_finished_since_the_last_commit():
+    tracker = tracker_with([(P, 5, b"a"), (P, 6, b"b")])
+    assert not tracker.unsettled(P)  # fetched, nothing started: the next owner refetches them
+    first, second = tracker.take(10)
+    assert tracker.unsettled(P)
+    tracker.finish(second)
+    tracker.finish(first)
+    assert tracker.unsettled(P)  # finished but not committed: would run again elsewhere
+    tracker.mark_committed(tracker.commit_points())
+    assert not tracker.unsettled(P)

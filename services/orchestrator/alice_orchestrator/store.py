@@ -104,8 +104,11 @@ class ChatStore:
         result = await self.conversations.delete_one({"_id": conversation_id, "user_id": user_id})
         if result.deleted_count == 0:
             return False
-        await self.messages.delete_many({"conversation_id": conversation_id, "user_id": user_id})
+        await self.delete_messages(user_id, conversation_id)
         return True
+
+    async def delete_messages(self, user_id: str, conversation_id: str) -> None:
+        await self.messages.delete_many({"conversation_id": conversation_id, "user_id": user_id})
 
     # -- messages ------------------------------------------------------------------------------
     async def insert_message(self, doc: dict) -> bool:

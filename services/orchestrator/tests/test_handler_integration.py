@@ -4,7 +4,9 @@ Covers what redelivery after a crash relies on: idempotent stores, `reset` befor
 half-streamed reply, no second reply when one is stored, and the stream ending with `done`.
 """
 
+import asyncio
 import json
+import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,6 +15,7 @@ from alice_common.reply_stream import active_key, cancel_key, reply_key
 from alice_common.wire import Message
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
 from alice_orchestrator.providers.fake import FakeProvider
+from alice_orchestrator.recent_turns import ctx_key
 from alice_orchestrator.replystream import ReplyStream
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
@@ -104,7 +107,32 @@ async def test_redelivery_of_a_finished_request_emits_nothing_and_stores_nothing
     await handler.handle(req)
     assert await events(redis, req.reply_id) == before
     assert len(await store.list_messages(req.user_id, req.conversation_id, 10)) == 2
-    assert len(published) == 1
+    # Announced again: the first announcement may be the one that failed (consumers are idempotent).
+    assert [e.reply_id for e in published] == [req.reply_id, req.reply_id]
+
+
+async def test_a_completion_whose_publish_fails_after_done_is_announced_on_the_retry(deps, unique_name):
+    handler, store, redis, published = deps
+    announce = handler.publish
+    failures = [RuntimeError("kafka hiccup")]
+
+    async def flaky(event: ChatCompleted) -> None:
+        if failures:
+            raise failures.pop()
+        await announce(event)
+
+    handler.publish = flaky
+    req = request(unique_name)
+    with pytest.raises(RuntimeError, match="kafka hiccup"):
+        await handler.handle(req)
+    finished = await events(redis, req.reply_id)
+    assert finished[-1][0] == "done" and published == []  # the user has the reply, nobody else
+    await handler.handle(req)  # the consume loop's retry
+    assert [(e.reply_id, e.assistant_content) for e in published] == [
+        (req.reply_id, finished[-1][1]["message"]["content"])
+    ]
+    assert await events(redis, req.reply_id) == finished  # no second `done`, nothing regenerated
+    assert len(await store.list_messages(req.user_id, req.conversation_id, 10)) == 2
 
 
 async def test_half_streamed_reply_is_reset_then_generated_again(deps, unique_name):
@@ -182,6 +210,36 @@ async def test_a_deleted_conversation_ends_the_stream_with_failed(deps, unique_n
     )
     assert await store.get_message(req.message_id) is None
     assert await redis.zscore(active_key(req.user_id), req.reply_id) is None
+
+
+async def test_deleting_the_conversation_mid_reply_leaves_nothing_behind(deps, unique_name):
+    """The user deletes the conversation while its reply is generated (as the delete endpoint
+    does: conversation, then its messages, then the context cache): nothing of it is stored
+    afterwards, nothing is announced, and the stream ends (with its TTL) instead of `done`."""
+    handler, store, redis, published = deps
+    handler.provider = FakeProvider(token_interval_ms=60)
+    req = request(unique_name)
+    await redis.zadd(active_key(req.user_id), {req.reply_id: 1})
+    replying = asyncio.create_task(handler.handle(req))
+    deadline = time.monotonic() + 20
+    while "token" not in [k for k, _ in await events(redis, req.reply_id)]:
+        assert time.monotonic() < deadline and not replying.done()
+        await asyncio.sleep(0.02)
+    assert await store.delete_conversation(req.user_id, req.conversation_id)
+    await handler.recent_turns.forget(req.conversation_id)
+    await replying
+
+    assert await store.messages.count_documents({"conversation_id": req.conversation_id}) == 0
+    assert await store.conversation_by_id(req.conversation_id) is None
+    assert published == []
+    last = (await events(redis, req.reply_id))[-1]
+    assert last == (
+        "failed",
+        {"code": "conversation_not_found", "message": "The conversation no longer exists."},
+    )
+    assert 0 < await redis.ttl(reply_key(req.reply_id)) <= handler.settings.reply_stream_ttl_s
+    assert await redis.zscore(active_key(req.user_id), req.reply_id) is None
+    assert not await redis.exists(ctx_key(req.conversation_id))
 
 
 async def test_someone_elses_conversation_is_refused(deps, unique_name):

@@ -42,7 +42,7 @@ async def reply_meta(ctx: AppContext, user_id: str, reply_id: str) -> dict[str, 
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
         204: {"description": "the reply has ended and `Last-Event-ID` is its last event: nothing more"},
-        **error_responses(401, 404, 502, 503),
+        **error_responses(401, 404, 429, 502, 503),
     },
     response_class=StreamingResponse,
 )
@@ -60,10 +60,12 @@ async def stream_reply(
     if await sse.finished_for(ctx.redis, reply_id, last_event_id):
         # The SSE specification's way of telling EventSource not to reconnect, ever.
         return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"Cache-Control": "no-store"})
+    slot = await ctx.stream_slots.acquire(user_id)
     events = sse.relay(
         ctx.stream_redis, reply_id, sse.start_after(last_event_id), ctx.settings.sse_heartbeat_s
     )
-    return StreamingResponse(events, media_type="text/event-stream", headers=sse.SSE_HEADERS)
+    held = ctx.stream_slots.hold(user_id, slot, events)
+    return StreamingResponse(held, media_type="text/event-stream", headers=sse.SSE_HEADERS)
 
 
 @router.post(

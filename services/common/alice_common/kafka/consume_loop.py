@@ -27,6 +27,7 @@ from alice_common.kafka.failures import (
     UndecodableEvent,
     backoff_s,
 )
+from alice_common.kafka.handover import HandoverAssignor, Holdings
 from alice_common.kafka.tracker import Work, WorkTracker
 from alice_common.settings import AliceSettings
 
@@ -62,8 +63,10 @@ class ConsumeLoop:
     - A partition holding `max_buffered_per_partition` records is paused until half are done.
     - `stop()`: stop fetching, give in-flight handlers `drain_timeout_s`, abandon the rest
       uncommitted, commit, flush the producer (owned by the caller, not stopped), stop the consumer.
-    - On revoke: no new work for those partitions, in-flight work gets `revoke_timeout_s`, then
-      what is finished is committed; on assign consumption resumes from the committed offset.
+    - Rebalances hand partitions over cooperatively (`kafka/handover.py`): a partition that stays
+      with this member keeps its running work and its buffered records; one that moves is first
+      drained here (in-flight work gets `revoke_timeout_s`, then is cancelled uncommitted), then
+      committed, and only then given to its new owner.
     - Each commit also records (in its metadata) the records after the low-water mark that are
       finished already, so the next owner of the partition does not run them again.
 
@@ -118,7 +121,10 @@ class ConsumeLoop:
         self._tasks: dict[Work[ConsumerRecord], asyncio.Task[bool]] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._admin: AIOKafkaAdminClient | None = None  # reads commit metadata on assignment
-        self._held: set[TopicPartition] = set()  # paused until their commit metadata is read
+        self._held: set[TopicPartition] = set()  # paused: commit metadata being read, or releasing
+        self._releasing: set[TopicPartition] = set()
+        self._release_tasks: set[asyncio.Task[None]] = set()
+        self._assignor = HandoverAssignor(self._holdings)
         self._fetching: asyncio.Task[None] | None = None
         self._commit_lock = asyncio.Lock()
         self._joined = False
@@ -149,6 +155,7 @@ class ConsumeLoop:
             client_id=f"{self.settings.service_name}-{self.group}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",  # a new group reads from the start: no event is skipped
+            partition_assignment_strategy=(self._assignor,),
         )
         options.update(self.consumer_options)
         admin = AIOKafkaAdminClient(
@@ -178,6 +185,8 @@ class ConsumeLoop:
         for partition in self._tracker.partitions:
             self._tracker.revoke(partition)  # records not started yet are abandoned
         await self._drain(list(self._tasks.values()), self.drain_timeout_s)
+        if self._release_tasks:
+            await asyncio.wait(list(self._release_tasks), timeout=CANCEL_GRACE_S)
         await self._commit()
         await self.producer.flush()
         await consumer.stop()
@@ -211,7 +220,8 @@ class ConsumeLoop:
 
     def _apply_backpressure(self, consumer: AIOKafkaConsumer) -> None:
         paused = consumer.paused()
-        for partition in consumer.assignment() - self._held:
+        tracked = set(self._tracker.partitions)  # a released partition stays paused till it moves
+        for partition in (consumer.assignment() & tracked) - self._held:
             held = self._tracker.buffered(partition)
             if partition not in paused and held >= self.max_buffered_per_partition:
                 consumer.pause(partition)
@@ -341,11 +351,11 @@ class ConsumeLoop:
 
     # -- commits, draining, rebalances -----------------------------------------------------------
 
-    async def _commit(self) -> None:
+    async def _commit(self, among: set[TopicPartition] | None = None) -> None:
         consumer = self._consumer
         assert consumer is not None
         async with self._commit_lock:
-            assignment = consumer.assignment()
+            assignment = consumer.assignment() if among is None else among & consumer.assignment()
             points = {p: c for p, c in self._tracker.commit_points().items() if p in assignment}
             if not points:
                 return
@@ -369,26 +379,80 @@ class ConsumeLoop:
                 task.cancel()
             await asyncio.wait(pending, timeout=CANCEL_GRACE_S)
 
+    def _holdings(self) -> Holdings:
+        """Sent when joining a rebalance: partitions held, and those that must not move yet."""
+        tracked = self._tracker.partitions
+        return Holdings(
+            owned=frozenset(tracked),
+            claimed=frozenset(p for p in tracked if self._tracker.unsettled(p) or p in self._releasing),
+        )
+
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Eager protocol: everything is revoked, though most of it usually comes back. Start
+        # nothing new and commit what is finished; running work goes on, and the assignment
+        # decides (the assignor keeps claimed partitions here) what is drained.
         mine = [p for p in revoked if p in self._tracker.partitions]
-        if not mine:
-            return
         for partition in mine:
-            self._tracker.revoke(partition)
-        await self._drain([t for w, t in self._tasks.items() if w.partition in mine], self.revoke_timeout_s)
-        await self._commit()
-        for partition in mine:
-            self._tracker.forget(partition)
+            self._tracker.suspend(partition)
+        if mine:
+            await self._commit(among=set(revoked))
 
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
         tracked = set(self._tracker.partitions)
-        new = [p for p in assigned if p not in tracked]
+        # A partition still draining from an earlier round stays on its way out, whatever the
+        # leader decided without knowing it; the rejoin after the drain moves it.
+        release = (self._assignor.release | self._releasing) & assigned
+        for partition in tracked - assigned:  # not claimed, so nothing runs: safe to drop
+            await self._drain([t for w, t in self._tasks.items() if w.partition == partition], 0)
+            self._tracker.forget(partition)
+        kept = (tracked & assigned) - release
+        for partition in kept:
+            self._tracker.resume(partition)
+            next_offset = self._tracker.next_offset(partition)
+            if next_offset is not None:
+                consumer.seek(partition, next_offset)  # its records up to there are tracked
+        new = [p for p in assigned if p not in tracked and p not in release]
         for partition in new:
             self._tracker.assign(partition)
         self._joined = True
-        log.info("assigned %s", sorted(p.partition for p in assigned), extra={"group": self.group})
+        log.info(
+            "assigned %s (kept %d, new %d, releasing %d)",
+            sorted(p.partition for p in assigned), len(kept), len(new), len(release),
+            extra={"group": self.group},
+        )  # fmt: skip
+        consumer.pause(*release)  # pauses do not outlive an assignment
+        fresh = release - self._releasing
+        if fresh:
+            self._releasing |= fresh
+            self._held |= fresh
+            task = asyncio.create_task(self._release(fresh), name=f"release {self.topic}")
+            self._release_tasks.add(task)
+            task.add_done_callback(self._release_tasks.discard)
         if new:
             await self._skip_finished_by_previous_owner(new)
+        self._dispatch()
+
+    async def _release(self, partitions: set[TopicPartition]) -> None:
+        """Drain partitions the group gives to another member, commit them, and rejoin so that
+        the next assignment hands them over."""
+        try:
+            for partition in partitions:
+                self._tracker.revoke(partition)
+            await self._drain(
+                [t for w, t in self._tasks.items() if w.partition in partitions], self.revoke_timeout_s
+            )
+            if self._consumer is not None:
+                await self._commit(among=partitions)
+        finally:
+            for partition in partitions:
+                self._tracker.forget(partition)
+            self._releasing -= partitions
+            self._held -= partitions
+        if self._consumer is not None and not self._stopping:
+            # No public call asks aiokafka for a rebalance; this is the one its coordinator uses.
+            self._consumer._coordinator.request_rejoin()
 
     async def _skip_finished_by_previous_owner(self, partitions: list[TopicPartition]) -> None:
         consumer, admin = self._consumer, self._admin

@@ -41,8 +41,10 @@ class _PartitionState:
         self.finished: set[int] = set()  # finished offsets still in `outstanding`
         self.finished_before: set[int] = set()  # finished by a previous owner, not fetched yet
         self.next_offset: int | None = None  # one past the last offset added
+        self.first_offset: int | None = None
         self.committed: CommitPoint | None = None
         self.accepting = True
+        self.suspended = False  # keeps its records, starts none of them (between rebalance rounds)
 
     def commit_point(self) -> CommitPoint | None:
         if self.outstanding:
@@ -70,7 +72,8 @@ class WorkTracker(Generic[T]):
     """Which records may start now, and how far each partition may be committed.
 
     Lifecycle of a partition: `assign` → `add`/`take`/`finish` … → `revoke` (no new work, waiting
-    records dropped, in-flight ones may still finish) → `forget`.
+    records dropped, in-flight ones may still finish) → `forget`. `suspend`/`resume` hold a
+    partition's records back without dropping anything (while a rebalance decides who keeps it).
     """
 
     def __init__(self) -> None:
@@ -99,6 +102,37 @@ class WorkTracker(Generic[T]):
             del self._waiting[unit]
         self._ready = deque(u for u in self._ready if u[0] != partition)
 
+    def suspend(self, partition: Hashable) -> None:
+        """Start none of the partition's records until `resume`; in-flight ones may finish."""
+        state = self._partitions.get(partition)
+        if state is not None:
+            state.suspended = True
+
+    def resume(self, partition: Hashable) -> None:
+        state = self._partitions.get(partition)
+        if state is not None:
+            state.suspended = False
+
+    def next_offset(self, partition: Hashable) -> int | None:
+        """One past the last record added for the partition (where fetching should go on)."""
+        state = self._partitions.get(partition)
+        return None if state is None else state.next_offset
+
+    def unsettled(self, partition: Hashable) -> bool:
+        """Work in flight, or finished since the last `mark_committed`: handing the partition to
+        another member now would run records twice."""
+        state = self._partitions.get(partition)
+        if state is None:
+            return False
+        if any(u[0] == partition for u in self._busy):
+            return True
+        point, committed = state.commit_point(), state.committed
+        if point is None or point == committed:
+            return False
+        if committed is None:  # not committed since assigned: did anything finish at all?
+            return bool(point.finished_above) or point.offset > (state.first_offset or 0)
+        return point.offset > committed.offset or not point.finished_above <= committed.finished_above
+
     def skip_finished(self, partition: Hashable, offsets: Iterable[int]) -> None:
         """Offsets a previous owner finished (from its commit point): finished on arrival, not run."""
         state = self._partitions.get(partition)
@@ -126,6 +160,8 @@ class WorkTracker(Generic[T]):
         if state.next_offset is not None and offset < state.next_offset:
             return False  # already seen: a refetch after a seek
         state.outstanding.append(offset)
+        if state.first_offset is None:
+            state.first_offset = offset
         state.next_offset = offset + 1
         if offset in state.finished_before:
             state.finished_before.discard(offset)
@@ -141,14 +177,19 @@ class WorkTracker(Generic[T]):
     def take(self, limit: int) -> list[Work[T]]:
         """Up to `limit` records that may start now: the head of each idle key."""
         taken: list[Work[T]] = []
+        held_back: list[Hashable] = []
         while self._ready and len(taken) < limit:
             unit = self._ready.popleft()
+            if self._partitions[unit[0]].suspended:
+                held_back.append(unit)
+                continue
             queue = self._waiting[unit]
             work = queue.popleft()
             if not queue:
                 del self._waiting[unit]
             self._busy.add(unit)
             taken.append(work)
+        self._ready.extendleft(reversed(held_back))
         return taken
 
     def finish(self, work: Work[T]) -> bool:

@@ -191,6 +191,8 @@ class ChatHandler:
         reply_doc = reply_document(request, user_doc, outcome, sources, self.provider.model)
         if not await self.store.insert_message(reply_doc):
             reply_doc = await self.store.get_message(request.reply_id) or reply_doc
+        if await self._deleted_meanwhile(request, stream):
+            return
         await asyncio.gather(
             self.recent_turns.append(request.conversation_id, [turn_of(user_doc), turn_of(reply_doc)]),
             self._finish(request, reply_doc, stream),
@@ -201,6 +203,23 @@ class ChatHandler:
             metrics.TTFT.observe(outcome.ttft_ms / 1000)
         if not conversation.get("title") and outcome.status == "completed":
             await self._title(request)
+
+    async def _deleted_meanwhile(self, request: ChatRequested, stream: ReplyStream) -> bool:
+        """Was the conversation deleted while its reply was generated? Then take back what this
+        request stored, announce nothing and end the stream.
+
+        Checked after our inserts: a delete that removed the conversation before this read sees
+        it missing here, and one after it deletes the messages after our inserts. A context cache
+        written back past the delete's `forget` ends with its TTL."""
+        if await self.store.conversation_by_id(request.conversation_id) is not None:
+            return False
+        await self.store.delete_messages(request.user_id, request.conversation_id)
+        await self.recent_turns.forget(request.conversation_id)
+        await self._end_with_error(
+            request, stream, "conversation_not_found", "The conversation no longer exists."
+        )
+        log.info("conversation deleted mid-reply", extra={"reply_id": request.reply_id})
+        return True
 
     async def _store_user_message(self, user_doc: dict) -> dict:
         """Insert once (redelivery, regenerate: already there); returns the stored message."""
@@ -262,6 +281,9 @@ class ChatHandler:
     async def _finish(self, request: ChatRequested, reply_doc: dict, stream: ReplyStream) -> None:
         ttl_s = self.settings.reply_stream_ttl_s
         await stream.end(DONE, {"message": message_view(reply_doc)}, ttl_s, request.user_id)
+        await self._announce(request, reply_doc)
+
+    async def _announce(self, request: ChatRequested, reply_doc: dict) -> None:
         await self.publish(
             ChatCompleted(
                 conversation_id=request.conversation_id,
@@ -280,12 +302,16 @@ class ChatHandler:
 
     async def _redeliver_stored(self, request: ChatRequested, reply_doc: dict, stream: ReplyStream) -> None:
         """The reply is stored already. If a crash came between storing and `done`, finish the
-        stream now (and announce it again: consumers of `chat.completed` are idempotent)."""
+        stream now. Either way announce it again: the attempt before may have failed to publish
+        after `done` (or crashed before), and no record says whether it did. Consumers of
+        `chat.completed` are idempotent, so twice is harmless and never is not; redelivery of a
+        stored reply is rare (a failed attempt, a crash, a replay), so this costs no write per reply."""
         if await stream.exists() and not await stream.has_terminal_event():
             log.info("finishing a stored reply after redelivery", extra={"reply_id": request.reply_id})
             await self._finish(request, reply_doc, stream)
-        else:
-            await release_slot(self.redis, request.user_id, request.reply_id)
+            return
+        await release_slot(self.redis, request.user_id, request.reply_id)
+        await self._announce(request, reply_doc)
 
     async def _title(self, request: ChatRequested) -> None:
         title = await generate_title(self.provider, request.content, self.settings.title_max_tokens)

@@ -7,6 +7,8 @@ Fixtures:
   start_service  function: `start_service("backend", **overrides)` -> a started ServiceProcess,
                  stopped when the test ends
   private_redis  function: a Redis of the test's own on a free port, to stop and start at will
+  second_devstack function: a devstack of the test's own (state dir, free ports):
+                 `second_devstack("start", "mongodb")`, to stop and start its servers at will
 
 Where the servers come from, in this order (infra.py):
   1. environment variables, each one on its own: ALICE_TEST_KAFKA (bootstrap servers),
@@ -25,7 +27,9 @@ prefix and database, and the names `unique_name` handed out in this process.
 """
 
 from devstack.testing.infra import Infra
-from devstack.testing.processes import PrivateRedis, ServiceProcess, free_port, service_env
+from devstack.testing.processes import PrivateRedis, SecondDevstack, ServiceProcess, free_port, service_env
 from devstack.testing.testdata import unique_name
 
-__all__ = ["Infra", "PrivateRedis", "ServiceProcess", "free_port", "service_env", "unique_name"]
+__all__ = [
+    "Infra", "PrivateRedis", "SecondDevstack", "ServiceProcess", "free_port", "service_env", "unique_name",
+]  # fmt: skip

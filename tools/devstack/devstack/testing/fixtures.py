@@ -15,7 +15,7 @@ from devstack.testing.infra import (
     native_infra,
     weaviate_grpc_port_from_env,
 )
-from devstack.testing.processes import PrivateRedis, ServiceProcess, service_env
+from devstack.testing.processes import PrivateRedis, SecondDevstack, ServiceProcess, service_env
 from devstack.testing.testdata import remove_owned, unique_name
 
 _CHOICE: tuple[str, str] | None = None
@@ -104,3 +104,10 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path / "redis").start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def second_devstack(tmp_path: Path) -> Iterator[SecondDevstack]:
+    stack = SecondDevstack(tmp_path / "devstack")
+    yield stack
+    stack("down")

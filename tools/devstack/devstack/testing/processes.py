@@ -166,11 +166,13 @@ class ServiceProcess:
 
 
 class PrivateRedis:
-    """A Redis server of one test's own (free port, temporary dir, no persistence)."""
+    """A Redis server of one test's own (free port, temporary dir). No persistence unless
+    `persistent`: then an append-only file, as the Kubernetes Redis has, kept across restarts."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, persistent: bool = False) -> None:
         self.port = port or free_port()
         self.dir = directory
+        self.persistent = persistent
         self.log_file = test_logs_dir() / f"redis-{self.port}-{uuid.uuid4().hex[:6]}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -181,7 +183,7 @@ class PrivateRedis:
     def start(self, timeout_s: float = 10) -> "PrivateRedis":
         self.dir.mkdir(parents=True, exist_ok=True)
         argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir)]
-        argv += ["--save", "", "--appendonly", "no"]
+        argv += ["--save", "", "--appendonly", "yes" if self.persistent else "no"]
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -201,3 +203,25 @@ class PrivateRedis:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+class SecondDevstack:
+    """A devstack of its own: own state dir and free ports, so it never touches the shared stack."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.ports = {
+            name: free_port()
+            for name in (
+                "ALICE_REDIS_PORT", "ALICE_MONGO_PORT", "ALICE_KAFKA_PORT",
+                "ALICE_KAFKA_CONTROLLER_PORT", "ALICE_WEAVIATE_PORT",
+            )
+        }  # fmt: skip
+        self.state_dir = state_dir
+        self.env = dict(os.environ) | {k: str(v) for k, v in self.ports.items()}
+        self.env["ALICE_DEVSTACK_DIR"] = str(state_dir)
+
+    def __call__(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "devstack", *args],
+            env=self.env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
