@@ -95,11 +95,11 @@ write_kubeconfig() {
 }
 
 wait_until() {  # <seconds> <what> <command...>
-  local deadline=$((SECONDS + $1)) what=$2
+  local limit=$1 deadline=$((SECONDS + $1)) what=$2
   shift 2
   until "$@" >/dev/null 2>&1; do
     if ((SECONDS > deadline)); then
-      echo "$what: not within ${deadline}s" >&2
+      echo "$what: not within ${limit}s" >&2
       running && node_exec sh -c 'tail -n 15 /var/log/alice-node/*.log' >&2 || docker logs --tail 40 "$NODE" >&2 || true
       exit 1
     fi
@@ -148,8 +148,8 @@ addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached up
       coredns) kc -n kube-system rollout status deploy/coredns --timeout=300s ;;
       local-path) kc -n local-path-storage rollout status deploy/local-path-provisioner --timeout=300s ;;
       metrics-server) kc -n kube-system rollout status deploy/metrics-server --timeout=300s ;;
-      keda) kc -n keda rollout status deploy/keda-operator deploy/keda-operator-metrics-apiserver \
-              deploy/keda-admission-webhooks --timeout=300s ;;
+      keda) kc -n keda rollout status deploy/keda-operator deploy/keda-metrics-apiserver \
+              deploy/keda-admission --timeout=300s ;;
     esac >/dev/null
   done
 }
