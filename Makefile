@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 DEVSTACK := source scripts/env.sh && $$UV run --frozen python -m devstack
 
-.PHONY: dev up down status logs test lint format setup compose-up compose-down
+.PHONY: dev up down status logs test lint format setup compose-up compose-down cluster-up cluster-down
 
 setup:            ## install everything (idempotent; slow steps are cached in ~/.cache/alice)
 	scripts/bootstrap.sh
@@ -28,6 +28,13 @@ compose-up:       ## the whole system under docker compose (offline images when 
 
 compose-down:     ## stop it (data stays in named volumes; `scripts/compose.sh down -v` deletes it)
 	scripts/compose.sh down
+
+cluster-up:       ## a local single-node Kubernetes (context kind-alice); the first run builds it (tools/cluster)
+	scripts/skaffold.sh
+	tools/cluster/cluster.sh up
+
+cluster-down:     ## stop it; `make cluster-down PURGE=1` also deletes its volume (PVC data, loaded images)
+	tools/cluster/cluster.sh down $(if $(PURGE),--purge)
 
 test:             ## set up, start what tests need, run every test, stop what was started
 	scripts/test.sh

@@ -21,13 +21,18 @@ fi
 # Stop exactly what this run started (infrastructure somebody already runs stays up).
 started_file="$(mktemp)"
 docker_started_file="$(mktemp)"
+cluster_started_file="$(mktemp)"
 cleanup() {
+  if [[ -s "$cluster_started_file" ]]; then
+    step "stopping the local cluster this run started (its volume stays: make cluster-down PURGE=1)"
+    tools/cluster/cluster.sh down || true
+  fi
   if [[ -s "$started_file" ]]; then
     step "stopping what this run started: $(tr '\n' ' ' <"$started_file")"
     devstack down $(cat "$started_file") || true
   fi
   [[ -s "$docker_started_file" ]] && scripts/docker-daemon.sh stop
-  rm -f "$started_file" "$docker_started_file"
+  rm -f "$started_file" "$docker_started_file" "$cluster_started_file"
 }
 trap cleanup EXIT
 
@@ -35,6 +40,17 @@ step "Docker daemon for the container tests (tests/containers): started when non
 scripts/docker-daemon.sh start "$docker_started_file"
 # Docker is part of `make test`: a missing engine fails the container tests instead of skipping them.
 export ALICE_TEST_CONTAINERS=1
+
+step "local Kubernetes cluster for tests/cluster: provisioned once (cached), started when not running"
+scripts/skaffold.sh
+cluster_started="$SECONDS"
+if tools/cluster/cluster.sh up "$cluster_started_file"; then
+  echo "cluster ready in $((SECONDS - cluster_started))s"
+else
+  echo "the local cluster did not come up: tests/cluster will fail with the reason" >&2
+fi
+# The cluster is part of `make test`: tests/cluster fail instead of skipping when it is missing.
+export ALICE_TEST_CLUSTER=1
 
 step "native infrastructure (Redis, Kafka, FerretDB, Weaviate): provision what is missing, start"
 devstack up --infra --record "$started_file"

@@ -7,8 +7,10 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
     && apt-get clean && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 1000 appuser && useradd --uid 1000 --gid 1000 --no-create-home appuser \
-    && mkdir -p /var/lib/kafka/data /opt/kafka/bin /opt/kafka/config \
-    && chown -R 1000:1000 /var/lib/kafka /opt/kafka/config
+    && mkdir -p /var/lib/kafka/data /opt/kafka/bin /opt/kafka/config /etc/kafka/docker \
+    && chown -R 1000:1000 /var/lib/kafka /opt/kafka/config \
+    && ln -s /opt/kafka/bin/kafka-run.sh /etc/kafka/docker/run
+# /etc/kafka/docker/run is apache/kafka's entry point, which the Kubernetes StatefulSet execs.
 # Context (staged by scripts/offline-images.sh): libs/, devstack's log4j2.xml and the two scripts.
 COPY libs /opt/kafka/libs/
 COPY kafka-run.sh kafka-broker-api-versions.sh /opt/kafka/bin/

@@ -1,0 +1,85 @@
+"""What the cluster tests share: kubectl against the local cluster's context, and the `skaffold run
+--port-forward` session that deployed Alice into it. Imported as `kube` (conftest.py puts this
+folder on sys.path)."""
+
+import json
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT = "kind-alice"
+NAMESPACE = "alice"
+# skaffold v2: "Port forwarding service/frontend in namespace alice, remote port 3000 -> http://127.0.0.1:13000"
+FORWARD = re.compile(
+    r"Port forwarding service/(\S+) in namespace \S+, remote port \d+ -> (?:http://)?127\.0\.0\.1:(\d+)"
+)
+
+
+def run(argv: list[str], env: dict[str, str], timeout: float, check: bool = True, input: str | None = None):
+    result = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, input=input
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(argv)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result
+
+
+@dataclass
+class Kube:
+    """kubectl with the cluster's kubeconfig and context, namespace `alice` unless told."""
+
+    env: dict[str, str]
+
+    def __call__(
+        self,
+        *args: str,
+        timeout: float = 120,
+        check: bool = True,
+        input: str | None = None,
+        namespace: str | None = NAMESPACE,
+    ):
+        argv = ["kubectl", "--context", CONTEXT]
+        if namespace:
+            argv += ["-n", namespace]
+        return run([*argv, *args], self.env, timeout, check, input)
+
+    def json(self, *args: str, timeout: float = 120, namespace: str | None = NAMESPACE) -> dict:
+        return json.loads(self(*args, "-o", "json", timeout=timeout, namespace=namespace).stdout)
+
+    def pods(self, selector: str) -> list[dict]:
+        return self.json("get", "pods", "-l", selector)["items"]
+
+    def wait_for(self, what: str, predicate, timeout_s: float, interval_s: float = 2.0):
+        """Polls predicate() until it returns something truthy; fails with `what` after timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            value = predicate()
+            if value:
+                return value
+            assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f}s"
+            time.sleep(interval_s)
+
+
+def ready(pod: dict) -> bool:
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    conditions = pod.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+@dataclass
+class Deployment:
+    """Alice as `skaffold run --port-forward` deployed it: the forwarded local ports by service."""
+
+    kube: Kube
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """The frontend's nginx, forwarded: the public entry point."""
+        return f"http://127.0.0.1:{self.ports['frontend']}"

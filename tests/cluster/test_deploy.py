@@ -1,0 +1,133 @@
+"""Alice deployed by `skaffold run` into the local cluster, used through skaffold's port-forwards:
+the chat flow with the real local model, a document indexed and cited, Pod Security `restricted`
+enforced, and the prod overlay accepted by the real API server (its CRDs installed)."""
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+from kube import NAMESPACE, Deployment, Kube, run
+from stack import ask, new_conversation, register, send, sse_events
+
+PROBE = "alice-offline/debian:bookworm"
+PRIVILEGED = {"privileged": True}
+pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(3600)]
+
+
+async def test_sign_up_and_a_reply_streams_and_resumes_after_last_event_id(deployed: Deployment) -> None:
+    async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
+        auth = await register(api, "cluster")
+        conversation = await new_conversation(api, auth)
+        accepted = await send(api, auth, conversation, "Name three colours.")
+        url = accepted["stream_url"]
+        arrivals: list[float] = []
+
+        async def on_event(event: dict) -> None:
+            if event["event"] == "token":
+                arrivals.append(time.monotonic())
+
+        first = await sse_events(api, url, auth, stop_after=2, read_timeout_s=300, direct=False)
+        rest = await sse_events(
+            api, url, auth, last_event_id=first[-1]["id"], on_event=on_event, read_timeout_s=300, direct=False
+        )
+        full = await sse_events(api, url, auth, read_timeout_s=300, direct=False)
+    assert first + rest == full
+    kinds = [e["event"] for e in full]
+    assert kinds[-1] == "done", kinds
+    done = full[-1]["data"]["message"]
+    text = "".join(e["data"]["delta"] for e in full if e["event"] == "token")
+    assert done["status"] == "completed" and done["content"] == text and text.strip()
+    # Streamed through nginx and the port-forward, not delivered in one burst at the end.
+    assert len(arrivals) >= 3 and arrivals[-1] - arrivals[0] > 0.3, kinds
+
+
+async def test_an_upload_is_indexed_and_the_answer_cites_it(deployed: Deployment) -> None:
+    fact = "The lighthouse keeper of Varnholm island is named Ingrid Salo."
+    document = f"# Varnholm\n\n{fact}\n\nVarnholm is a small island with one lighthouse.\n".encode()
+    async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
+        auth = await register(api, "cluster-docs")
+        response = await api.post(
+            "/api/documents", headers=auth, files={"file": ("varnholm.md", document, "text/markdown")}
+        )
+        assert response.status_code == 202, response.text
+        document_id = response.json()["document"]["id"]
+        deadline = time.monotonic() + 300
+        while True:
+            status = (await api.get(f"/api/documents/{document_id}", headers=auth)).json()["status"]
+            if status in ("indexed", "failed") or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        assert status == "indexed"
+        answer = await ask(api, auth, "Who is the lighthouse keeper of Varnholm island?", direct=False)
+    cited = [s for s in answer["message"]["sources"] if s["document_id"] == document_id]
+    assert cited and cited[0]["filename"] == "varnholm.md", answer["message"]["sources"]
+    assert any("Ingrid Salo" in s["snippet"] for s in cited)
+
+
+def test_the_namespace_enforces_restricted_and_every_pod_is_admitted(deployed: Deployment) -> None:
+    kube = deployed.kube
+    labels = kube.json("get", "namespace", NAMESPACE, namespace=None)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    pods = kube.json("get", "pods")["items"]
+    assert len(pods) >= 9
+    # The API server re-checks every running pod against the level: a violation is a warning here.
+    check = kube(
+        "label",
+        "--dry-run=server",
+        "--overwrite",
+        "namespace",
+        NAMESPACE,
+        "pod-security.kubernetes.io/enforce=restricted",
+        namespace=None,
+    )
+    assert "violate" not in check.stderr and "Warning" not in check.stderr, check.stderr
+    # And enforcement is real: a pod that is not restricted is refused.
+    refused = kube(
+        "run",
+        "psa-probe",
+        f"--image={PROBE}",
+        "--restart=Never",
+        "--overrides",
+        json.dumps(
+            {"spec": {"containers": [{"name": "psa-probe", "image": PROBE, "securityContext": PRIVILEGED}]}}
+        ),
+        check=False,
+    )
+    assert refused.returncode != 0 and "violates PodSecurity" in refused.stderr, refused.stderr
+
+
+def test_the_prod_overlay_passes_a_server_side_dry_run_with_its_crds(deployed: Deployment) -> None:
+    """Every object of the prod overlay, as the API server would create it: in a namespace of its
+    own (the dev deployment's StatefulSets in `alice` have other, immutable volume claims), with
+    the same Pod Security labels, so admission (PSA, KEDA's webhook, the CRD schemas) is real."""
+    kube: Kube = deployed.kube
+    rendered = run(["kubectl", "kustomize", "k8s/overlays/prod"], kube.env, 120).stdout
+    kinds = {line.split(":", 1)[1].strip() for line in rendered.splitlines() if line.startswith("kind:")}
+    assert {
+        "ScaledObject",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "ClusterIssuer",
+        "HorizontalPodAutoscaler",
+    } <= kinds
+    docs = [doc.strip("\n") + "\n" for doc in rendered.split("\n---\n") if "kind:" in doc]
+    namespace = next(doc for doc in docs if "\nkind: Namespace\n" in f"\n{doc}")
+    objects = [doc for doc in docs if doc is not namespace]
+    check = NAMESPACE + "-prod-check"
+    kube(
+        "apply",
+        "-f",
+        "-",
+        input=namespace.replace(f"name: {NAMESPACE}\n", f"name: {check}\n"),
+        namespace=None,
+    )
+    try:
+        moved = "---\n".join(objects).replace(f"namespace: {NAMESPACE}\n", f"namespace: {check}\n")
+        result = kube("apply", "--dry-run=server", "-f", "-", input=moved, timeout=300, namespace=None)
+    finally:
+        kube("delete", "namespace", check, "--wait=false", namespace=None, check=False)
+    applied = [line for line in result.stdout.splitlines() if line.endswith("(server dry run)")]
+    assert len(applied) == len(objects), result.stdout[-3000:]
+    assert "PodSecurity" not in result.stderr, result.stderr
