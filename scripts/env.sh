@@ -6,4 +6,5 @@ export UV_PYTHON_DOWNLOADS=never   # use the machine's Python 3.11, never a down
 export UV_PYTHON="${UV_PYTHON:-python3.11}"
 export UV_LINK_MODE=copy
 export PATH="$HOME/.local/bin:$PATH"
-UV="python3.11 -m uv"
+# Inside `uv run`, UV is already the path of that uv (and exported): keep it.
+[[ -x "${UV:-}" ]] || UV="python3.11 -m uv"

@@ -26,6 +26,23 @@ needed() {
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# The uv executable itself, for the uv image. Candidates: the uv that runs us (`uv run` exports its
+# path as UV), the one the machine's Python ships, the one on PATH. A version manager's shell shim
+# (pyenv) works on this machine but not in an image, and inside `uv run` python3.11 is the project's
+# venv, which has no uv module: only a real executable counts.
+uv_binary() {
+  local candidate
+  for candidate in "$caller_uv" \
+    "$(python3.11 -c 'import uv; print(uv.find_uv_bin())' 2>/dev/null)" \
+    "$(/usr/bin/python3.11 -c 'import uv; print(uv.find_uv_bin())' 2>/dev/null)" \
+    "$(command -v uv)"; do
+    [[ -n "$candidate" && -x "$candidate" ]] || continue
+    candidate="$(readlink -f "$candidate")"
+    [[ "$(head -c 4 "$candidate" | od -An -c | tr -d ' ')" == '177ELF' ]] && { echo "$candidate"; return 0; }
+  done
+  return 1
+}
+
 debian_base() {  # <suite>
   local tag="alice-offline/debian:$1"
   have "$tag" && return 0
@@ -66,12 +83,8 @@ build() {
   staging="$(mktemp -d)"
   trap 'rm -rf "$staging"' RETURN
   mkdir "$staging/uv" "$staging/weaviate" "$staging/ferretdb" "$staging/kafka"
-  local uv_bin="$caller_uv"
-  # The uv binary itself: `command -v uv` may find a version manager's shell shim (pyenv), which
-  # works here but not in an image.
-  [[ -x "$uv_bin" ]] || uv_bin="$(python3.11 -c 'import uv; print(uv.find_uv_bin())')"
-  uv_bin="$(readlink -f "$uv_bin")"
-  [[ "$(head -c 4 "$uv_bin" | od -An -c | tr -d ' ')" == '177ELF' ]] || { echo "$uv_bin is not the uv binary" >&2; exit 1; }
+  local uv_bin
+  uv_bin="$(uv_binary)" || { echo "no uv binary found (the uv that runs this project)" >&2; exit 1; }
   cp "$uv_bin" "$staging/uv/uv"
   [[ "$("$staging/uv/uv" --version)" == "uv $UV_VERSION"* ]] || { echo "uv $UV_VERSION expected on this machine" >&2; exit 1; }
   cp "$cache/weaviate-$WEAVIATE_VERSION/weaviate-server" "$staging/weaviate/"
