@@ -118,6 +118,8 @@ def test_a_code_edit_rebuilds_no_dependency_layer(compose: Compose, built_images
         result = run(["scripts/compose.sh", "build", "backend", "kafkaflow"], env, 900)
     finally:
         module.write_text(original)
+        # The images tagged for the later tests are the checkout's again (all cached: seconds).
+        run(["scripts/compose.sh", "build", "backend", "kafkaflow"], compose.env, 900)
     steps, cached = build_steps(result.stdout + result.stderr)
     deps = {step for step in steps if "--no-install-workspace" in step}
     code = {step for step in steps if "--no-editable" in step}
