@@ -78,13 +78,23 @@ def compose() -> Compose:
     return Compose(env)
 
 
+def _image_id(image: str, env: dict[str, str]) -> str | None:
+    found = run(["docker", "image", "inspect", "-f", "{{.Id}}", image], env, 60, check=False)
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
 @pytest.fixture(scope="session")
 def built_images(compose: Compose, request: pytest.FixtureRequest) -> dict[str, int]:
     """Every image built through the compose files, as `make compose-up` builds them, with no layer
     from an earlier build (`--no-cache`; BuildKit's cache mount still holds the wheels uv fetched or
     compiled before); their sizes."""
     started = time.monotonic()
+    before = {name: _image_id(f"alice/{name}:0.1.0", compose.env) for name in ALICE_IMAGES}
     compose("build", "--no-cache", timeout=3600)
+    # A no-cache build leaves the previous images untagged: remove them, or every run keeps 2 GB.
+    for name, old in before.items():
+        if old and old != _image_id(f"alice/{name}:0.1.0", compose.env):
+            run(["docker", "rmi", old], compose.env, 120, check=False)
     sizes = {}
     for name in ALICE_IMAGES:
         out = run(["docker", "image", "inspect", "-f", "{{.Size}}", f"alice/{name}:0.1.0"], compose.env, 60)
