@@ -23,8 +23,8 @@ case "${1:-}" in
     # mount holding the compiled llama-cpp-python wheel (a 5-20 minute build) was dropped between
     # two builds. Keep the build cache, cache mounts included, up to a size instead.
     cat >"$state_dir/daemon.json" <<JSON
-{"builder": {"gc": {"enabled": true, "defaultKeepStorage": "${ALICE_DOCKER_BUILD_CACHE:-30GB}",
-  "policy": [{"keepStorage": "${ALICE_DOCKER_BUILD_CACHE:-30GB}", "all": true}]}}}
+{"builder": {"gc": {"enabled": true, "defaultKeepStorage": "${ALICE_DOCKER_BUILD_CACHE:-20GB}",
+  "policy": [{"keepStorage": "${ALICE_DOCKER_BUILD_CACHE:-20GB}", "all": true}]}}}
 JSON
     setsid dockerd --config-file "$state_dir/daemon.json" >>"$log_file" 2>&1 </dev/null &
     echo $! >"$pid_file"
