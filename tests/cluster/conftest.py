@@ -88,6 +88,12 @@ def _unavailable(env: dict[str, str]) -> str | None:
     return None
 
 
+def _delete_namespace(kube: Kube, check: bool = True) -> None:
+    """The test namespace and everything in it, waited for (a redeploy starts from nothing)."""
+    kube("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait", "--timeout=300s",
+         namespace=None, timeout=360, check=check)  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def kube() -> Kube:
     env = _env()
@@ -124,16 +130,7 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
     # the images' own bases come from a registry when one answers.
     run(["tools/cluster/cluster.sh", "load-offline"], env, 1800)
     profiles = "offline,cluster-test" if _offline(env) else "cluster-test"
-    kube(
-        "delete",
-        "namespace",
-        NAMESPACE,
-        "--ignore-not-found",
-        "--wait",
-        "--timeout=300s",
-        namespace=None,
-        timeout=360,
-    )
+    _delete_namespace(kube)
     log_path = tmp_path_factory.mktemp("skaffold") / "skaffold.log"
     argv = ["skaffold", "run", "-p", profiles, "--kube-context", "kind-alice", "--port-forward=user"]
     # The services exit when Kafka is not up yet and the kubelet restarts them: wait for the
@@ -172,14 +169,4 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
-        kube(
-            "delete",
-            "namespace",
-            NAMESPACE,
-            "--ignore-not-found",
-            "--wait",
-            "--timeout=300s",
-            namespace=None,
-            timeout=360,
-            check=False,
-        )
+        _delete_namespace(kube, check=False)
