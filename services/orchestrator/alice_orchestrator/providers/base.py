@@ -8,7 +8,6 @@ iterator early (a stop request) must stop the model's work promptly.
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
 
 ChatMessage = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
 
@@ -34,7 +33,19 @@ class Generation:
             await aclose()
 
 
-class ChatProvider(Protocol):
+@dataclass(frozen=True)
+class GenerationRequest:
+    messages: list[ChatMessage]
+    max_tokens: int
+    temperature: float
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+
+class ChatProvider:
+    """The base of every provider: `stream` takes the arguments, the provider's `_deltas` runs the
+    model and fills in the `Generation`'s figures as it goes."""
+
     model: str
 
     def stream(
@@ -49,11 +60,19 @@ class ChatProvider(Protocol):
         """`stop`: strings that end the reply where they would start (not included in it).
         `seed`: make the run reproducible, so a retry of the same request generates the same text
         (same sampling seed, and no state carried over from earlier runs)."""
-        ...
+        request = GenerationRequest(messages, max_tokens, temperature, list(stop or []), seed)
+        generation = Generation(deltas=None)  # type: ignore[arg-type]
+        generation.deltas = self._deltas(generation, request)
+        return generation
 
-    def count_tokens(self, text: str) -> int: ...
+    def _deltas(self, generation: Generation, request: GenerationRequest) -> AsyncIterator[str]:
+        raise NotImplementedError
 
-    async def close(self) -> None: ...
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    async def close(self) -> None:
+        return None
 
 
 def estimate_tokens(text: str) -> int:

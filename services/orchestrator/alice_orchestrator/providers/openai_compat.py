@@ -11,7 +11,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from alice_orchestrator.providers.base import ChatMessage, Generation, ProviderError, estimate_tokens
+from alice_orchestrator.providers.base import (
+    ChatProvider,
+    Generation,
+    GenerationRequest,
+    ProviderError,
+    estimate_tokens,
+)
 
 
 async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -33,7 +39,7 @@ async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
         yield "\n".join(data)
 
 
-class OpenAICompatProvider:
+class OpenAICompatProvider(ChatProvider):
     def __init__(
         self,
         base_url: str,
@@ -53,35 +59,19 @@ class OpenAICompatProvider:
             transport=transport,
         )
 
-    def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
-
-    def stream(
-        self,
-        messages: list[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        stop: list[str] | None = None,
-        seed: int | None = None,
-    ) -> Generation:
-        generation = Generation(deltas=None)  # type: ignore[arg-type]
-        generation.deltas = self._run(generation, messages, max_tokens, temperature, stop, seed)
-        return generation
-
-    async def _run(self, generation: Generation, messages, max_tokens: int, temperature: float, stop, seed):
+    async def _deltas(self, generation: Generation, request: GenerationRequest):
         body = {
             "model": self.model,
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "messages": request.messages,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        if stop:
-            body["stop"] = list(stop)
-        if seed is not None:  # best effort: OpenAI-compatible servers treat it as a hint
-            body["seed"] = seed
+        if request.stop:
+            body["stop"] = request.stop
+        if request.seed is not None:  # best effort: OpenAI-compatible servers treat it as a hint
+            body["seed"] = request.seed
         started = time.perf_counter()
         usage = None
         completion_chunks = 0
@@ -114,7 +104,7 @@ class OpenAICompatProvider:
                 generation.prompt_tokens = int(usage.get("prompt_tokens") or 0)
                 generation.completion_tokens = int(usage.get("completion_tokens") or completion_chunks)
             else:
-                generation.prompt_tokens = sum(estimate_tokens(m["content"]) + 4 for m in messages)
+                generation.prompt_tokens = sum(estimate_tokens(m["content"]) + 4 for m in request.messages)
                 generation.completion_tokens = completion_chunks
 
     async def close(self) -> None:
