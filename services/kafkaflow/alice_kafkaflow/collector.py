@@ -53,102 +53,108 @@ def _broker_metrics(snapshot: Snapshot) -> Iterator[GaugeMetricFamily]:
     yield info
 
 
-def _topic_metrics(snapshot: Snapshot) -> Iterator[GaugeMetricFamily]:
-    partitions = GaugeMetricFamily(
-        "kafka_topic_partitions", "Number of partitions for this Topic", labels=["topic"]
-    )
-    current = GaugeMetricFamily(
-        "kafka_topic_partition_current_offset",
-        "Current Offset of a Broker at Topic/Partition",
-        labels=["topic", "partition"],
-    )
-    oldest = GaugeMetricFamily(
-        "kafka_topic_partition_oldest_offset",
-        "Oldest Offset of a Broker at Topic/Partition",
-        labels=["topic", "partition"],
-    )
-    leader = GaugeMetricFamily(
-        "kafka_topic_partition_leader",
-        "Leader Broker ID of this Topic/Partition",
-        labels=["topic", "partition"],
-    )
-    preferred = GaugeMetricFamily(
-        "kafka_topic_partition_leader_is_preferred",
-        "1 if Topic/Partition is using the Preferred Broker",
-        labels=["topic", "partition"],
-    )
-    replicas = GaugeMetricFamily(
-        "kafka_topic_partition_replicas",
-        "Number of Replicas for this Topic/Partition",
-        labels=["topic", "partition"],
-    )
-    in_sync = GaugeMetricFamily(
-        "kafka_topic_partition_in_sync_replica",
-        "Number of In-Sync Replicas for this Topic/Partition",
-        labels=["topic", "partition"],
-    )
-    under_replicated = GaugeMetricFamily(
-        "kafka_topic_partition_under_replicated_partition",
-        "1 if Topic/Partition is under Replicated",
-        labels=["topic", "partition"],
-    )
-    rate = GaugeMetricFamily(
+def _gauges(labels: list[str], specs: tuple) -> list[tuple[GaugeMetricFamily, Callable]]:
+    """One gauge per (name, help text, value function) spec, all with the same labels."""
+    return [(GaugeMetricFamily(name, help_text, labels=labels), value) for name, help_text, value in specs]
+
+
+TOPIC_GAUGES = (
+    ("kafka_topic_partitions", "Number of partitions for this Topic", lambda t: len(t.partitions)),
+    (
         "kafkaflow_topic_messages_per_second",
         "Records produced to this Topic per second (end-offset slope over the rate window)",
-        labels=["topic"],
-    )
+        lambda t: t.messages_per_second,
+    ),
+)
+TOPIC_PARTITION_GAUGES = (
+    (
+        "kafka_topic_partition_current_offset",
+        "Current Offset of a Broker at Topic/Partition",
+        lambda p: p.end_offset,
+    ),
+    (
+        "kafka_topic_partition_oldest_offset",
+        "Oldest Offset of a Broker at Topic/Partition",
+        lambda p: p.oldest_offset,
+    ),
+    ("kafka_topic_partition_leader", "Leader Broker ID of this Topic/Partition", lambda p: p.leader),
+    (
+        "kafka_topic_partition_leader_is_preferred",
+        "1 if Topic/Partition is using the Preferred Broker",
+        lambda p: int(bool(p.replicas) and p.replicas[0] == p.leader),
+    ),
+    (
+        "kafka_topic_partition_replicas",
+        "Number of Replicas for this Topic/Partition",
+        lambda p: len(p.replicas),
+    ),
+    (
+        "kafka_topic_partition_in_sync_replica",
+        "Number of In-Sync Replicas for this Topic/Partition",
+        lambda p: len(p.in_sync_replicas),
+    ),
+    (
+        "kafka_topic_partition_under_replicated_partition",
+        "1 if Topic/Partition is under Replicated",
+        lambda p: int(len(p.in_sync_replicas) < len(p.replicas)),
+    ),
+)
+GROUP_TOPIC_GAUGES = (
+    (
+        "kafka_consumergroup_current_offset_sum",
+        "Current Offset of a ConsumerGroup at Topic for all partitions",
+        lambda t: t.committed_offset_sum,
+    ),
+    (
+        "kafka_consumergroup_lag_sum",
+        "Current Approximate Lag of a ConsumerGroup at Topic for all partitions",
+        lambda t: t.lag,
+    ),
+    (
+        "kafkaflow_consumergroup_messages_per_second",
+        "Records this ConsumerGroup commits per second on this Topic (over the rate window)",
+        lambda t: t.messages_per_second,
+    ),
+)
+GROUP_PARTITION_GAUGES = (
+    (
+        "kafka_consumergroup_current_offset",
+        "Current Offset of a ConsumerGroup at Topic/Partition",
+        lambda p: p.committed_offset,
+    ),
+    (
+        "kafka_consumergroup_lag",
+        "Current Approximate Lag of a ConsumerGroup at Topic/Partition",
+        lambda p: p.lag,
+    ),
+)
+
+
+def _topic_metrics(snapshot: Snapshot) -> Iterator[GaugeMetricFamily]:
+    per_topic = _gauges(["topic"], TOPIC_GAUGES)
+    per_partition = _gauges(["topic", "partition"], TOPIC_PARTITION_GAUGES)
     for name, topic in sorted(snapshot.topics.items()):
-        partitions.add_metric([name], len(topic.partitions))
-        rate.add_metric([name], topic.messages_per_second)
+        for gauge, value in per_topic:
+            gauge.add_metric([name], value(topic))
         for p in topic.partitions:
-            labels = [name, str(p.partition)]
-            current.add_metric(labels, p.end_offset)
-            oldest.add_metric(labels, p.oldest_offset)
-            leader.add_metric(labels, p.leader)
-            preferred.add_metric(labels, int(bool(p.replicas) and p.replicas[0] == p.leader))
-            replicas.add_metric(labels, len(p.replicas))
-            in_sync.add_metric(labels, len(p.in_sync_replicas))
-            under_replicated.add_metric(labels, int(len(p.in_sync_replicas) < len(p.replicas)))
-    yield from (partitions, current, oldest, leader, preferred, replicas, in_sync, under_replicated, rate)
+            for gauge, value in per_partition:
+                gauge.add_metric([name, str(p.partition)], value(p))
+    yield from (gauge for gauge, _ in per_topic + per_partition)
 
 
 def _group_metrics(snapshot: Snapshot) -> Iterator[GaugeMetricFamily]:
     members = GaugeMetricFamily(
         "kafka_consumergroup_members", "Amount of members in a consumer group", labels=["consumergroup"]
     )
-    current = GaugeMetricFamily(
-        "kafka_consumergroup_current_offset",
-        "Current Offset of a ConsumerGroup at Topic/Partition",
-        labels=["consumergroup", "topic", "partition"],
-    )
-    current_sum = GaugeMetricFamily(
-        "kafka_consumergroup_current_offset_sum",
-        "Current Offset of a ConsumerGroup at Topic for all partitions",
-        labels=["consumergroup", "topic"],
-    )
-    lag = GaugeMetricFamily(
-        "kafka_consumergroup_lag",
-        "Current Approximate Lag of a ConsumerGroup at Topic/Partition",
-        labels=["consumergroup", "topic", "partition"],
-    )
-    lag_sum = GaugeMetricFamily(
-        "kafka_consumergroup_lag_sum",
-        "Current Approximate Lag of a ConsumerGroup at Topic for all partitions",
-        labels=["consumergroup", "topic"],
-    )
-    rate = GaugeMetricFamily(
-        "kafkaflow_consumergroup_messages_per_second",
-        "Records this ConsumerGroup commits per second on this Topic (over the rate window)",
-        labels=["consumergroup", "topic"],
-    )
+    per_topic = _gauges(["consumergroup", "topic"], GROUP_TOPIC_GAUGES)
+    per_partition = _gauges(["consumergroup", "topic", "partition"], GROUP_PARTITION_GAUGES)
     for name, group in sorted(snapshot.groups.items()):
         members.add_metric([name], group.members)
         for topic in group.topics:
-            current_sum.add_metric([name, topic.topic], topic.committed_offset_sum)
-            lag_sum.add_metric([name, topic.topic], topic.lag)
-            rate.add_metric([name, topic.topic], topic.messages_per_second)
+            for gauge, value in per_topic:
+                gauge.add_metric([name, topic.topic], value(topic))
             for p in topic.partitions:
-                labels = [name, topic.topic, str(p.partition)]
-                current.add_metric(labels, p.committed_offset)
-                lag.add_metric(labels, p.lag)
-    yield from (members, current, current_sum, lag, lag_sum, rate)
+                for gauge, value in per_partition:
+                    gauge.add_metric([name, topic.topic, str(p.partition)], value(p))
+    yield members
+    yield from (gauge for gauge, _ in per_topic + per_partition)
