@@ -65,27 +65,34 @@ def _base_env() -> dict[str, str]:
     return dict(os.environ)
 
 
+def _data_dir(cfg: Config, component: str) -> Path:
+    data = cfg.data_dir(component)
+    data.mkdir(parents=True, exist_ok=True)
+    return data
+
+
+def _write_config(path: Path, lines: list[str]) -> Path:
+    """A component's config file, written anew on every start from `cfg`."""
+    path.write_text("\n".join(["# written by devstack on every start", *lines, ""]))
+    return path
+
+
 def _redis(cfg: Config) -> Launch:
     binary = provision.ensure_redis(cfg)
-    data = cfg.data_dir("redis")
-    data.mkdir(parents=True, exist_ok=True)
-    conf = data / "redis.conf"
-    conf.write_text(
-        "\n".join(
-            [
-                "# written by devstack on every start",
-                "bind 127.0.0.1",
-                f"port {cfg.ports.redis}",
-                "protected-mode yes",
-                "daemonize no",
-                'logfile ""',
-                f"dir {data}",
-                "dbfilename dump.rdb",
-                "save 3600 1 300 100 60 10000",
-                "appendonly no",
-                "",
-            ]
-        )
+    data = _data_dir(cfg, "redis")
+    conf = _write_config(
+        data / "redis.conf",
+        [
+            "bind 127.0.0.1",
+            f"port {cfg.ports.redis}",
+            "protected-mode yes",
+            "daemonize no",
+            'logfile ""',
+            f"dir {data}",
+            "dbfilename dump.rdb",
+            "save 3600 1 300 100 60 10000",
+            "appendonly no",
+        ],
     )
     return Launch([binary, str(conf)], data, _base_env())
 
@@ -119,35 +126,31 @@ def _java_argv(cfg: Config, main_class: str, *args: str, heap: str = "-Xmx512m")
 def _kafka(cfg: Config) -> Launch:
     provision.ensure_kafka(cfg)
     p = cfg.ports
-    data = cfg.data_dir("kafka")
+    data = _data_dir(cfg, "kafka")
     log_dirs = data / "log-dirs"
-    data.mkdir(parents=True, exist_ok=True)
-    props = data / "server.properties"
-    props.write_text(
-        "\n".join(
-            [
-                "# written by devstack on every start: one combined KRaft broker+controller",
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@127.0.0.1:{p.kafka_controller}",
-                f"listeners=PLAINTEXT://127.0.0.1:{p.kafka},CONTROLLER://127.0.0.1:{p.kafka_controller}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{p.kafka}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                f"log.dirs={log_dirs}",
-                "num.partitions=6",
-                "default.replication.factor=1",
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "auto.create.topics.enable=true",
-                "",
-            ]
-        )
+    # One combined KRaft broker+controller.
+    props = _write_config(
+        data / "server.properties",
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{p.kafka_controller}",
+            f"listeners=PLAINTEXT://127.0.0.1:{p.kafka},CONTROLLER://127.0.0.1:{p.kafka_controller}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{p.kafka}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={log_dirs}",
+            "num.partitions=6",
+            "default.replication.factor=1",
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=true",
+        ],
     )
     env = _base_env()
     if not (log_dirs / "meta.properties").is_file():
@@ -169,8 +172,7 @@ def _kafka(cfg: Config) -> Launch:
 
 def _ferretdb(cfg: Config) -> Launch:
     binary = provision.ensure_ferretdb(cfg)
-    data = cfg.data_dir("ferretdb")
-    data.mkdir(parents=True, exist_ok=True)
+    data = _data_dir(cfg, "ferretdb")
     argv = [str(binary), f"--listen-addr=127.0.0.1:{cfg.ports.mongo}", f"--data-dir={data}"]
     return Launch(argv, data, _base_env())
 
@@ -178,8 +180,7 @@ def _ferretdb(cfg: Config) -> Launch:
 def _weaviate(cfg: Config) -> Launch:
     binary = provision.ensure_weaviate(cfg)
     p = cfg.ports
-    data = cfg.data_dir("weaviate")
-    data.mkdir(parents=True, exist_ok=True)
+    data = _data_dir(cfg, "weaviate")
     env = _base_env() | {
         "PERSISTENCE_DATA_PATH": str(data),
         "DEFAULT_VECTORIZER_MODULE": "none",
