@@ -203,30 +203,26 @@ async def search_memory(
     return await hybrid(memory(client, user_id), query, vector, limit, filters=filters, **kw)
 
 
-async def delete_document_chunks(client, user_id: str, document_id: str) -> int:
-    """Remove every chunk of a document from the owner's tenant; returns how many were deleted."""
+async def _delete_where(collection, prop: str, value: str) -> int:
+    """Delete the objects whose `prop` equals `value` in one tenant's collection; a tenant that was
+    never created holds nothing to delete."""
     try:
-        result = await knowledge(client, user_id).data.delete_many(
-            where=Filter.by_property("document_id").equal(document_id)
-        )
+        result = await collection.data.delete_many(where=Filter.by_property(prop).equal(value))
     except WeaviateBaseError as exc:
         if _is_missing_tenant(exc):
             return 0
         raise
     return int(result.successful)
+
+
+async def delete_document_chunks(client, user_id: str, document_id: str) -> int:
+    """Remove every chunk of a document from the owner's tenant; returns how many were deleted."""
+    return await _delete_where(knowledge(client, user_id), "document_id", document_id)
 
 
 async def delete_conversation_memory(client, user_id: str, conversation_id: str) -> int:
     """Forget a deleted conversation's messages, so search and memory stop returning them."""
-    try:
-        result = await memory(client, user_id).data.delete_many(
-            where=Filter.by_property("conversation_id").equal(conversation_id)
-        )
-    except WeaviateBaseError as exc:
-        if _is_missing_tenant(exc):
-            return 0
-        raise
-    return int(result.successful)
+    return await _delete_where(memory(client, user_id), "conversation_id", conversation_id)
 
 
 async def delete_user_data(client, user_id: str) -> None:
