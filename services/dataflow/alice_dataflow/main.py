@@ -79,41 +79,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             deletions = ConversationDeletions(db, weaviate)
             indexer = MemoryIndexer(weaviate, batcher, analytics, deletions)
-            loops = [
-                ConsumeLoop(
+
+            def consume(topic: str, group: str, handler, event_type, concurrency: int, **options):
+                return ConsumeLoop(
                     settings,
-                    topic=Topics.DOCUMENTS_UPLOADED,
-                    group=DOCUMENTS_GROUP,
-                    handler=ingestor.handle,
-                    event_type=DocumentUploaded,
+                    topic=topic,
+                    group=group,
+                    handler=handler,
+                    event_type=event_type,
                     producer=producer,
-                    max_concurrency=settings.documents_concurrency,
+                    max_concurrency=concurrency,
                     max_attempts=settings.consumer_max_attempts,
+                    **options,
+                )
+
+            loops = [
+                consume(
+                    Topics.DOCUMENTS_UPLOADED,
+                    DOCUMENTS_GROUP,
+                    ingestor.handle,
+                    DocumentUploaded,
+                    settings.documents_concurrency,
                     on_dead_letter=ingestor.on_dead_letter,
                     # Documents are the heavy, hostile input: count their deliveries durably so
                     # one that kills the process is set aside instead of crash-looping it.
                     delivery_counter=MongoDeliveryCounter(db[DELIVERIES]),
                     max_deliveries=settings.max_deliveries,
                 ),
-                ConsumeLoop(
-                    settings,
-                    topic=Topics.CHAT_COMPLETED,
-                    group=CHAT_GROUP,
-                    handler=indexer.handle,
-                    event_type=ChatCompleted,
-                    producer=producer,
-                    max_concurrency=settings.chat_concurrency,
-                    max_attempts=settings.consumer_max_attempts,
+                consume(
+                    Topics.CHAT_COMPLETED,
+                    CHAT_GROUP,
+                    indexer.handle,
+                    ChatCompleted,
+                    settings.chat_concurrency,
                 ),
-                ConsumeLoop(
-                    settings,
-                    topic=Topics.CONVERSATIONS_DELETED,
-                    group=DELETIONS_GROUP,
-                    handler=deletions.handle,
-                    event_type=ConversationDeleted,
-                    producer=producer,
-                    max_concurrency=4,
-                    max_attempts=settings.consumer_max_attempts,
+                consume(
+                    Topics.CONVERSATIONS_DELETED, DELETIONS_GROUP, deletions.handle, ConversationDeleted, 4
                 ),
             ]
             for loop in loops:  # producer first, consumers after (docs/contracts.md, "Conventions")
