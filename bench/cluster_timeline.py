@@ -20,6 +20,7 @@ TITLES = {
     "hpa": "Backend HPA (CPU 70 %): replicas under a bounded load",
     "keda": "Dataflow on KEDA (Kafka lag): replicas while a backlog drains",
 }
+LABELS = {"after": "load stopped", "queued": "events queued", "draining": "backlog draining"}
 
 
 def main(kind: str, tsv: Path, png: Path) -> None:
@@ -37,6 +38,7 @@ def main(kind: str, tsv: Path, png: Path) -> None:
         series[row["phase"]][0].append(point[0])
         series[row["phase"]][1].append(point[1])
         previous = point
+    series = {LABELS.get(phase, phase): line for phase, line in series.items()}
     line_plot(series, png, title=TITLES[kind], xlabel="seconds", ylabel="replicas", steps=True)
 
 
