@@ -197,12 +197,14 @@ async def test_the_stores_keep_their_data_when_their_pods_are_deleted(deployed: 
         login = await retrying(lambda: api.post("/api/auth/login", json=credentials), 300)
         assert login.status_code == 200, login.text
         auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        conversations = (await api.get("/api/conversations", headers=auth)).json()["items"]
-        assert [c["id"] for c in conversations] == [answer["conversation"]]
-        messages = (
-            await api.get(f"/api/conversations/{answer['conversation']}/messages", headers=auth)
-        ).json()
-        assert messages["items"][-1]["content"] == answer["message"]["content"]
+        # The backend may go in and out of the Service a few times while the stores settle.
+        listed = await retrying(lambda: api.get("/api/conversations", headers=auth), 300)
+        assert listed.status_code == 200, listed.text
+        assert [c["id"] for c in listed.json()["items"]] == [answer["conversation"]]
+        url = f"/api/conversations/{answer['conversation']}/messages"
+        messages = await retrying(lambda: api.get(url, headers=auth), 300)
+        assert messages.status_code == 200, messages.text
+        assert messages.json()["items"][-1]["content"] == answer["message"]["content"]
         # The reply's event stream lives in Redis: replayed whole after the restart.
         after_events = await sse_events(api, reply_stream, auth, read_timeout_s=120, direct=False)
         assert after_events == before_events
