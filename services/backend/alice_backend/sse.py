@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 import redis.asyncio as aioredis
+from alice_common.clients import reconnect_once
 from alice_common.reply_stream import FAILED, LEGACY_ERROR, TERMINAL_EVENTS, ReplyStream, reply_key
 from prometheus_client import Gauge
 from redis.exceptions import RedisError
@@ -67,9 +68,15 @@ async def finished_for(redis: aioredis.Redis, reply_id: str, last_event_id: str 
 
 
 def blocking_client(redis_url: str, heartbeat_s: float) -> aioredis.Redis:
-    """A client for XREAD BLOCK: its read timeout must outlast the block time."""
+    """A client for XREAD BLOCK: its read timeout must outlast the block time. Like the others, it
+    reconnects once on a broken connection: after Redis restarts, every pooled connection is dead,
+    and without the retry each one broke off the next stream read over it."""
     return aioredis.from_url(
-        redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=heartbeat_s + 10
+        redis_url,
+        decode_responses=True,
+        socket_connect_timeout=2,
+        socket_timeout=heartbeat_s + 10,
+        retry=reconnect_once(),
     )
 
 
@@ -108,7 +115,12 @@ async def entries(
     OPEN_STREAMS.inc()
     try:
         # The stream is written before the reply id is ever handed out, so a missing one has expired.
-        if not await redis.exists(key):
+        try:
+            exists = await redis.exists(key)
+        except RedisError as exc:  # as below: end the response, the client reconnects
+            log.warning("reply stream %s: Redis read failed: %s", reply_id, exc)
+            return
+        if not exists:
             yield EXPIRED_ID, FAILED, json.dumps(EXPIRED)
             return
         while True:

@@ -51,6 +51,27 @@ async def test_relay_resumes_exactly_after_an_id_and_ends_at_done(redis):
     await redis.delete(key)
 
 
+async def test_relay_over_a_connection_redis_dropped_reconnects_and_delivers_everything(infra, redis):
+    """As after a Redis restart: the stream client's pooled connection is dead. The relay still
+    delivers the finished reply whole (a broken connection is retried once on a fresh one)."""
+    reply = uuid.uuid4().hex
+    ids = [
+        await ReplyStream(redis, reply).add(event, data)
+        for event, data in [("token", {"delta": "Hi"}), ("done", {"message": {"content": "Hi"}})]
+    ]
+    blocking = sse.blocking_client(infra.redis_url, heartbeat_s=1)
+    try:
+        victim = await blocking.client_id()  # the one pooled connection, which the relay reuses
+        assert await redis.client_kill_filter(_id=victim) == 1
+        relayed = [
+            c for c in await _collect(sse.relay(blocking, reply, "0-0", heartbeat_s=1)) if c.startswith("id:")
+        ]
+        assert [e.split("\n")[0] for e in relayed] == [f"id: {i}" for i in ids]
+    finally:
+        await blocking.aclose()
+        await redis.delete(reply_key(reply))
+
+
 async def test_relay_waits_with_heartbeats_then_delivers_live_events(redis):
     reply = uuid.uuid4().hex
     queued = await redis.xadd(reply_key(reply), {"event": "status", "data": '{"state":"queued"}'})
