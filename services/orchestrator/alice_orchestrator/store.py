@@ -124,11 +124,6 @@ class ChatStore:
             query["user_id"] = user_id
         return await self.messages.find_one(query)
 
-    async def get_messages(self, *message_ids: str) -> dict[str, dict]:
-        """The stored ones among `message_ids`, by id: one query for several look-ups."""
-        cursor = self.messages.find({"_id": {"$in": list(message_ids)}})
-        return {doc["_id"]: doc async for doc in cursor}
-
     async def list_messages(
         self, user_id: str, conversation_id: str, limit: int, before: dict | None = None
     ) -> list[dict]:
