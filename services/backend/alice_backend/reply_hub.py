@@ -179,8 +179,9 @@ class ReplyHub:
             self._task = None
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        pending = [*self._wakes, *([self._task] if self._task is not None else [])]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         await self._reader.aclose()
         await self.redis.aclose()
