@@ -81,7 +81,7 @@ def percentile(values: list[float], p: float) -> float:
 # --- services ------------------------------------------------------------------------------------
 
 
-def start_services(args: argparse.Namespace, stack: ExitStack) -> tuple[str, dict[str, list[int]]]:
+def start_services(args: argparse.Namespace, stack: ExitStack) -> tuple[str, str, dict[str, list[int]]]:
     from devstack.config import Config
     from devstack.testing import ServiceProcess
 
@@ -123,7 +123,8 @@ def start_services(args: argparse.Namespace, stack: ExitStack) -> tuple[str, dic
     stack.callback(backend.stop)
     backend.start()
     print(f"started orchestrator {orchestrator.url} (fake model) and backend {backend.url}", file=sys.stderr)
-    return backend.url, {"backend": [backend.proc.pid], "orchestrator": [orchestrator.proc.pid]}
+    pids = {"backend": [backend.proc.pid], "orchestrator": [orchestrator.proc.pid]}
+    return backend.url, orchestrator.url, pids
 
 
 def running_services() -> dict[str, list[int]]:
@@ -375,24 +376,50 @@ async def accept_phase(
 SEND_ROUTE = "/api/conversations/{conversation_id}/messages"
 
 
-async def send_latency_buckets(client: httpx.AsyncClient) -> dict[float, float]:
-    """The backend's own histogram of time-to-response-headers for the send route."""
+async def histogram_buckets(
+    client: httpx.AsyncClient, url: str, family_name: str, **labels: str
+) -> dict[float, float]:
+    """One histogram's cumulative buckets from a service's /metrics, for the samples with `labels`."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = (await client.get("/metrics")).text
+    text = (await client.get(f"{url}/metrics")).text
     buckets: dict[float, float] = {}
     for family in text_string_to_metric_families(text):
-        if family.name != "http_request_duration_seconds":
+        if family.name != family_name:
             continue
         for sample in family.samples:
-            labels = sample.labels
-            if (
-                sample.name.endswith("_bucket")
-                and labels.get("route") == SEND_ROUTE
-                and labels["method"] == "POST"
-            ):
-                buckets[float(labels["le"])] = sample.value
+            if sample.name.endswith("_bucket") and all(sample.labels.get(k) == v for k, v in labels.items()):
+                buckets[float(sample.labels["le"])] = sample.value
     return buckets
+
+
+async def send_latency_buckets(client: httpx.AsyncClient) -> dict[float, float]:
+    """The backend's own histogram of time-to-response-headers for the send route."""
+    return await histogram_buckets(
+        client, "", "http_request_duration_seconds", route=SEND_ROUTE, method="POST"
+    )
+
+
+# The orchestrator's time from a request being published (`published`) or reaching its handler
+# (`handler`) to the first token written; both include the model's own TTFT.
+FIRST_TOKEN = "alice_reply_first_token_seconds"
+
+
+async def first_token_buckets(client: httpx.AsyncClient, orchestrator_url: str | None) -> dict:
+    if not orchestrator_url:
+        return {}
+    return {
+        stage: await histogram_buckets(client, orchestrator_url, FIRST_TOKEN, stage=stage)
+        for stage in ("published", "handler")
+    }
+
+
+def first_token_report(before: dict, after: dict) -> dict:
+    return {
+        f"{stage}_{p}": bucket_percentile(before[stage], after[stage], int(p[1:]))
+        for stage in after
+        for p in ("p50", "p99")
+    }
 
 
 def bucket_percentile(before: dict[float, float], after: dict[float, float], p: float) -> str:
@@ -408,7 +435,7 @@ def bucket_percentile(before: dict[float, float], after: dict[float, float], p: 
     return "n/a"
 
 
-async def bench(url: str, args: argparse.Namespace, meter: CpuMeter) -> dict:
+async def bench(url: str, orchestrator_url: str | None, args: argparse.Namespace, meter: CpuMeter) -> dict:
     limits = httpx.Limits(
         max_connections=args.users + args.accept_concurrency + 10, max_keepalive_connections=200
     )
@@ -420,10 +447,12 @@ async def bench(url: str, args: argparse.Namespace, meter: CpuMeter) -> dict:
         if args.rounds:
             results = Results()
             server_before = await send_latency_buckets(client)
+            first_before = await first_token_buckets(client, orchestrator_url)
             cpu_before = meter.sample()
             elapsed = await streaming_phase(url, users, args.rounds, results)
             spent = meter.since(cpu_before)
             server_after = await send_latency_buckets(client)
+            first_after = await first_token_buckets(client, orchestrator_url)
             report["burst"] = {
                 "concurrent_streams": args.users,
                 "exchanges": len(results.samples),
@@ -437,6 +466,9 @@ async def bench(url: str, args: argparse.Namespace, meter: CpuMeter) -> dict:
                     "server_side_p50": bucket_percentile(server_before, server_after, 50),
                     "server_side_p99": bucket_percentile(server_before, server_after, 99),
                 },
+                # Where the overhead accrues: published -> first token includes Kafka and the
+                # consume loop, handler -> first token only the handler (both include the model).
+                "orchestrator_first_token": first_token_report(first_before, first_after),
                 **cpu_report(spent, results.samples),
             }
         if args.rate:
@@ -495,11 +527,11 @@ def main() -> None:
     args = parser.parse_args()
     with ExitStack() as stack:
         if args.backend_url:
-            url, services = args.backend_url, running_services()
+            url, orchestrator_url, services = args.backend_url, None, running_services()
         else:
-            url, services = start_services(args, stack)
+            url, orchestrator_url, services = start_services(args, stack)
         meter = CpuMeter(services=services, infra=infra_groups())
-        report = asyncio.run(bench(url, args, meter))
+        report = asyncio.run(bench(url, orchestrator_url, args, meter))
     print(json.dumps(report, indent=2))
     for phase in ("burst", "open_loop"):
         if "overhead_ms" in report.get(phase, {}):

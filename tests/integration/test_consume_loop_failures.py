@@ -15,10 +15,11 @@ import time
 from typing import Literal
 
 import pytest
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from alice_common.events import ChatCompleted, Event
 from alice_common.kafka import HEADER_ATTEMPTS, HEADER_ERROR_TYPE, ConsumeLoop, ensure_topics, publish
-from alice_common.kafka.deliveries import MongoDeliveryCounter
+from alice_common.kafka.deliveries import MongoDeliveryCounter, RedisDeliveryCounter
 from alice_common.kafka.failures import PermanentError, backoff_s
 from alice_common.settings import AliceSettings
 from devstack.testing import unique_name
@@ -148,10 +149,14 @@ async def test_transient_errors_are_retried_with_growing_pauses_until_they_pass(
 CRASH_TOPIC = "crashloop"
 
 
-async def run_worker(bootstrap: str, prefix: str, mongo_url: str, database: str) -> None:
-    """The child: handles `crashloop`; the record named "poison" kills the process outright."""
+async def run_worker(bootstrap: str, prefix: str, store: str, store_url: str, database: str) -> None:
+    """The child: handles `crashloop`; the record named "poison" kills the process outright.
+    Deliveries are counted in MongoDB or Redis (`store`)."""
     settings = make_settings(bootstrap, prefix)
-    mongo = AsyncIOMotorClient(mongo_url)
+    if store == "mongo":
+        counter = MongoDeliveryCounter(AsyncIOMotorClient(store_url)[database]["kafka_deliveries"])
+    else:
+        counter = RedisDeliveryCounter(aioredis.from_url(store_url))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
 
@@ -165,7 +170,7 @@ async def run_worker(bootstrap: str, prefix: str, mongo_url: str, database: str)
 
     loop = ConsumeLoop(
         settings, CRASH_TOPIC, "crashloop", handle, producer, event_type=Job,
-        delivery_counter=MongoDeliveryCounter(mongo[database]["kafka_deliveries"]), max_deliveries=3,
+        delivery_counter=counter, max_deliveries=3,
         consumer_options={"session_timeout_ms": 6000, "heartbeat_interval_ms": 500},
     )  # fmt: skip
     await loop.start()
@@ -176,14 +181,16 @@ async def run_worker(bootstrap: str, prefix: str, mongo_url: str, database: str)
         await producer.stop()
 
 
+@pytest.mark.parametrize("store", ["mongo", "redis"])
 async def test_a_record_that_kills_its_consumer_is_dead_lettered_after_max_deliveries(
-    infra, settings, producer
+    infra, settings, producer, store
 ):
     await ensure_topics(settings, [CRASH_TOPIC], partitions=1)
     await publish(producer, settings, CRASH_TOPIC, Job(name="poison"), key="k")
     await publish(producer, settings, CRASH_TOPIC, Job(name="after"), key="k")
     database = unique_name("crashloop")
-    argv = [__file__, infra.kafka_bootstrap_servers, settings.kafka_topic_prefix, infra.mongodb_url, database]
+    store_url = infra.mongodb_url if store == "mongo" else infra.redis_url
+    argv = [__file__, infra.kafka_bootstrap_servers, settings.kafka_topic_prefix, store, store_url, database]
 
     exits, outputs = [], []
     for _ in range(6):  # a supervisor restarting the crashed consumer
@@ -204,13 +211,22 @@ async def test_a_record_that_kills_its_consumer_is_dead_lettered_after_max_deliv
     [dead] = await dead_letters(settings, 1, topic=CRASH_TOPIC)
     assert Job.model_validate_json(dead.value).name == "poison"
     assert dict(dead.headers)[HEADER_ERROR_TYPE] == b"DeliveryLimitExceeded"
-    mongo = AsyncIOMotorClient(infra.mongodb_url)
-    try:
-        assert await mongo[database]["kafka_deliveries"].count_documents({}) == 0  # nothing left behind
-    finally:
-        await mongo.drop_database(database)
-        mongo.close()
+    if store == "mongo":
+        mongo = AsyncIOMotorClient(infra.mongodb_url)
+        try:
+            assert await mongo[database]["kafka_deliveries"].count_documents({}) == 0  # nothing left behind
+        finally:
+            await mongo.drop_database(database)
+            mongo.close()
+    else:
+        redis = aioredis.from_url(infra.redis_url)
+        try:  # nothing left behind
+            assert not [
+                k async for k in redis.scan_iter(f"kafkadeliveries:crashloop/{settings.topic(CRASH_TOPIC)}/*")
+            ]
+        finally:
+            await redis.aclose()
 
 
 if __name__ == "__main__":
-    asyncio.run(run_worker(*sys.argv[1:5]))
+    asyncio.run(run_worker(*sys.argv[1:6]))

@@ -11,6 +11,7 @@ from alice_backend.auth.refresh_tokens import RefreshTokenStore
 from alice_backend.internal_client import InternalClient
 from alice_backend.ownership_cache import OwnershipCache, TtlCache
 from alice_backend.ratelimit import RateLimiter
+from alice_backend.reply_hub import ReplyHub
 from alice_backend.settings import Settings
 from alice_backend.stream_slots import StreamSlots
 from alice_backend.users import Users
@@ -20,8 +21,8 @@ from alice_backend.users import Users
 class AppContext:
     settings: Settings
     redis: aioredis.Redis
-    # Only for XREAD BLOCK (SSE relay): a longer read timeout than the default client.
-    stream_redis: aioredis.Redis
+    # The process's one reader of the reply streams it relays (SSE and /v1 streaming).
+    reply_hub: ReplyHub
     db: AsyncIOMotorDatabase
     producer: AIOKafkaProducer
     users: Users

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 
-from alice_backend import quotas, sse
+from alice_backend import quotas
 from alice_backend.app_context import AppContext
 from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
@@ -22,6 +22,7 @@ from alice_backend.internal_client import InternalClient
 from alice_backend.openai_compat.errors import install_openai_errors
 from alice_backend.openapi import install_openapi
 from alice_backend.ratelimit import RateLimiter
+from alice_backend.reply_hub import ReplyHub
 from alice_backend.routes import admin, auth, conversations, documents, keys, replies, search, v1
 from alice_backend.settings import Settings
 from alice_backend.stream_slots import StreamSlots
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         register_check(app, "kafka", clients.kafka_check(producer), required=False)
         redis = clients.redis_client(settings)
         register_check(app, "redis", clients.redis_check(redis))
-        stream_redis = sse.blocking_client(settings.redis_url, settings.sse_heartbeat_s)
+        reply_hub = ReplyHub(settings.redis_url, settings.sse_heartbeat_s)
         mongo = clients.mongo_client(settings)
         register_check(app, "mongodb", clients.mongo_check(mongo))
         db = mongo[settings.mongodb_database]
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx = AppContext(
             settings=settings,
             redis=redis,
-            stream_redis=stream_redis,
+            reply_hub=reply_hub,
             db=db,
             producer=producer,
             users=users,
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await client.aclose()
             await producer.stop()
             await redis.aclose()
-            await stream_redis.aclose()
+            await reply_hub.aclose()
             mongo.close()
 
     app = FastAPI(

@@ -17,10 +17,11 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 import redis.asyncio as aioredis
-from alice_common.clients import reconnect_once
 from alice_common.reply_stream import FAILED, LEGACY_ERROR, TERMINAL_EVENTS, ReplyStream, reply_key
 from prometheus_client import Gauge
 from redis.exceptions import RedisError
+
+from alice_backend.reply_hub import ReplyHub
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +68,6 @@ async def finished_for(redis: aioredis.Redis, reply_id: str, last_event_id: str 
     return event in TERMINAL_EVENTS and _id_key(after) >= _id_key(entry_id)
 
 
-def blocking_client(redis_url: str, heartbeat_s: float) -> aioredis.Redis:
-    """A client for XREAD BLOCK: its read timeout must outlast the block time. Like the others, it
-    reconnects once on a broken connection: after Redis restarts, every pooled connection is dead,
-    and without the retry each one broke off the next stream read over it."""
-    return aioredis.from_url(
-        redis_url,
-        decode_responses=True,
-        socket_connect_timeout=2,
-        socket_timeout=heartbeat_s + 10,
-        retry=reconnect_once(),
-    )
-
-
 async def _still_there(redis: aioredis.Redis, key: str) -> bool:
     try:
         return bool(await redis.exists(key))
@@ -92,12 +80,10 @@ def format_event(entry_id: str, event: str, data: str) -> str:
     return f"id: {entry_id}\nevent: {event}\n{lines}\n"
 
 
-async def relay(
-    redis: aioredis.Redis, reply_id: str, after: str, heartbeat_s: float, batch: int = 100
-) -> AsyncIterator[str]:
+async def relay(hub: ReplyHub, reply_id: str, after: str, heartbeat_s: float) -> AsyncIterator[str]:
     # Tells the client how long to wait before reconnecting.
     yield f"retry: {RETRY_MS}\n\n"
-    async with aclosing(entries(redis, reply_id, after, heartbeat_s, batch)) as events:
+    async with aclosing(entries(hub, reply_id, after, heartbeat_s)) as events:
         async for entry_id, event, data in events:
             if entry_id is None:
                 yield ": heartbeat\n\n"
@@ -106,44 +92,46 @@ async def relay(
 
 
 async def entries(
-    redis: aioredis.Redis, reply_id: str, after: str, heartbeat_s: float, batch: int = 100
+    hub: ReplyHub, reply_id: str, after: str, heartbeat_s: float
 ) -> AsyncIterator[tuple[str | None, str, str]]:
     """The reply's events after `after` as (id, event, data) up to and including the terminal
     one; (None, "", "") whenever a heartbeat interval passed with nothing new."""
     key = reply_key(reply_id)
-    block_ms = max(1, int(heartbeat_s * 1000))
     OPEN_STREAMS.inc()
     try:
         # The stream is written before the reply id is ever handed out, so a missing one has expired.
         try:
-            exists = await redis.exists(key)
+            exists = await hub.redis.exists(key)
         except RedisError as exc:  # as below: end the response, the client reconnects
             log.warning("reply stream %s: Redis read failed: %s", reply_id, exc)
             return
         if not exists:
             yield EXPIRED_ID, FAILED, json.dumps(EXPIRED)
             return
-        while True:
-            try:
-                answer = await redis.xread({key: after}, count=batch, block=block_ms)
-            except RedisError as exc:
-                # End the response; the client reconnects with Last-Event-ID and loses nothing.
-                log.warning("reply stream %s: Redis read failed: %s", reply_id, exc)
-                return
-            if not answer:
-                # XREAD on a key that expired meanwhile just blocks: check, or heartbeat forever.
-                if not await _still_there(redis, key):
-                    yield EXPIRED_ID, FAILED, json.dumps(EXPIRED)
+        subscription = hub.subscribe(key, after)
+        try:
+            while True:
+                try:
+                    batch = await subscription.next_batch(heartbeat_s)
+                except RedisError as exc:
+                    # End the response; the client reconnects with Last-Event-ID and loses nothing.
+                    log.warning("reply stream %s: Redis read failed: %s", reply_id, exc)
                     return
-                yield None, "", ""
-                continue
-            for entry_id, fields in answer[0][1]:
-                after = entry_id
-                event = fields.get("event", "message")
-                if event == LEGACY_ERROR:
-                    event = FAILED
-                yield entry_id, event, fields.get("data", "{}")
-                if event in TERMINAL_EVENTS:
-                    return
+                if not batch:
+                    # A stream that expired meanwhile is never read again: check, or heartbeat forever.
+                    if not await _still_there(hub.redis, key):
+                        yield EXPIRED_ID, FAILED, json.dumps(EXPIRED)
+                        return
+                    yield None, "", ""
+                    continue
+                for entry_id, fields in batch:
+                    event = fields.get("event", "message")
+                    if event == LEGACY_ERROR:
+                        event = FAILED
+                    yield entry_id, event, fields.get("data", "{}")
+                    if event in TERMINAL_EVENTS:
+                        return
+        finally:
+            subscription.close()
     finally:
         OPEN_STREAMS.dec()

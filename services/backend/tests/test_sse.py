@@ -3,8 +3,17 @@
 import asyncio
 import uuid
 
+import pytest
 from alice_backend import sse
+from alice_backend.reply_hub import ReplyHub
 from alice_common.reply_stream import ReplyStream, reply_key
+
+
+@pytest.fixture
+async def hub(infra):
+    hub = ReplyHub(infra.redis_url, block_s=5)
+    yield hub
+    await hub.aclose()
 
 
 def test_format_event_puts_every_data_line_on_its_own_field():
@@ -29,7 +38,7 @@ async def _collect(gen, limit=50):
     return out
 
 
-async def test_relay_resumes_exactly_after_an_id_and_ends_at_done(redis):
+async def test_relay_resumes_exactly_after_an_id_and_ends_at_done(redis, hub):
     reply = uuid.uuid4().hex
     key = reply_key(reply)
     ids = []
@@ -41,41 +50,18 @@ async def test_relay_resumes_exactly_after_an_id_and_ends_at_done(redis):
     ]:
         ids.append(await ReplyStream(redis, reply).add(event, data))
     await redis.xadd(key, {"event": "token", "data": "{}"})  # after done: never relayed
-    full = await _collect(sse.relay(redis, reply, "0-0", heartbeat_s=1))
+    full = await _collect(sse.relay(hub, reply, "0-0", heartbeat_s=1))
     events = [c for c in full if c.startswith("id:")]
     assert [e.split("\n")[0] for e in events] == [f"id: {i}" for i in ids]
-    resumed = [
-        c for c in await _collect(sse.relay(redis, reply, ids[1], heartbeat_s=1)) if c.startswith("id:")
-    ]
+    resumed = [c for c in await _collect(sse.relay(hub, reply, ids[1], heartbeat_s=1)) if c.startswith("id:")]
     assert [e.split("\n")[0] for e in resumed] == [f"id: {i}" for i in ids[2:]]
     await redis.delete(key)
 
 
-async def test_relay_over_a_connection_redis_dropped_reconnects_and_delivers_everything(infra, redis):
-    """As after a Redis restart: the stream client's pooled connection is dead. The relay still
-    delivers the finished reply whole (a broken connection is retried once on a fresh one)."""
-    reply = uuid.uuid4().hex
-    ids = [
-        await ReplyStream(redis, reply).add(event, data)
-        for event, data in [("token", {"delta": "Hi"}), ("done", {"message": {"content": "Hi"}})]
-    ]
-    blocking = sse.blocking_client(infra.redis_url, heartbeat_s=1)
-    try:
-        victim = await blocking.client_id()  # the one pooled connection, which the relay reuses
-        assert await redis.client_kill_filter(_id=victim) == 1
-        relayed = [
-            c for c in await _collect(sse.relay(blocking, reply, "0-0", heartbeat_s=1)) if c.startswith("id:")
-        ]
-        assert [e.split("\n")[0] for e in relayed] == [f"id: {i}" for i in ids]
-    finally:
-        await blocking.aclose()
-        await redis.delete(reply_key(reply))
-
-
-async def test_relay_waits_with_heartbeats_then_delivers_live_events(redis):
+async def test_relay_waits_with_heartbeats_then_delivers_live_events(redis, hub):
     reply = uuid.uuid4().hex
     queued = await redis.xadd(reply_key(reply), {"event": "status", "data": '{"state":"queued"}'})
-    gen = sse.relay(redis, reply, queued, heartbeat_s=0.1)
+    gen = sse.relay(hub, reply, queued, heartbeat_s=0.1)
     assert (await anext(gen)).startswith("retry:")
     assert await anext(gen) == ": heartbeat\n\n"
 
@@ -90,15 +76,15 @@ async def test_relay_waits_with_heartbeats_then_delivers_live_events(redis):
     await redis.delete(reply_key(reply))
 
 
-async def test_an_expired_stream_ends_at_once_with_failed(redis):
-    chunks = [c async for c in sse.relay(redis, uuid.uuid4().hex, "0-0", heartbeat_s=5)]
+async def test_an_expired_stream_ends_at_once_with_failed(redis, hub):
+    chunks = [c async for c in sse.relay(hub, uuid.uuid4().hex, "0-0", heartbeat_s=5)]
     assert chunks[-1].startswith("id: 0-1\nevent: failed\n") and "reply_expired" in chunks[-1]
 
 
-async def test_a_legacy_error_entry_is_relayed_as_failed_never_as_error(redis):
+async def test_a_legacy_error_entry_is_relayed_as_failed_never_as_error(redis, hub):
     reply = uuid.uuid4().hex
     await redis.xadd(reply_key(reply), {"event": "error", "data": '{"code":"x","message":"y"}'})
-    chunks = [c async for c in sse.relay(redis, reply, "0-0", heartbeat_s=1)]
+    chunks = [c async for c in sse.relay(hub, reply, "0-0", heartbeat_s=1)]
     assert chunks[0] == f"retry: {sse.RETRY_MS}\n\n"
     assert "event: failed\n" in chunks[-1] and not any("event: error" in c for c in chunks)
     await redis.delete(reply_key(reply))
@@ -121,11 +107,11 @@ async def test_finished_for_only_when_the_client_saw_the_last_event(redis):
     await redis.delete(key)
 
 
-async def test_the_open_stream_gauge_counts_relays_until_they_end(redis):
+async def test_the_open_stream_gauge_counts_relays_until_they_end(redis, hub):
     reply = uuid.uuid4().hex
     await redis.xadd(reply_key(reply), {"event": "status", "data": "{}"})
     before = sse.OPEN_STREAMS._value.get()
-    gen = sse.relay(redis, reply, "0-0", heartbeat_s=0.05)
+    gen = sse.relay(hub, reply, "0-0", heartbeat_s=0.05)
     await anext(gen)
     await anext(gen)
     assert sse.OPEN_STREAMS._value.get() == before + 1

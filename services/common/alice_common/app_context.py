@@ -18,7 +18,9 @@ def set_app_context(app: FastAPI, ctx: Any) -> None:
     app.state.ctx = ctx
 
 
-def app_context(request: Request) -> Any:
+async def app_context(request: Request) -> Any:
+    # `async` although it never awaits: FastAPI runs a plain `def` dependency in a worker thread,
+    # a thread hop on every request (docs/performance.md).
     # Never raises: FastAPI runs dependencies before it reports invalid parameters, and a bad
     # request must stay a 422. (uvicorn serves no request before the lifespan has started.)
     return getattr(request.app.state, "ctx", None)

@@ -11,6 +11,8 @@ keys, the event names, the admission script and the generation-slot helpers (doc
 - `active:{user_id}`: a sorted set of the user's generation slots (reply id -> start time).
 - `streams:{user_id}`: a sorted set of the user's open reply streams (the backend's cap on them;
   slot token -> lease end).
+- `relaywake:{instance}`: one backend process's wake-up stream: an entry ends its reader's
+  blocking XREAD over the reply streams it relays (`alice_backend.reply_hub`).
 
 Nothing else in the code base spells these keys or names.
 """
@@ -43,6 +45,11 @@ def active_key(user_id: str) -> str:
 def open_streams_key(user_id: str) -> str:
     """The user's open reply streams (`alice_backend.stream_slots`)."""
     return f"streams:{user_id}"
+
+
+def relay_wake_key(instance: str) -> str:
+    """A backend process's wake-up stream (`alice_backend.reply_hub`)."""
+    return f"relaywake:{instance}"
 
 
 def send_bucket_key(user_id: str) -> str:

@@ -13,8 +13,7 @@ from alice_common.app_context import set_app_context
 from alice_common.embeddings import get_embedder
 from alice_common.events import ChatCompleted, ConversationDeleted, Topics
 from alice_common.kafka import ConsumeLoop, ensure_topics, publish
-from alice_common.kafka.deliveries import COLLECTION as DELIVERIES
-from alice_common.kafka.deliveries import MongoDeliveryCounter
+from alice_common.kafka.deliveries import RedisDeliveryCounter
 from alice_common.observability import install_observability, register_check
 from fastapi import FastAPI
 
@@ -86,8 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_attempts=settings.chat_max_attempts,
             on_dead_letter=handler.on_dead_letter,
             # A request that crashes the process (the model runs native code) must not crash-loop
-            # every replica: deliveries are counted in MongoDB, and it is set aside at the limit.
-            delivery_counter=MongoDeliveryCounter(mongo[settings.mongodb_database][DELIVERIES]),
+            # every replica: deliveries are counted in Redis (not FerretDB: it is on the path to the
+            # first token; docs/performance.md), and it is set aside at the limit.
+            delivery_counter=RedisDeliveryCounter(redis),
             max_deliveries=settings.chat_max_deliveries,
             consumer_options={
                 "session_timeout_ms": settings.chat_consumer_session_timeout_ms,

@@ -86,11 +86,10 @@ class ChatStore:
         doc = await self.conversation_by_id(conversation_id)
         return None if doc is None else doc["user_id"]
 
-    async def touch_conversation(self, user_id: str, conversation_id: str) -> dict | None:
-        return await self.conversations.find_one_and_update(
-            {"_id": conversation_id, "user_id": user_id},
-            {"$set": {"updated_at": utcnow()}},
-            return_document=ReturnDocument.AFTER,
+    async def touch_conversation(self, user_id: str, conversation_id: str) -> None:
+        # A plain update: nobody reads the document back (findAndModify costs the store more).
+        await self.conversations.update_one(
+            {"_id": conversation_id, "user_id": user_id}, {"$set": {"updated_at": utcnow()}}
         )
 
     async def set_title_if_empty(self, user_id: str, conversation_id: str, title: str) -> bool:

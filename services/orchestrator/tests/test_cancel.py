@@ -18,8 +18,8 @@ class FakeRedis:
         self.keys: set[str] = set()
         self.stream: list[dict] = []
 
-    async def exists(self, key: str) -> int:
-        return int(key in self.keys)
+    async def exists(self, *keys: str) -> int:
+        return sum(key in self.keys for key in keys)
 
     async def xadd(self, key: str, fields: dict) -> str:
         self.stream.append(fields)
@@ -99,3 +99,28 @@ def test_ids_are_recovered_from_broken_records_for_the_error_event():
     assert recover_ids(b"\x00garbage") == {}
     assert recover_ids(None) == {}
     assert recover_ids(b'{"reply_id": 7}') == {}
+
+
+async def test_many_generations_share_one_stop_poll_and_only_the_stopped_one_stops():
+    class Counting(FakeRedis):
+        calls = 0
+
+        async def exists(self, *keys: str) -> int:
+            Counting.calls += 1
+            return await super().exists(*keys)
+
+    redis = Counting()
+    settings = SETTINGS.model_copy(update={"llm_max_tokens": 60, "cancel_poll_interval_ms": 100})
+    hello = [{"role": "user", "content": "hi"}]
+    provider = FakeProvider(token_interval_ms=20)  # about 1.2 s each
+
+    async def press_stop():
+        await asyncio.sleep(0.4)
+        redis.keys.add(cancel_key("g3"))
+
+    stopper = asyncio.create_task(press_stop())
+    outcomes = await asyncio.gather(*(run(provider, redis, f"g{i}", hello, settings) for i in range(20)))
+    await stopper
+    assert [o.status for o in outcomes] == ["stopped" if i == 3 else "completed" for i in range(20)]
+    # About one poll per 100 ms for all twenty (plus the look-up of who was stopped), not twenty.
+    assert Counting.calls < 40, Counting.calls

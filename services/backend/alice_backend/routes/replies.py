@@ -61,9 +61,7 @@ async def stream_reply(
         # The SSE specification's way of telling EventSource not to reconnect, ever.
         return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"Cache-Control": "no-store"})
     slot = await ctx.stream_slots.acquire(user_id)
-    events = sse.relay(
-        ctx.stream_redis, reply_id, sse.start_after(last_event_id), ctx.settings.sse_heartbeat_s
-    )
+    events = sse.relay(ctx.reply_hub, reply_id, sse.start_after(last_event_id), ctx.settings.sse_heartbeat_s)
     held = ctx.stream_slots.hold(user_id, slot, events)
     return StreamingResponse(held, media_type="text/event-stream", headers=sse.SSE_HEADERS)
 

@@ -98,7 +98,7 @@ async def _chunks(ctx: AppContext, reply_id: str, model: str, include_usage: boo
         return _data(base | {"choices": [choice]})
 
     ended = False
-    entries = sse.entries(ctx.stream_redis, reply_id, "0-0", ctx.settings.sse_heartbeat_s)
+    entries = sse.entries(ctx.reply_hub, reply_id, "0-0", ctx.settings.sse_heartbeat_s)
     try:
         yield chunk({"role": "assistant", "content": ""})
         async with aclosing(entries), aclosing(relay.answer_text(entries)) as pieces:
@@ -126,7 +126,7 @@ async def _chunks(ctx: AppContext, reply_id: str, model: str, include_usage: boo
 
 
 async def _complete(ctx: AppContext, reply_id: str, model: str) -> dict:
-    entries = sse.entries(ctx.stream_redis, reply_id, "0-0", ctx.settings.sse_heartbeat_s)
+    entries = sse.entries(ctx.reply_hub, reply_id, "0-0", ctx.settings.sse_heartbeat_s)
     try:
         async with asyncio.timeout(ctx.settings.active_generation_ttl_s), aclosing(entries):
             async for entry_id, event, data in entries:

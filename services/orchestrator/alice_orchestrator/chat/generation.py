@@ -5,11 +5,12 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from alice_common import linear_re
-from alice_common.reply_stream import ReplyStream, stop_requested
+from alice_common.reply_stream import ReplyStream
 
 from alice_orchestrator.providers.base import ChatProvider
 from alice_orchestrator.replystream import TokenCoalescer
 from alice_orchestrator.settings import Settings
+from alice_orchestrator.stop_watch import stop_watch
 
 
 @dataclass
@@ -61,24 +62,24 @@ async def generate(
 
     pump_task = asyncio.create_task(pump())
     status = "completed"
-    poll_s = settings.cancel_poll_interval_ms / 1000
+    watch = stop_watch(redis, settings.cancel_poll_interval_ms / 1000)
+    stop_wait = asyncio.create_task(watch.watch(reply_id).wait())
     try:
-        while True:
-            done, _ = await asyncio.wait({pump_task}, timeout=poll_s)
-            if done:
-                pump_task.result()
-                break
-            if await stop_requested(redis, reply_id):
-                status = "stopped"
-                pump_task.cancel()
-                await asyncio.gather(pump_task, return_exceptions=True)
-                break
+        done, _ = await asyncio.wait({pump_task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if pump_task in done:
+            pump_task.result()
+        else:
+            status = "stopped"
+            pump_task.cancel()
+            await asyncio.gather(pump_task, return_exceptions=True)
     except BaseException:
         # A failed attempt must not leave a write in flight that could land after the
         # next attempt's `reset`.
         await asyncio.gather(coalescer.close(), return_exceptions=True)
         raise
     finally:
+        watch.forget(reply_id)
+        stop_wait.cancel()
         if not pump_task.done():
             pump_task.cancel()
             await asyncio.gather(pump_task, return_exceptions=True)
