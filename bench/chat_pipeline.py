@@ -41,6 +41,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import httpx
+from alice_common.reply_stream import DONE, FAILED, TOKEN
 from proc_cpu import CpuMeter, find_pids, infra_groups
 
 SERVICES = ("backend", "orchestrator", "dataflow", "kafkaflow")
@@ -178,10 +179,10 @@ async def read_sse_until_done(
                 if line.startswith(b"event:"):
                     event = line[6:].strip().decode()
                 elif line.startswith(b"data:"):
-                    if event == "token":
+                    if event == TOKEN:
                         tokens += 1
                         first_token = first_token or time.perf_counter()
-                    elif event in ("done", "failed"):
+                    elif event in (DONE, FAILED):
                         return first_token, json.loads(line[5:]), event, tokens
     finally:
         writer.close()
@@ -198,7 +199,7 @@ async def one_exchange(url: str, connection: "RawConnection", user: User, prompt
         raise RuntimeError(f"send: {status} {answer[:200]!r}")
     stream_url = json.loads(answer)["stream_url"]
     first_token, done, event, tokens = await read_sse_until_done(url, stream_url, user.auth["Authorization"])
-    if event != "done" or done is None:
+    if event != DONE or done is None:
         raise RuntimeError(f"stream ended with {event} {done}")
     provider_ttft = (done["message"].get("usage") or {}).get("ttft_ms")
     if first_token is None or provider_ttft is None:

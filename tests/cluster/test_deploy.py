@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from alice_common.reply_stream import DONE, TOKEN
 from kube import NAMESPACE, Deployment, Kube, run
 from stack import ask, new_conversation, register, send, sse_events
 
@@ -25,7 +26,7 @@ async def test_sign_up_and_a_reply_streams_and_resumes_after_last_event_id(deplo
         arrivals: list[float] = []
 
         async def on_event(event: dict) -> None:
-            if event["event"] == "token":
+            if event["event"] == TOKEN:
                 arrivals.append(time.monotonic())
 
         first = await sse_events(api, url, auth, stop_after=2, read_timeout_s=300, direct=False)
@@ -35,9 +36,9 @@ async def test_sign_up_and_a_reply_streams_and_resumes_after_last_event_id(deplo
         full = await sse_events(api, url, auth, read_timeout_s=300, direct=False)
     assert first + rest == full
     kinds = [e["event"] for e in full]
-    assert kinds[-1] == "done", kinds
+    assert kinds[-1] == DONE, kinds
     done = full[-1]["data"]["message"]
-    text = "".join(e["data"]["delta"] for e in full if e["event"] == "token")
+    text = "".join(e["data"]["delta"] for e in full if e["event"] == TOKEN)
     assert done["status"] == "completed" and done["content"] == text and text.strip()
     # Streamed through nginx and the port-forward, not delivered in one burst at the end.
     assert len(arrivals) >= 3 and arrivals[-1] - arrivals[0] > 0.3, kinds

@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from alice_common.reply_stream import DONE, RESET, TOKEN
 from kube import Deployment, Kube, ready, run
 from stack import ask, new_conversation, new_credentials, register, send, sse_events
 
@@ -69,7 +70,7 @@ async def test_the_orchestrator_killed_mid_reply_resets_and_completes_once(deplo
         killed: list[float] = []
 
         async def on_event(event: dict) -> None:
-            if event["event"] == "token" and not killed:
+            if event["event"] == TOKEN and not killed:
                 killed.append(time.monotonic())
                 await asyncio.to_thread(
                     kube, "delete", "pod", victim["metadata"]["name"], "--grace-period=0", "--force"
@@ -81,10 +82,10 @@ async def test_the_orchestrator_killed_mid_reply_resets_and_completes_once(deplo
         )
         kinds = [e["event"] for e in events]
         assert killed, kinds
-        assert kinds[-1] == "done" and kinds.count("reset") == 1, kinds
-        assert kinds.index("token") < kinds.index("reset")
-        after_reset = events[kinds.index("reset") + 1 :]
-        text = "".join(e["data"]["delta"] for e in after_reset if e["event"] == "token")
+        assert kinds[-1] == DONE and kinds.count(RESET) == 1, kinds
+        assert kinds.index(TOKEN) < kinds.index(RESET)
+        after_reset = events[kinds.index(RESET) + 1 :]
+        text = "".join(e["data"]["delta"] for e in after_reset if e["event"] == TOKEN)
         done = events[-1]["data"]["message"]
         assert done["id"] == accepted["reply_id"] and done["status"] == "completed"
         assert done["content"] == text and text.strip()
@@ -119,7 +120,7 @@ async def test_a_rolling_update_of_the_orchestrator_loses_and_repeats_nothing(de
 
             async def on_event(event: dict) -> None:
                 nonlocal rollout
-                if rollout is None and event["event"] == "token":
+                if rollout is None and event["event"] == TOKEN:
                     await asyncio.to_thread(kube, "rollout", "restart", "deployment/orchestrator")
                     rollout = asyncio.create_task(
                         asyncio.to_thread(
@@ -136,7 +137,7 @@ async def test_a_rolling_update_of_the_orchestrator_loses_and_repeats_nothing(de
                 api, accepted["stream_url"], auth, on_event=on_event, read_timeout_s=600, direct=False
             )
             streams.append([e["event"] for e in events])
-            assert events[-1]["event"] == "done", streams[-1]
+            assert events[-1]["event"] == DONE, streams[-1]
         await rollout
         listed = (await api.get(f"/api/conversations/{conversation}/messages", headers=auth)).json()["items"]
     after = {p["metadata"]["uid"] for p in live_pods(kube, "orchestrator")}

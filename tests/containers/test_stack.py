@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alice_common.reply_stream import DONE, RESET, TOKEN
 from composestack import ALICE_IMAGES, ROOT, Compose, run
 from stack import ask, new_conversation, new_credentials, register, send, sse_events
 
@@ -61,13 +62,13 @@ async def test_sign_up_and_a_reply_streams_through_nginx_token_by_token(stack: C
             api, accepted["stream_url"], auth, on_event=on_event, read_timeout_s=300, direct=False
         )
     kinds = [e["event"] for e in events]
-    assert kinds[-1] == "done", kinds
-    tokens = [t for t, kind in arrivals if kind == "token"]
+    assert kinds[-1] == DONE, kinds
+    tokens = [t for t, kind in arrivals if kind == TOKEN]
     assert len(tokens) >= 5, kinds
     # Not buffered by nginx: the tokens arrive spread over the generation, not in one burst at the end.
     assert tokens[-1] - tokens[0] > 0.3, f"all {len(tokens)} tokens within {tokens[-1] - tokens[0]:.3f}s"
     done = events[-1]["data"]["message"]
-    text = "".join(e["data"]["delta"] for e in events if e["event"] == "token")
+    text = "".join(e["data"]["delta"] for e in events if e["event"] == TOKEN)
     assert done["status"] == "completed" and done["content"] == text and text.strip()
 
 
@@ -133,7 +134,7 @@ async def test_docker_kill_of_the_orchestrator_mid_reply_resets_and_completes_on
         killed: list[float] = []
 
         async def on_event(event: dict) -> None:
-            if event["event"] == "token" and not killed:
+            if event["event"] == TOKEN and not killed:
                 killed.append(time.monotonic())
                 await asyncio.to_thread(run, ["docker", "kill", orchestrator], stack.env, 60)
                 await asyncio.to_thread(stack, "start", "orchestrator", timeout=300)
@@ -143,10 +144,10 @@ async def test_docker_kill_of_the_orchestrator_mid_reply_resets_and_completes_on
         )
         kinds = [e["event"] for e in events]
         assert killed, kinds
-        assert kinds[-1] == "done" and "reset" in kinds, kinds
-        assert kinds.index("token") < kinds.index("reset")
-        after_reset = events[kinds.index("reset") + 1 :]
-        text = "".join(e["data"]["delta"] for e in after_reset if e["event"] == "token")
+        assert kinds[-1] == DONE and RESET in kinds, kinds
+        assert kinds.index(TOKEN) < kinds.index(RESET)
+        after_reset = events[kinds.index(RESET) + 1 :]
+        text = "".join(e["data"]["delta"] for e in after_reset if e["event"] == TOKEN)
         done = events[-1]["data"]["message"]
         assert done["id"] == accepted["reply_id"] and done["status"] == "completed"
         assert done["content"] == text

@@ -20,7 +20,7 @@ import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from alice_common.events import ChatRequested, new_id
-from alice_common.reply_stream import reply_key
+from alice_common.reply_stream import DONE, FAILED, reply_key
 from devstack.testing import Infra, ServiceProcess, service_env, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,7 +181,7 @@ async def sse_events(
             events.append(event)
             if on_event is not None:
                 await on_event(event)
-            if event["event"] in ("done", "failed") or (stop_after and len(events) >= stop_after):
+            if event["event"] in (DONE, FAILED) or (stop_after and len(events) >= stop_after):
                 break
     return events
 
@@ -230,7 +230,7 @@ async def sse_reconnecting(
                     continue
                 async for event in parse_sse(response):
                     events.append(event)
-                    if event["event"] in ("done", "failed"):
+                    if event["event"] in (DONE, FAILED):
                         return events, refusals
         except httpx.TransportError:
             pass  # the connection dropped: resume after the last event seen
@@ -243,7 +243,7 @@ async def read_until_done(
 ) -> dict:
     """The finished assistant message of a reply stream (which must end in `done`)."""
     events = await sse_events(api, url, auth, read_timeout_s=300, direct=direct)
-    assert events and events[-1]["event"] == "done", f"stream ended without done: {events[-3:]}"
+    assert events and events[-1]["event"] == DONE, f"stream ended without done: {events[-3:]}"
     return events[-1]["data"]["message"]
 
 
@@ -310,6 +310,6 @@ async def follow(
                 events.append(event)
                 if on_event is not None:
                     await on_event(event)
-                if event[0] in ("done", "failed"):
+                if event[0] in (DONE, FAILED):
                     return events
-    raise AssertionError(f"no done/failed on reply:{reply_id} within {timeout_s}s: {events}")
+    raise AssertionError(f"no {DONE}/{FAILED} on {reply_key(reply_id)} within {timeout_s}s: {events}")

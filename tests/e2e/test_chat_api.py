@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from alice_common.reply_stream import DONE, RESET, STATUS, TOKEN
 from stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send, sse_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -33,9 +34,9 @@ async def api(stack) -> httpx.AsyncClient:
 def text_of(events: list[dict]) -> str:
     text = ""
     for event in events:
-        if event["event"] == "reset":
+        if event["event"] == RESET:
             text = ""
-        elif event["event"] == "token":
+        elif event["event"] == TOKEN:
             text += event["data"]["delta"]
     return text
 
@@ -59,8 +60,8 @@ async def test_two_users_stream_and_isolation(api):
 
     events = await sse_events(api, accepted["stream_url"], alice)
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "status" and events[0]["data"] == {"state": "queued"}
-    assert "token" in kinds and kinds[-1] == "done", kinds
+    assert kinds[0] == STATUS and events[0]["data"] == {"state": "queued"}
+    assert TOKEN in kinds and kinds[-1] == DONE, kinds
     assert all(e.get("id") for e in events)
     done = events[-1]["data"]["message"]
     assert done["content"] == text_of(events) and done["content"].strip()
@@ -123,7 +124,7 @@ async def test_stop_ends_the_stream_within_a_second_with_partial_content(api):
     stopped_at: list[float] = []
 
     async def stop_on_first_token(event: dict) -> None:
-        if event["event"] == "token" and not stopped_at:
+        if event["event"] == TOKEN and not stopped_at:
             stop = await api.post(f"/api/replies/{accepted['reply_id']}/stop", headers=auth)
             assert stop.status_code == 202
             stopped_at.append(time.monotonic())
@@ -131,7 +132,7 @@ async def test_stop_ends_the_stream_within_a_second_with_partial_content(api):
     events = await sse_events(api, accepted["stream_url"], auth, on_event=stop_on_first_token)
     ended_at = time.monotonic()
     assert stopped_at, [e["event"] for e in events]
-    assert events[-1]["event"] == "done", events[-1]
+    assert events[-1]["event"] == DONE, events[-1]
     assert ended_at - stopped_at[0] <= 1.0, ended_at - stopped_at[0]
     message = events[-1]["data"]["message"]
     assert message["status"] == "stopped"
@@ -146,14 +147,14 @@ async def test_regenerate_streams_a_new_reply(api):
     conversation = await new_conversation(api, auth)
     accepted = await send(api, auth, conversation, "Give me one word that rhymes with cat.")
     first = await sse_events(api, accepted["stream_url"], auth)
-    assert first[-1]["event"] == "done"
+    assert first[-1]["event"] == DONE
 
     response = await api.post(f"/api/replies/{accepted['reply_id']}/regenerate", headers=auth)
     assert response.status_code == 202, response.text
     again = response.json()
     assert again["reply_id"] != accepted["reply_id"] and again["regenerate_of"] == accepted["reply_id"]
     events = await sse_events(api, again["stream_url"], auth)
-    assert events[0]["event"] == "status" and events[-1]["event"] == "done"
+    assert events[0]["event"] == STATUS and events[-1]["event"] == DONE
     assert events[-1]["data"]["message"]["id"] == again["reply_id"]
     assert events[-1]["data"]["message"]["content"] == text_of(events)
     deadline = time.monotonic() + 20

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from alice_common.reply_stream import reply_key
+from alice_common.reply_stream import FAILED, TOKEN, reply_key
 from alice_orchestrator.recent_turns import ctx_key
 from motor.motor_asyncio import AsyncIOMotorClient
 from stack import (
@@ -49,13 +49,13 @@ async def test_deleting_a_conversation_mid_reply_leaves_nothing_behind(infra):
             deleted: list[int] = []
 
             async def delete_on_first_token(event: dict) -> None:
-                if event["event"] == "token" and not deleted:
+                if event["event"] == TOKEN and not deleted:
                     response = await api.delete(f"/api/conversations/{doomed}", headers=auth)
                     deleted.append(response.status_code)
 
             events = await sse_events(api, accepted["stream_url"], auth, on_event=delete_on_first_token)
             assert deleted == [204]
-            assert events[-1]["event"] == "failed", [e["event"] for e in events]
+            assert events[-1]["event"] == FAILED, [e["event"] for e in events]
             assert events[-1]["data"]["code"] == "conversation_not_found"
             assert (await api.get(f"/api/conversations/{doomed}", headers=auth)).status_code == 404
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocol
+from alice_common.reply_stream import DONE, RESET, TOKEN
 from devstack.testing import ServiceProcess
 from stack import (
     Stack,
@@ -47,7 +48,7 @@ async def test_sigkill_mid_reply_then_a_new_replica_resets_and_completes(infra):
             killed = {"at": None}
 
             async def on_event(event: dict) -> None:
-                if event["event"] == "token" and killed["at"] is None:
+                if event["event"] == TOKEN and killed["at"] is None:
                     killed["at"] = time.monotonic()
                     await asyncio.to_thread(orchestrator.kill)  # SIGKILL: no shutdown code runs
                     await asyncio.to_thread(orchestrator.start)  # same port, same group
@@ -57,12 +58,12 @@ async def test_sigkill_mid_reply_then_a_new_replica_resets_and_completes(infra):
             )
             kinds = [e["event"] for e in events]
             assert killed["at"] is not None, f"no token before the stream ended: {kinds}"
-            assert kinds[-1] == "done", kinds
-            assert "reset" in kinds, kinds
-            first_token, reset = kinds.index("token"), kinds.index("reset")
+            assert kinds[-1] == DONE, kinds
+            assert RESET in kinds, kinds
+            first_token, reset = kinds.index(TOKEN), kinds.index(RESET)
             assert first_token < reset
             after_reset = events[reset + 1 :]
-            text = "".join(e["data"]["delta"] for e in after_reset if e["event"] == "token")
+            text = "".join(e["data"]["delta"] for e in after_reset if e["event"] == TOKEN)
             done = events[-1]["data"]["message"]
             assert done["id"] == reply_id and done["status"] == "completed"
             assert done["content"] == text and text.strip()
@@ -94,7 +95,7 @@ async def test_sigterm_mid_reply_finishes_or_hands_over_without_duplicates(infra
             terminated: list[bool] = []
 
             async def terminate_on_first_token(event: tuple[str, dict]) -> None:
-                if event[0] == "token" and not terminated:
+                if event[0] == TOKEN and not terminated:
                     terminated.append(True)
                     stopping = time.monotonic()
                     await asyncio.to_thread(orchestrator.stop, 40)  # SIGTERM, SIGKILL only after 40 s
@@ -104,12 +105,12 @@ async def test_sigterm_mid_reply_finishes_or_hands_over_without_duplicates(infra
 
             events = await follow(redis, request.reply_id, on_event=terminate_on_first_token, timeout_s=180)
             kinds = [kind for kind, _ in events]
-            assert kinds.count("done") == 1 and kinds[-1] == "done", kinds
-            if "reset" in kinds:
-                after = events[kinds.index("reset") + 1 :]
+            assert kinds.count(DONE) == 1 and kinds[-1] == DONE, kinds
+            if RESET in kinds:
+                after = events[kinds.index(RESET) + 1 :]
             else:
                 after = events
-            text = "".join(data["delta"] for kind, data in after if kind == "token")
+            text = "".join(data["delta"] for kind, data in after if kind == TOKEN)
             assert events[-1][1]["message"]["content"] == text and text.strip()
             listed = await http.get(
                 f"/internal/conversations/{conversation}/messages", params={"user_id": user}
@@ -161,7 +162,7 @@ async def test_a_second_orchestrator_joining_mid_reply_leaves_the_reply_running(
                 shared_at: list[float] = []
 
                 async def join_on_first_token(event: tuple[str, dict]) -> None:
-                    if event[0] == "token" and not second.running:
+                    if event[0] == TOKEN and not second.running:
                         await asyncio.to_thread(second.start)
                         deadline = time.monotonic() + 60
                         while True:  # until both members consume: the rebalance happened
@@ -176,9 +177,9 @@ async def test_a_second_orchestrator_joining_mid_reply_leaves_the_reply_running(
                 done_at = time.monotonic()
                 kinds = [kind for kind, _ in events]
                 assert shared_at and shared_at[0] < done_at, "the rebalance did not happen mid-reply"
-                assert "reset" not in kinds and kinds.count("done") == 1 and kinds[-1] == "done", kinds
-                text = "".join(data["delta"] for kind, data in events if kind == "token")
-                assert kinds.count("token") >= 1 and len(text.split()) == 250
+                assert RESET not in kinds and kinds.count(DONE) == 1 and kinds[-1] == DONE, kinds
+                text = "".join(data["delta"] for kind, data in events if kind == TOKEN)
+                assert kinds.count(TOKEN) >= 1 and len(text.split()) == 250
                 assert events[-1][1]["message"]["content"] == text
 
                 # Both replicas take new work: requests in fresh conversations all complete once.
@@ -187,7 +188,7 @@ async def test_a_second_orchestrator_joining_mid_reply_leaves_the_reply_running(
                     await publish_chat(producer, prefix, extra)
                 for extra in [*more, request]:
                     followed = [k for k, _ in await follow(redis, extra.reply_id, timeout_s=120)]
-                    assert followed.count("done") == 1, followed
+                    assert followed.count(DONE) == 1, followed
                     listed = await http.get(
                         f"/internal/conversations/{extra.conversation_id}/messages",
                         params={"user_id": extra.user_id},

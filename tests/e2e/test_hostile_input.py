@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from alice_common.reply_stream import DONE
 from stack import (
     UNTHROTTLED,
     UNTHROTTLED_UPLOADS,
@@ -223,12 +224,12 @@ async def test_a_stream_flood_is_capped_per_user_and_the_backend_stays_responsiv
                 if response.status_code == 429:
                     outcomes.append((429, response.json()["error"]["code"]))
                 else:
-                    outcomes.append((response.status_code, "done" if "event: done" in body else body[-200:]))
+                    outcomes.append((response.status_code, DONE if f"event: {DONE}" in body else body[-200:]))
 
             await asyncio.gather(*(one() for _ in range(200)))
 
         await under_watch(stack, attack)
-    served, refused = outcomes.count((200, "done")), outcomes.count((429, "too_many_streams"))
-    assert set(outcomes) <= {(200, "done"), (429, "too_many_streams")}, set(outcomes)
+    served, refused = outcomes.count((200, DONE)), outcomes.count((429, "too_many_streams"))
+    assert set(outcomes) <= {(200, DONE), (429, "too_many_streams")}, set(outcomes)
     assert refused >= 100, (served, refused)
     print(f"  {served} streams served, {refused} refused")

@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 import redis.asyncio as aioredis
-from alice_common.reply_stream import reply_key
+from alice_common.reply_stream import DONE, RESET, reply_key
 from devstack.testing import ServiceProcess
 from stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send
 
@@ -213,8 +213,8 @@ async def test_sigkill_of_the_orchestrator_mid_stream_still_gives_one_complete_a
     finally:
         await redis.aclose()
     kinds = [fields["event"] for _, fields in entries]
-    assert "reset" in kinds, f"the kill did not interrupt the generation: {kinds}"
-    assert kinds[-1] == "done"
+    assert RESET in kinds, f"the kill did not interrupt the generation: {kinds}"
+    assert kinds[-1] == DONE
     final = json.loads(entries[-1][1]["data"])["message"]["content"]
     assert text == final and text.strip(), (text, final)
     await client.close()

@@ -4,15 +4,16 @@ published to Kafka streams through the endpoint into Redis and is stored."""
 
 import httpx
 import pytest
+from alice_common.reply_stream import DONE, TOKEN
 from stack import Stack, follow, isolation, kafka_and_redis, new_chat_request, publish_chat
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
-TOKEN = "e2e-openai-token"
+INTERNAL_TOKEN = "e2e-openai-token"
 
 
 async def test_a_reply_streams_through_an_openai_compatible_endpoint(infra, llama_server):
-    shared = isolation("openai") | {"alice_internal_token": TOKEN}
+    shared = isolation("openai") | {"alice_internal_token": INTERNAL_TOKEN}
     orchestrator = dict(
         llm_provider="openai",
         llm_base_url=llama_server.url,
@@ -23,7 +24,7 @@ async def test_a_reply_streams_through_an_openai_compatible_endpoint(infra, llam
         ready_timeout_s=120,
     )
     with Stack(infra, shared, orchestrator=orchestrator) as up:
-        headers = {"X-Internal-Token": TOKEN}
+        headers = {"X-Internal-Token": INTERNAL_TOKEN}
         async with (
             kafka_and_redis(infra) as (producer, redis),
             httpx.AsyncClient(base_url=up["orchestrator"].url, headers=headers, timeout=30) as http,
@@ -33,10 +34,10 @@ async def test_a_reply_streams_through_an_openai_compatible_endpoint(infra, llam
             await publish_chat(producer, shared["kafka_topic_prefix"], request)
             events = await follow(redis, request.reply_id, timeout_s=120)
             kinds = [k for k, _ in events]
-            assert kinds[-1] == "done" and "token" in kinds, kinds
+            assert kinds[-1] == DONE and TOKEN in kinds, kinds
             done = events[-1][1]["message"]
             assert done["model"] == llama_server.model
-            assert done["content"] == "".join(d["delta"] for k, d in events if k == "token")
+            assert done["content"] == "".join(d["delta"] for k, d in events if k == TOKEN)
             assert done["content"].strip() and done["usage"]["completion_tokens"] >= 1
 
             stored = await http.get(

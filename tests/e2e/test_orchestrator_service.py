@@ -11,14 +11,14 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from alice_common.events import ChatCompleted, new_id, parse_event
-from alice_common.reply_stream import active_key, cancel_key
+from alice_common.reply_stream import DONE, FAILED, STATUS, TOKEN, active_key, cancel_key
 from devstack.testing import ServiceProcess
 from stack import Stack, follow, isolation, kafka_and_redis, new_chat_request, publish_chat
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
-TOKEN = "e2e-orchestrator-token"
-SETTINGS = isolation("orch") | {"alice_internal_token": TOKEN}
+INTERNAL_TOKEN = "e2e-orchestrator-token"
+SETTINGS = isolation("orch") | {"alice_internal_token": INTERNAL_TOKEN}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def service(infra) -> Iterator[ServiceProcess]:
 
 @pytest.fixture
 async def orchestrator(service, infra):
-    headers = {"X-Internal-Token": TOKEN}
+    headers = {"X-Internal-Token": INTERNAL_TOKEN}
     async with (
         kafka_and_redis(infra) as (producer, redis),
         httpx.AsyncClient(base_url=service.url, headers=headers, timeout=30) as http,
@@ -65,11 +65,9 @@ async def test_a_request_becomes_a_streamed_stored_titled_and_announced_reply(or
     await publish_chat(producer, prefix, request)
     events = await follow(redis, request.reply_id)
     kinds = [k for k, _ in events]
-    assert kinds[0] == "status" and kinds[-1] == "done" and "token" in kinds, kinds
+    assert kinds[0] == STATUS and kinds[-1] == DONE and TOKEN in kinds, kinds
     done = events[-1][1]["message"]
-    assert (
-        done["content"] == "".join(d["delta"] for k, d in events if k == "token") and done["content"].strip()
-    )
+    assert done["content"] == "".join(d["delta"] for k, d in events if k == TOKEN) and done["content"].strip()
     assert done["usage"]["completion_tokens"] >= 1 and done["usage"]["prompt_tokens"] > 0
     assert done["model"].startswith("SmolLM2")
 
@@ -124,7 +122,7 @@ async def test_stop_ends_the_reply_within_a_second_keeping_partial_content(orche
     stopped_at: dict[str, float] = {}
 
     async def stop_after_first_token(event):
-        if event[0] == "token" and not stopped_at:
+        if event[0] == TOKEN and not stopped_at:
             await redis.set(cancel_key(request.reply_id), "1", ex=60)
             stopped_at["t"] = time.monotonic()
 
@@ -132,8 +130,8 @@ async def test_stop_ends_the_reply_within_a_second_keeping_partial_content(orche
     events = await follow(redis, request.reply_id, on_event=stop_after_first_token)
     assert time.monotonic() - stopped_at["t"] < 1.0
     done = events[-1]
-    assert done[0] == "done" and done[1]["message"]["status"] == "stopped"
-    assert done[1]["message"]["content"] == "".join(d["delta"] for k, d in events if k == "token")
+    assert done[0] == DONE and done[1]["message"]["status"] == "stopped"
+    assert done[1]["message"]["content"] == "".join(d["delta"] for k, d in events if k == TOKEN)
     stored = (await http.get(f"/internal/replies/{request.reply_id}", params={"user_id": user})).json()
     assert stored["status"] == "stopped"
 
@@ -147,7 +145,7 @@ async def test_a_poison_request_goes_to_the_dlq_and_its_stream_ends_failed(orche
     await producer.send_and_wait(f"{prefix}chat.requests", poison, key=b"poison")
     events = await follow(redis, reply_id, timeout_s=60)
     assert events[-1] == (
-        "failed",
+        FAILED,
         {"code": "invalid_request", "message": "The message could not be processed."},
     )
     assert await redis.zscore(active_key(user), reply_id) is None

@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from alice_common.reply_stream import DONE, RESET, TOKEN
 from devstack.testing import PrivateRedis
 from stack import (
     UNTHROTTLED,
@@ -64,7 +65,7 @@ async def assert_each_accepted_message_has_one_completed_reply(api, accepted) ->
     streams = await asyncio.gather(*(finished(auth, body) for auth, body, _ in accepted))
     for (_, body, _), events in zip(accepted, streams, strict=True):
         kinds = [e["event"] for e in events]
-        assert kinds.count("done") == 1 and kinds[-1] == "done", (body["reply_id"], kinds)
+        assert kinds.count(DONE) == 1 and kinds[-1] == DONE, (body["reply_id"], kinds)
         assert events[-1]["data"]["message"]["status"] == "completed"
     by_conversation: dict[str, list] = {}
     for auth, body, conversation in accepted:
@@ -150,11 +151,11 @@ async def test_a_redis_restart_during_streams_ends_each_stream_with_its_one_repl
                 )
                 for (_, _body, _), (events, _) in zip(accepted, results, strict=True):
                     kinds = [e["event"] for e in events]
-                    assert kinds.count("done") == 1 and kinds[-1] == "done", kinds
+                    assert kinds.count(DONE) == 1 and kinds[-1] == DONE, kinds
                     ids = [e["id"] for e in events]
                     assert len(ids) == len(set(ids)), "an event was delivered twice"
-                    start = max((i for i, k in enumerate(kinds) if k == "reset"), default=-1) + 1
-                    text = "".join(e["data"]["delta"] for e in events[start:] if e["event"] == "token")
+                    start = max((i for i, k in enumerate(kinds) if k == RESET), default=-1) + 1
+                    text = "".join(e["data"]["delta"] for e in events[start:] if e["event"] == TOKEN)
                     assert events[-1]["data"]["message"]["content"] == text and text
                 await assert_each_accepted_message_has_one_completed_reply(api, accepted)
     finally:

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from alice_common.reply_stream import reply_key
+from alice_common.reply_stream import FAILED, STATUS, reply_key
 from stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send, sse_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -75,7 +75,7 @@ async def test_a_connected_stream_whose_reply_expires_ends_with_reply_expired(st
         redis = aioredis.from_url(infra.redis_url, decode_responses=True)
 
         async def expire_once_connected(event: dict) -> None:
-            if event["event"] == "status":
+            if event["event"] == STATUS:
                 await redis.delete(reply_key(accepted["reply_id"]))  # what its TTL does
 
         try:
@@ -85,5 +85,5 @@ async def test_a_connected_stream_whose_reply_expires_ends_with_reply_expired(st
             )
         finally:
             await redis.aclose()
-        assert events[-1]["event"] == "failed" and events[-1]["data"]["code"] == "reply_expired", events
+        assert events[-1]["event"] == FAILED and events[-1]["data"]["code"] == "reply_expired", events
         assert time.monotonic() - started < 10

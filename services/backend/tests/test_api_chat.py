@@ -3,7 +3,7 @@
 import json
 
 from alice_common.events import ChatRequested, parse_event
-from alice_common.reply_stream import active_key, cancel_key, reply_key, reply_meta_key
+from alice_common.reply_stream import STATUS, active_key, cancel_key, reply_key, reply_meta_key
 from pymongo.errors import ServerSelectionTimeoutError
 
 
@@ -27,7 +27,7 @@ async def test_send_accepts_queues_and_publishes(backend, redis):
     assert body["message"]["content"] == "hello" and body["message"]["role"] == "user"
     assert body["stream_url"] == f"/api/replies/{reply_id}/stream"
     entries = await redis.xrange(reply_key(reply_id))
-    assert [(e[1]["event"], json.loads(e[1]["data"])) for e in entries] == [("status", {"state": "queued"})]
+    assert [(e[1]["event"], json.loads(e[1]["data"])) for e in entries] == [(STATUS, {"state": "queued"})]
     meta = await redis.hgetall(reply_meta_key(reply_id))
     assert meta["user_id"] == auth["user"]["id"] and meta["conversation_id"] == conv
     assert await redis.zscore(active_key(auth["user"]["id"]), reply_id) is not None

@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 from alice_common.events import ChatRequested, parse_event
-from alice_common.reply_stream import ReplyStream, active_key
+from alice_common.reply_stream import FAILED, RESET, STATUS, TOKEN, ReplyStream, active_key
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]
 
@@ -78,9 +78,9 @@ async def test_a_completion_is_published_with_its_parameters_and_answered_from_t
         redis,
         user["id"],
         [
-            ("status", {}),
-            ("token", {"delta": "Hel"}),
-            ("token", {"delta": "lo"}),
+            (STATUS, {}),
+            (TOKEN, {"delta": "Hel"}),
+            (TOKEN, {"delta": "lo"}),
             done("Hello", finish_reason="length"),
         ],
     )
@@ -114,7 +114,7 @@ async def test_streaming_sends_chunks_usage_and_done(sdk, redis, user):
 
     call = asyncio.create_task(read())
     await play_orchestrator(
-        redis, user["id"], [("token", {"delta": "Hi"}), ("token", {"delta": " there"}), done("Hi there")]
+        redis, user["id"], [(TOKEN, {"delta": "Hi"}), (TOKEN, {"delta": " there"}), done("Hi there")]
     )
     chunks = await call
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -133,9 +133,9 @@ async def test_a_retried_stream_is_seamless_when_it_repeats_and_an_sdk_error_whe
 
     call = asyncio.create_task(read())
     same = [
-        ("token", {"delta": "The sea"}),
-        ("reset", {}),
-        ("token", {"delta": "The sea is blue"}),
+        (TOKEN, {"delta": "The sea"}),
+        (RESET, {}),
+        (TOKEN, {"delta": "The sea is blue"}),
         done("The sea is blue"),
     ]
     await play_orchestrator(redis, user["id"], same)
@@ -144,9 +144,9 @@ async def test_a_retried_stream_is_seamless_when_it_repeats_and_an_sdk_error_whe
     await redis.delete(active_key(user["id"]))
     call = asyncio.create_task(read())
     other = [
-        ("token", {"delta": "The sea"}),
-        ("reset", {}),
-        ("token", {"delta": "Mountains"}),
+        (TOKEN, {"delta": "The sea"}),
+        (RESET, {}),
+        (TOKEN, {"delta": "Mountains"}),
         done("Mountains"),
     ]
     await play_orchestrator(redis, user["id"], other)
@@ -156,9 +156,7 @@ async def test_a_retried_stream_is_seamless_when_it_repeats_and_an_sdk_error_whe
 
 
 async def test_a_failed_generation_is_an_error_streaming_or_not(sdk, redis, user):
-    failed = [
-        ("failed", {"code": "generation_failed", "message": "The assistant could not generate a reply."})
-    ]
+    failed = [(FAILED, {"code": "generation_failed", "message": "The assistant could not generate a reply."})]
     call = asyncio.create_task(sdk.chat.completions.create(model="test-model", messages=MESSAGES))
     await play_orchestrator(redis, user["id"], failed)
     with pytest.raises(openai.InternalServerError) as caught:

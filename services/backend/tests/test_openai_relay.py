@@ -3,6 +3,7 @@
 import json
 
 from alice_backend.openai_compat import relay
+from alice_common.reply_stream import FAILED, RESET, STATUS
 
 
 async def _pieces(events: list[tuple[str, dict]]) -> list:
@@ -29,13 +30,13 @@ def done(content: str) -> tuple[str, dict]:
 
 
 async def test_tokens_pass_through_and_the_end_is_finished():
-    pieces = await _pieces([("status", {}), token("He"), ("heartbeat", {}), token("llo"), done("Hello")])
+    pieces = await _pieces([(STATUS, {}), token("He"), ("heartbeat", {}), token("llo"), done("Hello")])
     assert _text(pieces) == "Hello" and isinstance(pieces[-1], relay.Finished)
     assert any(isinstance(p, relay.Heartbeat) for p in pieces)
 
 
 async def test_a_reset_before_any_text_is_invisible():
-    pieces = await _pieces([("reset", {}), token("Hi"), done("Hi")])
+    pieces = await _pieces([(RESET, {}), token("Hi"), done("Hi")])
     assert _text(pieces) == "Hi" and isinstance(pieces[-1], relay.Finished)
 
 
@@ -43,7 +44,7 @@ async def test_a_retry_that_repeats_the_sent_text_continues_seamlessly():
     events = [
         token("The sea "),
         token("is"),
-        ("reset", {}),
+        (RESET, {}),
         token("The"),
         token(" sea is"),
         token(" blue"),
@@ -55,18 +56,18 @@ async def test_a_retry_that_repeats_the_sent_text_continues_seamlessly():
 
 
 async def test_a_retry_that_ends_while_catching_up_sends_the_rest_from_done():
-    pieces = await _pieces([token("Hello"), ("reset", {}), token("Hel"), done("Hello there")])
+    pieces = await _pieces([token("Hello"), (RESET, {}), token("Hel"), done("Hello there")])
     assert _text(pieces) == "Hello there" and isinstance(pieces[-1], relay.Finished)
 
 
 async def test_a_retry_that_diverges_fails_instead_of_stitching_two_answers():
-    pieces = await _pieces([token("The sea"), ("reset", {}), token("A mountain"), done("A mountain")])
+    pieces = await _pieces([token("The sea"), (RESET, {}), token("A mountain"), done("A mountain")])
     assert _text(pieces) == "The sea"
     assert pieces[-1] == relay.DIVERGED
-    shorter = await _pieces([token("The sea is"), ("reset", {}), done("The")])
+    shorter = await _pieces([token("The sea is"), (RESET, {}), done("The")])
     assert shorter[-1] == relay.DIVERGED
 
 
 async def test_failed_ends_with_its_code():
-    pieces = await _pieces([token("x"), ("failed", {"code": "generation_failed", "message": "no"})])
+    pieces = await _pieces([token("x"), (FAILED, {"code": "generation_failed", "message": "no"})])
     assert pieces[-1] == relay.Failed("generation_failed", "no")

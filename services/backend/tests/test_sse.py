@@ -6,7 +6,7 @@ import uuid
 import pytest
 from alice_backend import sse
 from alice_backend.reply_hub import ReplyHub
-from alice_common.reply_stream import ReplyStream, reply_key
+from alice_common.reply_stream import DONE, FAILED, STATUS, TOKEN, ReplyStream, reply_key
 
 
 @pytest.fixture
@@ -43,13 +43,13 @@ async def test_relay_resumes_exactly_after_an_id_and_ends_at_done(redis, hub):
     key = reply_key(reply)
     ids = []
     for event, data in [
-        ("status", {"state": "queued"}),
-        ("token", {"delta": "He"}),
-        ("token", {"delta": "llo"}),
-        ("done", {"message": {"content": "Hello"}}),
+        (STATUS, {"state": "queued"}),
+        (TOKEN, {"delta": "He"}),
+        (TOKEN, {"delta": "llo"}),
+        (DONE, {"message": {"content": "Hello"}}),
     ]:
         ids.append(await ReplyStream(redis, reply).add(event, data))
-    await redis.xadd(key, {"event": "token", "data": "{}"})  # after done: never relayed
+    await redis.xadd(key, {"event": TOKEN, "data": "{}"})  # after done: never relayed
     full = await _collect(sse.relay(hub, reply, "0-0", heartbeat_s=1))
     events = [c for c in full if c.startswith("id:")]
     assert [e.split("\n")[0] for e in events] == [f"id: {i}" for i in ids]
@@ -60,14 +60,14 @@ async def test_relay_resumes_exactly_after_an_id_and_ends_at_done(redis, hub):
 
 async def test_relay_waits_with_heartbeats_then_delivers_live_events(redis, hub):
     reply = uuid.uuid4().hex
-    queued = await redis.xadd(reply_key(reply), {"event": "status", "data": '{"state":"queued"}'})
+    queued = await redis.xadd(reply_key(reply), {"event": STATUS, "data": '{"state":"queued"}'})
     gen = sse.relay(hub, reply, queued, heartbeat_s=0.1)
     assert (await anext(gen)).startswith("retry:")
     assert await anext(gen) == ": heartbeat\n\n"
 
     async def later():
         await asyncio.sleep(0.05)
-        await redis.xadd(reply_key(reply), {"event": "failed", "data": '{"code":"x","message":"y"}'})
+        await redis.xadd(reply_key(reply), {"event": FAILED, "data": '{"code":"x","message":"y"}'})
 
     task = asyncio.create_task(later())
     chunks = [c async for c in gen]
@@ -93,11 +93,11 @@ async def test_a_legacy_error_entry_is_relayed_as_failed_never_as_error(redis, h
 async def test_finished_for_only_when_the_client_saw_the_last_event(redis):
     reply = uuid.uuid4().hex
     key = reply_key(reply)
-    queued = await redis.xadd(key, {"event": "status", "data": "{}"})
-    token = await redis.xadd(key, {"event": "token", "data": '{"delta":"a"}'})
+    queued = await redis.xadd(key, {"event": STATUS, "data": "{}"})
+    token = await redis.xadd(key, {"event": TOKEN, "data": '{"delta":"a"}'})
     # Still running: never finished, whatever the client saw.
     assert not await sse.finished_for(redis, reply, token)
-    done = await redis.xadd(key, {"event": "done", "data": "{}"})
+    done = await redis.xadd(key, {"event": DONE, "data": "{}"})
     assert await sse.finished_for(redis, reply, done)
     for earlier in (None, "", "garbage", queued, token):
         assert not await sse.finished_for(redis, reply, earlier), earlier
@@ -109,7 +109,7 @@ async def test_finished_for_only_when_the_client_saw_the_last_event(redis):
 
 async def test_the_open_stream_gauge_counts_relays_until_they_end(redis, hub):
     reply = uuid.uuid4().hex
-    await redis.xadd(reply_key(reply), {"event": "status", "data": "{}"})
+    await redis.xadd(reply_key(reply), {"event": STATUS, "data": "{}"})
     before = sse.OPEN_STREAMS._value.get()
     gen = sse.relay(hub, reply, "0-0", heartbeat_s=0.05)
     await anext(gen)

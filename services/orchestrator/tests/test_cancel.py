@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from alice_common.reply_stream import cancel_key
+from alice_common.reply_stream import TOKEN, cancel_key
 from alice_orchestrator.chat.generation import generate
 from alice_orchestrator.chat.records import recover_ids
 from alice_orchestrator.providers.fake import FakeProvider
@@ -51,7 +51,7 @@ async def test_cancel_stops_generation_within_a_second_and_keeps_partial_content
     assert outcome.content, "tokens generated before the stop are kept"
     import json
 
-    streamed = "".join(json.loads(e["data"])["delta"] for e in redis.stream if e["event"] == "token")
+    streamed = "".join(json.loads(e["data"])["delta"] for e in redis.stream if e["event"] == TOKEN)
     assert streamed == outcome.content
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import redis.asyncio as aioredis
 from alice_common.events import ChatCompleted, ChatRequested, CompletionRequest, new_id
-from alice_common.reply_stream import active_key, cancel_key, reply_key
+from alice_common.reply_stream import DONE, FAILED, RESET, STATUS, TOKEN, active_key, cancel_key, reply_key
 from alice_common.wire import Message
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
 from alice_orchestrator.providers.fake import FakeProvider
@@ -77,9 +77,9 @@ async def test_a_request_streams_tokens_stores_both_messages_and_announces_compl
 
     stream = await events(redis, req.reply_id)
     kinds = [k for k, _ in stream]
-    assert kinds[0] == "status" and stream[0][1] == {"state": "generating"}
-    assert kinds[-1] == "done" and "token" in kinds
-    deltas = "".join(d["delta"] for k, d in stream if k == "token")
+    assert kinds[0] == STATUS and stream[0][1] == {"state": "generating"}
+    assert kinds[-1] == DONE and TOKEN in kinds
+    deltas = "".join(d["delta"] for k, d in stream if k == TOKEN)
     done = stream[-1][1]["message"]
     assert done["content"] == deltas and done["status"] == "completed" and done["id"] == req.reply_id
     assert done["usage"]["completion_tokens"] == 12 and done["usage"]["latency_ms"] > 0
@@ -126,7 +126,7 @@ async def test_a_completion_whose_publish_fails_after_done_is_announced_on_the_r
     with pytest.raises(RuntimeError, match="kafka hiccup"):
         await handler.handle(req)
     finished = await events(redis, req.reply_id)
-    assert finished[-1][0] == "done" and published == []  # the user has the reply, nobody else
+    assert finished[-1][0] == DONE and published == []  # the user has the reply, nobody else
     await handler.handle(req)  # the consume loop's retry
     assert [(e.reply_id, e.assistant_content) for e in published] == [
         (req.reply_id, finished[-1][1]["message"]["content"])
@@ -139,18 +139,18 @@ async def test_half_streamed_reply_is_reset_then_generated_again(deps, unique_na
     handler, store, redis, _ = deps
     req = request(unique_name)
     stream = ReplyStream(redis, req.reply_id)
-    await stream.add("status", {"state": "queued"})
-    await stream.add("status", {"state": "generating"})
-    await stream.add("token", {"delta": "half a rep"})  # a crashed attempt
+    await stream.add(STATUS, {"state": "queued"})
+    await stream.add(STATUS, {"state": "generating"})
+    await stream.add(TOKEN, {"delta": "half a rep"})  # a crashed attempt
 
     await handler.handle(req)
     kinds = [k for k, _ in await events(redis, req.reply_id)]
-    assert kinds[:4] == ["status", "status", "token", "reset"]
+    assert kinds[:4] == [STATUS, STATUS, TOKEN, RESET]
     after_reset = (await events(redis, req.reply_id))[4:]
-    assert after_reset[0] == ("status", {"state": "generating"})
-    assert after_reset[-1][0] == "done"
+    assert after_reset[0] == (STATUS, {"state": "generating"})
+    assert after_reset[-1][0] == DONE
     assert after_reset[-1][1]["message"]["content"] == "".join(
-        d["delta"] for k, d in after_reset if k == "token"
+        d["delta"] for k, d in after_reset if k == TOKEN
     )
     assert len(await store.list_messages(req.user_id, req.conversation_id, 10)) == 2
 
@@ -164,7 +164,7 @@ async def test_stored_reply_without_done_gets_its_done_on_redelivery(deps, uniqu
     await redis.xdel(reply_key(req.reply_id), last_id)
     await handler.handle(req)
     stream = await events(redis, req.reply_id)
-    assert stream[-1][0] == "done" and [k for k, _ in stream].count("done") == 1
+    assert stream[-1][0] == DONE and [k for k, _ in stream].count(DONE) == 1
     assert len(await store.list_messages(req.user_id, req.conversation_id, 10)) == 2
 
 
@@ -174,7 +174,7 @@ async def test_cancel_before_start_stores_an_empty_stopped_reply(deps, unique_na
     await redis.set(cancel_key(req.reply_id), "1", ex=60)
     await handler.handle(req)
     done = (await events(redis, req.reply_id))[-1]
-    assert done[0] == "done" and done[1]["message"]["status"] == "stopped"
+    assert done[0] == DONE and done[1]["message"]["status"] == "stopped"
     assert (await store.get_message(req.reply_id))["status"] == "stopped"
 
 
@@ -205,7 +205,7 @@ async def test_a_deleted_conversation_ends_the_stream_with_failed(deps, unique_n
     await redis.zadd(active_key(req.user_id), {req.reply_id: 1})
     await ChatHandler.handle(handler, req)  # no conversation: deleted after the backend accepted
     assert (await events(redis, req.reply_id))[-1] == (
-        "failed",
+        FAILED,
         {"code": "conversation_not_found", "message": "The conversation no longer exists."},
     )
     assert await store.get_message(req.message_id) is None
@@ -222,7 +222,7 @@ async def test_deleting_the_conversation_mid_reply_leaves_nothing_behind(deps, u
     await redis.zadd(active_key(req.user_id), {req.reply_id: 1})
     replying = asyncio.create_task(handler.handle(req))
     deadline = time.monotonic() + 20
-    while "token" not in [k for k, _ in await events(redis, req.reply_id)]:
+    while TOKEN not in [k for k, _ in await events(redis, req.reply_id)]:
         assert time.monotonic() < deadline and not replying.done()
         await asyncio.sleep(0.02)
     assert await store.delete_conversation(req.user_id, req.conversation_id)
@@ -234,7 +234,7 @@ async def test_deleting_the_conversation_mid_reply_leaves_nothing_behind(deps, u
     assert published == []
     last = (await events(redis, req.reply_id))[-1]
     assert last == (
-        "failed",
+        FAILED,
         {"code": "conversation_not_found", "message": "The conversation no longer exists."},
     )
     assert 0 < await redis.ttl(reply_key(req.reply_id)) <= handler.settings.reply_stream_ttl_s
@@ -336,7 +336,7 @@ async def test_a_completion_uses_its_own_messages_and_limits_and_stores_nothing(
     assert seen[0]["seed"] == int(req.reply_id[:8], 16)
     stream = await events(redis, req.reply_id)
     done = stream[-1][1]["message"]
-    deltas = "".join(d["delta"] for k, d in stream if k == "token")
+    deltas = "".join(d["delta"] for k, d in stream if k == TOKEN)
     # The fake's fixed words end before "message" (the stop string): 4 tokens, under max_tokens.
     assert done["content"] == deltas == "Alice is answering your"
     assert done["finish_reason"] == "stop" and done["usage"]["completion_tokens"] == 4
@@ -355,9 +355,9 @@ async def test_a_redelivered_completion_resets_a_half_stream_and_never_runs_twic
     handler, _, redis, _ = deps
     req = completion_request(unique_name)
     stream = ReplyStream(redis, req.reply_id)
-    await stream.add("token", {"delta": "half"})  # a crashed attempt
+    await stream.add(TOKEN, {"delta": "half"})  # a crashed attempt
     await ChatHandler.handle(handler, req)
     kinds = [k for k, _ in await events(redis, req.reply_id)]
-    assert kinds[:2] == ["token", "reset"] and kinds[-1] == "done"
+    assert kinds[:2] == [TOKEN, RESET] and kinds[-1] == DONE
     await ChatHandler.handle(handler, req)  # redelivered after the end: nothing more
     assert [k for k, _ in await events(redis, req.reply_id)] == kinds
