@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,39 @@ def hpa_state(kube: Kube) -> tuple[int, int | None]:
     return status.get("currentReplicas", 0), cpu
 
 
+class Timeline:
+    """Replicas and one metric sampled over time. `report` prints it (outside pytest's capture, so
+    a run's log shows it) and writes it as TSV where the environment variable `env` names a file
+    (bench/cluster_timeline.py draws it)."""
+
+    def __init__(self, read: Callable[[], tuple[int, int | None]], metric: str) -> None:
+        self.read = read
+        self.metric = metric
+        self.rows: list[tuple[float, str, int, int | None]] = []
+        self.started = time.monotonic()
+
+    def sample(self, phase: str) -> int:
+        replicas, value = self.read()
+        self.rows.append((time.monotonic() - self.started, phase, replicas, value))
+        return replicas
+
+    def sample_while(self, phase: str, keep_going: Callable[[int], bool], limit_s: float) -> int:
+        """Sample every 5 s while `keep_going(replicas)` holds, for at most `limit_s`; the last
+        replica count."""
+        deadline = time.monotonic() + limit_s
+        while keep_going(self.sample(phase)) and time.monotonic() < deadline:
+            time.sleep(5)
+        return self.rows[-1][2]
+
+    def report(self, name: str, env: str, request) -> None:
+        rows = "".join(f"{t:.0f}\t{phase}\t{r}\t{v}\n" for t, phase, r, v in self.rows)
+        if os.environ.get(env):
+            Path(os.environ[env]).write_text(f"seconds\tphase\treplicas\t{self.metric}\n" + rows)
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            print(f"\n{name} timeline: " + " ".join(f"{t:.0f}s:{r}@{v}" for t, _, r, v in self.rows))
+
+
 def test_the_backend_hpa_scales_up_under_load_and_back_down(deployed: Deployment, request) -> None:
     kube = deployed.kube
     backend = kube.json("get", "deployment", "backend")
@@ -100,44 +134,26 @@ def test_the_backend_hpa_scales_up_under_load_and_back_down(deployed: Deployment
     hpa = (ROOT / "k8s/hpa/backend-hpa.yaml").read_text()
     hpa += f"  behavior:\n    scaleDown:\n      stabilizationWindowSeconds: {SCALE_DOWN_WINDOW_S}\n"
     kube("apply", "-f", "-", input=hpa)
-    timeline: list[tuple[float, str, int, int | None]] = []
-    started = time.monotonic()
-
-    def sample(phase: str) -> int:
-        replicas, cpu = hpa_state(kube)
-        timeline.append((time.monotonic() - started, phase, replicas, cpu))
-        return replicas
+    timeline = Timeline(lambda: hpa_state(kube), "cpu_percent")
 
     try:
         kube.wait_for(
             "the HPA reading CPU at 2 replicas",
-            lambda: sample("idle") == 2 and timeline[-1][3] is not None,
+            lambda: timeline.sample("idle") == 2 and timeline.rows[-1][3] is not None,
             300,
             5,
         )
         kube("apply", "-f", "-", input=json.dumps(load_job(image)))
-        deadline = time.monotonic() + SCALE_UP_LIMIT_S
-        while sample("load") <= 2 and time.monotonic() < deadline:
-            time.sleep(5)
-        peak = max(r for _, phase, r, _ in timeline if phase == "load")
-        assert peak > 2, f"no scale-up within {SCALE_UP_LIMIT_S}s: {timeline[-8:]}"
-        settle = time.monotonic() + 30  # a little longer under load, to see where it settles
-        while time.monotonic() < settle:
-            sample("load")
-            time.sleep(5)
+        timeline.sample_while("load", lambda replicas: replicas <= 2, SCALE_UP_LIMIT_S)
+        peak = max(r for _, phase, r, _ in timeline.rows if phase == "load")
+        assert peak > 2, f"no scale-up within {SCALE_UP_LIMIT_S}s: {timeline.rows[-8:]}"
+        # A little longer under load, to see where it settles.
+        timeline.sample_while("load", lambda _replicas: True, 30)
         kube("delete", "job", "hpa-load", "--wait=true", timeout=120)
-        deadline = time.monotonic() + SCALE_DOWN_LIMIT_S
-        while sample("after") > 2 and time.monotonic() < deadline:
-            time.sleep(5)
-        assert timeline[-1][2] == 2, f"not back to 2 within {SCALE_DOWN_LIMIT_S}s: {timeline[-8:]}"
+        last = timeline.sample_while("after", lambda replicas: replicas > 2, SCALE_DOWN_LIMIT_S)
+        assert last == 2, f"not back to 2 within {SCALE_DOWN_LIMIT_S}s: {timeline.rows[-8:]}"
     finally:
-        rows = "".join(f"{t:.0f}\t{phase}\t{r}\t{c}\n" for t, phase, r, c in timeline)
-        if os.environ.get("ALICE_HPA_TIMELINE"):
-            header = "seconds\tphase\treplicas\tcpu_percent\n"
-            Path(os.environ["ALICE_HPA_TIMELINE"]).write_text(header + rows)
-        capture = request.config.pluginmanager.getplugin("capturemanager")
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            print("\nHPA timeline: " + " ".join(f"{t:.0f}s:{r}@{c}%" for t, _, r, c in timeline))
+        timeline.report("HPA", "ALICE_HPA_TIMELINE", request)
         kube("delete", "job", "hpa-load", "--ignore-not-found", check=False)
         kube("delete", "hpa", "backend-hpa", "--ignore-not-found", check=False)
         kube("set", "resources", "deployment/backend", "--requests=cpu=25m,memory=64Mi", check=False)
@@ -231,13 +247,7 @@ def test_keda_scales_the_dataflow_on_consumer_lag_and_back(deployed: Deployment,
     kube("rollout", "status", "deployment/dataflow", "--timeout=600s", timeout=660)
     kube("apply", "-f", str(ROOT / "k8s/autoscaling/dataflow-scaledobject.yaml"))
     kube("patch", "scaledobject", "dataflow", "--type=merge", "-p", json.dumps(KEDA_PATCH))
-    timeline: list[tuple[float, str, int, int | None]] = []
-    started = time.monotonic()
-
-    def sample(phase: str) -> int:
-        replicas, lag = dataflow_state(kube)
-        timeline.append((time.monotonic() - started, phase, replicas, lag))
-        return replicas
+    timeline = Timeline(lambda: dataflow_state(kube), "lag")
 
     try:
         kube.wait_for(
@@ -245,24 +255,15 @@ def test_keda_scales_the_dataflow_on_consumer_lag_and_back(deployed: Deployment,
             lambda: kube("get", "hpa", "keda-hpa-dataflow", check=False).returncode == 0,
             120,
         )
-        sample("idle")
+        timeline.sample("idle")
         pod = one_pod_name(kube, "dataflow")
         kube("exec", pod, "--", "python", "-c", PRODUCE, timeout=300)
-        deadline = time.monotonic() + KEDA_SCALE_UP_LIMIT_S
-        while sample("queued") <= 1 and time.monotonic() < deadline:
-            time.sleep(5)
-        assert max(r for _, _, r, _ in timeline) > 1, f"no scale-up: {timeline[-8:]}"
-        deadline = time.monotonic() + KEDA_DRAIN_LIMIT_S
-        while sample("draining") > 1 and time.monotonic() < deadline:
-            time.sleep(5)
-        assert timeline[-1][2] == 1, f"not back to 1 within {KEDA_DRAIN_LIMIT_S}s: {timeline[-8:]}"
+        timeline.sample_while("queued", lambda replicas: replicas <= 1, KEDA_SCALE_UP_LIMIT_S)
+        assert max(r for _, _, r, _ in timeline.rows) > 1, f"no scale-up: {timeline.rows[-8:]}"
+        last = timeline.sample_while("draining", lambda replicas: replicas > 1, KEDA_DRAIN_LIMIT_S)
+        assert last == 1, f"not back to 1 within {KEDA_DRAIN_LIMIT_S}s: {timeline.rows[-8:]}"
     finally:
-        rows = "".join(f"{t:.0f}\t{phase}\t{r}\t{lag}\n" for t, phase, r, lag in timeline)
-        if os.environ.get("ALICE_KEDA_TIMELINE"):
-            Path(os.environ["ALICE_KEDA_TIMELINE"]).write_text("seconds\tphase\treplicas\tlag\n" + rows)
-        capture = request.config.pluginmanager.getplugin("capturemanager")
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            print("\nKEDA timeline: " + " ".join(f"{t:.0f}s:{r}@{lag}" for t, _, r, lag in timeline))
+        timeline.report("KEDA", "ALICE_KEDA_TIMELINE", request)
         kube("delete", "scaledobject", "dataflow", "--ignore-not-found", check=False)
         kube("set", "env", "deployment/dataflow", "CHAT_CONCURRENCY-", check=False)
         kube("scale", "deployment/dataflow", "--replicas=1", check=False)
