@@ -45,8 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await ensure_topics(settings, PUBLISHED_TOPICS)
-        producer = clients.kafka_producer(settings)
-        await producer.start()
+        producer = await clients.started_kafka_producer(settings)
         # Without Kafka the backend still serves sign-in, history and running streams; sends
         # answer 503 with Retry-After.
         register_check(app, "kafka", clients.kafka_check(producer), required=False)

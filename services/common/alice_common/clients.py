@@ -30,6 +30,13 @@ def kafka_producer(settings: AliceSettings, **overrides) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
+async def started_kafka_producer(settings: AliceSettings) -> AIOKafkaProducer:
+    """The service's producer, connected: every service starts it first and stops it last."""
+    producer = kafka_producer(settings)
+    await producer.start()
+    return producer
+
+
 def kafka_check(producer: AIOKafkaProducer):
     async def check() -> None:
         metadata = await producer.client.fetch_all_metadata()

@@ -50,8 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Loading the model takes a second of CPU: off the event loop, and before any consumer.
         embedder = await asyncio.to_thread(get_embedder, settings)
         batcher = BatchingEmbedder(embedder)
-        producer = clients.kafka_producer(settings)
-        await producer.start()
+        producer = await clients.started_kafka_producer(settings)
         # Only MongoDB is required: the internal API (documents; search degrades to 503 without
         # Weaviate) is what the Service routes here, and consumers need no Service.
         register_check(app, "kafka", clients.kafka_check(producer), required=False)

@@ -24,8 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        producer = clients.kafka_producer(settings)
-        await producer.start()
+        producer = await clients.started_kafka_producer(settings)
         poller = KafkaPoller(settings)
         replay_log: ReplayLog | None = None
         collector = KafkaSnapshotCollector(lambda: poller.latest)

@@ -33,8 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        producer = clients.kafka_producer(settings)
-        await producer.start()
+        producer = await clients.started_kafka_producer(settings)
         # Kafka and the consumer are reported, not required: the Service only routes the internal
         # API (history) here, which needs MongoDB alone; consuming needs no Service at all.
         register_check(app, "kafka", clients.kafka_check(producer), required=False)
