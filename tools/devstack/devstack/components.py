@@ -105,7 +105,7 @@ def kafka_cluster_id() -> str:
             return text
 
 
-def _java_argv(cfg: Config, main_class: str, *args: str, heap: str = "-Xmx512m") -> list[str]:
+def _java_argv(cfg: Config, main_class: str, *args: str, heap: str = "-Xmx1g") -> list[str]:
     libs = provision.ensure_kafka(cfg)
     log4j = cfg.repo_root / "tools" / "devstack" / "kafka" / "log4j2.xml"
     return [
