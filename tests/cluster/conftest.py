@@ -22,7 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))  # the public-API helpers of stack.py
 
-from kube import FORWARD, NAMESPACE, ROOT, Deployment, Kube, ready, run
+from kube import FORWARD, NAMESPACE, ROOT, Deployment, Kube, ready, run, skaffold_argv
 
 WORKLOADS = [
     "backend",
@@ -132,16 +132,12 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
     profiles = "offline,cluster-test" if _offline(env) else "cluster-test"
     _delete_namespace(kube)
     log_path = tmp_path_factory.mktemp("skaffold") / "skaffold.log"
-    argv = ["skaffold", "run", "-p", profiles, "--kube-context", "kind-alice", "--port-forward=user"]
-    # The services exit when Kafka is not up yet and the kubelet restarts them: wait for the
-    # deadline (skaffold.yaml) instead of failing on the first restart.
-    argv += ["--status-check=true", "--tolerate-failures-until-deadline=true"]
-    argv += ["--interactive=false", "--update-check=false"]
+    argv = skaffold_argv("run", profiles, "--port-forward=user")
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    deployment = Deployment(kube)
+    deployment = Deployment(kube, profiles)
     try:
         deadline = time.monotonic() + SKAFFOLD_DEADLINE_S
         while set(deployment.ports) < {"frontend", "backend"}:

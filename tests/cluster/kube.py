@@ -29,6 +29,17 @@ def run(argv: list[str], env: dict[str, str], timeout: float, check: bool = True
     return result
 
 
+def skaffold_argv(command: str, profiles: str, *flags: str) -> list[str]:
+    argv = ["skaffold", command, "-p", profiles, "--kube-context", CONTEXT, *flags]
+    # The services exit when Kafka is not up yet and the kubelet restarts them: wait for the
+    # deadline (skaffold.yaml) instead of failing on the first restart.
+    argv += ["--status-check=true", "--tolerate-failures-until-deadline=true"]
+    # One run-id for every session: a second one (test_skaffold_dev.py) then applies identical pod
+    # templates and only what it rebuilt rolls out, where a fresh run-id label would roll them all.
+    argv += ["--label", "skaffold.dev/run-id=alice-cluster-tests"]
+    return [*argv, "--interactive=false", "--update-check=false"]
+
+
 @dataclass
 class Kube:
     """kubectl with the cluster's kubeconfig and context, namespace `alice` unless told."""
@@ -54,6 +65,11 @@ class Kube:
     def pods(self, selector: str) -> list[dict]:
         return self.json("get", "pods", "-l", selector)["items"]
 
+    def images(self, selector: str) -> set[str]:
+        """The container images of the pods that are not being deleted."""
+        pods = [p for p in self.pods(selector) if not p["metadata"].get("deletionTimestamp")]
+        return {c["image"] for p in pods for c in p["spec"]["containers"]}
+
     def wait_for(self, what: str, predicate, timeout_s: float, interval_s: float = 2.0):
         """Polls predicate() until it returns something truthy; fails with `what` after timeout_s."""
         deadline = time.monotonic() + timeout_s
@@ -77,6 +93,7 @@ class Deployment:
     """Alice as `skaffold run --port-forward` deployed it: the forwarded local ports by service."""
 
     kube: Kube
+    profiles: str
     ports: dict[str, int] = field(default_factory=dict)
 
     @property

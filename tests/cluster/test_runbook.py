@@ -4,16 +4,9 @@ to a second tag, `kubectl rollout status`, `kubectl rollout undo`. Runs last (fi
 
 import httpx
 import pytest
-from kube import Deployment, Kube, ready, run
+from kube import Deployment, ready, run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
-
-
-def backend_images(kube: Kube) -> set[str]:
-    pods = [
-        p for p in kube.pods("app.kubernetes.io/name=backend") if not p["metadata"].get("deletionTimestamp")
-    ]
-    return {c["image"] for p in pods for c in p["spec"]["containers"]}
 
 
 def healthy(deployed: Deployment) -> bool:
@@ -42,13 +35,13 @@ def test_scale_set_image_rollout_status_and_undo(deployed: Deployment) -> None:
         run(["tools/cluster/cluster.sh", "load", second_image], kube.env, 900)
         kube("set", "image", "deployment/backend", f"backend={second_image}")
         kube("rollout", "status", "deployment/backend", "--timeout=600s", timeout=660)
-        assert backend_images(kube) == {second_image}
+        assert kube.images("app.kubernetes.io/name=backend") == {second_image}
         # skaffold re-establishes its forward to the new pod: the new version answers through it.
         kube.wait_for("the new backend answering through the port-forward", lambda: healthy(deployed), 180)
 
         kube("rollout", "undo", "deployment/backend")
         kube("rollout", "status", "deployment/backend", "--timeout=600s", timeout=660)
-        assert backend_images(kube) == {first_image}
+        assert kube.images("app.kubernetes.io/name=backend") == {first_image}
         history = kube("rollout", "history", "deployment/backend").stdout
         assert len([line for line in history.splitlines() if line[:1].isdigit()]) >= 2, history
     finally:

@@ -1,0 +1,104 @@
+"""`skaffold dev` rebuilds and rolls out on a code change (issue 10), against the deployment the
+other cluster tests used. It runs in a copy of the checkout, so editing code never touches the
+developer's files. Runs after the other cluster tests (file order).
+
+With `push: false`, skaffold deploys each image under its image ID, so the copy's first dev
+iteration finds every image already built and deployed (identical content, identical ID) and only
+the edited service is rebuilt and rolled out."""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from kube import ROOT, Deployment, Kube, skaffold_argv
+
+pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
+
+WATCHING = "Watching for changes..."
+EDITED_FILE = "services/backend/alice_backend/main.py"
+ORIGINAL_VERSION = 'version="1.0.0"'
+EDITED_VERSION = "1.0.0+edited-under-skaffold-dev"
+
+
+def copy_checkout(dest: Path) -> None:
+    """Tracked and untracked (not ignored) files as they are now, git metadata (skaffold's tagger)
+    and the generated, git-ignored Secrets the deployment already uses."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    shutil.copytree(ROOT / ".git", dest / ".git", symlinks=True)
+    shutil.copytree(ROOT / "k8s/secrets", dest / "k8s/secrets", dirs_exist_ok=True)
+
+
+def pod_names(kube: Kube) -> set[str]:
+    return {p["metadata"]["name"] for p in kube.json("get", "pods")["items"]}
+
+
+def served_version(deployed: Deployment) -> str | None:
+    try:
+        response = httpx.get(f"http://127.0.0.1:{deployed.ports['backend']}/openapi.json", timeout=10)
+        return response.json()["info"]["version"] if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def test_skaffold_dev_rebuilds_and_rolls_out_a_code_change(deployed: Deployment, tmp_path: Path) -> None:
+    kube = deployed.kube
+    pods_before = pod_names(kube)
+    checkout = tmp_path / "alice"
+    copy_checkout(checkout)
+    log_path = tmp_path / "skaffold-dev.log"
+    argv = skaffold_argv("dev", deployed.profiles, "--port-forward=off", "--cleanup=false")
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            argv, cwd=checkout, env=kube.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def watching(times: int) -> bool:
+        text = log_path.read_text(errors="replace")
+        assert proc.poll() is None, f"skaffold dev exited {proc.returncode}:\n{text[-5000:]}"
+        return text.count(WATCHING) >= times
+
+    try:
+        kube.wait_for("skaffold dev's first iteration", lambda: watching(1), 1200, interval_s=3)
+        before = kube.images("app.kubernetes.io/name=backend")
+        assert served_version(deployed) == "1.0.0"
+        assert pod_names(kube) == pods_before, "skaffold dev's first deploy replaced running pods"
+
+        edited = checkout / EDITED_FILE
+        source = edited.read_text()
+        assert ORIGINAL_VERSION in source
+        edited.write_text(source.replace(ORIGINAL_VERSION, f'version="{EDITED_VERSION}"'))
+        started = time.monotonic()
+
+        kube.wait_for("skaffold dev rebuilding after the edit", lambda: watching(2), 1200, interval_s=3)
+        after = kube.images("app.kubernetes.io/name=backend")
+        assert after and after.isdisjoint(before), f"backend still runs {after}"
+        # skaffold run's forward follows the Service to the new pod: the edited code answers.
+        kube.wait_for("the edited backend answering", lambda: served_version(deployed) == EDITED_VERSION, 180)
+        rebuilt = log_path.read_text(errors="replace").split(WATCHING, 1)[1]
+        assert "alice/backend" in rebuilt
+        for untouched in ("alice/frontend", "alice/orchestrator", "alice/dataflow", "alice/kafkaflow"):
+            assert f"Building [{untouched}]" not in rebuilt, f"{untouched} rebuilt for a backend edit"
+        print(f"\nskaffold dev: edit to rollout in {time.monotonic() - started:.0f}s")
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        # Back to the checkout's code for anything that runs after.
+        kube("rollout", "undo", "deployment/backend", check=False)
+        kube("rollout", "status", "deployment/backend", "--timeout=300s", timeout=360, check=False)
