@@ -22,19 +22,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))  # the public-API helpers of stack.py
 
-from kube import FORWARD, NAMESPACE, ROOT, Deployment, Kube, ready, run, skaffold_argv
+from kube import FORWARD, ROOT, WORKLOADS, Deployment, Kube, ready, run, skaffold_argv
 
-WORKLOADS = [
-    "backend",
-    "orchestrator",
-    "dataflow",
-    "kafkaflow",
-    "frontend",
-    "redis",
-    "kafka",
-    "mongodb",
-    "weaviate",
-]
 SKAFFOLD_DEADLINE_S = 3600  # a cold first build of the images; a warm one takes a few minutes
 
 
@@ -43,6 +32,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ours = [item for item in items if Path(str(item.fspath)).is_relative_to(here)]
     if not ours:
         return
+    # The folder-by-folder runbook replaces skaffold's deployment: it runs after the other tests.
+    last = [item for item in ours if item.path.name == "test_runbook_by_folder.py"]
+    positions = [items.index(item) for item in ours]
+    for position, item in zip(positions, [i for i in ours if i not in last] + last, strict=True):
+        items[position] = item
     reason = _unavailable(_env())
     if reason is None or os.environ.get("ALICE_TEST_CLUSTER") == "1":
         return  # when required, the session fixture fails with the reason
@@ -88,12 +82,6 @@ def _unavailable(env: dict[str, str]) -> str | None:
     return None
 
 
-def _delete_namespace(kube: Kube, check: bool = True) -> None:
-    """The test namespace and everything in it, waited for (a redeploy starts from nothing)."""
-    kube("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait", "--timeout=300s",
-         namespace=None, timeout=360, check=check)  # fmt: skip
-
-
 @pytest.fixture(scope="session")
 def kube() -> Kube:
     env = _env()
@@ -130,7 +118,7 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
     # the images' own bases come from a registry when one answers.
     run(["tools/cluster/cluster.sh", "load-offline"], env, 1800)
     profiles = "offline,cluster-test" if _offline(env) else "cluster-test"
-    _delete_namespace(kube)
+    kube.delete_namespace()
     log_path = tmp_path_factory.mktemp("skaffold") / "skaffold.log"
     argv = skaffold_argv("run", profiles, "--port-forward=user")
     with log_path.open("wb") as log:
@@ -165,4 +153,4 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
-        _delete_namespace(kube, check=False)
+        kube.delete_namespace(check=False)

@@ -12,6 +12,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = "kind-alice"
 NAMESPACE = "alice"
+WORKLOADS = [
+    "backend",
+    "orchestrator",
+    "dataflow",
+    "kafkaflow",
+    "frontend",
+    "redis",
+    "kafka",
+    "mongodb",
+    "weaviate",
+]
 # skaffold v2: "Port forwarding service/frontend in namespace alice, remote port 3000 -> http://127.0.0.1:13000"
 FORWARD = re.compile(
     r"Port forwarding service/(\S+) in namespace \S+, remote port \d+ -> (?:http://)?127\.0\.0\.1:(\d+)"
@@ -64,6 +75,11 @@ class Kube:
 
     def pods(self, selector: str) -> list[dict]:
         return self.json("get", "pods", "-l", selector)["items"]
+
+    def delete_namespace(self, check: bool = True) -> None:
+        """The test namespace and everything in it, waited for (a redeploy starts from nothing)."""
+        self("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait", "--timeout=300s",
+             namespace=None, timeout=360, check=check)  # fmt: skip
 
     def images(self, selector: str) -> set[str]:
         """The container images of the pods that are not being deleted."""

@@ -42,7 +42,15 @@ def copy_checkout(dest: Path) -> None:
 
 
 def pod_names(kube: Kube) -> set[str]:
-    return {p["metadata"]["name"] for p in kube.json("get", "pods")["items"]}
+    """The workloads' pods (a Job's pod may come and go: its Job is deleted after it finished)."""
+    pods = kube.json("get", "pods")["items"]
+    owned_by_job = {
+        p["metadata"]["name"]
+        for p in pods
+        for o in p["metadata"].get("ownerReferences", [])
+        if o["kind"] == "Job"
+    }
+    return {p["metadata"]["name"] for p in pods} - owned_by_job
 
 
 def served_version(deployed: Deployment) -> str | None:

@@ -15,7 +15,7 @@ STATEFUL = {"mongodb", "redis", "kafka", "weaviate"}
 # docs/operations.md, "What every pod gets": requests/limits of the workloads it defines.
 PLAN_RESOURCES = {
     "backend": ({"cpu": "250m", "memory": "256Mi"}, {"cpu": "500m", "memory": "512Mi"}),
-    "orchestrator": ({"cpu": "500m", "memory": "512Mi"}, {"cpu": "1000m", "memory": "1Gi"}),
+    "orchestrator": ({"cpu": "500m", "memory": "512Mi"}, {"cpu": "1", "memory": "1Gi"}),  # 1000m, as stored
     "redis": ({"cpu": "100m", "memory": "128Mi"}, {"cpu": "200m", "memory": "256Mi"}),
     "kafka": ({"cpu": "250m", "memory": "512Mi"}, {"cpu": "500m", "memory": "1Gi"}),
     "mongodb": ({"cpu": "250m", "memory": "512Mi"}, {"cpu": "500m", "memory": "1Gi"}),
