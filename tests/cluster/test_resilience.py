@@ -10,7 +10,15 @@ import httpx
 import pytest
 from alice_common.reply_stream import DONE, RESET, TOKEN
 from kube import Deployment, Kube, ready, run
-from stack import ask, new_conversation, new_credentials, register, send, sse_events
+from stack import (
+    ask,
+    new_conversation,
+    new_credentials,
+    register,
+    reply_killed_at_first_token,
+    send,
+    sse_events,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(3600)]
 
@@ -63,38 +71,16 @@ async def test_the_orchestrator_killed_mid_reply_resets_and_completes_once(deplo
     kube = deployed.kube
     all_ready(kube, "orchestrator", "backend")
     victim = one_pod(kube, "orchestrator")
-    async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
-        auth = await register(api, "cluster-kill")
-        conversation = await new_conversation(api, auth)
-        accepted = await send(api, auth, conversation, "Write five sentences about mountains.")
-        killed: list[float] = []
 
-        async def on_event(event: dict) -> None:
-            if event["event"] == TOKEN and not killed:
-                killed.append(time.monotonic())
-                await asyncio.to_thread(
-                    kube, "delete", "pod", victim["metadata"]["name"], "--grace-period=0", "--force"
-                )
-                await asyncio.to_thread(sigkill_container, kube, victim)
-
-        events = await sse_events(
-            api, accepted["stream_url"], auth, on_event=on_event, read_timeout_s=900, direct=False
+    async def kill() -> None:
+        await asyncio.to_thread(
+            kube, "delete", "pod", victim["metadata"]["name"], "--grace-period=0", "--force"
         )
-        kinds = [e["event"] for e in events]
-        assert killed, kinds
-        assert kinds[-1] == DONE and kinds.count(RESET) == 1, kinds
-        assert kinds.index(TOKEN) < kinds.index(RESET)
-        after_reset = events[kinds.index(RESET) + 1 :]
-        text = "".join(e["data"]["delta"] for e in after_reset if e["event"] == TOKEN)
-        done = events[-1]["data"]["message"]
-        assert done["id"] == accepted["reply_id"] and done["status"] == "completed"
-        assert done["content"] == text and text.strip()
-        listed = (await api.get(f"/api/conversations/{conversation}/messages", headers=auth)).json()["items"]
-        assert [(m["role"], m["status"]) for m in listed] == [
-            ("user", "completed"),
-            ("assistant", "completed"),
-        ]
-        assert listed[-1]["content"] == text
+        await asyncio.to_thread(sigkill_container, kube, victim)
+
+    async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
+        kinds = await reply_killed_at_first_token(api, "cluster-kill", kill, read_timeout_s=900, direct=False)
+    assert kinds.count(RESET) == 1, kinds
     assert one_pod(kube, "orchestrator")["metadata"]["uid"] != victim["metadata"]["uid"]
 
 

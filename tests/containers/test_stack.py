@@ -14,9 +14,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from alice_common.reply_stream import DONE, RESET, TOKEN
+from alice_common.reply_stream import DONE, TOKEN
 from composestack import ALICE_IMAGES, ROOT, Compose, run
-from stack import ask, new_conversation, new_credentials, register, send, sse_events
+from stack import (
+    ask,
+    new_conversation,
+    new_credentials,
+    register,
+    reply_killed_at_first_token,
+    send,
+    sse_events,
+)
 
 pytestmark = [pytest.mark.containers, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -127,32 +135,13 @@ async def test_docker_kill_of_the_orchestrator_mid_reply_resets_and_completes_on
     of a container killed by hand, so compose brings it back (`compose start`), as an operator would;
     the client's stream sees `reset`, then exactly one completed reply."""
     orchestrator = stack.container("orchestrator")
+
+    async def kill() -> None:
+        await asyncio.to_thread(run, ["docker", "kill", orchestrator], stack.env, 60)
+        await asyncio.to_thread(stack, "start", "orchestrator", timeout=300)
+
     async with httpx.AsyncClient(base_url=stack.url, timeout=60) as api:
-        auth = await register(api, "compose-kill")
-        conversation = await new_conversation(api, auth)
-        accepted = await send(api, auth, conversation, "Write a few sentences about mountains.")
-        killed: list[float] = []
-
-        async def on_event(event: dict) -> None:
-            if event["event"] == TOKEN and not killed:
-                killed.append(time.monotonic())
-                await asyncio.to_thread(run, ["docker", "kill", orchestrator], stack.env, 60)
-                await asyncio.to_thread(stack, "start", "orchestrator", timeout=300)
-
-        events = await sse_events(
-            api, accepted["stream_url"], auth, on_event=on_event, read_timeout_s=600, direct=False
-        )
-        kinds = [e["event"] for e in events]
-        assert killed, kinds
-        assert kinds[-1] == DONE and RESET in kinds, kinds
-        assert kinds.index(TOKEN) < kinds.index(RESET)
-        after_reset = events[kinds.index(RESET) + 1 :]
-        text = "".join(e["data"]["delta"] for e in after_reset if e["event"] == TOKEN)
-        done = events[-1]["data"]["message"]
-        assert done["id"] == accepted["reply_id"] and done["status"] == "completed"
-        assert done["content"] == text
-        listed = (await api.get(f"/api/conversations/{conversation}/messages", headers=auth)).json()["items"]
-        assert [m["role"] for m in listed] == ["user", "assistant"]
+        await reply_killed_at_first_token(api, "compose-kill", kill, read_timeout_s=600, direct=False)
     assert stack.container("orchestrator") == orchestrator, "the same container, started again"
 
 

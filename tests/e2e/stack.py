@@ -20,7 +20,7 @@ import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from alice_common.events import ChatRequested, new_id
-from alice_common.reply_stream import DONE, FAILED, reply_key
+from alice_common.reply_stream import DONE, FAILED, RESET, TOKEN, reply_key
 from devstack.testing import Infra, ServiceProcess, service_env, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,6 +184,44 @@ async def sse_events(
             if event["event"] in (DONE, FAILED) or (stop_after and len(events) >= stop_after):
                 break
     return events
+
+
+async def reply_killed_at_first_token(
+    api: httpx.AsyncClient,
+    prefix: str,
+    kill: Callable[[], Awaitable[None]],
+    read_timeout_s: float,
+    direct: bool = True,
+) -> list[str]:
+    """A new user's message whose reply is cut off by `kill()` (the generating process killed,
+    however this deployment does it) at its first token. The stream must then say `reset` and end
+    with one completed reply equal to what follows the reset and to what is stored. Returns the
+    stream's event kinds."""
+    auth = await register(api, prefix)
+    conversation = await new_conversation(api, auth)
+    accepted = await send(api, auth, conversation, "Write a few sentences about mountains.")
+    killed: list[bool] = []
+
+    async def on_event(event: dict) -> None:
+        if event["event"] == TOKEN and not killed:
+            killed.append(True)
+            await kill()
+
+    events = await sse_events(
+        api, accepted["stream_url"], auth, on_event=on_event, read_timeout_s=read_timeout_s, direct=direct
+    )
+    kinds = [e["event"] for e in events]
+    assert killed, f"no token before the stream ended: {kinds}"
+    assert kinds[-1] == DONE and RESET in kinds, kinds
+    assert kinds.index(TOKEN) < kinds.index(RESET)
+    text = "".join(e["data"]["delta"] for e in events[kinds.index(RESET) + 1 :] if e["event"] == TOKEN)
+    done = events[-1]["data"]["message"]
+    assert done["id"] == accepted["reply_id"] and done["status"] == "completed"
+    assert done["content"] == text and text.strip()
+    listed = (await api.get(f"/api/conversations/{conversation}/messages", headers=auth)).json()["items"]
+    assert [(m["role"], m["status"]) for m in listed] == [("user", "completed"), ("assistant", "completed")]
+    assert listed[-1]["id"] == accepted["reply_id"] and listed[-1]["content"] == text
+    return kinds
 
 
 async def parse_sse(response: httpx.Response) -> AsyncIterator[dict]:

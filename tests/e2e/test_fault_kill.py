@@ -20,11 +20,8 @@ from stack import (
     isolation,
     kafka_and_redis,
     new_chat_request,
-    new_conversation,
     publish_chat,
-    register,
-    send,
-    sse_events,
+    reply_killed_at_first_token,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -39,39 +36,13 @@ async def test_sigkill_mid_reply_then_a_new_replica_resets_and_completes(infra):
     orchestrator_settings = ORCHESTRATOR | {"ready_timeout_s": 120}
     with Stack(infra, isolation("fault"), orchestrator=orchestrator_settings, backend={}) as up:
         orchestrator = up["orchestrator"]
+
+        async def kill() -> None:
+            await asyncio.to_thread(orchestrator.kill)  # SIGKILL: no shutdown code runs
+            await asyncio.to_thread(orchestrator.start)  # same port, same group
+
         async with httpx.AsyncClient(base_url=up["backend"].url, timeout=30) as client:
-            auth = await register(client, "fault")
-            conversation = await new_conversation(client, auth)
-            accepted = await send(client, auth, conversation, "Write a few sentences about the sea.")
-            reply_id = accepted["reply_id"]
-
-            killed = {"at": None}
-
-            async def on_event(event: dict) -> None:
-                if event["event"] == TOKEN and killed["at"] is None:
-                    killed["at"] = time.monotonic()
-                    await asyncio.to_thread(orchestrator.kill)  # SIGKILL: no shutdown code runs
-                    await asyncio.to_thread(orchestrator.start)  # same port, same group
-
-            events = await sse_events(
-                client, accepted["stream_url"], auth, on_event=on_event, read_timeout_s=300
-            )
-            kinds = [e["event"] for e in events]
-            assert killed["at"] is not None, f"no token before the stream ended: {kinds}"
-            assert kinds[-1] == DONE, kinds
-            assert RESET in kinds, kinds
-            first_token, reset = kinds.index(TOKEN), kinds.index(RESET)
-            assert first_token < reset
-            after_reset = events[reset + 1 :]
-            text = "".join(e["data"]["delta"] for e in after_reset if e["event"] == TOKEN)
-            done = events[-1]["data"]["message"]
-            assert done["id"] == reply_id and done["status"] == "completed"
-            assert done["content"] == text and text.strip()
-
-            messages = (await client.get(f"/api/conversations/{conversation}/messages", headers=auth)).json()
-            replies = [m for m in messages["items"] if m["role"] == "assistant"]
-            assert len(messages["items"]) == 2 and len(replies) == 1
-            assert replies[0]["id"] == reply_id and replies[0]["content"] == done["content"]
+            await reply_killed_at_first_token(client, "fault", kill, read_timeout_s=300)
 
 
 async def test_sigterm_mid_reply_finishes_or_hands_over_without_duplicates(infra):
