@@ -88,8 +88,12 @@ def test_skaffold_dev_rebuilds_and_rolls_out_a_code_change(deployed: Deployment,
         started = time.monotonic()
 
         kube.wait_for("skaffold dev rebuilding after the edit", lambda: watching(2), 1200, interval_s=3)
-        after = kube.images("app.kubernetes.io/name=backend")
-        assert after and after.isdisjoint(before), f"backend still runs {after}"
+        # skaffold applied the new image; the rollout replaces the old pod.
+        kube.wait_for(
+            "only the rebuilt backend running",
+            lambda: (after := kube.images("app.kubernetes.io/name=backend")) and after.isdisjoint(before),
+            300,
+        )
         # skaffold run's forward follows the Service to the new pod: the edited code answers.
         kube.wait_for("the edited backend answering", lambda: served_version(deployed) == EDITED_VERSION, 180)
         rebuilt = log_path.read_text(errors="replace").split(WATCHING, 1)[1]
