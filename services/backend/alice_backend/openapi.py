@@ -37,9 +37,8 @@ def install_openapi(app: FastAPI) -> None:
             schemas.pop("HTTPValidationError", None)
             schemas.pop("ValidationError", None)
             for model in STREAM_EVENT_DATA:
-                schemas[model.__name__] = model.model_json_schema(
-                    ref_template="#/components/schemas/{model}", mode="serialization"
-                )
+                # Validation mode: a field left out of the data (`exclude_none`) is optional.
+                schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
             app.openapi_schema = schema
         return app.openapi_schema
 

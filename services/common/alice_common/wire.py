@@ -91,6 +91,14 @@ class ReplyRef(BaseModel):
 ReplyState = Literal["queued", "generating"]
 
 
+def _left_out_when_absent(schema: dict) -> None:
+    """An optional field sent only with a value (`exclude_none`): no null, no default, in its schema."""
+    schema.pop("default", None)
+    branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
+    if branches:
+        schema.update(branches[0])
+
+
 class ReplyStatus(BaseModel):
     """The data of the reply stream's `status` event (docs/api.md, "Reply stream")."""
 
@@ -102,6 +110,7 @@ class ReplyStatus(BaseModel):
         ge=1,
         description="while `queued` for a busy model: the reply's place in line, 1 = next "
         "(among the replies of the orchestrator process that serves it); absent otherwise",
+        json_schema_extra=_left_out_when_absent,
     )
 
     def data(self) -> dict:
