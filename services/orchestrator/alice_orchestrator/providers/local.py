@@ -116,11 +116,19 @@ class LocalProvider(ChatProvider):
             except RuntimeError:  # the event loop is gone (shutdown): nobody is listening
                 stop.set()
 
-        def produce(llm) -> None:
-            if stop.is_set():  # given up before the thread started
-                emit((_END, None))
-                return
+        def give_back(llm) -> None:
+            """Back in line once this thread is done with it, not when the listener gives up.
+            Scheduled before `_END`, so a generation that ends normally has freed its instance
+            by the time its iteration ends."""
             try:
+                loop.call_soon_threadsafe(self._line.release, llm)
+            except RuntimeError:  # the event loop is gone (shutdown): nobody is waiting
+                pass
+
+        def produce(llm) -> None:
+            try:
+                if stop.is_set():  # given up before the thread started
+                    return
                 if seed is not None:
                     # llama.cpp reuses the cached prefix of the previous prompt, which changes how
                     # the prompt is batched and so, slightly, the logits: start from nothing.
@@ -146,16 +154,15 @@ class LocalProvider(ChatProvider):
             except Exception as exc:  # reported to the awaiting side, not swallowed
                 emit(("error", exc))
             finally:
+                give_back(llm)
                 emit((_END, None))
 
         llm = await self._line.acquire(request.on_queue)
         try:
-            work = loop.run_in_executor(self._executor, produce, llm)
-        except BaseException:
+            loop.run_in_executor(self._executor, produce, llm)
+        except BaseException:  # the executor is shut down: the thread never got it
             self._line.release(llm)
             raise
-        # Back in line once the thread is done with it, not when this side stops listening.
-        work.add_done_callback(lambda _work: self._line.release(llm))
         try:
             if request.on_queue is not None:
                 await request.on_queue(0)
