@@ -87,6 +87,27 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
     });
   });
 
+  test("a reply sent while another user's is generating shows its place in line, then streams", { timeout: REPLY_TIMEOUT_MS * 2 }, async () => {
+    await withPage(browser, newPage, {}, async (busy) => {
+      await withPage(browser, newPage, {}, async (page) => {
+        await signUp(busy, uniqueEmail('busy'));
+        await signUp(page, uniqueEmail('queued'));
+        await send(busy, 'Write a long story about a lighthouse keeper and the sea, at least twenty sentences.');
+        await busy.locator('article[aria-busy="true"] .markdown').waitFor({ timeout: REPLY_TIMEOUT_MS });
+        await send(page, 'Name a fruit.');
+        // One model instance (the default) is busy with the other user's reply: this one waits, and says where.
+        const waiting = page.locator('article[aria-busy="true"]').getByRole('status');
+        await waiting.filter({ hasText: /^Waiting for the model — position [1-9]\d* in queue$/ }).waitFor({ timeout: 30_000 });
+        // The other reply ends (stopped, to keep the run short): this one streams and completes.
+        await busy.getByRole('button', byName('Stop')).click();
+        const reply = await waitForReply(page);
+        assert.equal(await reply.getAttribute('data-status'), 'completed');
+        assert.ok((await bodyText(reply)).length > 0, 'the reply that waited has text');
+        assert.equal(await page.getByText(/position \d+ in queue/).count(), 0, 'no place in line once done');
+      });
+    });
+  });
+
   test('the network is cut mid-reply and restored: the reply resumes and equals the stored message', { timeout: REPLY_TIMEOUT_MS * 2 }, async () => {
     const net = await startNetCut(BASE_URL);
     try {

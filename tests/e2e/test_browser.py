@@ -90,8 +90,9 @@ def frontend_url(backend_url) -> Iterator[str]:
 
 
 def test_browser_acceptance(frontend_url, admin_email, tmp_path):
-    """Sign-up → chat → streamed reply → history; stop; document → indexed → citation; isolation
-    between users; network cut mid-reply; dark theme, phone layout and admin pipeline screenshots."""
+    """Sign-up → chat → streamed reply → history; stop; a queued reply's place in line; document →
+    indexed → citation; isolation between users; network cut mid-reply; dark theme, phone layout
+    and admin pipeline screenshots."""
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `scripts/bootstrap.sh --test` installs it"
     update = os.environ.get("ALICE_UPDATE_SCREENSHOTS") == "1"
     screenshots = ROOT / "docs" / "screenshots" if update else tmp_path
@@ -108,7 +109,7 @@ def test_browser_acceptance(frontend_url, admin_email, tmp_path):
     print(run.stdout[-20000:])
     print(run.stderr[-5000:])
     assert run.returncode == 0, f"browser tests failed (exit {run.returncode}); see the output above"
-    assert "# fail 0" in run.stdout and "# pass 8" in run.stdout, run.stdout[-3000:]
+    assert "# fail 0" in run.stdout and "# pass 9" in run.stdout, run.stdout[-3000:]
     for name in ("chat-light.png", "chat-dark.png", "chat-phone.png", "documents.png", "admin-pipeline.png"):
         assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"
 

@@ -66,6 +66,53 @@ async def test_closing_the_stream_early_frees_the_model_for_the_next_request(pro
     assert time.perf_counter() - started < 30
 
 
+class Line:
+    """Generations started in order on the one-instance provider, with the places in line each is told."""
+
+    def __init__(self, provider: LocalProvider, names: str, max_tokens: int = 6):
+        self.told: dict[str, list[int]] = {name: [] for name in names}
+        self.tasks: dict[str, asyncio.Task] = {}
+        for name in names:
+            generation = provider.stream(
+                chat("Name a fruit."), max_tokens=max_tokens, temperature=0.0, on_queue=self.teller(name)
+            )
+            self.tasks[name] = asyncio.create_task(self.text(generation))
+
+    def teller(self, name: str):
+        async def tell(position: int) -> None:
+            self.told[name].append(position)
+
+        return tell
+
+    @staticmethod
+    async def text(generation) -> str:
+        return "".join([d async for d in generation])
+
+    async def until(self, condition, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            assert time.monotonic() < deadline, self.told
+            await asyncio.sleep(0.01)
+
+
+async def test_waiting_generations_are_told_their_place_in_line_then_generate(provider):
+    line = Line(provider, "abc")
+    texts = await asyncio.wait_for(asyncio.gather(*line.tasks.values()), 120)
+    assert all(text.strip() for text in texts), texts
+    assert line.told == {"a": [0], "b": [1, 0], "c": [2, 1, 0]}
+
+
+async def test_a_generation_stopped_while_waiting_leaves_the_line(provider):
+    line = Line(provider, "abc", max_tokens=24)
+    await line.until(lambda: line.told["c"] == [2])
+    line.tasks["b"].cancel()  # what a stop request does to a queued reply's generation
+    await line.until(lambda: line.told["c"][:2] == [2, 1])
+    assert line.told["b"] == [1] and line.told["a"] == [0]
+    assert (await asyncio.wait_for(line.tasks["c"], 120)).strip() and line.tasks["a"].done()
+    assert line.told["c"] == [2, 1, 0] and line.told["b"] == [1]
+    assert line.tasks["b"].cancelled()
+
+
 def test_count_tokens_uses_the_model_tokenizer(provider):
     assert provider.count_tokens("") == 0
     assert 1 <= provider.count_tokens("hello") <= 2

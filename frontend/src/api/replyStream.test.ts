@@ -38,6 +38,31 @@ describe('followReply', () => {
     expect(calls[0].headers['Last-Event-ID']).toBeUndefined();
   });
 
+  it('passes a queued reply\'s place in line with its status, and nothing for a malformed one', async () => {
+    const status = (id: string, data: object) => frame({ id, event: 'status', data });
+    const { fetch } = scriptedFetch([
+      sseResponse([
+        status('1-0', { state: 'queued' }),
+        status('1-1', { state: 'queued', position: 2 }),
+        status('1-2', { state: 'queued', position: 1 }),
+        status('1-3', { state: 'queued', position: 'first' }),
+        status('1-4', { state: 'generating' }),
+        token('1-5', 'Hi'),
+        done('1-6', 'Hi'),
+      ]),
+    ]);
+    const statuses: [string, number | undefined][] = [];
+    const { promise } = run(fetch, { onStatus: (state, position) => statuses.push([state, position]) });
+    expect(await promise).toMatchObject({ kind: 'done', text: 'Hi' });
+    expect(statuses).toEqual([
+      ['queued', undefined],
+      ['queued', 2],
+      ['queued', 1],
+      ['queued', undefined],
+      ['generating', undefined],
+    ]);
+  });
+
   it('resumes after a dropped connection with Last-Event-ID, without losing or duplicating text', async () => {
     const { fetch, calls } = scriptedFetch([
       sseResponse([token('1-1', 'The '), token('1-2', 'quick ')], { failAfter: true }),

@@ -1,6 +1,6 @@
 import { errorFromResponse } from './errors';
 import { SSEParser, type SSEEvent } from './sse';
-import type { Message } from './types';
+import type { Message, ReplyStatus } from './types';
 
 /** The stored reply as the `done` event carries it: a message of the conversation's history. */
 export type DoneMessage = Partial<Message> & Pick<Message, 'content'>;
@@ -18,7 +18,8 @@ export interface ReplyStreamOptions {
   /** Resume after this event id (e.g. after a page reload); omitted = from the start. */
   lastEventId?: string;
   signal?: AbortSignal;
-  onStatus?: (state: string) => void;
+  /** `queued` (with `position` while waiting for a busy model, 1 = next) or `generating`. */
+  onStatus?: (state: string, position?: ReplyStatus['position']) => void;
   /** The whole reply text so far (after every token and after a reset). */
   onText?: (text: string) => void;
   onReset?: () => void;
@@ -101,9 +102,11 @@ export async function followReply(opts: ReplyStreamOptions): Promise<ReplyOutcom
     failures = 0;
     const data = parseData(event);
     switch (event.event) {
-      case 'status':
-        opts.onStatus?.(String(data.state ?? ''));
+      case 'status': {
+        const position = Number.isInteger(data.position) && (data.position as number) >= 1 ? (data.position as number) : undefined;
+        opts.onStatus?.(String(data.state ?? ''), position);
         return null;
+      }
       case 'token':
         text += typeof data.delta === 'string' ? data.delta : '';
         opts.onText?.(text);

@@ -944,6 +944,23 @@ export type components = {
             /** Memory Enabled */
             memory_enabled?: boolean | null;
         };
+        /**
+         * ReplyStatus
+         * @description The data of the reply stream's `status` event (docs/api.md, "Reply stream").
+         */
+        ReplyStatus: {
+            /**
+             * State
+             * @description `queued`: accepted, waiting for the model; `generating`: the model is writing the reply
+             * @enum {string}
+             */
+            state: "queued" | "generating";
+            /**
+             * Position
+             * @description while `queued` for a busy model: the reply's place in line, 1 = next (among the replies of the orchestrator process that serves it); absent otherwise
+             */
+            position?: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -1842,7 +1859,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events */
+            /** @description Server-Sent Events; a `status` event's data is a `ReplyStatus` */
             200: {
                 headers: {
                     [name: string]: unknown;

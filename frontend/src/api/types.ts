@@ -1,7 +1,7 @@
 // The shapes the backend answers with, taken from the generated OpenAPI types (schema.d.ts,
 // `npm run gen:api`). Each is named by the endpoint that returns it, so renaming a schema in the
 // backend changes nothing here; changing a field changes it everywhere it is used.
-import type { paths } from './schema';
+import type { components, paths } from './schema';
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
 type JsonContent<R> = R extends { content: { 'application/json': infer Body } } ? Body : never;
@@ -39,3 +39,6 @@ export type SearchHit = ResponseOf<'/api/search', 'get'>['items'][number];
 
 export type ApiKey = ResponseOf<'/api/keys', 'get'>['items'][number];
 export type CreatedApiKey = ResponseOf<'/api/keys', 'post'>;
+
+/** The data of the reply stream's `status` event (not a response body, so named by its schema). */
+export type ReplyStatus = components['schemas']['ReplyStatus'];

@@ -85,14 +85,22 @@ export function MessageView({
 
 const STATE_LABEL = { queued: 'Waiting for Alice…', generating: 'Alice is writing…', reconnecting: 'Connection lost, reconnecting…' };
 
-export function PendingView({ text, state }: { text: string; state: keyof typeof STATE_LABEL }) {
+/** What the pending reply's line says; a reply waiting for a busy model says where it is in line. */
+export function stateLabel(state: keyof typeof STATE_LABEL, position?: number): string {
+  if (state === 'queued' && position) return `Waiting for the model — position ${position} in queue`;
+  return STATE_LABEL[state];
+}
+
+export function PendingView({ text, state, position }: { text: string; state: keyof typeof STATE_LABEL; position?: number }) {
   return (
     <article className="message from-assistant pending" aria-label="Alice is replying" aria-busy="true" data-state={state}>
       <div className="avatar" aria-hidden="true">A</div>
       <div className="bubble">
         <div className="author">Alice</div>
         {text ? <Markdown source={text} /> : <div className="typing" aria-hidden="true"><span /><span /><span /></div>}
-        <div className={`stream-state state-${state}`}>{STATE_LABEL[state]}</div>
+        <div className={`stream-state state-${state}`} role="status">
+          {stateLabel(state, position)}
+        </div>
       </div>
     </article>
   );

@@ -77,7 +77,7 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
               }
             />
           ))}
-          {pending && <PendingView text={pending.text} state={pending.state} />}
+          {pending && <PendingView text={pending.text} state={pending.state} position={pending.position} />}
         </div>
       </div>
       {state?.error && (

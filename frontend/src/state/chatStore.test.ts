@@ -59,6 +59,33 @@ describe('ChatStore', () => {
     expect(sessionStorage.getItem('alice.pending.c1')).toBeNull();
   });
 
+  it('keeps the pending reply\'s place in line while it waits, and drops it once generating', async () => {
+    const { store } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse(session),
+      'POST /api/conversations/cq/messages': () => jsonResponse(accepted('m1', 'rq'), 202),
+      'GET /api/replies/rq/stream': () =>
+        sseResponse([
+          frame({ id: '1-0', event: 'status', data: { state: 'queued' } }),
+          frame({ id: '1-1', event: 'status', data: { state: 'queued', position: 2 } }),
+          frame({ id: '1-2', event: 'status', data: { state: 'queued', position: 1 } }),
+          frame({ id: '1-3', event: 'status', data: { state: 'generating' } }),
+          frame({ id: '1-4', event: 'token', data: { delta: 'Hi' } }),
+          frame({ id: '1-5', event: 'done', data: { message: { id: 'rq', content: 'Hi', status: 'completed' } } }),
+        ]),
+      'GET /api/conversations': () => jsonResponse({ items: [] }),
+    });
+    const seen: string[] = [];
+    const unsubscribe = store.subscribe(() => {
+      const pending = store.conversation('cq').pending;
+      const shown = pending && `${pending.state}${pending.position ? ` ${pending.position}` : ''}${pending.text ? ` ${pending.text}` : ''}`;
+      if (shown && shown !== seen[seen.length - 1]) seen.push(shown);
+    });
+    await store.send('cq', 'Hi');
+    await until(() => !store.conversation('cq').pending);
+    unsubscribe();
+    expect(seen).toEqual(['queued', 'queued 2', 'queued 1', 'generating', 'generating Hi']);
+  });
+
   it('shows a readable error and keeps nothing when sending is refused', async () => {
     const { store } = fakeBackend({
       'POST /api/auth/refresh': () => jsonResponse(session),

@@ -11,6 +11,8 @@ export interface PendingReply {
   replyId: string;
   text: string;
   state: 'queued' | 'generating' | 'reconnecting';
+  /** While queued for a busy model: the reply's place in line (1 = next). */
+  position?: number;
   /** Stop was asked for: the composer is usable again while the stream winds down. */
   stopping: boolean;
 }
@@ -182,8 +184,9 @@ export class ChatStore {
       getToken: (force) => this.client.getToken(force),
       fetchFn: this.client.fetcher,
       signal: controller.signal,
-      onStatus: (state) => update({ state: state === 'generating' ? 'generating' : 'queued' }),
-      onText: (text) => update({ text, state: 'generating' }),
+      onStatus: (state, position) =>
+        update(state === 'generating' ? { state: 'generating', position: undefined } : { state: 'queued', position }),
+      onText: (text) => update({ text, state: 'generating', position: undefined }),
       onReconnect: () => update({ state: 'reconnecting' }),
       onConnected: () => update({ state: this.conversation(conversationId).pending?.text ? 'generating' : 'queued' }),
     }).then((outcome) => this.finish(conversationId, replyId, outcome, controller));

@@ -1,13 +1,18 @@
 """OpenAPI tweaks: FastAPI documents its own 422 body (`HTTPValidationError`), but every error here
-is `ErrorResponse`; rewrite those references so the published schema matches the answers."""
+is `ErrorResponse`; rewrite those references so the published schema matches the answers. The
+reply stream's event data are not response bodies, so their schemas are added by hand."""
 
 from typing import Any
 
+from alice_common.wire import ReplyStatus
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
 _OURS = "#/components/schemas/ErrorResponse"
+# The data of reply-stream events (`GET /api/replies/{reply_id}/stream`), by schema name.
+STREAM_EVENT_DATA: tuple[type[BaseModel], ...] = (ReplyStatus,)
 
 
 def _rewrite(node: Any) -> Any:
@@ -31,6 +36,9 @@ def install_openapi(app: FastAPI) -> None:
             schemas = schema["components"]["schemas"]
             schemas.pop("HTTPValidationError", None)
             schemas.pop("ValidationError", None)
+            for model in STREAM_EVENT_DATA:
+                # Validation mode: a field left out of the data (`exclude_none`) is optional.
+                schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
             app.openapi_schema = schema
         return app.openapi_schema
 

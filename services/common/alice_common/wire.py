@@ -88,6 +88,36 @@ class ReplyRef(BaseModel):
     status: MessageStatus
 
 
+ReplyState = Literal["queued", "generating"]
+
+
+def _left_out_when_absent(schema: dict) -> None:
+    """An optional field sent only with a value (`exclude_none`): no null, no default, in its schema."""
+    schema.pop("default", None)
+    branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
+    if branches:
+        schema.update(branches[0])
+
+
+class ReplyStatus(BaseModel):
+    """The data of the reply stream's `status` event (docs/api.md, "Reply stream")."""
+
+    state: ReplyState = Field(
+        description="`queued`: accepted, waiting for the model; `generating`: the model is writing the reply"
+    )
+    position: int | None = Field(
+        default=None,
+        ge=1,
+        description="while `queued` for a busy model: the reply's place in line, 1 = next "
+        "(among the replies of the orchestrator process that serves it); absent otherwise",
+        json_schema_extra=_left_out_when_absent,
+    )
+
+    def data(self) -> dict:
+        """The event's JSON data, without the absent position."""
+        return self.model_dump(exclude_none=True)
+
+
 class ModelInfo(BaseModel):
     model: str
     context_tokens: int

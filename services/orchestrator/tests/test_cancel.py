@@ -71,6 +71,7 @@ async def test_a_model_that_stalls_still_stops_in_time():
 
     class Stalling:
         model = "stall"
+        queues_requests = False
 
         def count_tokens(self, text):
             return 1

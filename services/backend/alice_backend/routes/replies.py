@@ -40,7 +40,10 @@ async def reply_meta(ctx: AppContext, user_id: str, reply_id: str) -> dict[str, 
 @router.get(
     "/{reply_id}/stream",
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-Sent Events; a `status` event's data is a `ReplyStatus`",
+        },
         204: {"description": "the reply has ended and `Last-Event-ID` is its last event: nothing more"},
         **error_responses(401, 404, 429, 502, 503),
     },

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from alice_common import linear_re
-from alice_common.reply_stream import ReplyStream
+from alice_common.reply_stream import GENERATING, QUEUED, STATUS, ReplyStream
+from alice_common.wire import ReplyStatus
 
 from alice_orchestrator.providers.base import ChatProvider
 from alice_orchestrator.replystream import TokenCoalescer
@@ -24,6 +25,7 @@ class Outcome:
     latency_ms: float = 0.0
 
 
+GENERATING_STATUS = ReplyStatus(state=GENERATING)
 _HEX8 = linear_re.compile(r"^[0-9a-f]{8}")
 
 
@@ -46,14 +48,27 @@ async def generate(
     stop: list[str] | None = None,
     seed: int | None = None,
 ) -> Outcome:
-    """Stream the model into the reply stream until it ends or `cancel:{reply_id}` appears."""
+    """Stream the model into the reply stream until it ends or `cancel:{reply_id}` appears.
+
+    The stream says `status generating` once the model takes the request up; before that, while
+    it waits for a model instance, `status queued` with its place in line, on every change."""
     coalescer = TokenCoalescer(stream, settings.token_flush_interval_ms / 1000)
+
+    async def on_queue(position: int) -> None:
+        # Called from within the generation's iteration, before its first delta: never
+        # interleaved with the coalescer's token writes.
+        status = ReplyStatus(state=QUEUED, position=position) if position else GENERATING_STATUS
+        await stream.add(STATUS, status.data())
+
+    if not provider.queues_requests:
+        await stream.add(STATUS, GENERATING_STATUS.data())
     generation = provider.stream(
         messages,
         max_tokens=max_tokens or settings.llm_max_tokens,
         temperature=settings.llm_temperature if temperature is None else temperature,
         stop=stop,
         seed=seed,
+        on_queue=on_queue if provider.queues_requests else None,
     )
 
     async def pump() -> None:

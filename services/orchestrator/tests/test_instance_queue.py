@@ -1,0 +1,133 @@
+"""The model instances' line: FIFO hand-out, and the positions waiting requests are told (in
+order, only on change, on a finish and on someone ahead giving up)."""
+
+import asyncio
+
+import pytest
+from alice_orchestrator.providers.instance_queue import InstanceQueue
+
+
+class Waiting:
+    """One request in line: records the positions it is told, holds its instance once granted."""
+
+    def __init__(self, line: InstanceQueue, name: str):
+        self.line = line
+        self.name = name
+        self.positions: list[int] = []
+        self.task = asyncio.create_task(line.acquire(self.told))
+
+    async def told(self, position: int) -> None:
+        self.positions.append(position)
+
+    async def instance(self) -> str:
+        return await asyncio.wait_for(self.task, 2)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_free_instance_is_taken_at_once_without_a_position():
+    line = InstanceQueue(["a", "b"])
+    told: list[int] = []
+
+    async def tell(position: int) -> None:
+        told.append(position)
+
+    assert await line.acquire(tell) == "a"
+    assert await line.acquire(tell) == "b"
+    assert told == [] and line.waiting == 0
+
+
+async def test_positions_are_reported_in_order_and_move_up_on_each_finish():
+    line = InstanceQueue(["model"])
+    held = await line.acquire()
+    second, third = Waiting(line, "second"), None
+    await settle()
+    third = Waiting(line, "third")
+    await settle()
+    assert (second.positions, third.positions) == ([1], [2])
+    assert line.waiting == 2
+
+    line.release(held)  # the first request finishes
+    assert await second.instance() == "model"
+    await settle()
+    assert third.positions == [2, 1] and not third.task.done()
+
+    line.release(await second.instance())
+    assert await third.instance() == "model"
+    assert second.positions == [1] and third.positions == [2, 1]  # written only on change
+    assert line.waiting == 0
+
+
+async def test_a_stopped_waiter_leaves_the_line_and_those_behind_move_up():
+    line = InstanceQueue(["model"])
+    held = await line.acquire()
+    waiters = [Waiting(line, name) for name in ("b", "c", "d")]
+    await settle()
+    assert [w.positions for w in waiters] == [[1], [2], [3]]
+
+    waiters[1].task.cancel()  # `c` is stopped while queued
+    with pytest.raises(asyncio.CancelledError):
+        await waiters[1].task
+    await settle()
+    b, d = waiters[0], waiters[2]
+    assert b.positions == [1]  # ahead of the one who left: unchanged, nothing written
+    assert d.positions == [3, 2]
+    assert line.waiting == 2
+
+    line.release(held)
+    assert await b.instance() == "model"
+    await settle()
+    assert d.positions == [3, 2, 1]
+    line.release(await b.instance())
+    assert await d.instance() == "model"
+    line.release("model")
+    assert await line.acquire() == "model"  # nothing lost: the instance is free again
+
+
+async def test_an_instance_granted_to_a_waiter_cancelled_meanwhile_is_passed_on():
+    line = InstanceQueue(["model"])
+    held = await line.acquire()
+    first, second = Waiting(line, "first"), Waiting(line, "second")
+    await settle()
+    line.release(held)  # granted to `first`, which is cancelled before it runs again
+    first.task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first.task
+    assert await second.instance() == "model"
+    assert line.waiting == 0
+
+
+async def test_a_failing_position_report_leaves_the_line():
+    line = InstanceQueue(["model"])
+    held = await line.acquire()
+
+    async def broken(position: int) -> None:
+        raise ConnectionError("redis is gone")
+
+    with pytest.raises(ConnectionError):
+        await line.acquire(broken)
+    assert line.waiting == 0
+    line.release(held)
+    assert await line.acquire() == "model"
+
+
+async def test_several_instances_serve_the_line_first_come_first_served():
+    line = InstanceQueue(["x", "y"])
+    held = [await line.acquire(), await line.acquire()]
+    waiters = [Waiting(line, str(i)) for i in range(3)]
+    await settle()
+    assert [w.positions for w in waiters] == [[1], [2], [3]]
+    line.release(held[1])
+    assert await waiters[0].instance() == "y"
+    line.release(held[0])
+    assert await waiters[1].instance() == "x"
+    await settle()
+    assert waiters[2].positions == [3, 2, 1]
+
+
+def test_an_empty_line_is_refused():
+    with pytest.raises(ValueError):
+        InstanceQueue([])
