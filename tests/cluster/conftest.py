@@ -10,7 +10,6 @@ skipped with the reason in the summary. ALICE_TEST_CLUSTER=0 skips them.
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,18 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))  # the public-API helpers of stack.py
 
-from kube import FORWARD, ROOT, WORKLOADS, Deployment, Kube, ready, run, skaffold_argv
+from kube import (
+    FORWARD,
+    ROOT,
+    WORKLOADS,
+    Deployment,
+    Kube,
+    ready,
+    run,
+    skaffold_argv,
+    start_skaffold,
+    stop_skaffold,
+)
 
 SKAFFOLD_DEADLINE_S = 3600  # a cold first build of the images; a warm one takes a few minutes
 
@@ -121,10 +131,7 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
     kube.delete_namespace()
     log_path = tmp_path_factory.mktemp("skaffold") / "skaffold.log"
     argv = skaffold_argv("run", profiles, "--port-forward=user")
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    proc = start_skaffold(argv, ROOT, env, log_path)
     deployment = Deployment(kube, profiles)
     try:
         deadline = time.monotonic() + SKAFFOLD_DEADLINE_S
@@ -146,11 +153,5 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
         )
         yield deployment
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(30)
+        stop_skaffold(proc, 60)
         kube.delete_namespace(check=False)

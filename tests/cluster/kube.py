@@ -2,8 +2,11 @@
 --port-forward` session that deployed Alice into it. Imported as `kube` (conftest.py puts this
 folder on sys.path)."""
 
+import contextlib
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -49,6 +52,25 @@ def skaffold_argv(command: str, profiles: str, *flags: str) -> list[str]:
     # templates and only what it rebuilt rolls out, where a fresh run-id label would roll them all.
     argv += ["--label", "skaffold.dev/run-id=alice-cluster-tests"]
     return [*argv, "--interactive=false", "--update-check=false"]
+
+
+def start_skaffold(argv: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """skaffold in its own process group (its port-forwards and builds are its children)."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def stop_skaffold(proc: subprocess.Popen, grace_s: float) -> None:
+    """Ctrl+C as a user would (skaffold ends its forwards and watchers), SIGKILL after grace_s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
 
 
 @dataclass

@@ -6,16 +6,14 @@ With `push: false`, skaffold deploys each image under its image ID, so the copy'
 iteration finds every image already built and deployed (identical content, identical ID) and only
 the edited service is rebuilt and rolled out."""
 
-import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from kube import ROOT, Deployment, Kube, skaffold_argv
+from kube import ROOT, Deployment, Kube, skaffold_argv, start_skaffold, stop_skaffold
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -65,10 +63,7 @@ def test_skaffold_dev_rebuilds_and_rolls_out_a_code_change(deployed: Deployment,
     copy_checkout(checkout)
     log_path = tmp_path / "skaffold-dev.log"
     argv = skaffold_argv("dev", deployed.profiles, "--port-forward=off", "--cleanup=false")
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            argv, cwd=checkout, env=kube.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    proc = start_skaffold(argv, checkout, kube.env, log_path)
 
     def watching(times: int) -> bool:
         text = log_path.read_text(errors="replace")
@@ -102,12 +97,7 @@ def test_skaffold_dev_rebuilds_and_rolls_out_a_code_change(deployed: Deployment,
             assert f"Building [{untouched}]" not in rebuilt, f"{untouched} rebuilt for a backend edit"
         print(f"\nskaffold dev: edit to rollout in {time.monotonic() - started:.0f}s")
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(120)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(30)
+        stop_skaffold(proc, 120)
         # Back to the checkout's code for anything that runs after.
         kube("rollout", "undo", "deployment/backend", check=False)
         kube("rollout", "status", "deployment/backend", "--timeout=300s", timeout=360, check=False)
