@@ -23,6 +23,9 @@ does not hide the pipeline's) and backend against the native infrastructure
     $UV run --frozen python bench/chat_pipeline.py --users 80 --rate 10 --duration 30 \
         --max-tokens 1000 --rounds 0 --accept 0      # open loop, about 50 streams active
 
+`--dataflow` starts a dataflow as well, which consumes each turn's `chat.completed` (analytics in
+MongoDB), so its CPU per turn is reported too.
+
 `--backend-url URL` measures an already running system instead (then the orchestrator's provider is
 whatever it was started with; the overhead figure stays valid because the provider's own TTFT is
 measured per request).
@@ -125,6 +128,12 @@ def start_services(args: argparse.Namespace, stack: ExitStack) -> tuple[str, str
     backend.start()
     print(f"started orchestrator {orchestrator.url} (fake model) and backend {backend.url}", file=sys.stderr)
     pids = {"backend": [backend.proc.pid], "orchestrator": [orchestrator.proc.pid]}
+    if args.dataflow:
+        # Consumes every turn's `chat.completed` (analytics, into MongoDB), as in a full stack.
+        dataflow = ServiceProcess("dataflow", base, ready_timeout_s=180)
+        stack.callback(dataflow.stop)
+        dataflow.start()
+        pids["dataflow"] = [dataflow.proc.pid]
     return backend.url, orchestrator.url, pids
 
 
@@ -525,6 +534,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0, help="open loop: Poisson arrivals per second")
     parser.add_argument("--duration", type=float, default=30.0, help="open loop: seconds of arrivals")
     parser.add_argument("--seed", type=int, default=1, help="open loop: arrival times are reproducible")
+    parser.add_argument(
+        "--dataflow", action="store_true", help="start a dataflow too (its CPU per turn is reported)"
+    )
     args = parser.parse_args()
     with ExitStack() as stack:
         if args.backend_url:

@@ -32,7 +32,7 @@ from alice_dataflow.chunking import chunk_text
 from alice_dataflow.documents import DocumentStore
 from alice_dataflow.ingest import Ingestor
 from alice_dataflow.settings import Settings
-from motor.motor_asyncio import AsyncIOMotorGridFSBucket
+from gridfs import AsyncGridFSBucket
 from weaviate.classes.data import DataObject
 
 BENCH_TENANT = "bench-100k-zipf"
@@ -102,7 +102,7 @@ async def bench_ingest(settings: Settings, n_chunks: int, rounds: int) -> None:
     try:
         await vectorstore.ensure_collections(weaviate)
         store = DocumentStore(db)
-        bucket = AsyncIOMotorGridFSBucket(db, "uploads")
+        bucket = AsyncGridFSBucket(db, "uploads")
         # As in the service: document batches go through the shared, serialising batcher.
         ingestor = Ingestor(settings, store, bucket, weaviate, BatchingEmbedder(embedder), _NullProducer())
         user = uuid.uuid4().hex
@@ -134,7 +134,7 @@ async def bench_ingest(settings: Settings, n_chunks: int, rounds: int) -> None:
         await mongo.drop_database(settings.mongodb_database)
     finally:
         await weaviate.close()
-        mongo.close()
+        await mongo.close()
     # Rounds alternate raw and ingest so both see the same background load; the ratio is taken
     # per round, then the median.
     ratio = statistics.median(i / r for i, r in zip(ingest, raw, strict=True))

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from alice_common.reply_stream import FAILED, TOKEN, reply_key
 from alice_orchestrator.recent_turns import ctx_key
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 from stack import (
     UNTHROTTLED,
     UNTHROTTLED_SEARCH,
@@ -59,7 +59,7 @@ async def test_deleting_a_conversation_mid_reply_leaves_nothing_behind(infra):
             assert events[-1]["data"]["code"] == "conversation_not_found"
             assert (await api.get(f"/api/conversations/{doomed}", headers=auth)).status_code == 404
 
-            mongo = AsyncIOMotorClient(infra.mongodb_url)
+            mongo = AsyncMongoClient(infra.mongodb_url)
             redis = aioredis.from_url(infra.redis_url, decode_responses=True)
             try:
                 messages = mongo[shared["mongodb_database"]]["messages"]
@@ -68,7 +68,7 @@ async def test_deleting_a_conversation_mid_reply_leaves_nothing_behind(infra):
                 assert not await redis.exists(ctx_key(doomed))
                 assert await redis.ttl(reply_key(accepted["reply_id"])) > 0
             finally:
-                mongo.close()
+                await mongo.close()
                 await redis.aclose()
 
             deadline = time.monotonic() + 60

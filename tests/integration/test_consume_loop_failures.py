@@ -23,7 +23,7 @@ from alice_common.kafka.deliveries import MongoDeliveryCounter, RedisDeliveryCou
 from alice_common.kafka.failures import PermanentError, backoff_s
 from alice_common.settings import AliceSettings
 from devstack.testing import unique_name
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 
@@ -154,7 +154,7 @@ async def run_worker(bootstrap: str, prefix: str, store: str, store_url: str, da
     Deliveries are counted in MongoDB or Redis (`store`)."""
     settings = make_settings(bootstrap, prefix)
     if store == "mongo":
-        counter = MongoDeliveryCounter(AsyncIOMotorClient(store_url)[database]["kafka_deliveries"])
+        counter = MongoDeliveryCounter(AsyncMongoClient(store_url)[database]["kafka_deliveries"])
     else:
         counter = RedisDeliveryCounter(aioredis.from_url(store_url))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
@@ -212,12 +212,12 @@ async def test_a_record_that_kills_its_consumer_is_dead_lettered_after_max_deliv
     assert Job.model_validate_json(dead.value).name == "poison"
     assert dict(dead.headers)[HEADER_ERROR_TYPE] == b"DeliveryLimitExceeded"
     if store == "mongo":
-        mongo = AsyncIOMotorClient(infra.mongodb_url)
+        mongo = AsyncMongoClient(infra.mongodb_url)
         try:
             assert await mongo[database]["kafka_deliveries"].count_documents({}) == 0  # nothing left behind
         finally:
             await mongo.drop_database(database)
-            mongo.close()
+            await mongo.close()
     else:
         redis = aioredis.from_url(infra.redis_url)
         try:  # nothing left behind

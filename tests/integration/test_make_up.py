@@ -10,7 +10,7 @@ import httpx
 import pytest
 from devstack import health, process
 from devstack.testing import PrivateRedis, ServiceProcess, service_env
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 
@@ -27,11 +27,11 @@ async def test_every_infrastructure_port_answers(infra):
     kafka_host, kafka_port = _port(infra.kafka_bootstrap_servers.split(",")[0])
     assert health.redis_ping(redis_port, host=redis_host)
     assert health.kafka_api_versions(kafka_port, host=kafka_host)
-    mongo = AsyncIOMotorClient(infra.mongodb_url, serverSelectionTimeoutMS=5000)
+    mongo = AsyncMongoClient(infra.mongodb_url, serverSelectionTimeoutMS=5000)
     try:
         assert (await mongo.admin.command("ping"))["ok"] == 1
     finally:
-        mongo.close()
+        await mongo.close()
     async with httpx.AsyncClient(timeout=5) as client:
         ready = await client.get(f"{infra.weaviate_url}/v1/.well-known/ready")
         assert ready.status_code == 200

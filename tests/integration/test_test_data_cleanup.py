@@ -9,7 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from alice_common.kafka import ensure_topics
 from alice_common.settings import AliceSettings
 from devstack.testing.testdata import Ownership, remove_owned
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ async def topics_settle(admin: AIOKafkaAdminClient, present: set[str], absent: s
 async def test_a_session_ending_removes_only_what_it_owns(infra):
     ending, running = session_ownership(), session_ownership()
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
-    mongo = AsyncIOMotorClient(infra.mongodb_url, serverSelectionTimeoutMS=5000)
+    mongo = AsyncMongoClient(infra.mongodb_url, serverSelectionTimeoutMS=5000)
     await admin.start()
     try:
         for owner in (ending, running):
@@ -71,4 +71,4 @@ async def test_a_session_ending_removes_only_what_it_owns(infra):
     finally:
         await asyncio.to_thread(remove_owned, infra.kafka_bootstrap_servers, infra.mongodb_url, running)
         await admin.close()
-        mongo.close()
+        await mongo.close()

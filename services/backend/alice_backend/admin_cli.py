@@ -35,7 +35,7 @@ async def run(action: str, email: str | None) -> int:
         print(f"{address}: {'administrator' if user['is_admin'] else 'not an administrator'}")
         return 0
     finally:
-        mongo.close()
+        await mongo.close()
 
 
 def main(argv: list[str]) -> int:

@@ -4,7 +4,8 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
-from motor.motor_asyncio import AsyncIOMotorDatabase, AsyncIOMotorGridFSBucket
+from gridfs import AsyncGridFSBucket
+from pymongo.asynchronous.database import AsyncDatabase
 
 from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
@@ -23,12 +24,12 @@ class AppContext:
     redis: aioredis.Redis
     # The process's one reader of the reply streams it relays (SSE and /v1 streaming).
     reply_hub: ReplyHub
-    db: AsyncIOMotorDatabase
+    db: AsyncDatabase
     producer: AIOKafkaProducer
     users: Users
     refresh_tokens: RefreshTokenStore
     limiter: RateLimiter
-    uploads: AsyncIOMotorGridFSBucket
+    uploads: AsyncGridFSBucket
     orchestrator: InternalClient
     dataflow: InternalClient
     kafkaflow: InternalClient

@@ -10,7 +10,7 @@ from alice_common.kafka import ensure_topics
 from alice_common.observability import install_observability, register_check
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from motor.motor_asyncio import AsyncIOMotorGridFSBucket
+from gridfs import AsyncGridFSBucket
 
 from alice_backend import quotas
 from alice_backend.app_context import AppContext
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             users=users,
             refresh_tokens=RefreshTokenStore(redis, settings.refresh_token_ttl_s),
             limiter=RateLimiter(redis),
-            uploads=AsyncIOMotorGridFSBucket(db, bucket_name="uploads"),
+            uploads=AsyncGridFSBucket(db, bucket_name="uploads"),
             orchestrator=_internal(settings, "orchestrator", settings.orchestrator_url),
             dataflow=_internal(settings, "dataflow", settings.dataflow_url),
             kafkaflow=_internal(settings, "kafkaflow", settings.kafkaflow_url),
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await producer.stop()
             await redis.aclose()
             await reply_hub.aclose()
-            mongo.close()
+            await mongo.close()
 
     app = FastAPI(
         title="Alice backend",

@@ -3,8 +3,8 @@ document, tagged with its owner, so the usage needs no call to another service."
 
 from dataclasses import dataclass
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
 
 FILES = "uploads.files"
 
@@ -15,11 +15,11 @@ class Usage:
     bytes: int
 
 
-async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[FILES].create_index([("metadata.user_id", ASCENDING)])
 
 
-async def usage(db: AsyncIOMotorDatabase, user_id: str) -> Usage:
+async def usage(db: AsyncDatabase, user_id: str) -> Usage:
     # Summed here, not with `$group`/`$sum`: FerretDB answered 0 bytes for `{"$sum": "$length"}`.
     # At most the document quota's worth of small records (id and length) per call.
     cursor = db[FILES].find({"metadata.user_id": user_id}, {"length": 1})

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alice_common.events import new_id
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 
@@ -16,7 +16,7 @@ class EmailTaken(Exception):
 
 
 class Users:
-    def __init__(self, db: AsyncIOMotorDatabase):
+    def __init__(self, db: AsyncDatabase):
         self.collection = db["users"]
 
     async def ensure_indexes(self) -> None:

@@ -1,7 +1,7 @@
 """Uploads through the HTTP API: type by content, size limit while streaming, GridFS + registration."""
 
 from alice_backend.routes.documents import UPLOAD_PATH
-from motor.motor_asyncio import AsyncIOMotorGridFSBucket
+from gridfs import AsyncGridFSBucket
 
 
 async def test_markdown_upload_is_stored_registered_and_accepted(backend, settings):
@@ -16,7 +16,7 @@ async def test_markdown_upload_is_stored_registered_and_accepted(backend, settin
     assert document["status"] == "queued" and document["progress"] == 0 and document["filename"] == "notes.md"
     [registered] = backend.dataflow.registered
     assert registered["user_id"] == auth["user"]["id"] and registered["content_type"] == "text/markdown"
-    bucket = AsyncIOMotorGridFSBucket(backend.ctx.db, bucket_name="uploads")
+    bucket = AsyncGridFSBucket(backend.ctx.db, bucket_name="uploads")
     stream = await bucket.open_download_stream(registered["blob_id"])
     assert await stream.read() == b"# Notes\n\nAlice reads this."
 

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import redis.asyncio as aioredis
 import weaviate
 from aiokafka import AIOKafkaProducer
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -46,10 +46,10 @@ def kafka_check(producer: AIOKafkaProducer):
     return check
 
 
-def mongo_client(settings: AliceSettings) -> AsyncIOMotorClient:
+def mongo_client(settings: AliceSettings) -> AsyncMongoClient:
     # A socket timeout too: a hung server (not a refused connection) must fail a request within
     # seconds instead of holding it, and the caller's slot, forever.
-    return AsyncIOMotorClient(
+    return AsyncMongoClient(
         settings.mongodb_url,
         serverSelectionTimeoutMS=2000,
         connectTimeoutMS=2000,
@@ -58,7 +58,7 @@ def mongo_client(settings: AliceSettings) -> AsyncIOMotorClient:
     )
 
 
-def mongo_check(client: AsyncIOMotorClient):
+def mongo_check(client: AsyncMongoClient):
     async def check() -> None:
         await client.admin.command("ping")
 

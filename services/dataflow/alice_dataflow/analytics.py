@@ -13,8 +13,8 @@ import math
 from datetime import date, timedelta
 
 from alice_common.events import ChatCompleted, utcnow
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 FACT_FIELDS = {"user_id": 1, "messages": 1, "prompt_tokens": 1, "completion_tokens": 1, "latency_ms": 1}
@@ -65,7 +65,7 @@ def totals(rows: list[dict]) -> dict:
 
 
 class Analytics:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase) -> None:
         self.facts = db["analytics_replies"]
         self.daily = db["analytics_daily"]
 

@@ -2,8 +2,8 @@
 
 from alice_common.events import utcnow
 from alice_common.wire import StoredDocument
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 QUEUED, PROCESSING, INDEXED, FAILED = "queued", "processing", "indexed", "failed"
@@ -14,7 +14,7 @@ def to_public(doc: dict) -> StoredDocument:
 
 
 class DocumentStore:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncDatabase) -> None:
         self.col = db["documents"]
 
     async def ensure_indexes(self) -> None:

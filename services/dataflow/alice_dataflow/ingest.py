@@ -10,8 +10,8 @@ from alice_common.embeddings import Embedder
 from alice_common.events import DocumentIndexed, DocumentUploaded, Topics, parse_event
 from alice_common.kafka.failures import DeliveryLimitExceeded
 from bson import ObjectId
+from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
-from motor.motor_asyncio import AsyncIOMotorGridFSBucket
 from weaviate.classes.data import DataObject
 from weaviate.classes.query import Filter
 
@@ -35,7 +35,7 @@ class Ingestor:
         self,
         settings: Settings,
         store: DocumentStore,
-        uploads: AsyncIOMotorGridFSBucket,
+        uploads: AsyncGridFSBucket,
         weaviate,
         embedder: Embedder,
         producer: AIOKafkaProducer,

@@ -14,7 +14,7 @@ from alice_common.kafka.deliveries import COLLECTION as DELIVERIES
 from alice_common.kafka.deliveries import MongoDeliveryCounter
 from alice_common.observability import install_observability, register_check
 from fastapi import Depends, FastAPI
-from motor.motor_asyncio import AsyncIOMotorGridFSBucket
+from gridfs import AsyncGridFSBucket
 
 from alice_dataflow.analytics import Analytics
 from alice_dataflow.api import router
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             await ensure_topics(settings, [Topics.DOCUMENTS_INDEXED])
             ingestor = Ingestor(
-                settings, store, AsyncIOMotorGridFSBucket(db, "uploads"), weaviate, batcher, producer
+                settings, store, AsyncGridFSBucket(db, "uploads"), weaviate, batcher, producer
             )
             deletions = ConversationDeletions(db, weaviate)
             indexer = MemoryIndexer(weaviate, batcher, analytics, deletions)
@@ -123,12 +123,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             # Consumers before the producer (their in-flight work may still publish); one failing
             # step must not keep the others from running.
-            for step in [*(loop.stop for loop in loops), batcher.aclose, producer.stop, weaviate.close]:
+            steps = [
+                *(loop.stop for loop in loops),
+                batcher.aclose,
+                producer.stop,
+                weaviate.close,
+                mongo.close,
+            ]
+            for step in steps:
                 try:
                     await step()
                 except Exception:
                     log.exception("shutdown step %s failed", getattr(step, "__qualname__", step))
-            mongo.close()
 
     app = FastAPI(title="Alice dataflow", lifespan=lifespan)
     install_observability(app, settings.service_name)

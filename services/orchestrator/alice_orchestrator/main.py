@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await provider.close()
             await producer.stop()
             await redis.aclose()
-            mongo.close()
+            await mongo.close()
             await weaviate.close()
 
     app = FastAPI(title="Alice orchestrator", lifespan=lifespan)

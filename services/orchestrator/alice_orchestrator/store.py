@@ -7,8 +7,8 @@ uuid4 hex strings in `_id`; inserts are idempotent by `_id` (a duplicate key mea
 from datetime import UTC, datetime
 
 from alice_common.wire import Conversation, Message
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 
@@ -39,7 +39,7 @@ def message_of(doc: dict) -> Message:
 
 
 class ChatStore:
-    def __init__(self, db: AsyncIOMotorDatabase):
+    def __init__(self, db: AsyncDatabase):
         self.conversations = db["conversations"]
         self.messages = db["messages"]
 

@@ -19,7 +19,7 @@ from alice_orchestrator.recent_turns import ctx_key
 from alice_orchestrator.replystream import ReplyStream
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def deps(infra, unique_name):
     redis = aioredis.from_url(infra.redis_url, decode_responses=True)
-    mongo = AsyncIOMotorClient(infra.mongodb_url, tz_aware=True)
+    mongo = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
     db_name = unique_name("orch")
     store = ChatStore(mongo[db_name])
     await store.ensure_indexes()
@@ -49,7 +49,7 @@ async def deps(infra, unique_name):
     handler.handle = handle_in_existing_conversation
     yield handler, store, redis, published
     await mongo.drop_database(db_name)
-    mongo.close()
+    await mongo.close()
     await redis.aclose()
 
 

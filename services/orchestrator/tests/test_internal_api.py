@@ -14,8 +14,8 @@ from alice_orchestrator.recent_turns import RecentTurns
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
 from fastapi import FastAPI
-from motor.motor_asyncio import AsyncIOMotorClient
 from pydantic import SecretStr
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ HEADERS = {"X-Internal-Token": TOKEN}
 
 @pytest.fixture
 async def env(infra, unique_name):
-    mongo = AsyncIOMotorClient(infra.mongodb_url, tz_aware=True)
+    mongo = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
     redis = aioredis.from_url(infra.redis_url, decode_responses=True)
     db_name = unique_name("orchapi")
     store = ChatStore(mongo[db_name])
@@ -47,7 +47,7 @@ async def env(infra, unique_name):
         client.published, client.kafka, client.ctx = published, kafka, ctx
         yield client, store
     await mongo.drop_database(db_name)
-    mongo.close()
+    await mongo.close()
     await redis.aclose()
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alice_common import linear_re
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.asynchronous.database import AsyncDatabase
 
 from alice_backend.ownership_cache import TtlCache
 
@@ -40,7 +40,7 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 class ApiKeys:
-    def __init__(self, db: AsyncIOMotorDatabase, cache_ttl_s: float, max_per_user: int):
+    def __init__(self, db: AsyncDatabase, cache_ttl_s: float, max_per_user: int):
         self.collection = db["api_keys"]
         self.max_per_user = max_per_user
         self._cache = TtlCache(ttl_s=cache_ttl_s, max_entries=50_000)

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from aiokafka.structs import ConsumerRecord
-from motor.motor_asyncio import AsyncIOMotorCollection
 from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 
 COLLECTION = "kafka_deliveries"
 
@@ -22,7 +22,7 @@ def record_key(group: str, record: ConsumerRecord) -> str:
 
 
 class MongoDeliveryCounter:
-    def __init__(self, collection: AsyncIOMotorCollection) -> None:
+    def __init__(self, collection: AsyncCollection) -> None:
         self.col = collection
 
     async def begin(self, group: str, record: ConsumerRecord) -> int:
