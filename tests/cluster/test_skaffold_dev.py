@@ -62,7 +62,9 @@ def test_skaffold_dev_rebuilds_and_rolls_out_a_code_change(deployed: Deployment,
     checkout = tmp_path / "alice"
     copy_checkout(checkout)
     log_path = tmp_path / "skaffold-dev.log"
-    argv = skaffold_argv("dev", deployed.profiles, "--port-forward=off", "--cleanup=false")
+    # --no-prune: on exit skaffold dev would remove the images it built, which the deployment (and
+    # the runbook test after this one) still run.
+    argv = skaffold_argv("dev", deployed.profiles, "--port-forward=off", "--cleanup=false", "--no-prune=true")
     proc = start_skaffold(argv, checkout, kube.env, log_path)
 
     def watching(times: int) -> bool:
