@@ -15,17 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = "kind-alice"
 NAMESPACE = "alice"
-WORKLOADS = [
-    "backend",
-    "orchestrator",
-    "dataflow",
-    "kafkaflow",
-    "frontend",
-    "redis",
-    "kafka",
-    "mongodb",
-    "weaviate",
-]
+SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow", "frontend"]
+STORES = ["redis", "kafka", "mongodb", "weaviate"]
+WORKLOADS = SERVICES + STORES
 # skaffold v2: "Port forwarding service/frontend in namespace alice, remote port 3000 -> http://127.0.0.1:13000"
 FORWARD = re.compile(
     r"Port forwarding service/(\S+) in namespace \S+, remote port \d+ -> (?:http://)?127\.0\.0\.1:(\d+)"

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kube import CONTEXT, NAMESPACE, ROOT, WORKLOADS, Deployment, Kube, run
+from kube import CONTEXT, NAMESPACE, ROOT, SERVICES, WORKLOADS, Deployment, Kube, run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
-SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow", "frontend"]
 STATEFULSETS = {"kafka", "mongodb", "weaviate"}
 READY = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/ready').read().decode())"
 RUNBOOK_HEADING = "### Production, folder by folder"
@@ -37,9 +36,8 @@ def runbook_commands() -> list[str]:
     text = (ROOT / "docs/operations.md").read_text()
     block = re.search(re.escape(RUNBOOK_HEADING) + r".*?```bash\n(.*?)```", text, re.S)
     assert block, f"no bash block under {RUNBOOK_HEADING!r} in docs/operations.md"
-    return [
-        line.split("#", 1)[0].strip() for line in block.group(1).splitlines() if line.split("#", 1)[0].strip()
-    ]
+    commands = (line.split("#", 1)[0].strip() for line in block.group(1).splitlines())
+    return [command for command in commands if command]
 
 
 def source_folders() -> dict[tuple[str, str], str]:
@@ -61,7 +59,7 @@ def fitted_copy(kube: Kube, dest: Path) -> None:
         folder = folders.get((doc["kind"], doc["metadata"]["name"]))
         assert folder, f"{doc['kind']}/{doc['metadata']['name']} is in no k8s/ folder"
         by_folder.setdefault(folder, []).append(doc)
-    for folder in {f for f in folders.values()}:
+    for folder in set(folders.values()):
         (dest / "k8s" / folder).mkdir(parents=True)
         if folder in by_folder:
             (dest / "k8s" / folder / "objects.yaml").write_text(yaml.safe_dump_all(by_folder[folder]))

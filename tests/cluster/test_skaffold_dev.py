@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kube import ROOT, Deployment, Kube, skaffold_argv, start_skaffold, stop_skaffold
+from kube import ROOT, STORES, Deployment, Kube, skaffold_argv, start_skaffold, stop_skaffold
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -43,9 +43,7 @@ def store_pods(kube: Kube) -> set[str]:
     """The pods (by UID) of the stores, which no earlier test changed the templates of: the other
     workloads' live objects may differ from the manifests (the scaling tests patch them), and
     skaffold dev's first deploy rightly puts the manifests back."""
-    return {
-        p["metadata"]["uid"] for p in kube.pods("app.kubernetes.io/name in (kafka,mongodb,redis,weaviate)")
-    }
+    return {p["metadata"]["uid"] for p in kube.pods(f"app.kubernetes.io/name in ({','.join(STORES)})")}
 
 
 def served_version(deployed: Deployment) -> str | None:
