@@ -7,6 +7,7 @@ from aiokafka import AIOKafkaProducer
 from gridfs import AsyncGridFSBucket
 from pymongo.asynchronous.database import AsyncDatabase
 
+from alice_backend.auth.access_tokens import TokenVerifier
 from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
 from alice_backend.internal_client import InternalClient
@@ -40,3 +41,7 @@ class AppContext:
     memory_settings: TtlCache = field(default_factory=TtlCache)
     # The orchestrator's model and limits for /v1 (GET /internal/models).
     served_model: TtlCache = field(default_factory=lambda: TtlCache(ttl_s=10.0, max_entries=1))
+    access_tokens: TokenVerifier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.access_tokens = TokenVerifier(self.settings.jwt_secret.get_secret_value())

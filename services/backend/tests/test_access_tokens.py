@@ -45,3 +45,36 @@ def test_dev_or_short_jwt_secret_is_refused_outside_dev():
     strong = Settings(alice_env="production", alice_internal_token=STRONG_INTERNAL, jwt_secret="x" * 32)
     assert strong.jwt_secret.get_secret_value() != DEV_JWT_SECRET
     assert Settings().jwt_secret.get_secret_value() == DEV_JWT_SECRET  # development keeps working
+
+
+def test_verifier_remembers_a_good_token_and_never_a_bad_one(monkeypatch):
+    verifier = access_tokens.TokenVerifier(SECRET)
+    good = access_tokens.issue(SECRET, "user-1", ttl_s=60)
+    forged = access_tokens.issue("another-secret-at-least-32-bytes-long", "user-1", 60)
+    assert verifier.verify(good) == "user-1"
+    for _ in range(2):  # a rejected token is checked again each time, never remembered
+        with pytest.raises(access_tokens.InvalidToken, match="invalid"):
+            verifier.verify(forged)
+
+    checks = []
+    monkeypatch.setattr(access_tokens.jwt, "decode", lambda *a, **k: checks.append(a) or {})
+    assert verifier.verify(good) == "user-1"  # from the memo
+    assert checks == []
+
+
+def test_verifier_rejects_a_remembered_token_once_it_expires(monkeypatch):
+    verifier = access_tokens.TokenVerifier(SECRET)
+    token = access_tokens.issue(SECRET, "user-1", ttl_s=60)
+    assert verifier.verify(token) == "user-1"
+    later = time.time() + 61
+    monkeypatch.setattr(access_tokens.time, "time", lambda: later)
+    with pytest.raises(access_tokens.InvalidToken, match="expired"):
+        verifier.verify(token)
+
+
+def test_verifier_memo_is_bounded():
+    verifier = access_tokens.TokenVerifier(SECRET, max_entries=3)
+    tokens = [access_tokens.issue(SECRET, f"user-{i}", ttl_s=60) for i in range(5)]
+    assert [verifier.verify(t) for t in tokens] == [f"user-{i}" for i in range(5)]
+    assert len(verifier._verified) == 3
+    assert list(verifier._verified) == tokens[2:]

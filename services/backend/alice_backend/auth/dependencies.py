@@ -24,7 +24,7 @@ def user_id_from_token(ctx: AppContext, token: str | None) -> str:
     if not token:
         raise ApiError(401, "unauthorized", "missing bearer token", _CHALLENGE)
     try:
-        return access_tokens.verify(ctx.settings.jwt_secret.get_secret_value(), token)
+        return ctx.access_tokens.verify(token)
     except access_tokens.InvalidToken as exc:
         code = "token_expired" if "expired" in str(exc) else "invalid_token"
         raise ApiError(401, code, str(exc), _CHALLENGE) from exc
