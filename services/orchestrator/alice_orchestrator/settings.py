@@ -50,7 +50,7 @@ class Settings(AliceSettings, EmbeddingSettings):
     context_cache_ttl_s: int = 86400
 
     # At most one XADD of token deltas per reply per interval.
-    token_flush_interval_ms: float = Field(20.0, ge=0.0)
+    token_flush_interval_ms: float = Field(50.0, ge=0.0)
     # The contract: a stop is noticed within a second, so poll at least every 250 ms.
     cancel_poll_interval_ms: float = Field(200.0, gt=0.0, le=250.0)
 
