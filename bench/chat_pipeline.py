@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from alice_common.reply_stream import DONE, FAILED, TOKEN
-from proc_cpu import CpuMeter, find_pids, infra_groups
+from proc_cpu import CpuMeter, find_pids, infra_groups, machine_busy_ms
 
 SERVICES = ("backend", "orchestrator", "dataflow", "kafkaflow")
 
@@ -495,9 +495,13 @@ async def bench(url: str, orchestrator_url: str | None, args: argparse.Namespace
             }
         if args.accept:
             errors: list[str] = []
+            cpu_before, client_before, machine_before = meter.sample(), time.process_time(), machine_busy_ms()
             accepted, rejected, seconds = await accept_phase(
                 url, users, args.accept, args.accept_concurrency, errors
             )
+            client_ms = (time.process_time() - client_before) * 1000
+            spent = meter.since(cpu_before) | {"benchmark client": client_ms}
+            machine_ms = machine_busy_ms() - machine_before
             report["accept"] = {
                 "sent": args.accept,
                 "accepted": accepted,
@@ -506,6 +510,12 @@ async def bench(url: str, orchestrator_url: str | None, args: argparse.Namespace
                 "accepted_per_s": round(accepted / seconds, 1),
                 "concurrency": args.accept_concurrency,
                 "first_errors": errors[:3],
+                # The orchestrator consumes and answers the accepted messages meanwhile, so the
+                # whole pipeline shares the cores; `cores_busy` near the core count means the
+                # phase is bound by CPU, and the figures per message say whose.
+                "cpu_ms_per_accepted": {k: round(v / max(accepted, 1), 3) for k, v in spent.items()},
+                "cores_busy": round(machine_ms / 1000 / seconds, 2),
+                "cores": os.cpu_count(),
             }
         return report
 
@@ -558,7 +568,12 @@ def main() -> None:
                 "events per service CPU-second"
             )
     if "accept" in report:
-        print(f"accepted {report['accept']['accepted_per_s']} messages/s at the backend")
+        a = report["accept"]
+        print(
+            f"accepted {a['accepted_per_s']} messages/s at the backend | backend "
+            f"{a['cpu_ms_per_accepted'].get('backend', 'n/a')} CPU ms per message | "
+            f"{a['cores_busy']} of {a['cores']} cores busy"
+        )
 
 
 if __name__ == "__main__":

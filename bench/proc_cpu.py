@@ -85,5 +85,12 @@ class CpuMeter:
         return {name: round(now[name] - before.get(name, 0.0), 1) for name in now}
 
 
+def machine_busy_ms() -> float:
+    """CPU milliseconds every process on the machine has spent (all cores), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields[:8]) - idle - iowait) * _TICK_MS
+
+
 def infra_groups() -> dict[str, list[int]]:
     return {name: find_pids(marker) for name, marker in INFRA_MARKERS.items()}
