@@ -12,7 +12,7 @@ source scripts/env.sh
 PROBE_IMAGE="${ALICE_PULL_PROBE_IMAGE:-redis:7.4.2-alpine}"   # small, and one the compose file uses
 KAFKA_VERSION=4.1.1
 WEAVIATE_VERSION=v1.35.2
-FERRETDB_VERSION=v1.24.2
+FERRETDB_VERSION=v1.18.0
 UV_VERSION=0.13.8
 ctx=containers/offline
 

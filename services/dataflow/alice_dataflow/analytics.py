@@ -96,5 +96,7 @@ class Analytics:
         facts = await self.facts.find({"day": key}, FACT_FIELDS).to_list(length=None)
         row = summarize(key, facts)
         if day < today and facts:
-            await self.daily.replace_one({"_id": key}, {**row, "summarized_at": utcnow()}, upsert=True)
+            # `_id` repeated in the replacement: FerretDB 1.18 does not take it from the filter.
+            summary = {"_id": key, **row, "summarized_at": utcnow()}
+            await self.daily.replace_one({"_id": key}, summary, upsert=True)
         return row

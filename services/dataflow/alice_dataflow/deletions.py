@@ -25,9 +25,12 @@ class ConversationDeletions:
     async def handle(self, event: ConversationDeleted, record: ConsumerRecord) -> None:
         # Record first, then delete: an indexer inserting after our delete sees the record and
         # removes what it wrote. Both steps are idempotent, so a redelivery is harmless.
+        key = _key(event.user_id, event.conversation_id)
+        # `_id` repeated in the replacement: FerretDB 1.18 does not take it from the filter.
         await self.deleted.replace_one(
-            {"_id": _key(event.user_id, event.conversation_id)},
+            {"_id": key},
             {
+                "_id": key,
                 "user_id": event.user_id,
                 "conversation_id": event.conversation_id,
                 "deleted_at": event.occurred_at,

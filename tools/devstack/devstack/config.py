@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KAFKA_VERSION = "4.1.1"
-FERRETDB_VERSION = "v1.24.2"
+FERRETDB_VERSION = "v1.18.0"
 WEAVIATE_VERSION = "v1.35.2"
 
 TOOL_DIR = Path(__file__).resolve().parent.parent  # tools/devstack

@@ -6,7 +6,6 @@ import (
 	"context"
 	"flag"
 	"log"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,7 +24,6 @@ func main() {
 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *addr},
-		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + *dataDir + "/",
 	})
