@@ -62,7 +62,7 @@ class ChatStore:
         return doc
 
     async def get_conversation(self, user_id: str, conversation_id: str) -> dict | None:
-        return await self.conversations.find_one({"_id": conversation_id, "user_id": user_id})
+        return _owned(await self.conversations.find_one({"_id": conversation_id}), user_id)
 
     async def list_conversations(self, user_id: str, limit: int, before: datetime | None) -> list[dict]:
         query: dict = {"user_id": user_id}
@@ -72,8 +72,11 @@ class ChatStore:
         return await cursor.limit(limit).to_list(limit)
 
     async def update_conversation(self, user_id: str, conversation_id: str, changes: dict) -> dict | None:
+        # Owner first, then by `_id` alone (see `_owned`); a conversation never changes owner.
+        if await self.get_conversation(user_id, conversation_id) is None:
+            return None
         return await self.conversations.find_one_and_update(
-            {"_id": conversation_id, "user_id": user_id},
+            {"_id": conversation_id},
             {"$set": {**changes, "updated_at": utcnow()}},
             return_document=ReturnDocument.AFTER,
         )
@@ -86,11 +89,10 @@ class ChatStore:
         doc = await self.conversation_by_id(conversation_id)
         return None if doc is None else doc["user_id"]
 
-    async def touch_conversation(self, user_id: str, conversation_id: str) -> None:
-        # A plain update: nobody reads the document back (findAndModify costs the store more).
-        await self.conversations.update_one(
-            {"_id": conversation_id, "user_id": user_id}, {"$set": {"updated_at": utcnow()}}
-        )
+    async def touch_conversation(self, conversation_id: str) -> None:
+        """For a conversation whose owner the caller has checked: a plain update (nobody reads
+        the document back), filtered on `_id` alone so that the store uses its index."""
+        await self.conversations.update_one({"_id": conversation_id}, {"$set": {"updated_at": utcnow()}})
 
     async def set_title_if_empty(self, user_id: str, conversation_id: str, title: str) -> bool:
         result = await self.conversations.update_one(
@@ -100,7 +102,9 @@ class ChatStore:
         return result.modified_count == 1
 
     async def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
-        result = await self.conversations.delete_one({"_id": conversation_id, "user_id": user_id})
+        if await self.get_conversation(user_id, conversation_id) is None:
+            return False
+        result = await self.conversations.delete_one({"_id": conversation_id})
         if result.deleted_count == 0:
             return False
         await self.delete_messages(user_id, conversation_id)
@@ -119,10 +123,8 @@ class ChatStore:
             return False
 
     async def get_message(self, message_id: str, user_id: str | None = None) -> dict | None:
-        query = {"_id": message_id}
-        if user_id is not None:
-            query["user_id"] = user_id
-        return await self.messages.find_one(query)
+        doc = await self.messages.find_one({"_id": message_id})
+        return doc if user_id is None else _owned(doc, user_id)
 
     async def list_messages(
         self, user_id: str, conversation_id: str, limit: int, before: dict | None = None
@@ -142,3 +144,10 @@ class ChatStore:
         return await self.messages.count_documents(
             {"conversation_id": conversation_id, "user_id": user_id, "role": role}
         )
+
+
+def _owned(doc: dict | None, user_id: str) -> dict | None:
+    """`doc` if it belongs to `user_id`. Look-ups filter on `_id` alone and check the owner here:
+    FerretDB uses its `_id` index only for a filter that is exactly `{_id: ...}` and scans the
+    collection for any other (docs/performance.md)."""
+    return doc if doc is not None and doc.get("user_id") == user_id else None

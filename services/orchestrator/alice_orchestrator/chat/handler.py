@@ -133,7 +133,7 @@ class ChatHandler:
             return
 
         writes = asyncio.gather(
-            self.store.touch_conversation(request.user_id, request.conversation_id),
+            self.store.touch_conversation(request.conversation_id),
             self._store_user_message(user_doc) if stored_user is None else _noop(),
         )
         try:
