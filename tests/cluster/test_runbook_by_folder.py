@@ -69,16 +69,14 @@ def fitted_copy(kube: Kube, dest: Path) -> None:
 
 
 def release_images(deployed: Deployment) -> None:
-    """The images skaffold built, under the names and tag the base names (alice/<service>:0.1.0)."""
+    """The images skaffold built, under the names and tag the base names (alice/<service>:0.1.0).
+
+    Named in the node, where the deployment runs them: Docker may no longer hold an image skaffold
+    replaced during the `skaffold dev` test (its rollout undo returns to the earlier one)."""
     kube = deployed.kube
-    tagged = []
     for service in SERVICES:
         built = kube("get", "deployment", service, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
-        tagged.append(f"alice/{service}:0.1.0")
-        run(["docker", "tag", built.stdout.strip(), tagged[-1]], kube.env, 60)
-    run(["tools/cluster/cluster.sh", "load", *tagged], kube.env, 1800)
-    # The node keeps them; Docker's 0.1.0 tags stay those of the compose builds (tests/containers).
-    run(["docker", "rmi", *tagged], kube.env, 120)
+        run(["tools/cluster/cluster.sh", "tag", built.stdout.strip(), f"alice/{service}:0.1.0"], kube.env, 60)
 
 
 def test_folder_by_folder_runbook_deploys_alice(deployed: Deployment, tmp_path: Path) -> None:

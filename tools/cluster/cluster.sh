@@ -6,6 +6,7 @@
 #   tools/cluster/cluster.sh down [--purge]  stop and remove the node (--purge: its volume too)
 #   tools/cluster/cluster.sh status        is the node up and Ready
 #   tools/cluster/cluster.sh load IMAGE... copy images from the local Docker daemon into the node
+#   tools/cluster/cluster.sh tag SOURCE TARGET  a second name, in the node, for an image the node has
 #   tools/cluster/cluster.sh load-offline  (re)build the offline third-party images and load them
 #                                          (no registry: see docs/operations.md)
 #   tools/cluster/cluster.sh addons [NAME...]  (re)apply add-ons (coredns local-path metrics-server keda)
@@ -63,6 +64,9 @@ load() {  # <image>...: docker save | ctr import, as `kind load docker-image` do
     docker save "$img" | docker exec -i "$NODE" ctr -n k8s.io images import - >/dev/null
     node_exec ctr -n k8s.io images label "$(full_ref "$img")" "alice.docker-id=$(docker_id "$img")" >/dev/null
   done
+}
+tag_in_node() {  # <source> <target>: no Docker involved, so it works once Docker has dropped the source
+  node_exec ctr -n k8s.io images tag --force "$(full_ref "$1")" "$(full_ref "$2")" >/dev/null
 }
 load_missing() {
   local img
@@ -221,6 +225,7 @@ case "${1:-}" in
     kc get nodes
     ;;
   load) shift; load "$@" ;;
+  tag) shift; tag_in_node "$@" ;;
   addons)
     shift
     (($#)) || set -- coredns local-path metrics-server keda
