@@ -89,6 +89,12 @@ async def test_two_users_stream_and_isolation(api):
     assert (
         await api.post(f"/api/conversations/{conversation}/messages", headers=bob, json={"content": "hi"})
     ).status_code == 404
+    # Nor can he rename or delete it: the store finds it by id and then checks the owner.
+    renamed = await api.patch(f"/api/conversations/{conversation}", headers=bob, json={"title": "bob's now"})
+    assert renamed.status_code == 404, renamed.text
+    assert (await api.delete(f"/api/conversations/{conversation}", headers=bob)).status_code == 404
+    mine = await api.get(f"/api/conversations/{conversation}", headers=alice)
+    assert mine.status_code == 200 and mine.json()["title"] != "bob's now"
     assert conversation not in [
         c["id"] for c in (await api.get("/api/conversations", headers=bob)).json()["items"]
     ]
