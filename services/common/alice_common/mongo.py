@@ -1,4 +1,5 @@
-"""MongoDB helpers: the duplicate-key error as a domain error services can map to 409 Conflict."""
+"""MongoDB helpers: the duplicate-key error as a domain error services can map to 409 Conflict, and
+an upsert by `_id` that every Mongo-protocol server stores under that `_id`."""
 
 import contextlib
 from collections.abc import Iterator
@@ -31,3 +32,9 @@ async def insert_unique(collection, document: dict[str, Any]) -> None:
     """Insert one document; DuplicateError when a unique index (or `_id`) already holds its value."""
     with duplicates_as_domain_error(collection.name):
         await collection.insert_one(document)
+
+
+async def replace_by_id(collection, _id: Any, fields: dict[str, Any]) -> None:
+    """Replace the document `_id` with `fields`, inserting it when missing. `_id` is repeated in
+    the replacement: FerretDB 1.18 does not take it from the filter and would store a new one."""
+    await collection.replace_one({"_id": _id}, {"_id": _id, **fields}, upsert=True)

@@ -13,6 +13,7 @@ import math
 from datetime import date, timedelta
 
 from alice_common.events import ChatCompleted, utcnow
+from alice_common.mongo import replace_by_id
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -96,7 +97,5 @@ class Analytics:
         facts = await self.facts.find({"day": key}, FACT_FIELDS).to_list(length=None)
         row = summarize(key, facts)
         if day < today and facts:
-            # `_id` repeated in the replacement: FerretDB 1.18 does not take it from the filter.
-            summary = {"_id": key, **row, "summarized_at": utcnow()}
-            await self.daily.replace_one({"_id": key}, summary, upsert=True)
+            await replace_by_id(self.daily, key, {**row, "summarized_at": utcnow()})
         return row

@@ -9,6 +9,7 @@ import logging
 from aiokafka.structs import ConsumerRecord
 from alice_common import vectorstore
 from alice_common.events import ConversationDeleted
+from alice_common.mongo import replace_by_id
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +26,14 @@ class ConversationDeletions:
     async def handle(self, event: ConversationDeleted, record: ConsumerRecord) -> None:
         # Record first, then delete: an indexer inserting after our delete sees the record and
         # removes what it wrote. Both steps are idempotent, so a redelivery is harmless.
-        key = _key(event.user_id, event.conversation_id)
-        # `_id` repeated in the replacement: FerretDB 1.18 does not take it from the filter.
-        await self.deleted.replace_one(
-            {"_id": key},
+        await replace_by_id(
+            self.deleted,
+            _key(event.user_id, event.conversation_id),
             {
-                "_id": key,
                 "user_id": event.user_id,
                 "conversation_id": event.conversation_id,
                 "deleted_at": event.occurred_at,
             },
-            upsert=True,
         )
         removed = await vectorstore.delete_conversation_memory(
             self.weaviate, event.user_id, event.conversation_id
