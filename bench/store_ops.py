@@ -1,7 +1,8 @@
 """What one store operation of the chat path costs, as the collections grow (issue 13).
 
 Fills a database of its own on the configured MongoDB-protocol server with messages (in 50
-conversations) and then, at each size, times the chat path's store operations: look-ups and
+conversations) and then, at each size, times the chat path's store operations through the
+orchestrator's own `ChatStore`: look-ups and
 updates by `_id` alone, an update that also filters on the owner, an insert, and one page of a
 conversation's messages. It prints each operation's median latency and, when the server is the
 native FerretDB, the server's CPU per operation (from /proc).
@@ -21,10 +22,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from alice_orchestrator.store import ChatStore
 from devstack.config import Config
 from proc_cpu import INFRA_MARKERS, CpuMeter, find_pids
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
+from pymongo import AsyncMongoClient
 
 CONVERSATIONS = 50
 
@@ -50,18 +51,15 @@ async def timed(label: str, op: Callable[[int], Awaitable[object]], n: int) -> N
     print(f"  {label:44s} p50 {statistics.median(latencies):7.2f} ms   server CPU/op {cpu}", flush=True)
 
 
-async def measure(
-    messages: AsyncCollection, conversations: AsyncCollection, ids: list[str], recent: list[str], n: int
-) -> None:
-    await timed("message find_one {_id}", lambda i: messages.find_one({"_id": recent[i]}), n)
+async def measure(store: ChatStore, ids: list[str], recent: list[str]) -> None:
+    n = len(recent)
+    await timed("message find_one {_id}", lambda i: store.get_message(recent[i]), n)
     await timed(
-        "conversation update_one {_id}",
-        lambda i: conversations.update_one({"_id": ids[i % CONVERSATIONS]}, {"$set": {"updated_at": now()}}),
-        n,
+        "conversation update_one {_id}", lambda i: store.touch_conversation(ids[i % CONVERSATIONS]), n
     )
     await timed(
-        "conversation update_one {_id, user_id}",
-        lambda i: conversations.update_one(
+        "conversation update_one {_id, user_id}",  # the filter the store used before issue 13
+        lambda i: store.conversations.update_one(
             {"_id": ids[i % CONVERSATIONS], "user_id": owner(ids[i % CONVERSATIONS])},
             {"$set": {"updated_at": now()}},
         ),
@@ -69,7 +67,7 @@ async def measure(
     )
     await timed(
         "message insert_one",
-        lambda i: messages.insert_one(
+        lambda i: store.insert_message(
             {
                 "_id": uuid.uuid4().hex,
                 "conversation_id": ids[0],
@@ -81,14 +79,7 @@ async def measure(
     )
     await timed(
         "40 newest messages of a conversation",
-        lambda i: (
-            messages.find(
-                {"conversation_id": ids[i % CONVERSATIONS], "user_id": owner(ids[i % CONVERSATIONS])}
-            )
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .limit(40)
-            .to_list(40)
-        ),
+        lambda i: store.list_messages(owner(ids[i % CONVERSATIONS]), ids[i % CONVERSATIONS], 40),
         max(1, n // 5),
     )
 
@@ -96,12 +87,10 @@ async def measure(
 async def main(args: argparse.Namespace) -> None:
     client = AsyncMongoClient(args.mongodb_url or Config().service_env()["MONGODB_URL"], tz_aware=True)
     db = client[f"bench_store_{uuid.uuid4().hex[:8]}"]
-    messages, conversations = db["messages"], db["conversations"]
-    # The orchestrator's own indexes (alice_orchestrator.store.ChatStore.ensure_indexes).
-    await messages.create_index([("conversation_id", ASCENDING), ("created_at", ASCENDING)])
-    await conversations.create_index([("user_id", ASCENDING), ("updated_at", DESCENDING)])
+    store = ChatStore(db)  # the orchestrator's own store: its indexes and its queries
+    await store.ensure_indexes()
     ids = [uuid.uuid4().hex for _ in range(CONVERSATIONS)]
-    await conversations.insert_many(
+    await store.conversations.insert_many(
         [{"_id": c, "user_id": owner(c), "title": "t", "created_at": now(), "updated_at": now()} for c in ids]
     )
     stored: list[str] = []
@@ -120,12 +109,10 @@ async def main(args: argparse.Namespace) -> None:
                 for i in range(len(stored), size)
             ]
             for start in range(0, len(batch), 500):
-                await messages.insert_many(batch[start : start + 500])
+                await store.messages.insert_many(batch[start : start + 500])
             stored += [doc["_id"] for doc in batch]
-            recent = stored[-args.ops :]
-            n = min(args.ops, len(recent))
             print(f"{size} messages in {CONVERSATIONS} conversations")
-            await measure(messages, conversations, ids, recent, n)
+            await measure(store, ids, stored[-args.ops :])
     finally:
         await client.drop_database(db.name)
         await client.close()
