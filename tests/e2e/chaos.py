@@ -1,0 +1,396 @@
+"""Chat through a crash schedule (issue 22): users who behave as docs/api.md tells clients to, a
+schedule of orchestrator kills and store restarts, and what the users got, checked.
+
+Shared by tests/e2e/test_chaos.py, tests/cluster/test_resilience.py and bench/crash_cost.py.
+Imported as `chaos` (tests/e2e is on sys.path, as for stack.py).
+
+The users send at a steady pace (each message a new one, not waiting for the previous reply) and
+follow every reply stream to its end: a refused or failed send (429, 5xx, no answer) is retried
+after its `Retry-After` with the same `Idempotency-Key`; a dropped stream is resumed with
+`Last-Event-ID`, a refused one retried; `reset` discards the text so far.
+"""
+
+import asyncio
+import bisect
+import contextlib
+import statistics
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from alice_common.reply_stream import DONE, FAILED, RESET, TOKEN
+from stack import new_conversation, parse_sse, register
+
+RETRIED = {429, 500, 502, 503, 504}  # docs/api.md: never caused by the request; retry after Retry-After
+QUESTIONS = ("a colour", "an animal", "a fruit", "a city", "a tree", "a river", "a tool", "a bird")
+
+
+@dataclass
+class Message:
+    """One composed message as its user saw it: the attempts to send it, then its reply stream."""
+
+    user: int
+    conversation: str
+    content: str
+    idempotency_key: str = field(default_factory=lambda: str(uuid.uuid4()))
+    refusals: list[str] = field(default_factory=list)  # status (or exception) of each refused send
+    rejected: str | None = None  # a non-retryable answer: a defect
+    accepted: dict | None = None  # the 202 body
+    events: list[dict] = field(default_factory=list)  # the stream, resumed across drops
+    stream_refusals: list[int] = field(default_factory=list)
+
+    @property
+    def kinds(self) -> list[str]:
+        return [e["event"] for e in self.events]
+
+    @property
+    def ended(self) -> bool:
+        return bool(self.events) and self.events[-1]["event"] in (DONE, FAILED)
+
+    def text_after_last_reset(self) -> str:
+        kinds = self.kinds
+        start = max((i for i, k in enumerate(kinds) if k == RESET), default=-1) + 1
+        return "".join(e["data"]["delta"] for e in self.events[start:] if e["event"] == TOKEN)
+
+
+@dataclass
+class ChatUser:
+    index: int
+    auth: dict[str, str]
+    conversation: str
+
+
+async def new_users(api: httpx.AsyncClient, count: int, prefix: str) -> list[ChatUser]:
+    users = []
+    for i in range(count):
+        auth = await register(api, prefix)
+        users.append(ChatUser(i, auth, await new_conversation(api, auth)))
+    return users
+
+
+@dataclass
+class Schedule:
+    """`kills` kills `interval_s` apart after `warmup_s` of traffic; `restarts[k]` runs (in the
+    background) right after kill k. About `messages` messages are composed, spread evenly over the
+    users and the schedule; composing stops at the last kill. Every accepted message's reply must
+    end within `drain_s` after the last kill, and a send refused for `give_up_s` is given up."""
+
+    kills: int = 20
+    interval_s: float = 9.0
+    warmup_s: float = 6.0
+    messages: int = 60
+    restarts: dict[int, tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=dict)
+    drain_s: float = 120.0
+    give_up_s: float = 90.0
+
+    @property
+    def span_s(self) -> float:
+        return self.warmup_s + (self.kills - 1) * self.interval_s
+
+
+@dataclass
+class Outcome:
+    messages: list[Message] = field(default_factory=list)
+    kill_times: list[float] = field(default_factory=list)  # wall clock of each kill (time.time())
+    kill_gaps_s: list[float] = field(default_factory=list)  # between the starts of two kills
+    restarts: list[str] = field(default_factory=list)  # "kafka restarted in 12.3 s after kill 5"
+    undrained: int = 0  # messages still unfinished at the drain bound
+    duration_s: float = 0.0
+
+    @property
+    def accepted(self) -> list[Message]:
+        return [m for m in self.messages if m.accepted]
+
+    def reset_share(self) -> float:
+        accepted = self.accepted
+        return sum(RESET in m.kinds for m in accepted) / len(accepted) if accepted else 0.0
+
+    def crash_costs_s(self) -> tuple[list[float], int]:
+        """Per kill, the time from the kill to the first token generated after it (an event id is
+        the Redis stream id: milliseconds of the server's clock, this machine's); kills followed by
+        another kill before any token are counted apart (censored), not in the list."""
+        tokens = sorted(
+            int(e["id"].split("-")[0]) / 1000 for m in self.messages for e in m.events if e["event"] == TOKEN
+        )
+        costs, censored = [], 0
+        for i, killed in enumerate(self.kill_times):
+            j = bisect.bisect_right(tokens, killed)
+            following = self.kill_times[i + 1] if i + 1 < len(self.kill_times) else float("inf")
+            if j < len(tokens) and tokens[j] < following:
+                costs.append(tokens[j] - killed)
+            else:
+                censored += 1
+        return costs, censored
+
+    def summary(self) -> str:
+        accepted = self.accepted
+        gaps = f"{max(self.kill_gaps_s):.1f}" if self.kill_gaps_s else "-"
+        return (
+            f"{len(self.messages)} messages composed, {len(accepted)} accepted "
+            f"({sum(len(m.refusals) for m in self.messages)} send attempts refused), "
+            f"{len(self.kill_times)} kills (largest gap {gaps} s), "
+            f"{'; '.join(self.restarts) or 'no restarts'}; "
+            f"{self.reset_share():.0%} of the accepted needed a reset; {self.duration_s:.0f} s"
+        )
+
+
+async def run(
+    api: httpx.AsyncClient,
+    users: list[ChatUser],
+    schedule: Schedule,
+    kill: Callable[[], Awaitable[None]],
+    on_progress: Callable[[str], None] = print,
+) -> Outcome:
+    """Runs the schedule with the users chatting through it; returns what they saw."""
+    outcome = Outcome()
+    began = time.monotonic()
+    stop = asyncio.Event()
+    period_s = schedule.span_s * len(users) / schedule.messages  # one user's pace
+    deliveries: list[asyncio.Task] = []
+
+    async def chat(user: ChatUser) -> None:
+        await asyncio.sleep(user.index * period_s / len(users))
+        i = 0
+        while not stop.is_set():
+            question = QUESTIONS[(user.index + i) % len(QUESTIONS)]
+            content = f"[u{user.index} m{i}] Name {question}, in one short sentence."
+            message = Message(user.index, user.conversation, content)
+            outcome.messages.append(message)
+            deliveries.append(asyncio.create_task(deliver(api, user, message, schedule.give_up_s)))
+            i += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), period_s)
+
+    async def restart(k: int, name: str, action: Callable[[], Awaitable[None]]) -> None:
+        started = time.monotonic()
+        await action()
+        outcome.restarts.append(f"{name} restarted in {time.monotonic() - started:.1f} s after kill {k}")
+        on_progress(f"  {outcome.restarts[-1]}")
+
+    chatting = [asyncio.create_task(chat(user)) for user in users]
+    restarting: list[asyncio.Task] = []
+    try:
+        await asyncio.sleep(schedule.warmup_s)
+        previous: float | None = None
+        for k in range(1, schedule.kills + 1):
+            if previous is not None:
+                await asyncio.sleep(max(0.0, previous + schedule.interval_s - time.monotonic()))
+                outcome.kill_gaps_s.append(time.monotonic() - previous)
+            previous = time.monotonic()
+            outcome.kill_times.append(time.time())
+            await kill()
+            if k in schedule.restarts:
+                name, action = schedule.restarts[k]
+                restarting.append(asyncio.create_task(restart(k, name, action)))
+            done = sum(m.ended for m in outcome.messages)
+            on_progress(
+                f"  kill {k}/{schedule.kills} at {previous - began:.0f} s: "
+                f"{len(outcome.accepted)}/{len(outcome.messages)} accepted, {done} replies ended"
+            )
+    finally:
+        stop.set()
+        await asyncio.gather(*chatting)
+    await asyncio.gather(*restarting)
+    finished, unfinished = set(), set()
+    if deliveries:
+        finished, unfinished = await asyncio.wait(deliveries, timeout=schedule.drain_s)
+    for task in unfinished:
+        task.cancel()
+    await asyncio.gather(*unfinished, return_exceptions=True)
+    for task in finished:
+        task.result()  # a bug in the driver itself surfaces here
+    outcome.undrained = len(unfinished)
+    outcome.duration_s = time.monotonic() - began
+    return outcome
+
+
+async def deliver(api: httpx.AsyncClient, user: ChatUser, message: Message, give_up_s: float) -> None:
+    """Sends until accepted (retrying what docs/api.md says to retry), then follows the reply."""
+    give_up_at = time.monotonic() + give_up_s
+    headers = user.auth | {"Idempotency-Key": message.idempotency_key}
+    path = f"/api/conversations/{user.conversation}/messages"
+    while message.accepted is None:
+        delay = 1.0
+        try:
+            response = await api.post(path, headers=headers, json={"content": message.content}, timeout=30)
+        except httpx.TransportError as exc:  # no answer: the outcome is unknown, the key settles it
+            message.refusals.append(type(exc).__name__)
+        else:
+            if response.status_code == 202:
+                message.accepted = response.json()
+                break
+            if response.status_code not in RETRIED:
+                message.rejected = f"{response.status_code} {response.text[:300]}"
+                return
+            message.refusals.append(str(response.status_code))
+            delay = float(response.headers.get("Retry-After", "1"))
+        if time.monotonic() + delay > give_up_at:
+            return
+        await asyncio.sleep(min(delay, 5.0))
+    await follow(api, user.auth, message)
+
+
+async def follow(api: httpx.AsyncClient, auth: dict[str, str], message: Message) -> None:
+    """Reads the reply stream to `done`/`failed` as EventSource does, until cancelled."""
+    url = message.accepted["stream_url"]
+    while not message.ended:
+        headers = dict(auth)
+        if message.events:
+            headers["Last-Event-ID"] = message.events[-1]["id"]
+        try:
+            async with api.stream("GET", url, headers=headers, timeout=60) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    message.stream_refusals.append(response.status_code)
+                    await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), 5.0))
+                    continue
+                async for event in parse_sse(response):
+                    message.events.append(event)
+                    if message.ended:
+                        return
+        except httpx.TransportError:
+            pass  # dropped: resume after the last event seen
+        await asyncio.sleep(0.5)
+
+
+async def stored_messages(api: httpx.AsyncClient, users: list[ChatUser]) -> dict[str, list[dict]]:
+    """Each user's conversation as listed (retried while a store still recovers)."""
+    stored = {}
+    for user in users:
+        path = f"/api/conversations/{user.conversation}/messages"
+        for _ in range(30):
+            response = await api.get(path, headers=user.auth, params={"limit": 200})
+            if response.status_code not in RETRIED:
+                break
+            await asyncio.sleep(1)
+        assert response.status_code == 200, response.text
+        stored[user.conversation] = response.json()["items"]
+    return stored
+
+
+async def dead_letters(bootstrap_servers: str, prefix: str) -> list[str]:
+    """Every record in the prefix's `.dlq` topics: "topic: dlq.error"."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    found: list[str] = []
+    try:
+        topics = [t for t in await consumer.topics() if t.startswith(prefix) and t.endswith(".dlq")]
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
+        if not partitions:
+            return found
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        remaining = {tp for tp in partitions if ends[tp] > await consumer.position(tp)}
+        deadline = time.monotonic() + 30
+        while remaining and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    headers = dict(record.headers or ())
+                    error = headers.get("dlq.error", b"?").decode(errors="replace")
+                    found.append(f"{tp.topic}: {error[:160]}")
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        assert not remaining, f"could not read the dead-letter topics to their end: {remaining}"
+    finally:
+        await consumer.stop()
+    return found
+
+
+def findings(
+    outcome: Outcome, stored: dict[str, list[dict]], dead_lettered: list[str]
+) -> dict[str, list[str]]:
+    """What users must never see, by kind (empty lists when all is well)."""
+    found: dict[str, list[str]] = {
+        "dead-lettered": dead_lettered,
+        "rejected send": [f"{m.content}: {m.rejected}" for m in outcome.messages if m.rejected],
+        "send never accepted": [
+            f"{m.content}: {m.refusals[-5:]}" for m in outcome.messages if not m.accepted and not m.rejected
+        ],
+        "failed reply": [],
+        "no end within the drain bound": [],
+        "not exactly one done": [],
+        "done differs from its tokens": [],
+        "done differs from the stored reply": [],
+        "user message stored twice": [],
+        "accepted message not stored": [],
+        "stored reply of no accepted message": [],
+    }
+    for m in outcome.accepted:
+        kinds, reply_id = m.kinds, m.accepted["reply_id"]
+        if FAILED in kinds:
+            found["failed reply"].append(f"{reply_id}: {m.events[-1]['data']}")
+            continue
+        if not m.ended:
+            found["no end within the drain bound"].append(f"{reply_id}: {kinds[-5:]}")
+            continue
+        if kinds.count(DONE) != 1:
+            found["not exactly one done"].append(f"{reply_id}: {kinds}")
+        done = m.events[-1]["data"]["message"]
+        streamed = m.text_after_last_reset()
+        if done["status"] != "completed" or done["content"] != streamed or not streamed:
+            found["done differs from its tokens"].append(f"{reply_id}: {done['status']} {done['content']!r}")
+        listed = {s["id"]: s for s in stored.get(m.conversation, [])}
+        mine = listed.get(reply_id)
+        if mine is None or (mine["status"], mine["content"]) != (done["status"], done["content"]):
+            found["done differs from the stored reply"].append(f"{reply_id}: stored {mine}")
+    composed_by_conversation: dict[str, list[Message]] = {}
+    for m in outcome.messages:
+        composed_by_conversation.setdefault(m.conversation, []).append(m)
+    for conversation, items in stored.items():
+        users = Counter(s["content"] for s in items if s["role"] == "user")
+        found["user message stored twice"] += [f"{c!r} x{n}" for c, n in users.items() if n > 1]
+        mine = composed_by_conversation.get(conversation, [])
+        found["accepted message not stored"] += [
+            m.content for m in mine if m.accepted and m.content not in users
+        ]
+        replies = {m.accepted["reply_id"] for m in mine if m.accepted}
+        found["stored reply of no accepted message"] += [
+            f"{s['id']} ({s['status']})" for s in items if s["role"] == "assistant" and s["id"] not in replies
+        ]
+    return found
+
+
+def verdict(outcome: Outcome, found: dict[str, list[str]]) -> str:
+    """One line per kind of finding (count and the first examples), after the run's summary."""
+    lines = [outcome.summary()]
+    for kind, items in found.items():
+        if items:
+            lines.append(f"{len(items)} {kind}: {items[:3]}")
+    return "\n".join(lines)
+
+
+def percentile(values: list[float], q: int) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+class Supervised:
+    """A service process as a supervisor keeps it: SIGKILLed and started again at once (without
+    waiting for it to be ready), and started again whenever it exits by itself."""
+
+    def __init__(self, process) -> None:  # a devstack.testing.ServiceProcess
+        self.process = process
+        self.lock = asyncio.Lock()
+        self.exits: list[int | None] = []  # exit codes of the exits by itself
+
+    async def kill(self) -> None:
+        async with self.lock:
+            await asyncio.to_thread(self.process.kill)
+            await asyncio.to_thread(self.process.start, wait_ready=False)
+
+    async def supervise(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            async with self.lock:
+                if not self.process.running:
+                    self.exits.append(self.process.proc.returncode if self.process.proc else None)
+                    await asyncio.to_thread(self.process.start, wait_ready=False)
