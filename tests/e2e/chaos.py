@@ -25,7 +25,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from alice_common.reply_stream import DONE, FAILED, RESET, TOKEN
 from stack import new_conversation, parse_sse, register
 
-RETRIED = {429, 500, 502, 503, 504}  # docs/api.md: never caused by the request; retry after Retry-After
+# docs/api.md, "Retrying a send": not caused by the request; retried after Retry-After, same key
+# (409: an attempt with this key is still running).
+RETRIED = {409, 429, 500, 502, 503, 504}
 QUESTIONS = ("a colour", "an animal", "a fruit", "a city", "a tree", "a river", "a tool", "a bird")
 
 
