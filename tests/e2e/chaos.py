@@ -193,9 +193,13 @@ async def run(
                 f"  kill {k}/{schedule.kills} at {previous - began:.0f} s: "
                 f"{len(outcome.accepted)}/{len(outcome.messages)} accepted, {done} replies ended"
             )
+    except BaseException:
+        for task in [*chatting, *restarting, *deliveries]:
+            task.cancel()
+        raise
     finally:
         stop.set()
-        await asyncio.gather(*chatting)
+        await asyncio.gather(*chatting, return_exceptions=True)
     await asyncio.gather(*restarting)
     finished, unfinished = set(), set()
     if deliveries:
