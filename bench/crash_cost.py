@@ -87,15 +87,16 @@ async def measure(args: argparse.Namespace, backend_url: str, victim: chaos.Supe
     schedule = chaos.Schedule(
         kills=args.kills,
         interval_s=args.interval,
+        dwell_s=args.dwell,
         warmup_s=args.warmup,
-        messages=args.messages or round(args.users * (args.warmup + args.kills * args.interval) / 8),
+        pace_s=args.pace,
         drain_s=args.drain,
     )
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=50)
     try:
         async with httpx.AsyncClient(base_url=backend_url, timeout=30, limits=limits) as api:
             users = await chaos.new_users(api, args.users, "bench-crash")
-            outcome = await chaos.run(api, users, schedule, victim.kill)
+            outcome = await chaos.run(api, users, schedule, victim.kill, victim.ready)
             stored = await chaos.stored_messages(api, users)
     finally:
         supervising.cancel()
@@ -121,10 +122,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--kills", type=int, default=12)
-    parser.add_argument("--interval", type=float, default=15.0, help="seconds between kills")
+    parser.add_argument("--interval", type=float, default=15.0, help="most seconds between kills")
+    parser.add_argument("--dwell", type=float, default=3.0, help="kill this long after ready")
     parser.add_argument("--warmup", type=float, default=8.0, help="seconds of traffic before the first kill")
     parser.add_argument("--users", type=int, default=4)
-    parser.add_argument("--messages", type=int, default=0, help="in all (default: one per user every 8 s)")
+    parser.add_argument("--pace", type=float, default=20.0, help="seconds between one user's messages")
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--session-timeout-ms", type=int, default=6000, help="the chat consumer's")
     parser.add_argument(

@@ -76,22 +76,22 @@ async def new_users(api: httpx.AsyncClient, count: int, prefix: str) -> list[Cha
 
 @dataclass
 class Schedule:
-    """`kills` kills `interval_s` apart after `warmup_s` of traffic; `restarts[k]` runs (in the
-    background) right after kill k. About `messages` messages are composed, spread evenly over the
-    users and the schedule; composing stops at the last kill. Every accepted message's reply must
-    end within `drain_s` after the last kill, and a send refused for `give_up_s` is given up."""
+    """`kills` kills, each `dwell_s` after the victim is ready again (so that it has taken work:
+    records in flight, a reply mid-generation), but never more than `interval_s` after the
+    previous kill (a victim still starting is killed then); without a readiness signal (the
+    cluster) every `interval_s`. The first comes after `warmup_s` of traffic. `restarts[k]` runs
+    (in the background) right after kill k. Each user composes a message every `pace_s`, until the
+    last kill. Every accepted message's reply must end within `drain_s` after the last kill (and
+    the restarts); a send refused for `give_up_s` is given up."""
 
     kills: int = 20
-    interval_s: float = 9.0
-    warmup_s: float = 6.0
-    messages: int = 60
+    interval_s: float = 14.5
+    dwell_s: float = 3.0
+    warmup_s: float = 8.0
+    pace_s: float = 26.0
     restarts: dict[int, tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=dict)
-    drain_s: float = 120.0
-    give_up_s: float = 90.0
-
-    @property
-    def span_s(self) -> float:
-        return self.warmup_s + (self.kills - 1) * self.interval_s
+    drain_s: float = 180.0
+    give_up_s: float = 120.0
 
 
 @dataclass
@@ -145,13 +145,15 @@ async def run(
     users: list[ChatUser],
     schedule: Schedule,
     kill: Callable[[], Awaitable[None]],
+    ready: Callable[[], Awaitable[None]] | None = None,
     on_progress: Callable[[str], None] = print,
 ) -> Outcome:
-    """Runs the schedule with the users chatting through it; returns what they saw."""
+    """Runs the schedule with the users chatting through it; returns what they saw. `kill()`
+    kills the victim and has it started again; `ready()` returns once the victim is ready."""
     outcome = Outcome()
     began = time.monotonic()
     stop = asyncio.Event()
-    period_s = schedule.span_s * len(users) / schedule.messages  # one user's pace
+    period_s = schedule.pace_s
     deliveries: list[asyncio.Task] = []
 
     async def chat(user: ChatUser) -> None:
@@ -180,7 +182,7 @@ async def run(
         previous: float | None = None
         for k in range(1, schedule.kills + 1):
             if previous is not None:
-                await asyncio.sleep(max(0.0, previous + schedule.interval_s - time.monotonic()))
+                await wait_for_next_kill(schedule, previous + schedule.interval_s, ready)
                 outcome.kill_gaps_s.append(time.monotonic() - previous)
             previous = time.monotonic()
             outcome.kill_times.append(time.time())
@@ -212,6 +214,19 @@ async def run(
     outcome.undrained = len(unfinished)
     outcome.duration_s = time.monotonic() - began
     return outcome
+
+
+async def wait_for_next_kill(
+    schedule: Schedule, latest: float, ready: Callable[[], Awaitable[None]] | None
+) -> None:
+    async def ready_and_working() -> None:
+        if ready is None:
+            await asyncio.Event().wait()  # no readiness signal: the interval decides
+        await ready()
+        await asyncio.sleep(schedule.dwell_s)
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(ready_and_working(), max(0.0, latest - time.monotonic()))
 
 
 async def deliver(api: httpx.AsyncClient, user: ChatUser, message: Message, give_up_s: float) -> None:
@@ -387,6 +402,13 @@ class Supervised:
         self.process = process
         self.lock = asyncio.Lock()
         self.exits: list[int | None] = []  # exit codes of the exits by itself
+
+    async def ready(self) -> None:
+        while True:
+            status, body = await asyncio.to_thread(self.process.ready_report)
+            if status == 200 and body.get("status") == "ready":
+                return
+            await asyncio.sleep(0.5)
 
     async def kill(self) -> None:
         async with self.lock:

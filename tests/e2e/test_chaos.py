@@ -56,8 +56,6 @@ def schedule(ds) -> chaos.Schedule:
     # Kafka early (its publish timeouts are what the idempotent retries settle), the others spread out.
     return chaos.Schedule(
         kills=20,
-        interval_s=9.0,
-        messages=60,
         restarts={4: restart(ds, "kafka"), 9: restart(ds, "redis"), 14: restart(ds, "mongodb")},
     )
 
@@ -67,25 +65,27 @@ async def chat_through_the_schedule(infra, ds, name: str, replicas: int, capsys)
     shared = isolation(name) | stores
     orchestrator = ORCHESTRATOR | {"ready_timeout_s": 180}
     with Stack(infra, shared, orchestrator=orchestrator, backend=BACKEND) as up:
-        victim = chaos.Supervised(up["orchestrator"])
-        survivor = ServiceProcess("orchestrator", up["orchestrator"].env) if replicas == 2 else None
+        # With two replicas the backend's internal calls go to the one that keeps running, as a
+        # Service would send them to the ready pod; the other is the victim.
+        first = up["orchestrator"]
+        victim = chaos.Supervised(first if replicas == 1 else ServiceProcess("orchestrator", first.env))
         supervising = asyncio.create_task(victim.supervise())
         try:
-            if survivor is not None:
-                await asyncio.to_thread(survivor.start)
+            if replicas == 2:
+                await asyncio.to_thread(victim.process.start)
             limits = httpx.Limits(max_connections=None, max_keepalive_connections=50)
             async with httpx.AsyncClient(base_url=up["backend"].url, timeout=30, limits=limits) as api:
                 users = await chaos.new_users(api, USERS, name)
                 with capsys.disabled():
                     print(f"\n{name}: {replicas} orchestrator(s), {USERS} users")
-                    outcome = await chaos.run(api, users, schedule(ds), victim.kill)
+                    outcome = await chaos.run(api, users, schedule(ds), victim.kill, victim.ready)
                 stored = await chaos.stored_messages(api, users)
             dead = await chaos.dead_letters(stores["kafka_bootstrap_servers"], shared["kafka_topic_prefix"])
-            survivor_exit = None if survivor is None or survivor.running else survivor.proc.returncode
+            survivor_exit = None if replicas == 1 or first.running else first.proc.returncode
         finally:
             supervising.cancel()
-            if survivor is not None:
-                survivor.stop()
+            if replicas == 2:
+                victim.process.stop()
     found = chaos.findings(outcome, stored, dead)
     if survivor_exit is not None:
         found["the replica not killed exited"] = [f"exit code {survivor_exit}"]
