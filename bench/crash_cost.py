@@ -19,7 +19,6 @@ It starts its own orchestrator and backend against the native infrastructure
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import uuid
 from contextlib import ExitStack
@@ -102,17 +101,10 @@ async def measure(args: argparse.Namespace, backend_url: str, victim: chaos.Supe
         supervising.cancel()
     dead = await chaos.dead_letters(base["KAFKA_BOOTSTRAP_SERVERS"], base["KAFKA_TOPIC_PREFIX"])
     found = chaos.findings(outcome, stored, dead)
-    costs, censored = outcome.crash_costs_s()
+    costs, _ = outcome.crash_costs_s()
     print(chaos.verdict(outcome, found))
     print(f"orchestrator exits by itself: {len(victim.exits)}")
-    if costs:
-        print(
-            f"kill -> first token again: median {statistics.median(costs):.1f} s, "
-            f"p90 {chaos.percentile(costs, 90):.1f} s, max {max(costs):.1f} s "
-            f"over {len(costs)} kills ({censored} censored: the next kill came first)"
-        )
-    else:
-        print(f"kill -> first token again: no token between any two kills ({censored} censored)")
+    print(outcome.crash_cost_line() + (f", max {max(costs):.1f} s" if costs else ""))
     print(f"messages that needed a reset: {outcome.reset_share():.0%} of {len(outcome.accepted)} accepted")
     return 0
 

@@ -88,9 +88,9 @@ class Schedule:
     interval_s: float = 14.5
     dwell_s: float = 3.0
     warmup_s: float = 8.0
-    pace_s: float = 26.0
+    pace_s: float = 40.0
     restarts: dict[int, tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=dict)
-    drain_s: float = 180.0
+    drain_s: float = 240.0
     give_up_s: float = 120.0
 
 
@@ -136,7 +136,17 @@ class Outcome:
             f"({sum(len(m.refusals) for m in self.messages)} send attempts refused), "
             f"{len(self.kill_times)} kills (largest gap {gaps} s), "
             f"{'; '.join(self.restarts) or 'no restarts'}; "
-            f"{self.reset_share():.0%} of the accepted needed a reset; {self.duration_s:.0f} s"
+            f"{self.reset_share():.0%} of the accepted needed a reset; {self.crash_cost_line()}; "
+            f"{self.duration_s:.0f} s"
+        )
+
+    def crash_cost_line(self) -> str:
+        costs, censored = self.crash_costs_s()
+        if not costs:
+            return f"no token between any two kills ({censored} kills)"
+        return (
+            f"kill to first token again: median {statistics.median(costs):.1f} s, "
+            f"p90 {percentile(costs, 90):.1f} s over {len(costs)} kills ({censored} censored)"
         )
 
 

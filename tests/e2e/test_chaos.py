@@ -17,11 +17,11 @@ import pytest
 from devstack.testing import ServiceProcess
 from stack import UNTHROTTLED, Stack, isolation
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(480)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(720)]
 
 USERS = 8
 ORCHESTRATOR = dict(
-    llm_provider="local", llm_max_tokens=16, llm_temperature=0.0, chat_consumer_session_timeout_ms=6000
+    llm_provider="local", llm_max_tokens=12, llm_temperature=0.0, chat_consumer_session_timeout_ms=6000
 )
 BACKEND = UNTHROTTLED | {
     "send_rate_capacity": 10_000,
