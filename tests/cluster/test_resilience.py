@@ -162,7 +162,7 @@ async def test_users_chat_through_kills_and_a_rolling_restart(deployed: Deployme
 
     schedule = chaos.Schedule(
         kills=4, interval_s=15, warmup_s=10, pace_s=15, restarts={2: ("orchestrator (rollout)", rollout)},
-        drain_s=600, give_up_s=600,
+        drain_s=600,
     )  # fmt: skip
     async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
         users = await chaos.new_users(api, 4, "cluster-chaos")
