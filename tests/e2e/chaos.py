@@ -76,16 +76,16 @@ async def new_users(api: httpx.AsyncClient, count: int, prefix: str) -> list[Cha
 
 @dataclass
 class Schedule:
-    """`kills` kills, each `dwell_s` after the victim is ready again (so that it has taken work:
-    records in flight, a reply mid-generation), at most `interval_s` after the previous kill;
-    without a readiness signal (the cluster) every `interval_s`. A victim not yet ready by then
-    is waited for, up to `start_bound_s` (a busy machine: a kill during start-up tests nothing),
-    and that kill is counted as late. The first kill comes after `warmup_s` of traffic;
-    `restarts[k]` runs (in the background) right after kill k. Each user composes a message every
-    `pace_s` until the last kill. Every accepted message's reply must end within `drain_s` after
-    the last kill (and the restarts); a send is retried until then (a refused send is not a
-    defect: a 503 means nothing was accepted, e.g. while no orchestrator can check the
-    conversation)."""
+    """`kills` kills, `interval_s` apart, each followed by a restart. The victim must have been
+    ready (consumer assigned, taking work) for `dwell_s` before it is killed again: when a busy
+    machine restarts it too slowly for that, the kill waits (the victim must be ready within
+    `start_bound_s`) and is counted as late, since a kill during start-up tests nothing. Without
+    a readiness signal (the cluster) the interval alone decides. The first kill comes after
+    `warmup_s` of traffic; `restarts[k]` runs (in the background) right after kill k. Each user
+    composes a message every `pace_s` until the last kill. Every accepted message's reply must
+    end within `drain_s` after the last kill (and the restarts); a send is retried until then (a
+    refused send is not a defect: a 503 means nothing was accepted, e.g. while no orchestrator
+    can check the conversation)."""
 
     kills: int = 20
     interval_s: float = 14.5
@@ -234,31 +234,18 @@ async def run(
 async def wait_for_next_kill(
     schedule: Schedule, latest: float, ready: Callable[[], Awaitable[None]] | None
 ) -> bool:
-    """Until the victim has been ready for `dwell_s`, at most until `latest`; a victim still
-    starting then is waited for (up to `start_bound_s`): a kill during start-up would leave
-    nothing in flight to test. Returns whether the kill comes late for that reason."""
-    was_ready = asyncio.Event()
-
-    async def ready_and_working() -> None:
-        if ready is None:
-            await asyncio.Event().wait()  # no readiness signal: the interval decides
-        await ready()
-        was_ready.set()
-        await asyncio.sleep(schedule.dwell_s)
-
-    try:
-        await asyncio.wait_for(ready_and_working(), max(0.0, latest - time.monotonic()))
-    except TimeoutError:
-        if ready is None or was_ready.is_set():
-            return False
+    """Until `latest`, or later if the victim has not been ready for `dwell_s` by then (a busy
+    machine: a kill during start-up or before any work tests nothing); the victim must be ready
+    within `start_bound_s`. Returns whether the kill comes late."""
+    if ready is not None:
         try:
             await asyncio.wait_for(ready(), schedule.start_bound_s)
         except TimeoutError:
-            raise AssertionError(
-                f"the orchestrator was not ready {schedule.start_bound_s:.0f} s after a kill"
-            ) from None
-        return True
-    return False
+            bound = schedule.start_bound_s
+            raise AssertionError(f"the orchestrator was not ready {bound:.0f} s after a kill") from None
+    at = max(latest, time.monotonic() + (schedule.dwell_s if ready is not None else 0.0))
+    await asyncio.sleep(at - time.monotonic())
+    return at > latest
 
 
 async def deliver(api: httpx.AsyncClient, user: ChatUser, message: Message) -> None:
