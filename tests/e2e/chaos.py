@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from alice_common.reply_stream import DONE, FAILED, RESET, TOKEN
 from stack import new_conversation, parse_sse, register
 
@@ -312,19 +313,27 @@ async def stored_messages(api: httpx.AsyncClient, users: list[ChatUser]) -> dict
 
 async def dead_letters(bootstrap_servers: str, prefix: str) -> list[str]:
     """Every record in the prefix's `.dlq` topics: "topic: dlq.error"."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    found: list[str] = []
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
     try:
-        topics = [t for t in await consumer.topics() if t.startswith(prefix) and t.endswith(".dlq")]
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())
-        ]
-        if not partitions:
-            return found
+        topics = [t for t in await admin.list_topics() if t.startswith(prefix) and t.endswith(".dlq")]
+        described = await admin.describe_topics(topics) if topics else []
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    assert len({tp.topic for tp in partitions}) == len(topics), f"not all of {topics} described"
+    found: list[str] = []
+    if not partitions:
+        return found
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        for tp, offset in (await consumer.beginning_offsets(partitions)).items():
+            consumer.seek(tp, offset)
         remaining = {tp for tp in partitions if ends[tp] > await consumer.position(tp)}
         deadline = time.monotonic() + 30
         while remaining and time.monotonic() < deadline:
