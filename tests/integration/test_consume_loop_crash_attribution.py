@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TextIO
 
 import pytest
@@ -26,7 +27,8 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from alice_common.kafka import HEADER_ERROR_TYPE, ConsumeLoop, ensure_topics
-from alice_common.kafka.deliveries import COLLECTION, MongoDeliveryCounter, RedisDeliveryCounter
+from alice_common.kafka.deliveries import COLLECTION, MongoDeliveryCounter, RedisDeliveryCounter, record_key
+from alice_common.kafka.isolation import Deliveries
 from alice_common.settings import AliceSettings
 from devstack.testing import unique_name
 from pymongo import AsyncMongoClient
@@ -303,6 +305,77 @@ async def test_a_poison_record_is_dead_lettered_within_the_bound_and_its_neighbo
     assert dict(dead.headers)[HEADER_ERROR_TYPE] == b"DeliveryLimitExceeded"
     assert await counts_left(infra, settings, store, database) == 0
     print(f"\n{store}: poison dead-lettered after {crashes} crashes, neighbours done, {elapsed:.1f}s in all")
+
+
+def counter_for(infra, store: str, database: str):
+    if store == "mongo":
+        return MongoDeliveryCounter(AsyncMongoClient(infra.mongodb_url)[database][COLLECTION])
+    return RedisDeliveryCounter(aioredis.from_url(infra.redis_url))
+
+
+async def peek(counter, group: str, record) -> tuple[int, int] | None:
+    """(deliveries, solo) as stored, or None when the record has no counts."""
+    if isinstance(counter, MongoDeliveryCounter):
+        doc = await counter.col.find_one({"_id": record_key(group, record)})
+        return None if doc is None else (doc["deliveries"], doc.get("solo", 0))
+    stored = await counter.redis.hgetall(counter.key(group, record))
+    return (int(stored[b"deliveries"]), int(stored.get(b"solo", 0))) if stored else None
+
+
+@pytest.mark.parametrize("store", ["redis", "mongo"])
+async def test_a_graceful_stop_is_not_a_crash_and_keeps_earlier_evidence(infra, settings, store):
+    await produce(settings, [("k", "suspect")])
+    record = SimpleNamespace(topic=settings.topic(TOPIC), partition=0, offset=0)
+    group = settings.group(GROUP)
+    database = unique_name("blame")
+    counter = counter_for(infra, store, database)
+    assert await counter.begin(group, record) == Deliveries(1, 0)
+    assert await counter.begin(group, record) == Deliveries(2, 0)  # the first one crashed
+    await counter.give_back(group, record, solo=False)  # the second one was stopped gracefully
+    assert await peek(counter, group, record) == (1, 0)
+
+    started, release = asyncio.Event(), asyncio.Event()
+    runs = 0
+
+    async def handle(record) -> None:
+        nonlocal runs
+        runs += 1
+        started.set()
+        await release.wait()
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        loop = ConsumeLoop(
+            settings, TOPIC, GROUP, handle, producer, delivery_counter=counter, drain_timeout_s=0.3
+        )
+        await loop.start()
+        try:
+            await asyncio.wait_for(started.wait(), 30)
+            assert await peek(counter, group, record) == (2, 1)  # a suspect: counted alone first
+        finally:
+            await loop.stop()  # cancels the hanging handler: given back, not crashed
+        assert await peek(counter, group, record) == (1, 0)  # the crash before it is still known
+
+        release.set()
+        loop = ConsumeLoop(settings, TOPIC, GROUP, handle, producer, delivery_counter=counter)
+        await loop.start()
+        try:
+            deadline = time.monotonic() + 30
+            while await peek(counter, group, record) is not None:  # finished: counts removed
+                assert time.monotonic() < deadline, "the suspect did not finish"
+                await asyncio.sleep(0.05)
+        finally:
+            await loop.stop()
+    finally:
+        await producer.stop()
+        await counts_left(infra, settings, store, database)  # drops the database
+        if isinstance(counter, RedisDeliveryCounter):
+            await counter.redis.aclose()
+        else:
+            await counter.col.database.client.close()
+    assert runs == 2
+    assert await dead_lettered(settings) == []
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ async def test_a_suspect_waits_for_running_handlers_and_nothing_new_starts_while
         asyncio.create_task(_hold(gate.shared(), events, "b", second)),
     ]
     await _settle()
-    tasks.append(asyncio.create_task(_hold(gate.alone(), events, "suspect", suspect)))
+    tasks.append(asyncio.create_task(_hold(gate.alone(gate.queue()), events, "suspect", suspect)))
     await _settle()
     tasks.append(asyncio.create_task(_hold(gate.shared(), events, "late", late)))
     await _settle()
@@ -73,7 +73,7 @@ async def test_suspects_run_one_at_a_time_the_least_blamed_first():
     tasks = [asyncio.create_task(_hold(gate.shared(), events, "running", blocker))]
     await _settle()
     for name, crashes in [("twice", 2), ("never", 0), ("once", 1), ("never-2", 0)]:
-        tasks.append(asyncio.create_task(_hold(gate.alone(priority=crashes), events, name, go)))
+        tasks.append(asyncio.create_task(_hold(gate.alone(gate.queue(priority=crashes)), events, name, go)))
         await _settle()
     go.set()
     blocker.set()
@@ -85,13 +85,35 @@ async def test_suspects_run_one_at_a_time_the_least_blamed_first():
     ]  # fmt: skip
 
 
+async def test_a_handler_that_turns_out_a_suspect_queues_before_it_leaves_the_shared_side():
+    # The consume loop counts a delivery inside `shared()` and only then knows it has a suspect:
+    # queueing before leaving keeps the gate from looking idle to a more-blamed suspect.
+    gate = IsolationGate()
+    order: list[str] = []
+
+    async def counted_then_suspect(name: str, priority: int, count_s: float) -> None:
+        async with gate.shared():
+            await asyncio.sleep(count_s)  # the store round trip
+            ticket = gate.queue(priority)
+        async with gate.alone(ticket):
+            order.append(name)
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(
+        counted_then_suspect("blamed twice", 2, 0.0),
+        counted_then_suspect("blamed once", 1, 0.01),
+        counted_then_suspect("never blamed", 0, 0.02),
+    )
+    assert order == ["never blamed", "blamed once", "blamed twice"]
+
+
 async def test_cancelled_waiters_and_holders_leave_the_gate_open():
     gate = IsolationGate()
     events: list[str] = []
     hold = asyncio.Event()
     running = asyncio.create_task(_hold(gate.shared(), events, "running", hold))
     await _settle()
-    waiting_suspect = asyncio.create_task(_hold(gate.alone(), events, "suspect", asyncio.Event()))
+    waiting_suspect = asyncio.create_task(_hold(gate.alone(gate.queue()), events, "suspect", asyncio.Event()))
     await _settle()
     waiting_shared = asyncio.create_task(_hold(gate.shared(), events, "next", asyncio.Event()))
     await _settle()
@@ -102,7 +124,7 @@ async def test_cancelled_waiters_and_holders_leave_the_gate_open():
     waiting_shared.cancel()
     await asyncio.gather(running, waiting_shared, waiting_suspect, return_exceptions=True)
     assert gate.running == 0
-    alone_holder = asyncio.create_task(_hold(gate.alone(), events, "alone", asyncio.Event()))
+    alone_holder = asyncio.create_task(_hold(gate.alone(gate.queue()), events, "alone", asyncio.Event()))
     await _settle()
     alone_holder.cancel()
     await asyncio.gather(alone_holder, return_exceptions=True)

@@ -282,6 +282,12 @@ class ConsumeLoop:
                 verdict = crash_verdict(seen, self.max_solo_crashes)
                 if verdict is Verdict.RUN:
                     await self._handle_with_retries(record)
+                elif verdict is Verdict.RUN_ALONE:
+                    log.warning(
+                        "%s[%d]@%d was in flight when its consumer died (%d deliveries, %d alone): suspect",
+                        record.topic, record.partition, record.offset, seen.deliveries, seen.solo_crashes,
+                    )  # fmt: skip
+                    ticket = gate.queue(priority=seen.solo_crashes)  # in line before leaving
             if verdict is Verdict.DEAD_LETTER:
                 error = DeliveryLimitExceeded(
                     f"crashed its consumer {seen.solo_crashes} times while running alone"
@@ -289,11 +295,7 @@ class ConsumeLoop:
                 )
                 await self._dead_letter(record, error, seen.deliveries - 1)
             elif verdict is Verdict.RUN_ALONE:
-                log.warning(
-                    "%s[%d]@%d was in flight when its consumer died (%d deliveries, %d alone): runs alone",
-                    record.topic, record.partition, record.offset, seen.deliveries, seen.solo_crashes,
-                )  # fmt: skip
-                async with gate.alone(priority=seen.solo_crashes):
+                async with gate.alone(ticket):
                     await self._count_solo(record)
                     solo = True
                     await self._handle_with_retries(record)

@@ -18,9 +18,10 @@ docs/kafka.md, "Crash attribution".
 """
 
 import asyncio
+import bisect
 import itertools
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from enum import Enum
 from typing import NamedTuple
@@ -47,21 +48,26 @@ def crash_verdict(seen: Deliveries, max_solo_crashes: int) -> Verdict:
     return Verdict.RUN
 
 
+Ticket = tuple[int, int]  # (priority, arrival): a suspect's place in the queue
+
+
 class IsolationGate:
     """A readers-writer gate over the handlers of one process.
 
-    `shared()` wraps an ordinary handler; `alone(priority)` a suspect. A waiting suspect stops new
-    shared entries (so it cannot starve) and enters once nothing runs. Waiting suspects go in
+    `shared()` wraps an ordinary handler; `alone(queue(priority))` a suspect. A queued suspect
+    stops new shared entries (so it cannot starve) and enters once nothing runs. Suspects go in
     order of `priority` (their solo crashes so far: the least-blamed first, so that kills landing
     on whatever runs alone are spread over the suspects rather than piled on one), then arrival.
+    A handler that finds out inside `shared()` that it is a suspect queues before it leaves, so
+    the gate never looks idle to a more-blamed suspect while a less-blamed one is on its way.
     """
 
     def __init__(self) -> None:
         self._running = 0
         self._alone = False
-        self._waiting: list[tuple[int, int]] = []  # (priority, arrival) of suspects, sorted
+        self._queue: list[Ticket] = []  # sorted
         self._arrivals = itertools.count()
-        self._changed: asyncio.Condition | None = None
+        self._wakers: set[asyncio.Future[None]] = set()
 
     @property
     def running(self) -> int:
@@ -69,57 +75,53 @@ class IsolationGate:
 
     @property
     def suspects_waiting(self) -> int:
-        return len(self._waiting)
-
-    def _condition(self) -> asyncio.Condition:
-        if self._changed is None:
-            self._changed = asyncio.Condition()
-        return self._changed
+        return len(self._queue)
 
     @asynccontextmanager
     async def shared(self) -> AsyncIterator[None]:
-        changed = self._condition()
-        async with changed:
-            await changed.wait_for(lambda: not self._alone and not self._waiting)
-            self._running += 1
+        await self._until(lambda: not self._alone and not self._queue)
+        self._running += 1
         try:
             yield
         finally:
             self._running -= 1
-            await self._notify()
+            self._wake()
+
+    def queue(self, priority: int = 0) -> Ticket:
+        """Take a place in line for `alone()` (adding a waiter unblocks nobody: no wake-up)."""
+        ticket = (priority, next(self._arrivals))
+        bisect.insort(self._queue, ticket)
+        return ticket
 
     @asynccontextmanager
-    async def alone(self, priority: int = 0) -> AsyncIterator[None]:
-        changed = self._condition()
-        ticket = (priority, next(self._arrivals))
-        async with changed:
-            self._waiting.append(ticket)
-            self._waiting.sort()
-            try:
-                await changed.wait_for(
-                    lambda: not self._alone and self._running == 0 and self._waiting[0] == ticket
-                )
-            except BaseException:
-                self._waiting.remove(ticket)
-                changed.notify_all()
-                raise
-            self._waiting.remove(ticket)
-            self._alone = True
+    async def alone(self, ticket: Ticket) -> AsyncIterator[None]:
+        try:
+            await self._until(lambda: not self._alone and self._running == 0 and self._queue[0] == ticket)
+        finally:
+            self._queue.remove(ticket)  # entering, or cancelled while waiting
+            self._wake()
+        self._alone = True
         try:
             yield
         finally:
             self._alone = False
-            await self._notify()
+            self._wake()
 
-    async def _notify(self) -> None:
-        changed = self._condition()
-        # Shielded: a cancelled handler must still wake the others, or the gate stays shut.
-        await asyncio.shield(self._notify_locked(changed))
+    async def _until(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            waker = asyncio.get_running_loop().create_future()
+            self._wakers.add(waker)
+            try:
+                await waker
+            finally:
+                self._wakers.discard(waker)
 
-    @staticmethod
-    async def _notify_locked(changed: asyncio.Condition) -> None:
-        async with changed:
-            changed.notify_all()
+    def _wake(self) -> None:
+        """Every waiter checks its condition again (synchronous: safe in a cancelled `finally`)."""
+        for waker in self._wakers:
+            if not waker.done():
+                waker.set_result(None)
+        self._wakers.clear()
 
 
 _gates: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IsolationGate]" = weakref.WeakKeyDictionary()
