@@ -298,6 +298,7 @@ class ConsumeLoop:
                 async with gate.alone(ticket):
                     await self._count_solo(record)
                     solo = True
+                    metrics.RUN_ALONE.labels(*self._labels).inc()
                     await self._handle_with_retries(record)
         except BaseException:
             # Cancelled (shutdown, revoke) or broken: given back, not crashed. A killed process
