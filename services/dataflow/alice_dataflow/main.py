@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings, store, AsyncGridFSBucket(db, "uploads"), weaviate, batcher, producer
             )
             deletions = ConversationDeletions(db, weaviate)
+            deliveries = MongoDeliveryCounter(db[DELIVERIES])
             indexer = MemoryIndexer(weaviate, batcher, analytics, deletions)
 
             def consume(topic: str, group: str, handler, event_type, concurrency: int, **options):
@@ -102,8 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     on_dead_letter=ingestor.on_dead_letter,
                     # Documents are the heavy, hostile input: count their deliveries durably so
                     # one that kills the process is set aside instead of crash-looping it.
-                    delivery_counter=MongoDeliveryCounter(db[DELIVERIES]),
-                    max_deliveries=settings.max_deliveries,
+                    delivery_counter=deliveries,
+                    max_solo_crashes=settings.max_solo_crashes,
                 ),
                 consume(
                     Topics.CHAT_COMPLETED,
@@ -111,6 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     indexer.handle,
                     ChatCompleted,
                     settings.chat_concurrency,
+                    # Memory runs the same native embedding in this process: a turn that kills it
+                    # must not crash-loop the documents beside it either.
+                    delivery_counter=deliveries,
+                    max_solo_crashes=settings.max_solo_crashes,
                 ),
                 consume(
                     Topics.CONVERSATIONS_DELETED, DELETIONS_GROUP, deletions.handle, ConversationDeleted, 4

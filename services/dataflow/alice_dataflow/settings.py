@@ -26,6 +26,7 @@ class Settings(EmbeddingSettings, AliceSettings):
     extract_memory_mb: int = 384
     extract_cpu_s: int = 60
     extract_timeout_s: float = 180.0
-    # A record delivered this many times without finishing (its consumer crashed each time) goes
-    # to the dead-letter topic instead of being tried again.
-    max_deliveries: int = 3
+    # A document or chat turn that was in flight when the process died runs alone next time; once
+    # it has crashed the process while alone this many times it goes to the dead-letter topic
+    # instead of being tried again (docs/kafka.md, "Crash attribution").
+    max_solo_crashes: int = 3
