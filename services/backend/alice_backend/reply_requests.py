@@ -59,7 +59,13 @@ class Attempt:
     async def may_abandon(self) -> bool:
         if self.resumed:
             return False
-        return True if self.abandon is None else await self.abandon()
+        if self.abandon is None:
+            return True
+        try:
+            return await self.abandon()
+        except Exception as exc:  # the key's record stays: its retry resumes these ids
+            log.warning("idempotency record not forgotten: %r", exc)
+            return False
 
 
 FIRST_ATTEMPT = Attempt()
@@ -170,8 +176,8 @@ async def once(
 async def _quietly(action: Awaitable[object]) -> None:
     try:
         await action
-    except Exception as exc:  # the lease lapses by itself
-        log.warning("idempotency record not updated: %r", exc)
+    except Exception as exc:  # Redis failed: a lease lapses, a slot expires by itself
+        log.warning("not recorded: %r", exc)
 
 
 class NotAccepted(ApiError):
@@ -223,8 +229,7 @@ async def _admit(
             if decision.reason == "concurrency"
             else "sending too fast; retry later"
         )
-        if not attempt.resumed and attempt.abandon is not None:
-            await _quietly(attempt.abandon())
+        await attempt.may_abandon()  # nothing was admitted: a retry may start afresh
         raise ApiError(429, "rate_limited", message, {"Retry-After": str(decision.retry_after_s)})
 
 
@@ -253,7 +258,8 @@ async def _publish(
     except Exception as exc:
         log.warning("ChatRequested not queued: %r", exc)
         if await attempt.may_abandon():
-            await ReplyStream(ctx.redis, reply_id).fail("not_accepted", "not accepted", None, user_id)
+            stream = ReplyStream(ctx.redis, reply_id)
+            await _quietly(stream.fail("not_accepted", "not accepted", None, user_id))
         raise NotAccepted() from exc
     # Waiting must not cancel the acknowledgement's future: the record is on its way regardless.
     acknowledged.add_done_callback(_retrieve)
