@@ -55,6 +55,8 @@ class Attempt:
 
     resumed: bool = False
     abandon: Callable[[], Awaitable[bool]] | None = None
+    # Kafka acknowledged after the answer was given up on: the retry can return the 202 at once.
+    acknowledged_late: Callable[[], Awaitable[None]] | None = None
 
     async def may_abandon(self) -> bool:
         if self.resumed:
@@ -160,7 +162,11 @@ async def once(
     claim = await store.claim(user_id, key, fp, fresh_ids)
     if claim.outcome == "done":
         return claim.ids, True
-    attempt = Attempt(resumed=not claim.fresh, abandon=lambda: store.forget(claim))
+    attempt = Attempt(
+        resumed=not claim.fresh,
+        abandon=lambda: store.forget(claim),
+        acknowledged_late=lambda: store.accept(claim),
+    )
     try:
         await start(claim.ids, attempt)
     except BaseException:
@@ -262,17 +268,41 @@ async def _publish(
             await _quietly(stream.fail("not_accepted", "not accepted", None, user_id))
         raise NotAccepted() from exc
     # Waiting must not cancel the acknowledgement's future: the record is on its way regardless.
-    acknowledged.add_done_callback(_retrieve)
     await asyncio.wait({acknowledged}, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
-    if not acknowledged.done() or acknowledged.exception() is not None:
-        cause = acknowledged.exception() if acknowledged.done() else "no acknowledgement in time"
-        log.warning("ChatRequested queued but not acknowledged: %r", cause, extra={"reply_id": reply_id})
-        raise OutcomeUnknown()
+    if acknowledged.done() and acknowledged.exception() is None:
+        return
+    cause = acknowledged.exception() if acknowledged.done() else "no acknowledgement in time"
+    log.warning("ChatRequested queued but not acknowledged: %r", cause, extra={"reply_id": reply_id})
+    _follow_up(acknowledged, ctx, user_id, reply_id, attempt)
+    raise OutcomeUnknown()
 
 
-def _retrieve(future: asyncio.Future) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.info("a ChatRequested was not acknowledged: %r", future.exception())
+# Follow-ups of unconfirmed publishes, referenced until they ran.
+_late: set[asyncio.Task] = set()
+
+
+def _follow_up(
+    acknowledged: asyncio.Future, ctx: AppContext, user_id: str, reply_id: str, attempt: Attempt
+) -> None:
+    """Whatever the producer finally says about a record answered `outcome_unknown`: acknowledged,
+    the key is marked accepted (its retry gets the 202 without publishing again); failed (aiokafka
+    gave up, `request_timeout_ms`), the user's generation slot is freed, since the record most
+    likely never arrives. The reply stays `queued`: the failure does not prove it was not written,
+    and a retry with the key publishes the same ids again."""
+
+    async def settle() -> None:
+        try:
+            await acknowledged
+        except Exception as exc:
+            log.info("an unconfirmed ChatRequested failed: %r", exc, extra={"reply_id": reply_id})
+            await _quietly(reply_stream.release_slot(ctx.redis, user_id, reply_id))
+            return
+        if attempt.acknowledged_late is not None:
+            await _quietly(attempt.acknowledged_late())
+
+    task = asyncio.get_running_loop().create_task(settle())
+    _late.add(task)
+    task.add_done_callback(_late.discard)
 
 
 def now() -> datetime:
