@@ -145,7 +145,7 @@ async def test_the_same_key_with_another_body_is_refused(api):
 async def test_a_malformed_key_is_a_400_and_nothing_is_sent(api):
     auth = await register(api, "idem")
     conversation = await new_conversation(api, auth)
-    for bad in ("k" * 256, "two words", "ü"):
+    for bad in ("k" * 256, "two words", "ü".encode()):
         response = await post_message(api, auth, conversation, "hello", {"Idempotency-Key": bad})
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == "invalid_idempotency_key"
