@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from alice_common.events import new_id
-from alice_common.reply_stream import DONE, request_stop
+from alice_common.reply_stream import DONE, ReplyStream, request_stop
 from alice_common.wire import ModelInfo
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
@@ -195,8 +195,11 @@ async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId, ke
     # A retry with the key gets the first attempt's reply: its stream, or its completion.
     request = fingerprint("completion", body.model_dump(mode="json"))
     fresh = {"reply_id": new_id(), "message_id": new_id()}
-    ids, _ = await reply_requests.once(ctx, user_id, key, request, fresh, start)
+    ids, replayed = await reply_requests.once(ctx, user_id, key, request, fresh, start)
     reply_id = ids["reply_id"]
+    if replayed and not await ReplyStream(ctx.redis, reply_id).exists():
+        # Nothing but the stream holds a completion, and it expires after REPLY_STREAM_TTL_S.
+        raise OpenAIError(404, "reply_expired", "the completion made for this Idempotency-Key has expired")
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
