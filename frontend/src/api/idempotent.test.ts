@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiClient, memoryTokenStore } from './client';
+import { readableError } from './errors';
 import { jsonResponse, scriptedFetch } from './testing';
 import type { ReplyAccepted, SendResult } from './types';
 
@@ -44,6 +45,9 @@ describe('idempotent sends', () => {
     const down = client([error(503, 'upstream_unavailable'), error(503, 'upstream_unavailable'), error(503, 'upstream_unavailable'), error(503, 'upstream_unavailable')]);
     await expect(down.api.sendMessage('c1', 'hi', 'k')).rejects.toMatchObject({ status: 503 });
     expect(down.calls).toHaveLength(4);
+    const unknown = client(Array.from({ length: 4 }, () => error(504, 'outcome_unknown')));
+    const err = await unknown.api.sendMessage('c1', 'hi', 'k').catch((e: unknown) => e);
+    expect(readableError(err)).toMatch(/may still arrive/);
   });
 
   it('sends a regenerate with a key of its own, reused on its retry', async () => {
