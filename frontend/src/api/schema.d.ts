@@ -1748,7 +1748,10 @@ export interface operations {
     send_message_api_conversations__conversation_id__messages_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h give the first attempt's answer and never a second message or reply (docs/api.md) */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 conversation_id: string;
             };
@@ -1796,6 +1799,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description payload_too_large */
             413: {
                 headers: {
@@ -1834,6 +1846,15 @@ export interface operations {
             };
             /** @description service_unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2001,7 +2022,10 @@ export interface operations {
     regenerate_reply_api_replies__reply_id__regenerate_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h give the first attempt's answer and never a second message or reply (docs/api.md) */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 reply_id: string;
             };
@@ -2016,6 +2040,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReplyAccepted"];
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description unauthorized */
@@ -2045,7 +2078,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description validation_error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2074,6 +2107,15 @@ export interface operations {
             };
             /** @description service_unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3013,7 +3055,10 @@ export interface operations {
     chat_completions_v1_chat_completions_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h give the first attempt's answer and never a second message or reply (docs/api.md) */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3061,6 +3106,15 @@ export interface operations {
                 };
             };
             /** @description OpenAI-shaped error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorResponse"];
+                };
+            };
+            /** @description OpenAI-shaped error */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3069,13 +3123,13 @@ export interface operations {
                     "application/json": components["schemas"]["OpenAIErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description OpenAI-shaped error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OpenAIErrorResponse"];
                 };
             };
             /** @description OpenAI-shaped error */
