@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from alice_dataflow.extract import DocumentError
@@ -46,6 +47,7 @@ class Job:
     max_chars: int
     chunk_tokens: int
     chunk_overlap_tokens: int
+    max_chunks: int
 
 
 class Sandbox:
@@ -53,9 +55,11 @@ class Sandbox:
         self.limits = limits
         self.slots = asyncio.Semaphore(concurrency)
 
-    async def chunks(self, data: bytes, job: Job) -> list[str]:
+    async def chunks(self, data: bytes | Callable[[], Awaitable[bytes]], job: Job) -> list[str]:
+        """`data` may be a reader, called once a child is free: documents waiting for one then
+        hold no file in memory."""
         async with self.slots:
-            return await self._run(data, job)
+            return await self._run(data if isinstance(data, bytes) else await data(), job)
 
     async def _run(self, data: bytes, job: Job) -> list[str]:
         lim = self.limits
