@@ -124,6 +124,8 @@ class BatchingEmbedder(Embedder):
             texts = [t for request, start, end in pieces for t in request.texts[start:end]]
             try:
                 vectors = await self.inner.aembed(texts)
+                if len(vectors) != len(texts):
+                    raise RuntimeError(f"the embedder returned {len(vectors)} vectors for {len(texts)} texts")
             except Exception as exc:  # each caller gets the failure of its own request
                 for request, _, _ in pieces:
                     self._drop(request)
