@@ -113,7 +113,7 @@ class Ingestor:
             event.content_type, event.filename, s.max_document_chars, s.chunk_tokens,
             s.chunk_overlap_tokens, s.max_document_chunks,
         )  # fmt: skip
-        chunks = await self.sandbox.chunks(partial(self._read_blob, event.blob_id), job)
+        chunks = await self.sandbox.chunks(partial(self._read_blob, event.blob_id), job, event.size)
         await self._progress(doc_id, progress=P_CHUNKED)
         await self._index(event, chunks)
         await self._progress(doc_id, status=INDEXED, progress=100, chunks=len(chunks), error=None)

@@ -178,3 +178,22 @@ async def test_a_deeply_nested_pdf_fails_with_a_reason_or_is_read():
         assert any(w in str(exc) for w in ("nested", "corrupt", "memory", "no extractable text")), exc
     else:
         assert chunks == ["deep"]
+
+
+async def test_a_small_text_is_chunked_at_once_even_while_a_large_document_is_extracted():
+    sandbox = Sandbox(GENEROUS)
+    async with sandbox.slots:  # the one extraction child is busy with someone else's document
+        note = b"Boathouse key: behind the blue door."
+
+        async def read() -> bytes:
+            return note
+
+        chunks = await asyncio.wait_for(sandbox.chunks(read, job("text/plain", "note.txt"), len(note)), 5)
+        assert chunks == [note.decode()]
+        with pytest.raises(DocumentError, match="empty"):
+            await asyncio.wait_for(sandbox.chunks(b"   ", job("text/plain", "blank.txt")), 5)
+        # A PDF, however small, is parsed in the child only.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(
+                sandbox.chunks(pdfmaker.corrupt_pdf(), job("application/pdf", "x.pdf")), 0.5
+            )
