@@ -615,8 +615,16 @@ export type components = {
              * @enum {string}
              */
             status: "queued" | "processing" | "indexed" | "failed";
-            /** Progress */
+            /**
+             * Progress
+             * @description 0 to 100; 0 while `queued`
+             */
             progress: number;
+            /**
+             * Position
+             * @description while `queued` behind other documents: its place in line, 1 = next (documents of different users take turns; among those of the dataflow process that serves it); null otherwise
+             */
+            position?: number | null;
             /** Chunks */
             chunks: number;
             /**

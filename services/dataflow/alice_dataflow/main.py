@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         # Loading the model takes a second of CPU: off the event loop, and before any consumer.
         embedder = await asyncio.to_thread(get_embedder, settings)
-        batcher = BatchingEmbedder(embedder)
+        batcher = BatchingEmbedder(embedder, max_batch=settings.embeddings_batch_size)
         producer = await clients.started_kafka_producer(settings)
         # Only MongoDB is required: the internal API (documents; search degrades to 503 without
         # Weaviate) is what the Service routes here, and consumers need no Service.
@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     DOCUMENTS_GROUP,
                     ingestor.handle,
                     DocumentUploaded,
-                    settings.documents_concurrency,
+                    settings.documents_in_flight,  # most of them wait in the ingestor's fair line
                     on_dead_letter=ingestor.on_dead_letter,
                     # Documents are the heavy, hostile input: count their deliveries durably so
                     # one that kills the process is set aside instead of crash-looping it.
