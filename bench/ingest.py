@@ -80,12 +80,52 @@ def make_document(n_chunks: int, settings: Settings) -> str:
     return " ".join(sentences)
 
 
+NOTE_USERS = [f"bench-note-{i}" for i in range(100)]
+
+
+async def _upload(store: DocumentStore, bucket, user: str, filename: str, data: bytes) -> DocumentUploaded:
+    doc_id, blob_id = uuid.uuid4().hex, uuid.uuid4().hex
+    await bucket.upload_from_stream_with_id(blob_id, filename, data)
+    await store.register(user, doc_id, filename, "text/markdown", len(data), blob_id)
+    return DocumentUploaded(
+        document_id=doc_id, user_id=user, filename=filename, content_type="text/markdown",
+        size=len(data), blob_id=blob_id,
+    )  # fmt: skip
+
+
+async def note_latency(ingestor: Ingestor, store: DocumentStore, bucket, text: str, user: str, notes: int):
+    """Seconds until another user's one-line note is indexed while `user`'s document is being
+    embedded, through the same `Ingestor` (as two handlers of the consume loop would call it)."""
+    event = await _upload(store, bucket, user, "big.md", text.encode())
+    big = asyncio.create_task(ingestor.ingest(event))
+    waits: list[float] = []
+    try:
+        for i in range(notes):
+            while not big.done():  # start each note while the big document is being embedded
+                doc = await store.get(user, event.document_id)
+                if doc is not None and doc["progress"] > 15:
+                    break
+                await asyncio.sleep(0.05)
+            line = f"Note {i}: the key is under the mat.".encode()
+            note = await _upload(store, bucket, NOTE_USERS[i], "note.md", line)
+            started = time.perf_counter()
+            await ingestor.ingest(note)
+            waits.append(time.perf_counter() - started)
+            if big.done():
+                print(f"  (the big document finished before note {i + 1} was indexed)")
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        await big
+    return waits
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def bench_ingest(settings: Settings, n_chunks: int, rounds: int) -> None:
+async def bench_ingest(settings: Settings, n_chunks: int, rounds: int, notes: int = 0) -> None:
     from alice_common.embeddings import tokenizer
 
     embedder = get_embedder(settings)
@@ -104,7 +144,8 @@ async def bench_ingest(settings: Settings, n_chunks: int, rounds: int) -> None:
         store = DocumentStore(db)
         bucket = AsyncGridFSBucket(db, "uploads")
         # As in the service: document batches go through the shared, serialising batcher.
-        ingestor = Ingestor(settings, store, bucket, weaviate, BatchingEmbedder(embedder), _NullProducer())
+        batcher = BatchingEmbedder(embedder, max_batch=settings.embeddings_batch_size)
+        ingestor = Ingestor(settings, store, bucket, weaviate, batcher, _NullProducer())
         user = uuid.uuid4().hex
         for r in range(rounds):
             started = time.perf_counter()
@@ -130,7 +171,17 @@ async def bench_ingest(settings: Settings, n_chunks: int, rounds: int) -> None:
                 f"   ratio {ingest[-1] / raw[-1]:.2f}",
                 flush=True,
             )
-        await weaviate.collections.use(vectorstore.KNOWLEDGE).tenants.remove([vectorstore.tenant_name(user)])
+        if notes:
+            waits = await note_latency(ingestor, store, bucket, text, user, notes)
+            print(
+                f"note of another user while a {len(chunks)}-chunk document is embedded: indexed in "
+                f"p50 {pct(waits, 0.5):.2f} s, max {max(waits):.2f} s ({len(waits)} notes)",
+                flush=True,
+            )
+        tenants = weaviate.collections.use(vectorstore.KNOWLEDGE).tenants
+        for tenant in {user, *NOTE_USERS[:notes]}:
+            if await tenants.exists(vectorstore.tenant_name(tenant)):
+                await tenants.remove([vectorstore.tenant_name(tenant)])
         await mongo.drop_database(settings.mongodb_database)
     finally:
         await weaviate.close()
@@ -230,6 +281,10 @@ def main() -> None:
     parser.add_argument("--search-chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--keep", action="store_true", help=f"keep tenant {BENCH_TENANT!r} for the next run")
+    parser.add_argument(
+        "--notes", type=int, default=0,
+        help="then index this many one-line notes of other users while a document of --chunks is embedded",
+    )  # fmt: skip
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-search", action="store_true")
     args = parser.parse_args()
@@ -237,7 +292,7 @@ def main() -> None:
     print(f"embedder {get_embedder(settings).name}, threads={settings.embeddings_threads or 'auto'}, "
           f"batch {settings.ingest_batch_size}")  # fmt: skip
     if not args.skip_ingest:
-        asyncio.run(bench_ingest(settings, args.chunks, args.rounds))
+        asyncio.run(bench_ingest(settings, args.chunks, args.rounds, args.notes))
     if not args.skip_search:
         asyncio.run(bench_search(settings, args.search_chunks, args.queries, args.keep))
 

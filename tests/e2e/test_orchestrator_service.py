@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from alice_common.events import ChatCompleted, new_id, parse_event
+from alice_common.events import ChatCompleted, ChatRequested, new_id, parse_event
 from alice_common.reply_stream import DONE, FAILED, STATUS, TOKEN, active_key, cancel_key
 from devstack.testing import ServiceProcess
 from stack import Stack, follow, isolation, kafka_and_redis, new_chat_request, publish_chat
@@ -163,3 +163,37 @@ async def test_a_poison_request_goes_to_the_dlq_and_its_stream_ends_failed(orche
         assert headers["dlq.error_type"] == b"InvalidRequest"
     finally:
         await consumer.stop()
+
+
+async def test_copies_of_one_request_store_one_message_and_one_reply(orchestrator, prefix):
+    """A send retried with its `Idempotency-Key` after an unknown outcome publishes the SAME ids
+    again, so copies of one request arrive (issue 22): one while the first is still generating,
+    one after it ended. The user message and the reply are stored once, and the stream holds one
+    attempt, one `done` and nothing after it."""
+    _svc, producer, redis, http = orchestrator
+    request = await new_chat_request(http, "Name a colour.")
+
+    def copy() -> ChatRequested:  # what the backend's retry publishes: same ids, a new event
+        return ChatRequested(**request.model_dump(exclude={"event_id", "occurred_at", "trace_id"}))
+
+    await publish_chat(producer, prefix, request)
+    await publish_chat(producer, prefix, copy())
+    first = await follow(redis, request.reply_id)
+    assert first[-1][0] == DONE, first
+    await publish_chat(producer, prefix, copy())
+    # The late copy is handled in order behind the others; then nothing more may change.
+    await asyncio.sleep(3)
+    fields = [f for _id, f in await redis.xrange(f"reply:{request.reply_id}")]
+    kinds = [f["event"] for f in fields]
+    assert kinds.count(DONE) == 1 and kinds[-1] == DONE and FAILED not in kinds, kinds
+    assert "reset" not in kinds, kinds
+    listed = (
+        await http.get(
+            f"/internal/conversations/{request.conversation_id}/messages", params={"user_id": request.user_id}
+        )
+    ).json()["items"]
+    assert [(m["id"], m["role"]) for m in listed] == [
+        (request.message_id, "user"),
+        (request.reply_id, "assistant"),
+    ]
+    assert listed[1]["content"] == json.loads(fields[-1]["data"])["message"]["content"]

@@ -1,29 +1,23 @@
 """The consume loop's failure policy against a real Kafka and MongoDB-protocol server.
 
 - a permanent error (or an undecodable event) goes to the dead-letter topic after one attempt;
-- a transient one is retried with growing, jittered pauses, and a record that recovers is handled;
-- a record whose handler kills the process is dead-lettered after `max_deliveries` deliveries,
-  counted in MongoDB, so a crash-looping consumer gets past it.
+- a transient one is retried with growing, jittered pauses, and a record that recovers is handled.
+
+A record whose handler kills the process: `test_consume_loop_crash_attribution.py`.
 """
 
 import asyncio
 import itertools
-import os
-import subprocess
-import sys
 import time
 from typing import Literal
 
 import pytest
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from alice_common.events import ChatCompleted, Event
 from alice_common.kafka import HEADER_ATTEMPTS, HEADER_ERROR_TYPE, ConsumeLoop, ensure_topics, publish
-from alice_common.kafka.deliveries import MongoDeliveryCounter, RedisDeliveryCounter
 from alice_common.kafka.failures import PermanentError, backoff_s
 from alice_common.settings import AliceSettings
 from devstack.testing import unique_name
-from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 
@@ -142,91 +136,3 @@ async def test_transient_errors_are_retried_with_growing_pauses_until_they_pass(
     for attempt, pause in enumerate(pauses, start=1):
         assert pause >= min(1.0, 0.2 * 2 ** (attempt - 1)) / 2 - 0.02, pauses
     assert pauses[-1] > pauses[0]
-
-
-# -- a record that kills its consumer ------------------------------------------------------------
-
-CRASH_TOPIC = "crashloop"
-
-
-async def run_worker(bootstrap: str, prefix: str, store: str, store_url: str, database: str) -> None:
-    """The child: handles `crashloop`; the record named "poison" kills the process outright.
-    Deliveries are counted in MongoDB or Redis (`store`)."""
-    settings = make_settings(bootstrap, prefix)
-    if store == "mongo":
-        counter = MongoDeliveryCounter(AsyncMongoClient(store_url)[database]["kafka_deliveries"])
-    else:
-        counter = RedisDeliveryCounter(aioredis.from_url(store_url))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
-    await producer.start()
-
-    done = asyncio.Event()
-
-    async def handle(event: Job, record) -> None:
-        if event.name == "poison":
-            os._exit(137)  # as the kernel's OOM killer would: no except, no finally
-        print(f"handled {event.name}", flush=True)
-        done.set()
-
-    loop = ConsumeLoop(
-        settings, CRASH_TOPIC, "crashloop", handle, producer, event_type=Job,
-        delivery_counter=counter, max_deliveries=3,
-        consumer_options={"session_timeout_ms": 6000, "heartbeat_interval_ms": 500},
-    )  # fmt: skip
-    await loop.start()
-    try:
-        await asyncio.wait_for(done.wait(), 60)
-    finally:
-        await loop.stop()
-        await producer.stop()
-
-
-@pytest.mark.parametrize("store", ["mongo", "redis"])
-async def test_a_record_that_kills_its_consumer_is_dead_lettered_after_max_deliveries(
-    infra, settings, producer, store
-):
-    await ensure_topics(settings, [CRASH_TOPIC], partitions=1)
-    await publish(producer, settings, CRASH_TOPIC, Job(name="poison"), key="k")
-    await publish(producer, settings, CRASH_TOPIC, Job(name="after"), key="k")
-    database = unique_name("crashloop")
-    store_url = infra.mongodb_url if store == "mongo" else infra.redis_url
-    argv = [__file__, infra.kafka_bootstrap_servers, settings.kafka_topic_prefix, store, store_url, database]
-
-    exits, outputs = [], []
-    for _ in range(6):  # a supervisor restarting the crashed consumer
-        run = await asyncio.create_subprocess_exec(
-            sys.executable, *argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        try:
-            out, _ = await asyncio.wait_for(run.communicate(), 90)
-        finally:
-            if run.returncode is None:
-                run.kill()
-        exits.append(run.returncode)
-        outputs.append(out.decode(errors="replace"))
-        if "handled after" in outputs[-1]:
-            break
-    assert exits[:3] == [137, 137, 137], outputs[-1][-3000:]
-    assert "handled after" in outputs[3], outputs[3][-3000:]
-    [dead] = await dead_letters(settings, 1, topic=CRASH_TOPIC)
-    assert Job.model_validate_json(dead.value).name == "poison"
-    assert dict(dead.headers)[HEADER_ERROR_TYPE] == b"DeliveryLimitExceeded"
-    if store == "mongo":
-        mongo = AsyncMongoClient(infra.mongodb_url)
-        try:
-            assert await mongo[database]["kafka_deliveries"].count_documents({}) == 0  # nothing left behind
-        finally:
-            await mongo.drop_database(database)
-            await mongo.close()
-    else:
-        redis = aioredis.from_url(infra.redis_url)
-        try:  # nothing left behind
-            assert not [
-                k async for k in redis.scan_iter(f"kafkadeliveries:crashloop/{settings.topic(CRASH_TOPIC)}/*")
-            ]
-        finally:
-            await redis.aclose()
-
-
-if __name__ == "__main__":
-    asyncio.run(run_worker(*sys.argv[1:6]))

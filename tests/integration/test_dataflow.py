@@ -406,15 +406,13 @@ async def test_a_file_over_the_size_cap_fails_before_parsing_with_its_reason(api
     assert "documents are limited to 20 MiB" in failed["error"], failed
 
 
-async def test_a_document_that_crashed_the_indexer_repeatedly_is_set_aside(
-    api, mongo, producer, names, infra
-):
-    """The delivery count lives in MongoDB: as if the dataflow had died three times on this record."""
+async def _send_with_counts(api, mongo, producer, names, infra, counts: dict, text: bytes) -> dict:
+    """Upload a document whose record finds `counts` in MongoDB's delivery counts, as if the
+    dataflow had died with it in flight; returns the document's last status event."""
     user, document_id, blob_id = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
-    data = b"# Fine\n\nBut it killed the indexer three times (as far as the count knows)."
-    GridFSBucket(mongo, "uploads").upload_from_stream_with_id(blob_id, "killer.md", data)
+    GridFSBucket(mongo, "uploads").upload_from_stream_with_id(blob_id, "killer.md", text)
     body = {"document_id": document_id, "filename": "killer.md", "content_type": "text/markdown",
-            "size": len(data), "blob_id": blob_id}  # fmt: skip
+            "size": len(text), "blob_id": blob_id}  # fmt: skip
     assert api.post("/internal/documents", params={"user_id": user}, json=body).status_code == 201
     topic = names["prefix"] + "documents.uploaded"
     # The record will land at the end of one of the two partitions: seed both.
@@ -422,15 +420,31 @@ async def test_a_document_that_crashed_the_indexer_repeatedly_is_set_aside(
     for partition in (0, 1):
         end = await _end_offset(infra, topic, partition)
         seeded.append(f"{names['prefix']}dataflow-documents/{topic}/{partition}/{end}")
-        mongo["kafka_deliveries"].insert_one({"_id": seeded[-1], "deliveries": 3})
+        mongo["kafka_deliveries"].insert_one({"_id": seeded[-1], **counts})
     try:
         event = DocumentUploaded(user_id=user, **body)
         await producer.send_and_wait(topic, event.to_bytes(), key=document_id.encode())
-        failed = (await watch(api, user, document_id))[-1]
-        assert failed["status"] == "failed"
-        assert "crashed the indexer repeatedly" in failed["error"], failed
+        return (await watch(api, user, document_id))[-1]
     finally:
         mongo["kafka_deliveries"].delete_many({"_id": {"$in": seeded}})
+
+
+async def test_a_document_that_crashed_the_indexer_alone_repeatedly_is_set_aside(
+    api, mongo, producer, names, infra
+):
+    # As if the dataflow had died on it once beside others, then three times with it alone.
+    counts = {"deliveries": 4, "solo": 3}
+    text = b"# Fine\n\nBut it killed the indexer three times alone (as far as the count knows)."
+    failed = await _send_with_counts(api, mongo, producer, names, infra, counts, text)
+    assert failed["status"] == "failed"
+    assert "crashed the indexer repeatedly" in failed["error"], failed
+
+
+async def test_a_document_in_flight_in_crashes_but_never_alone_is_indexed(api, mongo, producer, names, infra):
+    # Three crashes with it in flight beside others: a suspect, run alone, not blamed.
+    text = b"# Innocent\n\nIt was only running beside whatever killed the indexer."
+    done = await _send_with_counts(api, mongo, producer, names, infra, {"deliveries": 3}, text)
+    assert done["status"] == "indexed", done
 
 
 async def _end_offset(infra, topic: str, partition: int) -> int:

@@ -1,6 +1,7 @@
 // The backend's endpoints, typed by the generated OpenAPI shapes (types.ts). The HTTP and session
 // handling is in http.ts, the refresh token's storage in tokens.ts, uploads in upload.ts.
 import { HttpClient } from './http';
+import { DEFAULT_RETRY, newIdempotencyKey, type RetryPolicy, withIdempotencyKey } from './idempotent';
 import type {
   AliceDocument,
   ApiKey,
@@ -62,10 +63,24 @@ export class ApiClient extends HttpClient {
     const page = await this.request<MessagePage>('GET', `/api/conversations/${path(id)}/messages?limit=${limit}`);
     return [...page.items].sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? ''));
   };
-  sendMessage = (id: string, content: string) =>
-    this.request<SendResult>('POST', `/api/conversations/${path(id)}/messages`, { content } satisfies RequestOf<'/api/conversations/{conversation_id}/messages', 'post'>);
+  /** How sends and regenerates retry (tests shorten the waits). */
+  retryPolicy: RetryPolicy = DEFAULT_RETRY;
+
+  /** Sends one composed message: `key` identifies it, so retries never send it twice. */
+  sendMessage = (id: string, content: string, key: string = newIdempotencyKey()) =>
+    withIdempotencyKey(
+      (headers) =>
+        this.request<SendResult>('POST', `/api/conversations/${path(id)}/messages`, { content } satisfies RequestOf<'/api/conversations/{conversation_id}/messages', 'post'>, { headers }),
+      key,
+      this.retryPolicy,
+    );
   stopReply = (replyId: string) => this.request<StopResult>('POST', `/api/replies/${path(replyId)}/stop`);
-  regenerate = (replyId: string) => this.request<ReplyAccepted>('POST', `/api/replies/${path(replyId)}/regenerate`);
+  regenerate = (replyId: string, key: string = newIdempotencyKey()) =>
+    withIdempotencyKey(
+      (headers) => this.request<ReplyAccepted>('POST', `/api/replies/${path(replyId)}/regenerate`, undefined, { headers }),
+      key,
+      this.retryPolicy,
+    );
 
   listApiKeys = async (): Promise<ApiKey[]> => (await this.request<ResponseOf<'/api/keys', 'get'>>('GET', '/api/keys')).items;
   createApiKey = (name: string) =>

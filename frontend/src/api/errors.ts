@@ -47,6 +47,9 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
 }
 
 export function readableError(err: unknown): string {
+  // Still unsettled after the client's retries with the same key: it may yet be answered.
+  if (err instanceof ApiError && err.code === 'outcome_unknown')
+    return 'Alice could not confirm your message in time; it may still arrive. Reload the conversation before sending it again.';
   if (err instanceof ApiError) return err.message;
   if (err instanceof TypeError) return 'Cannot reach the server. Check your connection and try again.';
   if (err instanceof Error && err.message) return err.message;

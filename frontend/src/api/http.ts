@@ -8,6 +8,8 @@ export interface RequestOptions {
   auth?: boolean;
   retry?: boolean;
   signal?: AbortSignal;
+  /** Extra request headers (e.g. `Idempotency-Key`); kept on the retry after a 401. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -100,7 +102,7 @@ export class HttpClient {
   async request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
     const { auth = true, retry = true, signal } = opts;
     const send = async () => {
-      const headers: Record<string, string> = { Accept: 'application/json' };
+      const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
       if (body !== undefined) headers['Content-Type'] = 'application/json';
       if (auth && this.accessToken) headers.Authorization = `Bearer ${this.accessToken}`;
       return this.fetchFn(path, {

@@ -615,8 +615,16 @@ export type components = {
              * @enum {string}
              */
             status: "queued" | "processing" | "indexed" | "failed";
-            /** Progress */
+            /**
+             * Progress
+             * @description 0 to 100; 0 while `queued`
+             */
             progress: number;
+            /**
+             * Position
+             * @description while `queued` behind other documents: its place in line, 1 = next (documents of different users take turns; among those of the dataflow process that serves it); null otherwise
+             */
+            position?: number | null;
             /** Chunks */
             chunks: number;
             /**
@@ -1748,7 +1756,10 @@ export interface operations {
     send_message_api_conversations__conversation_id__messages_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h give the first attempt's answer and never a second message or reply (docs/api.md) */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 conversation_id: string;
             };
@@ -1796,6 +1807,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description payload_too_large */
             413: {
                 headers: {
@@ -1834,6 +1854,15 @@ export interface operations {
             };
             /** @description service_unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2001,7 +2030,10 @@ export interface operations {
     regenerate_reply_api_replies__reply_id__regenerate_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h give the first attempt's answer and never a second message or reply (docs/api.md) */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 reply_id: string;
             };
@@ -2016,6 +2048,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReplyAccepted"];
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description unauthorized */
@@ -2045,7 +2086,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description validation_error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2074,6 +2115,15 @@ export interface operations {
             };
             /** @description service_unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3013,7 +3063,10 @@ export interface operations {
     chat_completions_v1_chat_completions_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h give the first attempt's answer and never a second message or reply (docs/api.md) */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3061,6 +3114,15 @@ export interface operations {
                 };
             };
             /** @description OpenAI-shaped error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorResponse"];
+                };
+            };
+            /** @description OpenAI-shaped error */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3069,13 +3131,13 @@ export interface operations {
                     "application/json": components["schemas"]["OpenAIErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description OpenAI-shaped error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OpenAIErrorResponse"];
                 };
             };
             /** @description OpenAI-shaped error */

@@ -21,7 +21,13 @@ function formatSize(bytes?: number | null) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-function DocumentRow({ doc, focused, onDelete }: { doc: AliceDocument; focused: boolean; onDelete: () => void }) {
+/** The status as shown: a queued document says its place in line once it has one. */
+export function documentStatusLabel(doc: Pick<AliceDocument, 'status' | 'position'>): string {
+  if (doc.status === 'queued' && doc.position) return doc.position === 1 ? 'queued — next in line' : `queued — ${doc.position} in line`;
+  return doc.status;
+}
+
+export function DocumentRow({ doc, focused, onDelete }: { doc: AliceDocument; focused: boolean; onDelete: () => void }) {
   const progress = doc.status === 'indexed' ? 100 : Math.max(0, Math.min(100, doc.progress ?? 0));
   const ref = useRef<HTMLLIElement>(null);
   useEffect(() => {
@@ -33,7 +39,7 @@ function DocumentRow({ doc, focused, onDelete }: { doc: AliceDocument; focused: 
       <div className="doc-main">
         <div className="doc-name">{doc.filename}</div>
         <div className="doc-meta">
-          <span className={`status status-${doc.status}`}>{doc.status}</span>
+          <span className={`status status-${doc.status}`} role="status">{documentStatusLabel(doc)}</span>
           {formatSize(doc.size) && <span>{formatSize(doc.size)}</span>}
           {doc.chunks != null && doc.status === 'indexed' && <span>{doc.chunks} {doc.chunks === 1 ? 'chunk' : 'chunks'}</span>}
         </div>

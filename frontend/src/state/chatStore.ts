@@ -1,6 +1,7 @@
 import { useSyncExternalStore } from 'react';
 import { api, type ApiClient } from '../api/client';
 import { readableError } from '../api/errors';
+import { newIdempotencyKey } from '../api/idempotent';
 import { followReply, type ReplyOutcome } from '../api/replyStream';
 import type { Conversation, Message } from '../api/types';
 
@@ -134,7 +135,8 @@ export class ChatStore {
     };
     this.patch(conversationId, (c) => ({ messages: [...c.messages, optimistic] }));
     try {
-      const result = await this.client.sendMessage(conversationId, content);
+      // One key for this composed message; the client reuses it on its own retries.
+      const result = await this.client.sendMessage(conversationId, content, newIdempotencyKey());
       const stored: ShownMessage = { ...optimistic, ...result.message };
       this.patch(conversationId, (c) => ({ messages: c.messages.map((m) => (m.id === optimistic.id ? stored : m)) }));
       this.follow(conversationId, result.reply_id);
@@ -161,7 +163,7 @@ export class ChatStore {
   async regenerate(conversationId: string, replyId: string) {
     this.patch(conversationId, { error: undefined });
     try {
-      const result = await this.client.regenerate(replyId);
+      const result = await this.client.regenerate(replyId, newIdempotencyKey());
       this.patch(conversationId, (c) => ({
         messages: c.messages.filter((m) => !(m.role === 'assistant' && (m.reply_id ?? m.id) === replyId)),
       }));

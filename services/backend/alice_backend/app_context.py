@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from alice_backend.auth.access_tokens import TokenVerifier
 from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
+from alice_backend.idempotency import IdempotencyStore
 from alice_backend.internal_client import InternalClient
 from alice_backend.ownership_cache import OwnershipCache, TtlCache
 from alice_backend.ratelimit import RateLimiter
@@ -42,6 +43,10 @@ class AppContext:
     # The orchestrator's model and limits for /v1 (GET /internal/models).
     served_model: TtlCache = field(default_factory=lambda: TtlCache(ttl_s=10.0, max_entries=1))
     access_tokens: TokenVerifier = field(init=False)
+    idempotency: IdempotencyStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.access_tokens = TokenVerifier(self.settings.jwt_secret.get_secret_value())
+        # An attempt's lease outlasts its longest run: the store reads and the publish timeout.
+        lease_s = self.settings.publish_timeout_s + 2 * self.settings.store_timeout_s + 5
+        self.idempotency = IdempotencyStore(self.redis, lease_s)

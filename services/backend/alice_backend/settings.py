@@ -13,7 +13,8 @@ class Settings(AliceSettings):
     dataflow_url: str = "http://127.0.0.1:8002"
     kafkaflow_url: str = "http://127.0.0.1:9094"
     internal_timeout_s: float = 10.0
-    # Longest wait for Kafka to take a chat request before the send answers 503.
+    # Longest wait for Kafka to take and confirm a chat request: then the send answers 503 (not
+    # queued) or 504 `outcome_unknown` (queued, not confirmed; docs/api.md "Retrying a send").
     publish_timeout_s: float = 5.0
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)

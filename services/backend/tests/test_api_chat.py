@@ -1,7 +1,9 @@
 """Sending messages through the HTTP API: validation, ownership, limits, what lands in Redis and Kafka."""
 
+import asyncio
 import json
 
+from aiokafka.errors import KafkaConnectionError
 from alice_common.events import ChatRequested, parse_event
 from alice_common.reply_stream import STATUS, active_key, cancel_key, reply_key, reply_meta_key
 from pymongo.errors import ServerSelectionTimeoutError
@@ -153,3 +155,73 @@ async def test_a_store_failure_after_admission_gives_the_slot_back(backend, monk
     assert await backend.ctx.redis.zcard(active_key(user_id)) == 0
     sent = await backend.client.post(url, headers=backend.bearer(auth), json={"content": "hi"})
     assert sent.status_code == 202, sent.text
+
+
+async def test_an_unconfirmed_publish_is_an_unknown_outcome_that_the_keyed_retry_settles(
+    backend, redis, monkeypatch
+):
+    """The producer queued the record but Kafka did not confirm it in time (a stalled broker):
+    504 `outcome_unknown`, never "nothing was accepted". The reply stays `queued` with its slot
+    taken, since the record may still arrive. The retry with the same key publishes the SAME ids
+    again and answers the 202 they were accepted under."""
+    from alice_backend import reply_requests
+    from alice_common.kafka import enqueue
+
+    backend.ctx.settings.publish_timeout_s = 0.3
+    auth = await backend.register()
+    conv = await _conversation(backend, auth)
+    url = f"/api/conversations/{conv}/messages"
+    key = {"Idempotency-Key": "stall-1"}
+    stalled: list[asyncio.Future] = []
+
+    async def queued_but_never_confirmed(*args, **kwargs):
+        await enqueue(*args, **kwargs)  # the record really is on its way
+        stalled.append(asyncio.get_running_loop().create_future())
+        return stalled[-1]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(reply_requests, "enqueue", queued_but_never_confirmed)
+        first = await backend.client.post(url, headers=backend.bearer(auth) | key, json={"content": "hi"})
+    assert first.status_code == 504, first.text
+    assert first.json()["error"]["code"] == "outcome_unknown" and int(first.headers["Retry-After"]) > 0
+    records = await backend.published_chat_requests()
+    reply_id = parse_event(records[0].value).reply_id
+    entries = await redis.xrange(reply_key(reply_id))
+    assert [e[1]["event"] for e in entries] == [STATUS]  # not ended as "not accepted"
+    assert await redis.zscore(active_key(auth["user"]["id"]), reply_id) is not None
+
+    retried = await backend.client.post(url, headers=backend.bearer(auth) | key, json={"content": "hi"})
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["reply_id"] == reply_id
+    events = [parse_event(r.value) for r in await backend.published_chat_requests(at_least=2)]
+    assert {(e.reply_id, e.message_id) for e in events} == {(reply_id, retried.json()["message"]["id"])}
+    assert [e[1]["event"] for e in await redis.xrange(reply_key(reply_id))] == [STATUS]  # admitted once
+    again = await backend.client.post(url, headers=backend.bearer(auth) | key, json={"content": "hi"})
+    assert again.json() == retried.json()
+    other = await backend.client.post(url, headers=backend.bearer(auth) | key, json={"content": "bye"})
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+    stalled[0].cancel()
+
+
+async def test_a_publish_that_never_left_the_backend_is_not_accepted_and_the_key_starts_afresh(
+    backend, redis, monkeypatch
+):
+    from alice_backend import reply_requests
+
+    auth = await backend.register()
+    conv = await _conversation(backend, auth)
+    url = f"/api/conversations/{conv}/messages"
+    key = {"Idempotency-Key": "never-left"}
+
+    async def broker_unknown(*args, **kwargs):
+        raise KafkaConnectionError("no broker")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(reply_requests, "enqueue", broker_unknown)
+        failed = await backend.client.post(url, headers=backend.bearer(auth) | key, json={"content": "hi"})
+    assert failed.status_code == 503 and failed.json()["error"]["code"] == "upstream_unavailable"
+    assert await redis.zcard(active_key(auth["user"]["id"])) == 0
+    sent = await backend.client.post(url, headers=backend.bearer(auth) | key, json={"content": "hi"})
+    assert sent.status_code == 202, sent.text
+    records = await backend.published_chat_requests()
+    assert [parse_event(r.value).reply_id for r in records] == [sent.json()["reply_id"]]

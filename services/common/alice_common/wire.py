@@ -131,7 +131,14 @@ class Document(BaseModel):
     content_type: str
     size: int
     status: DocumentStatus
-    progress: int = Field(ge=0, le=100)
+    progress: int = Field(ge=0, le=100, description="0 to 100; 0 while `queued`")
+    position: int | None = Field(
+        default=None,
+        ge=1,
+        description="while `queued` behind other documents: its place in line, 1 = next (documents "
+        "of different users take turns; among those of the dataflow process that serves it); "
+        "null otherwise",
+    )
     chunks: int
     error: str | None = Field(default=None, description="why indexing failed, for the user")
     created_at: Timestamp

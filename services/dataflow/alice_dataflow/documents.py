@@ -10,7 +10,10 @@ QUEUED, PROCESSING, INDEXED, FAILED = "queued", "processing", "indexed", "failed
 
 
 def to_public(doc: dict) -> StoredDocument:
-    return StoredDocument(id=doc["_id"], **{k: doc.get(k) for k in StoredDocument.model_fields if k != "id"})
+    fields = {k: doc.get(k) for k in StoredDocument.model_fields if k != "id"}
+    if doc.get("status") != QUEUED:
+        fields["position"] = None  # a place in line only means something while waiting
+    return StoredDocument(id=doc["_id"], **fields)
 
 
 class DocumentStore:
@@ -57,7 +60,7 @@ class DocumentStore:
         return result.matched_count == 1
 
     async def fail(self, document_id: str, reason: str, permanent: bool) -> bool:
-        return await self.update(document_id, status=FAILED, error=reason, permanent=permanent)
+        return await self.update(document_id, status=FAILED, error=reason, permanent=permanent, position=None)
 
     async def delete(self, user_id: str, document_id: str) -> bool:
         result = await self.col.delete_one({"_id": document_id, "user_id": user_id})

@@ -69,9 +69,22 @@ def run(job: dict, data: bytes) -> dict:
     text = extract_text(data, job["content_type"], job["filename"], job["max_chars"])
     del data
     chunks = chunk_text(text, segmented_token_offsets, job["chunk_tokens"], job["chunk_overlap_tokens"])
+    del text
+    # Degenerate text (one word or one paragraph repeated) makes the same windows over and over:
+    # each distinct one is embedded once, so it costs what its distinct text costs.
+    chunks = list(dict.fromkeys(chunks))
     if not chunks:
         raise DocumentError("no text to index")
+    if len(chunks) > job["max_chunks"]:
+        raise DocumentError(too_much_text(len(chunks), job["max_chunks"]))
     return {"chunks": chunks}
+
+
+def too_much_text(chunks: int, limit: int) -> str:
+    return (
+        f"too much text: the document makes {chunks:,} search chunks and one document may have "
+        f"at most {limit:,}; split it into smaller files"
+    )
 
 
 def main() -> int:

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from functools import partial
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
@@ -15,8 +16,9 @@ from gridfs.errors import NoFile
 from weaviate.classes.data import DataObject
 from weaviate.classes.query import Filter
 
-from alice_dataflow.documents import FAILED, INDEXED, PROCESSING, DocumentStore
+from alice_dataflow.documents import FAILED, INDEXED, PROCESSING, QUEUED, DocumentStore
 from alice_dataflow.extract import DocumentError
+from alice_dataflow.fair_queue import FairQueue
 from alice_dataflow.sandbox import MIB, Job, Limits, Sandbox
 from alice_dataflow.settings import Settings
 
@@ -49,6 +51,8 @@ class Ingestor:
         self.sandbox = Sandbox(
             Limits(settings.extract_memory_mb * MIB, settings.extract_cpu_s, settings.extract_timeout_s)
         )
+        # Who goes next: documents of different users take turns (docs/knowledge.md, "Fairness").
+        self.line = FairQueue(settings.documents_concurrency, settings.documents_per_user)
 
     async def handle(self, event: DocumentUploaded, record: ConsumerRecord) -> None:
         await self.ingest(event)
@@ -62,6 +66,9 @@ class Ingestor:
         if not isinstance(event, DocumentUploaded):
             return
         doc = await self.store.get_any(event.document_id)
+        if doc is not None and doc["status"] == QUEUED and isinstance(exc, DeliveryLimitExceeded):
+            await self._requeue(record)
+            return
         if doc is not None and doc["status"] != FAILED:
             if isinstance(exc, DeliveryLimitExceeded):
                 reason = "processing this document crashed the indexer repeatedly; it was set aside"
@@ -69,6 +76,22 @@ class Ingestor:
                 reason = f"indexing failed after retries: {type(exc).__name__}: {exc}"[:500]
             await self.store.fail(event.document_id, reason, permanent=False)
             await self._emit(event, FAILED, 0, reason)
+
+    async def _requeue(self, record: ConsumerRecord) -> None:
+        """A document still `queued` when it was set aside for crashing the process never got a
+        turn in its last delivery: it only waited in line (with up to `DOCUMENTS_IN_FLIGHT` others)
+        while something else crashed the process. It goes back on the topic as a new record (a
+        fresh delivery count) instead of failing. Indexing it is idempotent, so the copy left in
+        the dead-letter topic cannot index it twice."""
+        await self.producer.send_and_wait(
+            self.settings.topic(Topics.DOCUMENTS_UPLOADED),
+            record.value,
+            key=record.key,
+            headers=[(k, v) for k, v in record.headers or () if not k.startswith("dlq.")],
+        )
+        log.warning(
+            "document record %s@%d only waited in line during crashes; put back", record.topic, record.offset
+        )
 
     async def ingest(self, event: DocumentUploaded) -> None:
         doc = await self.store.get_any(event.document_id)
@@ -80,7 +103,8 @@ class Ingestor:
         if doc["status"] == FAILED and doc.get("permanent"):
             raise DocumentError(doc.get("error") or "the document cannot be indexed")
         try:
-            await self._run(event)
+            async with self.line.turn(event.user_id, partial(self._queued, event.document_id)):
+                await self._run(event)
         except DocumentGone:
             await vectorstore.delete_document_chunks(self.weaviate, event.user_id, event.document_id)
             log.info("document %s deleted while indexing; chunks removed", event.document_id)
@@ -90,6 +114,10 @@ class Ingestor:
             await self._emit(event, FAILED, 0, reason)
             raise
 
+    async def _queued(self, document_id: str, position: int) -> None:
+        """Waiting for a turn: `queued`, with its place in line (1 = next)."""
+        await self._progress(document_id, status=QUEUED, progress=0, position=position)
+
     async def _progress(self, document_id: str, **fields) -> None:
         if not await self.store.update(document_id, **fields):
             raise DocumentGone(document_id)
@@ -97,13 +125,14 @@ class Ingestor:
     async def _run(self, event: DocumentUploaded) -> None:
         s = self.settings
         doc_id = event.document_id
-        await self._progress(doc_id, status=PROCESSING, progress=P_STARTED, error=None, chunks=0)
-        data = await self._read_blob(event.blob_id)
-        job = Job(
-            event.content_type, event.filename, s.max_document_chars, s.chunk_tokens, s.chunk_overlap_tokens
+        await self._progress(
+            doc_id, status=PROCESSING, progress=P_STARTED, error=None, chunks=0, position=None
         )
-        chunks = await self.sandbox.chunks(data, job)
-        del data
+        job = Job(
+            event.content_type, event.filename, s.max_document_chars, s.chunk_tokens,
+            s.chunk_overlap_tokens, s.max_document_chunks,
+        )  # fmt: skip
+        chunks = await self.sandbox.chunks(partial(self._read_blob, event.blob_id), job, event.size)
         await self._progress(doc_id, progress=P_CHUNKED)
         await self._index(event, chunks)
         await self._progress(doc_id, status=INDEXED, progress=100, chunks=len(chunks), error=None)
@@ -135,7 +164,7 @@ class Ingestor:
         try:
             for start in range(0, total, size):
                 batch = chunks[start : start + size]
-                vectors = await self.embedder.aembed(batch)
+                vectors = await self.embedder.aembed(batch, owner=event.user_id)
                 if writing is not None:
                     await writing
                 writing = asyncio.create_task(self._write(collection, event, start, batch, vectors, total))

@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         # Loading the model takes a second of CPU: off the event loop, and before any consumer.
         embedder = await asyncio.to_thread(get_embedder, settings)
-        batcher = BatchingEmbedder(embedder)
+        batcher = BatchingEmbedder(embedder, max_batch=settings.embeddings_batch_size)
         producer = await clients.started_kafka_producer(settings)
         # Only MongoDB is required: the internal API (documents; search degrades to 503 without
         # Weaviate) is what the Service routes here, and consumers need no Service.
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings, store, AsyncGridFSBucket(db, "uploads"), weaviate, batcher, producer
             )
             deletions = ConversationDeletions(db, weaviate)
+            deliveries = MongoDeliveryCounter(db[DELIVERIES])
             indexer = MemoryIndexer(weaviate, batcher, analytics, deletions)
 
             def consume(topic: str, group: str, handler, event_type, concurrency: int, **options):
@@ -98,12 +99,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     DOCUMENTS_GROUP,
                     ingestor.handle,
                     DocumentUploaded,
-                    settings.documents_concurrency,
+                    settings.documents_in_flight,  # most of them wait in the ingestor's fair line
                     on_dead_letter=ingestor.on_dead_letter,
                     # Documents are the heavy, hostile input: count their deliveries durably so
                     # one that kills the process is set aside instead of crash-looping it.
-                    delivery_counter=MongoDeliveryCounter(db[DELIVERIES]),
-                    max_deliveries=settings.max_deliveries,
+                    delivery_counter=deliveries,
+                    max_solo_crashes=settings.max_solo_crashes,
                 ),
                 consume(
                     Topics.CHAT_COMPLETED,
@@ -111,6 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     indexer.handle,
                     ChatCompleted,
                     settings.chat_concurrency,
+                    # Memory runs the same native embedding in this process: a turn that kills it
+                    # must not crash-loop the documents beside it either.
+                    delivery_counter=deliveries,
+                    max_solo_crashes=settings.max_solo_crashes,
                 ),
                 consume(
                     Topics.CONVERSATIONS_DELETED, DELETIONS_GROUP, deletions.handle, ConversationDeleted, 4

@@ -40,7 +40,7 @@ class MemoryIndexer:
         messages = [(mid, role, text[:MAX_TEXT_CHARS]) for mid, role, text in messages if text.strip()]
         if not messages:
             return
-        vectors = await self.embedder.aembed([text for _, _, text in messages])
+        vectors = await self.embedder.aembed([text for _, _, text in messages], owner=event.user_id)
         objects = [
             DataObject(
                 uuid=vectorstore.message_uuid(message_id),

@@ -13,10 +13,11 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from alice_dataflow.extract import DocumentError
-from alice_dataflow.extract_worker import EXIT_OUT_OF_MEMORY
+from alice_dataflow.extract import DocumentError, kind_of
+from alice_dataflow.extract_worker import EXIT_OUT_OF_MEMORY, run
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,21 @@ class Job:
     max_chars: int
     chunk_tokens: int
     chunk_overlap_tokens: int
+    max_chunks: int
+
+
+# Starting a child costs about half a second of CPU (an interpreter, the tokenizer), several
+# seconds on a loaded machine: more than a note's whole indexing. Text or HTML this small cannot
+# cost much memory or time to parse (no decompression, no recursion), so it is chunked in the
+# service, and does not wait behind another document's extraction.
+IN_PROCESS_BYTES = 64 * 1024
+
+
+def _chunk_here(data: bytes, job: Job) -> list[str]:
+    try:
+        return run(job.__dict__, data)["chunks"]
+    except RecursionError:
+        raise DocumentError("the document is too deeply nested to read") from None
 
 
 class Sandbox:
@@ -53,9 +69,19 @@ class Sandbox:
         self.limits = limits
         self.slots = asyncio.Semaphore(concurrency)
 
-    async def chunks(self, data: bytes, job: Job) -> list[str]:
+    async def chunks(
+        self, data: bytes | Callable[[], Awaitable[bytes]], job: Job, size: int | None = None
+    ) -> list[str]:
+        """`data` may be a reader, called once a child is free: documents waiting for one then
+        hold no file in memory. Text or HTML of at most `IN_PROCESS_BYTES` (`size` says so
+        before the read) is chunked here instead, without waiting for the child."""
+        if not isinstance(data, bytes) and size is not None and size <= IN_PROCESS_BYTES:
+            data = await data()
+        if isinstance(data, bytes) and len(data) <= IN_PROCESS_BYTES:
+            if kind_of(job.content_type, job.filename, data) != "pdf":
+                return await asyncio.to_thread(_chunk_here, data, job)
         async with self.slots:
-            return await self._run(data, job)
+            return await self._run(data if isinstance(data, bytes) else await data(), job)
 
     async def _run(self, data: bytes, job: Job) -> list[str]:
         lim = self.limits

@@ -61,7 +61,7 @@ def rank_score(hit: vectorstore.Hit) -> float:
 async def search(
     weaviate, embedder: Embedder, user_id: str, query: str, limit: int
 ) -> list[MessageHit | DocumentHit]:
-    (vector,) = await embedder.aembed([query])
+    (vector,) = await embedder.aembed([query], owner=user_id)
     messages, chunks = await asyncio.gather(
         vectorstore.search_memory(weaviate, user_id, query, vector, limit=limit),
         vectorstore.search_knowledge(weaviate, user_id, query, vector, limit=limit),

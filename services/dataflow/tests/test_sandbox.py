@@ -22,8 +22,8 @@ _spec.loader.exec_module(pdfmaker)
 GENEROUS = Limits(memory_budget_bytes=384 * MIB, cpu_s=60, timeout_s=120)
 
 
-def job(content_type: str, filename: str, max_chars: int = 5_000_000) -> Job:
-    return Job(content_type, filename, max_chars, chunk_tokens=200, chunk_overlap_tokens=40)
+def job(content_type: str, filename: str, max_chars: int = 5_000_000, max_chunks: int = 100_000) -> Job:
+    return Job(content_type, filename, max_chars, 200, 40, max_chunks)
 
 
 def rss_bytes() -> int:
@@ -125,6 +125,41 @@ async def test_corrupt_and_empty_documents_keep_their_reasons():
         await Sandbox(GENEROUS).chunks(b"  \n ", job("text/plain", "blank.txt"))
 
 
+def varied_words(n: int, seed: int = 7) -> str:
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = [f"{a}{b}" for a in ("harbour", "tide", "lamp", "keeper", "ship", "storm", "log")
+                  for b in ("s", "ed", "ing", "er", "ward", "less", "ful")]  # fmt: skip
+    return " ".join(rng.choice(vocabulary) for _ in range(n))
+
+
+async def test_a_document_with_too_much_text_fails_with_a_reason_before_anything_is_embedded():
+    data = varied_words(40_000).encode()  # about 60 chunks of varied text
+    reason = r"^too much text: the document makes [\d,]+ search chunks .* at most 50;"
+    with pytest.raises(DocumentError, match=reason):
+        await Sandbox(GENEROUS).chunks(data, job("text/plain", "long.txt", max_chunks=50))
+    assert len(await Sandbox(GENEROUS).chunks(data, job("text/plain", "long.txt", max_chunks=500))) > 50
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "spam " * 1_000_000,  # one word, 5 MB
+        "alpha beta gamma delta epsilon zeta eta " * 120_000,  # seven words over and over
+        "The tide came in. The keeper lit the lamp at dusk, as every night.\n\n" * 60_000,
+    ],
+    ids=["one-word", "seven-words", "one-paragraph"],
+)
+async def test_degenerate_text_is_collapsed_to_its_distinct_chunks(text):
+    started = time.monotonic()
+    chunks = await Sandbox(GENEROUS).chunks(text.encode(), job("text/plain", "spam.txt", max_chunks=2000))
+    # Thousands of identical windows would each be embedded; their distinct text is a few chunks.
+    assert 1 <= len(chunks) <= 20, len(chunks)
+    assert len(set(chunks)) == len(chunks)
+    assert time.monotonic() - started < 60
+
+
 def test_tokenising_in_slices_gives_the_same_offsets_as_the_whole_text(monkeypatch):
     from alice_common.embeddings.tokenizer import token_offsets
     from alice_dataflow import extract_worker
@@ -143,3 +178,22 @@ async def test_a_deeply_nested_pdf_fails_with_a_reason_or_is_read():
         assert any(w in str(exc) for w in ("nested", "corrupt", "memory", "no extractable text")), exc
     else:
         assert chunks == ["deep"]
+
+
+async def test_a_small_text_is_chunked_at_once_even_while_a_large_document_is_extracted():
+    sandbox = Sandbox(GENEROUS)
+    async with sandbox.slots:  # the one extraction child is busy with someone else's document
+        note = b"Boathouse key: behind the blue door."
+
+        async def read() -> bytes:
+            return note
+
+        chunks = await asyncio.wait_for(sandbox.chunks(read, job("text/plain", "note.txt"), len(note)), 5)
+        assert chunks == [note.decode()]
+        with pytest.raises(DocumentError, match="empty"):
+            await asyncio.wait_for(sandbox.chunks(b"   ", job("text/plain", "blank.txt")), 5)
+        # A PDF, however small, is parsed in the child only.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(
+                sandbox.chunks(pdfmaker.corrupt_pdf(), job("application/pdf", "x.pdf")), 0.5
+            )

@@ -85,9 +85,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_dead_letter=handler.on_dead_letter,
             # A request that crashes the process (the model runs native code) must not crash-loop
             # every replica: deliveries are counted in Redis (not FerretDB: it is on the path to the
-            # first token; docs/performance.md), and it is set aside at the limit.
+            # first token; docs/performance.md); one in flight in a crash runs alone, and only one
+            # that keeps crashing the process alone is set aside (docs/kafka.md).
             delivery_counter=RedisDeliveryCounter(redis),
-            max_deliveries=settings.chat_max_deliveries,
+            max_solo_crashes=settings.chat_max_solo_crashes,
             consumer_options={
                 "session_timeout_ms": settings.chat_consumer_session_timeout_ms,
                 "heartbeat_interval_ms": max(1000, settings.chat_consumer_session_timeout_ms // 3),

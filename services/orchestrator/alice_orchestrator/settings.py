@@ -14,9 +14,10 @@ class Settings(AliceSettings, EmbeddingSettings):
     # Conversations handled at once by one replica (key-ordered: one at a time per conversation).
     chat_concurrency: int = Field(8, ge=1)
     chat_max_attempts: int = Field(7, ge=1)
-    # Deliveries of one request without finishing (each crashed its orchestrator) before it is
-    # dead-lettered and the user told `generation_failed`.
-    chat_max_deliveries: int = Field(3, ge=1)
+    # A request that was in flight when its orchestrator died runs alone next time; once it has
+    # crashed the orchestrator while alone this many times it is dead-lettered and the user told
+    # `generation_failed` (docs/kafka.md, "Crash attribution": why 5).
+    chat_max_solo_crashes: int = Field(5, ge=1)
     reply_stream_ttl_s: int = Field(3600, ge=60)
     # How fast the group notices a dead replica and hands its conversations to another one.
     chat_consumer_session_timeout_ms: int = Field(10000, ge=1000)

@@ -16,6 +16,7 @@ PREFIX = "/v1/"
 
 _TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "requests"}
 _CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
+KEEP_422 = frozenset({"idempotency_key_reused"})
 
 
 def error_type(status: int) -> str:
@@ -74,7 +75,9 @@ def install_openai_errors(app: FastAPI) -> None:
     async def api_error(request: Request, exc: ApiError):
         if not on_v1(request):
             return await previous[ApiError](request, exc)
-        status = 400 if exc.status == 422 else exc.status
+        # OpenAI answers 400 for a bad request; a reused `Idempotency-Key` keeps the 422 its
+        # specification (and every client of it) expects.
+        status = 400 if exc.status == 422 and exc.code not in KEEP_422 else exc.status
         return openai_error(status, exc.message, exc.code, getattr(exc, "param", None), exc.headers)
 
     async def http_error(request: Request, exc: StarletteHTTPException):

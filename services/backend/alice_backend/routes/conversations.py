@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from alice_backend import reply_requests
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.errors import ApiError, error_responses
+from alice_backend.idempotency import IdempotencyKey, fingerprint
 from alice_backend.internal_client import seg
 from alice_backend.schemas import (
     AcceptedMessage,
@@ -119,10 +120,10 @@ async def list_messages(
     "/{conversation_id}/messages",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SendMessageOut,
-    responses=error_responses(400, 401, 404, 413, 422, 429, *UPSTREAM),
+    responses=error_responses(400, 401, 404, 409, 413, 422, 429, *UPSTREAM, 504),
 )
 async def send_message(
-    conversation_id: str, body: SendMessageIn, ctx: Ctx, user_id: UserId
+    conversation_id: str, body: SendMessageIn, ctx: Ctx, user_id: UserId, key: IdempotencyKey
 ) -> SendMessageOut:
     content = body.content.strip()
     if not content:
@@ -133,17 +134,24 @@ async def send_message(
         )
     check_id(conversation_id, "conversation")
     await reply_requests.ensure_conversation(ctx, user_id, conversation_id)
-    message_id = new_id()
-    reply_id = await reply_requests.request_reply(
-        ctx,
-        user_id=user_id,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        content=content,
-        use_knowledge=body.use_knowledge,
-    )
+    fresh = {"message_id": new_id(), "reply_id": new_id(), "created_at": reply_requests.now().isoformat()}
+
+    async def start(ids: dict, attempt: reply_requests.Attempt) -> None:
+        await reply_requests.request_reply(
+            ctx,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            message_id=ids["message_id"],
+            reply_id=ids["reply_id"],
+            content=content,
+            use_knowledge=body.use_knowledge,
+            attempt=attempt,
+        )
+
+    request = fingerprint("send", conversation_id, content, body.use_knowledge)
+    ids, _ = await reply_requests.once(ctx, user_id, key, request, fresh, start)
     return SendMessageOut(
-        message=AcceptedMessage(id=message_id, content=content, created_at=reply_requests.now()),
-        reply_id=reply_id,
-        stream_url=reply_requests.stream_url(reply_id),
+        message=AcceptedMessage(id=ids["message_id"], content=content, created_at=ids["created_at"]),
+        reply_id=ids["reply_id"],
+        stream_url=reply_requests.stream_url(ids["reply_id"]),
     )

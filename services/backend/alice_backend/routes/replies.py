@@ -4,6 +4,7 @@ to the orchestrator's stored reply once the metadata has expired."""
 from typing import Annotated
 
 from alice_common import reply_stream
+from alice_common.events import new_id
 from alice_common.ids import check_id
 from alice_common.wire import MessagePage, ReplyRef
 from fastapi import APIRouter, Depends, Header, Query, Response, status
@@ -14,6 +15,7 @@ from alice_backend import reply_requests, sse
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId, authenticate, bearer
 from alice_backend.errors import ApiError, error_responses, not_found
+from alice_backend.idempotency import IdempotencyKey, fingerprint
 from alice_backend.internal_client import seg
 from alice_backend.schemas import ReplyAccepted, StopOut
 
@@ -97,24 +99,34 @@ async def _original_content(ctx: AppContext, user_id: str, meta: dict[str, str])
     "/{reply_id}/regenerate",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ReplyAccepted,
-    responses=error_responses(401, 404, 409, 429, 502, 503),
+    responses=error_responses(400, 401, 404, 409, 422, 429, 502, 503, 504),
 )
-async def regenerate_reply(reply_id: str, ctx: Ctx, user_id: UserId) -> ReplyAccepted:
+async def regenerate_reply(reply_id: str, ctx: Ctx, user_id: UserId, key: IdempotencyKey) -> ReplyAccepted:
     meta = await reply_meta(ctx, user_id, reply_id)
     if meta.get("kind") == "completion":
         raise ApiError(409, "not_regenerable", "replies of /v1/chat/completions cannot be regenerated")
     content, use_knowledge = await _original_content(ctx, user_id, meta)
-    new_reply = await reply_requests.request_reply(
-        ctx,
-        user_id=user_id,
-        conversation_id=meta["conversation_id"],
-        message_id=meta["message_id"],
-        content=content,
-        use_knowledge=use_knowledge,
-        regenerate_of=reply_id,
+
+    async def start(ids: dict, attempt: reply_requests.Attempt) -> None:
+        await reply_requests.request_reply(
+            ctx,
+            user_id=user_id,
+            conversation_id=meta["conversation_id"],
+            message_id=meta["message_id"],
+            content=content,
+            use_knowledge=use_knowledge,
+            regenerate_of=reply_id,
+            reply_id=ids["reply_id"],
+            attempt=attempt,
+        )
+
+    ids, replayed = await reply_requests.once(
+        ctx, user_id, key, fingerprint("regenerate", reply_id), {"reply_id": new_id()}, start
     )
-    # The reply being replaced is no longer wanted if it is still streaming.
-    await reply_stream.request_stop(ctx.redis, reply_id, ctx.settings.reply_meta_ttl_s)
+    new_reply = ids["reply_id"]
+    if not replayed:
+        # The reply being replaced is no longer wanted if it is still streaming.
+        await reply_stream.request_stop(ctx.redis, reply_id, ctx.settings.reply_meta_ttl_s)
     return ReplyAccepted(
         reply_id=new_reply, stream_url=reply_requests.stream_url(new_reply), regenerate_of=reply_id
     )

@@ -12,7 +12,8 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from alice_common.reply_stream import DONE, request_stop
+from alice_common.events import new_id
+from alice_common.reply_stream import DONE, ReplyStream, request_stop
 from alice_common.wire import ModelInfo
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
@@ -20,6 +21,7 @@ from fastapi.responses import StreamingResponse
 from alice_backend import reply_requests, sse
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId
+from alice_backend.idempotency import IdempotencyKey, fingerprint
 from alice_backend.openai_compat import relay
 from alice_backend.openai_compat.errors import OpenAIError, error_body
 from alice_backend.openai_compat.schemas import (
@@ -167,10 +169,10 @@ async def _complete(ctx: AppContext, reply_id: str, model: str) -> dict:
             "content": {"text/event-stream": {}},
             "description": "a chat.completion, or with `stream: true` chat.completion.chunk events",
         },
-        **openai_error_responses(400, 401, 404, 413, 429, 502, 503, 504),
+        **openai_error_responses(400, 401, 404, 409, 413, 422, 429, 502, 503, 504),
     },
 )
-async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId):
+async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId, key: IdempotencyKey):
     served = await served_model(ctx)
     if body.model != served.model:
         raise OpenAIError(
@@ -179,7 +181,25 @@ async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId):
             "model",
         )  # fmt: skip
     completion = validate(body, served.max_tokens_limit)
-    reply_id = await reply_requests.request_completion(ctx, user_id=user_id, completion=completion)
+
+    async def start(ids: dict, attempt: reply_requests.Attempt) -> None:
+        await reply_requests.request_completion(
+            ctx,
+            user_id=user_id,
+            completion=completion,
+            reply_id=ids["reply_id"],
+            message_id=ids["message_id"],
+            attempt=attempt,
+        )
+
+    # A retry with the key gets the first attempt's reply: its stream, or its completion.
+    request = fingerprint("completion", body.model_dump(mode="json"))
+    fresh = {"reply_id": new_id(), "message_id": new_id()}
+    ids, replayed = await reply_requests.once(ctx, user_id, key, request, fresh, start)
+    reply_id = ids["reply_id"]
+    if replayed and not await ReplyStream(ctx.redis, reply_id).exists():
+        # Nothing but the stream holds a completion, and it expires after REPLY_STREAM_TTL_S.
+        raise OpenAIError(404, "reply_expired", "the completion made for this Idempotency-Key has expired")
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(

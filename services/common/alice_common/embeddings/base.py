@@ -2,7 +2,7 @@
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -22,8 +22,10 @@ class Embedder(ABC):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length vectors, shape (len(texts), dim), float32. Blocking."""
 
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        """`embed` in a worker thread, so the event loop keeps serving while the CPU works."""
+    async def aembed(self, texts: Sequence[str], owner: Hashable = None) -> np.ndarray:
+        """`embed` in a worker thread, so the event loop keeps serving while the CPU works.
+        `owner` (a user id) matters only to a shared embedder: `BatchingEmbedder` shares its
+        model runs fairly between owners."""
         return await asyncio.to_thread(self.embed, list(texts))
 
     def count_tokens(self, text: str) -> int:

@@ -21,7 +21,7 @@ from alice_common.kafka.dead_letter import (
     HEADER_SOURCE_PARTITION,
     HEADER_SOURCE_TOPIC,
 )
-from alice_common.kafka.produce import publish
+from alice_common.kafka.produce import enqueue, publish
 from alice_common.kafka.topics import ensure_topics
 from alice_common.kafka.tracker import WorkTracker
 
@@ -36,6 +36,7 @@ __all__ = [
     "HEADER_SOURCE_TOPIC",
     "ConsumeLoop",
     "WorkTracker",
+    "enqueue",
     "ensure_topics",
     "publish",
 ]

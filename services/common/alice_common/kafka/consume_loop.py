@@ -28,6 +28,7 @@ from alice_common.kafka.failures import (
     backoff_s,
 )
 from alice_common.kafka.handover import HandoverAssignor, Holdings
+from alice_common.kafka.isolation import Deliveries, IsolationGate, Verdict, crash_verdict, process_gate
 from alice_common.kafka.tracker import Work, WorkTracker
 from alice_common.settings import AliceSettings
 
@@ -57,9 +58,11 @@ class ConsumeLoop:
       retried up to `max_attempts` times, pausing `retry_backoff_s` doubling up to
       `retry_max_backoff_s`, with jitter; then the record goes to `<topic>.dlq` with the error in
       its headers, `on_dead_letter(record, exc)` is awaited, and the record counts as finished.
-    - With a `delivery_counter`, deliveries are counted outside the process: a record delivered
-      `max_deliveries` times without finishing (its handler kills the consumer) is dead-lettered
-      with `DeliveryLimitExceeded` instead of being handled again.
+    - With a `delivery_counter`, deliveries are counted outside the process: a record that was in
+      flight when the process died is a suspect and runs alone (`kafka/isolation.py`: every loop
+      of the process shares `isolation_gate`); one that crashed the process while alone
+      `max_solo_crashes` times is dead-lettered with `DeliveryLimitExceeded`. Loops without a
+      counter still respect the gate, so that a suspect really runs alone.
     - A partition holding `max_buffered_per_partition` records is paused until half are done.
     - `stop()`: stop fetching, give in-flight handlers `drain_timeout_s`, abandon the rest
       uncommitted, commit, flush the producer (owned by the caller, not stopped), stop the consumer.
@@ -88,15 +91,18 @@ class ConsumeLoop:
         retry_max_backoff_s: float = 15.0,
         event_type: type[Event] | None = None,
         delivery_counter: DeliveryCounter | None = None,
-        max_deliveries: int = 3,
+        max_solo_crashes: int = 3,
+        isolation_gate: IsolationGate | None = None,
         revoke_timeout_s: float = 5.0,
         max_buffered_per_partition: int = 1000,
         commit_interval_s: float = 0.5,
         on_commit: CommitObserver | None = None,
         consumer_options: dict[str, Any] | None = None,
     ) -> None:
-        if max_concurrency < 1 or max_attempts < 1 or max_buffered_per_partition < 1:
-            raise ValueError("max_concurrency, max_attempts and max_buffered_per_partition must be ≥ 1")
+        if min(max_concurrency, max_attempts, max_buffered_per_partition, max_solo_crashes) < 1:
+            raise ValueError(
+                "max_concurrency, max_attempts, max_buffered_per_partition and max_solo_crashes must be ≥ 1"
+            )
         self.settings = settings
         self.topic = settings.topic(topic)
         self.group = settings.group(group)
@@ -110,7 +116,8 @@ class ConsumeLoop:
         self.retry_max_backoff_s = retry_max_backoff_s
         self.event_type = event_type
         self.delivery_counter = delivery_counter
-        self.max_deliveries = max_deliveries
+        self.max_solo_crashes = max_solo_crashes
+        self._gate = isolation_gate  # the process's own by default, taken in start()
         self.revoke_timeout_s = revoke_timeout_s
         self.max_buffered_per_partition = max_buffered_per_partition
         self.commit_interval_s = commit_interval_s
@@ -172,6 +179,8 @@ class ConsumeLoop:
             await admin.close()
             self._admin = self._consumer = None
             raise
+        if self._gate is None:
+            self._gate = process_gate()
         self._fetching = asyncio.create_task(self._fetch_loop(), name=f"consume {self.topic}")
 
     async def stop(self) -> None:
@@ -250,32 +259,68 @@ class ConsumeLoop:
 
     async def _process(self, record: ConsumerRecord) -> bool:
         """Handle with retries, dead-letter on exhaustion; True once the record is finished."""
+        assert self._gate is not None
         metrics.IN_FLIGHT.labels(*self._labels).inc()
-        counted = False
         try:
-            if self.delivery_counter is not None:
-                deliveries = await self._count_delivery(record)
-                counted = deliveries > 0
-                if deliveries > self.max_deliveries:
-                    error = DeliveryLimitExceeded(
-                        f"delivered {deliveries - 1} times without finishing (the consumer crashed each time)"
-                    )
-                    await self._dead_letter(record, error, deliveries - 1)
-                    return True
-            await self._handle_with_retries(record)
+            if self.delivery_counter is None:
+                async with self._gate.shared():
+                    await self._handle_with_retries(record)
+            else:
+                await self._process_counted(record, self._gate)
             return True
         finally:
-            # Also when cancelled (shutdown, revoke): a record given back did not crash anything.
-            if counted:
-                await self._forget_delivery(record)
             metrics.IN_FLIGHT.labels(*self._labels).dec()
 
-    async def _count_delivery(self, record: ConsumerRecord) -> int:
+    async def _process_counted(self, record: ConsumerRecord, gate: IsolationGate) -> None:
+        # A delivery is counted only once the record may run (inside the gate): one waiting
+        # behind a suspect is not in flight, so a crash then does not make it a suspect too.
+        counted = solo = False
+        try:
+            async with gate.shared():
+                seen = await self._count_delivery(record)
+                counted = True
+                verdict = crash_verdict(seen, self.max_solo_crashes)
+                if verdict is Verdict.RUN:
+                    await self._handle_with_retries(record)
+                elif verdict is Verdict.RUN_ALONE:
+                    log.warning(
+                        "%s[%d]@%d was in flight when its consumer died (%d deliveries, %d alone): suspect",
+                        record.topic, record.partition, record.offset, seen.deliveries, seen.solo_crashes,
+                    )  # fmt: skip
+                    ticket = gate.queue(priority=seen.solo_crashes)  # in line before leaving
+            if verdict is Verdict.DEAD_LETTER:
+                error = DeliveryLimitExceeded(
+                    f"crashed its consumer {seen.solo_crashes} times while running alone"
+                    f" ({seen.deliveries - 1} deliveries without finishing)"
+                )
+                await self._dead_letter(record, error, seen.deliveries - 1)
+            elif verdict is Verdict.RUN_ALONE:
+                async with gate.alone(ticket):
+                    await self._count_solo(record)
+                    solo = True
+                    metrics.RUN_ALONE.labels(*self._labels).inc()
+                    await self._handle_with_retries(record)
+        except BaseException:
+            # Cancelled (shutdown, revoke) or broken: given back, not crashed. A killed process
+            # never gets here, so what it counted stays as evidence.
+            if counted:
+                await self._give_back(record, solo)
+            raise
+        await self._forget_delivery(record)
+
+    async def _count_delivery(self, record: ConsumerRecord) -> Deliveries:
         assert self.delivery_counter is not None
+        return await self._until_counted(record, self.delivery_counter.begin)
+
+    async def _count_solo(self, record: ConsumerRecord) -> None:
+        assert self.delivery_counter is not None
+        await self._until_counted(record, self.delivery_counter.begin_solo)
+
+    async def _until_counted(self, record: ConsumerRecord, count):
         pause = self.retry_backoff_s
         while True:  # without the count a crash loop could never end: wait for the store
             try:
-                return await self.delivery_counter.begin(self.group, record)
+                return await count(self.group, record)
             except Exception as exc:
                 log.warning("cannot count the delivery of %s@%d: %s", record.topic, record.offset, exc)
                 await asyncio.sleep(pause)
@@ -287,6 +332,13 @@ class ConsumeLoop:
             await self.delivery_counter.end(self.group, record)
         except Exception as exc:  # a stale count only matters if the record is delivered again
             log.warning("cannot clear the delivery count of %s@%d: %s", record.topic, record.offset, exc)
+
+    async def _give_back(self, record: ConsumerRecord, solo: bool) -> None:
+        assert self.delivery_counter is not None
+        try:
+            await self.delivery_counter.give_back(self.group, record, solo)
+        except Exception as exc:  # a stale count costs the record one run alone, no more
+            log.warning("cannot give back the delivery of %s@%d: %s", record.topic, record.offset, exc)
 
     def _decode(self, record: ConsumerRecord) -> Event:
         assert self.event_type is not None

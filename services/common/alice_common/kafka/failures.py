@@ -6,14 +6,17 @@
 - Anything else is presumed transient (a MongoDB election, a Redis or Kafka restart) and retried
   with exponential backoff and jitter (`backoff_s`), long enough to ride out a restart.
 - A record whose consumer dies while handling it (out of memory, killed) runs no `except`
-  clause at all; a `DeliveryCounter` counts its deliveries outside the process, and the loop
-  dead-letters it once it has been delivered `max_deliveries` times without finishing.
+  clause at all; a `DeliveryCounter` counts its deliveries outside the process. A record that was
+  in flight in a crash is only a suspect: it runs alone, and the loop dead-letters it once it has
+  crashed the process while alone `max_solo_crashes` times (`kafka/isolation.py`).
 """
 
 import random
 from typing import Protocol
 
 from aiokafka.structs import ConsumerRecord
+
+from alice_common.kafka.isolation import Deliveries
 
 
 class PermanentError(Exception):
@@ -25,7 +28,7 @@ class UndecodableEvent(PermanentError):
 
 
 class DeliveryLimitExceeded(PermanentError):
-    """The record was delivered too many times without finishing: it kills its consumer."""
+    """The record crashed its consumer, running alone, too many times: it kills its consumer."""
 
 
 def backoff_s(attempt: int, base_s: float, max_s: float) -> float:
@@ -36,10 +39,20 @@ def backoff_s(attempt: int, base_s: float, max_s: float) -> float:
 
 
 class DeliveryCounter(Protocol):
-    async def begin(self, group: str, record: ConsumerRecord) -> int:
-        """Count one more delivery of `record` to `group` durably; returns the count so far."""
+    """Durable per-record counts (`kafka/deliveries.py`); a crash leaves them as they were."""
+
+    async def begin(self, group: str, record: ConsumerRecord) -> Deliveries:
+        """Count one more delivery of `record` to `group`; returns the counts with it."""
+        ...
+
+    async def begin_solo(self, group: str, record: ConsumerRecord) -> None:
+        """Count one attempt of `record` running alone, before it runs."""
         ...
 
     async def end(self, group: str, record: ConsumerRecord) -> None:
-        """The record is finished (handled or dead-lettered) or given back: forget its count."""
+        """The record is finished (handled or dead-lettered): forget its counts."""
+        ...
+
+    async def give_back(self, group: str, record: ConsumerRecord, solo: bool) -> None:
+        """The delivery was cancelled (stop, revoke): take it (and its solo attempt) off again."""
         ...

@@ -11,6 +11,11 @@ FAILED = Counter(
 DEAD_LETTERED = Counter(
     "alice_kafka_records_dead_lettered_total", "Records published to the dead-letter topic", LABELS
 )
+RUN_ALONE = Counter(
+    "alice_kafka_records_run_alone_total",
+    "Suspects (in flight when their consumer died) run with nothing else of the process",
+    LABELS,
+)
 IN_FLIGHT = Gauge("alice_kafka_records_in_flight", "Records whose handler is running", LABELS)
 HANDLER_DURATION = Histogram(
     "alice_kafka_handler_duration_seconds",
