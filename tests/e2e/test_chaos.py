@@ -17,7 +17,7 @@ import pytest
 from devstack.testing import ServiceProcess
 from stack import UNTHROTTLED, Stack, isolation
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(720)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 USERS = 8
 ORCHESTRATOR = dict(
