@@ -24,17 +24,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))  # the publ
 from kube import (
     FORWARD,
     ROOT,
+    STORES,
     WORKLOADS,
     Deployment,
     Kube,
     ready,
+    restarts,
     run,
     skaffold_argv,
     start_skaffold,
     stop_skaffold,
+    stores_held_back,
 )
 
 SKAFFOLD_DEADLINE_S = 3600  # a cold first build of the images; a warm one takes a few minutes
+# How long the services run with no store before the stores may start: several of their retries.
+STORES_HELD_S = 30
+APP_SERVICES = ("backend", "orchestrator", "dataflow", "kafkaflow")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -117,6 +123,40 @@ def _print(request: pytest.FixtureRequest, text: str) -> None:
         print(text, flush=True)
 
 
+def _skaffold_running(proc, log_path: Path) -> None:
+    if proc.poll() is not None:
+        text = log_path.read_text(errors="replace")
+        pytest.fail(f"skaffold run exited {proc.returncode}:\n{text[-5000:]}")
+
+
+def _services_waiting_without_stores(kube: Kube, proc, log_path: Path, deadline: float) -> float:
+    """Waits until every service container has started (its startup probe, `/health`, passed)
+    while no store pod runs, then keeps them so for STORES_HELD_S; returns how long the stores
+    were held back after the services had started."""
+
+    def started() -> bool:
+        _skaffold_running(proc, log_path)
+        assert time.monotonic() < deadline, "the services did not start"
+        pods = [kube.pods(f"app.kubernetes.io/name={name}") for name in APP_SERVICES]
+        statuses = [c for group in pods for p in group for c in p["status"].get("containerStatuses", [])]
+        return all(pods) and bool(statuses) and all(c.get("started") for c in statuses)
+
+    while not started():
+        time.sleep(3)
+    since = time.monotonic()
+    while time.monotonic() - since < STORES_HELD_S:
+        running = [
+            p["metadata"]["name"]
+            for name in STORES
+            for p in kube.pods(f"app.kubernetes.io/name={name}")
+            if p.get("status", {}).get("phase") == "Running"
+        ]
+        assert not running, f"stores running although held back: {running}"
+        _skaffold_running(proc, log_path)
+        time.sleep(3)
+    return time.monotonic() - since
+
+
 @pytest.fixture(scope="session")
 def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Deployment]:
     """`skaffold run --port-forward` of the test overlay, every workload Ready; the namespace is
@@ -131,10 +171,20 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
     kube.delete_namespace()
     log_path = tmp_path_factory.mktemp("skaffold") / "skaffold.log"
     argv = skaffold_argv("run", profiles, "--port-forward=user")
-    proc = start_skaffold(argv, ROOT, env, log_path)
     deployment = Deployment(kube, profiles)
+    deadline = time.monotonic() + SKAFFOLD_DEADLINE_S
+    # The stores start last (issue 22): the services run first with nothing to connect to, and
+    # must wait for them without a restart, which skaffold would report as a failed deploy.
+    with stores_held_back(kube) as release_stores:
+        proc = start_skaffold(argv, ROOT, env, log_path)
+        try:
+            held = _services_waiting_without_stores(kube, proc, log_path, deadline)
+            release_stores()
+            deployment.stores_held_s = held
+        except BaseException:
+            stop_skaffold(proc, 60)
+            raise
     try:
-        deadline = time.monotonic() + SKAFFOLD_DEADLINE_S
         while set(deployment.ports) < {"frontend", "backend"}:
             text = log_path.read_text(errors="replace")
             deployment.ports = {name: int(port) for name, port in FORWARD.findall(text)}
@@ -146,10 +196,12 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
         for name in WORKLOADS:
             pods = kube.pods(f"app.kubernetes.io/name={name}")
             assert pods and all(ready(p) for p in pods), f"{name}: {[p['status'].get('phase') for p in pods]}"
+        deployment.restarts_at_ready = restarts(kube)
         _print(
             request,
             f"\ncluster: skaffold run -p {profiles}: deployed and Ready in "
-            f"{time.monotonic() - started:.0f}s, forwards {deployment.ports}",
+            f"{time.monotonic() - started:.0f}s (stores held back {deployment.stores_held_s:.0f}s), "
+            f"forwards {deployment.ports}, restarts {sum(deployment.restarts_at_ready.values())}",
         )
         yield deployment
     finally:

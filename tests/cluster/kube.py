@@ -37,9 +37,9 @@ def run(argv: list[str], env: dict[str, str], timeout: float, check: bool = True
 
 def skaffold_argv(command: str, profiles: str, *flags: str) -> list[str]:
     argv = ["skaffold", command, "-p", profiles, "--kube-context", CONTEXT, *flags]
-    # The services exit when Kafka is not up yet and the kubelet restarts them: wait for the
-    # deadline (skaffold.yaml) instead of failing on the first restart.
-    argv += ["--status-check=true", "--tolerate-failures-until-deadline=true"]
+    # The documented commands, as written: no `--tolerate-failures-until-deadline`. The services
+    # wait for the stores without exiting (alice_common.startup), so a restart fails the deploy.
+    argv += ["--status-check=true"]
     # One run-id for every session: a second one (test_skaffold_dev.py) then applies identical pod
     # templates and only what it rebuilt rolls out, where a fresh run-id label would roll them all.
     argv += ["--label", "skaffold.dev/run-id=alice-cluster-tests"]
@@ -118,13 +118,51 @@ def ready(pod: dict) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
+def restarts(kube: Kube) -> dict[str, int]:
+    """Container restarts per `pod/container` in the namespace (init containers too)."""
+    counts = {}
+    for pod in kube.json("get", "pods")["items"]:
+        status = pod.get("status", {})
+        for container in status.get("initContainerStatuses", []) + status.get("containerStatuses", []):
+            counts[f"{pod['metadata']['name']}/{container['name']}"] = container.get("restartCount", 0)
+    return counts
+
+
+# The stores' volumes come from the local-path provisioner: without it their pods stay Pending.
+PROVISIONER = ("local-path-storage", "deployment/local-path-provisioner")
+
+
+@contextlib.contextmanager
+def stores_held_back(kube: Kube):
+    """While inside, no store pod can start (its volume is not provisioned); the services can.
+    Yields `release()`, which lets the stores start; on leaving they are released in any case."""
+    namespace, provisioner = PROVISIONER
+    replicas = kube.json("get", provisioner, namespace=namespace)["spec"].get("replicas", 1) or 1
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            kube("scale", provisioner, f"--replicas={replicas}", namespace=namespace)
+            released = True
+
+    kube("scale", provisioner, "--replicas=0", namespace=namespace)
+    try:
+        yield release
+    finally:
+        release()
+
+
 @dataclass
 class Deployment:
-    """Alice as `skaffold run --port-forward` deployed it: the forwarded local ports by service."""
+    """Alice as `skaffold run --port-forward` deployed it: the forwarded local ports by service,
+    and the container restarts counted once every workload was Ready."""
 
     kube: Kube
     profiles: str
     ports: dict[str, int] = field(default_factory=dict)
+    restarts_at_ready: dict[str, int] = field(default_factory=dict)
+    stores_held_s: float = 0.0
 
     @property
     def url(self) -> str:

@@ -1,13 +1,13 @@
 """FastAPI application: lifespan-owned clients, readiness checks, middleware, routes."""
 
 import logging
-from contextlib import asynccontextmanager
 
 from alice_common import clients
 from alice_common.app_context import set_app_context
 from alice_common.events import Topics
 from alice_common.kafka import ensure_topics
 from alice_common.observability import install_observability, register_check
+from alice_common.startup import Startup, starting_in_background
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from gridfs import AsyncGridFSBucket
@@ -42,24 +42,41 @@ def _internal(settings: Settings, name: str, url: str) -> InternalClient:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        await ensure_topics(settings, PUBLISHED_TOPICS)
-        producer = await clients.started_kafka_producer(settings)
+    async def start(app: FastAPI, startup: Startup) -> None:
+        # Each store may still be coming up (a fresh deploy starts everything at once): every step
+        # that needs one waits for it (alice_common.startup); Redis is connected on first use.
+        await startup.retry("kafka topics", ensure_topics, settings, PUBLISHED_TOPICS)
+        producer = await startup.retry("kafka producer", clients.started_kafka_producer, settings)
+        startup.on_stop(producer.stop)
         # Without Kafka the backend still serves sign-in, history and running streams; sends
         # answer 503 with Retry-After.
         register_check(app, "kafka", clients.kafka_check(producer), required=False)
         redis = clients.redis_client(settings)
+        startup.on_stop(redis.aclose)
         register_check(app, "redis", clients.redis_check(redis))
         reply_hub = ReplyHub(settings.redis_url, settings.sse_heartbeat_s)
+        startup.on_stop(reply_hub.aclose)
         mongo = clients.mongo_client(settings)
+        startup.on_stop(mongo.close)
         register_check(app, "mongodb", clients.mongo_check(mongo))
         db = mongo[settings.mongodb_database]
         users = Users(db)
-        await users.ensure_indexes()
-        await quotas.ensure_indexes(db)
         api_keys = ApiKeys(db, settings.api_key_cache_ttl_s, settings.max_api_keys_per_user)
-        await api_keys.ensure_indexes()
+
+        async def ensure_indexes() -> None:
+            await users.ensure_indexes()
+            await quotas.ensure_indexes(db)
+            await api_keys.ensure_indexes()
+
+        await startup.retry("mongodb indexes", ensure_indexes)
+        internal = [
+            _internal(settings, "orchestrator", settings.orchestrator_url),
+            _internal(settings, "dataflow", settings.dataflow_url),
+            _internal(settings, "kafkaflow", settings.kafkaflow_url),
+        ]
+        for client in internal:
+            startup.on_stop(client.aclose)
+        orchestrator, dataflow, kafkaflow = internal
         ctx = AppContext(
             settings=settings,
             redis=redis,
@@ -70,29 +87,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             refresh_tokens=RefreshTokenStore(redis, settings.refresh_token_ttl_s),
             limiter=RateLimiter(redis),
             uploads=AsyncGridFSBucket(db, bucket_name="uploads"),
-            orchestrator=_internal(settings, "orchestrator", settings.orchestrator_url),
-            dataflow=_internal(settings, "dataflow", settings.dataflow_url),
-            kafkaflow=_internal(settings, "kafkaflow", settings.kafkaflow_url),
+            orchestrator=orchestrator,
+            dataflow=dataflow,
+            kafkaflow=kafkaflow,
             api_keys=api_keys,
             # Leased for three heartbeats: a stream renews it at least every heartbeat.
             stream_slots=StreamSlots(redis, settings.max_streams_per_user, 3 * settings.sse_heartbeat_s + 5),
         )
         set_app_context(app, ctx)
-        try:
-            yield
-        finally:
-            for client in (ctx.orchestrator, ctx.dataflow, ctx.kafkaflow):
-                await client.aclose()
-            await producer.stop()
-            await redis.aclose()
-            await reply_hub.aclose()
-            await mongo.close()
 
     app = FastAPI(
         title="Alice backend",
         version="1.0.0",
         description='Public API of Alice. Errors are `{"error": {"code", "message"}}`.',
-        lifespan=lifespan,
+        lifespan=starting_in_background(start, settings.service_name),
     )
     install_error_handlers(app)
     install_openai_errors(app)

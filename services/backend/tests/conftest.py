@@ -15,6 +15,7 @@ from alice_common.errors import ApiError, install_error_handlers
 from alice_common.events import Topics
 from alice_common.ids import new_id
 from alice_common.internal_auth import internal_token_guard
+from alice_common.startup import wait_started
 from alice_common.wire import (
     Conversation,
     ConversationPage,
@@ -189,6 +190,7 @@ async def backend(settings) -> AsyncIterator[Backend]:
     app = create_app(settings)
     orchestrator, dataflow = FakeOrchestrator(), FakeDataflow()
     async with app.router.lifespan_context(app):
+        await wait_started(app)
         ctx = app.state.ctx
         for client, fake in ((ctx.orchestrator, orchestrator), (ctx.dataflow, dataflow)):
             await client.http.aclose()

@@ -33,7 +33,11 @@ def kafka_producer(settings: AliceSettings, **overrides) -> AIOKafkaProducer:
 async def started_kafka_producer(settings: AliceSettings) -> AIOKafkaProducer:
     """The service's producer, connected: every service starts it first and stops it last."""
     producer = kafka_producer(settings)
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:  # Kafka not there yet: nothing half-started is left behind for a retry
+        await producer.stop()
+        raise
     return producer
 
 

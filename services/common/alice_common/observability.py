@@ -82,8 +82,13 @@ def install_observability(app: FastAPI, service: str) -> None:
     app.add_middleware(MetricsMiddleware, service=service)
 
     @app.get("/health", include_in_schema=False)
-    async def health() -> dict:
-        return {"status": "ok", "service": service}
+    async def health(request: Request) -> JSONResponse:
+        # Ok while the start waits for its dependencies (alice_common.startup): a restart would
+        # not bring them sooner. Only a start that failed for good asks for one.
+        startup = getattr(request.app.state, "startup", None)
+        if startup is not None and startup.failed:
+            return JSONResponse({"status": "failed", "service": service, "error": startup.failed}, 503)
+        return JSONResponse({"status": "ok", "service": service})
 
     @app.get("/ready", include_in_schema=False)
     async def ready(request: Request) -> JSONResponse:
@@ -94,6 +99,8 @@ def install_observability(app: FastAPI, service: str) -> None:
         optional = getattr(request.app.state, "optional_checks", set())
         ok = all(e is None for n, e in zip(names, errors, strict=True) if n not in optional)
         status = ("ready" if all(e is None for e in errors) else "degraded") if ok else "unavailable"
+        if report.get("startup", "ok") != "ok":  # alice_common.startup
+            status = "failed" if "failed: " in report["startup"] else "starting"
         return JSONResponse(
             {"status": status, "service": service, "checks": report},
             status_code=200 if ok else 503,

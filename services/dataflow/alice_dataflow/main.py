@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager
 
 from alice_common import clients, vectorstore
 from alice_common.app_context import set_app_context
@@ -13,6 +12,7 @@ from alice_common.kafka import ConsumeLoop, ensure_topics
 from alice_common.kafka.deliveries import COLLECTION as DELIVERIES
 from alice_common.kafka.deliveries import MongoDeliveryCounter
 from alice_common.observability import install_observability, register_check
+from alice_common.startup import Startup, starting_in_background
 from fastapi import Depends, FastAPI
 from gridfs import AsyncGridFSBucket
 
@@ -45,103 +45,104 @@ def _consumers_check(loops: list[ConsumeLoop]):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def start(app: FastAPI, startup: Startup) -> None:
         # Loading the model takes a second of CPU: off the event loop, and before any consumer.
         embedder = await asyncio.to_thread(get_embedder, settings)
         batcher = BatchingEmbedder(embedder, max_batch=settings.embeddings_batch_size)
-        producer = await clients.started_kafka_producer(settings)
+        startup.on_stop(batcher.aclose)
+        # Each store may still be coming up: every step that needs one waits for it
+        # (alice_common.startup).
+        producer = await startup.retry("kafka producer", clients.started_kafka_producer, settings)
+        startup.on_stop(producer.stop)
         # Only MongoDB is required: the internal API (documents; search degrades to 503 without
         # Weaviate) is what the Service routes here, and consumers need no Service.
         register_check(app, "kafka", clients.kafka_check(producer), required=False)
         mongo = clients.mongo_client(settings)
+        startup.on_stop(mongo.close)
         register_check(app, "mongodb", clients.mongo_check(mongo))
         db = mongo[settings.mongodb_database]
         weaviate = clients.weaviate_client(settings)
-        await weaviate.connect()
-        register_check(app, "weaviate", clients.weaviate_check(weaviate), required=False)
-        loops: list[ConsumeLoop] = []
-        try:
+        startup.on_stop(weaviate.close)
+
+        async def connect_weaviate() -> None:
+            if not weaviate.is_connected():
+                await weaviate.connect()
             await vectorstore.ensure_collections(weaviate)
-            store = DocumentStore(db)
+
+        await startup.retry("weaviate", connect_weaviate)
+        register_check(app, "weaviate", clients.weaviate_check(weaviate), required=False)
+        store = DocumentStore(db)
+        analytics = Analytics(db)
+
+        async def ensure_indexes() -> None:
             await store.ensure_indexes()
-            analytics = Analytics(db)
             await analytics.ensure_indexes()
-            set_app_context(app, AppContext(store, analytics, weaviate, batcher))
-            await ensure_topics(
+
+        await startup.retry("mongodb indexes", ensure_indexes)
+        set_app_context(app, AppContext(store, analytics, weaviate, batcher))
+        await startup.retry(
+            "kafka topics",
+            ensure_topics,
+            settings,
+            [
+                Topics.DOCUMENTS_UPLOADED,
+                Topics.CHAT_COMPLETED,
+                Topics.CONVERSATIONS_DELETED,
+                Topics.DOCUMENTS_INDEXED,
+            ],
+        )
+        ingestor = Ingestor(settings, store, AsyncGridFSBucket(db, "uploads"), weaviate, batcher, producer)
+        deletions = ConversationDeletions(db, weaviate)
+        indexer = MemoryIndexer(weaviate, batcher, analytics, deletions)
+
+        def consume(topic: str, group: str, handler, event_type, concurrency: int, **options):
+            return ConsumeLoop(
                 settings,
-                [Topics.DOCUMENTS_UPLOADED, Topics.CHAT_COMPLETED, Topics.CONVERSATIONS_DELETED],
+                topic=topic,
+                group=group,
+                handler=handler,
+                event_type=event_type,
+                producer=producer,
+                max_concurrency=concurrency,
+                max_attempts=settings.consumer_max_attempts,
+                **options,
             )
-            await ensure_topics(settings, [Topics.DOCUMENTS_INDEXED])
-            ingestor = Ingestor(
-                settings, store, AsyncGridFSBucket(db, "uploads"), weaviate, batcher, producer
-            )
-            deletions = ConversationDeletions(db, weaviate)
-            deliveries = MongoDeliveryCounter(db[DELIVERIES])
-            indexer = MemoryIndexer(weaviate, batcher, analytics, deletions)
 
-            def consume(topic: str, group: str, handler, event_type, concurrency: int, **options):
-                return ConsumeLoop(
-                    settings,
-                    topic=topic,
-                    group=group,
-                    handler=handler,
-                    event_type=event_type,
-                    producer=producer,
-                    max_concurrency=concurrency,
-                    max_attempts=settings.consumer_max_attempts,
-                    **options,
-                )
+        deliveries = MongoDeliveryCounter(db[DELIVERIES])
+        loops = [
+            consume(
+                Topics.DOCUMENTS_UPLOADED,
+                DOCUMENTS_GROUP,
+                ingestor.handle,
+                DocumentUploaded,
+                settings.documents_in_flight,  # most of them wait in the ingestor's fair line
+                on_dead_letter=ingestor.on_dead_letter,
+                # Documents are the heavy, hostile input: count their deliveries durably so
+                # one that kills the process is set aside instead of crash-looping it.
+                delivery_counter=deliveries,
+                max_solo_crashes=settings.max_solo_crashes,
+            ),
+            consume(
+                Topics.CHAT_COMPLETED,
+                CHAT_GROUP,
+                indexer.handle,
+                ChatCompleted,
+                settings.chat_concurrency,
+                # Memory runs the same native embedding in this process: a turn that kills it
+                # must not crash-loop the documents beside it either.
+                delivery_counter=deliveries,
+                max_solo_crashes=settings.max_solo_crashes,
+            ),
+            consume(Topics.CONVERSATIONS_DELETED, DELETIONS_GROUP, deletions.handle, ConversationDeleted, 4),
+        ]
+        # Producer first, consumers after (docs/contracts.md, "Conventions"); at shutdown the
+        # consumers stop before the producer (their in-flight work may still publish).
+        for loop in loops:
+            await startup.retry(f"{loop.topic} consumer", loop.start)
+            startup.on_stop(loop.stop)
+        register_check(app, "consumers", _consumers_check(loops), required=False)
 
-            loops = [
-                consume(
-                    Topics.DOCUMENTS_UPLOADED,
-                    DOCUMENTS_GROUP,
-                    ingestor.handle,
-                    DocumentUploaded,
-                    settings.documents_in_flight,  # most of them wait in the ingestor's fair line
-                    on_dead_letter=ingestor.on_dead_letter,
-                    # Documents are the heavy, hostile input: count their deliveries durably so
-                    # one that kills the process is set aside instead of crash-looping it.
-                    delivery_counter=deliveries,
-                    max_solo_crashes=settings.max_solo_crashes,
-                ),
-                consume(
-                    Topics.CHAT_COMPLETED,
-                    CHAT_GROUP,
-                    indexer.handle,
-                    ChatCompleted,
-                    settings.chat_concurrency,
-                    # Memory runs the same native embedding in this process: a turn that kills it
-                    # must not crash-loop the documents beside it either.
-                    delivery_counter=deliveries,
-                    max_solo_crashes=settings.max_solo_crashes,
-                ),
-                consume(
-                    Topics.CONVERSATIONS_DELETED, DELETIONS_GROUP, deletions.handle, ConversationDeleted, 4
-                ),
-            ]
-            for loop in loops:  # producer first, consumers after (docs/contracts.md, "Conventions")
-                await loop.start()
-            register_check(app, "consumers", _consumers_check(loops), required=False)
-            yield
-        finally:
-            # Consumers before the producer (their in-flight work may still publish); one failing
-            # step must not keep the others from running.
-            steps = [
-                *(loop.stop for loop in loops),
-                batcher.aclose,
-                producer.stop,
-                weaviate.close,
-                mongo.close,
-            ]
-            for step in steps:
-                try:
-                    await step()
-                except Exception:
-                    log.exception("shutdown step %s failed", getattr(step, "__qualname__", step))
-
-    app = FastAPI(title="Alice dataflow", lifespan=lifespan)
+    app = FastAPI(title="Alice dataflow", lifespan=starting_in_background(start, settings.service_name))
     install_observability(app, settings.service_name)
     install_error_handlers(app)
     guard = internal_token_guard(settings.alice_internal_token)

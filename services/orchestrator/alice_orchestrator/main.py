@@ -6,7 +6,6 @@ in-flight replies finish or are abandoned uncommitted before the producer goes a
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager
 
 from alice_common import clients, vectorstore
 from alice_common.app_context import set_app_context
@@ -15,6 +14,7 @@ from alice_common.events import ChatCompleted, ConversationDeleted, Topics
 from alice_common.kafka import ConsumeLoop, ensure_topics, publish
 from alice_common.kafka.deliveries import RedisDeliveryCounter
 from alice_common.observability import install_observability, register_check
+from alice_common.startup import Startup, starting_in_background
 from fastapi import FastAPI
 
 from alice_orchestrator.api import install_internal_api
@@ -31,17 +31,22 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        producer = await clients.started_kafka_producer(settings)
+    async def start(app: FastAPI, startup: Startup) -> None:
+        # Each store may still be coming up: every step that needs one waits for it
+        # (alice_common.startup). Redis is connected on first use.
+        producer = await startup.retry("kafka producer", clients.started_kafka_producer, settings)
+        startup.on_stop(producer.stop)
         # Kafka and the consumer are reported, not required: the Service only routes the internal
         # API (history) here, which needs MongoDB alone; consuming needs no Service at all.
         register_check(app, "kafka", clients.kafka_check(producer), required=False)
         redis = clients.redis_client(settings)
+        startup.on_stop(redis.aclose)
         register_check(app, "redis", clients.redis_check(redis))
         mongo = clients.mongo_client(settings)
+        startup.on_stop(mongo.close)
         register_check(app, "mongodb", clients.mongo_check(mongo))
         weaviate = clients.weaviate_client(settings)
+        startup.on_stop(weaviate.close)
         try:
             await weaviate.connect()
         except Exception as exc:  # chat works without it; retrieval reconnects when it is back
@@ -50,13 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         register_check(app, "weaviate", clients.weaviate_check(weaviate), required=False)
 
         store = ChatStore(mongo[settings.mongodb_database])
-        await store.ensure_indexes()
+        await startup.retry("mongodb indexes", store.ensure_indexes)
         if weaviate.is_connected():
             try:
                 await vectorstore.ensure_collections(weaviate)
             except Exception as exc:  # retrieval degrades to "no sources" until Weaviate is back
                 log.warning("cannot ensure Weaviate collections: %s", exc)
         provider = await asyncio.to_thread(make_provider, settings)
+        startup.on_stop(provider.close)
         warm_up = getattr(provider, "warm_up", None)
         if warm_up is not None:
             await warm_up()
@@ -71,8 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         retriever = WeaviateRetriever(settings, weaviate, embedder)
         handler = ChatHandler(settings, store, redis, provider, publish_completed, retriever)
         set_app_context(app, AppContext(settings, store, handler.recent_turns, provider, publish_deleted))
-        await ensure_topics(
-            settings, [Topics.CHAT_REQUESTS, Topics.CHAT_COMPLETED, Topics.CONVERSATIONS_DELETED]
+        await startup.retry(
+            "kafka topics",
+            ensure_topics,
+            settings,
+            [Topics.CHAT_REQUESTS, Topics.CHAT_COMPLETED, Topics.CONVERSATIONS_DELETED],
         )
         loop = ConsumeLoop(
             settings,
@@ -94,24 +103,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "heartbeat_interval_ms": max(1000, settings.chat_consumer_session_timeout_ms // 3),
             },
         )
-        await loop.start()
+        await startup.retry("chat.requests consumer", loop.start)
+        startup.on_stop(loop.stop)
 
         async def consumer_check() -> None:
             if not loop.assigned:
                 raise RuntimeError("chat.requests consumer not assigned yet")
 
         register_check(app, "consumer", consumer_check, required=False)
-        try:
-            yield
-        finally:
-            await loop.stop()
-            await provider.close()
-            await producer.stop()
-            await redis.aclose()
-            await mongo.close()
-            await weaviate.close()
 
-    app = FastAPI(title="Alice orchestrator", lifespan=lifespan)
+    app = FastAPI(title="Alice orchestrator", lifespan=starting_in_background(start, settings.service_name))
     install_observability(app, settings.service_name)
     install_internal_api(app, settings)
     return app

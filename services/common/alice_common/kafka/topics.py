@@ -35,8 +35,8 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-admin"
     )
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t not in existing]
         if missing:
