@@ -4,8 +4,10 @@ test_deploy.py (file order); it deletes pods. docs/operations.md, "Pod death", s
 kubectl command does to the process."""
 
 import asyncio
+import contextlib
 import time
 
+import chaos
 import httpx
 import pytest
 from alice_common.reply_stream import DONE, RESET, TOKEN
@@ -134,6 +136,45 @@ async def test_a_rolling_update_of_the_orchestrator_loses_and_repeats_nothing(de
     replies = listed[1::2]
     assert all(m["status"] == "completed" and m["content"].strip() for m in replies), replies
     print(f"\nrolling update: {len(sent)} messages, streams: {streams}")
+
+
+async def test_users_chat_through_kills_and_a_rolling_restart(deployed: Deployment) -> None:
+    """The chaos schedule of tests/e2e/test_chaos.py, shortened, on the cluster: the orchestrator's
+    pod is SIGKILLed on the node (as above) every 15 s, and `kubectl rollout restart` rolls it
+    between two kills. Every accepted message ends with one completed reply equal to the stored
+    one, none is stored twice, none fails (a dead-lettered request would end as `failed`)."""
+    kube = deployed.kube
+    all_ready(kube, "orchestrator", "backend")
+
+    async def kill() -> None:
+        pods = live_pods(kube, "orchestrator")
+        victim = next((p for p in pods if ready(p)), pods[0])  # a working one, if any is ready
+        await asyncio.to_thread(
+            kube, "delete", "pod", victim["metadata"]["name"], "--grace-period=0", "--force", "--wait=false"
+        )
+        # A pod still starting may have no container to kill yet.
+        with contextlib.suppress(AssertionError, KeyError, IndexError):
+            await asyncio.to_thread(sigkill_container, kube, victim)
+
+    async def rollout() -> None:
+        await asyncio.to_thread(kube, "rollout", "restart", "deployment/orchestrator")
+        await asyncio.to_thread(
+            kube, "rollout", "status", "deployment/orchestrator", "--timeout=600s", timeout=660
+        )
+
+    schedule = chaos.Schedule(
+        kills=4, interval_s=15, warmup_s=10, pace_s=15, restarts={2: ("orchestrator (rollout)", rollout)},
+        drain_s=600,
+    )  # fmt: skip
+    async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
+        users = await chaos.new_users(api, 4, "cluster-chaos")
+        outcome = await chaos.run(api, users, schedule, kill)
+        stored = await chaos.stored_messages(api, users)
+    found = chaos.findings(outcome, stored, dead_lettered=[])
+    report = chaos.verdict(outcome, found)
+    print(f"\ncluster chaos: {report}")
+    assert len(outcome.kill_times) == 4 and outcome.restarts, report
+    assert not any(found.values()), report
 
 
 async def retrying(request, timeout_s: float) -> httpx.Response:
