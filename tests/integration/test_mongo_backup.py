@@ -41,7 +41,11 @@ def test_a_dump_restores_every_document_and_index(databases, tmp_path: Path, cap
     users.create_index("email_lower", unique=True, name="email_lower_1")
     users.insert_many(
         [
-            {"_id": f"u{i}", "email_lower": f"u{i}@example.com", "created": datetime.datetime(2026, 12, 6, i)}
+            {
+                "_id": f"u{i}",
+                "email_lower": f"u{i}@example.com",
+                "created": datetime.datetime(2026, 12, 6) + datetime.timedelta(minutes=i),
+            }
             for i in range(2500)  # more than one insert batch
         ]
     )
