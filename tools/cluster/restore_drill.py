@@ -156,7 +156,9 @@ async def create_user(api: httpx.AsyncClient, n: int) -> dict:
     if response.status_code != 201:
         raise SystemExit(f"register: {response.status_code} {response.text}")
     auth = {"Authorization": f"Bearer {response.json()['access_token']}"}
-    conversation = (await api.post("/api/conversations", headers=auth, json={})).json()["id"]
+    # A title of its own: no title is generated after the reply (which would change it meanwhile).
+    created = await api.post("/api/conversations", headers=auth, json={"title": f"Drill {tag}"})
+    conversation = created.json()["id"]
     accepted = await api.post(
         f"/api/conversations/{conversation}/messages",
         headers=auth, json={"content": "Name one colour, in one short sentence."},
@@ -215,6 +217,20 @@ async def what_the_user_sees(api: httpx.AsyncClient, user: dict) -> dict:
         "search": sorted({h["document_id"] for h in hits if h["type"] == "document"}),
         "reply_events": await events_of(api, user["reply_stream"], auth),
     }
+
+
+async def settled_view(api: httpx.AsyncClient, user: dict, timeout_s: float = 120) -> dict:
+    """What the user sees once nothing changes any more (work after a reply's `done` is finished)."""
+    deadline = time.monotonic() + timeout_s
+    seen = await what_the_user_sees(api, user)
+    while True:
+        await asyncio.sleep(3)
+        again = await what_the_user_sees(api, user)
+        if again == seen:
+            return seen
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{user['credentials']['email']}: the view keeps changing")
+        seen = again
 
 
 def compare(user: dict, before: dict, after: dict) -> list[str]:
@@ -305,7 +321,7 @@ async def drill(url: str, users: int) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=60) as api:
         say(f"creating {users} users, each with a finished reply and an indexed document, through {url}")
         created = await asyncio.gather(*(create_user(api, n) for n in range(users)))
-        before = [await what_the_user_sees(api, user) for user in created]
+        before = [await settled_view(api, user) for user in created]
         for user, seen in zip(created, before, strict=True):
             if user["document"] not in seen["search"]:
                 raise SystemExit(f"search does not find document {user['document']} even before the drill")
