@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 DEVSTACK := source scripts/env.sh && $$UV run --frozen python -m devstack
 
-.PHONY: dev up down status logs test lint format setup compose-up compose-down cluster-up cluster-down
+.PHONY: dev up down status logs test lint format setup compose-up compose-down cluster-up cluster-down cluster-dev \
+	restore-drill
 
 setup:            ## install everything (idempotent; slow steps are cached in ~/.cache/alice)
 	scripts/bootstrap.sh
@@ -32,6 +33,12 @@ compose-down:     ## stop it (data stays in named volumes; `scripts/compose.sh d
 cluster-up:       ## a local single-node Kubernetes (context kind-alice); the first run builds it (tools/cluster)
 	scripts/skaffold.sh
 	tools/cluster/cluster.sh up
+
+cluster-dev:      ## the cluster, its Secrets, offline images where no registry answers, then `skaffold dev`
+	SKAFFOLD_FLAGS="$(SKAFFOLD_FLAGS)" scripts/cluster-dev.sh
+
+restore-drill:    ## on the running cluster deployment: data, backups, the stores wiped, restore, checks
+	source scripts/env.sh && $$UV run --frozen python tools/cluster/restore_drill.py $(if $(URL),--url $(URL))
 
 cluster-down:     ## stop it; `make cluster-down PURGE=1` also deletes its volume (PVC data, loaded images)
 	tools/cluster/cluster.sh down $(if $(PURGE),--purge)

@@ -101,6 +101,7 @@ build() {
   image "alice-offline/kafka:$KAFKA_VERSION" kafka.Dockerfile "$staging/kafka"
   image "alice-offline/weaviate:$WEAVIATE_VERSION" weaviate.Dockerfile "$staging/weaviate"
   image "alice-offline/mongo:ferretdb-$FERRETDB_VERSION" mongo.Dockerfile "$staging/ferretdb"
+  image "alice-offline/curl:bookworm" curl.Dockerfile "$ctx"
 }
 
 case "${1:-}" in

@@ -1,6 +1,8 @@
-"""`skaffold dev` rebuilds and rolls out on a code change (issue 10), against the deployment the
-other cluster tests used. It runs in a copy of the checkout, so editing code never touches the
-developer's files. Runs after the other cluster tests (file order).
+"""`make cluster-dev` (issue 21: the one command for the cluster mode, as README.md and
+docs/operations.md give it) brings the app up on its own port-forwards, and its `skaffold dev`
+rebuilds and rolls out a code change (issue 10), against the deployment the other cluster tests
+used. It runs in a copy of the checkout, so editing code never touches the developer's files. Runs
+after the other cluster tests (file order).
 
 With `push: false`, skaffold deploys each image under its image ID, so the copy's first dev
 iteration finds every image already built and deployed (identical content, identical ID) and only
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kube import ROOT, STORES, Deployment, Kube, skaffold_argv, start_skaffold, stop_skaffold
+from kube import FORWARD, ROOT, STORES, Deployment, Kube, start_skaffold, stop_skaffold
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -46,35 +48,69 @@ def store_pods(kube: Kube) -> set[str]:
     return {p["metadata"]["uid"] for p in kube.pods(f"app.kubernetes.io/name in ({','.join(STORES)})")}
 
 
-def served_version(deployed: Deployment) -> str | None:
+def served_version(port: int) -> str | None:
     try:
-        response = httpx.get(f"http://127.0.0.1:{deployed.ports['backend']}/openapi.json", timeout=10)
+        response = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10)
         return response.json()["info"]["version"] if response.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None
 
 
-def test_skaffold_dev_rebuilds_and_rolls_out_a_code_change(deployed: Deployment, tmp_path: Path) -> None:
+def frontend_answers(port: int) -> bool:
+    """The app as a browser opens it: nginx's page, and the API behind it."""
+    try:
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+        api = httpx.get(f"http://127.0.0.1:{port}/api/conversations", timeout=10)
+        return page.status_code == 200 and 'id="root"' in page.text and api.status_code == 401
+    except httpx.HTTPError:
+        return False
+
+
+def cluster_dev_argv() -> list[str]:
+    """The documented command. The flags only keep the test's shared deployment as it is: the
+    run-id every test session uses (kube.skaffold_argv), no cleanup or image pruning on exit."""
+    flags = "--label skaffold.dev/run-id=alice-cluster-tests --cleanup=false --no-prune=true"
+    return ["make", "cluster-dev", f"SKAFFOLD_FLAGS={flags} --interactive=false --update-check=false"]
+
+
+def test_make_cluster_dev_serves_the_app_and_rolls_out_a_code_change(
+    deployed: Deployment, tmp_path: Path
+) -> None:
     kube = deployed.kube
     stores_before = store_pods(kube)
     checkout = tmp_path / "alice"
     copy_checkout(checkout)
-    log_path = tmp_path / "skaffold-dev.log"
-    # --no-prune: on exit skaffold dev would remove the images it built, which the deployment (and
-    # the runbook test after this one) still run.
-    argv = skaffold_argv("dev", deployed.profiles, "--port-forward=off", "--cleanup=false", "--no-prune=true")
-    proc = start_skaffold(argv, checkout, kube.env, log_path)
+    log_path = tmp_path / "cluster-dev.log"
+    # The same profiles as the deployment (the same choice cluster-dev makes by itself here).
+    env = {**kube.env, "ALICE_CLUSTER_PROFILES": deployed.profiles}
+    started = time.monotonic()
+    proc = start_skaffold(cluster_dev_argv(), checkout, env, log_path)
 
     def watching(times: int) -> bool:
         text = log_path.read_text(errors="replace")
-        assert proc.poll() is None, f"skaffold dev exited {proc.returncode}:\n{text[-5000:]}"
+        assert proc.poll() is None, f"make cluster-dev exited {proc.returncode}:\n{text[-5000:]}"
         return text.count(WATCHING) >= times
 
     try:
-        kube.wait_for("skaffold dev's first iteration", lambda: watching(1), 1200, interval_s=3)
+        kube.wait_for(
+            "make cluster-dev's first skaffold dev iteration", lambda: watching(1), 1200, interval_s=3
+        )
+        ports = {name: int(port) for name, port in FORWARD.findall(log_path.read_text(errors="replace"))}
+        assert set(ports) >= {"frontend", "backend"}, ports
+        # Its own forwards, beside those of the deployment's `skaffold run` (which hold 13000/18000).
+        assert ports["frontend"] != deployed.ports["frontend"], ports
+        kube.wait_for(
+            "the app answering through cluster-dev's forward",
+            lambda: frontend_answers(ports["frontend"]),
+            180,
+        )
+        answered = time.monotonic() - started
+        print(
+            f"\nmake cluster-dev: the app answers on :{ports['frontend']}, {answered:.0f}s after the command"
+        )
         before = kube.images("app.kubernetes.io/name=backend")
         assert store_pods(kube) == stores_before, "skaffold dev's first deploy restarted the stores"
-        kube.wait_for("the backend answering", lambda: served_version(deployed) == "1.0.0", 180)
+        kube.wait_for("the backend answering", lambda: served_version(ports["backend"]) == "1.0.0", 180)
 
         edited = checkout / EDITED_FILE
         source = edited.read_text()
@@ -89,8 +125,10 @@ def test_skaffold_dev_rebuilds_and_rolls_out_a_code_change(deployed: Deployment,
             lambda: (after := kube.images("app.kubernetes.io/name=backend")) and after.isdisjoint(before),
             300,
         )
-        # skaffold run's forward follows the Service to the new pod: the edited code answers.
-        kube.wait_for("the edited backend answering", lambda: served_version(deployed) == EDITED_VERSION, 180)
+        # The forward follows the Service to the new pod: the edited code answers.
+        kube.wait_for(
+            "the edited backend answering", lambda: served_version(ports["backend"]) == EDITED_VERSION, 180
+        )
         rebuilt = log_path.read_text(errors="replace").split(WATCHING, 1)[1]
         assert "alice/backend" in rebuilt
         for untouched in ("alice/frontend", "alice/orchestrator", "alice/dataflow", "alice/kafkaflow"):

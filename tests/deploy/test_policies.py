@@ -3,8 +3,10 @@ numbers of docs/operations.md ("Scaling"), Services that reach real pods, statef
 
 import inspect
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 from deploy_lib import REPO, containers, pod_spec, pod_template
 
 ALICE_PORTS = {"backend": 8000, "orchestrator": 8001, "dataflow": 8002, "kafkaflow": 9094, "frontend": 3000}
@@ -360,6 +362,32 @@ def test_backups_follow_the_plan(full_variant) -> None:
     assert schedules["backup-redis"] == "*/15 * * * *"  # RDB every 15 minutes
     assert schedules["backup-weaviate"].endswith("* * *")  # daily
     mongodump = pod_spec(variant.get("CronJob", "backup-mongodb"))["containers"][0]["args"][0]
-    assert "mongodump" in mongodump and "--archive" in mongodump
+    # mongodump's directory layout, which alice_common.mongo_backup also writes and reads.
+    assert "mongodump" in mongodump and "--gzip --out=" in mongodump and "mongorestore" in mongodump
     redis = variant.get("Deployment", "redis")
     assert "--save 900 1" in pod_spec(redis)["containers"][0]["args"][0]
+
+
+def test_the_test_clusters_mongodb_backup_is_the_production_script_with_the_stand_in_tool() -> None:
+    """tests/cluster/overlay runs MongoDB's backup and restore with alice_common.mongo_backup (no
+    mongodump there): the script must be the production CronJob's, line for line, with only the
+    two commands replaced, so the restore drill tests what production runs."""
+
+    def script(path: Path, find) -> str:
+        for doc in yaml.safe_load_all(path.read_text()):
+            found = find(doc)
+            if found is not None:
+                return found
+        raise AssertionError(f"no backup-mongodb script in {path}")
+
+    production = script(
+        REPO / "k8s/backup/mongodb-backup.yaml",
+        lambda d: pod_spec(d)["containers"][0]["args"][0] if d and d.get("kind") == "CronJob" else None,
+    )
+    overlay = yaml.safe_load((REPO / "tests/cluster/overlay/kustomization.yaml").read_text())
+    patches = [p for p in overlay["patches"] if p["target"].get("name") == "backup-mongodb"]
+    [stand_in] = [op["value"] for op in yaml.safe_load(patches[0]["patch"]) if op["path"].endswith("/args/0")]
+    expected = production.replace(
+        "mongodump --uri", "python -m alice_common.mongo_backup dump --uri"
+    ).replace("mongorestore --uri", "python -m alice_common.mongo_backup restore --uri")
+    assert stand_in == expected

@@ -76,7 +76,7 @@ load_missing() {
 # The local equivalents of the third-party images (scripts/offline-images.sh), under their own
 # names: a manifest runs them only where it names them (tests/cluster/overlay does).
 OFFLINE_IMAGES=(alice-offline/redis:bookworm alice-offline/kafka:4.1.1 alice-offline/weaviate:v1.35.2
-  alice-offline/mongo:ferretdb-v1.18.0)
+  alice-offline/mongo:ferretdb-v1.18.0 alice-offline/curl:bookworm)
 
 write_kubeconfig() {
   mkdir -p "$CLUSTER_CACHE"
