@@ -31,7 +31,8 @@ async def test_sign_up_and_a_reply_streams_and_resumes_after_last_event_id(deplo
     async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
         auth = await register(api, "cluster")
         conversation = await new_conversation(api, auth)
-        accepted = await send(api, auth, conversation, "Name three colours.")
+        # A reply long enough to span several 50 ms token batches (a short one can fit in 0.3 s).
+        accepted = await send(api, auth, conversation, "Write four sentences about the sea.")
         url = accepted["stream_url"]
         arrivals: list[float] = []
 
