@@ -35,8 +35,8 @@ elif [[ "$profiles" == *offline* ]]; then
 fi
 
 echo "==> skaffold dev${profiles:+ -p $profiles} (Ctrl-C stops it and deletes what it deployed)"
-# The services exit while Kafka is not up yet and the kubelet restarts them: wait for skaffold.yaml's
-# deadline instead of failing on the first restart.
+# No --tolerate-failures-until-deadline: the services wait for the stores without exiting
+# (docs/operations.md, "Start-up"), so a restart is a real failure.
 # shellcheck disable=SC2086  # SKAFFOLD_FLAGS is a list of flags
 exec skaffold dev ${profiles:+-p "$profiles"} --kube-context kind-alice --port-forward=user \
-  --status-check=true --tolerate-failures-until-deadline=true ${SKAFFOLD_FLAGS:-}
+  --status-check=true ${SKAFFOLD_FLAGS:-}
