@@ -218,10 +218,21 @@ async def reply_killed_at_first_token(
     done = events[-1]["data"]["message"]
     assert done["id"] == accepted["reply_id"] and done["status"] == "completed"
     assert done["content"] == text and text.strip()
-    listed = (await api.get(f"/api/conversations/{conversation}/messages", headers=auth)).json()["items"]
+    listed = (await get_retrying(api, f"/api/conversations/{conversation}/messages", auth)).json()["items"]
     assert [(m["role"], m["status"]) for m in listed] == [("user", "completed"), ("assistant", "completed")]
     assert listed[-1]["id"] == accepted["reply_id"] and listed[-1]["content"] == text
     return kinds
+
+
+async def get_retrying(api: httpx.AsyncClient, path: str, auth: dict, bound_s: float = 60) -> httpx.Response:
+    """GET as docs/api.md tells clients: a 503 (a service that was just killed is still being
+    replaced) is retried after its `Retry-After`, within `bound_s`; anything else is returned."""
+    deadline = time.monotonic() + bound_s
+    while True:
+        response = await api.get(path, headers=auth)
+        if response.status_code != 503 or time.monotonic() > deadline:
+            return response
+        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
 
 
 async def parse_sse(response: httpx.Response) -> AsyncIterator[dict]:

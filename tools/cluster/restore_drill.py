@@ -291,12 +291,23 @@ def destroy() -> None:
     # (what `kubectl apply -f k8s/redis/` does in production).
     standalone = []
     for claim in claims["redis"]:
-        manifest = json.loads(kubectl("get", "pvc", claim, "-o", "json"))
-        manifest["metadata"] = {
-            k: manifest["metadata"][k] for k in ("name", "labels") if k in manifest["metadata"]
-        }
-        manifest["spec"] = {k: manifest["spec"][k] for k in ("accessModes", "resources", "storageClassName")}
-        manifest.pop("status", None)
+        live = json.loads(kubectl("get", "pvc", claim, "-o", "json"))
+        # The claim exactly as it was applied, so that the next `kubectl apply` of the manifests
+        # (skaffold, the runbook) finds nothing to change: a spec field the API server defaulted,
+        # such as storageClassName, copied in here would be one it must remove, and a bound
+        # claim's spec is immutable.
+        applied = (
+            live["metadata"].get("annotations", {}).get("kubectl.kubernetes.io/last-applied-configuration")
+        )
+        if applied:
+            manifest = json.loads(applied)
+        else:
+            manifest = {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {k: live["metadata"][k] for k in ("name", "labels") if k in live["metadata"]},
+                "spec": {k: live["spec"][k] for k in ("accessModes", "resources")},
+            }
         standalone.append(manifest)
     doomed = [claim for names in claims.values() for claim in names]
     say(f"destroying: the pods of {', '.join(STORES)} and the claims {doomed}")

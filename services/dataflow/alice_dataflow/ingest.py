@@ -66,9 +66,6 @@ class Ingestor:
         if not isinstance(event, DocumentUploaded):
             return
         doc = await self.store.get_any(event.document_id)
-        if doc is not None and doc["status"] == QUEUED and isinstance(exc, DeliveryLimitExceeded):
-            await self._requeue(record)
-            return
         if doc is not None and doc["status"] != FAILED:
             if isinstance(exc, DeliveryLimitExceeded):
                 reason = "processing this document crashed the indexer repeatedly; it was set aside"
@@ -76,22 +73,6 @@ class Ingestor:
                 reason = f"indexing failed after retries: {type(exc).__name__}: {exc}"[:500]
             await self.store.fail(event.document_id, reason, permanent=False)
             await self._emit(event, FAILED, 0, reason)
-
-    async def _requeue(self, record: ConsumerRecord) -> None:
-        """A document still `queued` when it was set aside for crashing the process never got a
-        turn in its last delivery: it only waited in line (with up to `DOCUMENTS_IN_FLIGHT` others)
-        while something else crashed the process. It goes back on the topic as a new record (a
-        fresh delivery count) instead of failing. Indexing it is idempotent, so the copy left in
-        the dead-letter topic cannot index it twice."""
-        await self.producer.send_and_wait(
-            self.settings.topic(Topics.DOCUMENTS_UPLOADED),
-            record.value,
-            key=record.key,
-            headers=[(k, v) for k, v in record.headers or () if not k.startswith("dlq.")],
-        )
-        log.warning(
-            "document record %s@%d only waited in line during crashes; put back", record.topic, record.offset
-        )
 
     async def ingest(self, event: DocumentUploaded) -> None:
         doc = await self.store.get_any(event.document_id)
