@@ -26,7 +26,17 @@ case "${1:-}" in
 {"builder": {"gc": {"enabled": true, "defaultKeepStorage": "${ALICE_DOCKER_BUILD_CACHE:-20GB}",
   "policy": [{"keepStorage": "${ALICE_DOCKER_BUILD_CACHE:-20GB}", "all": true}]}}}
 JSON
-    setsid dockerd --config-file "$state_dir/daemon.json" >>"$log_file" 2>&1 </dev/null &
+    # The daemon outlives this script: it must not keep the caller's open files, above all a lock
+    # (`flock /tmp/alice-cluster.lock tools/cluster/cluster.sh up` left the lock held by dockerd).
+    inherited=()
+    for fd in /proc/self/fd/*; do
+      fd="${fd##*/}"
+      ((fd > 2)) && inherited+=("$fd")
+    done
+    (
+      for fd in "${inherited[@]}"; do eval "exec $fd>&-" 2>/dev/null || true; done
+      exec setsid dockerd --config-file "$state_dir/daemon.json" >>"$log_file" 2>&1 </dev/null
+    ) &
     echo $! >"$pid_file"
     for _ in $(seq 60); do
       answers && { [[ -n "${2:-}" ]] && echo dockerd >>"$2"; exit 0; }

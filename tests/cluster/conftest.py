@@ -49,9 +49,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not ours:
         return
     # The folder-by-folder runbook replaces skaffold's deployment: it runs after the other tests.
-    last = [item for item in ours if item.path.name == "test_runbook_by_folder.py"]
+    # The alerts are induced right after the deploy checks, before tests that provoke errors, slow
+    # requests or restarts of their own: a leftover alert would have to end first (up to the rules'
+    # 5-minute windows), since each must be seen to fire because of what the test does.
+    order = {"test_deploy.py": 0, "test_monitoring.py": 1, "test_runbook_by_folder.py": 3}
     positions = [items.index(item) for item in ours]
-    for position, item in zip(positions, [i for i in ours if i not in last] + last, strict=True):
+    ordered = sorted(ours, key=lambda item: order.get(item.path.name, 2))
+    for position, item in zip(positions, ordered, strict=True):
         items[position] = item
     reason = _unavailable(_env())
     if reason is None or os.environ.get("ALICE_TEST_CLUSTER") == "1":

@@ -9,7 +9,8 @@
 #   tools/cluster/cluster.sh tag SOURCE TARGET  a second name, in the node, for an image the node has
 #   tools/cluster/cluster.sh load-offline  (re)build the offline third-party images and load them
 #                                          (no registry: see docs/operations.md)
-#   tools/cluster/cluster.sh addons [NAME...]  (re)apply add-ons (coredns local-path metrics-server keda)
+#   tools/cluster/cluster.sh addons [NAME...]  (re)apply add-ons (coredns local-path metrics-server keda
+#                                          monitoring vpa)
 #   tools/cluster/cluster.sh kubeconfig    print the path of the cluster's kubeconfig
 # Settings: ALICE_CLUSTER_CPUS (default 1.5), ALICE_CLUSTER_MEMORY (default 8g), ALICE_CLUSTER_API_PORT
 # (default 16443, on 127.0.0.1), ALICE_CLUSTER_ENGINE=auto|built|kind (auto: kind where it works).
@@ -115,7 +116,11 @@ ADDON_IMAGES=(
   "alice-cluster/coredns:$COREDNS_VERSION" "alice-cluster/local-path-provisioner:$LOCAL_PATH_VERSION"
   "alice-cluster/metrics-server:$METRICS_SERVER_VERSION" "alice-cluster/keda:$KEDA_VERSION"
   "alice-cluster/keda-adapter:$KEDA_VERSION" "alice-cluster/keda-admission-webhooks:$KEDA_VERSION"
-  alice-offline/debian:bookworm
+  "alice-cluster/prometheus-operator:$PROMETHEUS_OPERATOR_VERSION"
+  "alice-cluster/prometheus-config-reloader:$PROMETHEUS_OPERATOR_VERSION"
+  "alice-cluster/prometheus:$PROMETHEUS_VERSION" "alice-cluster/alertmanager:$ALERTMANAGER_VERSION"
+  "alice-cluster/kube-state-metrics:$KUBE_STATE_METRICS_VERSION"
+  alice-offline/debian:bookworm "alice-cluster/vpa-recommender:$VPA_VERSION"
 )
 addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached upstream files, apply, wait
   local build d
@@ -124,6 +129,11 @@ addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached up
   cp "$CLUSTER_CACHE/manifests/local-path-$LOCAL_PATH_VERSION/local-path-storage.yaml" "$build/local-path/upstream.yaml"
   cp -r "$CLUSTER_CACHE/manifests/metrics-server-$METRICS_SERVER_VERSION/base" "$build/metrics-server/upstream"
   cp -r "$CLUSTER_CACHE/manifests/keda-$KEDA_VERSION/config" "$build/keda/upstream"
+  mkdir "$build/monitoring/upstream"
+  cp -r "$CLUSTER_CACHE/manifests/prometheus-operator-rbac-$PROMETHEUS_OPERATOR_VERSION"/. "$build/monitoring/upstream/"
+  cp -r "$CLUSTER_CACHE/manifests/kube-state-metrics-$KUBE_STATE_METRICS_VERSION/standard" \
+    "$build/monitoring/upstream/kube-state-metrics"
+  cp -r "$CLUSTER_CACHE/manifests/vpa-$VPA_VERSION" "$build/vpa/upstream"
   # The images the provisioning built, named here only (tools/cluster/versions.sh has the versions).
   printf 'images:\n  - {name: alice-cluster/coredns, newTag: %s}\n' "$COREDNS_VERSION" >>"$build/coredns/kustomization.yaml"
   printf 'images:\n  - {name: rancher/local-path-provisioner, newName: alice-cluster/local-path-provisioner, newTag: %s}\n' \
@@ -136,6 +146,24 @@ addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached up
     echo "  - {name: ghcr.io/kedacore/keda-metrics-apiserver, newName: alice-cluster/keda-adapter, newTag: $KEDA_VERSION}"
     echo "  - {name: ghcr.io/kedacore/keda-admission-webhooks, newName: alice-cluster/keda-admission-webhooks, newTag: $KEDA_VERSION}"
   } >>"$build/keda/kustomization.yaml"
+  {  # the kustomization ends with its patches: list, which these extend
+    echo "  - target: {kind: Deployment, name: prometheus-operator}"
+    echo "    patch: |"
+    echo "      - {op: replace, path: /spec/template/spec/containers/0/args/1, value: \"--prometheus-config-reloader=alice-cluster/prometheus-config-reloader:$PROMETHEUS_OPERATOR_VERSION\"}"
+    local kind image version
+    for kind in Prometheus:prometheus:$PROMETHEUS_VERSION Alertmanager:alertmanager:$ALERTMANAGER_VERSION; do
+      IFS=: read -r kind image version <<<"$kind"
+      echo "  - target: {kind: $kind}"
+      echo "    patch: |"
+      echo "      - {op: add, path: /spec/image, value: \"alice-cluster/$image:$version\"}"
+      echo "      - {op: add, path: /spec/version, value: \"$version\"}"
+    done
+    echo "images:"
+    echo "  - {name: quay.io/prometheus-operator/prometheus-operator, newName: alice-cluster/prometheus-operator, newTag: $PROMETHEUS_OPERATOR_VERSION}"
+    echo "  - {name: registry.k8s.io/kube-state-metrics/kube-state-metrics, newName: alice-cluster/kube-state-metrics, newTag: $KUBE_STATE_METRICS_VERSION}"
+  } >>"$build/monitoring/kustomization.yaml"
+  printf 'images:\n  - {name: registry.k8s.io/autoscaling/vpa-recommender, newName: alice-cluster/vpa-recommender, newTag: %s}\n' \
+    "$VPA_VERSION" >>"$build/vpa/kustomization.yaml"
   say "CRDs the prod overlay uses: prometheus-operator $PROMETHEUS_OPERATOR_VERSION, cert-manager $CERT_MANAGER_VERSION"
   kc apply --server-side --force-conflicts \
     -f "$CLUSTER_CACHE/manifests/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/prometheus-operator-crd" \
@@ -154,6 +182,12 @@ addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached up
       metrics-server) kc -n kube-system rollout status deploy/metrics-server --timeout=300s ;;
       keda) kc -n keda rollout status deploy/keda-operator deploy/keda-metrics-apiserver \
               deploy/keda-admission --timeout=300s ;;
+      monitoring)
+        kc -n monitoring rollout status deploy/prometheus-operator deploy/kube-state-metrics --timeout=300s
+        # The operator creates the StatefulSets from the Prometheus and Alertmanager resources.
+        wait_until 120 "the operator's StatefulSets" kc -n monitoring get statefulset prometheus-prometheus alertmanager-alertmanager
+        kc -n monitoring rollout status statefulset/prometheus-prometheus statefulset/alertmanager-alertmanager --timeout=300s ;;
+      vpa) kc -n kube-system rollout status deploy/vpa-recommender --timeout=300s ;;
     esac >/dev/null
   done
 }
@@ -184,7 +218,7 @@ up_built() {
   wait_until 180 "the API server" kc get --raw /readyz
   wait_until 180 "the node Ready" kc wait --for=condition=Ready "node/$NODE" --timeout=5s
   load_missing "$PAUSE_IMAGE" "${ADDON_IMAGES[@]}"
-  addons coredns local-path metrics-server keda
+  addons coredns local-path metrics-server keda monitoring vpa
   # skaffold loads images into a kind-* context with `kind load docker-image`: our stand-in.
   if ! command -v kind >/dev/null; then ln -sf "$PWD/tools/cluster/kind" "$HOME/.local/bin/kind"; fi
 }
@@ -199,7 +233,7 @@ up_kind() {
   # kind brings CoreDNS and local-path; the other add-ons run the images provisioned here.
   tools/cluster/provision.sh --addons-only
   kind load docker-image --name "$NAME" "${ADDON_IMAGES[@]}"
-  addons metrics-server keda
+  addons metrics-server keda monitoring vpa
 }
 
 case "${1:-}" in
@@ -228,7 +262,8 @@ case "${1:-}" in
   tag) shift; tag_in_node "$@" ;;
   addons)
     shift
-    (($#)) || set -- coredns local-path metrics-server keda
+    (($#)) || set -- coredns local-path metrics-server keda monitoring
+    (($#)) || set -- coredns local-path metrics-server keda vpa
     addons "$@"
     ;;
   load-offline)

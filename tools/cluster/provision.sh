@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provisions everything `tools/cluster/cluster.sh up` needs, once, cached under $ALICE_CACHE_DIR/cluster:
 # binaries built from their Go modules (Kubernetes, etcd, CoreDNS, local-path-provisioner,
-# metrics-server, KEDA), the pause binary, the add-ons' upstream manifests and CRDs copied out of the
+# metrics-server, KEDA, the Prometheus Operator, Prometheus, Alertmanager, kube-state-metrics, the VPA
+# recommender), the pause binary, the add-ons' upstream manifests and CRDs copied out of the
 # module zips; then the node image and the add-on images in the local Docker daemon.
 # Idempotent: a second run checks and returns in seconds. Go build caches are private and deleted.
 set -euo pipefail
@@ -36,7 +37,12 @@ manifests() {
   copy_out github.com/kedacore/keda/v2 "$KEDA_VERSION" keda-$KEDA_VERSION config
   copy_out github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" \
     prometheus-operator-$PROMETHEUS_OPERATOR_VERSION example/prometheus-operator-crd
+  copy_out github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" \
+    prometheus-operator-rbac-$PROMETHEUS_OPERATOR_VERSION example/rbac/prometheus-operator example/rbac/prometheus
+  copy_out k8s.io/kube-state-metrics/v2 "$KUBE_STATE_METRICS_VERSION" kube-state-metrics-$KUBE_STATE_METRICS_VERSION examples/standard
   copy_out github.com/cert-manager/cert-manager "$CERT_MANAGER_VERSION" cert-manager-$CERT_MANAGER_VERSION deploy/crds
+  copy_out k8s.io/autoscaler/vertical-pod-autoscaler "$VPA_VERSION" vpa-$VPA_VERSION \
+    deploy/vpa-v1-crd-gen.yaml deploy/vpa-rbac.yaml deploy/recommender-deployment.yaml
 }
 if [[ "${1:-}" == --manifests-only ]]; then manifests; exit 0; fi
 manifests
@@ -68,16 +74,17 @@ if [[ $node == yes && ! -x "$pause_bin" ]]; then
   rm -rf "$work/k8s"
 fi
 
-addon() {  # <name> <module> <version> <package>
+addon() {  # <name> <module> <version> <package> [ldflags]
   local out="$CLUSTER_BIN/$1-$3"
   [[ -x "$out" ]] && return 0
   say "$1 $3 from $2 (a few minutes)"
   # -mod=mod: local-path-provisioner's zip carries a partial vendor/ that would otherwise be used.
-  GOFLAGS=-mod=mod build_from_module "$2" "$3" "$4" "$out"
+  GOFLAGS=-mod=mod build_from_module "$2" "$3" "$4" "$out" "${5:-}"
 }
 addon coredns github.com/coredns/coredns "$COREDNS_VERSION" .
 addon local-path-provisioner github.com/rancher/local-path-provisioner "$LOCAL_PATH_VERSION" .
 addon metrics-server sigs.k8s.io/metrics-server "$METRICS_SERVER_VERSION" ./cmd/metrics-server
+addon vpa-recommender k8s.io/autoscaler/vertical-pod-autoscaler "$VPA_VERSION" ./pkg/recommender
 keda="$CLUSTER_BIN/keda-$KEDA_VERSION"
 if [[ ! -x "$keda/keda" ]]; then
   say "KEDA $KEDA_VERSION: operator, metrics API server, admission webhooks (the longest add-on, ~5-10 min)"
@@ -89,6 +96,51 @@ if [[ ! -x "$keda/keda" ]]; then
       -ldflags "-s -w -X github.com/kedacore/keda/v2/version.Version=$KEDA_VERSION" -o "$work/keda-bin/${p#*:}" "./cmd/${p%%:*}"
   done)
   rm -rf "$keda" && mv "$work/keda-bin" "$keda"
+fi
+
+# Monitoring: the Prometheus Operator with the config reloader it puts beside each Prometheus, Prometheus
+# (3.x modules are tagged v0.3MM.P: v3.16.0 is v0.316.0; no web UI assets, the API is what is used),
+# Alertmanager and kube-state-metrics. Prometheus has a go.work that names folders its zip leaves out.
+version_ldflags() { echo "-X github.com/prometheus/common/version.Version=${1#v}"; }
+operator="$CLUSTER_BIN/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
+if [[ ! -x "$operator/prometheus-config-reloader" ]]; then
+  say "Prometheus Operator $PROMETHEUS_OPERATOR_VERSION: operator, config reloader (~3-6 min)"
+  module_source github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" "$work/prometheus-operator"
+  mkdir -p "$work/prometheus-operator-bin"
+  # Its API and client are nested modules, which the zip leaves out: the published ones of the same
+  # version (go.mod requires exactly those) instead of the replace directives pointing into ./pkg.
+  (cd "$work/prometheus-operator" \
+    && go mod edit -dropreplace=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring \
+      -dropreplace=github.com/prometheus-operator/prometheus-operator/pkg/client \
+    && for p in operator prometheus-config-reloader; do
+    GOFLAGS=-mod=mod GOCACHE="$GO_BUILD_CACHE" CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w $(version_ldflags "$PROMETHEUS_OPERATOR_VERSION")" -o "$work/prometheus-operator-bin/$p" "./cmd/$p"
+  done)
+  rm -rf "$operator" && mv "$work/prometheus-operator-bin" "$operator"
+fi
+prometheus_minor="${PROMETHEUS_VERSION#v3.}"
+prometheus_module_version="v0.$((300 + ${prometheus_minor%%.*})).${prometheus_minor#*.}"
+GOWORK=off addon prometheus github.com/prometheus/prometheus "$prometheus_module_version" ./cmd/prometheus \
+  "$(version_ldflags "$PROMETHEUS_VERSION")"
+# promtool: the rules' unit tests (tests/cluster/test_alert_rules.py).
+GOWORK=off addon promtool github.com/prometheus/prometheus "$prometheus_module_version" ./cmd/promtool \
+  "$(version_ldflags "$PROMETHEUS_VERSION")"
+addon kube-state-metrics k8s.io/kube-state-metrics/v2 "$KUBE_STATE_METRICS_VERSION" . \
+  "$(version_ldflags "$KUBE_STATE_METRICS_VERSION")"
+alertmanager="$CLUSTER_BIN/alertmanager-$ALERTMANAGER_VERSION"
+if [[ ! -x "$alertmanager" ]]; then
+  say "Alertmanager $ALERTMANAGER_VERSION (a few minutes)"
+  # Its web UI is built with npm into ui/app/dist, which the module zip leaves out but go:embed
+  # requires: a one-line page stands in (the API, /api/v2, is what is used).
+  module_source github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION" "$work/alertmanager"
+  for ui in elm mantine; do
+    mkdir -p "$work/alertmanager/ui/app/dist/$ui"
+    echo '<p>Web UI not built here: use the API, /api/v2/alerts</p>' >"$work/alertmanager/ui/app/dist/$ui/index.html"
+  done
+  (cd "$work/alertmanager" && GOCACHE="$GO_BUILD_CACHE" CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-s -w $(version_ldflags "$ALERTMANAGER_VERSION")" -o "$alertmanager.new" ./cmd/alertmanager)
+  mv "$alertmanager.new" "$alertmanager"
+  rm -rf "$work/alertmanager"
 fi
 
 # Images in the local Docker daemon: the node (Debian with its containerd, runc and CNI plugins, plus
@@ -111,8 +163,9 @@ scratch_image() {  # <tag> <binary>...
   local ctx="$work/img-${1//[\/:]/_}"
   mkdir -p "$ctx"
   local b copies=""
-  for b in "${@:2}"; do cp "$b" "$ctx/"; copies+="COPY $(basename "$b") /$(basename "$b")"$'\n'; done
-  printf 'FROM scratch\n%sUSER 65532:65532\nENTRYPOINT ["/%s"]\n' "$copies" "$(basename "$2")" >"$ctx/Dockerfile"
+  local dir="${SCRATCH_BIN_DIR:-}"  # /bin: where the Prometheus Operator runs its images' binaries from
+  for b in "${@:2}"; do cp "$b" "$ctx/"; copies+="COPY $(basename "$b") $dir/$(basename "$b")"$'\n'; done
+  printf 'FROM scratch\n%sUSER 65532:65532\nENTRYPOINT ["%s/%s"]\n' "$copies" "$dir" "$(basename "$2")" >"$ctx/Dockerfile"
   docker build -q -t "$1" "$ctx" >/dev/null
 }
 if [[ $node == yes ]]; then
@@ -120,11 +173,21 @@ if [[ $node == yes ]]; then
   scratch_image "$PAUSE_IMAGE" "$work/pause/pause"
 fi
 mkdir -p "$work/renamed"
-for pair in "coredns:$COREDNS_VERSION" "local-path-provisioner:$LOCAL_PATH_VERSION" "metrics-server:$METRICS_SERVER_VERSION"; do
+for pair in "coredns:$COREDNS_VERSION" "local-path-provisioner:$LOCAL_PATH_VERSION" "metrics-server:$METRICS_SERVER_VERSION" \
+  "vpa-recommender:$VPA_VERSION"; do
   cp "$CLUSTER_BIN/${pair%%:*}-${pair#*:}" "$work/renamed/${pair%%:*}"
   scratch_image "alice-cluster/$pair" "$work/renamed/${pair%%:*}"
 done
 for b in keda keda-adapter keda-admission-webhooks; do
   scratch_image "alice-cluster/$b:$KEDA_VERSION" "$keda/$b"
 done
+scratch_image "alice-cluster/prometheus-operator:$PROMETHEUS_OPERATOR_VERSION" "$operator/operator"
+SCRATCH_BIN_DIR=/bin scratch_image "alice-cluster/prometheus-config-reloader:$PROMETHEUS_OPERATOR_VERSION" \
+  "$operator/prometheus-config-reloader"
+cp "$CLUSTER_BIN/prometheus-$prometheus_module_version" "$work/renamed/prometheus"
+SCRATCH_BIN_DIR=/bin scratch_image "alice-cluster/prometheus:$PROMETHEUS_VERSION" "$work/renamed/prometheus"
+cp "$CLUSTER_BIN/alertmanager-$ALERTMANAGER_VERSION" "$work/renamed/alertmanager"
+SCRATCH_BIN_DIR=/bin scratch_image "alice-cluster/alertmanager:$ALERTMANAGER_VERSION" "$work/renamed/alertmanager"
+cp "$CLUSTER_BIN/kube-state-metrics-$KUBE_STATE_METRICS_VERSION" "$work/renamed/kube-state-metrics"
+scratch_image "alice-cluster/kube-state-metrics:$KUBE_STATE_METRICS_VERSION" "$work/renamed/kube-state-metrics"
 say "cluster provisioned (binaries in $CLUSTER_BIN, images alice-cluster/*)"
