@@ -15,6 +15,7 @@ import json
 import statistics
 import time
 
+from alice_orchestrator.providers.base import ChatProvider
 from alice_orchestrator.providers.local import LocalProvider
 
 QUESTIONS = [
@@ -25,7 +26,7 @@ QUESTIONS = [
 ]
 
 
-async def one(provider: LocalProvider, question: str, max_tokens: int, started: float) -> dict:
+async def one(provider: ChatProvider, question: str, max_tokens: int, started: float) -> dict:
     generation = provider.stream(
         [{"role": "user", "content": question}], max_tokens=max_tokens, temperature=0.0
     )
@@ -43,7 +44,7 @@ async def one(provider: LocalProvider, question: str, max_tokens: int, started: 
     }
 
 
-async def wave(provider: LocalProvider, n: int, max_tokens: int) -> dict:
+async def wave(provider: ChatProvider, n: int, max_tokens: int) -> dict:
     started = time.perf_counter()
     runs = await asyncio.gather(
         *(one(provider, QUESTIONS[i % len(QUESTIONS)], max_tokens, started) for i in range(n))

@@ -11,6 +11,7 @@ from alice_common import clients, vectorstore
 from alice_common.app_context import set_app_context
 from alice_common.embeddings import get_embedder
 from alice_common.events import ChatCompleted, ConversationDeleted, Topics
+from alice_common.host_check import AllowedHostsMiddleware
 from alice_common.kafka import ConsumeLoop, ensure_topics, publish
 from alice_common.kafka.deliveries import RedisDeliveryCounter
 from alice_common.observability import install_observability, register_check
@@ -114,5 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Alice orchestrator", lifespan=starting_in_background(start, settings.service_name))
     install_observability(app, settings.service_name)
+    app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
     install_internal_api(app, settings)
     return app

@@ -10,6 +10,9 @@ DEFAULT_SYSTEM_PROMPT = "You are Alice, a helpful assistant. Answer clearly and 
 class Settings(AliceSettings, EmbeddingSettings):
     service_name: str = "orchestrator"
     port: int = 8001
+    # The names this service answers to in the Host header (probes are exempt): the backend calls
+    # it by its service name in compose and k8s.
+    allowed_hosts: str = "127.0.0.1,localhost"
 
     # Conversations handled at once by one replica (key-ordered: one at a time per conversation).
     chat_concurrency: int = Field(8, ge=1)
@@ -22,9 +25,11 @@ class Settings(AliceSettings, EmbeddingSettings):
     # How fast the group notices a dead replica and hands its conversations to another one.
     chat_consumer_session_timeout_ms: int = Field(10000, ge=1000)
 
-    # Chat model. `local` runs the bundled SmolLM2 GGUF; `openai` is any OpenAI-compatible endpoint;
-    # `fake` is a deterministic stand-in for pipeline benchmarks only.
-    llm_provider: Literal["local", "openai", "fake"] = "local"
+    # Chat model. `local` runs the bundled SmolLM2 GGUF in this process; `inference` is the inference
+    # service (llama.cpp's llama-server at INFERENCE_URL, serving the same model to every replica);
+    # `openai` is any OpenAI-compatible endpoint; `fake` is a deterministic stand-in for benchmarks.
+    llm_provider: Literal["local", "inference", "openai", "fake"] = "local"
+    inference_url: str = "http://127.0.0.1:8090"
     llm_max_tokens: int = Field(256, ge=1)
     # Low by default: the 135M local model drifts (other languages, invented facts) when hotter.
     llm_temperature: float = Field(0.3, ge=0.0, le=2.0)

@@ -43,7 +43,7 @@ async def generate_title(
     ]
 
     async def ask() -> str:
-        generation = provider.stream(messages, max_tokens=max_tokens, temperature=0.2)
+        generation = provider.stream(messages, max_tokens=max_tokens, temperature=0.2, chore=True)
         parts: list[str] = []
         try:
             async for delta in generation:

@@ -131,3 +131,69 @@ async def test_several_instances_serve_the_line_first_come_first_served():
 def test_an_empty_line_is_refused():
     with pytest.raises(ValueError):
         InstanceQueue([])
+
+
+async def chore(line: InstanceQueue) -> asyncio.Task:
+    task = asyncio.create_task(line.acquire(chore=True))
+    await settle()
+    return task
+
+
+async def test_a_waiting_reply_goes_before_a_chore_that_waited_longer():
+    line = InstanceQueue(["model"])
+    held = await line.acquire()
+    title = await chore(line)
+    reply = Waiting(line, "reply")
+    await settle()
+    assert reply.positions == [1]  # a chore ahead in time is not ahead in line
+
+    line.release(held)
+    assert await reply.instance() == "model"
+    await settle()
+    assert not title.done()
+    line.release(await reply.instance())
+    assert await asyncio.wait_for(title, 2) == "model"
+
+
+async def test_with_several_slots_a_chore_leaves_one_free_for_a_reply():
+    line = InstanceQueue(["slot0", "slot1"])
+    first_reply = await line.acquire()
+    title = await chore(line)
+    assert not title.done()  # taking the last free slot would make the next reply wait
+
+    second_reply = Waiting(line, "second")
+    assert await second_reply.instance() == "slot1" and second_reply.positions == []
+    line.release(first_reply)
+    await settle()
+    assert not title.done()  # one slot free again: still kept for replies
+
+    line.release(await second_reply.instance())
+    assert await asyncio.wait_for(title, 2) in ("slot0", "slot1")
+
+
+async def test_chores_hold_one_slot_at_a_time_and_a_reply_finds_a_free_one():
+    line = InstanceQueue(["s0", "s1", "s2", "s3"])
+    first, second = await chore(line), await chore(line)
+    assert first.done() and not second.done()
+    replies = [await line.acquire() for _ in range(3)]  # every reply starts at once
+    assert len(set(replies)) == 3
+    line.release(first.result())
+    await settle()
+    assert not second.done()  # one slot free: kept for a reply
+    line.release(replies[0])
+    assert await asyncio.wait_for(second, 2)
+
+
+async def test_a_stopped_reply_lets_a_waiting_chore_go():
+    line = InstanceQueue(["model"])
+    held = await line.acquire()
+    reply = Waiting(line, "reply")
+    title = await chore(line)
+    line.release(held)  # goes to the reply
+    await reply.instance()
+    reply2 = Waiting(line, "reply2")
+    await settle()
+    reply2.task.cancel()
+    await asyncio.gather(reply2.task, return_exceptions=True)
+    line.release(await reply.instance())
+    assert await asyncio.wait_for(title, 2) == "model"

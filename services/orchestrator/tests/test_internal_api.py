@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "test-internal-token"
+TOKEN = "test-internal-token-long-enough-to-be-a-secret"
 HEADERS = {"X-Internal-Token": TOKEN}
 
 

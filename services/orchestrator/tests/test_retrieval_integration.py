@@ -20,7 +20,11 @@ CHUNKS = [
 
 @pytest.fixture
 async def weaviate(infra):
-    settings = Settings(weaviate_url=infra.weaviate_url, weaviate_grpc_port=infra.weaviate_grpc_port)
+    settings = Settings(
+        weaviate_url=infra.weaviate_url,
+        weaviate_grpc_port=infra.weaviate_grpc_port,
+        weaviate_api_key=infra.weaviate_api_key,
+    )
     client = clients.weaviate_client(settings)
     await client.connect()
     await vectorstore.ensure_collections(client)

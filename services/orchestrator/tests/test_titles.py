@@ -23,7 +23,9 @@ class ScriptedProvider:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def stream(self, messages, *, max_tokens, temperature):
+    def stream(self, messages, *, max_tokens, temperature, chore=False):
+        self.chore = chore
+
         async def deltas():
             if self.fail:
                 raise RuntimeError("model down")
@@ -40,3 +42,9 @@ async def test_generate_title_uses_the_model_and_falls_back_when_it_fails_or_say
         == "How do I bake bread?"
     )
     assert await generate_title(ScriptedProvider("."), "Tell me about tea") == "Tell me about tea"
+
+
+async def test_a_title_is_asked_for_as_a_chore_so_replies_go_first():
+    provider = ScriptedProvider("Baking bread")
+    await generate_title(provider, "How do I bake bread?")
+    assert provider.chore is True

@@ -1,14 +1,26 @@
 """Provision the infrastructure binaries into the per-user cache; every step is skipped when cached."""
 
+import fcntl
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
+import tarfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
-from devstack.config import FERRETDB_VERSION, KAFKA_VERSION, TOOL_DIR, WEAVIATE_VERSION, Config
+from devstack.config import (
+    FERRETDB_VERSION,
+    KAFKA_VERSION,
+    TOOL_DIR,
+    WEAVIATE_VERSION,
+    Config,
+    EngineSource,
+    engine_source,
+)
 
 
 class ProvisionError(RuntimeError):
@@ -129,8 +141,91 @@ def ensure_weaviate(cfg: Config) -> Path:
     return binary
 
 
+# Only llama-server, linked statically so the cached binary stands alone (the build tree is deleted);
+# no network at build time (no curl, no prebuilt web UI download). The CPU flags are the wheel's:
+# llama.cpp's defaults plus CMAKE_ARGS, which the llama-cpp-python build honours too.
+LLAMA_SERVER_CMAKE_FLAGS = [
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DBUILD_SHARED_LIBS=OFF",
+    "-DLLAMA_CURL=OFF",
+    "-DLLAMA_OPENSSL=OFF",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_BUILD_TOOLS=ON",
+    "-DLLAMA_BUILD_SERVER=ON",
+    "-DLLAMA_BUILD_APP=OFF",
+    "-DLLAMA_BUILD_UI=OFF",
+    "-DLLAMA_USE_PREBUILT_UI=OFF",
+]
+BUILD_JOBS = os.environ.get("ALICE_BUILD_JOBS", "2")  # shared machines: never every core
+
+
+def _fetch_engine_source(source: EngineSource, into: Path, log_file: Path) -> Path:
+    """The pinned sdist (digest checked against uv.lock), unpacked down to its vendor/llama.cpp."""
+    archive = into / Path(source.url).name
+    say(f"downloading the llama-cpp-python {source.version} sdist (llama.cpp sources, ~80 MB)")
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(source.url, timeout=60) as response, archive.open("wb") as out:
+        while chunk := response.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != source.sha256:
+        raise ProvisionError(f"{archive.name}: sha256 {digest.hexdigest()} is not uv.lock's {source.sha256}")
+    prefix = f"llama_cpp_python-{source.version}/vendor/llama.cpp/"
+    with tarfile.open(archive) as tar:
+        members = [m for m in tar.getmembers() if m.name.startswith(prefix)]
+        if not members:
+            raise ProvisionError(f"{archive.name} has no {prefix}")
+        tar.extractall(into, members=members, filter="data")
+    archive.unlink()
+    return into / prefix
+
+
+def ensure_llama_server(cfg: Config) -> Path:
+    """llama.cpp's llama-server built from the pinned llama-cpp-python sdist; first run only."""
+    binary = cfg.llama_server_bin
+    if binary.is_file():
+        return binary
+    cmake = require("cmake", "install CMake 3.14+ and a C++17 compiler (Debian: cmake build-essential)")
+    source = engine_source()
+    work = cfg.cache_dir / "wip" / binary.parent.name
+    work.parent.mkdir(parents=True, exist_ok=True)
+    with (work.parent / f"{binary.parent.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another clone building the same version: wait for it
+        if binary.is_file():
+            return binary
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        try:
+            log_file = cfg.logs_dir / "provision-llama-server.log"
+            src = _fetch_engine_source(source, work, log_file)
+            build, target = work / "build", "llama-server"
+            generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+            extra = shlex.split(os.environ.get("CMAKE_ARGS", ""))
+            run_slow_step(
+                f"configuring llama-server {source.version}",
+                [cmake, "-S", str(src), "-B", str(build), *generator, *LLAMA_SERVER_CMAKE_FLAGS, *extra],
+                log_file=log_file,
+            )
+            run_slow_step(
+                f"building llama-server {source.version} with {BUILD_JOBS} jobs at low priority "
+                "(first run only, 10+ minutes)",
+                ["nice", "-n", "10", cmake, "--build", str(build), "-j", BUILD_JOBS, "--target", target],
+                log_file=cfg.logs_dir / "provision-llama-server-build.log",
+            )
+            built = build / "bin" / target
+            staging = binary.with_name("llama-server.new")
+            binary.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(built, staging)
+            staging.rename(binary)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return binary
+
+
 def provision_all(cfg: Config) -> None:
     ensure_redis(cfg)
     ensure_kafka(cfg)
     ensure_ferretdb(cfg)
     ensure_weaviate(cfg)
+    ensure_llama_server(cfg)

@@ -12,6 +12,12 @@ def make_provider(settings: Settings) -> ChatProvider:
 
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         return OpenAICompatProvider(settings.llm_base_url, settings.llm_model, key, settings.llm_timeout_s)
+    if settings.llm_provider == "inference":
+        from alice_orchestrator.providers.inference import InferenceProvider
+
+        return InferenceProvider(
+            settings.inference_url, settings.llm_model, settings.llm_model_path, settings.llm_timeout_s
+        )
     if settings.llm_provider == "fake":
         from alice_orchestrator.providers.fake import FakeProvider
 

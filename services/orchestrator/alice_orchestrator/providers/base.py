@@ -47,6 +47,7 @@ class GenerationRequest:
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
     on_queue: OnQueue | None = None
+    chore: bool = False
 
 
 class ChatProvider:
@@ -66,13 +67,17 @@ class ChatProvider:
         stop: list[str] | None = None,
         seed: int | None = None,
         on_queue: OnQueue | None = None,
+        chore: bool = False,
     ) -> Generation:
         """`stop`: strings that end the reply where they would start (not included in it).
         `seed`: make the run reproducible, so a retry of the same request generates the same text
         (same sampling seed, and no state carried over from earlier runs).
         `on_queue`: told the request's place in line (see the module's docstring); providers
-        without a queue never call it."""
-        request = GenerationRequest(messages, max_tokens, temperature, list(stop or []), seed, on_queue)
+        without a queue never call it.
+        `chore`: nobody waits on this text (a title): it goes after every waiting reply."""
+        request = GenerationRequest(
+            messages, max_tokens, temperature, list(stop or []), seed, on_queue, chore
+        )
         generation = Generation(deltas=None)  # type: ignore[arg-type]
         generation.deltas = self._deltas(generation, request)
         return generation

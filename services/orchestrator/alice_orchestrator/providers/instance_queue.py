@@ -1,10 +1,17 @@
-"""Model instances handed out first come, first served, with every waiter's place in line.
+"""Model instances (or a server's slots) handed out replies first, each class first come, first
+served, with every waiting reply's place in line.
 
-A request that finds an instance free takes it at once and hears nothing. One that has to wait
-is told its position (1 = next) before it waits and again each time the position changes: when
-someone ahead gets an instance or gives up waiting (a stop). Positions are those of this process:
-each orchestrator process has its own instances and its own line.
+A request that finds an instance free takes it at once and hears nothing. A reply that has to wait
+is told its position among the waiting replies (1 = next) before it waits and again each time the
+position changes: when someone ahead gets an instance or gives up waiting (a stop).
 
+Chores (titles, anything no person is waiting on) come after every waiting reply. Where there are
+several instances, a chore also leaves one free for a reply that may arrive meanwhile, and chores
+hold at most one instance at a time: a reply then waits only when every instance is busy, and never
+for a chore that started after it. With a single instance a chore simply takes its turn after the
+replies (it cannot be interrupted, so it may still hold the instance when a reply arrives).
+
+Positions are those of this process: each orchestrator process has its own line.
 Runs on one event loop; `release` is called there too (never from a model thread).
 """
 
@@ -33,27 +40,47 @@ class InstanceQueue(Generic[T]):
         if not instances:
             raise ValueError("an instance queue needs at least one instance")
         self._free: deque[T] = deque(instances)
-        self._waiters: list[_Waiter[T]] = []
+        self._replies: list[_Waiter[T]] = []
+        self._chores: list[_Waiter[T]] = []
+        self._held_by_chores: set[int] = set()  # id() of the instances chores hold
+        shared = len(instances) > 1
+        self._keep_free_for_replies = 1 if shared else 0
+        self._chore_limit = 1
 
     @property
     def waiting(self) -> int:
         """How many requests wait for an instance."""
-        return len(self._waiters)
+        return len(self._replies) + len(self._chores)
 
-    async def acquire(self, on_position: OnPosition | None = None) -> T:
-        """An instance, once every earlier request has had one. Cancelling the wait leaves the
-        line (those behind move up); an instance granted at the moment of cancelling is passed on."""
-        if self._free and not self._waiters:
-            return self._free.popleft()
+    def _chore_may_start(self) -> bool:
+        return (
+            not self._replies
+            and len(self._held_by_chores) < self._chore_limit
+            and len(self._free) > self._keep_free_for_replies
+        )
+
+    def _take(self, chore: bool) -> T:
+        instance = self._free.popleft()
+        if chore:
+            self._held_by_chores.add(id(instance))
+        return instance
+
+    async def acquire(self, on_position: OnPosition | None = None, *, chore: bool = False) -> T:
+        """An instance, once every earlier request of its class (and, for a chore, every waiting
+        reply) has had one. Cancelling the wait leaves the line (those behind move up); an
+        instance granted at the moment of cancelling is passed on."""
+        line = self._chores if chore else self._replies
+        if not line and (self._chore_may_start() if chore else bool(self._free)):
+            return self._take(chore)
         waiter: _Waiter[T] = _Waiter()
-        self._waiters.append(waiter)
+        line.append(waiter)
         reported = 0
         try:
             while True:
                 waiter.moved.clear()
                 if waiter.granted:
                     return waiter.instance  # type: ignore[return-value]
-                position = self._waiters.index(waiter) + 1
+                position = line.index(waiter) + 1
                 if position != reported and on_position is not None:
                     reported = position
                     await on_position(position)  # a change meanwhile sets `moved`: not missed
@@ -62,22 +89,37 @@ class InstanceQueue(Generic[T]):
             if waiter.granted:
                 self.release(waiter.instance)  # type: ignore[arg-type]
             else:
-                self._leave(waiter)
+                self._leave(line, waiter)
             raise
 
     def release(self, instance: T) -> None:
-        """Give the instance to the first waiter, or back to the free ones."""
-        if not self._waiters:
-            self._free.append(instance)
-            return
-        first = self._waiters.pop(0)
-        first.granted, first.instance = True, instance
-        first.moved.set()
-        for waiter in self._waiters:
-            waiter.moved.set()
+        """Give the instance back: to the first waiting reply, else to a chore if it may start."""
+        self._held_by_chores.discard(id(instance))
+        self._free.append(instance)
+        self._hand_out()
 
-    def _leave(self, waiter: _Waiter[T]) -> None:
-        index = self._waiters.index(waiter)
-        del self._waiters[index]
-        for behind in self._waiters[index:]:
+    def _hand_out(self) -> None:
+        replies_moved = False
+        while self._free and self._replies:
+            self._grant(self._replies.pop(0), self._take(chore=False))
+            replies_moved = True
+        while self._chores and self._chore_may_start():
+            self._grant(self._chores.pop(0), self._take(chore=True))
+            for waiter in self._chores:
+                waiter.moved.set()
+        if replies_moved:
+            for waiter in self._replies:
+                waiter.moved.set()
+
+    @staticmethod
+    def _grant(waiter: _Waiter[T], instance: T) -> None:
+        waiter.granted, waiter.instance = True, instance
+        waiter.moved.set()
+
+    def _leave(self, line: list[_Waiter[T]], waiter: _Waiter[T]) -> None:
+        index = line.index(waiter)
+        del line[index]
+        for behind in line[index:]:
             behind.moved.set()
+        if line is self._replies and not self._replies:
+            self._hand_out()  # the last waiting reply left: a chore may go now

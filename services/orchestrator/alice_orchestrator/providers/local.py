@@ -59,6 +59,14 @@ def control_token_texts(llm) -> list[str]:
     return sorted(texts, key=len, reverse=True)
 
 
+def neutralize(text: str, control_texts: list[str]) -> str:
+    """`text` with every control token's spelling broken, so it tokenizes as plain text."""
+    for marker in control_texts:
+        if marker in text:
+            text = text.replace(marker, marker[0] + _BREAK + marker[1:])
+    return text
+
+
 class LocalProvider(ChatProvider):
     queues_requests = True
 
@@ -95,11 +103,7 @@ class LocalProvider(ChatProvider):
         return self._formatter(messages=safe).prompt
 
     def neutralize(self, text: str) -> str:
-        """`text` with every control token's spelling broken, so it tokenizes as plain text."""
-        for marker in self._control_texts:
-            if marker in text:
-                text = text.replace(marker, marker[0] + _BREAK + marker[1:])
-        return text
+        return neutralize(text, self._control_texts)
 
     async def _deltas(self, generation: Generation, request: GenerationRequest):
         prompt = self.render(request.messages)
@@ -157,7 +161,7 @@ class LocalProvider(ChatProvider):
                 give_back(llm)
                 emit((_END, None))
 
-        llm = await self._line.acquire(request.on_queue)
+        llm = await self._line.acquire(request.on_queue, chore=request.chore)
         try:
             loop.run_in_executor(self._executor, produce, llm)
         except BaseException:  # the executor is shut down: the thread never got it

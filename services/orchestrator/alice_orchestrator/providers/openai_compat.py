@@ -62,7 +62,7 @@ class OpenAICompatProvider(ChatProvider):
     async def _deltas(self, generation: Generation, request: GenerationRequest):
         body = {
             "model": self.model,
-            "messages": request.messages,
+            "messages": self._messages(request),
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": True,
@@ -72,6 +72,7 @@ class OpenAICompatProvider(ChatProvider):
             body["stop"] = request.stop
         if request.seed is not None:  # best effort: OpenAI-compatible servers treat it as a hint
             body["seed"] = request.seed
+        body |= self._body_extra(request)
         started = time.perf_counter()
         usage = None
         completion_chunks = 0
@@ -106,6 +107,13 @@ class OpenAICompatProvider(ChatProvider):
             else:
                 generation.prompt_tokens = sum(estimate_tokens(m["content"]) + 4 for m in request.messages)
                 generation.completion_tokens = completion_chunks
+
+    def _messages(self, request: GenerationRequest) -> list[dict]:
+        return request.messages
+
+    def _body_extra(self, request: GenerationRequest) -> dict:
+        """Fields beyond OpenAI's that a known server understands (see `inference.py`)."""
+        return {}
 
     async def close(self) -> None:
         await self._client.aclose()

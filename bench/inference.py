@@ -1,0 +1,120 @@
+"""Serving the chat model in-process (today's `local` provider) against the inference service
+(llama.cpp's llama-server with parallel slots and continuous batching, the `inference` provider):
+aggregate tokens/s and time to first token with N simultaneous generations.
+
+    source scripts/env.sh
+    $UV run --frozen python bench/inference.py --concurrency 1 2 4 8 --rounds 3
+
+Both run the orchestrator's own provider classes with their defaults (one llama.cpp thread each;
+in-process: one model instance, so generations queue; the service: `--slots` slots on a private
+port). Every round measures each (mode, N) cell once, the modes interleaved, so drift in the
+shared machine's load hits both alike; the printed figures are medians over the rounds. A wave is
+N generations started together at temperature 0 with the same questions, `--max-tokens` each.
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from alice_orchestrator.providers.base import ChatProvider
+from alice_orchestrator.providers.inference import InferenceProvider
+from alice_orchestrator.providers.local import LocalProvider
+from devstack.inference import private_inference_server
+from devstack.testing import free_port
+from local_model import QUESTIONS, one, wave  # the same waves as the in-process bench
+
+
+async def reply_beside_a_title(provider: ChatProvider, with_title: bool) -> float:
+    """TTFT (ms) of a new conversation's reply, with a title generation (a chore) started just
+    before it or not."""
+    title = None
+    if with_title:
+        title = provider.stream(
+            [{"role": "user", "content": "Give a short title for: how do I bake bread?"}],
+            max_tokens=16, temperature=0.2, chore=True,
+        )  # fmt: skip
+
+        async def drain() -> None:
+            async for _delta in title:
+                pass
+
+        title_task = asyncio.create_task(drain())
+        await asyncio.sleep(0.02)  # the title has started
+    result = await one(provider, QUESTIONS[0], 8, time.perf_counter())
+    if title is not None:
+        await title_task
+    return result["ttft_s"] * 1000
+
+
+async def measure(args: argparse.Namespace, server_url: str, model: str) -> list[dict]:
+    providers: dict[str, ChatProvider] = {
+        "in-process": LocalProvider(threads=args.threads, concurrency=1),
+        "inference service": InferenceProvider(server_url, model),
+    }
+    for provider in providers.values():
+        await provider.warm_up()
+    waves: dict[tuple[str, int], list[dict]] = {}
+    titles: dict[tuple[str, bool], list[float]] = {}
+    for round_ in range(args.rounds):
+        for n in args.concurrency:
+            for mode, provider in providers.items():
+                result = await wave(provider, n, args.max_tokens)
+                waves.setdefault((mode, n), []).append(result)
+                print(
+                    f"round {round_ + 1} {mode} x{n}: {result['aggregate_tokens_per_s']:.1f} tokens/s, "
+                    f"TTFT p50 {result['ttft_p50_ms']:.0f} ms max {result['ttft_max_ms']:.0f} ms",
+                    flush=True,
+                )
+        for mode, provider in providers.items():
+            for with_title in (False, True):
+                ttft = await reply_beside_a_title(provider, with_title)
+                titles.setdefault((mode, with_title), []).append(ttft)
+                print(
+                    f"round {round_ + 1} {mode} reply TTFT, title running {with_title}: {ttft:.0f} ms",
+                    flush=True,
+                )
+    for provider in providers.values():
+        await provider.close()
+    for (mode, with_title), ttfts in titles.items():
+        print(f"{mode}: reply TTFT, title running {with_title}: median {statistics.median(ttfts):.0f} ms")
+    rows = []
+    for (mode, n), results in waves.items():
+        row = {"mode": mode, "concurrent": n}
+        row |= {key: round(statistics.median(r[key] for r in results), 1) for key in results[0]}
+        rows.append(row)
+    single = {r["mode"]: r["aggregate_tokens_per_s"] for r in rows if r["concurrent"] == 1}
+    for row in rows:
+        row["vs_one"] = (
+            round(row["aggregate_tokens_per_s"] / single[row["mode"]], 2) if single.get(row["mode"]) else None
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--slots", type=int, default=4, help="the inference service's parallel slots")
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads, both modes")
+    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    log_path = Path(tempfile.mkdtemp(prefix="bench-inference-")) / "llama-server.log"
+    with private_inference_server(free_port(), log_path, slots=args.slots, threads=args.threads) as server:
+        rows = asyncio.run(measure(args, server.url, server.model))
+    print("| mode | N | tokens/s | vs one | TTFT p50 ms | TTFT max ms |\n|---|---|---|---|---|---|")
+    for r in sorted(rows, key=lambda r: (r["mode"], r["concurrent"])):
+        print(
+            f"| {r['mode']} | {r['concurrent']} | {r['aggregate_tokens_per_s']} | {r['vs_one']} | "
+            f"{r['ttft_p50_ms']:.0f} | {r['ttft_max_ms']:.0f} |"
+        )
+    print(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
