@@ -1,3 +1,5 @@
+import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -7,6 +9,12 @@ import pytest
 
 # Real infrastructure and service processes for every test: see tools/devstack/devstack/testing/.
 pytest_plugins = ["devstack.testing.fixtures"]
+
+# Services refuse to start without their secrets (no defaults in code): unit tests that build
+# Settings get random ones for this session; services a test starts get the infrastructure's
+# (devstack.testing.service_env).
+for _name in ("JWT_SECRET", "ALICE_INTERNAL_TOKEN"):
+    os.environ.setdefault(_name, secrets.token_urlsafe(48))
 
 
 class LlamaServer(NamedTuple):
@@ -43,3 +51,15 @@ def llama_server(tmp_path_factory) -> Iterator[LlamaServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def inference_server(tmp_path_factory):
+    """The inference service as devstack runs it (llama-server, 4 slots), private to this test
+    session on a free port; the binary is built into the cache on first use."""
+    from devstack.inference import private_inference_server
+    from devstack.testing import free_port
+
+    log_path = tmp_path_factory.mktemp("inference") / "llama-server.log"
+    with private_inference_server(free_port(), log_path) as server:
+        yield server

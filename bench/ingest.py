@@ -155,7 +155,9 @@ async def bench_ingest(settings: Settings, n_chunks: int, rounds: int, notes: in
 
             doc_id, blob_id = uuid.uuid4().hex, uuid.uuid4().hex
             data = text.encode()
-            await bucket.upload_from_stream_with_id(blob_id, "bench.md", data)
+            await bucket.upload_from_stream_with_id(
+                blob_id, "bench.md", data, metadata={"user_id": user, "document_id": doc_id}
+            )  # as the backend stores it: the dataflow reads only its owner's blob
             await store.register(user, doc_id, "bench.md", "text/markdown", len(data), blob_id)
             event = DocumentUploaded(
                 document_id=doc_id, user_id=user, filename="bench.md", content_type="text/markdown",

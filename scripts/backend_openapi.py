@@ -4,12 +4,15 @@ types are generated from this output (`npm run gen:api` in frontend/)."""
 
 import json
 import os
+import secrets
 import sys
 
 
 def backend_openapi() -> dict:
-    # The document does not depend on settings, but non-dev settings refuse to load without secrets.
-    os.environ["ALICE_ENV"] = "dev"
+    # The document does not depend on settings, but settings refuse to load without secrets:
+    # throwaway ones, used for nothing.
+    for name in ("JWT_SECRET", "ALICE_INTERNAL_TOKEN"):
+        os.environ.setdefault(name, secrets.token_urlsafe(48))
     from alice_backend.main import create_app
 
     return create_app().openapi()

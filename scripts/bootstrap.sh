@@ -53,7 +53,7 @@ if ! command -v go >/dev/null; then
   echo "Go 1.24+ is needed to build FerretDB and Weaviate once (https://go.dev/doc/install)" >&2
   exit 1
 fi
-step "native infrastructure binaries (Kafka jars, FerretDB, Weaviate): cached in $ALICE_CACHE_DIR"
+step "native infrastructure binaries (Kafka jars, FerretDB, Weaviate, llama-server): cached in $ALICE_CACHE_DIR"
 $UV run --frozen python -m devstack provision
 
 if [[ -f frontend/package-lock.json ]]; then

@@ -34,7 +34,7 @@ case "${1:-}" in
   up | build)
     command="$1"
     shift
-    [[ -n "${JWT_SECRET:-}" ]] || scripts/compose-env.sh
+    [[ -n "${JWT_SECRET:-}" ]] || scripts/compose-env.sh  # adds what an older .env lacks
     scripts/docker-daemon.sh start
     decide_offline
     if [[ "$ALICE_OFFLINE_IMAGES" =~ ^(1|yes|true)$ ]]; then

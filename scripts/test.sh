@@ -61,5 +61,32 @@ fi
 step "native infrastructure (Redis, Kafka, FerretDB, Weaviate): provision what is missing, start"
 devstack up --infra --record "$started_file"
 
-step "pytest: unit, integration, end-to-end and browser tests"
-$UV run --frozen pytest "$@"
+if [[ $# -gt 0 || "${ALICE_TEST_CLUSTER}" != "1" ]]; then
+  step "pytest: unit, integration, end-to-end and browser tests"
+  $UV run --frozen pytest "$@"
+  exit 0
+fi
+# The cluster stage mostly waits on Kubernetes, and the fast tests (unit, manifests, workspace) need
+# little CPU: the two run side by side. The native and container tests come after: they run the
+# local model and need the machine to themselves.
+fast=(services tools tests/deploy tests/workspace)
+fast_log="$(mktemp)"
+step "pytest: the cluster stage, with the fast tests beside it (their output follows it)"
+$UV run --frozen pytest -p no:cacheprovider "${fast[@]}" >"$fast_log" 2>&1 &
+fast_pid=$!
+cluster_rc=0
+$UV run --frozen pytest tests/cluster || cluster_rc=$?
+fast_rc=0
+wait "$fast_pid" || fast_rc=$?
+step "pytest: the fast tests (${fast[*]}), run beside the cluster stage"
+cat "$fast_log"
+rm -f "$fast_log"
+step "pytest: integration, end-to-end, browser and container tests"
+rest=()
+for dir in tests/*/; do
+  case "${dir%/}" in tests/cluster | tests/deploy | tests/workspace) ;; *) rest+=("${dir%/}") ;; esac
+done
+rest_rc=0
+$UV run --frozen pytest "${rest[@]}" || rest_rc=$?
+echo "exit codes: cluster stage $cluster_rc, fast tests $fast_rc, the rest $rest_rc (each must be 0)"
+((cluster_rc == 0 && fast_rc == 0 && rest_rc == 0))

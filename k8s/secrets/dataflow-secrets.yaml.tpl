@@ -9,4 +9,5 @@ metadata:
     app.kubernetes.io/part-of: alice
 type: Opaque
 stringData:
+  ALICE_INTERNAL_TOKEN: "${DATAFLOW_INTERNAL_TOKEN}"  # its internal API's own token
   EMBEDDINGS_API_KEY: "${EMBEDDINGS_API_KEY}"

@@ -11,7 +11,9 @@
 set -euo pipefail
 dir="$(cd "$(dirname "$0")" && pwd)"
 env_file="${ALICE_SECRETS_ENV:-$dir/dev-secrets.env}"
-keys=(ALICE_INTERNAL_TOKEN JWT_SECRET WEAVIATE_API_KEY REDIS_PASSWORD MONGODB_ROOT_USERNAME
+# Each internal service accepts only its own token; ALICE_INTERNAL_TOKEN is the backend's.
+internal_tokens=(ORCHESTRATOR_INTERNAL_TOKEN DATAFLOW_INTERNAL_TOKEN KAFKAFLOW_INTERNAL_TOKEN)
+keys=(ALICE_INTERNAL_TOKEN "${internal_tokens[@]}" JWT_SECRET WEAVIATE_API_KEY REDIS_PASSWORD MONGODB_ROOT_USERNAME
       MONGODB_ROOT_PASSWORD MONGODB_APP_USERNAME MONGODB_APP_PASSWORD MONGODB_KEYFILE)
 optional_keys=(LLM_API_KEY EMBEDDINGS_API_KEY)  # only for the OpenAI-compatible providers
 
@@ -28,6 +30,7 @@ if [ ! -f "$env_file" ]; then
   {
     echo "# Dev secrets for Alice, generated $(date -u +%Y-%m-%dT%H:%M:%SZ). Never commit."
     echo "ALICE_INTERNAL_TOKEN=$(random 48)"
+    for key in "${internal_tokens[@]}"; do echo "$key=$(random 48)"; done
     echo "JWT_SECRET=$(random 64)"
     echo "WEAVIATE_API_KEY=$(random 40)"
     echo "REDIS_PASSWORD=$(random 32)"
@@ -41,6 +44,13 @@ if [ ! -f "$env_file" ]; then
     echo "EMBEDDINGS_API_KEY="
   } > "$env_file"
   echo "created $env_file"
+fi
+
+# A token added after the file was made: generated into the development file (never into yours).
+if [ -z "${ALICE_SECRETS_ENV:-}" ]; then
+  for key in "${internal_tokens[@]}"; do
+    grep -q "^$key=." "$env_file" || echo "$key=$(random 48)" >> "$env_file"
+  done
 fi
 
 declare -A value

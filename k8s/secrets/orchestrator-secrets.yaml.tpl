@@ -9,5 +9,6 @@ metadata:
     app.kubernetes.io/part-of: alice
 type: Opaque
 stringData:
+  ALICE_INTERNAL_TOKEN: "${ORCHESTRATOR_INTERNAL_TOKEN}"  # its internal API's own token
   LLM_API_KEY: "${LLM_API_KEY}"
   EMBEDDINGS_API_KEY: "${EMBEDDINGS_API_KEY}"

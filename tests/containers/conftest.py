@@ -10,6 +10,7 @@ with the reason in the summary. ALICE_TEST_CONTAINERS=0 skips them.
 """
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import subprocess
@@ -26,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))  # the public-API helpers of stack.py
 
 from composestack import ALICE_IMAGES, PORT_VARS, ROOT, Compose, run
+
+INTERNAL_TOKENS = ("ORCHESTRATOR_INTERNAL_TOKEN", "DATAFLOW_INTERNAL_TOKEN", "KAFKAFLOW_INTERNAL_TOKEN")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -68,7 +71,11 @@ def compose() -> Compose:
     env["COMPOSE_PROJECT_NAME"] = f"alice-ctest-{uuid.uuid4().hex[:8]}"
     for var in PORT_VARS.values():
         env[var] = str(free_port())
-    for var in ("JWT_SECRET", "ALICE_INTERNAL_TOKEN", "WEAVIATE_API_KEY"):
+    # Its own `edge` network, so two sessions' projects can run at once.
+    edge = ipaddress.ip_network(f"10.213.{secrets.randbelow(256)}.{8 * secrets.randbelow(32)}/29")
+    env["ALICE_EDGE_SUBNET"], env["ALICE_EDGE_FRONTEND_IP"] = str(edge), str(edge[2])
+    env["ALICE_EDGE_BACKEND_IP"] = str(edge[3])
+    for var in ("JWT_SECRET", "ALICE_INTERNAL_TOKEN", "WEAVIATE_API_KEY", "REDIS_PASSWORD", *INTERNAL_TOKENS):
         env[var] = secrets.token_urlsafe(32)
     mode = env.get("ALICE_OFFLINE_IMAGES", "auto")
     if mode == "auto":

@@ -16,7 +16,15 @@ pytestmark = [pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(3600
 COMPILER = re.compile(
     r"(^|/)(s?bin)/(gcc|g\+\+|cc|c\+\+|clang|cmake|make|ld|as)(-[\d.]+)?$|-linux-gnu-(gcc|g\+\+)"
 )
-SECRETS = ("JWT_SECRET", "ALICE_INTERNAL_TOKEN", "WEAVIATE_API_KEY")
+SECRETS = (
+    "JWT_SECRET",
+    "ALICE_INTERNAL_TOKEN",
+    "WEAVIATE_API_KEY",
+    "REDIS_PASSWORD",
+    "ORCHESTRATOR_INTERNAL_TOKEN",
+    "DATAFLOW_INTERNAL_TOKEN",
+    "KAFKAFLOW_INTERNAL_TOKEN",
+)
 CACHES = re.compile(
     r"^(root/\.cache/.|root/\.npm/.|tmp/.|var/cache/apt/archives/.*\.deb$|var/lib/apt/lists/[^/]+_"
     r"|usr/local/bin/uv$|.*\.whl$)"

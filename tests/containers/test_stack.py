@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from alice_common.reply_stream import DONE, TOKEN
 from composestack import ALICE_IMAGES, ROOT, Compose, run
 from stack import (
@@ -34,6 +35,26 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 def container_json(container: str, env: dict[str, str]) -> dict:
     return json.loads(run(["docker", "inspect", container], env, 60).stdout)[0]
+
+
+def test_every_published_port_is_on_loopback_and_the_stores_refuse_strangers(stack: Compose) -> None:
+    """docs/operations.md "Security": compose publishes on 127.0.0.1 only, and the stores it
+    publishes need credentials (Weaviate its API key, Redis its password)."""
+    containers = run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={stack.project}"],
+                     stack.env, 60).stdout.split()  # fmt: skip
+    assert containers
+    published = []
+    for container in containers:
+        for bindings in (container_json(container, stack.env)["NetworkSettings"]["Ports"] or {}).values():
+            published += [binding["HostIp"] for binding in bindings or []]
+    assert published and set(published) == {"127.0.0.1"}, published
+    weaviate = stack.port("weaviate")
+    assert httpx.get(f"http://127.0.0.1:{weaviate}/v1/schema", timeout=10).status_code == 401
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=stack.port("redis"), socket_timeout=10).ping()
+    assert redis.Redis(
+        port=stack.port("redis"), password=stack.env["REDIS_PASSWORD"], socket_timeout=10
+    ).ping()
 
 
 @pytest.mark.parametrize("service", ALICE_IMAGES)

@@ -18,6 +18,7 @@ from alice_common.settings import AliceSettings
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow"]
 PER_SERVICE_BASE_FIELDS = {"service_name", "port"}
+TO_CREATE_ENV = "run scripts/compose-env.sh (or make compose-up) to create .env"
 
 # Values that differ from the code's defaults, and why.
 K8S_OVERRIDES = {
@@ -31,21 +32,47 @@ K8S_OVERRIDES = {
         "FORWARDED_ALLOW_IPS": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
         "CORS_ORIGINS": "https://alicechatbot.com",
     },
-    "orchestrator": {"LLM_THREADS": "1", "EMBEDDINGS_THREADS": "1"},  # 1 CPU limit
-    "dataflow": {"EMBEDDINGS_THREADS": "1"},
-    "kafkaflow": {},
+    # 1 CPU limit; the backend calls the internal services, and the orchestrator the inference service,
+    # by their Service names.
+    "orchestrator": {
+        "LLM_THREADS": "1",
+        "EMBEDDINGS_THREADS": "1",
+        "ALLOWED_HOSTS": "orchestrator,127.0.0.1,localhost",
+        "INFERENCE_URL": "http://inference:8090",  # used once LLM_PROVIDER=inference
+    },
+    "dataflow": {"EMBEDDINGS_THREADS": "1", "ALLOWED_HOSTS": "dataflow,127.0.0.1,localhost"},
+    "kafkaflow": {"ALLOWED_HOSTS": "kafkaflow,127.0.0.1,localhost"},
 }
 COMPOSE_OVERRIDES = {
     "backend": {
-        # The frontend container's nginx, on Docker's private bridge networks.
-        "FORWARDED_ALLOW_IPS": "172.16.0.0/12,192.168.0.0/16",
+        # Exactly the frontend container's nginx, at its fixed address on the `edge` network.
+        "FORWARDED_ALLOW_IPS": "${ALICE_EDGE_FRONTEND_IP:-10.213.77.2}",
         "ORCHESTRATOR_URL": "http://orchestrator:8001",
         "DATAFLOW_URL": "http://dataflow:8002",
         "KAFKAFLOW_URL": "http://kafkaflow:9094",
     },
+    # The backend calls the internal services by their compose service names.
+    "orchestrator": {
+        "ALLOWED_HOSTS": "orchestrator,127.0.0.1,localhost",
+        "ALICE_INTERNAL_TOKEN": f"${{ORCHESTRATOR_INTERNAL_TOKEN:?{TO_CREATE_ENV}}}",
+        "INFERENCE_URL": "http://inference:8090",  # used once LLM_PROVIDER=inference
+    },
+    "dataflow": {
+        "ALLOWED_HOSTS": "dataflow,127.0.0.1,localhost",
+        "ALICE_INTERNAL_TOKEN": f"${{DATAFLOW_INTERNAL_TOKEN:?{TO_CREATE_ENV}}}",
+    },
+    "kafkaflow": {
+        "ALLOWED_HOSTS": "kafkaflow,127.0.0.1,localhost",
+        "ALICE_INTERNAL_TOKEN": f"${{KAFKAFLOW_INTERNAL_TOKEN:?{TO_CREATE_ENV}}}",
+    },
 }
 COMPOSE_SECRETS = {
     "JWT_SECRET": "${JWT_SECRET:?run scripts/compose-env.sh (or make compose-up) to create .env}",
+    # Each internal service's own token (its ALICE_INTERNAL_TOKEN): only the backend holds all three.
+    **{
+        f"{svc}_INTERNAL_TOKEN": f"${{{svc}_INTERNAL_TOKEN:?{TO_CREATE_ENV}}}"
+        for svc in ("ORCHESTRATOR", "DATAFLOW", "KAFKAFLOW")
+    },
     "LLM_API_KEY": "${LLM_API_KEY:-}",
     "EMBEDDINGS_API_KEY": "${EMBEDDINGS_API_KEY:-}",
 }

@@ -177,7 +177,7 @@ def test_compose_persists_stores_in_named_volumes(compose: dict) -> None:
         volumes = compose["services"][store]["volumes"]
         named = [v.split(":")[0] for v in volumes if v.split(":")[1] == path]
         assert named and named[0] in compose["volumes"], store
-    assert "--appendonly" in compose["services"]["redis"]["command"]
+    assert "--appendonly yes" in " ".join(compose["services"]["redis"]["command"])
     assert compose["services"]["weaviate"]["environment"]["DEFAULT_VECTORIZER_MODULE"] == "none"
     assert "broker,controller" in compose["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]
 

@@ -21,7 +21,10 @@ SYNC = "run tests/deploy/sync_settings_env.py"
 COMPOSE_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
 COMPOSE_REQUIRED = re.compile(r"\$\{(\w+):\?([^}]*)\}")
 # Secrets compose takes from the git-ignored .env (scripts/compose-env.sh): no built-in default.
-COMPOSE_SECRETS = {"JWT_SECRET", "ALICE_INTERNAL_TOKEN", "WEAVIATE_API_KEY"}
+COMPOSE_SECRETS = {
+    "JWT_SECRET", "ALICE_INTERNAL_TOKEN", "WEAVIATE_API_KEY", "REDIS_PASSWORD",
+    "ORCHESTRATOR_INTERNAL_TOKEN", "DATAFLOW_INTERNAL_TOKEN", "KAFKAFLOW_INTERNAL_TOKEN",
+}  # fmt: skip
 # Host ports of compose, movable by ALICE_<NAME>_PORT (published on 127.0.0.1 only).
 COMPOSE_PORT_VARS = {
     "frontend": "ALICE_FRONTEND_PORT", "backend": "ALICE_BACKEND_PORT",
@@ -141,6 +144,17 @@ def test_backend_reaches_the_internal_apis_by_service_name(variant, compose: dic
             assert env[f"{service.upper()}_URL"] == f"http://{service}:{CONTRACT_PORTS[service]}"
 
 
+def test_compose_names_no_development_mode_and_redis_needs_a_password(compose: dict) -> None:
+    """Issue 23: compose once ran with ALICE_ENV=dev, and its Redis took no password."""
+    for service in SERVICES:
+        env = compose_env(compose, service)
+        assert env["ALICE_ENV"] != "dev", service
+        assert re.fullmatch(r"redis://:from-env-REDIS_PASSWORD-x+@redis:6379/0", env["REDIS_URL"]), service
+    redis = compose["services"]["redis"]
+    assert "--requirepass" in " ".join(redis["command"])
+    assert redis["environment"]["REDISCLI_AUTH"] == redis["environment"]["REDIS_PASSWORD"]  # healthcheck
+
+
 def test_prod_runs_in_production_mode_with_secure_cookies(rendered) -> None:
     for service in SERVICES:  # production mode refuses weak secrets in every service
         assert k8s_env(rendered["prod"], service)[0]["ALICE_ENV"] != "dev", service
@@ -149,15 +163,40 @@ def test_prod_runs_in_production_mode_with_secure_cookies(rendered) -> None:
 
 def test_the_backend_trusts_its_proxies_to_name_the_client(rendered, compose: dict) -> None:
     """Behind the ingress (or the frontend's nginx) every request comes from the proxy: unless the
-    proxy is trusted, per-address login and sign-up limits turn site-wide."""
-    ingress_pod, compose_nginx = ipaddress.ip_address("10.244.1.17"), ipaddress.ip_address("172.18.0.5")
-    for env, proxy in (
-        (k8s_env(rendered["prod"], "backend")[0], ingress_pod),
-        (compose_env(compose, "backend"), compose_nginx),
-    ):
-        trusted = [ipaddress.ip_network(n.strip()) for n in env["FORWARDED_ALLOW_IPS"].split(",")]
-        assert any(proxy in network for network in trusted), env["FORWARDED_ALLOW_IPS"]
-        assert "*" not in env["FORWARDED_ALLOW_IPS"]
+    proxy is trusted, per-address login and sign-up limits turn site-wide. In Kubernetes the proxy
+    pods have no fixed address (NetworkPolicy lets only them reach the backend); in compose the
+    frontend's nginx has one, and only it is trusted: not the bridge network, where every other
+    container (and the host, through the gateway) also is."""
+    env = k8s_env(rendered["prod"], "backend")[0]
+    trusted = [ipaddress.ip_network(n.strip()) for n in env["FORWARDED_ALLOW_IPS"].split(",")]
+    assert any(ipaddress.ip_address("10.244.1.17") in network for network in trusted)
+    assert "*" not in env["FORWARDED_ALLOW_IPS"]
+
+    nginx = compose["services"]["frontend"]["networks"]["edge"]["ipv4_address"]
+    assert compose["services"]["backend"]["environment"]["FORWARDED_ALLOW_IPS"] == nginx  # one variable
+    subnet = ipaddress.ip_network(
+        COMPOSE_DEFAULT.sub(lambda m: m.group(2), compose["networks"]["edge"]["ipam"]["config"][0]["subnet"])
+    )
+    assert ipaddress.ip_address(compose_env(compose, "backend")["FORWARDED_ALLOW_IPS"]) in subnet
+    assert "edge" in compose["services"]["backend"]["networks"]
+    assert set(compose["services"]["frontend"]["networks"]) == {"edge"}  # nothing else shares its view
+
+
+def test_the_native_default_trusts_no_proxy() -> None:
+    assert settings_class("backend").model_fields["forwarded_allow_ips"].default == ""
+
+
+def test_the_edge_overwrites_the_client_address() -> None:
+    """nginx (image and ConfigMap) sets X-Forwarded-For to the connection's address; the ingress
+    controller does too, as long as nothing turns on compute-full-forwarded-for or
+    use-forwarded-headers or adds a snippet of its own."""
+    for path in ("frontend/nginx.conf", "k8s/configmaps/frontend-config.yaml"):
+        conf = (REPO / path).read_text()
+        assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf, path
+        assert "proxy_add_x_forwarded_for" not in conf, path
+    ingress = (REPO / "k8s/ingress/ingress.yaml").read_text()
+    for appending in ("compute-full-forwarded-for", "use-forwarded-headers", "snippet", "X-Forwarded-For"):
+        assert appending not in ingress
 
 
 def test_compose_interpolation_is_defaults_or_required_secrets(compose: dict) -> None:
@@ -165,7 +204,7 @@ def test_compose_interpolation_is_defaults_or_required_secrets(compose: dict) ->
     with a message naming what to run when they do not (never a weak built-in default)."""
     text = (REPO / "docker-compose.yml").read_text()
     required = set()
-    for match in re.finditer(r"\$(?!\$)(\{[^}]*\}|\w+)", text):
+    for match in re.finditer(r"(?<!\$)\$(?!\$)(\{[^}]*\}|\w+)", text):
         if found := COMPOSE_REQUIRED.fullmatch(match.group(0)):
             required.add(found.group(1))
             assert "scripts/compose-env.sh" in found.group(2) and "make compose-up" in found.group(2)
@@ -325,3 +364,30 @@ def test_generated_env_blocks_match_the_code_defaults():
         if path.read_text() != text
     ]
     assert not stale, f"stale generated env in {stale}: {SYNC}"
+
+
+def test_internal_services_answer_to_the_name_the_backend_calls(rendered, compose: dict) -> None:
+    """Each internal service checks the Host header: it must allow the name the backend uses."""
+    for backend, env_of in (
+        (k8s_env(rendered["prod"], "backend")[0], lambda svc: k8s_env(rendered["prod"], svc)[0]),
+        (compose_env(compose, "backend"), lambda svc: compose_env(compose, svc)),
+    ):
+        for service in ("orchestrator", "dataflow", "kafkaflow"):
+            called = re.fullmatch(r"http://([\w.-]+):\d+", backend[f"{service.upper()}_URL"]).group(1)
+            assert called in env_of(service)["ALLOWED_HOSTS"].split(","), service
+
+
+def test_each_internal_service_accepts_its_own_token_and_only_the_backend_holds_them(
+    rendered, compose: dict
+) -> None:
+    """Issue 23: with one shared token a compromised dataflow or kafkaflow could act as any user on
+    the orchestrator. Each internal service gets its own; the backend holds all three."""
+    internal = ("orchestrator", "dataflow", "kafkaflow")
+    for env_of in (lambda svc: k8s_env(rendered["prod"], svc)[0], lambda svc: compose_env(compose, svc)):
+        backend = env_of("backend")
+        accepted = {svc: env_of(svc)["ALICE_INTERNAL_TOKEN"] for svc in internal}
+        assert len({*accepted.values(), backend["ALICE_INTERNAL_TOKEN"]}) == 4, "tokens must differ"
+        for svc in internal:
+            assert backend[f"{svc.upper()}_INTERNAL_TOKEN"] == accepted[svc], svc
+            others = {v for k, v in env_of(svc).items() if k != "ALICE_INTERNAL_TOKEN"}
+            assert not others & {*accepted.values(), backend["ALICE_INTERNAL_TOKEN"]}, f"{svc} holds a token"

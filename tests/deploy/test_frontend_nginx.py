@@ -29,9 +29,11 @@ def free_port() -> int:
 
 class SlowSSE(http.server.BaseHTTPRequestHandler):
     paths: list[str] = []
+    forwarded_for: list[str | None] = []
 
     def do_GET(self) -> None:
         SlowSSE.paths.append(self.path)
+        SlowSSE.forwarded_for.append(self.headers.get("X-Forwarded-For"))
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -106,3 +108,30 @@ def test_health_ready_and_spa_fallback(frontend: str) -> None:
     page = httpx.get(f"{frontend}/conversations/123")
     assert page.status_code == 200 and "alice spa" in page.text
     assert httpx.get(f"{frontend}/assets/missing.js").status_code == 404
+
+
+def test_the_client_address_is_overwritten_never_appended(frontend: str) -> None:
+    """The backend trusts this nginx to name the client: what the client claims must not survive."""
+    claimed = {"X-Forwarded-For": "203.0.113.9, 198.51.100.1"}
+    with httpx.stream("GET", f"{frontend}/api/replies/r2/stream", headers=claimed, timeout=10) as response:
+        assert response.status_code == 200
+        response.read()
+    assert SlowSSE.forwarded_for[-1] == "127.0.0.1"
+
+
+SECURITY_HEADERS = {
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+
+
+def test_every_response_carries_the_security_headers(frontend: str) -> None:
+    """Also where a location adds a header of its own (nginx then drops the server's)."""
+    for path in ("/", "/conversations/123", "/assets/missing.js", "/health", "/api/replies/r3/stream"):
+        headers = httpx.get(f"{frontend}{path}", timeout=10).headers
+        csp = headers.get("content-security-policy", "")
+        assert "img-src 'self' data:;" in csp and "frame-ancestors 'none'" in csp, path
+        assert "script-src 'self';" in csp and "default-src 'self';" in csp, path
+        for name, value in SECURITY_HEADERS.items():
+            assert headers.get(name) == value, (path, name)

@@ -29,9 +29,10 @@ PLAN_FOLDERS = [
 ]  # fmt: skip
 EXTRA_FOLDERS = [
     "namespace", "kafkaflow", "policies", "autoscaling", "cert-manager", "monitoring", "backup", "istio",
+    "vpa",
 ]  # fmt: skip
 # The folders that are kustomize Components: added by the prod overlay, left out by the dev one.
-COMPONENT_FOLDERS = ["hpa", "autoscaling", "cert-manager", "monitoring", "backup", "istio"]
+COMPONENT_FOLDERS = ["hpa", "autoscaling", "cert-manager", "monitoring", "backup", "istio", "vpa"]
 OPTIONAL_COMPONENTS = {"istio"}  # needs Istio in the cluster: not even prod adds it
 APPLY_EXTENSIONS = {".yaml", ".yml", ".json"}  # what `kubectl apply -f <dir>` reads
 FOLDER_KUSTOMIZATION = "Kustomization"  # no extension: `kubectl apply -f <dir>` skips it
@@ -115,6 +116,7 @@ def test_istio_component_validates_and_renders_on_top_of_prod(k8s_copy: Path, re
         ("ServiceMonitor", ["spec", "endpoints", 0, "interval"], "15 seconds"),
         ("PrometheusRule", ["spec", "groups", 0, "rules", 0, "for"], "five minutes"),
         ("ClusterIssuer", ["spec", "acme", "server"], "http://insecure"),
+        ("VerticalPodAutoscaler", ["spec", "updatePolicy", "updateMode"], "off"),
     ],
 )
 def test_crd_schemas_reject_invalid_objects(rendered, kind, path, bad_value) -> None:
@@ -295,7 +297,7 @@ def test_generated_secrets_are_random_complete_and_stable(k8s_copy: Path) -> Non
     secrets = {
         o["metadata"]["name"]: o for f in (k8s_copy / "secrets").glob("*.yaml") for o in load_yaml_docs(f)
     }
-    apps = {f"{app}-secrets" for app in ("app", "backend", "orchestrator", "dataflow")}
+    apps = {f"{app}-secrets" for app in ("app", "backend", "orchestrator", "dataflow", "kafkaflow")}
     assert set(secrets) == apps | {"mongodb-secrets", "redis-secrets"}
     optional = {"LLM_API_KEY", "EMBEDDINGS_API_KEY"}  # only for OpenAI-compatible providers
     for secret in secrets.values():

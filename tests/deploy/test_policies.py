@@ -196,6 +196,25 @@ def test_dataflow_scales_on_kafka_lag_within_the_partitions(full_variant) -> Non
     )
 
 
+def test_every_long_running_alice_workload_has_a_vpa_that_only_recommends(full_variant) -> None:
+    """docs/operations.md, "Right-sizing": VPA in Off mode for every Deployment and StatefulSet of
+    Alice (recommendations only; the HPAs keep scaling on CPU without a second controller)."""
+    vpas = {name_of(v): v for v in full_variant.of_kind("VerticalPodAutoscaler")}
+    targets = {
+        (w["kind"], name_of(w))
+        for w in full_variant.workloads()
+        if w["kind"] in {"Deployment", "StatefulSet"}
+        and w["metadata"]["labels"].get("app.kubernetes.io/part-of") == "alice"
+        and name_of(w) != "kafka-exporter"  # the monitoring Component's third-party exporter
+    }
+    assert {
+        (v["spec"]["targetRef"]["kind"], v["spec"]["targetRef"]["name"]) for v in vpas.values()
+    } == targets
+    for name, vpa in vpas.items():
+        assert vpa["spec"]["updatePolicy"] == {"updateMode": "Off"}, name
+        assert vpa["spec"]["targetRef"]["apiVersion"] == "apps/v1", name
+
+
 def test_dev_runs_one_replica_of_everything_without_operators(rendered) -> None:
     dev = rendered["dev"]
     for workload in dev.of_kind("Deployment") + dev.of_kind("StatefulSet"):
@@ -209,6 +228,7 @@ def test_dev_runs_one_replica_of_everything_without_operators(rendered) -> None:
         "ClusterIssuer",
         "VirtualService",
         "CronJob",  # the backups
+        "VerticalPodAutoscaler",
     }
     ingress = dev.get("Ingress", "alice-ingress")
     assert "tls" not in ingress["spec"]

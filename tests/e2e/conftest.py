@@ -1,5 +1,22 @@
+import os
 import sys
 from pathlib import Path
 
+import pytest
+
 # The test modules import stack.py beside this file (pytest runs with --import-mode=importlib).
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_model_route(request):
+    """ALICE_TEST_LLM=inference: the tests' local model is served by the inference service."""
+    if os.environ.get("ALICE_TEST_LLM", "local") != "inference":
+        yield
+        return
+    import stack
+
+    server = request.getfixturevalue("inference_server")
+    stack.LOCAL_MODEL_ROUTE.update(llm_provider="inference", inference_url=server.url)
+    yield
+    stack.LOCAL_MODEL_ROUTE.clear()

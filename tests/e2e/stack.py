@@ -32,11 +32,16 @@ UNTHROTTLED: dict[str, object] = {
     "register_rate_per_ip_per_s": 1000,
     "login_rate_per_ip_capacity": 1000,
     "login_rate_per_ip_per_s": 1000,
+    "max_registrations_per_hour": 1_000_000,
 }
 # For tests that upload more documents per user than the per-user bucket allows.
 UNTHROTTLED_UPLOADS: dict[str, object] = {"upload_rate_capacity": 1000, "upload_rate_per_s": 1000}
 # For tests that poll search until an index catches up (each poll takes a token of the bucket).
 UNTHROTTLED_SEARCH: dict[str, object] = {"search_rate_capacity": 1000, "search_rate_per_s": 1000}
+
+# ALICE_TEST_LLM=inference: every orchestrator asked for the local model gets the inference service
+# instead (a private llama-server per test session; conftest.py fills this in).
+LOCAL_MODEL_ROUTE: dict[str, object] = {}
 
 # Services before the ones that call them; the backend calls all the others.
 START_ORDER = ("dataflow", "kafkaflow", "orchestrator", "backend")
@@ -70,6 +75,12 @@ class Stack:
                 continue
             overrides = dict(services[name])
             ready_timeout_s = overrides.pop("ready_timeout_s", None)
+            if (
+                name == "orchestrator"
+                and LOCAL_MODEL_ROUTE
+                and overrides.get("llm_provider", "local") == "local"
+            ):
+                overrides |= LOCAL_MODEL_ROUTE
             if name == "backend":
                 wired = {f"{svc}_url": self.processes[svc].url for svc in self.processes}
                 overrides = wired | overrides

@@ -37,7 +37,7 @@ def private_stores(ds) -> dict[str, str]:
     started = ds("start", *PRIVATE, timeout=180)
     assert started.returncode == 0, started.stdout + started.stderr
     return {
-        "redis_url": f"redis://127.0.0.1:{ds.ports['ALICE_REDIS_PORT']}/0",
+        "redis_url": ds.redis_url,
         "kafka_bootstrap_servers": f"127.0.0.1:{ds.ports['ALICE_KAFKA_PORT']}",
         "mongodb_url": f"mongodb://127.0.0.1:{ds.ports['ALICE_MONGO_PORT']}",
     }

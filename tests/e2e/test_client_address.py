@@ -13,9 +13,11 @@ pytestmark = pytest.mark.e2e
 TWO_SIGNUPS_PER_ADDRESS = {"register_rate_per_ip_capacity": 2, "register_rate_per_ip_per_s": 0.001}
 
 
-def limited_backend(infra, private_redis, trusted: str) -> Stack:
+def limited_backend(infra, private_redis, trusted: str | None, **more: object) -> Stack:
     # A Redis of its own: other tests register from 127.0.0.1 too, with far larger buckets.
-    settings = TWO_SIGNUPS_PER_ADDRESS | {"forwarded_allow_ips": trusted, "redis_url": private_redis.url}
+    settings = TWO_SIGNUPS_PER_ADDRESS | {"redis_url": private_redis.url} | more
+    if trusted is not None:  # None: the default, as `make dev` runs it
+        settings["forwarded_allow_ips"] = trusted
     return Stack(infra, isolation("edge"), backend=settings)
 
 
@@ -38,3 +40,17 @@ def test_from_an_untrusted_peer_the_header_is_ignored(infra, private_redis):
     with limited_backend(infra, private_redis, trusted="192.0.2.1") as up:
         invented = [f"203.0.113.{i}" for i in range(3)]
         assert [sign_up(up["backend"].url, address) for address in invented] == [201, 201, 429]
+
+
+def test_by_default_no_proxy_is_trusted_so_the_header_is_ignored(infra, private_redis):
+    """Natively every client (and the Vite dev proxy) connects from 127.0.0.1: trusting it would
+    let each request choose its own address."""
+    with limited_backend(infra, private_redis, trusted=None) as up:
+        invented = [f"203.0.113.{i}" for i in range(3)]
+        assert [sign_up(up["backend"].url, address) for address in invented] == [201, 201, 429]
+
+
+def test_sign_ups_have_a_site_wide_limit_beside_the_per_address_one(infra, private_redis):
+    with limited_backend(infra, private_redis, trusted="127.0.0.1", max_registrations_per_hour=3) as up:
+        addresses = [f"198.51.100.{i}" for i in range(4)]  # each under its own limit of two
+        assert [sign_up(up["backend"].url, address) for address in addresses] == [201, 201, 201, 429]

@@ -49,7 +49,7 @@ async def test_sigterm_mid_reply_finishes_or_hands_over_without_duplicates(infra
     """Graceful shutdown: the replica stops fetching, lets the reply finish (or abandons it
     uncommitted after its drain timeout); after a restart the stream ends with exactly one
     `done` and exactly one reply is stored."""
-    token = "e2e-term-token"
+    token = "e2e-term-token-long-enough-to-be-a-secret"
     shared = isolation("term") | {"alice_internal_token": token}
     prefix = shared["kafka_topic_prefix"]
     orchestrator_settings = ORCHESTRATOR | {"ready_timeout_s": 120}
@@ -111,7 +111,7 @@ async def test_a_second_orchestrator_joining_mid_reply_leaves_the_reply_running(
     while the first is generating; the reply goes on, without `reset`, to exactly one `done`,
     and the new replica serves the partitions it got. The pipeline (Kafka group membership), not
     the text, is under test, so the fake model paces a reply of ~25 s."""
-    token = "e2e-join-token"
+    token = "e2e-join-token-long-enough-to-be-a-secret"
     shared = isolation("join") | {"alice_internal_token": token}
     prefix = shared["kafka_topic_prefix"]
     paced = dict(

@@ -19,7 +19,7 @@ from stack import Stack, isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
-TOKEN = "lag-e2e-token"
+TOKEN = "lag-e2e-token-long-enough-to-be-a-secret"
 EVENTS = 10_000
 WARM_UP = 12
 # Many conversations and a wide consumer, as in production: the dataflow works on different

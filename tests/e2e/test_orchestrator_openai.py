@@ -9,7 +9,7 @@ from stack import Stack, follow, isolation, kafka_and_redis, new_chat_request, p
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
-INTERNAL_TOKEN = "e2e-openai-token"
+INTERNAL_TOKEN = "e2e-openai-token-long-enough-to-be-a-secret"
 
 
 async def test_a_reply_streams_through_an_openai_compatible_endpoint(infra, llama_server):

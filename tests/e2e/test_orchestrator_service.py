@@ -17,7 +17,7 @@ from stack import Stack, follow, isolation, kafka_and_redis, new_chat_request, p
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
-INTERNAL_TOKEN = "e2e-orchestrator-token"
+INTERNAL_TOKEN = "e2e-orchestrator-token-long-enough-to-be-a-secret"
 SETTINGS = isolation("orch") | {"alice_internal_token": INTERNAL_TOKEN}
 
 

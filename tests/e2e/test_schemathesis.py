@@ -31,6 +31,7 @@ CHECKS = ",".join(
 UNTHROTTLED_FOR_FUZZING = dict(
     register_rate_per_ip_capacity=100_000,
     register_rate_per_ip_per_s=1000,
+    max_registrations_per_hour=10_000_000,
     login_rate_per_ip_capacity=100_000,
     login_rate_per_ip_per_s=1000,
     login_rate_per_account_capacity=100_000,
@@ -43,7 +44,8 @@ ADMIN = f"schema-admin-{uuid.uuid4().hex[:8]}@example.com"
 
 @pytest.fixture(scope="module")
 def backend_url(infra) -> Iterator[str]:
-    shared = isolation("schema") | {"alice_internal_token": "schemathesis-internal-token"}
+    token = "schemathesis-internal-token-long-enough-to-be-a-secret"
+    shared = isolation("schema") | {"alice_internal_token": token}
     with Stack(
         infra,
         shared,

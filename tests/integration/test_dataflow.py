@@ -23,7 +23,7 @@ from pymongo import MongoClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-TOKEN = "dataflow-test-token"
+TOKEN = "dataflow-test-token-long-enough-to-be-a-secret"
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("pdfmaker", ROOT / "services/dataflow/tests/pdfmaker.py")
 pdfmaker = importlib.util.module_from_spec(_spec)
@@ -119,7 +119,9 @@ async def producer(infra):
 
 async def upload(api, mongo, producer, names, user_id, filename, content_type, data) -> str:
     document_id, blob_id = uuid.uuid4().hex, uuid.uuid4().hex
-    GridFSBucket(mongo, "uploads").upload_from_stream_with_id(blob_id, filename, data)
+    GridFSBucket(mongo, "uploads").upload_from_stream_with_id(
+        blob_id, filename, data, metadata={"user_id": user_id, "document_id": document_id}
+    )  # as the backend stores it: the dataflow reads only a blob of the document's owner
     body = {"document_id": document_id, "filename": filename, "content_type": content_type,
             "size": len(data), "blob_id": blob_id}  # fmt: skip
     response = api.post("/internal/documents", params={"user_id": user_id}, json=body)
@@ -410,7 +412,9 @@ async def _send_with_counts(api, mongo, producer, names, infra, counts: dict, te
     """Upload a document whose record finds `counts` in MongoDB's delivery counts, as if the
     dataflow had died with it in flight; returns the document's last status event."""
     user, document_id, blob_id = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
-    GridFSBucket(mongo, "uploads").upload_from_stream_with_id(blob_id, "killer.md", text)
+    GridFSBucket(mongo, "uploads").upload_from_stream_with_id(
+        blob_id, "killer.md", text, metadata={"user_id": user, "document_id": document_id}
+    )
     body = {"document_id": document_id, "filename": "killer.md", "content_type": "text/markdown",
             "size": len(text), "blob_id": blob_id}  # fmt: skip
     assert api.post("/internal/documents", params={"user_id": user}, json=body).status_code == 201

@@ -22,7 +22,7 @@ from pymongo import MongoClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-TOKEN = "dataflow-fairness-token"
+TOKEN = "dataflow-fairness-token-long-enough-to-be-a-secret"
 MAX_CHUNKS = 500
 NOTE = b"Boathouse key: behind the blue door."  # 36 bytes
 TERMINAL = ("indexed", "failed")
@@ -80,7 +80,9 @@ async def producer(infra):
 
 async def upload(api, mongo, producer, names, user_id, filename, data, content_type="text/plain") -> str:
     document_id, blob_id = uuid.uuid4().hex, uuid.uuid4().hex
-    GridFSBucket(mongo, "uploads").upload_from_stream_with_id(blob_id, filename, data)
+    GridFSBucket(mongo, "uploads").upload_from_stream_with_id(
+        blob_id, filename, data, metadata={"user_id": user_id, "document_id": document_id}
+    )  # as the backend stores it: the dataflow reads only a blob of the document's owner
     body = {"document_id": document_id, "filename": filename, "content_type": content_type,
             "size": len(data), "blob_id": blob_id}  # fmt: skip
     response = api.post("/internal/documents", params={"user_id": user_id}, json=body)

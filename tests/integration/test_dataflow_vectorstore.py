@@ -13,7 +13,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def client(infra):
-    settings = AliceSettings(weaviate_url=infra.weaviate_url, weaviate_grpc_port=infra.weaviate_grpc_port)
+    settings = AliceSettings(
+        weaviate_url=infra.weaviate_url,
+        weaviate_grpc_port=infra.weaviate_grpc_port,
+        weaviate_api_key=infra.weaviate_api_key,
+    )
     c = clients.weaviate_client(settings)
     await c.connect()
     await vectorstore.ensure_collections(c)

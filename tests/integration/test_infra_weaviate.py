@@ -27,7 +27,11 @@ def near(base: list[float], seed: int, noise: float = 0.05) -> list[float]:
 
 @pytest.fixture
 async def weaviate(infra):
-    settings = AliceSettings(weaviate_url=infra.weaviate_url, weaviate_grpc_port=infra.weaviate_grpc_port)
+    settings = AliceSettings(
+        weaviate_url=infra.weaviate_url,
+        weaviate_grpc_port=infra.weaviate_grpc_port,
+        weaviate_api_key=infra.weaviate_api_key,
+    )
     client = clients.weaviate_client(settings)
     await client.connect()
     yield client

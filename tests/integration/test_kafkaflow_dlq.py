@@ -11,7 +11,7 @@ from alice_common.settings import AliceSettings
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "kafkaflow-test-token"
+TOKEN = "kafkaflow-test-token-long-enough-to-be-a-secret"
 
 
 @pytest.fixture

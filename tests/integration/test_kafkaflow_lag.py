@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "kafkaflow-test-token"
+TOKEN = "kafkaflow-test-token-long-enough-to-be-a-secret"
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ async def test_every_infrastructure_port_answers(infra):
     async with httpx.AsyncClient(timeout=5) as client:
         ready = await client.get(f"{infra.weaviate_url}/v1/.well-known/ready")
         assert ready.status_code == 200
-        meta = (await client.get(f"{infra.weaviate_url}/v1/meta")).json()
+        key = {"Authorization": f"Bearer {infra.weaviate_api_key}"} if infra.weaviate_api_key else {}
+        meta = (await client.get(f"{infra.weaviate_url}/v1/meta", headers=key)).json()
         assert meta["version"].startswith("1.")
 
 

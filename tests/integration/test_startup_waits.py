@@ -14,7 +14,7 @@ from devstack.testing import ServiceProcess, service_env, unique_name
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "startup-waits-internal-token"
+TOKEN = "startup-waits-internal-token-long-enough-to-be-a-secret"
 SERVICES = ("orchestrator", "dataflow", "kafkaflow", "backend")
 # A service process imports its stack (the embedding runtime, the model) before it serves: on the
 # shared 2-core machine that alone can take tens of seconds with four starting at once.
@@ -49,7 +49,7 @@ def test_every_service_waits_for_its_stores_then_serves_without_a_restart(infra,
     ds = second_devstack
     stores = {
         "kafka_bootstrap_servers": f"127.0.0.1:{ds.ports['ALICE_KAFKA_PORT']}",
-        "redis_url": f"redis://127.0.0.1:{ds.ports['ALICE_REDIS_PORT']}/0",
+        "redis_url": ds.redis_url,
         "mongodb_url": f"mongodb://127.0.0.1:{ds.ports['ALICE_MONGO_PORT']}",
         # Weaviate stays the shared one: the private stack is what this test starts late.
         "mongodb_database": unique_name("startup_waits"),

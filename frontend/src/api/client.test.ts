@@ -132,3 +132,19 @@ describe('endpoints', () => {
     expect(calls[1].url).toBe('/api/search?q=answer%3F&limit=5');
   });
 });
+
+describe('ApiClient in the browser', () => {
+  it('keeps the refresh token only in the HttpOnly cookie, never in localStorage', async () => {
+    localStorage.clear();
+    localStorage.setItem('alice.refresh_token', 'r-old'); // left by an earlier version
+    const scripted = scriptedFetch([jsonResponse(auth('a1', 'r-secret')), jsonResponse(auth('a2', 'r-next'))]);
+    const api = new ApiClient(scripted.fetch); // the browser's own stores
+    await api.login('ada@example.org', 'pw');
+    expect(await api.refresh()).toBe(true);
+    const kept = Object.keys(localStorage).map((k) => localStorage.getItem(k) ?? '');
+    expect(kept.join(' ')).not.toMatch(/r-secret|r-next|r-old/);
+    expect(JSON.parse(String(scripted.calls[1].init.body))).toEqual({}); // the cookie does the work
+    expect(scripted.calls[1].init.credentials).toBe('same-origin');
+    expect(api.hasStoredSession()).toBe(true); // a reload still restores the session
+  });
+});

@@ -1875,7 +1875,7 @@ export interface operations {
     stream_reply_api_replies__reply_id__stream_get: {
         parameters: {
             query?: {
-                /** @description for EventSource clients, which cannot send headers */
+                /** @description for EventSource clients, which cannot send headers: an access token only (short-lived); a personal API key is refused here, since URLs end up in proxy logs */
                 access_token?: string | null;
             };
             header?: {
@@ -2499,6 +2499,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description unauthorized */
             401: {
                 headers: {
@@ -2564,6 +2573,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description unauthorized */
@@ -2642,6 +2660,15 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description unauthorized */
             401: {
                 headers: {
@@ -2716,6 +2743,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description unauthorized */

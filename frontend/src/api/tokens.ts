@@ -1,7 +1,8 @@
 /**
- * Where the refresh token lives between page loads. The backend returns it in the JSON body and
- * may also set it as an httpOnly cookie; we keep the body copy in localStorage (the cookie, when
- * present, travels by itself) and send whichever we have to `POST /api/auth/refresh`.
+ * Where the refresh token lives between page loads. The backend returns it in the JSON body (for
+ * programs) and sets it as an HttpOnly cookie. In the browser the cookie alone is kept: script
+ * cannot read it, so an injected script cannot steal a session that lasts 30 days
+ * (`browserTokenStore` keeps nothing). Programs without cookies may keep the body copy in a store.
  */
 export interface TokenStore {
   getRefresh(): string | null;
@@ -11,15 +12,25 @@ export interface TokenStore {
 /** Remembers that a session exists even when its refresh token is a cookie script cannot read. */
 export type SessionFlag = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
 
-const REFRESH_KEY = 'alice.refresh_token';
+/** Where earlier versions kept the body copy: removed on first use. */
+export const LEGACY_REFRESH_KEY = 'alice.refresh_token';
 export const SESSION_KEY = 'alice.session';
 
+function forgetLegacyRefreshToken(): void {
+  try {
+    localStorage.removeItem(LEGACY_REFRESH_KEY);
+  } catch {
+    // storage unavailable: nothing was kept there either
+  }
+}
+
+/** The browser's store: the HttpOnly cookie carries the refresh token; nothing is kept here. */
 export const browserTokenStore: TokenStore = {
-  getRefresh: () => localStorage.getItem(REFRESH_KEY),
-  setRefresh: (token) => {
-    if (token) localStorage.setItem(REFRESH_KEY, token);
-    else localStorage.removeItem(REFRESH_KEY);
+  getRefresh: () => {
+    forgetLegacyRefreshToken();
+    return null;
   },
+  setRefresh: () => forgetLegacyRefreshToken(),
 };
 
 export function memoryTokenStore(initial: string | null = null): TokenStore {

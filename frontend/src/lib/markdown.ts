@@ -62,11 +62,55 @@ function purifier() {
   return DOMPurify;
 }
 
-/** Markdown → sanitised HTML (scripts, event handlers and javascript: URLs removed). */
+/**
+ * Whether an image may load: only from this site or inline (`data:`). A reply renders while it
+ * streams, so a remote image would be fetched with no click, and its URL can carry whatever the
+ * model was led to put there (other conversations' memory, say).
+ */
+export function loadableImage(src: string): boolean {
+  try {
+    const url = new URL(src, window.location.href);
+    return url.protocol === 'data:' || url.origin === window.location.origin;
+  } catch {
+    return false;
+  }
+}
+
+/** A remote image becomes a link to it (named by its alt text), which loads nothing until clicked. */
+function imagesAsLinks(root: DocumentFragment): void {
+  for (const img of Array.from(root.querySelectorAll('img'))) {
+    const src = img.getAttribute('src') ?? '';
+    if (src && loadableImage(src)) continue;
+    const label = img.getAttribute('alt') || img.getAttribute('title') || src || 'image';
+    let replacement: Node = document.createTextNode(label);
+    const href = src ? new URL(src, window.location.href) : null;
+    if (href && (href.protocol === 'https:' || href.protocol === 'http:')) {
+      const link = document.createElement('a');
+      link.href = href.href;
+      link.textContent = `Image: ${label}`;
+      link.className = 'remote-image';
+      link.target = '_blank';
+      link.rel = 'noopener noreferrer nofollow';
+      replacement = link;
+    }
+    img.replaceWith(replacement);
+  }
+}
+
+/**
+ * Markdown → sanitised HTML (scripts, event handlers and javascript: URLs removed; remote images
+ * as links; nothing else that fetches by itself: no media, srcset, inline styles or backgrounds).
+ */
 export function renderMarkdown(source: string): string {
   const html = marked.parse(source, { async: false }) as string;
-  return purifier().sanitize(html, {
+  const fragment = purifier().sanitize(html, {
     ADD_ATTR: ['target'],
-    FORBID_TAGS: ['style', 'form', 'input', 'textarea', 'select'],
+    FORBID_TAGS: ['style', 'form', 'input', 'textarea', 'select', 'audio', 'video', 'source', 'picture', 'track', 'image', 'link'],
+    FORBID_ATTR: ['style', 'srcset', 'background', 'poster', 'ping'],
+    RETURN_DOM_FRAGMENT: true,
   });
+  imagesAsLinks(fragment);
+  const out = document.createElement('div');
+  out.appendChild(fragment);
+  return out.innerHTML;
 }

@@ -35,7 +35,7 @@ PUBLISHED_TOPICS = [Topics.CHAT_REQUESTS, Topics.DOCUMENTS_UPLOADED]
 
 def _internal(settings: Settings, name: str, url: str) -> InternalClient:
     return InternalClient(
-        name, url, settings.alice_internal_token.get_secret_value(), settings.internal_timeout_s
+        name, url, settings.internal_token_of(name).get_secret_value(), settings.internal_timeout_s
     )
 
 

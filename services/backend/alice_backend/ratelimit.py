@@ -12,7 +12,8 @@ from alice_common.reply_stream import BUCKET_LUA, ReplyRecords, SlotLimits, Slot
 
 from alice_backend.errors import ApiError
 
-# KEYS[1] bucket; ARGV capacity, rate per s, cost -> {allowed 1|0, retry_after_ms}
+# KEYS[1] bucket; ARGV capacity, rate per s, cost -> {allowed 1|0, retry_after_ms}. A negative
+# cost gives tokens back, never past the capacity.
 _TAKE = (
     BUCKET_LUA
     + """
@@ -22,7 +23,7 @@ local tokens = refill(KEYS[1], capacity, rate, now)
 if tokens < cost then
   return {0, math.ceil((cost - tokens) / rate * 1000)}
 end
-store(KEYS[1], tokens - cost, now, capacity, rate)
+store(KEYS[1], math.min(capacity, tokens - cost), now, capacity, rate)
 return {1, 0}
 """
 )
@@ -47,6 +48,10 @@ class RateLimiter:
     async def take(self, key: str, capacity: float, per_s: float, cost: float = 1) -> Decision:
         allowed, retry_ms = await self._take(keys=[key], args=[capacity, per_s, cost])
         return Decision(True) if allowed else Decision(False, _retry_s(retry_ms), "rate")
+
+    async def give_back(self, key: str, capacity: float, per_s: float) -> None:
+        """Returns the token a `require` took: the attempt turned out not to count."""
+        await self._take(keys=[key], args=[capacity, per_s, -1])
 
     async def require(self, key: str, capacity: float, per_s: float, message: str) -> None:
         """Takes a token or refuses the request: 429 `rate_limited` with `Retry-After`."""

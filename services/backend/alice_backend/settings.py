@@ -1,8 +1,7 @@
-from alice_common.settings import AliceSettings, check_production_secret
-from pydantic import SecretStr, model_validator
+from typing import Any
 
-# Only accepted when ALICE_ENV=dev; any other environment must set JWT_SECRET.
-DEV_JWT_SECRET = "dev-only-jwt-secret-not-for-production-use"
+from alice_common.settings import AliceSettings, check_secret_strength, require_secrets
+from pydantic import SecretStr, field_validator, model_validator
 
 
 class Settings(AliceSettings):
@@ -13,11 +12,17 @@ class Settings(AliceSettings):
     dataflow_url: str = "http://127.0.0.1:8002"
     kafkaflow_url: str = "http://127.0.0.1:9094"
     internal_timeout_s: float = 10.0
+    # Each internal service accepts its own token (its ALICE_INTERNAL_TOKEN), so a compromised
+    # service holds no token another one accepts; only the backend holds all three. Unset: this
+    # service's ALICE_INTERNAL_TOKEN (one token for all, as the test harness runs them).
+    orchestrator_internal_token: SecretStr | None = None
+    dataflow_internal_token: SecretStr | None = None
+    kafkaflow_internal_token: SecretStr | None = None
     # Longest wait for Kafka to take and confirm a chat request: then the send answers 503 (not
     # queued) or 504 `outcome_unknown` (queued, not confirmed; docs/api.md "Retrying a send").
     publish_timeout_s: float = 5.0
 
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_secret: SecretStr
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
     # Cookie `Secure` flag; off for plain-HTTP local development.
@@ -33,12 +38,16 @@ class Settings(AliceSettings):
     max_concurrent_generations: int = 3
     # An active generation older than this no longer counts against the cap (crashed worker).
     active_generation_ttl_s: int = 600
+    # Failed logins per account and client address (a right password gives its token back).
     login_rate_per_account_capacity: float = 10
     login_rate_per_account_per_s: float = 0.1
     login_rate_per_ip_capacity: float = 50
     login_rate_per_ip_per_s: float = 1.0
     register_rate_per_ip_capacity: float = 20
     register_rate_per_ip_per_s: float = 0.2
+    # Site-wide: sign-ups from all addresses together, per hour (a burst of this many, then
+    # refilling evenly), so many addresses cannot mass-create accounts or probe emails.
+    max_registrations_per_hour: int = 200
     upload_rate_capacity: float = 10
     upload_rate_per_s: float = 0.2
     # Storage per user (documents and their bytes); an upload past either is 413.
@@ -57,16 +66,30 @@ class Settings(AliceSettings):
     # Reply streams (GET /api/replies/{id}/stream) one user may hold open at once, over all replicas.
     max_streams_per_user: int = 10
     reply_meta_ttl_s: int = 24 * 3600
-    # Proxies trusted to name the client in X-Forwarded-For (the per-address login and sign-up
-    # limits key on it): the local dev proxy by default; the ingress and frontend in a cluster.
-    forwarded_allow_ips: str = "127.0.0.1"
+    # The exact proxies trusted to name the client in X-Forwarded-For (the per-address login and
+    # sign-up limits key on it). None by default: natively the header is ignored and every client
+    # is its connection's address; compose names the frontend's nginx, Kubernetes the pod network.
+    forwarded_allow_ips: str = ""
     cors_origins: str = "http://localhost:3000,http://127.0.0.1:3000"
 
-    @model_validator(mode="after")
-    def _no_dev_secret_outside_dev(self) -> "Settings":
-        if self.alice_env != "dev":
-            check_production_secret("JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET)
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _jwt_secret_is_set(cls, data: Any) -> Any:
+        return require_secrets(data, "jwt_secret")
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret_is_strong(cls, value: SecretStr) -> SecretStr:
+        return check_secret_strength("JWT_SECRET", value)
+
+    @field_validator("orchestrator_internal_token", "dataflow_internal_token", "kafkaflow_internal_token")
+    @classmethod
+    def _service_tokens_are_strong(cls, value: SecretStr | None, info) -> SecretStr | None:
+        return None if value is None else check_secret_strength(info.field_name.upper(), value)
+
+    def internal_token_of(self, service: str) -> SecretStr:
+        """The token `service`'s internal API accepts."""
+        return getattr(self, f"{service}_internal_token") or self.alice_internal_token
 
     @property
     def cors_origin_list(self) -> list[str]:

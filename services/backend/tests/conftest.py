@@ -1,6 +1,7 @@
 """Backend unit-test fixtures: the app in-process against real Redis, MongoDB and Kafka (from the
 `infra` fixture), with the orchestrator and dataflow replaced by small in-process fakes."""
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from devstack.testing import unique_name
 from fastapi import Depends, FastAPI
 from pydantic import SecretStr
 
-TOKEN = SecretStr("dev-internal-token")
+TOKEN = SecretStr(os.environ["ALICE_INTERNAL_TOKEN"])  # the session's (root conftest.py)
 CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 

@@ -3,7 +3,7 @@ import time
 import jwt
 import pytest
 from alice_backend.auth import access_tokens
-from alice_backend.settings import DEV_JWT_SECRET, Settings
+from alice_backend.settings import Settings
 
 SECRET = "unit-test-secret-of-at-least-32-bytes"
 
@@ -37,14 +37,22 @@ def test_expired_is_reported_as_expired():
 STRONG_INTERNAL = "i" * 32
 
 
-def test_dev_or_short_jwt_secret_is_refused_outside_dev():
-    with pytest.raises(ValueError, match="JWT_SECRET must be set"):
-        Settings(alice_env="production", alice_internal_token=STRONG_INTERNAL)
+@pytest.mark.parametrize("mode", ["dev", "production", None])
+def test_a_missing_or_short_jwt_secret_is_refused_in_every_mode(monkeypatch, mode):
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    overrides = {"alice_env": mode} if mode else {}
+    with pytest.raises(ValueError, match="JWT_SECRET not set"):
+        Settings(alice_internal_token=STRONG_INTERNAL, **overrides)
     with pytest.raises(ValueError, match="JWT_SECRET must be at least 32 bytes"):
-        Settings(alice_env="production", alice_internal_token=STRONG_INTERNAL, jwt_secret="x" * 31)
-    strong = Settings(alice_env="production", alice_internal_token=STRONG_INTERNAL, jwt_secret="x" * 32)
-    assert strong.jwt_secret.get_secret_value() != DEV_JWT_SECRET
-    assert Settings().jwt_secret.get_secret_value() == DEV_JWT_SECRET  # development keeps working
+        Settings(alice_internal_token=STRONG_INTERNAL, jwt_secret="x" * 31, **overrides)
+    with pytest.raises(ValueError, match="JWT_SECRET has a value published"):
+        Settings(
+            alice_internal_token=STRONG_INTERNAL,
+            jwt_secret="dev-only-jwt-secret-not-for-production-use",
+            **overrides,
+        )
+    strong = Settings(alice_internal_token=STRONG_INTERNAL, jwt_secret="x" * 32, **overrides)
+    assert strong.jwt_secret.get_secret_value() == "x" * 32
 
 
 def test_verifier_remembers_a_good_token_and_never_a_bad_one(monkeypatch):
@@ -78,3 +86,21 @@ def test_verifier_memo_is_bounded():
     assert [verifier.verify(t) for t in tokens] == [f"user-{i}" for i in range(5)]
     assert len(verifier._verified) == 3
     assert list(verifier._verified) == tokens[2:]
+
+
+def test_each_internal_service_is_called_with_its_own_token(monkeypatch):
+    """Issue 23: per-caller credentials; without a per-service token the shared one is used."""
+    for name in ("ORCHESTRATOR", "DATAFLOW", "KAFKAFLOW"):
+        monkeypatch.delenv(f"{name}_INTERNAL_TOKEN", raising=False)
+    own = {svc: f"{svc}-token-long-enough-to-be-a-secret" for svc in ("orchestrator", "dataflow")}
+    settings = Settings(
+        alice_internal_token=STRONG_INTERNAL,
+        jwt_secret="j" * 32,
+        orchestrator_internal_token=own["orchestrator"],
+        dataflow_internal_token=own["dataflow"],
+    )
+    assert settings.internal_token_of("orchestrator").get_secret_value() == own["orchestrator"]
+    assert settings.internal_token_of("dataflow").get_secret_value() == own["dataflow"]
+    assert settings.internal_token_of("kafkaflow").get_secret_value() == STRONG_INTERNAL
+    with pytest.raises(ValueError, match="KAFKAFLOW_INTERNAL_TOKEN must be at least 32 bytes"):
+        Settings(alice_internal_token=STRONG_INTERNAL, jwt_secret="j" * 32, kafkaflow_internal_token="short")

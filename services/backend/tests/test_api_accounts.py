@@ -6,6 +6,7 @@ import subprocess
 import sys
 import uuid
 
+import httpx
 import pytest
 
 
@@ -158,6 +159,37 @@ async def test_login_is_rate_limited_per_account(backend):
     assert int(statuses[-1].headers["Retry-After"]) >= 1
 
 
+async def test_wrong_passwords_from_one_client_do_not_lock_the_owner_out(backend):
+    email = f"dora-{uuid.uuid4().hex[:8]}@example.com"
+    await backend.register(email, password="the right password")
+    backend.ctx.settings.login_rate_per_account_per_s = 0.001  # no refill while the test runs
+    attacker = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=backend.app, client=("203.0.113.66", 4000)),
+        base_url="http://backend",
+    )
+    async with attacker:
+        guesses = [
+            (await attacker.post("/api/auth/login", json={"email": email, "password": f"x{i}"})).status_code
+            for i in range(11)
+        ]
+    assert guesses == [401] * 10 + [429]
+    right = {"email": email, "password": "the right password"}
+    owner = await backend.client.post("/api/auth/login", json=right)
+    assert owner.status_code == 200, owner.text
+
+
+async def test_only_failed_logins_count(backend):
+    email = f"eve-{uuid.uuid4().hex[:8]}@example.com"
+    await backend.register(email, password="the right password")
+    backend.ctx.settings.login_rate_per_account_capacity = 3
+    backend.ctx.settings.login_rate_per_account_per_s = 0.001
+    right = {"email": email, "password": "the right password"}
+    for _ in range(5):
+        assert (await backend.client.post("/api/auth/login", json=right)).status_code == 200
+    wrong = {"email": email, "password": "wrong-pw"}
+    assert (await backend.client.post("/api/auth/login", json=wrong)).status_code == 401
+
+
 async def test_concurrent_registrations_of_one_email_create_one_account(backend):
     results = await asyncio.gather(
         *(
@@ -185,3 +217,19 @@ async def test_registration_is_rate_limited_per_address(backend):
     )
     assert (first.status_code, second.status_code, third.status_code) == (201, 201, 429)
     await backend.ctx.redis.delete("rl:register-ip:127.0.0.1")
+
+
+async def test_probing_for_taken_emails_is_charged_to_the_site_wide_sign_up_limit(backend):
+    """Sign-up answers 409 `email_taken` (docs/architecture.md, issue 23: accepted and bounded):
+    every probe, from any address, spends the site-wide allowance like a sign-up does."""
+    backend.ctx.settings.max_registrations_per_hour = 3  # this test's site (its own database)
+    taken = f"known-{uuid.uuid4().hex[:8]}@example.com"
+    await backend.register(taken)
+
+    async def probe(address: str) -> int:
+        transport = httpx.ASGITransport(app=backend.app, client=(address, 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://backend") as client:
+            body = {"email": taken, "password": "pw-0123456789"}
+            return (await client.post("/api/auth/register", json=body)).status_code
+
+    assert [await probe(f"198.51.100.{i}") for i in range(3)] == [409, 409, 429]

@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+from datetime import UTC, datetime
 
 from alice_backend.auth.api_keys import ApiKeys
 
@@ -90,3 +91,66 @@ async def test_a_key_revoked_through_another_replica_fails_within_the_cache_time
     assert await backend.ctx.api_keys.revoke(auth["user"]["id"], created["key"]["id"])
     await asyncio.sleep(0.6)
     assert await other_replica.user_of(secret) is None
+
+
+async def test_the_query_string_takes_short_lived_tokens_but_never_an_api_key(backend):
+    auth = await backend.register()
+    secret = (await _create(backend, auth))["secret"]
+    stream = "/api/replies/0123456789abcdef01234567/stream"
+    refused = await backend.client.get(stream, params={"access_token": secret})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "api_key_in_query"
+    # An access token there is accepted (the reply does not exist: 404, not 401); the key in the
+    # Authorization header too.
+    short_lived = {"access_token": auth["access_token"]}
+    assert (await backend.client.get(stream, params=short_lived)).status_code == 404
+    assert (await backend.client.get(stream, headers=_key_auth(secret))).status_code == 404
+
+
+async def test_concurrent_creations_never_pass_the_cap_and_the_list_shows_every_key(backend):
+    auth = await backend.register()
+    cap = backend.ctx.settings.max_api_keys_per_user
+    created = await asyncio.gather(
+        *(
+            backend.client.post("/api/keys", headers=backend.bearer(auth), json={"name": f"k{i}"})
+            for i in range(12)
+        )
+    )
+    assert sorted(r.status_code for r in created) == [201] * cap + [409] * (12 - cap)
+    listed = (await backend.client.get("/api/keys", headers=backend.bearer(auth))).json()["items"]
+    assert sorted(k["id"] for k in listed) == sorted(
+        r.json()["key"]["id"] for r in created if r.status_code == 201
+    )
+    # Revoking one frees its place for exactly one new key.
+    await backend.client.delete(f"/api/keys/{listed[0]['id']}", headers=backend.bearer(auth))
+    again = await asyncio.gather(
+        *(
+            backend.client.post("/api/keys", headers=backend.bearer(auth), json={"name": "n"})
+            for _ in range(3)
+        )
+    )
+    assert sorted(r.status_code for r in again) == [201, 409, 409]
+
+
+async def test_the_list_shows_keys_beyond_any_page_size(backend):
+    """Keys kept from before a lowered cap (or an older race) are all listed, so all can be revoked."""
+    auth = await backend.register()
+    user_id = auth["user"]["id"]
+    await backend.ctx.db["api_keys"].insert_many(
+        [
+            {
+                "_id": f"old{i:09d}",
+                "user_id": user_id,
+                "slot": f"legacy-{i}",
+                "name": f"old {i}",
+                "prefix": "sk-alice-old",
+                "hash": f"h-{user_id}-{i}",
+                "created_at": datetime.now(UTC),
+                "last_used_at": None,
+            }
+            for i in range(25)
+        ]
+    )
+    listed = (await backend.client.get("/api/keys", headers=backend.bearer(auth))).json()["items"]
+    assert len(listed) == 25
+    refused = await backend.client.post("/api/keys", headers=backend.bearer(auth), json={"name": "one more"})
+    assert refused.status_code == 409

@@ -1,23 +1,38 @@
-"""Production mode refuses the development or a short internal token, in every service's settings."""
+"""No secret has a default in code: a missing or short internal token refuses start-up in every mode
+(ALICE_ENV relaxes nothing)."""
 
 import pytest
-from alice_common.settings import DEV_INTERNAL_TOKEN, AliceSettings
+from alice_common.settings import AliceSettings
+
+MODES = ["dev", "production", "compose", None]
 
 
-def test_development_accepts_the_built_in_token():
-    assert AliceSettings().alice_internal_token.get_secret_value() == DEV_INTERNAL_TOKEN
+@pytest.mark.parametrize("mode", MODES)
+def test_a_missing_internal_token_is_refused_in_every_mode(monkeypatch, mode):
+    monkeypatch.delenv("ALICE_INTERNAL_TOKEN", raising=False)
+    overrides = {"alice_env": mode} if mode else {}
+    with pytest.raises(ValueError, match=r"ALICE_INTERNAL_TOKEN not set: .*make dev generates"):
+        AliceSettings(**overrides)
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
-    ("token", "message"),
-    [(None, "must be set"), ("s" * 31, "must be at least 32 bytes")],
+    ("token", "why"),
+    [("dev-internal-token", "has a value published"), ("s" * 31, "must be at least 32 bytes")],
 )
-def test_production_refuses_a_weak_internal_token(token, message):
-    overrides = {"alice_internal_token": token} if token else {}
-    with pytest.raises(ValueError, match=f"ALICE_INTERNAL_TOKEN {message}"):
-        AliceSettings(alice_env="production", **overrides)
+def test_a_known_or_short_internal_token_is_refused_in_every_mode(mode, token, why):
+    overrides = {"alice_env": mode} if mode else {}
+    with pytest.raises(ValueError, match=f"ALICE_INTERNAL_TOKEN {why}"):
+        AliceSettings(alice_internal_token=token, **overrides)
 
 
-def test_production_accepts_a_strong_internal_token():
-    settings = AliceSettings(alice_env="production", alice_internal_token="k" * 32)
-    assert settings.alice_env == "production"
+def test_errors_never_echo_a_secret():
+    with pytest.raises(ValueError) as refused:
+        AliceSettings(alice_internal_token="short-but-secret-value")
+    assert "short-but-secret-value" not in str(refused.value)
+
+
+def test_a_strong_internal_token_is_accepted():
+    settings = AliceSettings(alice_internal_token="k" * 32)
+    assert settings.alice_internal_token.get_secret_value() == "k" * 32
+    assert settings.alice_env == "production"  # the default names no development mode

@@ -83,6 +83,9 @@ class Ingestor:
             return  # redelivery after success
         if doc["status"] == FAILED and doc.get("permanent"):
             raise DocumentError(doc.get("error") or "the document cannot be indexed")
+        # The event only names the document: what to read, and how, is what was registered
+        # (whoever can produce to Kafka must not point a document at someone else's file).
+        event = event.model_copy(update={k: doc[k] for k in ("blob_id", "filename", "content_type", "size")})
         try:
             async with self.line.turn(event.user_id, partial(self._queued, event.document_id)):
                 await self._run(event)
@@ -113,14 +116,17 @@ class Ingestor:
             event.content_type, event.filename, s.max_document_chars, s.chunk_tokens,
             s.chunk_overlap_tokens, s.max_document_chunks,
         )  # fmt: skip
-        chunks = await self.sandbox.chunks(partial(self._read_blob, event.blob_id), job, event.size)
+        chunks = await self.sandbox.chunks(
+            partial(self._read_blob, event.blob_id, event.user_id), job, event.size
+        )
         await self._progress(doc_id, progress=P_CHUNKED)
         await self._index(event, chunks)
         await self._progress(doc_id, status=INDEXED, progress=100, chunks=len(chunks), error=None)
         await self._emit(event, INDEXED, len(chunks), None)
         log.info("indexed document %s: %d chunks", doc_id, len(chunks))
 
-    async def _read_blob(self, blob_id: str) -> bytes:
+    async def _read_blob(self, blob_id: str, owner: str) -> bytes:
+        """The stored upload, only if it belongs to `owner` (the backend records it in metadata)."""
         ids: list = [blob_id]
         if ObjectId.is_valid(blob_id):
             ids.append(ObjectId(blob_id))
@@ -129,6 +135,9 @@ class Ingestor:
                 stream = await self.uploads.open_download_stream(candidate)
             except NoFile:
                 continue
+            if (stream.metadata or {}).get("user_id") != owner:
+                log.warning("blob %s does not belong to the document's owner; refused", blob_id)
+                break
             limit = self.settings.max_document_bytes
             if stream.length > limit:  # refused before a byte is read or parsed
                 size = f"{stream.length / MIB:.1f} MiB"

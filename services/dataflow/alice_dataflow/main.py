@@ -7,6 +7,7 @@ from alice_common import clients, vectorstore
 from alice_common.app_context import set_app_context
 from alice_common.embeddings import BatchingEmbedder, get_embedder
 from alice_common.events import ChatCompleted, ConversationDeleted, DocumentUploaded, Topics
+from alice_common.host_check import AllowedHostsMiddleware
 from alice_common.internal_auth import internal_token_guard
 from alice_common.kafka import ConsumeLoop, ensure_topics
 from alice_common.kafka.deliveries import COLLECTION as DELIVERIES
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Alice dataflow", lifespan=starting_in_background(start, settings.service_name))
     install_observability(app, settings.service_name)
+    app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
     install_error_handlers(app)
     guard = internal_token_guard(settings.alice_internal_token)
     app.include_router(router, dependencies=[Depends(guard)])

@@ -8,10 +8,13 @@ limits then add up to a known ceiling, and parsing is CPU-bound anyway.
 """
 
 import asyncio
+import functools
 import json
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,6 +34,34 @@ _CHILD_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
     "MALLOC_ARENA_MAX": "1",
 }
+# All the child inherits: what an interpreter needs to start. Never the service's secrets (internal
+# token, store URLs with passwords, API keys): a parser exploit in the child learns nothing.
+_INHERITED = ("PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ")
+WORKER_MODULE = "alice_dataflow.extract_worker"
+
+
+def child_env() -> dict[str, str]:
+    return {name: os.environ[name] for name in _INHERITED if name in os.environ} | _CHILD_ENV
+
+
+@functools.cache
+def no_network_prefix() -> tuple[str, ...]:
+    """`unshare --user --net --` when this platform lets an unprivileged process create a network
+    namespace (the child then has no network at all, not even loopback); empty where it does not
+    (Docker's default seccomp profile, for one), and the child keeps the service's network."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        log.info("extraction child keeps the network: no unshare command")
+        return ()
+    prefix = (unshare, "--user", "--net", "--")
+    try:
+        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        probe = None
+    if probe is None or probe.returncode != 0:
+        log.info("extraction child keeps the network: this platform refuses unprivileged namespaces")
+        return ()
+    return prefix
 
 
 @dataclass(frozen=True)
@@ -86,10 +117,11 @@ class Sandbox:
     async def _run(self, data: bytes, job: Job) -> list[str]:
         lim = self.limits
         spec = {**job.__dict__, "memory_budget_bytes": lim.memory_budget_bytes, "cpu_s": lim.cpu_s}
+        isolation = await asyncio.to_thread(no_network_prefix)  # probed once, off the loop
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "alice_dataflow.extract_worker", json.dumps(spec),
+            *isolation, sys.executable, "-m", WORKER_MODULE, json.dumps(spec),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, **_CHILD_ENV},
+            env=child_env(),
         )  # fmt: skip
         try:
             out, err = await asyncio.wait_for(proc.communicate(data), lim.timeout_s)

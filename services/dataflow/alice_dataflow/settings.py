@@ -5,6 +5,9 @@ from alice_common.settings import AliceSettings
 class Settings(EmbeddingSettings, AliceSettings):
     service_name: str = "dataflow"
     port: int = 8002
+    # The names this service answers to in the Host header (probes are exempt): the backend calls
+    # it by its service name in compose and k8s.
+    allowed_hosts: str = "127.0.0.1,localhost"
 
     # Chunks are measured in model word pieces: all-MiniLM-L6-v2 reads at most 256 of them.
     chunk_tokens: int = 200

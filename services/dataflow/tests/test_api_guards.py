@@ -5,11 +5,13 @@ from alice_dataflow.search import snippet
 from alice_dataflow.settings import Settings
 from fastapi.testclient import TestClient
 
-TOKEN = {"X-Internal-Token": "unit-token"}
+TOKEN = {"X-Internal-Token": "unit-token-long-enough-to-be-a-secret"}
 
 
 def client() -> TestClient:
-    return TestClient(create_app(Settings(alice_internal_token="unit-token")))
+    # The backend calls it as 127.0.0.1 natively (the Host check refuses TestClient's "testserver").
+    app = create_app(Settings(alice_internal_token="unit-token-long-enough-to-be-a-secret"))
+    return TestClient(app, base_url="http://127.0.0.1")
 
 
 def test_every_internal_route_needs_the_token():

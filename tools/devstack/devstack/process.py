@@ -148,6 +148,18 @@ def terminate(record: PidRecord, grace_s: float = 20.0) -> bool:
     return True
 
 
+def stop_child(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM a child this process started, SIGKILL it after the grace period; reaps it."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def _signal_all(pids: list[int], sig: int) -> None:
     for pid in pids:
         try:

@@ -12,8 +12,10 @@ from devstack.components import Component, components
 from devstack.config import Config
 
 # Components start batch by batch (each batch waits for the one before to be healthy).
-BATCHES = (("infra",), ("service", "frontend"))
-GROUP_ORDER = ("infra", "service", "frontend")
+# "model" (the inference service) starts beside the infrastructure but is not part of `--infra`:
+# the tests' shared stack does not need it (they start a private one, tests/inference.py).
+BATCHES = (("infra", "model"), ("service", "frontend"))
+GROUP_ORDER = ("infra", "model", "service", "frontend")
 
 
 class StackError(RuntimeError):

@@ -14,6 +14,7 @@ from typing import Any
 
 from alice_common import linear_re
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from alice_backend.ownership_cache import TtlCache
 
@@ -49,16 +50,36 @@ class ApiKeys:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("hash", unique=True, name="hash_unique")
         await self.collection.create_index("user_id", name="user_id")
+        # Keys made before slots existed get a slot no new key can take (they still count).
+        async for doc in self.collection.find({"slot": {"$exists": False}}, {"_id": 1}):
+            await self.collection.update_one({"_id": doc["_id"]}, {"$set": {"slot": f"legacy-{doc['_id']}"}})
+        await self.collection.create_index(
+            [("user_id", 1), ("slot", 1)], unique=True, name="user_slot_unique"
+        )
 
     async def create(self, user_id: str, name: str) -> tuple[dict[str, Any], str]:
-        """Returns (the stored key's public fields, the secret key: shown to the user once)."""
-        if await self.collection.count_documents({"user_id": user_id}) >= self.max_per_user:
-            raise TooManyKeys(self.max_per_user)
+        """Returns (the stored key's public fields, the secret key: shown to the user once).
+
+        The cap is atomic: each key takes one of the owner's `max_per_user` numbered slots, and the
+        unique (user_id, slot) index lets only one of two concurrent creations have a slot."""
+        for _ in range(self.max_per_user + 1):
+            taken = [doc.get("slot") async for doc in self.collection.find({"user_id": user_id}, {"slot": 1})]
+            free = sorted(set(range(self.max_per_user)) - set(taken))
+            if len(taken) >= self.max_per_user or not free:
+                raise TooManyKeys(self.max_per_user)
+            try:
+                return await self._insert(user_id, name, free[0])
+            except DuplicateKeyError:
+                continue  # a concurrent creation took that slot: look again
+        raise TooManyKeys(self.max_per_user)
+
+    async def _insert(self, user_id: str, name: str, slot: int) -> tuple[dict[str, Any], str]:
         key_id = secrets.token_hex(6)
         key = f"{KEY_PREFIX}{key_id}-{secrets.token_urlsafe(32)}"
         doc = {
             "_id": key_id,
             "user_id": user_id,
+            "slot": slot,
             "name": name,
             "prefix": key[:SHOWN_CHARS],
             "hash": _hash(key),
@@ -69,8 +90,10 @@ class ApiKeys:
         return public(doc), key
 
     async def of_user(self, user_id: str) -> list[dict[str, Any]]:
+        """Every key of the owner (the cap keeps the list short; keys from before a lowered cap
+        are listed too, so they can be seen and revoked)."""
         cursor = self.collection.find({"user_id": user_id}).sort("created_at", 1)
-        return [public(doc) async for doc in cursor.limit(self.max_per_user * 2)]
+        return [public(doc) async for doc in cursor]
 
     async def revoke(self, user_id: str, key_id: str) -> bool:
         doc = await self.collection.find_one_and_delete({"_id": key_id, "user_id": user_id})

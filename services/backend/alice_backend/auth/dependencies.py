@@ -40,6 +40,17 @@ async def authenticate(ctx: AppContext, token: str | None) -> str:
     return user_id_from_token(ctx, token)
 
 
+def query_token_user_id(ctx: AppContext, token: str | None) -> str:
+    """The caller of a token passed in the query string (`?access_token=`): an access token only.
+    URLs end up in proxy and browser logs, where a short-lived token soon stops mattering and a
+    non-expiring personal API key would not."""
+    if token and api_keys.looks_like_key(token):
+        raise ApiError(
+            401, "api_key_in_query", "send an API key in the Authorization header, not in the URL", _CHALLENGE
+        )
+    return user_id_from_token(ctx, token)
+
+
 async def current_user_id(
     ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> str:

@@ -2,6 +2,7 @@
 
 import json
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Query, Request
 
@@ -11,7 +12,7 @@ from alice_backend.internal_client import seg
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
-ERRORS = error_responses(401, 403, 404, 502, 503)
+ERRORS = error_responses(400, 401, 403, 404, 502, 503)
 
 
 @router.get("/flows", responses=ERRORS)
@@ -19,8 +20,16 @@ async def flows(ctx: Ctx, _: Admin) -> dict[str, Any]:
     return await ctx.kafkaflow.call("GET", "/api/flows") or {}
 
 
+# A `.` or `..` segment would be resolved on the way to kafkaflow and reach another of its routes.
+_DOT_SEGMENTS = {".", ".."}
+
+
 def _sub_path(path: str) -> str:
-    return "/".join(seg(part) for part in path.split("/") if part)
+    parts = [part for part in path.split("/") if part]
+    # The route has decoded the path once; decode again so a double-encoded dot is refused too.
+    if any(part in _DOT_SEGMENTS or unquote(part) in _DOT_SEGMENTS for part in parts):
+        raise ApiError(400, "invalid_path", "path segments `.` and `..` are not allowed")
+    return "/".join(seg(part) for part in parts)
 
 
 @router.get("/flows/{path:path}", responses=ERRORS)

@@ -76,6 +76,10 @@ async def register(body: RegisterIn, request: Request, response: Response, ctx: 
         s.register_rate_per_ip_capacity,
         s.register_rate_per_ip_per_s,
     )
+    # After the per-address check, so one address spending its own allowance costs no one else.
+    # The site is the deployment whose accounts live in this database.
+    per_hour = s.max_registrations_per_hour
+    await _limit(ctx, f"rl:register-site:{s.mongodb_database}", per_hour, per_hour / 3600)
     try:
         email_key = canonical_email(body.email)
     except UnsafeEmail as exc:
@@ -99,12 +103,15 @@ async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -
     await _limit(
         ctx, f"rl:login-ip:{client_address(request)}", s.login_rate_per_ip_capacity, s.login_rate_per_ip_per_s
     )
-    await _limit(
-        ctx, f"rl:login-account:{email}", s.login_rate_per_account_capacity, s.login_rate_per_account_per_s
-    )
+    # Failed logins per account AND client: a guesser locks out only itself, never the owner
+    # signing in from elsewhere. The token is taken before the check (concurrent guesses cannot
+    # overrun it) and given back when the password was right, so only failures count.
+    failures = f"rl:login-fail:{email}:{client_address(request)}"
+    await _limit(ctx, failures, s.login_rate_per_account_capacity, s.login_rate_per_account_per_s)
     user = await ctx.users.by_email(email) if email else None
     if not await verify_password(user["password_hash"] if user else None, body.password) or user is None:
         raise ApiError(401, "invalid_credentials", "wrong email or password")
+    await ctx.limiter.give_back(failures, s.login_rate_per_account_capacity, s.login_rate_per_account_per_s)
     return await _session(ctx, user, response)
 
 

@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from alice_backend import reply_requests, sse
 from alice_backend.app_context import AppContext
-from alice_backend.auth.dependencies import Ctx, UserId, authenticate, bearer
+from alice_backend.auth.dependencies import Ctx, UserId, authenticate, bearer, query_token_user_id
 from alice_backend.errors import ApiError, error_responses, not_found
 from alice_backend.idempotency import IdempotencyKey, fingerprint
 from alice_backend.internal_client import seg
@@ -57,10 +57,17 @@ async def stream_reply(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     last_event_id: Annotated[str | None, Header(max_length=64)] = None,
     access_token: Annotated[
-        str | None, Query(description="for EventSource clients, which cannot send headers")
+        str | None,
+        Query(
+            description="for EventSource clients, which cannot send headers: an access token only "
+            "(short-lived); a personal API key is refused here, since URLs end up in proxy logs"
+        ),
     ] = None,
 ) -> Response:
-    user_id = await authenticate(ctx, credentials.credentials if credentials else access_token)
+    if credentials:
+        user_id = await authenticate(ctx, credentials.credentials)
+    else:
+        user_id = query_token_user_id(ctx, access_token)
     await reply_meta(ctx, user_id, reply_id)
     if await sse.finished_for(ctx.redis, reply_id, last_event_id):
         # The SSE specification's way of telling EventSource not to reconnect, ever.

@@ -11,6 +11,7 @@ from devstack.testing.infra import (
     Infra,
     addresses_from_env,
     choose_infra,
+    credentials_from_env,
     docker_infra,
     native_infra,
     weaviate_grpc_port_from_env,
@@ -39,7 +40,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 def infra(request: pytest.FixtureRequest) -> Iterator[Infra]:
     from_env = addresses_from_env()
     if len(from_env) == len(ENV_KEYS):
-        found = Infra(**from_env, weaviate_grpc_port=weaviate_grpc_port_from_env(), source="env")
+        found = Infra(
+            **from_env,
+            **credentials_from_env(),
+            weaviate_grpc_port=weaviate_grpc_port_from_env(),
+            source="env",
+        )
         yield found
         with _visible_output(request):
             _remove_session_data(found)
@@ -53,6 +59,7 @@ def infra(request: pytest.FixtureRequest) -> Iterator[Infra]:
         merged["source"] = f"env+{found.source}"
         if "weaviate_url" in from_env:
             merged["weaviate_grpc_port"] = weaviate_grpc_port_from_env()
+            merged["weaviate_api_key"] = credentials_from_env().get("weaviate_api_key")
     session = Infra(**merged)
     try:
         yield session

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from devstack.config import Config
+from devstack.secrets import random_secret
 from devstack.testing.leases import NativeLease
 from devstack.testing.testdata import Ownership, handed_out_names
 
@@ -21,7 +22,11 @@ class Infra:
     weaviate_url: str
     weaviate_grpc_port: int
     source: str  # "env" | "docker" | "native" (or a mix, e.g. "env+native")
+    weaviate_api_key: str | None = None
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    # The services' own secrets (no defaults in code): the native stack's, else random per session.
+    jwt_secret: str = field(default_factory=lambda: random_secret(64))
+    internal_token: str = field(default_factory=lambda: random_secret(48))
 
     @property
     def mongodb_database(self) -> str:
@@ -41,7 +46,9 @@ class Infra:
             "MONGODB_URL": self.mongodb_url,
             "WEAVIATE_URL": self.weaviate_url,
             "WEAVIATE_GRPC_PORT": str(self.weaviate_grpc_port),
-        }
+            "JWT_SECRET": self.jwt_secret,
+            "ALICE_INTERNAL_TOKEN": self.internal_token,
+        } | ({"WEAVIATE_API_KEY": self.weaviate_api_key} if self.weaviate_api_key else {})
 
     def ownership(self) -> Ownership:
         """The topics and databases this session may delete when it ends."""
@@ -54,10 +61,15 @@ ENV_KEYS = {
     "mongodb_url": "ALICE_TEST_MONGODB_URL",
     "weaviate_url": "ALICE_TEST_WEAVIATE_URL",
 }
+OPTIONAL_ENV_KEYS = {"weaviate_api_key": "ALICE_TEST_WEAVIATE_API_KEY"}
 
 
 def addresses_from_env() -> dict[str, str]:
     return {attr: os.environ[key] for attr, key in ENV_KEYS.items() if os.environ.get(key)}
+
+
+def credentials_from_env() -> dict[str, str]:
+    return {attr: os.environ[key] for attr, key in OPTIONAL_ENV_KEYS.items() if os.environ.get(key)}
 
 
 def weaviate_grpc_port_from_env() -> int:
@@ -108,19 +120,38 @@ def choose_infra() -> tuple[str, str]:
     return "docker", "Docker answers and holds every image"
 
 
+def _key_unless_anonymous(weaviate_url: str, key: str) -> str | None:
+    """A shared Weaviate that code from before issue 23 started takes no API key (and refuses one):
+    use it without, and say how to secure it, instead of failing every Weaviate test."""
+    from devstack import health
+
+    status, _ = health.http_get(f"{weaviate_url}/v1/schema")
+    if status == 200:
+        print(
+            "devstack.testing: the running Weaviate allows anonymous access (started by older code);"
+            " restart it to require its API key: python -m devstack stop weaviate && ... start weaviate"
+        )
+        return None
+    return key
+
+
 @contextlib.contextmanager
 def native_infra() -> Iterator[Infra]:
     from devstack.stack import Stack
 
     stack = Stack(Config())
     with NativeLease(stack):
-        p = stack.cfg.ports
+        env = stack.cfg.service_env()  # the stack's addresses and credentials
+        secrets = stack.cfg.secrets()
         yield Infra(
-            kafka_bootstrap_servers=f"127.0.0.1:{p.kafka}",
-            redis_url=f"redis://127.0.0.1:{p.redis}/0",
-            mongodb_url=f"mongodb://127.0.0.1:{p.mongo}",
-            weaviate_url=f"http://127.0.0.1:{p.weaviate}",
-            weaviate_grpc_port=p.weaviate_grpc,
+            kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+            redis_url=env["REDIS_URL"],
+            mongodb_url=env["MONGODB_URL"],
+            weaviate_url=env["WEAVIATE_URL"],
+            weaviate_grpc_port=int(env["WEAVIATE_GRPC_PORT"]),
+            weaviate_api_key=_key_unless_anonymous(env["WEAVIATE_URL"], env["WEAVIATE_API_KEY"]),
+            jwt_secret=secrets["JWT_SECRET"],
+            internal_token=secrets["ALICE_INTERNAL_TOKEN"],
             source="native",
         )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from devstack import health
 from devstack.config import Config
+from devstack.process import stop_child
 from devstack.provision import tail
 from devstack.testing.infra import Infra
 
@@ -41,6 +42,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_port_pair(attempts: int = 50) -> int:
+    """A free port whose successor is free too."""
+    for _ in range(attempts):
+        port = free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two consecutive free ports")
 
 
 def test_logs_dir() -> Path:
@@ -196,13 +210,8 @@ class PrivateRedis:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            stop_child(self.proc)
 
 
 class SecondDevstack:
@@ -213,12 +222,27 @@ class SecondDevstack:
             name: free_port()
             for name in (
                 "ALICE_REDIS_PORT", "ALICE_MONGO_PORT", "ALICE_KAFKA_PORT",
-                "ALICE_KAFKA_CONTROLLER_PORT", "ALICE_WEAVIATE_PORT",
+                "ALICE_KAFKA_CONTROLLER_PORT", "ALICE_WEAVIATE_PORT", "ALICE_WEAVIATE_GRPC_PORT",
+                "ALICE_WEAVIATE_GOSSIP_PORT", "ALICE_WEAVIATE_DATA_PORT",
             )
         }  # fmt: skip
+        # Weaviate joins its own Raft cluster through the RPC port next to the Raft port.
+        raft = free_port_pair()
+        self.ports |= {"ALICE_WEAVIATE_RAFT_PORT": raft, "ALICE_WEAVIATE_RAFT_RPC_PORT": raft + 1}
         self.state_dir = state_dir
         self.env = dict(os.environ) | {k: str(v) for k, v in self.ports.items()}
         self.env["ALICE_DEVSTACK_DIR"] = str(state_dir)
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """This devstack's generated secrets (the same file its servers are started with)."""
+        from devstack.secrets import load
+
+        return load(self.state_dir)
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://:{self.secrets['REDIS_PASSWORD']}@127.0.0.1:{self.ports['ALICE_REDIS_PORT']}/0"
 
     def __call__(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(

@@ -1,0 +1,107 @@
+"""The native stack (`make dev`, the test harness) exposes nothing unauthenticated: every listening
+socket of its infrastructure is on loopback, or authenticated (docs/operations.md "Security"), and a
+client without credentials is refused by Weaviate (HTTP, gRPC, cluster API) and Redis.
+
+Runs a devstack of its own (free ports), so the shared stack is never restarted."""
+
+import re
+from pathlib import Path
+
+import grpc as grpc_lib
+import httpx
+import pytest
+import redis
+import weaviate
+from devstack import process, sockets
+from devstack.testing import SecondDevstack
+from weaviate.classes.config import Configure
+from weaviate.proto.v1 import search_get_pb2, tenants_pb2, weaviate_pb2_grpc
+
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+INFRA = ("redis", "kafka", "mongodb", "weaviate")
+# Weaviate 1.35 binds these two to every interface and has no setting to change it: both refuse
+# a caller without credentials (checked below).
+AUTHENTICATED_ON_EVERY_INTERFACE = {"ALICE_WEAVIATE_GRPC_PORT", "ALICE_WEAVIATE_DATA_PORT"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> SecondDevstack:
+    ds = SecondDevstack(tmp_path_factory.mktemp("exposure") / "devstack")
+    started = ds("start", *INFRA, timeout=240)
+    assert started.returncode == 0, started.stdout + started.stderr
+    yield ds
+    ds("down")
+
+
+def _pids(ds: SecondDevstack) -> list[int]:
+    pid_files = process.PidFiles(ds.state_dir / "run")
+    records = [pid_files.read(name) for name in INFRA]
+    assert all(records), records
+    return [pid for record in records for pid in process.session_members(record)]
+
+
+def test_every_listener_is_on_loopback_or_authenticated(stack):
+    found = sockets.listeners(_pids(stack))
+    ports = {port: name for name, port in stack.ports.items()}
+    assert {ports.get(s.port) for s in found} >= set(stack.ports), "a configured port does not listen"
+    strays = [s for s in found if s.port not in ports]
+    assert strays == [], f"listeners on ports devstack does not configure: {strays}"
+    exposed = {ports[s.port] for s in found if not s.loopback}
+    assert exposed <= AUTHENTICATED_ON_EVERY_INTERFACE, exposed
+
+
+def test_the_security_section_names_every_port(stack):
+    section = OPERATIONS.read_text().split("## Security", 1)[1].split("\n## ", 1)[0]
+    for name in stack.ports:
+        assert re.search(rf"`{name}`", section), f"docs/operations.md Security does not document {name}"
+
+
+def test_weaviate_refuses_a_client_without_the_api_key(stack):
+    key = stack.secrets["WEAVIATE_API_KEY"]
+    http, grpc = stack.ports["ALICE_WEAVIATE_PORT"], stack.ports["ALICE_WEAVIATE_GRPC_PORT"]
+    auth = weaviate.auth.AuthApiKey(key)
+    owner = weaviate.connect_to_local(port=http, grpc_port=grpc, auth_credentials=auth)
+    try:
+        chunks = owner.collections.create(
+            "ExposureChunks", vector_config=Configure.Vectors.self_provided(),
+            multi_tenancy_config=Configure.multi_tenancy(enabled=True),
+        )  # fmt: skip
+        chunks.tenants.create(["user-a"])
+        chunks.with_tenant("user-a").data.insert({"text": "private"}, vector=[0.1, 0.2])
+        assert len(chunks.with_tenant("user-a").query.fetch_objects().objects) == 1  # over gRPC
+    finally:
+        owner.close()
+
+    assert httpx.get(f"http://127.0.0.1:{http}/v1/schema").status_code == 401
+    assert httpx.get(f"http://127.0.0.1:{http}/v1/schema/ExposureChunks/tenants").status_code == 401
+    # The client library checks REST first; gRPC is asked directly, as an attacker would.
+    search = search_get_pb2.SearchRequest(
+        collection="ExposureChunks", tenant="user-a", limit=10, uses_123_api=True
+    )
+    tenants = tenants_pb2.TenantsGetRequest(collection="ExposureChunks")
+    with grpc_lib.insecure_channel(f"127.0.0.1:{grpc}") as channel:
+        stub = weaviate_pb2_grpc.WeaviateStub(channel)
+        owner_metadata = [("authorization", f"Bearer {key}")]
+        assert len(stub.Search(search, metadata=owner_metadata, timeout=10).results) == 1
+        for call, request in ((stub.Search, search), (stub.TenantsGet, tenants)):
+            for metadata in ([], [("authorization", "Bearer guessed")]):
+                with pytest.raises(grpc_lib.RpcError) as refused:
+                    call(request, metadata=metadata, timeout=10)
+                assert re.search(r"(?i)unauthenticated|unauthorized|anonymous", refused.value.details())
+
+
+def test_weaviate_cluster_api_needs_its_password(stack):
+    data = stack.ports["ALICE_WEAVIATE_DATA_PORT"]
+    url = f"http://127.0.0.1:{data}/indices/ExposureChunks/shards/user-a/objects/_find"
+    assert httpx.get(url).status_code == 401
+    password = stack.secrets["WEAVIATE_CLUSTER_PASSWORD"]
+    assert httpx.get(url, auth=("alice-cluster", password)).status_code != 401
+
+
+def test_redis_refuses_a_client_without_the_password(stack):
+    port = stack.ports["ALICE_REDIS_PORT"]
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=port).ping()
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=port, password="guessed").ping()
+    assert redis.Redis.from_url(stack.redis_url).ping()
