@@ -15,7 +15,8 @@ the app context answers 503 `starting` with a Retry-After (`app_context.app_cont
 
     app = FastAPI(lifespan=starting_in_background(start, settings.service_name))
 
-On shutdown a pending start is cancelled, then what it had started is stopped in reverse order.
+On shutdown a pending start is cancelled, then what it had started is stopped in reverse order
+(`alice_common.lifecycle`), whether the start finished, failed halfway or was cancelled.
 A start that fails outside a retried step (a bug, a missing model file) is logged and turns
 `/health` into 503 `failed`, so the kubelet restarts the pod as it would after a crash.
 """
@@ -31,6 +32,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from fastapi import FastAPI
 
+from alice_common.lifecycle import Lifecycle, Stop
 from alice_common.observability import register_check
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ class Startup:
         self.waiting_for = "nothing yet"
         self.last_error: str | None = None
         self.started_at = time.monotonic()
-        self._stops: list[Callable[[], Awaitable[object]]] = []
+        self.lifecycle = Lifecycle()
 
     async def retry(
         self,
@@ -91,10 +93,10 @@ class Startup:
             self.last_error = None
             return result
 
-    def on_stop(self, stop: Callable[[], Awaitable[object]]) -> None:
+    def on_stop(self, stop: Stop) -> None:
         """Run `stop()` at shutdown; stops run in reverse order of registration, each one even
         when an earlier one failed."""
-        self._stops.append(stop)
+        self.lifecycle.on_stop(stop)
 
     def report(self) -> str:
         if self.failed:
@@ -104,12 +106,7 @@ class Startup:
         return f"starting for {waited:.0f} s, waiting for {self.waiting_for}{detail}"
 
     async def stop_all(self) -> None:
-        while self._stops:
-            stop = self._stops.pop()
-            try:
-                await stop()
-            except Exception:
-                log.exception("shutdown step %s failed", getattr(stop, "__qualname__", stop))
+        await self.lifecycle.aclose()
 
 
 def startup_of(app: FastAPI) -> Startup | None:
