@@ -16,7 +16,7 @@ import time
 import uuid
 
 from alice_common.clients import kafka_producer
-from alice_common.kafka import ConsumeLoop, ensure_topics
+from alice_common.kafka import ConsumeLoop, ConsumeOptions, ensure_topics
 from alice_common.settings import AliceSettings
 
 TOPIC = "bench.events"
@@ -39,7 +39,9 @@ async def consume_all(settings, producer, group: str, events: int, concurrency: 
         if done >= events:
             finished.set()
 
-    loop = ConsumeLoop(settings, TOPIC, group, handle, producer, max_concurrency=concurrency)
+    loop = ConsumeLoop(
+        settings, TOPIC, group, handle, producer, options=ConsumeOptions(max_concurrency=concurrency)
+    )
     await loop.start()
     try:
         await finished.wait()

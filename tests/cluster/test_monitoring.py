@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import yaml
+from alice_common import topics
 from kube import CONTEXT, NAMESPACE, ROOT, Deployment, Kube, ready, run
 from stack import new_credentials
 
@@ -41,6 +42,9 @@ ALICE_JOBS = {
 NODE = "alice-control-plane"
 UP = 'up{namespace="alice"}'
 LAG = "kafka_consumergroup_lag_sum"
+# The dataflow group KEDA scales on, and its topic (alice_common.topics).
+MEMORY_TOPIC = topics.CHAT_COMPLETED.name
+MEMORY_GROUP = topics.CHAT_COMPLETED.group_of("dataflow")
 
 
 def api(kube: Kube, path: str, **params: str):
@@ -226,8 +230,8 @@ def cpu_pressure(kube: Kube, started: float) -> Watch:
 EVENTS = 150  # above the overlay's lag threshold of 100, few enough to drain fast
 PRODUCE = """
 import asyncio
-from alice_common import clients
-from alice_common.events import ChatCompleted, Topics
+from alice_common import clients, topics
+from alice_common.events import ChatCompleted
 from alice_common.ids import new_id
 from alice_common.kafka import publish
 from alice_backend.settings import Settings
@@ -246,7 +250,7 @@ async def main():
             for i in range({events})
         ]
         await asyncio.gather(*(
-            publish(producer, settings, Topics.CHAT_COMPLETED, e, key=e.conversation_id) for e in events
+            publish(producer, settings, topics.CHAT_COMPLETED, e) for e in events
         ))
     finally:
         await producer.stop()
@@ -310,7 +314,7 @@ def dataflow_outage(kube: Kube, deployed: Deployment, started: float) -> list[Wa
         produce(kube, backend, 1)
         kube.wait_for(
             "the dataflow group's lag in Prometheus",
-            lambda: query(kube, f'{LAG}{{consumergroup="dataflow", topic="chat.completed"}} == 0'),
+            lambda: query(kube, f'{LAG}{{consumergroup="{MEMORY_GROUP}", topic="{MEMORY_TOPIC}"}} == 0'),
             120,
             2,
         )

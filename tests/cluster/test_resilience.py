@@ -10,6 +10,7 @@ import time
 import chaos
 import httpx
 import pytest
+from alice_common import topics
 from alice_common.reply_stream import DONE, RESET, TOKEN
 from kube import Deployment, Kube, ready, run
 from stack import (
@@ -206,7 +207,7 @@ async def test_the_stores_keep_their_data_when_their_pods_are_deleted(deployed: 
         answer = await ask(api, auth, "Say hello.", direct=False)
         reply_stream = f"/api/replies/{answer['message']['id']}/stream"
         before_events = await sse_events(api, reply_stream, auth, read_timeout_s=120, direct=False)
-    kafka_before = kafka_topic_bytes(kube, "chat.requests")
+    kafka_before = kafka_topic_bytes(kube, topics.CHAT_REQUESTS.name)
     assert kafka_before > 0
 
     for name in ("redis", "kafka", "mongodb"):
@@ -215,7 +216,7 @@ async def test_the_stores_keep_their_data_when_their_pods_are_deleted(deployed: 
         wait_replaced_and_ready(kube, name, pod["metadata"]["uid"])
     all_ready(kube, "backend", "orchestrator")
 
-    assert kafka_topic_bytes(kube, "chat.requests") >= kafka_before
+    assert kafka_topic_bytes(kube, topics.CHAT_REQUESTS.name) >= kafka_before
     # Redis's own view first: the finished reply's stream, every entry, loaded from the PVC.
     xlen = kube("exec", "deploy/redis", "--", "redis-cli", "XLEN", f"reply:{answer['message']['id']}")
     assert int(xlen.stdout.strip()) == len(before_events), xlen.stdout

@@ -166,8 +166,8 @@ def test_the_backend_hpa_scales_up_under_load_and_back_down(deployed: Deployment
 EVENTS = 3000
 PRODUCE = f"""
 import asyncio
-from alice_common import clients
-from alice_common.events import ChatCompleted, Topics
+from alice_common import clients, topics
+from alice_common.events import ChatCompleted
 from alice_common.ids import new_id
 from alice_common.kafka import publish
 from alice_dataflow.settings import Settings
@@ -188,7 +188,7 @@ async def main():
                 for i in range(start, min(start + 500, {EVENTS}))
             ]
             await asyncio.gather(*(
-                publish(producer, settings, Topics.CHAT_COMPLETED, e, key=e.conversation_id) for e in events
+                publish(producer, settings, topics.CHAT_COMPLETED, e) for e in events
             ))
     finally:
         await producer.stop()

@@ -1,7 +1,6 @@
 """Policies over the rendered manifests: pod security, probes, resources, labels, autoscaling
 numbers of docs/operations.md ("Scaling"), Services that reach real pods, stateful-set wiring, images, TLS."""
 
-import inspect
 import re
 from pathlib import Path
 
@@ -129,9 +128,9 @@ def test_tmp_is_a_writable_emptydir_for_alice_pods(variant) -> None:
 
 def consumer_drain_seconds() -> float:
     """What a consumer may take after SIGTERM: uvicorn's graceful shutdown + the loop's drain."""
-    from alice_common.kafka import ConsumeLoop
+    from alice_common.kafka import ConsumeOptions
 
-    drain = inspect.signature(ConsumeLoop.__init__).parameters["drain_timeout_s"].default
+    drain = ConsumeOptions().drain_timeout_s
     server = (REPO / "services/common/alice_common/server.py").read_text()
     graceful = int(re.search(r"timeout_graceful_shutdown=(\d+)", server).group(1))
     return drain + graceful

@@ -19,6 +19,7 @@ from types import ModuleType
 import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
+from alice_common import topics
 from alice_common.events import ChatRequested, new_id
 from alice_common.reply_stream import DONE, FAILED, RESET, TOKEN, reply_key
 from devstack.testing import Infra, ServiceProcess, service_env, unique_name
@@ -333,7 +334,7 @@ async def kafka_and_redis(infra: Infra) -> AsyncIterator[tuple[AIOKafkaProducer,
 
 async def publish_chat(producer: AIOKafkaProducer, prefix: str, request: ChatRequested) -> None:
     await producer.send_and_wait(
-        f"{prefix}chat.requests", request.to_bytes(), key=request.conversation_id.encode()
+        f"{prefix}{topics.CHAT_REQUESTS.name}", request.to_bytes(), key=request.conversation_id.encode()
     )
 
 

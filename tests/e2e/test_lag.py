@@ -13,7 +13,8 @@ import uuid
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from alice_common.events import ChatCompleted, Topics, Usage
+from alice_common import topics
+from alice_common.events import ChatCompleted, Usage
 from prometheus_client.parser import text_string_to_metric_families
 from stack import Stack, isolation
 
@@ -72,7 +73,7 @@ class Kafkaflow:
     async def flows_lag(self) -> int | None:
         body = (await self.http.get("/api/flows", params={"refresh": "true"})).json()
         edges = [e for e in body["edges"] if e["kind"] == "consumes" and e["to"] == "group:dataflow"]
-        edges = [e for e in edges if e["from"] == f"topic:{Topics.CHAT_COMPLETED}"]
+        edges = [e for e in edges if e["from"] == f"topic:{topics.CHAT_COMPLETED.name}"]
         if not edges:
             return None
         self.max_consume_rate = max(self.max_consume_rate, edges[0]["messages_per_second"])
@@ -103,7 +104,10 @@ class Kafkaflow:
 async def test_lag_is_reported_then_drains_when_the_dataflow_runs(infra):
     shared = isolation("lag") | {"alice_internal_token": TOKEN}
     prefix = shared["kafka_topic_prefix"]
-    topic, group = f"{prefix}{Topics.CHAT_COMPLETED}", f"{prefix}dataflow"
+    topic, group = (
+        f"{prefix}{topics.CHAT_COMPLETED.name}",
+        f"{prefix}{topics.CHAT_COMPLETED.group_of('dataflow')}",
+    )
     users = [uuid.uuid4().hex for _ in range(4)]
     dataflow_settings = {"chat_concurrency": CHAT_CONCURRENCY, "ready_timeout_s": 240}
     with Stack(infra, shared, dataflow=dataflow_settings, kafkaflow={"poll_interval_s": 1}) as up:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from alice_common import topics
 from alice_common.events import ChatCompleted, ChatRequested, new_id, parse_event
 from alice_common.reply_stream import DONE, FAILED, STATUS, TOKEN, active_key, cancel_key
 from devstack.testing import ServiceProcess
@@ -95,7 +96,7 @@ async def test_a_request_becomes_a_streamed_stored_titled_and_announced_reply(or
         await asyncio.sleep(0.3)
     assert title and len(title) <= 61
 
-    consumer = reader(infra, f"{prefix}chat.completed")
+    consumer = reader(infra, f"{prefix}{topics.CHAT_COMPLETED.name}")
     await consumer.start()
     try:
         completed = None
@@ -142,7 +143,7 @@ async def test_a_poison_request_goes_to_the_dlq_and_its_stream_ends_failed(orche
     await redis.zadd(active_key(user), {reply_id: time.time()})
     # Valid JSON, recoverable reply id, but not a valid ChatRequested (no conversation, no content).
     poison = json.dumps({"type": "ChatRequested", "reply_id": reply_id, "user_id": user}).encode()
-    await producer.send_and_wait(f"{prefix}chat.requests", poison, key=b"poison")
+    await producer.send_and_wait(f"{prefix}{topics.CHAT_REQUESTS.name}", poison, key=b"poison")
     events = await follow(redis, reply_id, timeout_s=60)
     assert events[-1] == (
         FAILED,
@@ -150,7 +151,7 @@ async def test_a_poison_request_goes_to_the_dlq_and_its_stream_ends_failed(orche
     )
     assert await redis.zscore(active_key(user), reply_id) is None
 
-    consumer = reader(infra, f"{prefix}chat.requests.dlq")
+    consumer = reader(infra, f"{prefix}{topics.CHAT_REQUESTS.dlq}")
     await consumer.start()
     try:
         found = []

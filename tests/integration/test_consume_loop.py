@@ -23,6 +23,7 @@ from alice_common.kafka import (
     HEADER_SOURCE_PARTITION,
     HEADER_SOURCE_TOPIC,
     ConsumeLoop,
+    ConsumeOptions,
     ensure_topics,
     publish,
 )
@@ -145,7 +146,9 @@ async def test_thousand_events_keep_key_order_run_concurrently_and_commit_safely
 
     loop = ConsumeLoop(
         settings, TOPIC, "orderly", handle, producer,
-        max_concurrency=8, max_buffered_per_partition=BUFFER_LIMIT, commit_interval_s=0.05,
+        options=ConsumeOptions(
+            max_concurrency=8, max_buffered_per_partition=BUFFER_LIMIT, commit_interval_s=0.05
+        ),
         on_commit=check_commit,
     )  # fmt: skip
     started = time.monotonic()
@@ -204,7 +207,7 @@ async def test_failing_records_go_to_the_dlq_and_the_loop_keeps_going(settings, 
 
     loop = ConsumeLoop(
         settings, TOPIC, "dlq-check", handle, producer,
-        max_attempts=3, retry_backoff_s=0.01, on_dead_letter=on_dead_letter,
+        options=ConsumeOptions(max_attempts=3, retry_backoff_s=0.01), on_dead_letter=on_dead_letter,
     )  # fmt: skip
     await loop.start()
     try:
@@ -268,7 +271,9 @@ async def test_stop_abandons_stuck_work_uncommitted_and_it_is_redelivered(settin
             await never.wait()
         handled.append(tick.key)
 
-    loop = ConsumeLoop(settings, TOPIC, "drain", handle, producer, drain_timeout_s=0.5)
+    loop = ConsumeLoop(
+        settings, TOPIC, "drain", handle, producer, options=ConsumeOptions(drain_timeout_s=0.5)
+    )
     await loop.start()
     await wait_until(lambda: sorted(handled) == ["a", "c"], 30, "the two quick records")
     began = time.monotonic()

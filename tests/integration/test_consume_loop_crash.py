@@ -21,7 +21,7 @@ from typing import TextIO
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from alice_common.kafka import ConsumeLoop, ensure_topics
+from alice_common.kafka import ConsumeLoop, ConsumeOptions, ensure_topics
 from alice_common.settings import AliceSettings
 from devstack.testing import unique_name
 
@@ -55,9 +55,11 @@ async def run_worker(bootstrap: str, prefix: str, log: TextIO) -> None:
     await producer.start()
     loop = ConsumeLoop(
         settings, TOPIC, GROUP, handle, producer,
-        max_concurrency=8, commit_interval_s=0.1,
-        # The group notices the dead member after the session timeout; keep it at the broker minimum.
-        consumer_options={"session_timeout_ms": 6000, "heartbeat_interval_ms": 500},
+        options=ConsumeOptions(
+            max_concurrency=8, commit_interval_s=0.1,
+            # The group notices the dead member after the session timeout; keep it at the broker minimum.
+            consumer_config={"session_timeout_ms": 6000, "heartbeat_interval_ms": 500},
+        ),
     )  # fmt: skip
     await loop.start()
     await asyncio.Event().wait()  # until SIGKILL
@@ -136,7 +138,9 @@ async def test_hard_crash_mid_run_then_restart_handles_every_event(infra, tmp_pa
         async def handle(record) -> None:
             handled.append((record.partition, record.offset, record.key.decode(), int(record.value)))
 
-        second = ConsumeLoop(settings, TOPIC, GROUP, handle, producer, max_concurrency=8)
+        second = ConsumeLoop(
+            settings, TOPIC, GROUP, handle, producer, options=ConsumeOptions(max_concurrency=8)
+        )
         await second.start()
         try:
             # The group first waits out the killed member's session; a loaded machine adds to it.

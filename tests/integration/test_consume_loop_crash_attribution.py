@@ -26,7 +26,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
-from alice_common.kafka import HEADER_ERROR_TYPE, ConsumeLoop, ensure_topics
+from alice_common.kafka import HEADER_ERROR_TYPE, ConsumeLoop, ConsumeOptions, ensure_topics
 from alice_common.kafka.deliveries import COLLECTION, MongoDeliveryCounter, RedisDeliveryCounter, record_key
 from alice_common.kafka.isolation import Deliveries
 from alice_common.settings import AliceSettings
@@ -76,12 +76,15 @@ async def run_worker(
     await producer.start()
     loop = ConsumeLoop(
         settings, TOPIC, GROUP, handle, producer,
-        delivery_counter=counter, max_solo_crashes=int(max_solo_crashes), commit_interval_s=0.1,
-        # Static membership: a restarted child takes its predecessor's place at once instead of
-        # waiting out the dead member's session.
-        consumer_options={
-            "session_timeout_ms": 6000, "heartbeat_interval_ms": 500, "group_instance_id": "worker",
-        },
+        delivery_counter=counter,
+        options=ConsumeOptions(
+            max_solo_crashes=int(max_solo_crashes), commit_interval_s=0.1,
+            # Static membership: a restarted child takes its predecessor's place at once instead of
+            # waiting out the dead member's session.
+            consumer_config={
+                "session_timeout_ms": 6000, "heartbeat_interval_ms": 500, "group_instance_id": "worker",
+            },
+        ),
     )  # fmt: skip
     await loop.start()
     stopping = asyncio.Event()
@@ -347,8 +350,9 @@ async def test_a_graceful_stop_is_not_a_crash_and_keeps_earlier_evidence(infra, 
     await producer.start()
     try:
         loop = ConsumeLoop(
-            settings, TOPIC, GROUP, handle, producer, delivery_counter=counter, drain_timeout_s=0.3
-        )
+            settings, TOPIC, GROUP, handle, producer, delivery_counter=counter,
+            options=ConsumeOptions(drain_timeout_s=0.3),
+        )  # fmt: skip
         await loop.start()
         try:
             await asyncio.wait_for(started.wait(), 30)

@@ -14,7 +14,14 @@ from typing import Literal
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from alice_common.events import ChatCompleted, Event
-from alice_common.kafka import HEADER_ATTEMPTS, HEADER_ERROR_TYPE, ConsumeLoop, ensure_topics, publish
+from alice_common.kafka import (
+    HEADER_ATTEMPTS,
+    HEADER_ERROR_TYPE,
+    ConsumeLoop,
+    ConsumeOptions,
+    ensure_topics,
+    publish,
+)
 from alice_common.kafka.failures import PermanentError, backoff_s
 from alice_common.settings import AliceSettings
 from devstack.testing import unique_name
@@ -100,7 +107,9 @@ async def test_permanent_errors_and_undecodable_events_are_dead_lettered_at_once
         if event.name == "bad-owner":
             raise PermanentError("this conversation belongs to someone else")
 
-    loop = ConsumeLoop(settings, TOPIC, "permanent", handle, producer, event_type=Job, max_attempts=5)
+    loop = ConsumeLoop(
+        settings, TOPIC, "permanent", handle, producer, event_type=Job, options=ConsumeOptions(max_attempts=5)
+    )
     await loop.start()
     try:
         await wait_until(lambda: "fine" in calls, 30, "the record after the failures")
@@ -125,7 +134,7 @@ async def test_transient_errors_are_retried_with_growing_pauses_until_they_pass(
 
     loop = ConsumeLoop(
         settings, TOPIC, "transient", handle, producer,
-        event_type=Job, max_attempts=6, retry_backoff_s=0.2, retry_max_backoff_s=1.0,
+        event_type=Job, options=ConsumeOptions(max_attempts=6, retry_backoff_s=0.2, retry_max_backoff_s=1.0),
     )  # fmt: skip
     await loop.start()
     try:

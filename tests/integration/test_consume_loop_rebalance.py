@@ -14,7 +14,7 @@ from collections import defaultdict
 import pytest
 from aiokafka.structs import TopicPartition
 from alice_common.clients import kafka_producer
-from alice_common.kafka import ConsumeLoop, ensure_topics
+from alice_common.kafka import ConsumeLoop, ConsumeOptions, ensure_topics
 from alice_common.settings import AliceSettings
 from devstack.testing import unique_name
 
@@ -24,6 +24,7 @@ TOPIC = "shared"
 EVENTS = 1000
 KEYS = 20
 FAST_GROUP = {"heartbeat_interval_ms": 200}  # members notice a rebalance within 0.2 s
+FAST = ConsumeOptions(consumer_config=FAST_GROUP)
 
 
 async def test_a_member_joining_mid_run_takes_over_without_overlap_or_loss(infra):
@@ -67,8 +68,8 @@ async def test_a_member_joining_mid_run_takes_over_without_overlap_or_loss(infra
     def total() -> int:
         return sum(map(len, handled.values()))
 
-    first = ConsumeLoop(settings, TOPIC, "pair", handler("first"), producer, consumer_options=FAST_GROUP)
-    second = ConsumeLoop(settings, TOPIC, "pair", handler("second"), producer, consumer_options=FAST_GROUP)
+    first = ConsumeLoop(settings, TOPIC, "pair", handler("first"), producer, options=FAST)
+    second = ConsumeLoop(settings, TOPIC, "pair", handler("second"), producer, options=FAST)
     started = time.monotonic()
     await first.start()
     try:
@@ -124,9 +125,9 @@ async def test_long_work_on_a_partition_that_stays_survives_a_second_member_join
                 raise
         handled.append(name)
 
-    options = dict(consumer_options=FAST_GROUP, revoke_timeout_s=0.5)
-    first = ConsumeLoop(settings, TOPIC, "stay", handle, producer, **options)
-    second = ConsumeLoop(settings, TOPIC, "stay", handle, producer, **options)
+    options = ConsumeOptions(consumer_config=FAST_GROUP, revoke_timeout_s=0.5)
+    first = ConsumeLoop(settings, TOPIC, "stay", handle, producer, options=options)
+    second = ConsumeLoop(settings, TOPIC, "stay", handle, producer, options=options)
     await first.start()
     try:
         deadline = time.monotonic() + 30
@@ -198,9 +199,9 @@ async def test_a_busy_partition_that_must_move_is_drained_then_handed_over(infra
 
         return handle
 
-    options = dict(consumer_options=FAST_GROUP, revoke_timeout_s=0.5)
-    first = ConsumeLoop(settings, TOPIC, "move", handler("first"), producer, **options)
-    second = ConsumeLoop(settings, TOPIC, "move", handler("second"), producer, **options)
+    options = ConsumeOptions(consumer_config=FAST_GROUP, revoke_timeout_s=0.5)
+    first = ConsumeLoop(settings, TOPIC, "move", handler("first"), producer, options=options)
+    second = ConsumeLoop(settings, TOPIC, "move", handler("second"), producer, options=options)
     await first.start()
     try:
         deadline = time.monotonic() + 30

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from alice_common import linear_re
+from alice_common import linear_re, topics
 from alice_common.events import ChatCompleted, ConversationDeleted, DocumentUploaded, Usage
 from alice_common.kafka import HEADER_ERROR
 from alice_common.wire import SearchResults, StoredDocument, StoredDocumentPage
@@ -129,7 +129,7 @@ async def upload(api, mongo, producer, names, user_id, filename, content_type, d
     assert response.json()["status"] == "queued"
     event = DocumentUploaded(user_id=user_id, **body)
     await producer.send_and_wait(
-        names["prefix"] + "documents.uploaded", event.to_bytes(), key=document_id.encode()
+        names["prefix"] + topics.DOCUMENTS_UPLOADED.name, event.to_bytes(), key=document_id.encode()
     )
     return document_id
 
@@ -175,7 +175,7 @@ async def test_pdf_is_indexed_and_found_by_meaning(api, mongo, producer, names, 
               for p in range(6)]  # fmt: skip
     pdf = pdfmaker.make_pdf([LIGHTHOUSE, *filler])
     consumer = AIOKafkaConsumer(
-        names["prefix"] + "documents.indexed", bootstrap_servers=infra.kafka_bootstrap_servers,
+        names["prefix"] + topics.DOCUMENTS_INDEXED.name, bootstrap_servers=infra.kafka_bootstrap_servers,
         auto_offset_reset="earliest", group_id=None,
     )  # fmt: skip
     await consumer.start()
@@ -217,7 +217,7 @@ async def test_corrupt_pdf_fails_goes_to_dlq_and_the_next_document_is_indexed(
 ):
     user = uuid.uuid4().hex
     dlq = AIOKafkaConsumer(
-        names["prefix"] + "documents.uploaded.dlq", bootstrap_servers=infra.kafka_bootstrap_servers,
+        names["prefix"] + topics.DOCUMENTS_UPLOADED.dlq, bootstrap_servers=infra.kafka_bootstrap_servers,
         auto_offset_reset="earliest", group_id=None,
     )  # fmt: skip
     await dlq.start()
@@ -277,7 +277,7 @@ def completed(user, conversation, text, reply, latency_ms=800.0, tokens=(30, 12)
 async def _publish(producer, names, events):
     for event in events:
         await producer.send_and_wait(
-            names["prefix"] + "chat.completed", event.to_bytes(), key=event.conversation_id.encode()
+            names["prefix"] + topics.CHAT_COMPLETED.name, event.to_bytes(), key=event.conversation_id.encode()
         )
 
 
@@ -356,7 +356,7 @@ async def test_a_deleted_conversation_is_forgotten_and_a_late_turn_is_not_indexe
 
     deleted = ConversationDeleted(conversation_id="conv-sub", user_id=user)
     await producer.send_and_wait(
-        names["prefix"] + "conversations.deleted", deleted.to_bytes(), key=b"conv-sub"
+        names["prefix"] + topics.CONVERSATIONS_DELETED.name, deleted.to_bytes(), key=b"conv-sub"
     )
     items = await _search_until(
         api, params, lambda items: all(i["conversation_id"] != "conv-sub" for i in items)
@@ -418,7 +418,7 @@ async def _send_with_counts(api, mongo, producer, names, infra, counts: dict, te
     body = {"document_id": document_id, "filename": "killer.md", "content_type": "text/markdown",
             "size": len(text), "blob_id": blob_id}  # fmt: skip
     assert api.post("/internal/documents", params={"user_id": user}, json=body).status_code == 201
-    topic = names["prefix"] + "documents.uploaded"
+    topic = names["prefix"] + topics.DOCUMENTS_UPLOADED.name
     # The record will land at the end of one of the two partitions: seed both.
     seeded = []
     for partition in (0, 1):

@@ -15,6 +15,7 @@ import uuid
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from alice_common import topics
 from alice_common.events import ChatCompleted, DocumentUploaded, Usage
 from devstack.testing import ServiceProcess, service_env, unique_name
 from gridfs import GridFSBucket
@@ -89,7 +90,7 @@ async def upload(api, mongo, producer, names, user_id, filename, data, content_t
     assert response.status_code == 201, response.text
     event = DocumentUploaded(user_id=user_id, **body)
     await producer.send_and_wait(
-        names["prefix"] + "documents.uploaded", event.to_bytes(), key=document_id.encode()
+        names["prefix"] + topics.DOCUMENTS_UPLOADED.name, event.to_bytes(), key=document_id.encode()
     )
     return document_id
 
@@ -163,7 +164,7 @@ async def test_a_small_note_is_searchable_within_seconds_while_another_users_lar
         usage=Usage(prompt_tokens=8, completion_tokens=5, latency_ms=400.0),
     )  # fmt: skip
     key = turn.conversation_id.encode()
-    await producer.send_and_wait(names["prefix"] + "chat.completed", turn.to_bytes(), key=key)
+    await producer.send_and_wait(names["prefix"] + topics.CHAT_COMPLETED.name, turn.to_bytes(), key=key)
 
     def found(query: str, kind: str):
         try:  # a search stuck behind the indexing is a miss, not a hang past the deadline

@@ -6,7 +6,7 @@ import json
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from alice_common.kafka import ConsumeLoop, ensure_topics
+from alice_common.kafka import ConsumeLoop, ConsumeOptions, ensure_topics
 from alice_common.settings import AliceSettings
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,7 @@ async def _dead_letter(settings: AliceSettings, records: list[tuple[bytes, bytes
 
     loop = ConsumeLoop(
         settings, topic="jobs", group="worker", handler=refuse, producer=producer,
-        max_attempts=1, on_dead_letter=on_dead_letter,
+        options=ConsumeOptions(max_attempts=1), on_dead_letter=on_dead_letter,
     )  # fmt: skip
     try:
         for key, value in records:

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from alice_common import topics
 from alice_common.kafka import ensure_topics
 from alice_common.settings import AliceSettings
 from devstack.testing.testdata import Ownership, remove_owned
@@ -22,13 +23,16 @@ def session_ownership() -> Ownership:
 
 def topics_of(owner: Ownership) -> list[str]:
     (name,) = owner.names
-    topics = [f"{owner.topic_prefix}chat.requests", f"{name}.documents.uploaded"]
-    return topics + [f"{topic}.dlq" for topic in topics]
+    names = [f"{owner.topic_prefix}{topics.CHAT_REQUESTS.name}", f"{name}.{topics.DOCUMENTS_UPLOADED.name}"]
+    return names + [topics.dlq_name(topic) for topic in names]
 
 
 async def create_topics(bootstrap: str, owner: Ownership) -> None:
     (name,) = owner.names
-    for prefix, topic in ((owner.topic_prefix, "chat.requests"), (f"{name}.", "documents.uploaded")):
+    for prefix, topic in (
+        (owner.topic_prefix, topics.CHAT_REQUESTS),
+        (f"{name}.", topics.DOCUMENTS_UPLOADED),
+    ):
         settings = AliceSettings(kafka_bootstrap_servers=bootstrap, kafka_topic_prefix=prefix)
         await ensure_topics(settings, [topic], partitions=1, replication=1)  # the topic and its .dlq
 
@@ -52,8 +56,8 @@ async def test_a_session_ending_removes_only_what_it_owns(infra):
     try:
         for owner in (ending, running):
             await create_topics(infra.kafka_bootstrap_servers, owner)
-        topics = set(topics_of(ending) + topics_of(running))
-        assert topics <= await topics_settle(admin, topics, set())
+        created = set(topics_of(ending) + topics_of(running))
+        assert created <= await topics_settle(admin, created, set())
         for owner in (ending, running):
             await mongo[owner.database]["messages"].insert_one({"text": "kept until its session ends"})
         (ending_name,) = ending.names

@@ -2,9 +2,8 @@
 
 import logging
 
-from alice_common import clients
+from alice_common import clients, topics
 from alice_common.app_context import set_app_context
-from alice_common.events import Topics
 from alice_common.kafka import ensure_topics
 from alice_common.observability import install_observability, register_check
 from alice_common.startup import Startup, starting_in_background
@@ -30,8 +29,6 @@ from alice_backend.users import Users
 
 log = logging.getLogger(__name__)
 
-PUBLISHED_TOPICS = [Topics.CHAT_REQUESTS, Topics.DOCUMENTS_UPLOADED]
-
 
 def _internal(settings: Settings, name: str, url: str) -> InternalClient:
     return InternalClient(
@@ -45,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def start(app: FastAPI, startup: Startup) -> None:
         # Each store may still be coming up (a fresh deploy starts everything at once): every step
         # that needs one waits for it (alice_common.startup); Redis is connected on first use.
-        await startup.retry("kafka topics", ensure_topics, settings, PUBLISHED_TOPICS)
+        await startup.retry("kafka topics", ensure_topics, settings, topics.used_by("backend"))
         producer = await startup.retry("kafka producer", clients.started_kafka_producer, settings)
         startup.on_stop(producer.stop)
         # Without Kafka the backend still serves sign-in, history and running streams; sends

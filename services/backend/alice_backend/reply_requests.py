@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from alice_common import reply_stream
+from alice_common import reply_stream, topics
 from alice_common.errors import DEPENDENCY_RETRY_AFTER_S
-from alice_common.events import ChatRequested, CompletionRequest, Topics, new_id
+from alice_common.events import ChatRequested, CompletionRequest, new_id
 from alice_common.kafka import enqueue
 from alice_common.reply_stream import ReplyRecords, ReplyStream
 
@@ -258,9 +258,7 @@ async def _publish(
         async with asyncio.timeout_at(deadline):
             request = await event()
             # Bounded: with Kafka unreachable the producer would wait for metadata for a long time.
-            acknowledged = await enqueue(
-                ctx.producer, ctx.settings, Topics.CHAT_REQUESTS, request, key=request.conversation_id
-            )
+            acknowledged = await enqueue(ctx.producer, ctx.settings, topics.CHAT_REQUESTS, request)
     except Exception as exc:
         log.warning("ChatRequested not queued: %r", exc)
         if await attempt.may_abandon():

@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 from alice_backend.main import create_app
 from alice_backend.settings import Settings
+from alice_common import topics
 from alice_common.errors import ApiError, install_error_handlers
-from alice_common.events import Topics
 from alice_common.ids import new_id
 from alice_common.internal_auth import internal_token_guard
 from alice_common.startup import wait_started
@@ -163,7 +163,7 @@ class Backend:
         read until there are `at_least` of them."""
         settings = self.ctx.settings
         consumer = AIOKafkaConsumer(
-            settings.topic(Topics.CHAT_REQUESTS),
+            settings.topic(topics.CHAT_REQUESTS.name),
             bootstrap_servers=settings.kafka_bootstrap_servers,
             auto_offset_reset="earliest",
             enable_auto_commit=False,

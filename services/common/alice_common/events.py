@@ -1,7 +1,8 @@
 """Event contracts (docs/contracts.md, "Events"): one pydantic model per event, JSON on the wire.
 
-Every event carries `event_id`, `type`, `version`, `occurred_at` and `trace_id`. Consumers
-parse with `parse_event`, which picks the model by `type`.
+Every event carries `event_id`, `type`, `version`, `occurred_at` and `trace_id`. Which topic
+carries which event is declared in `alice_common.topics`; a consume loop decodes each record as
+its topic's event type. `parse_event` picks the model by `type` (for readers of any topic).
 """
 
 from datetime import UTC, datetime
@@ -14,18 +15,6 @@ from alice_common.ids import new_id
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class Topics:
-    CHAT_REQUESTS = "chat.requests"
-    CHAT_COMPLETED = "chat.completed"
-    DOCUMENTS_UPLOADED = "documents.uploaded"
-    DOCUMENTS_INDEXED = "documents.indexed"
-    CONVERSATIONS_DELETED = "conversations.deleted"
-
-    @staticmethod
-    def dlq(topic: str) -> str:
-        return f"{topic}.dlq"
 
 
 class Event(BaseModel):

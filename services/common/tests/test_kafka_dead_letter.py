@@ -1,12 +1,15 @@
 """Headers of a dead-lettered record (pure logic)."""
 
 from aiokafka.structs import ConsumerRecord
+from alice_common import topics
 from alice_common.kafka import dead_letter as dl
+
+SOURCE = f"p.{topics.CHAT_REQUESTS.name}"
 
 
 def record(headers=()) -> ConsumerRecord:
     return ConsumerRecord(
-        topic="p.chat.requests", partition=4, offset=1234, timestamp=0, timestamp_type=0,
+        topic=SOURCE, partition=4, offset=1234, timestamp=0, timestamp_type=0,
         key=b"conv-1", value=b"{}", checksum=None, serialized_key_size=6, serialized_value_size=2,
         headers=tuple(headers),
     )  # fmt: skip
@@ -16,7 +19,7 @@ def test_headers_say_what_failed_where_and_how_often():
     headers = dict(dl.dead_letter_headers(record(), "p.orchestrator", ValueError("bad content"), 3))
     assert headers[dl.HEADER_ERROR] == b"ValueError: bad content"
     assert headers[dl.HEADER_ERROR_TYPE] == b"ValueError"
-    assert headers[dl.HEADER_SOURCE_TOPIC] == b"p.chat.requests"
+    assert headers[dl.HEADER_SOURCE_TOPIC] == SOURCE.encode()
     assert headers[dl.HEADER_SOURCE_PARTITION] == b"4"
     assert headers[dl.HEADER_SOURCE_OFFSET] == b"1234"
     assert headers[dl.HEADER_GROUP] == b"p.orchestrator"

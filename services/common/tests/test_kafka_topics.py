@@ -2,6 +2,7 @@
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from alice_common import topics
 from alice_common.kafka import ensure_topics
 from alice_common.settings import AliceSettings
 from devstack.testing import unique_name
@@ -15,11 +16,12 @@ async def test_creates_prefixed_topics_with_their_dlq_once(infra):
         kafka_topic_prefix=f"{infra.kafka_topic_prefix}{unique_name()}.",
         kafka_topic_partitions=3,
     )
-    created = await ensure_topics(settings, ["chat.requests", "chat.completed"])
+    wanted = [topics.CHAT_REQUESTS, topics.CHAT_COMPLETED]
+    created = await ensure_topics(settings, wanted)
     p = settings.kafka_topic_prefix
-    expected = [f"{p}chat.requests", f"{p}chat.requests.dlq", f"{p}chat.completed", f"{p}chat.completed.dlq"]
+    expected = [name for t in wanted for name in (f"{p}{t.name}", f"{p}{t.name}.dlq")]
     assert created == expected
-    assert await ensure_topics(settings, ["chat.requests", "chat.completed"]) == []  # idempotent
+    assert await ensure_topics(settings, wanted) == []  # idempotent
 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()

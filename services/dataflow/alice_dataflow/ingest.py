@@ -6,9 +6,9 @@ from functools import partial
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
-from alice_common import vectorstore
+from alice_common import topics, vectorstore
 from alice_common.embeddings import Embedder
-from alice_common.events import DocumentIndexed, DocumentUploaded, Topics, parse_event
+from alice_common.events import DocumentIndexed, DocumentUploaded, parse_event
 from alice_common.kafka.failures import DeliveryLimitExceeded
 from bson import ObjectId
 from gridfs import AsyncGridFSBucket
@@ -202,6 +202,7 @@ class Ingestor:
             error=error,
             trace_id=event.trace_id,
         )
+        topic = topics.DOCUMENTS_INDEXED
         await self.producer.send_and_wait(
-            self.settings.topic(Topics.DOCUMENTS_INDEXED), out.to_bytes(), key=event.document_id.encode()
+            self.settings.topic(topic.name), out.to_bytes(), key=topic.key_of(out).encode()
         )

@@ -3,13 +3,12 @@
 import asyncio
 import logging
 
-from alice_common import clients, vectorstore
+from alice_common import clients, topics, vectorstore
 from alice_common.app_context import set_app_context
 from alice_common.embeddings import BatchingEmbedder, get_embedder
-from alice_common.events import ChatCompleted, ConversationDeleted, DocumentUploaded, Topics
 from alice_common.host_check import AllowedHostsMiddleware
 from alice_common.internal_auth import internal_token_guard
-from alice_common.kafka import ConsumeLoop, ensure_topics
+from alice_common.kafka import ConsumeLoop, ConsumeOptions, ensure_topics
 from alice_common.kafka.deliveries import COLLECTION as DELIVERIES
 from alice_common.kafka.deliveries import MongoDeliveryCounter
 from alice_common.observability import install_observability, register_check
@@ -29,9 +28,7 @@ from alice_dataflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DOCUMENTS_GROUP = "dataflow-documents"
-CHAT_GROUP = "dataflow"
-DELETIONS_GROUP = "dataflow-deletions"
+SERVICE = "dataflow"  # its name in alice_common.topics, which names its consumer groups
 
 
 def _consumers_check(loops: list[ConsumeLoop]):
@@ -81,60 +78,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         await startup.retry("mongodb indexes", ensure_indexes)
         set_app_context(app, AppContext(store, analytics, weaviate, batcher))
-        await startup.retry(
-            "kafka topics",
-            ensure_topics,
-            settings,
-            [
-                Topics.DOCUMENTS_UPLOADED,
-                Topics.CHAT_COMPLETED,
-                Topics.CONVERSATIONS_DELETED,
-                Topics.DOCUMENTS_INDEXED,
-            ],
-        )
+        await startup.retry("kafka topics", ensure_topics, settings, topics.used_by(SERVICE))
         ingestor = Ingestor(settings, store, AsyncGridFSBucket(db, "uploads"), weaviate, batcher, producer)
         deletions = ConversationDeletions(db, weaviate)
         indexer = MemoryIndexer(weaviate, batcher, analytics, deletions)
 
-        def consume(topic: str, group: str, handler, event_type, concurrency: int, **options):
-            return ConsumeLoop(
-                settings,
-                topic=topic,
-                group=group,
-                handler=handler,
-                event_type=event_type,
-                producer=producer,
-                max_concurrency=concurrency,
-                max_attempts=settings.consumer_max_attempts,
-                **options,
+        def tuned(concurrency: int, **tuning) -> ConsumeOptions:
+            return ConsumeOptions(
+                max_concurrency=concurrency, max_attempts=settings.consumer_max_attempts, **tuning
             )
+
+        def consume(topic: topics.Topic, handler, options: ConsumeOptions, **kwargs) -> ConsumeLoop:
+            group = topic.group_of(SERVICE)
+            return ConsumeLoop(settings, topic, group, handler, producer, options=options, **kwargs)
 
         deliveries = MongoDeliveryCounter(db[DELIVERIES])
         loops = [
             consume(
-                Topics.DOCUMENTS_UPLOADED,
-                DOCUMENTS_GROUP,
+                topics.DOCUMENTS_UPLOADED,
                 ingestor.handle,
-                DocumentUploaded,
-                settings.documents_in_flight,  # most of them wait in the ingestor's fair line
+                # Most of them wait in the ingestor's fair line.
+                tuned(settings.documents_in_flight, max_solo_crashes=settings.max_solo_crashes),
                 on_dead_letter=ingestor.on_dead_letter,
                 # Documents are the heavy, hostile input: count their deliveries durably so
                 # one that kills the process is set aside instead of crash-looping it.
                 delivery_counter=deliveries,
-                max_solo_crashes=settings.max_solo_crashes,
             ),
             consume(
-                Topics.CHAT_COMPLETED,
-                CHAT_GROUP,
+                topics.CHAT_COMPLETED,
                 indexer.handle,
-                ChatCompleted,
-                settings.chat_concurrency,
+                tuned(settings.chat_concurrency, max_solo_crashes=settings.max_solo_crashes),
                 # Memory runs the same native embedding in this process: a turn that kills it
                 # must not crash-loop the documents beside it either.
                 delivery_counter=deliveries,
-                max_solo_crashes=settings.max_solo_crashes,
             ),
-            consume(Topics.CONVERSATIONS_DELETED, DELETIONS_GROUP, deletions.handle, ConversationDeleted, 4),
+            consume(topics.CONVERSATIONS_DELETED, deletions.handle, tuned(4)),
         ]
         # Producer first, consumers after (docs/contracts.md, "Conventions"); at shutdown the
         # consumers stop before the producer (their in-flight work may still publish).

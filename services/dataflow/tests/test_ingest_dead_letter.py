@@ -1,6 +1,7 @@
 """What a document set aside for crashing the indexer becomes (fakes for the store and Kafka)."""
 
 from aiokafka.structs import ConsumerRecord
+from alice_common import topics
 from alice_common.events import DocumentUploaded
 from alice_common.kafka.failures import DeliveryLimitExceeded
 from alice_dataflow.ingest import Ingestor
@@ -35,7 +36,7 @@ class FakeProducer:
 
 def record() -> ConsumerRecord:
     return ConsumerRecord(
-        topic="p.documents.uploaded", partition=0, offset=7, timestamp=0, timestamp_type=0,
+        topic=f"p.{topics.DOCUMENTS_UPLOADED.name}", partition=0, offset=7, timestamp=0, timestamp_type=0,
         key=b"doc1", value=EVENT.to_bytes(), checksum=None, serialized_key_size=4,
         serialized_value_size=10, headers=(("alice.trace_id", b"t1"),),
     )  # fmt: skip
@@ -55,14 +56,14 @@ async def test_a_queued_document_that_crashed_the_indexer_alone_is_set_aside_not
         record(), DeliveryLimitExceeded("crashed its consumer 3 times while running alone")
     )
     assert store.failed == ["processing this document crashed the indexer repeatedly; it was set aside"]
-    assert not any(topic.endswith("documents.uploaded") for topic, *_ in producer.sent)
+    assert [topic for topic, *_ in producer.sent] == [f"p.{topics.DOCUMENTS_INDEXED.name}"]  # not put back
 
 
 async def test_a_document_that_was_being_processed_when_it_crashed_is_set_aside():
     ing, store, producer = ingestor("processing")
     await ing.on_dead_letter(record(), DeliveryLimitExceeded("delivered 3 times without finishing"))
     assert store.failed == ["processing this document crashed the indexer repeatedly; it was set aside"]
-    assert all(topic.endswith("documents.indexed") for topic, *_ in producer.sent)
+    assert [topic for topic, *_ in producer.sent] == [f"p.{topics.DOCUMENTS_INDEXED.name}"]
 
 
 async def test_a_queued_document_that_failed_for_another_reason_is_failed():

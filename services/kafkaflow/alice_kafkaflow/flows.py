@@ -1,21 +1,18 @@
 """The pipeline as a graph: services produce to topics, consumer groups consume them.
 
 Consumer groups and their topics come from Kafka. Producers cannot be discovered from the broker,
-so the services that write each topic are a static map of Alice's design (docs/contracts.md, "The chat path").
+so the services that write each topic come from the topic registry (`alice_common.topics`).
 Names are shown without `KAFKA_TOPIC_PREFIX`; the full Kafka name is kept beside them.
 """
 
 import time
 
+from alice_common import topics
+from alice_common.topics import DLQ_SUFFIX
+
 from alice_kafkaflow.snapshot import Snapshot
 
-DLQ_SUFFIX = ".dlq"
-
-PRODUCERS: dict[str, tuple[str, ...]] = {
-    "backend": ("chat.requests", "documents.uploaded"),
-    "orchestrator": ("chat.completed", "conversations.deleted"),
-    "dataflow": ("documents.indexed",),
-}
+PRODUCERS: dict[str, tuple[str, ...]] = topics.producers()
 
 
 def strip_prefix(name: str, prefix: str) -> str:

@@ -7,26 +7,30 @@ in-flight replies finish or are abandoned uncommitted before the producer goes a
 import asyncio
 import logging
 
-from alice_common import clients, vectorstore
+from aiokafka import AIOKafkaProducer
+from alice_common import clients, topics, vectorstore
 from alice_common.app_context import set_app_context
 from alice_common.embeddings import get_embedder
-from alice_common.events import ChatCompleted, ConversationDeleted, Topics
+from alice_common.events import ChatCompleted, ConversationDeleted
 from alice_common.host_check import AllowedHostsMiddleware
-from alice_common.kafka import ConsumeLoop, ensure_topics, publish
+from alice_common.kafka import ConsumeLoop, ConsumeOptions, ensure_topics, publish
 from alice_common.kafka.deliveries import RedisDeliveryCounter
+from alice_common.kafka.failures import DeliveryCounter
 from alice_common.observability import install_observability, register_check
 from alice_common.startup import Startup, starting_in_background
 from fastapi import FastAPI
 
 from alice_orchestrator.api import install_internal_api
 from alice_orchestrator.app_context import AppContext
-from alice_orchestrator.chat import ChatHandler
+from alice_orchestrator.chat import ChatHandler, InvalidRequest
 from alice_orchestrator.providers import make_provider
 from alice_orchestrator.retrieval import WeaviateRetriever
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
 
 log = logging.getLogger(__name__)
+
+SERVICE = "orchestrator"  # its name in alice_common.topics
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,46 +74,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         embedder = await asyncio.to_thread(get_embedder, settings)
 
         async def publish_completed(event: ChatCompleted) -> None:
-            await publish(producer, settings, Topics.CHAT_COMPLETED, event, key=event.conversation_id)
+            await publish(producer, settings, topics.CHAT_COMPLETED, event)
 
         async def publish_deleted(event: ConversationDeleted) -> None:
-            await publish(producer, settings, Topics.CONVERSATIONS_DELETED, event, key=event.conversation_id)
+            await publish(producer, settings, topics.CONVERSATIONS_DELETED, event)
 
         retriever = WeaviateRetriever(settings, weaviate, embedder)
         handler = ChatHandler(settings, store, redis, provider, publish_completed, retriever)
         set_app_context(app, AppContext(settings, store, handler.recent_turns, provider, publish_deleted))
-        await startup.retry(
-            "kafka topics",
-            ensure_topics,
-            settings,
-            [Topics.CHAT_REQUESTS, Topics.CHAT_COMPLETED, Topics.CONVERSATIONS_DELETED],
-        )
-        loop = ConsumeLoop(
-            settings,
-            topic=Topics.CHAT_REQUESTS,
-            group="orchestrator",
-            handler=handler.handle_record,
-            producer=producer,
-            max_concurrency=settings.chat_concurrency,
-            max_attempts=settings.chat_max_attempts,
-            on_dead_letter=handler.on_dead_letter,
-            # A request that crashes the process (the model runs native code) must not crash-loop
-            # every replica: deliveries are counted in Redis (not FerretDB: it is on the path to the
-            # first token; docs/performance.md); one in flight in a crash runs alone, and only one
-            # that keeps crashing the process alone is set aside (docs/kafka.md).
-            delivery_counter=RedisDeliveryCounter(redis),
-            max_solo_crashes=settings.chat_max_solo_crashes,
-            consumer_options={
-                "session_timeout_ms": settings.chat_consumer_session_timeout_ms,
-                "heartbeat_interval_ms": max(1000, settings.chat_consumer_session_timeout_ms // 3),
-            },
-        )
-        await startup.retry("chat.requests consumer", loop.start)
+        await startup.retry("kafka topics", ensure_topics, settings, topics.used_by(SERVICE))
+        # Deliveries are counted in Redis (not FerretDB: it is on the path to the first token;
+        # docs/performance.md).
+        loop = chat_requests_consumer(settings, handler, producer, RedisDeliveryCounter(redis))
+        await startup.retry(f"{topics.CHAT_REQUESTS.name} consumer", loop.start)
         startup.on_stop(loop.stop)
 
         async def consumer_check() -> None:
             if not loop.assigned:
-                raise RuntimeError("chat.requests consumer not assigned yet")
+                raise RuntimeError(f"{topics.CHAT_REQUESTS.name} consumer not assigned yet")
 
         register_check(app, "consumer", consumer_check, required=False)
 
@@ -118,3 +100,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
     install_internal_api(app, settings)
     return app
+
+
+def chat_requests_consumer(
+    settings: Settings, handler: ChatHandler, producer: AIOKafkaProducer, deliveries: DeliveryCounter
+) -> ConsumeLoop:
+    """The consumer of `chat.requests`: each record decoded as a `ChatRequested` by the loop."""
+    requests = topics.CHAT_REQUESTS
+    return ConsumeLoop(
+        settings,
+        topic=requests,
+        group=requests.group_of(SERVICE),
+        handler=handler.handle_record,
+        producer=producer,
+        # Not a ChatRequested: dead-lettered at once as an `InvalidRequest`, whose reply stream
+        # ends `invalid_request` (ChatHandler.on_dead_letter).
+        decode_error=InvalidRequest,
+        on_dead_letter=handler.on_dead_letter,
+        # A request that crashes the process (the model runs native code) must not crash-loop
+        # every replica: one in flight in a crash runs alone, and only one that keeps crashing
+        # the process alone is set aside (docs/kafka.md).
+        delivery_counter=deliveries,
+        options=ConsumeOptions(
+            max_concurrency=settings.chat_concurrency,
+            max_attempts=settings.chat_max_attempts,
+            max_solo_crashes=settings.chat_max_solo_crashes,
+            consumer_config={
+                "session_timeout_ms": settings.chat_consumer_session_timeout_ms,
+                "heartbeat_interval_ms": max(1000, settings.chat_consumer_session_timeout_ms // 3),
+            },
+        ),
+    )

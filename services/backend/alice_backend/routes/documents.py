@@ -3,7 +3,8 @@
 import logging
 import os
 
-from alice_common.events import DocumentUploaded, Topics, new_id
+from alice_common import topics
+from alice_common.events import DocumentUploaded, new_id
 from alice_common.ids import check_id
 from alice_common.kafka import publish
 from alice_common.wire import Document, DocumentPage, StoredDocument, StoredDocumentPage
@@ -152,7 +153,7 @@ async def upload_document(ctx: Ctx, user_id: UserId, request: Request) -> Docume
         registered = await ctx.dataflow.get_as(
             StoredDocument, "POST", "/internal/documents", user_id=user_id, json=registration
         )
-        await publish(ctx.producer, s, Topics.DOCUMENTS_UPLOADED, event, key=document_id)
+        await publish(ctx.producer, s, topics.DOCUMENTS_UPLOADED, event)
     except Exception as exc:
         # Nothing refers to the blob unless the dataflow registered it and the event went out.
         await ctx.uploads.delete(blob_id)

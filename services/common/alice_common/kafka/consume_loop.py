@@ -29,8 +29,10 @@ from alice_common.kafka.failures import (
 )
 from alice_common.kafka.handover import HandoverAssignor, Holdings
 from alice_common.kafka.isolation import Deliveries, IsolationGate, Verdict, crash_verdict, process_gate
+from alice_common.kafka.options import ConsumeOptions
 from alice_common.kafka.tracker import Work, WorkTracker
 from alice_common.settings import AliceSettings
+from alice_common.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +45,23 @@ FETCH_TIMEOUT_MS = 100
 FAILURE_PAUSE_S = 1.0
 CANCEL_GRACE_S = 1.0
 COMMITTED_LOOKUP_TIMEOUT_S = 5.0
+DEFAULT_OPTIONS = ConsumeOptions()
 
 
 class ConsumeLoop:
     """Consume `settings.topic(topic)` as group `settings.group(group)`.
 
+    `topic` is a registry topic (`alice_common.topics`): `group` must be one of its declared
+    consumers and records are decoded as its `event_type`. A bare name (a test's own topic) takes
+    an optional `event_type`. The tuning (the numbers below) is one `ConsumeOptions` object.
+
     - At-least-once: offsets are committed only up to the oldest unfinished record per partition.
     - Same key → strictly in offset order; different keys → concurrently, up to `max_concurrency`
       handlers in total, even within one partition.
-    - With `event_type`, each record is decoded once, here, and the handler is called as
+    - With an event type, each record is decoded once, here, and the handler is called as
       `handler(event, record)`; a record that is not a valid event of that type is dead-lettered
-      at once. Without it the handler gets the raw record.
+      at once, as a `decode_error` (`UndecodableEvent` unless the caller names its own). Without
+      it the handler gets the raw record.
     - A handler that raises `PermanentError` is dead-lettered at once; any other exception is
       retried up to `max_attempts` times, pausing `retry_backoff_s` doubling up to
       `retry_max_backoff_s`, with jitter; then the record goes to `<topic>.dlq` with the error in
@@ -79,50 +87,39 @@ class ConsumeLoop:
     def __init__(
         self,
         settings: AliceSettings,
-        topic: str,
+        topic: Topic | str,
         group: str,
         handler: Handler | EventHandler,
         producer: AIOKafkaProducer,
-        max_concurrency: int = 8,
-        max_attempts: int = 7,
-        on_dead_letter: DeadLetterCallback | None = None,
-        drain_timeout_s: float = 10.0,
-        retry_backoff_s: float = 0.5,
-        retry_max_backoff_s: float = 15.0,
+        *,
+        options: ConsumeOptions = DEFAULT_OPTIONS,
         event_type: type[Event] | None = None,
+        decode_error: type[PermanentError] = UndecodableEvent,
+        on_dead_letter: DeadLetterCallback | None = None,
         delivery_counter: DeliveryCounter | None = None,
-        max_solo_crashes: int = 3,
         isolation_gate: IsolationGate | None = None,
-        revoke_timeout_s: float = 5.0,
-        max_buffered_per_partition: int = 1000,
-        commit_interval_s: float = 0.5,
         on_commit: CommitObserver | None = None,
-        consumer_options: dict[str, Any] | None = None,
     ) -> None:
-        if min(max_concurrency, max_attempts, max_buffered_per_partition, max_solo_crashes) < 1:
-            raise ValueError(
-                "max_concurrency, max_attempts, max_buffered_per_partition and max_solo_crashes must be ≥ 1"
-            )
+        if isinstance(topic, Topic):
+            if group not in topic.groups:
+                raise ValueError(f"group {group!r} is not a consumer of {topic.name} in alice_common.topics")
+            if event_type is not None and event_type is not topic.event_type:
+                raise ValueError(
+                    f"{topic.name} carries {topic.event_type.__name__}, not {event_type.__name__}"
+                )
+            topic, event_type = topic.name, topic.event_type
         self.settings = settings
         self.topic = settings.topic(topic)
         self.group = settings.group(group)
         self.handler = handler
         self.producer = producer
-        self.max_concurrency = max_concurrency
-        self.max_attempts = max_attempts
-        self.on_dead_letter = on_dead_letter
-        self.drain_timeout_s = drain_timeout_s
-        self.retry_backoff_s = retry_backoff_s
-        self.retry_max_backoff_s = retry_max_backoff_s
+        self.options = options
         self.event_type = event_type
+        self.decode_error = decode_error
+        self.on_dead_letter = on_dead_letter
         self.delivery_counter = delivery_counter
-        self.max_solo_crashes = max_solo_crashes
         self._gate = isolation_gate  # the process's own by default, taken in start()
-        self.revoke_timeout_s = revoke_timeout_s
-        self.max_buffered_per_partition = max_buffered_per_partition
-        self.commit_interval_s = commit_interval_s
         self.on_commit = on_commit
-        self.consumer_options = consumer_options or {}
 
         self._tracker: WorkTracker[ConsumerRecord] = WorkTracker()
         self._tasks: dict[Work[ConsumerRecord], asyncio.Task[bool]] = {}
@@ -156,7 +153,7 @@ class ConsumeLoop:
         return {p: self._tracker.buffered(p) for p in self._tracker.partitions}
 
     async def start(self) -> None:
-        options: dict[str, Any] = dict(
+        config: dict[str, Any] = dict(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=self.group,
             client_id=f"{self.settings.service_name}-{self.group}",
@@ -164,11 +161,11 @@ class ConsumeLoop:
             auto_offset_reset="earliest",  # a new group reads from the start: no event is skipped
             partition_assignment_strategy=(self._assignor,),
         )
-        options.update(self.consumer_options)
+        config.update(self.options.consumer_config)
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=options["bootstrap_servers"], client_id=f"{options['client_id']}-admin"
+            bootstrap_servers=config["bootstrap_servers"], client_id=f"{config['client_id']}-admin"
         )
-        consumer = AIOKafkaConsumer(**options)
+        consumer = AIOKafkaConsumer(**config)
         consumer.subscribe([self.topic], listener=_RebalanceListener(self))
         self._admin, self._consumer = admin, consumer  # before start(): the listener may run during it
         try:
@@ -193,7 +190,7 @@ class ConsumeLoop:
         consumer.pause(*consumer.assignment())
         for partition in self._tracker.partitions:
             self._tracker.revoke(partition)  # records not started yet are abandoned
-        await self._drain(list(self._tasks.values()), self.drain_timeout_s)
+        await self._drain(list(self._tasks.values()), self.options.drain_timeout_s)
         if self._release_tasks:
             await asyncio.wait(list(self._release_tasks), timeout=CANCEL_GRACE_S)
         await self._commit()
@@ -208,12 +205,12 @@ class ConsumeLoop:
     async def _fetch_loop(self) -> None:
         consumer = self._consumer
         assert consumer is not None
-        next_commit = time.monotonic() + self.commit_interval_s
+        next_commit = time.monotonic() + self.options.commit_interval_s
         while not self._stopping:
             try:
                 self._apply_backpressure(consumer)
                 batches = await consumer.getmany(
-                    timeout_ms=FETCH_TIMEOUT_MS, max_records=self.max_buffered_per_partition
+                    timeout_ms=FETCH_TIMEOUT_MS, max_records=self.options.max_buffered_per_partition
                 )
                 for partition, records in batches.items():
                     for record in records:
@@ -221,7 +218,7 @@ class ConsumeLoop:
                 self._dispatch()
                 if time.monotonic() >= next_commit:
                     await self._commit()
-                    next_commit = time.monotonic() + self.commit_interval_s
+                    next_commit = time.monotonic() + self.options.commit_interval_s
             except Exception:
                 # Keep consuming through broker hiccups; the error is logged, never swallowed silently.
                 log.exception("consume loop iteration failed", extra={"topic": self.topic})
@@ -232,13 +229,13 @@ class ConsumeLoop:
         tracked = set(self._tracker.partitions)  # a released partition stays paused till it moves
         for partition in (consumer.assignment() & tracked) - self._held:
             held = self._tracker.buffered(partition)
-            if partition not in paused and held >= self.max_buffered_per_partition:
+            if partition not in paused and held >= self.options.max_buffered_per_partition:
                 consumer.pause(partition)
-            elif partition in paused and held <= self.max_buffered_per_partition // 2:
+            elif partition in paused and held <= self.options.max_buffered_per_partition // 2:
                 consumer.resume(partition)
 
     def _dispatch(self) -> None:
-        for work in self._tracker.take(self.max_concurrency - len(self._tasks)):
+        for work in self._tracker.take(self.options.max_concurrency - len(self._tasks)):
             task = asyncio.create_task(self._process(work.item))
             self._tasks[work] = task
             task.add_done_callback(lambda done, work=work: self._on_done(work, done))
@@ -279,7 +276,7 @@ class ConsumeLoop:
             async with gate.shared():
                 seen = await self._count_delivery(record)
                 counted = True
-                verdict = crash_verdict(seen, self.max_solo_crashes)
+                verdict = crash_verdict(seen, self.options.max_solo_crashes)
                 if verdict is Verdict.RUN:
                     await self._handle_with_retries(record)
                 elif verdict is Verdict.RUN_ALONE:
@@ -317,14 +314,14 @@ class ConsumeLoop:
         await self._until_counted(record, self.delivery_counter.begin_solo)
 
     async def _until_counted(self, record: ConsumerRecord, count):
-        pause = self.retry_backoff_s
+        pause = self.options.retry_backoff_s
         while True:  # without the count a crash loop could never end: wait for the store
             try:
                 return await count(self.group, record)
             except Exception as exc:
                 log.warning("cannot count the delivery of %s@%d: %s", record.topic, record.offset, exc)
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, self.retry_max_backoff_s)
+                pause = min(pause * 2, self.options.retry_max_backoff_s)
 
     async def _forget_delivery(self, record: ConsumerRecord) -> None:
         assert self.delivery_counter is not None
@@ -345,7 +342,7 @@ class ConsumeLoop:
         try:
             return self.event_type.model_validate_json(record.value if record.value is not None else b"")
         except ValueError as exc:  # pydantic's ValidationError, also for another event type
-            raise UndecodableEvent(f"not a valid {self.event_type.__name__}: {exc}"[:1000]) from exc
+            raise self.decode_error(f"not a valid {self.event_type.__name__}: {exc}"[:1000]) from exc
 
     async def _handle_with_retries(self, record: ConsumerRecord) -> None:
         if self.event_type is None:
@@ -353,7 +350,7 @@ class ConsumeLoop:
         else:
             try:
                 event = self._decode(record)
-            except UndecodableEvent as exc:
+            except self.decode_error as exc:
                 metrics.FAILED.labels(*self._labels).inc()
                 log.warning(
                     "undecodable record at %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
@@ -361,7 +358,7 @@ class ConsumeLoop:
                 await self._dead_letter(record, exc, 1)
                 return
             call = partial(self.handler, event, record)
-        for attempt in range(1, self.max_attempts + 1):
+        for attempt in range(1, self.options.max_attempts + 1):
             started = time.perf_counter()
             try:
                 await call()
@@ -371,13 +368,15 @@ class ConsumeLoop:
                 permanent = isinstance(exc, PermanentError)
                 log.warning(
                     "handler failed (attempt %d/%d%s) at %s[%d]@%d: %s: %s",
-                    attempt, self.max_attempts, ", permanent" if permanent else "",
+                    attempt, self.options.max_attempts, ", permanent" if permanent else "",
                     record.topic, record.partition, record.offset, type(exc).__name__, exc,
                 )  # fmt: skip
-                if permanent or attempt == self.max_attempts:
+                if permanent or attempt == self.options.max_attempts:
                     await self._dead_letter(record, exc, attempt)
                     return
-                await asyncio.sleep(backoff_s(attempt, self.retry_backoff_s, self.retry_max_backoff_s))
+                await asyncio.sleep(
+                    backoff_s(attempt, self.options.retry_backoff_s, self.options.retry_max_backoff_s)
+                )
             else:
                 metrics.HANDLER_DURATION.labels(*self._labels).observe(time.perf_counter() - started)
                 metrics.PROCESSED.labels(*self._labels).inc()
@@ -385,7 +384,7 @@ class ConsumeLoop:
 
     async def _dead_letter(self, record: ConsumerRecord, exc: Exception, attempts: int) -> None:
         # Until the DLQ has it, the record is not finished: retry (its key waits) rather than lose it.
-        pause = self.retry_backoff_s
+        pause = self.options.retry_backoff_s
         while True:
             try:
                 await publish_dead_letter(self.producer, record, self.group, exc, attempts)
@@ -493,7 +492,8 @@ class ConsumeLoop:
             for partition in partitions:
                 self._tracker.revoke(partition)
             await self._drain(
-                [t for w, t in self._tasks.items() if w.partition in partitions], self.revoke_timeout_s
+                [t for w, t in self._tasks.items() if w.partition in partitions],
+                self.options.revoke_timeout_s,
             )
             if self._consumer is not None:
                 await self._commit(among=partitions)

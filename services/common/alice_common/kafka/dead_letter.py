@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from alice_common.events import Topics
+from alice_common.topics import dlq_name
 
 # One prefix for all of them, so a replay (kafkaflow) can strip them in one go.
 HEADER_PREFIX = "dlq."
@@ -45,7 +45,7 @@ async def publish_dead_letter(
 ) -> None:
     """Send to `<source topic>.dlq` with the same key and value; returns once acknowledged."""
     await producer.send_and_wait(
-        Topics.dlq(record.topic),
+        dlq_name(record.topic),
         key=record.key,
         value=record.value,
         headers=dead_letter_headers(record, group, exc, attempts),

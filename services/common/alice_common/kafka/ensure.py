@@ -1,13 +1,16 @@
-"""Create topics (and their dead-letter siblings) before producing to or consuming from them."""
+"""Create topics (and their dead-letter siblings) before producing to or consuming from them.
+
+Which topics exist is declared in `alice_common.topics`; this module only creates them."""
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from alice_common.events import Topics
 from alice_common.settings import AliceSettings
+from alice_common.topics import Topic, dlq_name
 
 log = logging.getLogger(__name__)
 
@@ -17,19 +20,21 @@ _TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
 
 async def ensure_topics(
     settings: AliceSettings,
-    names: list[str],
+    topics: Iterable[Topic | str],
     partitions: int | None = None,
     replication: int | None = None,
     timeout_s: float = 30.0,
 ) -> list[str]:
     """Create each `settings.topic(name)` and its `.dlq` if missing; returns the names created.
 
+    `topics`: registry topics (`alice_common.topics`), or bare names for topics outside it (tests).
+
     Idempotent and safe to race with other replicas. Returns once every topic has a leader for
     each partition, so a consumer subscribing right after sees all partitions.
     """
     wanted = []
-    for name in names:
-        for topic in (settings.topic(name), settings.topic(Topics.dlq(name))):
+    for name in (t.name if isinstance(t, Topic) else t for t in topics):
+        for topic in (settings.topic(name), settings.topic(dlq_name(name))):
             if topic not in wanted:
                 wanted.append(topic)
     admin = AIOKafkaAdminClient(

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from alice_orchestrator import metrics
 from alice_orchestrator.chat.generation import Outcome, generate, seed_of
 from alice_orchestrator.chat.messages import completion_message, message_view, reply_document, user_message
-from alice_orchestrator.chat.records import InvalidRequest, parse_request, recover_ids
+from alice_orchestrator.chat.records import InvalidRequest, recover_ids
 from alice_orchestrator.prompt import PromptParts, build_messages_off_loop, fit_messages, usable_history
 from alice_orchestrator.providers.base import ChatProvider
 from alice_orchestrator.recent_turns import RecentTurns, turn_of
@@ -68,8 +68,9 @@ class ChatHandler:
         )
 
     # -- Kafka-facing entry points ----------------------------------------------------------------
-    async def handle_record(self, record: ConsumerRecord) -> None:
-        await self.handle(parse_request(record.value))
+    async def handle_record(self, request: ChatRequested, record: ConsumerRecord) -> None:
+        """The consume loop's handler: it decoded the record (`alice_common.topics.CHAT_REQUESTS`)."""
+        await self.handle(request)
 
     async def on_dead_letter(self, record: ConsumerRecord, exc: BaseException) -> None:
         """After the loop parked a record in the DLQ: end its reply stream with `failed`."""

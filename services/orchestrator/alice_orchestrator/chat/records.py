@@ -1,27 +1,17 @@
-"""Decoding a `chat.requests` record, and what is left of one that cannot be decoded."""
+"""A `chat.requests` record that cannot be handled, and what is left of one that cannot be decoded.
+
+The consume loop decodes each record as the topic's `ChatRequested` (`alice_common.topics`) and
+raises `InvalidRequest` for one that is not (`decode_error` in `main.py`), so a poison record is
+dead-lettered at once under that name, as one the handler refuses."""
 
 import json
 
 from alice_common import linear_re
-from alice_common.events import ChatRequested, parse_event
 from alice_common.kafka.failures import PermanentError
-from pydantic import ValidationError
 
 
 class InvalidRequest(PermanentError, ValueError):
     """The record can never be handled (bad JSON, wrong event, someone else's conversation)."""
-
-
-def parse_request(raw: bytes | str | None) -> ChatRequested:
-    if raw is None:
-        raise InvalidRequest("empty record")
-    try:
-        event = parse_event(raw)
-    except (ValidationError, ValueError) as exc:
-        raise InvalidRequest(f"not a valid event: {exc}") from exc
-    if not isinstance(event, ChatRequested):
-        raise InvalidRequest(f"unexpected event type {event.type!r} on the chat requests topic")
-    return event
 
 
 _ID_FIELD = linear_re.compile(rb'"(reply_id|user_id)"\s*:\s*"([A-Za-z0-9_-]{1,128})"')
