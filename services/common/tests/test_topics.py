@@ -114,12 +114,10 @@ async def _ignore(*_args) -> None:
 def test_a_loop_on_a_registry_topic_decodes_its_event_and_only_for_declared_groups():
     loop = ConsumeLoop(SETTINGS, topics.CHAT_COMPLETED, "dataflow", _ignore, RecordingProducer())
     assert (loop.topic, loop.group, loop.event_type) == ("p.chat.completed", "p.dataflow", ChatCompleted)
-    with pytest.raises(ValueError, match="'intruder' is not a consumer of chat.completed"):
+    with pytest.raises(ValueError, match=r"'intruder' is not a consumer of chat\.completed"):
         ConsumeLoop(SETTINGS, topics.CHAT_COMPLETED, "intruder", _ignore, RecordingProducer())
     with pytest.raises(ValueError, match="carries ChatCompleted, not ChatRequested"):
-        ConsumeLoop(
-            SETTINGS, topics.CHAT_COMPLETED, "dataflow", _ignore, RecordingProducer(), event_type=ChatRequested
-        )
+        ConsumeLoop(SETTINGS, topics.CHAT_COMPLETED, "dataflow", _ignore, None, event_type=ChatRequested)
 
 
 class Refused(PermanentError):
@@ -145,9 +143,10 @@ async def test_an_undecodable_record_is_dead_lettered_at_once_as_the_decode_erro
     async def on_dead_letter(_record, exc) -> None:
         dead.append(exc)
 
-    options = {} if decode_error is UndecodableEvent else {"decode_error": decode_error}
+    named = {} if decode_error is UndecodableEvent else {"decode_error": decode_error}
+    group = topics.CHAT_REQUESTS.group_of("orchestrator")
     loop = ConsumeLoop(
-        SETTINGS, topics.CHAT_REQUESTS, "orchestrator", handle, producer, on_dead_letter=on_dead_letter, **options
+        SETTINGS, topics.CHAT_REQUESTS, group, handle, producer, on_dead_letter=on_dead_letter, **named
     )
     await loop._handle_with_retries(record(value))
     assert handled == []

@@ -1,0 +1,81 @@
+"""The orchestrator's `chat.requests` consumer (main.chat_requests_consumer): the loop decodes each
+record as a `ChatRequested` (alice_common.topics) and hands the handler the event; a record that is
+not one is dead-lettered at once as an `InvalidRequest`, as when the handler parsed it. Pure logic,
+with a recording producer and the handler's Kafka-facing methods."""
+
+import asyncio
+import json
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from alice_common.events import ChatCompleted, ChatRequested
+from alice_common.kafka import HEADER_ATTEMPTS, HEADER_ERROR_TYPE, HEADER_GROUP
+from alice_orchestrator.chat import ChatHandler, InvalidRequest
+from alice_orchestrator.main import chat_requests_consumer
+from alice_orchestrator.settings import Settings
+
+REQUEST = ChatRequested(conversation_id="c1", user_id="u1", message_id="m1", reply_id="r1", content="hi")
+
+
+class RecordingProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, dict]] = []
+
+    async def send_and_wait(self, topic, value=None, key=None, headers=None):
+        self.sent.append((topic, value, dict(headers or ())))
+
+
+def record(value: bytes | None) -> ConsumerRecord:
+    return ConsumerRecord(
+        topic="p.chat.requests", partition=0, offset=3, timestamp=0, timestamp_type=0, key=b"c1",
+        value=value, checksum=None, serialized_key_size=2, serialized_value_size=0, headers=(),
+    )  # fmt: skip
+
+
+def consumer(handled: list, dead: list, producer: RecordingProducer):
+    settings = Settings(kafka_topic_prefix="p.")
+    handler = ChatHandler(settings, store=None, redis=None, provider=None, publish=None)
+
+    async def handle(request: ChatRequested) -> None:  # the chat path itself is tested elsewhere
+        handled.append(request)
+
+    async def on_dead_letter(got: ConsumerRecord, exc: BaseException) -> None:
+        dead.append(exc)
+
+    handler.handle = handle
+    handler.on_dead_letter = on_dead_letter
+    return chat_requests_consumer(settings, handler, producer, deliveries=None)
+
+
+async def test_a_request_reaches_the_chat_path_decoded():
+    handled, dead, producer = [], [], RecordingProducer()
+    loop = consumer(handled, dead, producer)
+    assert (loop.topic, loop.group) == ("p.chat.requests", "p.orchestrator")
+    await loop._handle_with_retries(record(REQUEST.to_bytes()))
+    assert handled == [REQUEST] and dead == [] and producer.sent == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        b"\x00garbage",
+        b'{"type": "ChatRequested", "reply_id": "r1", "user_id": "u1"',  # truncated
+        json.dumps({"type": "ChatRequested", "reply_id": "r1", "user_id": "u1"}).encode(),  # fields missing
+        ChatCompleted(
+            conversation_id="c1", user_id="u1", user_message_id="m1", assistant_message_id="a1",
+            reply_id="r1", user_content="q", assistant_content="a",
+        ).to_bytes(),  # another event
+    ],
+)  # fmt: skip
+async def test_a_poison_request_is_dead_lettered_at_once_as_an_invalid_request(value):
+    handled, dead, producer = [], [], RecordingProducer()
+    loop = consumer(handled, dead, producer)
+    await asyncio.wait_for(loop._handle_with_retries(record(value)), 5)  # no retries, no backoff
+    assert handled == []
+    assert [type(exc) for exc in dead] == [InvalidRequest]
+    ((topic, sent_value, headers),) = producer.sent
+    assert (topic, sent_value) == ("p.chat.requests.dlq", value)
+    assert headers[HEADER_ERROR_TYPE] == b"InvalidRequest"
+    assert headers[HEADER_ATTEMPTS] == b"1"
+    assert headers[HEADER_GROUP] == b"p.orchestrator"
