@@ -1,6 +1,5 @@
 """What a service started, closed in reverse order: every client and consume loop, each one even
-when another failed to close, and however far the start got (docs/architecture.md, "One
-lifecycle for every service").
+when another failed to close, and however far the start got (docs/architecture.md, "Issue 25").
 
     async with Lifecycle() as lifecycle:
         producer = await clients.started_kafka_producer(settings)
