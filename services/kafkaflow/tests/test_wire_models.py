@@ -7,7 +7,14 @@ from aiokafka import ConsumerRecord
 from alice_common.admin_wire import DlqRecord, FlowGraph, FlowView, ReplayResult
 from alice_kafkaflow.flows import build_flows
 from alice_kafkaflow.records import record_json
-from alice_kafkaflow.snapshot import GroupState, GroupTopicLag, PartitionLag, PartitionOffsets, Snapshot, TopicState
+from alice_kafkaflow.snapshot import (
+    GroupState,
+    GroupTopicLag,
+    PartitionLag,
+    PartitionOffsets,
+    Snapshot,
+    TopicState,
+)
 
 
 def _snapshot() -> Snapshot:
