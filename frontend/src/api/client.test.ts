@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ApiClient, ApiError, memoryTokenStore } from './client';
 import { readableError } from './errors';
 import { jsonResponse, scriptedFetch } from './testing';
-import type { AuthResponse, MessagePage, SearchHit, SendResult, User } from './types';
+import type { AuthResponse, MessagePage, ReplayResult, SearchHit, SendResult, User } from './types';
 
 // Answers are typed with the generated shapes, so a backend change breaks these tests' compile.
 const user: User = { id: 'u1', email: 'ada@example.org', display_name: 'Ada', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true } };
@@ -130,6 +130,29 @@ describe('endpoints', () => {
     expect(await api.me()).toEqual(user);
     expect(await api.search('answer?', 5)).toEqual([hit]);
     expect(calls[1].url).toBe('/api/search?q=answer%3F&limit=5');
+  });
+});
+
+describe('calls keyed by path', () => {
+  it('fill path parameters encoded, send queries and bodies, and answer the typed body', async () => {
+    const replayed: ReplayResult = { replayed: 1, records: [{ partition: 0, offset: 3, target_topic: 'chat.requests', target_partition: 0, target_offset: 9 }] };
+    const { api, calls } = client([
+      jsonResponse({ topic: 'a/b.dlq', kafka_name: 'x.a/b.dlq', total: 0, records: [] }),
+      jsonResponse(replayed),
+      jsonResponse({ replayed: 0, skipped_already_replayed: 2, records: [] }),
+      new Response(null, { status: 204 }),
+    ]);
+    expect((await api.adminDlqRecords('a/b.dlq')).total).toBe(0);
+    expect(calls[0]).toMatchObject({ url: '/api/admin/flows/dlq/a%2Fb.dlq?limit=50', init: { method: 'GET', body: undefined } });
+    expect(calls[0].headers['Content-Type']).toBeUndefined();
+    expect(await api.replayDlq('chat.requests.dlq', { partition: 0, offset: 3 })).toEqual(replayed);
+    expect(calls[1]).toMatchObject({ url: '/api/admin/flows/dlq/chat.requests.dlq/replay', init: { method: 'POST' } });
+    expect(JSON.parse(String(calls[1].init.body))).toEqual({ partition: 0, offset: 3, all: false });
+    expect(calls[1].headers['Content-Type']).toBe('application/json');
+    expect((await api.replayDlq('chat.requests.dlq')).skipped_already_replayed).toBe(2);
+    expect(JSON.parse(String(calls[2].init.body))).toEqual({ all: true });
+    expect(await api.deleteConversation('c 1')).toBeUndefined();
+    expect(calls[3]).toMatchObject({ url: '/api/conversations/c%201', init: { method: 'DELETE', credentials: 'same-origin' } });
   });
 });
 

@@ -1,45 +1,25 @@
-// The backend's endpoints, typed by the generated OpenAPI shapes (types.ts). The HTTP and session
-// handling is in http.ts, the refresh token's storage in tokens.ts, uploads in upload.ts.
+// The backend's endpoints, each called by its path in the generated OpenAPI types (schema.d.ts)
+// through `api` (http.ts), which also keeps the session; the refresh token's storage is in
+// tokens.ts, uploads (XHR, for progress) in upload.ts.
 import { HttpClient } from './http';
 import { DEFAULT_RETRY, newIdempotencyKey, type RetryPolicy, withIdempotencyKey } from './idempotent';
-import type {
-  AliceDocument,
-  ApiKey,
-  AuthResponse,
-  Conversation,
-  ConversationPage,
-  CreatedApiKey,
-  Message,
-  MessagePage,
-  ReplyAccepted,
-  RequestOf,
-  ResponseOf,
-  SearchHit,
-  SendResult,
-  StopResult,
-  User,
-} from './types';
+import type { AliceDocument, ApiKey, Conversation, Message, SearchHit, User } from './types';
 import { uploadDocument } from './upload';
-
-const path = encodeURIComponent;
 
 export class ApiClient extends HttpClient {
   async register(email: string, password: string, displayName?: string): Promise<User> {
-    const body: RequestOf<'/api/auth/register', 'post'> = { email, password };
-    if (displayName) body.display_name = displayName;
-    return this.adopt(await this.request<AuthResponse>('POST', '/api/auth/register', body, { auth: false }));
+    const body = { email, password, ...(displayName ? { display_name: displayName } : {}) };
+    return this.adopt(await this.data(this.api.POST('/api/auth/register', { body, ...this.via({ auth: false }) })));
   }
 
   async login(email: string, password: string): Promise<User> {
-    const body: RequestOf<'/api/auth/login', 'post'> = { email, password };
-    return this.adopt(await this.request<AuthResponse>('POST', '/api/auth/login', body, { auth: false }));
+    return this.adopt(await this.data(this.api.POST('/api/auth/login', { body: { email, password }, ...this.via({ auth: false }) })));
   }
 
   async logout(): Promise<void> {
     const stored = this.storedRefreshToken;
-    const body: RequestOf<'/api/auth/logout', 'post'> = stored ? { refresh_token: stored } : {};
     try {
-      await this.request<void>('POST', '/api/auth/logout', body, { retry: false });
+      await this.api.POST('/api/auth/logout', { body: stored ? { refresh_token: stored } : {}, ...this.via({ retry: false }) });
     } catch {
       // the local session ends regardless
     } finally {
@@ -47,20 +27,23 @@ export class ApiClient extends HttpClient {
     }
   }
 
-  me = () => this.request<User>('GET', '/api/me');
+  me = () => this.data(this.api.GET('/api/me', this.via()));
 
-  listConversations = async (): Promise<Conversation[]> =>
-    (await this.request<ConversationPage>('GET', '/api/conversations')).items;
+  listConversations = async (): Promise<Conversation[]> => (await this.data(this.api.GET('/api/conversations', this.via()))).items;
   createConversation = (title?: string) =>
-    this.request<Conversation>('POST', '/api/conversations', (title ? { title } : {}) satisfies RequestOf<'/api/conversations', 'post'>);
-  getConversation = (id: string) => this.request<Conversation>('GET', `/api/conversations/${path(id)}`);
+    this.data(this.api.POST('/api/conversations', { body: title ? { title } : {}, ...this.via() }));
+  getConversation = (id: string) =>
+    this.data(this.api.GET('/api/conversations/{conversation_id}', { params: { path: { conversation_id: id } }, ...this.via() }));
   renameConversation = (id: string, title: string) =>
-    this.request<Conversation>('PATCH', `/api/conversations/${path(id)}`, { title } satisfies RequestOf<'/api/conversations/{conversation_id}', 'patch'>);
-  deleteConversation = (id: string) => this.request<void>('DELETE', `/api/conversations/${path(id)}`);
+    this.data(this.api.PATCH('/api/conversations/{conversation_id}', { params: { path: { conversation_id: id } }, body: { title }, ...this.via() }));
+  deleteConversation = async (id: string): Promise<void> => {
+    await this.api.DELETE('/api/conversations/{conversation_id}', { params: { path: { conversation_id: id } }, ...this.via() });
+  };
 
   /** Messages oldest first, whatever order the server pages them in. */
   listMessages = async (id: string, limit = 100): Promise<Message[]> => {
-    const page = await this.request<MessagePage>('GET', `/api/conversations/${path(id)}/messages?limit=${limit}`);
+    const params = { path: { conversation_id: id }, query: { limit } };
+    const page = await this.data(this.api.GET('/api/conversations/{conversation_id}/messages', { params, ...this.via() }));
     return [...page.items].sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? ''));
   };
   /** How sends and regenerates retry (tests shorten the waits). */
@@ -70,42 +53,52 @@ export class ApiClient extends HttpClient {
   sendMessage = (id: string, content: string, key: string = newIdempotencyKey()) =>
     withIdempotencyKey(
       (headers) =>
-        this.request<SendResult>('POST', `/api/conversations/${path(id)}/messages`, { content } satisfies RequestOf<'/api/conversations/{conversation_id}/messages', 'post'>, { headers }),
+        this.data(
+          this.api.POST('/api/conversations/{conversation_id}/messages', {
+            params: { path: { conversation_id: id } },
+            body: { content },
+            ...this.via({ headers }),
+          }),
+        ),
       key,
       this.retryPolicy,
     );
-  stopReply = (replyId: string) => this.request<StopResult>('POST', `/api/replies/${path(replyId)}/stop`);
+  stopReply = (replyId: string) =>
+    this.data(this.api.POST('/api/replies/{reply_id}/stop', { params: { path: { reply_id: replyId } }, ...this.via() }));
   regenerate = (replyId: string, key: string = newIdempotencyKey()) =>
     withIdempotencyKey(
-      (headers) => this.request<ReplyAccepted>('POST', `/api/replies/${path(replyId)}/regenerate`, undefined, { headers }),
+      (headers) =>
+        this.data(this.api.POST('/api/replies/{reply_id}/regenerate', { params: { path: { reply_id: replyId } }, ...this.via({ headers }) })),
       key,
       this.retryPolicy,
     );
 
-  listApiKeys = async (): Promise<ApiKey[]> => (await this.request<ResponseOf<'/api/keys', 'get'>>('GET', '/api/keys')).items;
-  createApiKey = (name: string) =>
-    this.request<CreatedApiKey>('POST', '/api/keys', { name } satisfies RequestOf<'/api/keys', 'post'>);
-  revokeApiKey = (id: string) => this.request<void>('DELETE', `/api/keys/${path(id)}`);
+  listApiKeys = async (): Promise<ApiKey[]> => (await this.data(this.api.GET('/api/keys', this.via()))).items;
+  createApiKey = (name: string) => this.data(this.api.POST('/api/keys', { body: { name }, ...this.via() }));
+  revokeApiKey = async (id: string): Promise<void> => {
+    await this.api.DELETE('/api/keys/{key_id}', { params: { path: { key_id: id } }, ...this.via() });
+  };
 
-  listDocuments = async (): Promise<AliceDocument[]> =>
-    (await this.request<ResponseOf<'/api/documents', 'get'>>('GET', '/api/documents')).items;
-  deleteDocument = (id: string) => this.request<void>('DELETE', `/api/documents/${path(id)}`);
+  listDocuments = async (): Promise<AliceDocument[]> => (await this.data(this.api.GET('/api/documents', this.via()))).items;
+  deleteDocument = async (id: string): Promise<void> => {
+    await this.api.DELETE('/api/documents/{document_id}', { params: { path: { document_id: id } }, ...this.via() });
+  };
   /** Multipart upload with progress; answers the stored document (status `queued`). */
   uploadDocument = async (file: File, onProgress: (fraction: number) => void): Promise<AliceDocument> =>
     (await uploadDocument(this, file, onProgress)).document;
 
   search = async (q: string, limit = 10): Promise<SearchHit[]> =>
-    (await this.request<ResponseOf<'/api/search', 'get'>>('GET', `/api/search?q=${path(q)}&limit=${limit}`)).items;
+    (await this.data(this.api.GET('/api/search', { params: { query: { q, limit } }, ...this.via() }))).items;
 
-  // The admin views relay kafkaflow's and dataflow's documents, which the backend's OpenAPI leaves
-  // free-form; src/lib/flows.ts checks what it draws.
-  adminFlows = () => this.request<unknown>('GET', '/api/admin/flows');
-  adminStats = () => this.request<unknown>('GET', '/api/admin/stats');
-  adminDlqTopics = () => this.request<unknown>('GET', '/api/admin/flows/dlq');
-  adminDlqRecords = (topic: string) => this.request<unknown>('GET', `/api/admin/flows/dlq/${path(topic)}?limit=50`);
+  // The admin views: kafkaflow's flow graph and dead letters, the dataflow's daily stats.
+  adminFlows = () => this.data(this.api.GET('/api/admin/flows', this.via()));
+  adminStats = () => this.data(this.api.GET('/api/admin/stats', this.via()));
+  adminDlqTopics = () => this.data(this.api.GET('/api/admin/flows/dlq', this.via()));
+  adminDlqRecords = (topic: string) =>
+    this.data(this.api.GET('/api/admin/flows/dlq/{topic}', { params: { path: { topic }, query: { limit: 50 } }, ...this.via() }));
   /** Replays one dead letter onto its source topic, or all of them when `record` is omitted. */
   replayDlq = (topic: string, record?: { partition: number; offset: number }) =>
-    this.request<unknown>('POST', `/api/admin/flows/dlq/${path(topic)}/replay`, record ?? { all: true });
+    this.data(this.api.POST('/api/admin/flows/dlq/{topic}/replay', { params: { path: { topic } }, body: record ? { ...record, all: false } : { all: true }, ...this.via() }));
 }
 
 export { ApiError } from './errors';

@@ -1,8 +1,27 @@
+import createClient, { type Client } from 'openapi-fetch';
 import { errorFromResponse } from './errors';
+import type { paths } from './schema';
 import { browserSessionFlag, browserTokenStore, SESSION_KEY, type SessionFlag, type TokenStore } from './tokens';
 import type { AuthResponse, User } from './types';
 
 type Fetch = typeof fetch;
+
+/**
+ * The request openapi-fetch builds, kept as it was built: a relative path (a standard `Request`
+ * would need an absolute URL), the method and the serialised JSON body, for `HttpClient.send`.
+ */
+class PathRequest {
+  readonly method: string;
+  readonly body: string | undefined;
+
+  constructor(
+    readonly url: string,
+    init: RequestInit = {},
+  ) {
+    this.method = init.method ?? 'GET';
+    this.body = typeof init.body === 'string' ? init.body : undefined;
+  }
+}
 
 export interface RequestOptions {
   auth?: boolean;
@@ -15,8 +34,15 @@ export interface RequestOptions {
 /**
  * JSON over HTTP with the session's bearer token: the access token lives in memory only; a 401
  * renews it once (one shared `POST /api/auth/refresh` for concurrent callers) and retries.
+ *
+ * Endpoints are called through `api`, keyed by path from the generated OpenAPI types
+ * (schema.d.ts): the path picks the method, the parameters, the body and the answer, so they
+ * cannot disagree. `via(options)` sends a call through this session; an error answer throws
+ * `ApiError`, so `data` of a call is its documented success body.
  */
 export class HttpClient {
+  protected readonly api: Client<paths> = createClient<paths>({ Request: PathRequest as unknown as typeof Request });
+
   private accessToken: string | null = null;
   private refreshing: Promise<boolean> | null = null;
   /** Called once when the session cannot be renewed (revoked or expired refresh token). */
@@ -95,28 +121,36 @@ export class HttpClient {
     throw await errorFromResponse(res);
   }
 
+  /** openapi-fetch options that send a call through this session, with `opts`. */
+  protected via(opts: RequestOptions = {}): { fetch: (request: Request) => Promise<Response> } {
+    return {
+      fetch: (request) => {
+        const { method, url, body } = request as unknown as PathRequest;
+        return this.send(method, url, body, opts);
+      },
+    };
+  }
+
+  /** The success body of a call made with `via` (which throws on an error answer). */
+  protected async data<D>(call: Promise<{ data?: D }>): Promise<D> {
+    return (await call).data as D;
+  }
+
   /**
-   * Authenticated JSON request; on a 401 renews the access token once and retries. `T` is the
-   * documented success body (see types.ts); an empty body (204) answers `undefined`.
+   * Authenticated request with a JSON body; on a 401 renews the access token once and retries.
+   * Answers the response when it is a success, throws `ApiError` otherwise.
    */
-  async request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+  private async send(method: string, path: string, body: string | undefined, opts: RequestOptions): Promise<Response> {
     const { auth = true, retry = true, signal } = opts;
-    const send = async () => {
+    const attempt = async () => {
       const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
       if (body !== undefined) headers['Content-Type'] = 'application/json';
       if (auth && this.accessToken) headers.Authorization = `Bearer ${this.accessToken}`;
-      return this.fetchFn(path, {
-        method,
-        headers,
-        credentials: 'same-origin',
-        signal,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      return this.fetchFn(path, { method, headers, credentials: 'same-origin', signal, body });
     };
-    let res = await send();
-    if (res.status === 401 && auth && retry && (await this.refresh())) res = await send();
+    let res = await attempt();
+    if (res.status === 401 && auth && retry && (await this.refresh())) res = await attempt();
     if (!res.ok) throw await errorFromResponse(res);
-    const text = await res.text();
-    return (text ? JSON.parse(text) : undefined) as T;
+    return res;
   }
 }

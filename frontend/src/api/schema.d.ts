@@ -263,24 +263,74 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
-    "/api/admin/flows/{path}": {
+    "/api/admin/flows/refresh": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /**
-         * Flows Detail
-         * @description DLQ listings and other flow views, passed through to kafkaflow `/api/flows/{path}`.
-         */
-        get: operations["flows_detail_api_admin_flows__path__get"];
+        get?: never;
         put?: never;
         /**
-         * Flows Action
-         * @description DLQ replay (one record or all), passed through to kafkaflow `/api/flows/{path}`.
+         * Refresh Flows
+         * @description Polls Kafka now instead of waiting for the next poll.
          */
-        post: operations["flows_action_api_admin_flows__path__post"];
+        post: operations["refresh_flows_api_admin_flows_refresh_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/flows/dlq": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Dlq Topics */
+        get: operations["dlq_topics_api_admin_flows_dlq_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/flows/dlq/{topic}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Dlq Records */
+        get: operations["dlq_records_api_admin_flows_dlq__topic__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/flows/dlq/{topic}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Dlq
+         * @description Replays one dead letter (`partition`, `offset`) or every pending one (`all`) onto its source topic.
+         */
+        post: operations["replay_dlq_api_admin_flows_dlq__topic__replay_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -557,6 +607,55 @@ export type components = {
             /** Total Tokens */
             total_tokens: number;
         };
+        /** ConsumerGroupNode */
+        ConsumerGroupNode: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "consumer_group";
+            /**
+             * Id
+             * @description `group:<name>`
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Kafka Name */
+            kafka_name: string;
+            /** State */
+            state: string;
+            /** Members */
+            members: number;
+            /** Lag */
+            lag: number;
+            /** Messages Per Second */
+            messages_per_second: number;
+        };
+        /** ConsumesEdge */
+        ConsumesEdge: {
+            /**
+             * From
+             * @description id of the node the edge leaves
+             */
+            from: string;
+            /**
+             * To
+             * @description id of the node the edge enters
+             */
+            to: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "consumes";
+            /** Lag */
+            lag: number;
+            /** Messages Per Second */
+            messages_per_second: number;
+            /** Partitions */
+            partitions: components["schemas"]["PartitionLag"][];
+        };
         /** ContentPart */
         ContentPart: {
             /** Type */
@@ -599,6 +698,131 @@ export type components = {
         ConversationPatch: {
             /** Title */
             title: string;
+        };
+        /**
+         * DailyStats
+         * @description Days with at least one reply, oldest first, and their sums.
+         */
+        DailyStats: {
+            /** Days */
+            days: components["schemas"]["DayStats"][];
+            totals: components["schemas"]["StatsTotals"];
+        };
+        /** DayStats */
+        DayStats: {
+            /**
+             * Day
+             * @description UTC day, `YYYY-MM-DD`
+             */
+            day: string;
+            /** Messages */
+            messages: number;
+            /** Replies */
+            replies: number;
+            /** Active Users */
+            active_users: number;
+            /** Tokens */
+            tokens: number;
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            latency_ms: components["schemas"]["LatencyPercentiles"];
+        };
+        /** DeadLettersEdge */
+        DeadLettersEdge: {
+            /**
+             * From
+             * @description id of the node the edge leaves
+             */
+            from: string;
+            /**
+             * To
+             * @description id of the node the edge enters
+             */
+            to: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "dead_letters";
+        };
+        /** DlqRecord */
+        DlqRecord: {
+            /** Partition */
+            partition: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Timestamp
+             * @description ISO-8601, UTC
+             */
+            timestamp: string;
+            /** Key */
+            key: string | null;
+            /**
+             * Key Encoding
+             * @enum {string}
+             */
+            key_encoding: "null" | "text" | "base64";
+            /**
+             * Value
+             * @description JSON when the bytes are JSON, else text, else base64 text
+             */
+            value: unknown;
+            /**
+             * Value Encoding
+             * @enum {string}
+             */
+            value_encoding: "null" | "json" | "text" | "base64";
+            /** Headers */
+            headers: components["schemas"]["RecordHeader"][];
+            /**
+             * Error
+             * @description the error the dead-lettering recorded
+             */
+            error: string | null;
+            /** Replayed */
+            replayed: boolean;
+        };
+        /** DlqRecordPage */
+        DlqRecordPage: {
+            /** Topic */
+            topic: string;
+            /** Kafka Name */
+            kafka_name: string;
+            /**
+             * Total
+             * @description records stored in the partitions read
+             */
+            total: number;
+            /** Records */
+            records: components["schemas"]["DlqRecord"][];
+        };
+        /** DlqTopic */
+        DlqTopic: {
+            /** Topic */
+            topic: string;
+            /** Kafka Name */
+            kafka_name: string;
+            /** Source Topic */
+            source_topic: string;
+            /** Source Exists */
+            source_exists: boolean;
+            /** Partitions */
+            partitions: number;
+            /** Records */
+            records: number;
+            /**
+             * Pending Replay
+             * @description records not replayed yet
+             */
+            pending_replay: number;
+        };
+        /** DlqTopicList */
+        DlqTopicList: {
+            /** Items */
+            items: components["schemas"]["DlqTopic"][];
         };
         /** Document */
         Document: {
@@ -686,6 +910,60 @@ export type components = {
         /** ErrorResponse */
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /**
+         * FlowGraph
+         * @description Services produce to topics, consumer groups consume them, topics dead-letter to `.dlq` topics.
+         */
+        FlowGraph: {
+            /** Prefix */
+            prefix: string;
+            /**
+             * Taken At
+             * @description unix seconds of the snapshot
+             */
+            taken_at: number;
+            /** Age S */
+            age_s: number;
+            /** Brokers */
+            brokers: number;
+            /** Nodes */
+            nodes: (components["schemas"]["ServiceNode"] | components["schemas"]["TopicNode"] | components["schemas"]["ConsumerGroupNode"])[];
+            /** Edges */
+            edges: (components["schemas"]["ProducesEdge"] | components["schemas"]["ConsumesEdge"] | components["schemas"]["DeadLettersEdge"])[];
+        };
+        /** FlowView */
+        FlowView: {
+            /** Prefix */
+            prefix: string;
+            /**
+             * Taken At
+             * @description unix seconds of the snapshot
+             */
+            taken_at: number;
+            /** Age S */
+            age_s: number;
+            /** Brokers */
+            brokers: number;
+            /** Nodes */
+            nodes: (components["schemas"]["ServiceNode"] | components["schemas"]["TopicNode"] | components["schemas"]["ConsumerGroupNode"])[];
+            /** Edges */
+            edges: (components["schemas"]["ProducesEdge"] | components["schemas"]["ConsumesEdge"] | components["schemas"]["DeadLettersEdge"])[];
+            /**
+             * Last Error
+             * @description why the last poll of Kafka failed; null when it succeeded
+             */
+            last_error: string | null;
+        };
+        /** LatencyPercentiles */
+        LatencyPercentiles: {
+            /**
+             * P50
+             * @description milliseconds; null for a day without a measured reply
+             */
+            p50: number | null;
+            /** P95 */
+            p95: number | null;
         };
         /** LoginIn */
         LoginIn: {
@@ -816,6 +1094,57 @@ export type components = {
         OpenAIErrorResponse: {
             error: components["schemas"]["OpenAIErrorBody"];
         };
+        /** PartitionLag */
+        PartitionLag: {
+            /** Partition */
+            partition: number;
+            /** End Offset */
+            end_offset: number;
+            /**
+             * Committed Offset
+             * @description -1: the group has no committed offset there
+             */
+            committed_offset: number;
+            /** Lag */
+            lag: number;
+        };
+        /** PartitionOffsets */
+        PartitionOffsets: {
+            /** Partition */
+            partition: number;
+            /** Oldest Offset */
+            oldest_offset: number;
+            /** End Offset */
+            end_offset: number;
+        };
+        /** ProducesEdge */
+        ProducesEdge: {
+            /**
+             * From
+             * @description id of the node the edge leaves
+             */
+            from: string;
+            /**
+             * To
+             * @description id of the node the edge enters
+             */
+            to: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "produces";
+        };
+        /** RecordHeader */
+        RecordHeader: {
+            /** Key */
+            key: string;
+            /**
+             * Value
+             * @description UTF-8 text, or `base64:` and the bytes
+             */
+            value: string;
+        };
         /** RefreshIn */
         RefreshIn: {
             /** Refresh Token */
@@ -829,6 +1158,46 @@ export type components = {
             password: string;
             /** Display Name */
             display_name?: string | null;
+        };
+        /**
+         * ReplayRequest
+         * @description One record (`partition` and `offset`), or every pending one (`all`).
+         */
+        ReplayRequest: {
+            /** Partition */
+            partition?: number | null;
+            /** Offset */
+            offset?: number | null;
+            /**
+             * All
+             * @default false
+             */
+            all: boolean;
+        };
+        /** ReplayResult */
+        ReplayResult: {
+            /** Replayed */
+            replayed: number;
+            /**
+             * Skipped Already Replayed
+             * @description `all` only: records left out because they were replayed one by one before
+             */
+            skipped_already_replayed?: number;
+            /** Records */
+            records: components["schemas"]["ReplayedRecord"][];
+        };
+        /** ReplayedRecord */
+        ReplayedRecord: {
+            /** Partition */
+            partition: number;
+            /** Offset */
+            offset: number;
+            /** Target Topic */
+            target_topic: string;
+            /** Target Partition */
+            target_partition: number;
+            /** Target Offset */
+            target_offset: number;
         };
         /** ReplyAccepted */
         ReplyAccepted: {
@@ -861,6 +1230,21 @@ export type components = {
             /** Stream Url */
             stream_url: string;
         };
+        /** ServiceNode */
+        ServiceNode: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "service";
+            /**
+             * Id
+             * @description `service:<name>`
+             */
+            id: string;
+            /** Name */
+            name: string;
+        };
         /**
          * Source
          * @description A passage of one of the user's documents that the reply was given as context.
@@ -883,6 +1267,19 @@ export type components = {
              */
             score: number;
         };
+        /** StatsTotals */
+        StatsTotals: {
+            /** Messages */
+            messages: number;
+            /** Replies */
+            replies: number;
+            /** Tokens */
+            tokens: number;
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+        };
         /** StopOut */
         StopOut: {
             /** Reply Id */
@@ -901,6 +1298,47 @@ export type components = {
              * @default false
              */
             include_usage: boolean;
+        };
+        /** TopicNode */
+        TopicNode: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "topic";
+            /**
+             * Id
+             * @description `topic:<name>`
+             */
+            id: string;
+            /**
+             * Name
+             * @description the topic's name without `KAFKA_TOPIC_PREFIX`
+             */
+            name: string;
+            /** Kafka Name */
+            kafka_name: string;
+            /**
+             * Dlq
+             * @description a dead-letter topic (`.dlq` suffix)
+             */
+            dlq: boolean;
+            /** Partitions */
+            partitions: number;
+            /**
+             * End Offset
+             * @description sum of the partitions' end offsets
+             */
+            end_offset: number;
+            /**
+             * Records
+             * @description records still stored (end - oldest over partitions)
+             */
+            records: number;
+            /** Messages Per Second */
+            messages_per_second: number;
+            /** Partition Offsets */
+            partition_offsets: components["schemas"]["PartitionOffsets"][];
         };
         /** Usage */
         Usage: {
@@ -2494,9 +2932,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FlowView"];
                 };
             };
             /** @description bad_request */
@@ -2555,13 +2991,11 @@ export interface operations {
             };
         };
     };
-    flows_detail_api_admin_flows__path__get: {
+    refresh_flows_api_admin_flows_refresh_post: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                path: string;
-            };
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2572,7 +3006,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["FlowGraph"];
                 };
             };
             /** @description bad_request */
@@ -2611,7 +3045,161 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    dlq_topics_api_admin_flows_dlq_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DlqTopicList"];
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    dlq_records_api_admin_flows_dlq__topic__get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                partition?: number | null;
+            };
+            header?: never;
+            path: {
+                /** @description a dead-letter topic, without `KAFKA_TOPIC_PREFIX` */
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DlqRecordPage"];
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2640,16 +3228,21 @@ export interface operations {
             };
         };
     };
-    flows_action_api_admin_flows__path__post: {
+    replay_dlq_api_admin_flows_dlq__topic__replay_post: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                path: string;
+                /** @description a dead-letter topic, without `KAFKA_TOPIC_PREFIX` */
+                topic: string;
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayRequest"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -2657,7 +3250,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReplayResult"];
                 };
             };
             /** @description bad_request */
@@ -2696,7 +3289,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2742,7 +3344,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["DailyStats"];
                 };
             };
             /** @description bad_request */

@@ -42,3 +42,10 @@ export type CreatedApiKey = ResponseOf<'/api/keys', 'post'>;
 
 /** The data of the reply stream's `status` event (not a response body, so named by its schema). */
 export type ReplyStatus = components['schemas']['ReplyStatus'];
+
+// The admin views (kafkaflow's flow graph and dead letters, the dataflow's daily stats).
+export type FlowView = ResponseOf<'/api/admin/flows', 'get'>;
+export type DlqTopicList = ResponseOf<'/api/admin/flows/dlq', 'get'>;
+export type DlqRecordPage = ResponseOf<'/api/admin/flows/dlq/{topic}', 'get'>;
+export type DailyStats = ResponseOf<'/api/admin/stats', 'get'>;
+export type ReplayResult = ResponseOf<'/api/admin/flows/dlq/{topic}/replay', 'post'>;

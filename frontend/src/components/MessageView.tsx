@@ -11,16 +11,14 @@ interface Citation {
   snippet?: string;
 }
 
-// The backend's OpenAPI declares a source as a free-form object, so each field a citation shows
-// (`document_id`, `filename`, `chunk`, `snippet`, as the orchestrator stores them) is checked.
+// A source as the orchestrator stored it (`Source` in the OpenAPI document); an empty field shows
+// its fallback.
 function citation(source: Source): Citation {
-  const fields: Partial<Record<string, unknown>> = source;
-  const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
   return {
-    documentId: text(fields.document_id),
-    filename: text(fields.filename),
-    part: typeof fields.chunk === 'number' ? fields.chunk + 1 : undefined,
-    snippet: text(fields.snippet),
+    documentId: source.document_id || undefined,
+    filename: source.filename || undefined,
+    part: source.chunk + 1,
+    snippet: source.snippet || undefined,
   };
 }
 

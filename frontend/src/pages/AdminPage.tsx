@@ -2,10 +2,10 @@ import { useCallback, useEffect, useState } from 'react';
 import { api } from '../api/client';
 import { readableError } from '../api/errors';
 import {
-  normaliseDlqRecords,
-  normaliseDlqTopics,
-  normaliseFlows,
-  normaliseStats,
+  toDlqRecords,
+  toDlqTopics,
+  toFlowGraph,
+  toStatSeries,
   type DlqRecord,
   type DlqTopic,
   type FlowGraph,
@@ -96,7 +96,7 @@ export function PipelineDiagram({ graph }: { graph: FlowGraph }) {
             <rect width={b.w} height={b.h} rx="10" className={`node ${t.dlq ? 'node-dlq' : 'node-topic'}`} />
             <text x="12" y="20" className="node-title">{t.name}</text>
             <text x="12" y="38" className="node-sub">
-              {t.dlq ? `${fmt(t.messages ?? 0)} dead ${t.messages === 1 ? 'letter' : 'letters'}` : `${fmt(t.rate)} msg/s · ${fmt(t.messages ?? 0)} total${t.partitions ? ` · ${t.partitions} parts` : ''}`}
+              {t.dlq ? `${fmt(t.messages)} dead ${t.messages === 1 ? 'letter' : 'letters'}` : `${fmt(t.rate)} msg/s · ${fmt(t.messages)} total${t.partitions ? ` · ${t.partitions} parts` : ''}`}
             </text>
           </g>
         );
@@ -158,11 +158,11 @@ export default function AdminPage() {
   const load = useCallback(async () => {
     try {
       const [flows, dlq] = await Promise.all([api.adminFlows(), api.adminDlqTopics().catch(() => ({ items: [] }))]);
-      setGraph(normaliseFlows(flows));
-      const topics = normaliseDlqTopics(dlq);
+      setGraph(toFlowGraph(flows));
+      const topics = toDlqTopics(dlq);
       setDlqTopics(topics);
       const withRecords = topics.filter((t) => t.records > 0);
-      const lists = await Promise.all(withRecords.map((t) => api.adminDlqRecords(t.topic).then((r) => normaliseDlqRecords(t.topic, r), () => [])));
+      const lists = await Promise.all(withRecords.map((t) => api.adminDlqRecords(t.topic).then(toDlqRecords, () => [])));
       setRecords(Object.fromEntries(withRecords.map((t, i) => [t.topic, lists[i]])));
       setError(null);
     } catch (err) {
@@ -171,7 +171,7 @@ export default function AdminPage() {
   }, []);
   useEffect(() => {
     void load();
-    api.adminStats().then((s) => setStats(normaliseStats(s)), (e) => setError(readableError(e)));
+    api.adminStats().then((s) => setStats(toStatSeries(s)), (e) => setError(readableError(e)));
     const t = setInterval(() => void load(), 3000);
     return () => clearInterval(t);
   }, [load]);

@@ -10,8 +10,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from alice_backend.auth.access_tokens import TokenVerifier
 from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
+from alice_backend.dataflow_client import DataflowClient
 from alice_backend.idempotency import IdempotencyStore
-from alice_backend.internal_client import InternalClient
+from alice_backend.kafkaflow_client import KafkaflowClient
+from alice_backend.orchestrator_client import OrchestratorClient
 from alice_backend.ownership_cache import OwnershipCache, TtlCache
 from alice_backend.ratelimit import RateLimiter
 from alice_backend.reply_hub import ReplyHub
@@ -32,9 +34,9 @@ class AppContext:
     refresh_tokens: RefreshTokenStore
     limiter: RateLimiter
     uploads: AsyncGridFSBucket
-    orchestrator: InternalClient
-    dataflow: InternalClient
-    kafkaflow: InternalClient
+    orchestrator: OrchestratorClient
+    dataflow: DataflowClient
+    kafkaflow: KafkaflowClient
     api_keys: ApiKeys
     stream_slots: StreamSlots
     conversation_owners: OwnershipCache = field(default_factory=OwnershipCache)

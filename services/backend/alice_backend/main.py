@@ -1,6 +1,7 @@
 """FastAPI application: lifespan-owned clients, readiness checks, middleware, routes."""
 
 import logging
+from typing import TypeVar
 
 from alice_common import clients, topics
 from alice_common.app_context import set_app_context
@@ -16,10 +17,13 @@ from alice_backend.app_context import AppContext
 from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
 from alice_backend.bodylimit import BodySizeLimit
+from alice_backend.dataflow_client import DataflowClient
 from alice_backend.errors import install_error_handlers
 from alice_backend.internal_client import InternalClient
+from alice_backend.kafkaflow_client import KafkaflowClient
 from alice_backend.openai_compat.errors import install_openai_errors
 from alice_backend.openapi import install_openapi
+from alice_backend.orchestrator_client import OrchestratorClient
 from alice_backend.ratelimit import RateLimiter
 from alice_backend.reply_hub import ReplyHub
 from alice_backend.routes import admin, auth, conversations, documents, keys, replies, search, v1
@@ -30,10 +34,11 @@ from alice_backend.users import Users
 log = logging.getLogger(__name__)
 
 
-def _internal(settings: Settings, name: str, url: str) -> InternalClient:
-    return InternalClient(
-        name, url, settings.internal_token_of(name).get_secret_value(), settings.internal_timeout_s
-    )
+C = TypeVar("C", bound=InternalClient)
+
+
+def _internal(client: type[C], settings: Settings, name: str, url: str) -> C:
+    return client(name, url, settings.internal_token_of(name).get_secret_value(), settings.internal_timeout_s)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -66,14 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await api_keys.ensure_indexes()
 
         await startup.retry("mongodb indexes", ensure_indexes)
-        internal = [
-            _internal(settings, "orchestrator", settings.orchestrator_url),
-            _internal(settings, "dataflow", settings.dataflow_url),
-            _internal(settings, "kafkaflow", settings.kafkaflow_url),
-        ]
-        for client in internal:
+        orchestrator = _internal(OrchestratorClient, settings, "orchestrator", settings.orchestrator_url)
+        dataflow = _internal(DataflowClient, settings, "dataflow", settings.dataflow_url)
+        kafkaflow = _internal(KafkaflowClient, settings, "kafkaflow", settings.kafkaflow_url)
+        for client in (orchestrator, dataflow, kafkaflow):
             startup.on_stop(client.aclose)
-        orchestrator, dataflow, kafkaflow = internal
         ctx = AppContext(
             settings=settings,
             redis=redis,

@@ -10,6 +10,8 @@ from typing import Literal
 from alice_common.wire import Document, Timestamp
 from pydantic import BaseModel, ConfigDict, Field
 
+from alice_backend.users import User
+
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
@@ -21,17 +23,8 @@ class StrictIn(BaseModel):
 # --- accounts ---------------------------------------------------------------------------
 
 
-class UserSettings(BaseModel):
-    memory_enabled: bool = True
-
-
-class UserOut(BaseModel):
-    id: str
-    email: str
-    display_name: str
-    created_at: datetime
-    is_admin: bool
-    settings: UserSettings
+class UserOut(User):
+    pass
 
 
 class RegisterIn(StrictIn):

@@ -7,8 +7,35 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alice_common.events import new_id
+from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+
+class UserSettings(BaseModel):
+    memory_enabled: bool = True
+
+
+class User(BaseModel):
+    """An account as routes see it: the stored document without its password hash."""
+
+    id: str
+    email: str
+    display_name: str
+    created_at: datetime
+    is_admin: bool
+    settings: UserSettings
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> "User":
+        return cls(
+            id=doc["_id"],
+            email=doc["email"],
+            display_name=doc.get("display_name") or "",
+            created_at=doc["created_at"],
+            is_admin=bool(doc.get("is_admin")),
+            settings=doc.get("settings") or {},
+        )
 
 
 class EmailTaken(Exception):

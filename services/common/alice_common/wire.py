@@ -11,6 +11,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from alice_common.events import Usage
+from alice_common.ids import INTERNAL_ID_PATTERN
 
 
 def iso_ms(value: datetime) -> str:
@@ -91,7 +92,7 @@ class ReplyRef(BaseModel):
 ReplyState = Literal["queued", "generating"]
 
 
-def _left_out_when_absent(schema: dict) -> None:
+def left_out_when_absent(schema: dict) -> None:
     """An optional field sent only with a value (`exclude_none`): no null, no default, in its schema."""
     schema.pop("default", None)
     branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
@@ -110,7 +111,7 @@ class ReplyStatus(BaseModel):
         ge=1,
         description="while `queued` for a busy model: the reply's place in line, 1 = next "
         "(among the replies of the orchestrator process that serves it); absent otherwise",
-        json_schema_extra=_left_out_when_absent,
+        json_schema_extra=left_out_when_absent,
     )
 
     def data(self) -> dict:
@@ -152,6 +153,16 @@ class StoredDocument(Document):
 
     def public(self) -> Document:
         return Document.model_validate(self.model_dump(exclude={"blob_id"}))
+
+
+class DocumentRegistration(BaseModel):
+    """The backend registers an upload with the dataflow before announcing it."""
+
+    document_id: str = Field(pattern=INTERNAL_ID_PATTERN)
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=1, max_length=128)
+    size: int = Field(ge=0)
+    blob_id: str = Field(min_length=1, max_length=128)
 
 
 class DocumentPage(Page[Document]):

@@ -4,10 +4,10 @@
 from typing import Annotated
 
 from alice_common import vectorstore
+from alice_common.admin_wire import DailyStats
 from alice_common.ids import INTERNAL_ID_PATTERN, is_internal_id
-from alice_common.wire import SearchResults, StoredDocument, StoredDocumentPage
+from alice_common.wire import DocumentRegistration, SearchResults, StoredDocument, StoredDocumentPage
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
 
 from alice_dataflow import search as search_mod
 from alice_dataflow.app_context import Ctx
@@ -19,14 +19,6 @@ router = APIRouter(prefix="/internal")
 UserId = Annotated[str, Query(pattern=INTERNAL_ID_PATTERN)]
 
 
-class Registration(BaseModel):
-    document_id: str = Field(pattern=INTERNAL_ID_PATTERN)
-    filename: str = Field(min_length=1, max_length=255)
-    content_type: str = Field(min_length=1, max_length=128)
-    size: int = Field(ge=0)
-    blob_id: str = Field(min_length=1, max_length=128)
-
-
 def _check_id(document_id: str) -> str:
     if not is_internal_id(document_id):
         raise ApiError(404, "not_found", "document not found")
@@ -35,7 +27,7 @@ def _check_id(document_id: str) -> str:
 
 @router.post("/documents", status_code=201, response_model=StoredDocument)
 async def register_document(
-    body: Registration, user_id: UserId, ctx: Ctx, response: Response
+    body: DocumentRegistration, user_id: UserId, ctx: Ctx, response: Response
 ) -> StoredDocument:
     doc, created = await ctx.documents.register(
         user_id, body.document_id, body.filename, body.content_type, body.size, body.blob_id
@@ -86,6 +78,6 @@ async def search(
     return SearchResults(query=q.strip(), items=hits)
 
 
-@router.get("/stats")
-async def stats(ctx: Ctx, days: Annotated[int, Query(ge=1, le=366)] = 30) -> dict:
-    return await ctx.analytics.stats(days)
+@router.get("/stats", response_model=DailyStats)
+async def stats(ctx: Ctx, days: Annotated[int, Query(ge=1, le=366)] = 30) -> DailyStats:
+    return DailyStats.model_validate(await ctx.analytics.stats(days))

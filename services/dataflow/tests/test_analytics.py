@@ -35,3 +35,12 @@ def test_day_summary():
     assert row["tokens"] == 21 * 42 and row["prompt_tokens"] == 21 * 30
     assert row["latency_ms"] == {"p50": 1000.0, "p95": 1900.0}
     assert totals([row, row])["replies"] == 42
+
+
+def test_a_day_summary_and_its_totals_are_the_stats_wire_model():
+    from alice_common.admin_wire import DailyStats
+
+    row = summarize("2026-11-26", [fact_of(event(latency=0))])
+    body = {"days": [row], "totals": totals([row])}
+    assert DailyStats.model_validate(body).model_dump(mode="json") == body
+    assert row["latency_ms"] == {"p50": None, "p95": None}

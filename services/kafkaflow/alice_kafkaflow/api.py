@@ -2,8 +2,15 @@
 
 from typing import Annotated
 
+from alice_common.admin_wire import (
+    DlqRecordPage,
+    DlqTopicList,
+    FlowGraph,
+    FlowView,
+    ReplayRequest,
+    ReplayResult,
+)
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alice_kafkaflow.app_context import Ctx
 from alice_kafkaflow.errors import ApiError
@@ -14,23 +21,8 @@ from alice_kafkaflow.replay_log import bookkeeping_names
 router = APIRouter(prefix="/api/flows")
 
 
-class ReplayRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    partition: int | None = Field(default=None, ge=0)
-    offset: int | None = Field(default=None, ge=0)
-    all: bool = False
-
-    @model_validator(mode="after")
-    def one_or_all(self) -> "ReplayRequest":
-        single = self.partition is not None and self.offset is not None
-        if self.all == single:
-            raise ValueError('give either {"partition", "offset"} or {"all": true}')
-        return self
-
-
-@router.get("")
-async def flows(ctx: Ctx, refresh: bool = False) -> dict:
+@router.get("", response_model=FlowView)
+async def flows(ctx: Ctx, refresh: bool = False) -> FlowView:
     poller = ctx.poller
     snapshot = poller.latest
     if refresh or snapshot is None:
@@ -40,15 +32,13 @@ async def flows(ctx: Ctx, refresh: bool = False) -> dict:
             if poller.latest is None:
                 raise ApiError(503, "kafka_unavailable", f"no snapshot of Kafka yet: {exc}") from exc
             snapshot = poller.latest  # serve the last good snapshot; age_s tells how old
-    body = _graph(poller, snapshot)
-    body["last_error"] = poller.last_error
-    return body
+    return FlowView.model_validate({**_graph(poller, snapshot), "last_error": poller.last_error})
 
 
-@router.post("/refresh")
-async def refresh(ctx: Ctx) -> dict:
+@router.post("/refresh", response_model=FlowGraph)
+async def refresh(ctx: Ctx) -> FlowGraph:
     poller = ctx.poller
-    return _graph(poller, await poller.refresh())
+    return FlowGraph.model_validate(_graph(poller, await poller.refresh()))
 
 
 def _graph(poller: KafkaPoller, snapshot) -> dict:
@@ -56,25 +46,26 @@ def _graph(poller: KafkaPoller, snapshot) -> dict:
     return build_flows(snapshot, poller.settings.kafka_topic_prefix, hidden=hidden)
 
 
-@router.get("/dlq")
-async def dlq_topics(ctx: Ctx) -> dict:
-    return {"items": await ctx.dlq.list_dlqs()}
+@router.get("/dlq", response_model=DlqTopicList)
+async def dlq_topics(ctx: Ctx) -> DlqTopicList:
+    return DlqTopicList.model_validate({"items": await ctx.dlq.list_dlqs()})
 
 
-@router.get("/dlq/{topic}")
+@router.get("/dlq/{topic}", response_model=DlqRecordPage)
 async def dlq_records(
     ctx: Ctx,
     topic: str,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     partition: Annotated[int | None, Query(ge=0)] = None,
-) -> dict:
+) -> DlqRecordPage:
     limit = min(limit, ctx.settings.dlq_max_list)
-    return await ctx.dlq.read(topic, limit, partition)
+    return DlqRecordPage.model_validate(await ctx.dlq.read(topic, limit, partition))
 
 
-@router.post("/dlq/{topic}/replay")
-async def replay(ctx: Ctx, topic: str, body: ReplayRequest) -> dict:
+# `skipped_already_replayed` is sent for `all` only.
+@router.post("/dlq/{topic}/replay", response_model=ReplayResult, response_model_exclude_none=True)
+async def replay(ctx: Ctx, topic: str, body: ReplayRequest) -> ReplayResult:
     service = ctx.dlq
     if body.all:
-        return await service.replay_all(topic)
-    return await service.replay_one(topic, body.partition, body.offset)
+        return ReplayResult.model_validate(await service.replay_all(topic))
+    return ReplayResult.model_validate(await service.replay_one(topic, body.partition, body.offset))

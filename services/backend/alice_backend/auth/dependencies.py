@@ -1,6 +1,6 @@
 """FastAPI dependencies: the app context and the authenticated caller."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from alice_common.app_context import app_context
 from fastapi import Depends
@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from alice_backend.app_context import AppContext
 from alice_backend.auth import access_tokens, api_keys
 from alice_backend.errors import ApiError
+from alice_backend.users import User
 
 bearer = HTTPBearer(
     auto_error=False, description="Access token from /api/auth/login, or a personal API key (`sk-alice-...`)"
@@ -73,20 +74,20 @@ async def session_user_id(
 SessionUserId = Annotated[str, Depends(session_user_id)]
 
 
-async def current_user(ctx: Ctx, user_id: UserId) -> dict[str, Any]:
-    user = await ctx.users.by_id(user_id)
-    if user is None:
+async def current_user(ctx: Ctx, user_id: UserId) -> User:
+    doc = await ctx.users.by_id(user_id)
+    if doc is None:
         raise ApiError(401, "invalid_token", "account no longer exists", _CHALLENGE)
-    return user
+    return User.of(doc)
 
 
-CurrentUser = Annotated[dict[str, Any], Depends(current_user)]
+CurrentUser = Annotated[User, Depends(current_user)]
 
 
-async def current_admin(ctx: Ctx, user: CurrentUser) -> dict[str, Any]:
-    if not user.get("is_admin"):
+async def current_admin(user: CurrentUser) -> User:
+    if not user.is_admin:
         raise ApiError(403, "forbidden", "administrators only")
     return user
 
 
-Admin = Annotated[dict[str, Any], Depends(current_admin)]
+Admin = Annotated[User, Depends(current_admin)]

@@ -13,7 +13,7 @@ from alice_backend.auth.refresh_tokens import RefreshRejected
 from alice_backend.emails import UnsafeEmail, canonical_email
 from alice_backend.errors import ApiError, error_responses
 from alice_backend.schemas import AuthOut, LoginIn, MePatch, RefreshIn, RegisterIn, UserOut
-from alice_backend.users import EmailTaken
+from alice_backend.users import EmailTaken, User
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -21,15 +21,9 @@ REFRESH_COOKIE = "alice_refresh"
 REFRESH_COOKIE_PATH = "/api/auth"
 
 
-def user_out(ctx: AppContext, user: dict[str, Any]) -> UserOut:
-    return UserOut(
-        id=user["_id"],
-        email=user["email"],
-        display_name=user.get("display_name") or "",
-        created_at=user["created_at"],
-        is_admin=bool(user.get("is_admin")),
-        settings=user.get("settings") or {},
-    )
+def user_out(user: User | dict[str, Any]) -> UserOut:
+    """`user`: the caller, or an account document as the store returns it."""
+    return UserOut.model_validate(user if isinstance(user, User) else User.of(user), from_attributes=True)
 
 
 def client_address(request: Request) -> str:
@@ -55,7 +49,7 @@ async def _session(ctx: AppContext, user: dict[str, Any], response: Response, re
         ctx.settings.jwt_secret.get_secret_value(), user["_id"], ctx.settings.access_token_ttl_s
     )
     return AuthOut(
-        user=user_out(ctx, user),
+        user=user_out(user),
         access_token=access,
         expires_in=ctx.settings.access_token_ttl_s,
         refresh_token=refresh,
@@ -166,7 +160,7 @@ async def logout(
 
 @router.get("/me", response_model=UserOut, responses=error_responses(401))
 async def me(ctx: Ctx, user: CurrentUser) -> UserOut:
-    return user_out(ctx, user)
+    return user_out(user)
 
 
 @router.patch("/me", response_model=UserOut, responses=error_responses(400, 401, 413, 422))
@@ -178,8 +172,9 @@ async def update_me(body: MePatch, ctx: Ctx, user: CurrentUser) -> UserOut:
         changes["display_name"] = body.display_name.strip()
     if body.settings is not None and body.settings.memory_enabled is not None:
         changes["settings.memory_enabled"] = body.settings.memory_enabled
-    updated = await ctx.users.update(user["_id"], changes)
+    updated = await ctx.users.update(user.id, changes)
     if updated is None:
         raise ApiError(401, "invalid_token", "account no longer exists")
-    ctx.memory_settings.put(user["_id"], bool((updated.get("settings") or {}).get("memory_enabled", True)))
-    return user_out(ctx, updated)
+    account = User.of(updated)
+    ctx.memory_settings.put(account.id, account.settings.memory_enabled)
+    return user_out(account)

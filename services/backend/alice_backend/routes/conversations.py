@@ -11,7 +11,6 @@ from alice_backend import reply_requests
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.errors import ApiError, error_responses
 from alice_backend.idempotency import IdempotencyKey, fingerprint
-from alice_backend.internal_client import seg
 from alice_backend.schemas import (
     AcceptedMessage,
     ConversationCreate,
@@ -25,10 +24,6 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 UPSTREAM = (502, 503)
 
 
-def _path(conversation_id: str) -> str:
-    return f"/internal/conversations/{seg(check_id(conversation_id, 'conversation'))}"
-
-
 @router.get("", response_model=ConversationPage, responses=error_responses(401, 404, 422, *UPSTREAM))
 async def list_conversations(
     ctx: Ctx,
@@ -38,13 +33,7 @@ async def list_conversations(
         str | None, Query(max_length=64, description="a conversation id (or ISO time) from `next_before`")
     ] = None,
 ) -> ConversationPage:
-    return await ctx.orchestrator.get_as(
-        ConversationPage,
-        "GET",
-        "/internal/conversations",
-        user_id=user_id,
-        params={"limit": limit, "before": before},
-    )
+    return await ctx.orchestrator.list_conversations(user_id, limit, before)
 
 
 @router.post(
@@ -56,17 +45,14 @@ async def list_conversations(
 async def create_conversation(
     ctx: Ctx, user_id: UserId, body: ConversationCreate | None = None
 ) -> Conversation:
-    payload = {"title": body.title} if body and body.title else {}
-    created = await ctx.orchestrator.get_as(
-        Conversation, "POST", "/internal/conversations", user_id=user_id, json=payload
-    )
+    created = await ctx.orchestrator.create_conversation(user_id, body.title if body else None)
     ctx.conversation_owners.remember(created.id, user_id)
     return created
 
 
 @router.get("/{conversation_id}", response_model=Conversation, responses=error_responses(401, 404, *UPSTREAM))
 async def get_conversation(conversation_id: str, ctx: Ctx, user_id: UserId) -> Conversation:
-    return await ctx.orchestrator.get_as(Conversation, "GET", _path(conversation_id), user_id=user_id)
+    return await ctx.orchestrator.get_conversation(user_id, check_id(conversation_id, "conversation"))
 
 
 @router.patch(
@@ -79,9 +65,8 @@ async def rename_conversation(
 ) -> Conversation:
     if not body.title.strip():
         raise ApiError(422, "validation_error", "title must not be blank")
-    return await ctx.orchestrator.get_as(
-        Conversation, "PATCH", _path(conversation_id), user_id=user_id, json={"title": body.title.strip()}
-    )
+    conversation_id = check_id(conversation_id, "conversation")
+    return await ctx.orchestrator.rename_conversation(user_id, conversation_id, body.title.strip())
 
 
 @router.delete(
@@ -90,7 +75,7 @@ async def rename_conversation(
     responses=error_responses(401, 404, *UPSTREAM),
 )
 async def delete_conversation(conversation_id: str, ctx: Ctx, user_id: UserId) -> Response:
-    await ctx.orchestrator.call("DELETE", _path(conversation_id), user_id=user_id)
+    await ctx.orchestrator.delete_conversation(user_id, check_id(conversation_id, "conversation"))
     ctx.conversation_owners.forget(conversation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -107,13 +92,8 @@ async def list_messages(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[str | None, Query(max_length=64, description="a message id from `next_before`")] = None,
 ) -> MessagePage:
-    return await ctx.orchestrator.get_as(
-        MessagePage,
-        "GET",
-        f"{_path(conversation_id)}/messages",
-        user_id=user_id,
-        params={"limit": limit, "before": before},
-    )
+    conversation_id = check_id(conversation_id, "conversation")
+    return await ctx.orchestrator.list_messages(user_id, conversation_id, limit, before)
 
 
 @router.post(

@@ -7,7 +7,7 @@ from alice_common import topics
 from alice_common.events import DocumentUploaded, new_id
 from alice_common.ids import check_id
 from alice_common.kafka import publish
-from alice_common.wire import Document, DocumentPage, StoredDocument, StoredDocumentPage
+from alice_common.wire import Document, DocumentPage, DocumentRegistration, StoredDocument
 from fastapi import APIRouter, Request, Response, status
 from gridfs.errors import NoFile
 from starlette.datastructures import UploadFile
@@ -16,7 +16,6 @@ from alice_backend import quotas, sniff
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.errors import ApiError, error_responses
-from alice_backend.internal_client import seg
 from alice_backend.schemas import DocumentOut
 
 log = logging.getLogger(__name__)
@@ -27,6 +26,7 @@ CHUNK = 256 * 1024
 SNIFF_BYTES = 8192
 UPSTREAM = (502, 503)
 MIB = 1024 * 1024
+REGISTERED_FIELDS = set(DocumentRegistration.model_fields)
 # The route reads the multipart body itself, after the rate limit and quota checks (a body
 # parameter would be spooled to disk before any of them ran); the schema is declared here.
 UPLOAD_BODY = {
@@ -146,13 +146,10 @@ async def upload_document(ctx: Ctx, user_id: UserId, request: Request) -> Docume
         size=size,
         blob_id=blob_id,
     )
-    registration = event.model_dump(
-        mode="json", include={"document_id", "filename", "content_type", "size", "blob_id"}
-    )
+    # Not validated here: the dataflow checks it and answers 422 as it always did.
+    registration = DocumentRegistration.model_construct(**event.model_dump(include=REGISTERED_FIELDS))
     try:
-        registered = await ctx.dataflow.get_as(
-            StoredDocument, "POST", "/internal/documents", user_id=user_id, json=registration
-        )
+        registered = await ctx.dataflow.register_document(user_id, registration)
         await publish(ctx.producer, s, topics.DOCUMENTS_UPLOADED, event)
     except Exception as exc:
         # Nothing refers to the blob unless the dataflow registered it and the event went out.
@@ -166,13 +163,12 @@ async def upload_document(ctx: Ctx, user_id: UserId, request: Request) -> Docume
 
 @router.get("", response_model=DocumentPage, responses=error_responses(401, *UPSTREAM))
 async def list_documents(ctx: Ctx, user_id: UserId) -> DocumentPage:
-    stored = await ctx.dataflow.get_as(StoredDocumentPage, "GET", "/internal/documents", user_id=user_id)
+    stored = await ctx.dataflow.list_documents(user_id)
     return DocumentPage(items=[d.public() for d in stored.items], next_before=stored.next_before)
 
 
 async def _stored(ctx: Ctx, user_id: str, document_id: str) -> StoredDocument:
-    path = f"/internal/documents/{seg(check_id(document_id, 'document'))}"
-    return await ctx.dataflow.get_as(StoredDocument, "GET", path, user_id=user_id)
+    return await ctx.dataflow.get_document(user_id, check_id(document_id, "document"))
 
 
 @router.get("/{document_id}", response_model=Document, responses=error_responses(401, 404, *UPSTREAM))
@@ -185,7 +181,7 @@ async def get_document(document_id: str, ctx: Ctx, user_id: UserId) -> Document:
 )
 async def delete_document(document_id: str, ctx: Ctx, user_id: UserId) -> Response:
     stored = await _stored(ctx, user_id, document_id)
-    await ctx.dataflow.call("DELETE", f"/internal/documents/{seg(stored.id)}", user_id=user_id)
+    await ctx.dataflow.delete_document(user_id, stored.id)
     # The backend owns the `uploads` bucket, so it removes the blob once the document is gone.
     try:
         await ctx.uploads.delete(stored.blob_id)

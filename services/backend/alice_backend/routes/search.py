@@ -24,6 +24,4 @@ async def search(
     await ctx.limiter.require(
         f"rl:{user_id}:search", s.search_rate_capacity, s.search_rate_per_s, "searching too fast; retry later"
     )
-    return await ctx.dataflow.get_as(
-        SearchResults, "GET", "/internal/search", user_id=user_id, params={"q": q.strip(), "limit": limit}
-    )
+    return await ctx.dataflow.search(user_id, q.strip(), limit)

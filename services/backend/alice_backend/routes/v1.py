@@ -45,7 +45,7 @@ async def served_model(ctx: AppContext) -> ModelInfo:
     """The orchestrator's model and limits, memoised for a few seconds."""
     served = ctx.served_model.get(_MODELS_KEY)
     if served is None:
-        served = await ctx.orchestrator.get_as(ModelInfo, "GET", "/internal/models")
+        served = await ctx.orchestrator.served_model()
         ctx.served_model.put(_MODELS_KEY, served)
     return served
 

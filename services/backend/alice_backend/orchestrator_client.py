@@ -1,0 +1,48 @@
+"""The orchestrator's internal API (`/internal/...`), one typed method per endpoint."""
+
+from alice_common.wire import Conversation, ConversationPage, MessagePage, ModelInfo, ReplyRef
+
+from alice_backend.internal_client import InternalClient, seg
+
+
+def _conversation(conversation_id: str) -> str:
+    return f"/internal/conversations/{seg(conversation_id)}"
+
+
+class OrchestratorClient(InternalClient):
+    async def list_conversations(
+        self, user_id: str, limit: int, before: str | None = None
+    ) -> ConversationPage:
+        params = {"limit": limit, "before": before}
+        return await self.get_as(
+            ConversationPage, "GET", "/internal/conversations", user_id=user_id, params=params
+        )
+
+    async def create_conversation(self, user_id: str, title: str | None = None) -> Conversation:
+        payload = {"title": title} if title else {}
+        return await self.get_as(
+            Conversation, "POST", "/internal/conversations", user_id=user_id, json=payload
+        )
+
+    async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation:
+        return await self.get_as(Conversation, "GET", _conversation(conversation_id), user_id=user_id)
+
+    async def rename_conversation(self, user_id: str, conversation_id: str, title: str) -> Conversation:
+        path = _conversation(conversation_id)
+        return await self.get_as(Conversation, "PATCH", path, user_id=user_id, json={"title": title})
+
+    async def delete_conversation(self, user_id: str, conversation_id: str) -> None:
+        await self.call("DELETE", _conversation(conversation_id), user_id=user_id)
+
+    async def list_messages(
+        self, user_id: str, conversation_id: str, limit: int, before: str | None = None
+    ) -> MessagePage:
+        path = f"{_conversation(conversation_id)}/messages"
+        params = {"limit": limit, "before": before}
+        return await self.get_as(MessagePage, "GET", path, user_id=user_id, params=params)
+
+    async def get_reply(self, user_id: str, reply_id: str) -> ReplyRef:
+        return await self.get_as(ReplyRef, "GET", f"/internal/replies/{seg(reply_id)}", user_id=user_id)
+
+    async def served_model(self) -> ModelInfo:
+        return await self.get_as(ModelInfo, "GET", "/internal/models")
