@@ -9,7 +9,8 @@ import re
 import pytest
 import yaml
 from alice_common.settings import AliceSettings
-from deploy_lib import K8S, REPO, pod_spec
+
+from tests.support.deploy_lib import K8S, REPO, pod_spec
 
 SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow"]
 # docs/contracts.md, "Services, ports and who talks to whom".
