@@ -7,7 +7,7 @@ the orchestrator is SIGKILLed N times and started again at once (as a supervisor
     one before any token is counted apart ("censored"): make --interval longer than a restart;
   * the share of accepted messages whose stream said `reset` (a reply restarted from scratch);
   * whether every accepted message still ended with one completed reply (the checks of
-    tests/e2e/test_chaos.py, whose schedule and users this shares: tests/e2e/chaos.py).
+    tests/e2e/test_chaos.py, whose schedule and users this shares: tests/support/chaos.py).
 
 It starts its own orchestrator and backend against the native infrastructure
 (`python -m devstack up --infra`), in a database and topic prefix of their own, removed at the end:
@@ -26,9 +26,10 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+# Run as a script: its folder is on sys.path, the repo root (for tests.support) is not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import chaos
+from tests.support import chaos
 
 
 def start_services(args: argparse.Namespace, stack: ExitStack) -> tuple[str, chaos.Supervised, dict]:

@@ -11,17 +11,13 @@ skipped with the reason in the summary. ALICE_TEST_CLUSTER=0 skips them.
 import contextlib
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))  # the public-API helpers of stack.py
-
-from kube import (
+from tests.support.kube import (
     FORWARD,
     ROOT,
     STORES,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kube import ROOT
+
+from tests.support.kube import ROOT
 
 pytestmark = [pytest.mark.cluster]
 

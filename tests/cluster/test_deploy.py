@@ -9,8 +9,9 @@ import time
 import httpx
 import pytest
 from alice_common.reply_stream import DONE, TOKEN
-from kube import NAMESPACE, Deployment, Kube, run
-from stack import ask, new_conversation, register, send, sse_events
+
+from tests.support.kube import NAMESPACE, Deployment, Kube, run
+from tests.support.stack import ask, new_conversation, register, send, sse_events
 
 PROBE = "alice-offline/debian:bookworm"
 PRIVILEGED = {"privileged": True}

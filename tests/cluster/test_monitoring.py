@@ -27,8 +27,9 @@ import httpx
 import pytest
 import yaml
 from alice_common import topics
-from kube import CONTEXT, NAMESPACE, ROOT, Deployment, Kube, ready, run
-from stack import new_credentials
+
+from tests.support.kube import CONTEXT, NAMESPACE, ROOT, Deployment, Kube, ready, run
+from tests.support.stack import new_credentials
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 

@@ -7,13 +7,14 @@ import asyncio
 import contextlib
 import time
 
-import chaos
 import httpx
 import pytest
 from alice_common import topics
 from alice_common.reply_stream import DONE, RESET, TOKEN
-from kube import Deployment, Kube, ready, run
-from stack import (
+
+from tests.support import chaos
+from tests.support.kube import Deployment, Kube, ready, run
+from tests.support.stack import (
     ask,
     new_conversation,
     new_credentials,

@@ -10,8 +10,9 @@ import time
 
 import httpx
 import pytest
-from kube import Deployment, Kube, ready, run
-from stack import ask, register
+
+from tests.support.kube import Deployment, Kube, ready, run
+from tests.support.stack import ask, register
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 

@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from kube import ROOT, WORKLOADS, Deployment, Kube, ready, run
-from stack import ask, register
+
+from tests.support.kube import ROOT, WORKLOADS, Deployment, Kube, ready, run
+from tests.support.stack import ask, register
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 

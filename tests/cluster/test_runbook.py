@@ -4,7 +4,8 @@ to a second tag, `kubectl rollout status`, `kubectl rollout undo`. Runs last (fi
 
 import httpx
 import pytest
-from kube import Deployment, ready, run
+
+from tests.support.kube import Deployment, ready, run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 

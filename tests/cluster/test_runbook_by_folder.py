@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kube import CONTEXT, NAMESPACE, ROOT, SERVICES, WORKLOADS, Deployment, Kube, run
+
+from tests.support.kube import CONTEXT, NAMESPACE, ROOT, SERVICES, WORKLOADS, Deployment, Kube, run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kube import FORWARD, ROOT, STORES, Deployment, Kube, start_skaffold, stop_skaffold
+
+from tests.support.kube import FORWARD, ROOT, STORES, Deployment, Kube, start_skaffold, stop_skaffold
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 

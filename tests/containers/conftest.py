@@ -14,7 +14,6 @@ import ipaddress
 import os
 import secrets
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,10 +22,7 @@ from pathlib import Path
 import pytest
 from devstack.testing import free_port
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))  # the public-API helpers of stack.py
-
-from composestack import ALICE_IMAGES, PORT_VARS, ROOT, Compose, run
+from tests.support.composestack import ALICE_IMAGES, PORT_VARS, ROOT, Compose, run
 
 INTERNAL_TOKENS = ("ORCHESTRATOR_INTERNAL_TOKEN", "DATAFLOW_INTERNAL_TOKEN", "KAFKAFLOW_INTERNAL_TOKEN")
 

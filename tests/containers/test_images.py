@@ -9,7 +9,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from composestack import ALICE_IMAGES, ROOT, Compose, run
+
+from tests.support.composestack import ALICE_IMAGES, ROOT, Compose, run
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(3600)]
 

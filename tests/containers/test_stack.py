@@ -16,8 +16,9 @@ import httpx
 import pytest
 import redis
 from alice_common.reply_stream import DONE, TOKEN
-from composestack import ALICE_IMAGES, ROOT, Compose, run
-from stack import (
+
+from tests.support.composestack import ALICE_IMAGES, ROOT, Compose, run
+from tests.support.stack import (
     ask,
     new_conversation,
     new_credentials,

@@ -6,15 +6,11 @@ temporary copy of k8s/ in which generate-dev-secrets.sh has run; the checkout is
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-# The test modules import deploy_lib.py beside this file (pytest runs with --import-mode=importlib).
-sys.path.insert(0, str(Path(__file__).parent))
-
-from deploy_lib import K8S, OVERLAYS, Rendered, kustomize
+from tests.support.deploy_lib import K8S, OVERLAYS, Rendered, kustomize
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from deploy_lib import REPO
+
+from tests.support.deploy_lib import REPO
 
 SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow"]
 PYTHON_DOCKERFILE = REPO / "services/Dockerfile"

@@ -9,7 +9,8 @@ import re
 import pytest
 import yaml
 from alice_common.settings import AliceSettings
-from deploy_lib import K8S, REPO, pod_spec
+
+from tests.support.deploy_lib import K8S, REPO, pod_spec
 
 SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow"]
 # docs/contracts.md, "Services, ports and who talks to whom".
@@ -17,7 +18,7 @@ CONTRACT_PORTS = {
     "frontend": 3000, "backend": 8000, "orchestrator": 8001, "dataflow": 8002, "kafkaflow": 9094,
     "mongodb": 27017, "weaviate": 8080, "redis": 6379, "kafka": 9092,
 }  # fmt: skip
-SYNC = "run tests/deploy/sync_settings_env.py"
+SYNC = "run scripts/sync_settings_env.py"
 COMPOSE_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
 COMPOSE_REQUIRED = re.compile(r"\$\{(\w+):\?([^}]*)\}")
 # Secrets compose takes from the git-ignored .env (scripts/compose-env.sh): no built-in default.
@@ -356,7 +357,7 @@ def test_every_referenced_config_and_secret_key_exists(variant) -> None:
 
 def test_generated_env_blocks_match_the_code_defaults():
     """Names alone are not enough: a default changed in code must reach compose and the ConfigMaps."""
-    import sync_settings_env
+    from scripts import sync_settings_env
 
     stale = [
         str(path.relative_to(REPO))

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from deploy_lib import REPO
 from devstack.health import NotServing, wait_http
+
+from tests.support.deploy_lib import REPO
 
 EVENT_GAP_S = 0.4
 

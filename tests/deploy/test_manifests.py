@@ -14,9 +14,10 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from deploy_lib import K8S, REPO, kustomize, load_yaml_docs
 from kubernetes_validate.utils import schema_contents
 from referencing import Registry, Resource
+
+from tests.support.deploy_lib import K8S, REPO, kustomize, load_yaml_docs
 
 K8S_VERSION = kubernetes_validate.latest_version()
 CRD_SCHEMAS = Path(__file__).parent / "crd_schemas"

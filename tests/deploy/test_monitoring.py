@@ -8,7 +8,8 @@ import re
 import promql_parser
 import pytest
 from alice_common import observability
-from deploy_lib import REPO
+
+from tests.support.deploy_lib import REPO
 
 # docs/operations.md, "Alerts and what to do": alert → (threshold as a fraction or number, for).
 PLAN_ALERTS = {

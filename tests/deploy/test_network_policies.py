@@ -11,7 +11,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from deploy_lib import REPO, pod_template
+from tests.support.deploy_lib import REPO, pod_template
 
 CONTRACT_PORTS = {
     "frontend": [3000], "backend": [8000], "orchestrator": [8001], "dataflow": [8002],

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deploy_lib import REPO, containers, pod_spec, pod_template
+
+from tests.support.deploy_lib import REPO, containers, pod_spec, pod_template
 
 ALICE_PORTS = {"backend": 8000, "orchestrator": 8001, "dataflow": 8002, "kafkaflow": 9094, "frontend": 3000}
 KAFKA_CONSUMERS = {"orchestrator", "dataflow"}

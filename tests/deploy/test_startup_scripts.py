@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy_lib import pod_spec
+
+from tests.support.deploy_lib import pod_spec
 
 
 def run_bash(script: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:

@@ -1,11 +1,6 @@
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-# The test modules import stack.py beside this file (pytest runs with --import-mode=importlib).
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -14,7 +9,7 @@ def local_model_route(request):
     if os.environ.get("ALICE_TEST_LLM", "local") != "inference":
         yield
         return
-    import stack
+    from tests.support import stack
 
     server = request.getfixturevalue("inference_server")
     stack.LOCAL_MODEL_ROUTE.update(llm_provider="inference", inference_url=server.url)

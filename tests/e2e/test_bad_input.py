@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import httpx
 import jwt
 import pytest
-from stack import UNTHROTTLED, Stack, bearer, isolation, register_sync
+
+from tests.support.stack import UNTHROTTLED, Stack, bearer, isolation, register_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 

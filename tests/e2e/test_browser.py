@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from devstack.health import wait_http
 from devstack.testing import free_port
-from stack import ROOT, UNTHROTTLED, UNTHROTTLED_UPLOADS, Stack, grant_admin, isolation
+
+from tests.support.stack import ROOT, UNTHROTTLED, UNTHROTTLED_UPLOADS, Stack, grant_admin, isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 

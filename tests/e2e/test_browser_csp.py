@@ -16,7 +16,8 @@ import httpx
 import pytest
 from devstack.health import wait_http
 from devstack.testing import free_port
-from stack import ROOT
+
+from tests.support.stack import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from devstack.testing import free_port
-from stack import ROOT, UNTHROTTLED, Stack, isolation
+
+from tests.support.stack import ROOT, UNTHROTTLED, Stack, isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -6,16 +6,17 @@ dead-lettered.
 
 The restarted servers are the test's own (`second_devstack`: Kafka, Redis, FerretDB on free ports);
 Weaviate is the shared one, never restarted. The real local model writes the replies. The schedule
-and the users are tests/e2e/chaos.py (shared with bench/crash_cost.py and the cluster stage).
+and the users are tests/support/chaos.py (shared with bench/crash_cost.py and the cluster stage).
 """
 
 import asyncio
 
-import chaos
 import httpx
 import pytest
 from devstack.testing import ServiceProcess
-from stack import UNTHROTTLED, Stack, isolation
+
+from tests.support import chaos
+from tests.support.stack import UNTHROTTLED, Stack, isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -8,7 +8,8 @@ import asyncio
 import httpx
 import pytest
 from alice_common.reply_stream import DONE, GENERATING, QUEUED, STATUS, TOKEN
-from stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send, sse_events
+
+from tests.support.stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send, sse_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -6,7 +6,8 @@ import uuid
 
 import httpx
 import pytest
-from stack import Stack, isolation
+
+from tests.support.stack import Stack, isolation
 
 pytestmark = pytest.mark.e2e
 

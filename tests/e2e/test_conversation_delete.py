@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from stack import UNTHROTTLED, UNTHROTTLED_SEARCH, Stack, ask, isolation, register
+
+from tests.support.stack import UNTHROTTLED, UNTHROTTLED_SEARCH, Stack, ask, isolation, register
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -13,7 +13,8 @@ import redis.asyncio as aioredis
 from alice_common.reply_stream import FAILED, TOKEN, reply_key
 from alice_orchestrator.recent_turns import ctx_key
 from pymongo import AsyncMongoClient
-from stack import (
+
+from tests.support.stack import (
     UNTHROTTLED,
     UNTHROTTLED_SEARCH,
     Stack,

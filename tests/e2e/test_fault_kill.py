@@ -14,7 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocol
 from alice_common.reply_stream import DONE, RESET, TOKEN
 from devstack.testing import ServiceProcess
-from stack import (
+
+from tests.support.stack import (
     Stack,
     follow,
     isolation,

@@ -19,7 +19,8 @@ import httpx
 import pytest
 import yaml
 from alice_common.reply_stream import DONE
-from stack import (
+
+from tests.support.stack import (
     UNTHROTTLED,
     UNTHROTTLED_UPLOADS,
     Stack,

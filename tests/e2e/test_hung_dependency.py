@@ -8,7 +8,8 @@ import time
 import httpx
 import pytest
 from devstack.testing import ServiceProcess, service_env
-from stack import UNTHROTTLED, new_credentials
+
+from tests.support.stack import UNTHROTTLED, new_credentials
 
 pytestmark = pytest.mark.e2e
 

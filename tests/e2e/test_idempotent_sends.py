@@ -19,7 +19,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from alice_common.reply_stream import DONE, FAILED, RESET, TOKEN, ReplyStream
-from stack import UNTHROTTLED, Stack, isolation, new_conversation, register, sse_events
+
+from tests.support.stack import UNTHROTTLED, Stack, isolation, new_conversation, register, sse_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 

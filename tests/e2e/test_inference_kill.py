@@ -8,7 +8,8 @@ import httpx
 import pytest
 from devstack.inference import InferenceServer
 from devstack.testing import free_port
-from stack import Stack, isolation, reply_killed_at_first_token
+
+from tests.support.stack import Stack, isolation, reply_killed_at_first_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 

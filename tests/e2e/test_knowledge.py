@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from stack import (
+
+from tests.support.stack import (
     UNTHROTTLED,
     UNTHROTTLED_SEARCH,
     UNTHROTTLED_UPLOADS,

@@ -16,7 +16,8 @@ from aiokafka import AIOKafkaProducer
 from alice_common import topics
 from alice_common.events import ChatCompleted, Usage
 from prometheus_client.parser import text_string_to_metric_families
-from stack import Stack, isolation
+
+from tests.support.stack import Stack, isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 

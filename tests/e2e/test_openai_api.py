@@ -15,7 +15,8 @@ import pytest
 import redis.asyncio as aioredis
 from alice_common.reply_stream import DONE, RESET, reply_key
 from devstack.testing import ServiceProcess
-from stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send
+
+from tests.support.stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -5,7 +5,8 @@ published to Kafka streams through the endpoint into Redis and is stored."""
 import httpx
 import pytest
 from alice_common.reply_stream import DONE, TOKEN
-from stack import Stack, follow, isolation, kafka_and_redis, new_chat_request, publish_chat
+
+from tests.support.stack import Stack, follow, isolation, kafka_and_redis, new_chat_request, publish_chat
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 

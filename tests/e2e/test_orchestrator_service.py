@@ -14,7 +14,8 @@ from alice_common import topics
 from alice_common.events import ChatCompleted, ChatRequested, new_id, parse_event
 from alice_common.reply_stream import DONE, FAILED, STATUS, TOKEN, active_key, cancel_key
 from devstack.testing import ServiceProcess
-from stack import Stack, follow, isolation, kafka_and_redis, new_chat_request, publish_chat
+
+from tests.support.stack import Stack, follow, isolation, kafka_and_redis, new_chat_request, publish_chat
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from stack import Stack, grant_admin, isolation
+
+from tests.support.stack import Stack, grant_admin, isolation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 

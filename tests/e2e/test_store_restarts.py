@@ -12,7 +12,8 @@ import httpx
 import pytest
 from alice_common.reply_stream import DONE, RESET, TOKEN
 from devstack.testing import PrivateRedis
-from stack import (
+
+from tests.support.stack import (
     UNTHROTTLED,
     Stack,
     isolation,

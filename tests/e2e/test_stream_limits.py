@@ -13,7 +13,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from alice_common.reply_stream import FAILED, STATUS, reply_key
-from stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send, sse_events
+
+from tests.support.stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send, sse_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -16,9 +16,9 @@ from alice_backend.kafkaflow_client import KafkaflowClient
 from alice_backend.orchestrator_client import OrchestratorClient
 from alice_backend.ownership_cache import OwnershipCache, TtlCache
 from alice_backend.ratelimit import RateLimiter
-from alice_backend.reply_hub import ReplyHub
+from alice_backend.replies.shared_reader import ReplyHub
+from alice_backend.replies.stream_slots import StreamSlots
 from alice_backend.settings import Settings
-from alice_backend.stream_slots import StreamSlots
 from alice_backend.users import Users
 
 

@@ -25,10 +25,11 @@ from alice_backend.openai_compat.errors import install_openai_errors
 from alice_backend.openapi import install_openapi
 from alice_backend.orchestrator_client import OrchestratorClient
 from alice_backend.ratelimit import RateLimiter
-from alice_backend.reply_hub import ReplyHub
-from alice_backend.routes import admin, auth, conversations, documents, keys, replies, search, v1
+from alice_backend.replies import routes as replies
+from alice_backend.replies.shared_reader import ReplyHub
+from alice_backend.replies.stream_slots import StreamSlots
+from alice_backend.routes import admin, auth, conversations, documents, keys, search, v1
 from alice_backend.settings import Settings
-from alice_backend.stream_slots import StreamSlots
 from alice_backend.users import Users
 
 log = logging.getLogger(__name__)

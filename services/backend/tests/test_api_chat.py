@@ -144,7 +144,7 @@ async def test_a_store_failure_after_admission_gives_the_slot_back(backend, monk
         raise ServerSelectionTimeoutError("MongoDB election in progress")
 
     with monkeypatch.context() as patched:
-        patched.setattr("alice_backend.reply_requests.memory_enabled", mongo_down)
+        patched.setattr("alice_backend.replies.requesting.memory_enabled", mongo_down)
         failed = [
             await backend.client.post(url, headers=backend.bearer(auth), json={"content": "hi"})
             for _ in range(3)
@@ -164,7 +164,7 @@ async def test_an_unconfirmed_publish_is_an_unknown_outcome_that_the_keyed_retry
     504 `outcome_unknown`, never "nothing was accepted". The reply stays `queued` with its slot
     taken, since the record may still arrive. The retry with the same key publishes the SAME ids
     again and answers the 202 they were accepted under."""
-    from alice_backend import reply_requests
+    from alice_backend.replies import requesting
     from alice_common.kafka import enqueue
 
     backend.ctx.settings.publish_timeout_s = 0.3
@@ -180,7 +180,7 @@ async def test_an_unconfirmed_publish_is_an_unknown_outcome_that_the_keyed_retry
         return stalled[-1]
 
     with monkeypatch.context() as patched:
-        patched.setattr(reply_requests, "enqueue", queued_but_never_confirmed)
+        patched.setattr(requesting, "enqueue", queued_but_never_confirmed)
         first = await backend.client.post(url, headers=backend.bearer(auth) | key, json={"content": "hi"})
     assert first.status_code == 504, first.text
     assert first.json()["error"]["code"] == "outcome_unknown" and int(first.headers["Retry-After"]) > 0
@@ -206,7 +206,7 @@ async def test_an_unconfirmed_publish_is_an_unknown_outcome_that_the_keyed_retry
 async def test_a_publish_that_never_left_the_backend_is_not_accepted_and_the_key_starts_afresh(
     backend, redis, monkeypatch
 ):
-    from alice_backend import reply_requests
+    from alice_backend.replies import requesting
 
     auth = await backend.register()
     conv = await _conversation(backend, auth)
@@ -217,7 +217,7 @@ async def test_a_publish_that_never_left_the_backend_is_not_accepted_and_the_key
         raise KafkaConnectionError("no broker")
 
     with monkeypatch.context() as patched:
-        patched.setattr(reply_requests, "enqueue", broker_unknown)
+        patched.setattr(requesting, "enqueue", broker_unknown)
         failed = await backend.client.post(url, headers=backend.bearer(auth) | key, json={"content": "hi"})
     assert failed.status_code == 503 and failed.json()["error"]["code"] == "upstream_unavailable"
     assert await redis.zcard(active_key(auth["user"]["id"])) == 0

@@ -12,7 +12,7 @@ keys, the event names, the admission script and the generation-slot helpers (doc
 - `streams:{user_id}`: a sorted set of the user's open reply streams (the backend's cap on them;
   slot token -> lease end).
 - `relaywake:{instance}`: one backend process's wake-up stream: an entry ends its reader's
-  blocking XREAD over the reply streams it relays (`alice_backend.reply_hub`).
+  blocking XREAD over the reply streams it relays (`alice_backend.replies.shared_reader`).
 
 Nothing else in the code base spells these keys or names.
 """
@@ -43,12 +43,12 @@ def active_key(user_id: str) -> str:
 
 
 def open_streams_key(user_id: str) -> str:
-    """The user's open reply streams (`alice_backend.stream_slots`)."""
+    """The user's open reply streams (`alice_backend.replies.stream_slots`)."""
     return f"streams:{user_id}"
 
 
 def relay_wake_key(instance: str) -> str:
-    """A backend process's wake-up stream (`alice_backend.reply_hub`)."""
+    """A backend process's wake-up stream (`alice_backend.replies.shared_reader`)."""
     return f"relaywake:{instance}"
 
 

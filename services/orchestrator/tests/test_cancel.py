@@ -3,11 +3,10 @@
 import asyncio
 import time
 
-from alice_common.reply_stream import TOKEN, cancel_key
+from alice_common.reply_stream import TOKEN, ReplyStream, cancel_key
 from alice_orchestrator.chat.generation import generate
 from alice_orchestrator.chat.records import recover_ids
 from alice_orchestrator.providers.fake import FakeProvider
-from alice_orchestrator.replystream import ReplyStream
 from alice_orchestrator.settings import Settings
 
 

@@ -2,7 +2,7 @@ import asyncio
 import itertools
 import time
 
-from alice_orchestrator.replystream import TokenCoalescer
+from alice_orchestrator.chat.token_coalescer import TokenCoalescer
 
 
 class RecordingStream:

@@ -11,12 +11,21 @@ import time
 import pytest
 import redis.asyncio as aioredis
 from alice_common.events import ChatCompleted, ChatRequested, CompletionRequest, new_id
-from alice_common.reply_stream import DONE, FAILED, RESET, STATUS, TOKEN, active_key, cancel_key, reply_key
+from alice_common.reply_stream import (
+    DONE,
+    FAILED,
+    RESET,
+    STATUS,
+    TOKEN,
+    ReplyStream,
+    active_key,
+    cancel_key,
+    reply_key,
+)
 from alice_common.wire import Message
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
 from alice_orchestrator.providers.fake import FakeProvider
 from alice_orchestrator.recent_turns import ctx_key
-from alice_orchestrator.replystream import ReplyStream
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
 from pymongo import AsyncMongoClient

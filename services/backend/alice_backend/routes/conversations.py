@@ -7,10 +7,10 @@ from alice_common.ids import check_id
 from alice_common.wire import Conversation, ConversationPage, MessagePage
 from fastapi import APIRouter, Query, Response, status
 
-from alice_backend import reply_requests
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.errors import ApiError, error_responses
 from alice_backend.idempotency import IdempotencyKey, fingerprint
+from alice_backend.replies import requesting
 from alice_backend.schemas import (
     AcceptedMessage,
     ConversationCreate,
@@ -113,11 +113,11 @@ async def send_message(
             413, "message_too_long", f"message exceeds {ctx.settings.max_message_chars} characters"
         )
     check_id(conversation_id, "conversation")
-    await reply_requests.ensure_conversation(ctx, user_id, conversation_id)
-    fresh = {"message_id": new_id(), "reply_id": new_id(), "created_at": reply_requests.now().isoformat()}
+    await requesting.ensure_conversation(ctx, user_id, conversation_id)
+    fresh = {"message_id": new_id(), "reply_id": new_id(), "created_at": requesting.now().isoformat()}
 
-    async def start(ids: dict, attempt: reply_requests.Attempt) -> None:
-        await reply_requests.request_reply(
+    async def start(ids: dict, attempt: requesting.Attempt) -> None:
+        await requesting.request_reply(
             ctx,
             user_id=user_id,
             conversation_id=conversation_id,
@@ -129,9 +129,9 @@ async def send_message(
         )
 
     request = fingerprint("send", conversation_id, content, body.use_knowledge)
-    ids, _ = await reply_requests.once(ctx, user_id, key, request, fresh, start)
+    ids, _ = await requesting.once(ctx, user_id, key, request, fresh, start)
     return SendMessageOut(
         message=AcceptedMessage(id=ids["message_id"], content=content, created_at=ids["created_at"]),
         reply_id=ids["reply_id"],
-        stream_url=reply_requests.stream_url(ids["reply_id"]),
+        stream_url=requesting.stream_url(ids["reply_id"]),
     )

@@ -18,7 +18,6 @@ from alice_common.wire import ModelInfo
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from alice_backend import reply_requests, sse
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.idempotency import IdempotencyKey, fingerprint
@@ -32,6 +31,7 @@ from alice_backend.openai_compat.schemas import (
     openai_error_responses,
     validate,
 )
+from alice_backend.replies import requesting, sse_relay
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -100,7 +100,7 @@ async def _chunks(ctx: AppContext, reply_id: str, model: str, include_usage: boo
         return _data(base | {"choices": [choice]})
 
     ended = False
-    entries = sse.entries(ctx.reply_hub, reply_id, "0-0", ctx.settings.sse_heartbeat_s)
+    entries = sse_relay.entries(ctx.reply_hub, reply_id, "0-0", ctx.settings.sse_heartbeat_s)
     try:
         yield chunk({"role": "assistant", "content": ""})
         async with aclosing(entries), aclosing(relay.answer_text(entries)) as pieces:
@@ -128,7 +128,7 @@ async def _chunks(ctx: AppContext, reply_id: str, model: str, include_usage: boo
 
 
 async def _complete(ctx: AppContext, reply_id: str, model: str) -> dict:
-    entries = sse.entries(ctx.reply_hub, reply_id, "0-0", ctx.settings.sse_heartbeat_s)
+    entries = sse_relay.entries(ctx.reply_hub, reply_id, "0-0", ctx.settings.sse_heartbeat_s)
     try:
         async with asyncio.timeout(ctx.settings.active_generation_ttl_s), aclosing(entries):
             async for entry_id, event, data in entries:
@@ -150,7 +150,7 @@ async def _complete(ctx: AppContext, reply_id: str, model: str) -> dict:
                         "choices": [choice],
                         "usage": _usage(message),
                     }
-                if event == sse.FAILED:
+                if event == sse_relay.FAILED:
                     failure = json.loads(data)
                     raise OpenAIError(
                         502, str(failure.get("code", "generation_failed")), str(failure.get("message", ""))
@@ -182,8 +182,8 @@ async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId, ke
         )  # fmt: skip
     completion = validate(body, served.max_tokens_limit)
 
-    async def start(ids: dict, attempt: reply_requests.Attempt) -> None:
-        await reply_requests.request_completion(
+    async def start(ids: dict, attempt: requesting.Attempt) -> None:
+        await requesting.request_completion(
             ctx,
             user_id=user_id,
             completion=completion,
@@ -195,7 +195,7 @@ async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId, ke
     # A retry with the key gets the first attempt's reply: its stream, or its completion.
     request = fingerprint("completion", body.model_dump(mode="json"))
     fresh = {"reply_id": new_id(), "message_id": new_id()}
-    ids, replayed = await reply_requests.once(ctx, user_id, key, request, fresh, start)
+    ids, replayed = await requesting.once(ctx, user_id, key, request, fresh, start)
     reply_id = ids["reply_id"]
     if replayed and not await ReplyStream(ctx.redis, reply_id).exists():
         # Nothing but the stream holds a completion, and it expires after REPLY_STREAM_TTL_S.
@@ -205,6 +205,6 @@ async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId, ke
         return StreamingResponse(
             _chunks(ctx, reply_id, served.model, include_usage),
             media_type="text/event-stream",
-            headers=sse.SSE_HEADERS,
+            headers=sse_relay.SSE_HEADERS,
         )
     return await _complete(ctx, reply_id, served.model)

@@ -8,8 +8,8 @@ from alice_common import linear_re
 from alice_common.reply_stream import GENERATING, QUEUED, STATUS, ReplyStream
 from alice_common.wire import ReplyStatus
 
+from alice_orchestrator.chat.token_coalescer import TokenCoalescer
 from alice_orchestrator.providers.base import ChatProvider
-from alice_orchestrator.replystream import TokenCoalescer
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.stop_watch import stop_watch
 

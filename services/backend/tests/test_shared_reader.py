@@ -5,8 +5,8 @@ import time
 import uuid
 
 import pytest
-from alice_backend import sse
-from alice_backend.reply_hub import ReplyHub
+from alice_backend.replies import sse_relay
+from alice_backend.replies.shared_reader import ReplyHub
 from alice_common.reply_stream import DONE, STATUS, TOKEN, ReplyStream, reply_key
 
 
@@ -29,7 +29,7 @@ async def test_many_relays_share_one_connection_and_each_gets_its_own_events(red
     replies = [uuid.uuid4().hex for _ in range(20)]
     for reply in replies:
         await ReplyStream(redis, reply).add(STATUS, {"state": "queued"})
-    relays = [asyncio.create_task(_events(sse.relay(hub, r, "0-0", heartbeat_s=5))) for r in replies]
+    relays = [asyncio.create_task(_events(sse_relay.relay(hub, r, "0-0", heartbeat_s=5))) for r in replies]
     await asyncio.sleep(0.2)
     assert len(await _blocked_readers(redis, hub)) == 1
     for i, reply in enumerate(replies):
@@ -44,14 +44,17 @@ async def test_many_relays_share_one_connection_and_each_gets_its_own_events(red
 async def test_a_new_client_does_not_wait_for_the_readers_blocking_read(redis, hub):
     idle = uuid.uuid4().hex
     await ReplyStream(redis, idle).add(STATUS, {"state": "queued"})
-    waiting = asyncio.create_task(_events(sse.relay(hub, idle, "0-0", heartbeat_s=30)))
+    waiting = asyncio.create_task(_events(sse_relay.relay(hub, idle, "0-0", heartbeat_s=30)))
     await asyncio.sleep(0.3)  # the reader is now blocked on `idle` for up to 10 s
     finished = uuid.uuid4().hex
     stream = ReplyStream(redis, finished)
     await stream.add(STATUS, {"state": "queued"})
     await stream.add(DONE, {"message": {}})
     started = time.monotonic()
-    assert await _events(sse.relay(hub, finished, "0-0", heartbeat_s=30)) == ["event: status", "event: done"]
+    assert await _events(sse_relay.relay(hub, finished, "0-0", heartbeat_s=30)) == [
+        "event: status",
+        "event: done",
+    ]
     assert time.monotonic() - started < 2
     await ReplyStream(redis, idle).add(DONE, {"message": {}})
     assert await asyncio.wait_for(waiting, 5) == ["event: status", "event: done"]
@@ -64,7 +67,7 @@ async def test_a_slow_client_gets_every_event_in_order_with_a_bounded_buffer(red
     ids = [await stream.add(TOKEN, {"delta": str(i)}) for i in range(10)]
     ids.append(await stream.add(DONE, {"message": {}}))
     seen = []
-    async for entry_id, _event, _data in sse.entries(hub, reply, "0-0", heartbeat_s=5):
+    async for entry_id, _event, _data in sse_relay.entries(hub, reply, "0-0", heartbeat_s=5):
         assert all(len(s.entries) <= 3 for subs in hub._subs.values() for s in subs)
         seen.append(entry_id)
         await asyncio.sleep(0.01)
@@ -75,7 +78,7 @@ async def test_a_slow_client_gets_every_event_in_order_with_a_bounded_buffer(red
 async def test_a_lost_reader_connection_is_replaced_and_the_relays_go_on(redis, hub):
     reply = uuid.uuid4().hex
     await ReplyStream(redis, reply).add(STATUS, {"state": "queued"})
-    relay = asyncio.create_task(_events(sse.relay(hub, reply, "0-0", heartbeat_s=30)))
+    relay = asyncio.create_task(_events(sse_relay.relay(hub, reply, "0-0", heartbeat_s=30)))
     await asyncio.sleep(0.3)
     [reader] = await _blocked_readers(redis, hub)
     await redis.execute_command("CLIENT", "KILL", "ID", reader["id"])
@@ -92,9 +95,9 @@ async def test_after_redis_dropped_every_connection_a_finished_reply_replays_who
     stream = ReplyStream(redis, reply)
     await stream.add(TOKEN, {"delta": "Hi"})
     await stream.add(DONE, {"message": {"content": "Hi"}})
-    assert await _events(sse.relay(hub, reply, "0-0", heartbeat_s=5)) == ["event: token", "event: done"]
+    assert await _events(sse_relay.relay(hub, reply, "0-0", heartbeat_s=5)) == ["event: token", "event: done"]
     own = {await hub.redis.client_id(), await hub._reader.client_id()}
     for client in own:
         await redis.execute_command("CLIENT", "KILL", "ID", client)
-    assert await _events(sse.relay(hub, reply, "0-0", heartbeat_s=5)) == ["event: token", "event: done"]
+    assert await _events(sse_relay.relay(hub, reply, "0-0", heartbeat_s=5)) == ["event: token", "event: done"]
     await redis.delete(reply_key(reply))

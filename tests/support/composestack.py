@@ -1,7 +1,4 @@
-"""What the container tests share: the compose project of a test session and a command runner.
-
-Imported as `composestack` (conftest.py puts this folder on sys.path).
-"""
+"""What the container tests share: the compose project of a test session and a command runner."""
 
 import subprocess
 from dataclasses import dataclass

@@ -2,7 +2,6 @@
 schedule of orchestrator kills and store restarts, and what the users got, checked.
 
 Shared by tests/e2e/test_chaos.py, tests/cluster/test_resilience.py and bench/crash_cost.py.
-Imported as `chaos` (tests/e2e is on sys.path, as for stack.py).
 
 The users send at a steady pace (each message a new one, not waiting for the previous reply) and
 follow every reply stream to its end: a refused or failed send (429, 5xx, no answer) is retried
@@ -24,7 +23,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from alice_common.reply_stream import DONE, FAILED, RESET, TOKEN
-from stack import new_conversation, parse_sse, register
+
+from tests.support.stack import new_conversation, parse_sse, register
 
 # docs/api.md, "Retrying a send": not caused by the request; retried after Retry-After, same key
 # (409: an attempt with this key is still running).

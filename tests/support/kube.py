@@ -1,6 +1,5 @@
 """What the cluster tests share: kubectl against the local cluster's context, and the `skaffold run
---port-forward` session that deployed Alice into it. Imported as `kube` (conftest.py puts this
-folder on sys.path)."""
+--port-forward` session that deployed Alice into it."""
 
 import contextlib
 import json

@@ -16,7 +16,6 @@ from alice_common.reply_stream import ReplyRecords, ReplyStream
 from alice_backend.app_context import AppContext
 from alice_backend.errors import ApiError
 from alice_backend.idempotency import HEADER
-from alice_backend.internal_client import seg
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ def stream_url(reply_id: str) -> str:
 async def ensure_conversation(ctx: AppContext, user_id: str, conversation_id: str) -> None:
     if ctx.conversation_owners.owned_by(conversation_id, user_id):
         return
-    await ctx.orchestrator.call("GET", f"/internal/conversations/{seg(conversation_id)}", user_id=user_id)
+    await ctx.orchestrator.get_conversation(user_id, conversation_id)
     ctx.conversation_owners.remember(conversation_id, user_id)
 
 

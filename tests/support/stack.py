@@ -1,7 +1,5 @@
 """What the end-to-end tests share: isolated settings, a stack of service processes started in
 dependency order, and client helpers for the public API, reply streams and chat requests.
-
-Imported as `stack` (tests/e2e/conftest.py puts this folder on sys.path).
 """
 
 import asyncio

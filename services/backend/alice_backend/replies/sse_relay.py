@@ -21,7 +21,7 @@ from alice_common.reply_stream import FAILED, LEGACY_ERROR, TERMINAL_EVENTS, Rep
 from prometheus_client import Gauge
 from redis.exceptions import RedisError
 
-from alice_backend.reply_hub import ReplyHub
+from alice_backend.replies.shared_reader import ReplyHub
 
 log = logging.getLogger(__name__)
 

@@ -6,17 +6,15 @@ from typing import Annotated
 from alice_common import reply_stream
 from alice_common.events import new_id
 from alice_common.ids import check_id
-from alice_common.wire import MessagePage, ReplyRef
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from alice_backend import reply_requests, sse
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId, authenticate, bearer, query_token_user_id
 from alice_backend.errors import ApiError, error_responses, not_found
 from alice_backend.idempotency import IdempotencyKey, fingerprint
-from alice_backend.internal_client import seg
+from alice_backend.replies import requesting, sse_relay
 from alice_backend.schemas import ReplyAccepted, StopOut
 
 router = APIRouter(prefix="/api/replies", tags=["replies"])
@@ -29,9 +27,7 @@ async def reply_meta(ctx: AppContext, user_id: str, reply_id: str) -> dict[str, 
         if meta.get("user_id") != user_id:
             raise not_found("reply")
         return meta
-    stored = await ctx.orchestrator.get_as(
-        ReplyRef, "GET", f"/internal/replies/{seg(reply_id)}", user_id=user_id
-    )
+    stored = await ctx.orchestrator.get_reply(user_id, reply_id)
     return {
         "user_id": user_id,
         "conversation_id": stored.conversation_id,
@@ -69,13 +65,15 @@ async def stream_reply(
     else:
         user_id = query_token_user_id(ctx, access_token)
     await reply_meta(ctx, user_id, reply_id)
-    if await sse.finished_for(ctx.redis, reply_id, last_event_id):
+    if await sse_relay.finished_for(ctx.redis, reply_id, last_event_id):
         # The SSE specification's way of telling EventSource not to reconnect, ever.
         return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"Cache-Control": "no-store"})
     slot = await ctx.stream_slots.acquire(user_id)
-    events = sse.relay(ctx.reply_hub, reply_id, sse.start_after(last_event_id), ctx.settings.sse_heartbeat_s)
+    events = sse_relay.relay(
+        ctx.reply_hub, reply_id, sse_relay.start_after(last_event_id), ctx.settings.sse_heartbeat_s
+    )
     held = ctx.stream_slots.hold(user_id, slot, events)
-    return StreamingResponse(held, media_type="text/event-stream", headers=sse.SSE_HEADERS)
+    return StreamingResponse(held, media_type="text/event-stream", headers=sse_relay.SSE_HEADERS)
 
 
 @router.post(
@@ -94,8 +92,7 @@ async def _original_content(ctx: AppContext, user_id: str, meta: dict[str, str])
     if "content" in meta:
         flag = meta.get("use_knowledge", "")
         return meta["content"], (None if flag == "" else flag == "1")
-    path = f"/internal/conversations/{seg(meta['conversation_id'])}/messages"
-    page = await ctx.orchestrator.get_as(MessagePage, "GET", path, user_id=user_id, params={"limit": 200})
+    page = await ctx.orchestrator.list_messages(user_id, meta["conversation_id"], limit=200)
     for message in page.items:
         if message.id == meta["message_id"] and message.role == "user":
             return message.content, None
@@ -114,8 +111,8 @@ async def regenerate_reply(reply_id: str, ctx: Ctx, user_id: UserId, key: Idempo
         raise ApiError(409, "not_regenerable", "replies of /v1/chat/completions cannot be regenerated")
     content, use_knowledge = await _original_content(ctx, user_id, meta)
 
-    async def start(ids: dict, attempt: reply_requests.Attempt) -> None:
-        await reply_requests.request_reply(
+    async def start(ids: dict, attempt: requesting.Attempt) -> None:
+        await requesting.request_reply(
             ctx,
             user_id=user_id,
             conversation_id=meta["conversation_id"],
@@ -127,7 +124,7 @@ async def regenerate_reply(reply_id: str, ctx: Ctx, user_id: UserId, key: Idempo
             attempt=attempt,
         )
 
-    ids, replayed = await reply_requests.once(
+    ids, replayed = await requesting.once(
         ctx, user_id, key, fingerprint("regenerate", reply_id), {"reply_id": new_id()}, start
     )
     new_reply = ids["reply_id"]
@@ -135,5 +132,5 @@ async def regenerate_reply(reply_id: str, ctx: Ctx, user_id: UserId, key: Idempo
         # The reply being replaced is no longer wanted if it is still streaming.
         await reply_stream.request_stop(ctx.redis, reply_id, ctx.settings.reply_meta_ttl_s)
     return ReplyAccepted(
-        reply_id=new_reply, stream_url=reply_requests.stream_url(new_reply), regenerate_of=reply_id
+        reply_id=new_reply, stream_url=requesting.stream_url(new_reply), regenerate_of=reply_id
     )
