@@ -1,6 +1,6 @@
-"""Start-up waits for the stores, it does not crash (issue 22; docs/architecture.md, "Start-up
-waits for the stores"): the four services are started before their Kafka, Redis and
-Mongo-protocol store exist (a private devstack, started only afterwards). Each one answers
+"""Start-up waits for the stores, it does not crash
+(docs/decisions/0039-start-up-waits-for-stores.md): the four services are started before their
+Kafka, Redis and Mongo-protocol store exist (a private devstack, started only afterwards). Each one answers
 `/health` while it waits, says `starting` in `/ready`, refuses requests with a 503 that says when
 to retry, and once the stores are up becomes ready and serves a chat end to end, in the same
 process: nothing restarted it."""

@@ -220,8 +220,9 @@ async def test_registration_is_rate_limited_per_address(backend):
 
 
 async def test_probing_for_taken_emails_is_charged_to_the_site_wide_sign_up_limit(backend):
-    """Sign-up answers 409 `email_taken` (docs/architecture.md, issue 23: accepted and bounded):
-    every probe, from any address, spends the site-wide allowance like a sign-up does."""
+    """Sign-up answers 409 `email_taken`, accepted and bounded
+    (docs/decisions/0015-accounts-sign-up-and-login.md): every probe, from any address, spends the
+    site-wide allowance like a sign-up does."""
     backend.ctx.settings.max_registrations_per_hour = 3  # this test's site (its own database)
     taken = f"known-{uuid.uuid4().hex[:8]}@example.com"
     await backend.register(taken)

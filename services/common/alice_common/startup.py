@@ -1,5 +1,5 @@
-"""Start-up that waits for its dependencies instead of crashing (docs/architecture.md, "Start-up
-waits for the stores").
+"""Start-up that waits for its dependencies instead of crashing
+(docs/decisions/0039-start-up-waits-for-stores.md).
 
 A service's lifespan runs its start in a background task and yields at once, so `/health` answers
 (liveness never fails while a store is still coming up) and `/ready` says `starting` with what it
