@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source versions.env
 
 want_test=false
 want_containers=false
@@ -38,7 +39,7 @@ fi
 
 if ! python3.11 -m uv --version >/dev/null 2>&1; then
   step "installing uv"
-  python3.11 -m pip install -q --disable-pip-version-check "uv==0.13.8"
+  python3.11 -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
 fi
 
 step "syncing the Python workspace (first run builds llama-cpp-python: about 5 minutes)"
