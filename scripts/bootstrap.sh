@@ -27,6 +27,7 @@ apt_packages=()
 command -v redis-server >/dev/null || apt_packages+=(redis-server)
 command -v java >/dev/null || apt_packages+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || apt_packages+=(maven)
+command -v shellcheck >/dev/null || apt_packages+=(shellcheck)   # make lint
 $want_test && ! command -v chromium >/dev/null && apt_packages+=(chromium)
 $want_test && ! command -v nginx >/dev/null && apt_packages+=(nginx-light)
 $want_containers && ! command -v dockerd >/dev/null && apt_packages+=(docker.io)
