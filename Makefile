@@ -46,8 +46,9 @@ cluster-down:     ## stop it; `make cluster-down PURGE=1` also deletes its volum
 test:             ## set up, start what tests need, run every test, stop what was started
 	scripts/test.sh
 
-lint:
+lint:             ## ruff (Python) and ShellCheck (every shell script)
 	source scripts/env.sh && $$UV run --frozen ruff check . && $$UV run --frozen ruff format --check .
+	scripts/shellcheck.sh
 
 format:
 	source scripts/env.sh && $$UV run --frozen ruff check --fix . && $$UV run --frozen ruff format .

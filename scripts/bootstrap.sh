@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source versions.env
 
 want_test=false
 want_containers=false
@@ -26,6 +27,7 @@ apt_packages=()
 command -v redis-server >/dev/null || apt_packages+=(redis-server)
 command -v java >/dev/null || apt_packages+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || apt_packages+=(maven)
+command -v shellcheck >/dev/null || apt_packages+=(shellcheck)   # make lint
 $want_test && ! command -v chromium >/dev/null && apt_packages+=(chromium)
 $want_test && ! command -v nginx >/dev/null && apt_packages+=(nginx-light)
 $want_containers && ! command -v dockerd >/dev/null && apt_packages+=(docker.io)
@@ -38,7 +40,7 @@ fi
 
 if ! python3.11 -m uv --version >/dev/null 2>&1; then
   step "installing uv"
-  python3.11 -m pip install -q --disable-pip-version-check "uv==0.13.8"
+  python3.11 -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
 fi
 
 step "syncing the Python workspace (first run builds llama-cpp-python: about 5 minutes)"

@@ -5,9 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source versions.env   # COMPOSE_VERSION, BUILDX_VERSION
 
-COMPOSE_VERSION=v2.40.3
-BUILDX_VERSION=v0.38.2
 bin_dir="$ALICE_CACHE_DIR/docker-plugins"
 plugin_dir="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
 mkdir -p "$bin_dir" "$plugin_dir"

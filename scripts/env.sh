@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared environment for the project's scripts: sourced, not run.
 # Slow downloads and builds live in a per-user cache outside the checkout, so a fresh clone reuses them.
 export ALICE_CACHE_DIR="${ALICE_CACHE_DIR:-$HOME/.cache/alice}"

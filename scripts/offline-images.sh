@@ -8,13 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 caller_uv="${UV:-}"   # `uv run` exports the path of its own binary as UV
 source scripts/env.sh
+source versions.env
 
-PROBE_IMAGE="${ALICE_PULL_PROBE_IMAGE:-redis:7.4.2-alpine}"   # small, and one the compose file uses
-KAFKA_VERSION=4.1.1
-WEAVIATE_VERSION=v1.35.2
-FERRETDB_VERSION=v1.18.0
-UV_VERSION=0.13.8
+PROBE_IMAGE="${ALICE_PULL_PROBE_IMAGE:-$REDIS_IMAGE}"   # small, and one the compose file uses
 ctx=containers/offline
+# This run's temporary files (root filesystem tarballs, staged build contexts), removed however it ends.
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
 
 needed() {
   case "${ALICE_OFFLINE_IMAGES:-auto}" in
@@ -48,8 +48,8 @@ debian_base() {  # <suite>
   have "$tag" && return 0
   command -v mmdebstrap >/dev/null || { echo "mmdebstrap missing: run scripts/bootstrap.sh --containers" >&2; exit 1; }
   echo "==> $tag: Debian $1 minbase root filesystem (mmdebstrap, about 30 s)"
-  local tar
-  tar="$(mktemp --suffix=.tar)"
+  local tar="$WORK/debian-$1.tar"
+  # shellcheck disable=SC2016  # "$1" is the hook's argument (the root), expanded by mmdebstrap
   mmdebstrap --quiet --variant=minbase --aptopt='Acquire::Retries "3"' \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
     "$1" "$tar" "http://deb.debian.org/debian"
@@ -79,10 +79,8 @@ build() {
   debian_base bookworm
   debian_base trixie
 
-  local staging
-  staging="$(mktemp -d)"
-  trap 'rm -rf "$staging"' RETURN
-  mkdir "$staging/uv" "$staging/weaviate" "$staging/ferretdb" "$staging/kafka"
+  local staging="$WORK/staging"
+  mkdir "$staging" "$staging/uv" "$staging/weaviate" "$staging/ferretdb" "$staging/kafka"
   local uv_bin
   uv_bin="$(uv_binary)" || { echo "no uv binary found (the uv that runs this project)" >&2; exit 1; }
   cp "$uv_bin" "$staging/uv/uv"

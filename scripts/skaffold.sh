@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 source scripts/lib/go-module-build.sh
+source versions.env   # SKAFFOLD_VERSION
 
-SKAFFOLD_VERSION=v2.16.1
 bin="$ALICE_CACHE_DIR/bin/skaffold-$SKAFFOLD_VERSION"
 mkdir -p "$ALICE_CACHE_DIR/bin" "$HOME/.local/bin"
 if [[ ! -x "$bin" ]]; then

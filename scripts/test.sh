@@ -9,9 +9,10 @@ devstack() { $UV run --frozen python -m devstack "$@"; }
 
 scripts/bootstrap.sh --test
 
-step "lint: ruff check and ruff format --check"
+step "lint: ruff check, ruff format --check and ShellCheck"
 $UV run --frozen ruff check .
 $UV run --frozen ruff format --check .
+scripts/shellcheck.sh
 
 if [[ -f frontend/package.json ]]; then
   step "frontend: type check, unit tests (Vitest), production build"
@@ -29,7 +30,9 @@ cleanup() {
   fi
   if [[ -s "$started_file" ]]; then
     step "stopping what this run started: $(tr '\n' ' ' <"$started_file")"
-    devstack down $(cat "$started_file") || true
+    local names
+    mapfile -t names <"$started_file"
+    devstack down "${names[@]}" || true
   fi
   [[ -s "$docker_started_file" ]] && scripts/docker-daemon.sh stop
   rm -f "$started_file" "$docker_started_file" "$cluster_started_file"

@@ -9,7 +9,8 @@ while IFS='=' read -r name value; do
   key="${key,,}"
   printf '%s=%s\n' "${key//_/.}" "$value" >>"$props"
 done < <(env)
-java_argv=(java ${KAFKA_HEAP_OPTS:--Xmx512m -Xms128m} -XX:+UseG1GC -Djava.awt.headless=true
+read -r -a heap_opts <<<"${KAFKA_HEAP_OPTS:--Xmx512m -Xms128m}"   # one word per option, as apache/kafka splits it
+java_argv=(java "${heap_opts[@]}" -XX:+UseG1GC -Djava.awt.headless=true
   -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.xml -cp '/opt/kafka/libs/*')
 log_dir="$(sed -n 's/^log.dirs=//p' "$props")"
 if [[ ! -f "${log_dir:-/var/lib/kafka/data}/meta.properties" ]]; then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced: helpers for tools the project builds from their Go modules (cached binaries only).
 
 # module_source <module> <version> <dest>: a writable copy of the downloaded module at <dest>.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from devstack.versions import PINS
 
 from tests.support.kube import FORWARD, ROOT, STORES, Deployment, Kube, start_skaffold, stop_skaffold
 
@@ -22,8 +23,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mar
 
 WATCHING = "Watching for changes..."
 EDITED_FILE = "services/backend/alice_backend/main.py"
-ORIGINAL_VERSION = 'version="1.0.0"'
-EDITED_VERSION = "1.0.0+edited-under-skaffold-dev"
+ORIGINAL_VERSION = "version=APP_VERSION"  # versions.env's APP_VERSION, through alice_common.version
+EDITED_VERSION = f"{PINS['APP_VERSION']}+edited-under-skaffold-dev"
 
 
 def copy_checkout(dest: Path) -> None:
@@ -111,7 +112,9 @@ def test_make_cluster_dev_serves_the_app_and_rolls_out_a_code_change(
         )
         before = kube.images("app.kubernetes.io/name=backend")
         assert store_pods(kube) == stores_before, "skaffold dev's first deploy restarted the stores"
-        kube.wait_for("the backend answering", lambda: served_version(ports["backend"]) == "1.0.0", 180)
+        kube.wait_for(
+            "the backend answering", lambda: served_version(ports["backend"]) == PINS["APP_VERSION"], 180
+        )
 
         edited = checkout / EDITED_FILE
         source = edited.read_text()

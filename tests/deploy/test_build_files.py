@@ -12,6 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from devstack.versions import PINS
 
 from tests.support.deploy_lib import REPO
 
@@ -271,9 +272,8 @@ def test_offline_images_exist_for_every_substitution() -> None:
     script = (REPO / "scripts/offline-images.sh").read_text()
     names = {svc["image"] for svc in offline["services"].values() if "image" in svc}
     names |= {image for args in offline_substitutions_in_compose().values() for image in args.values()}
-    versions = dict(re.findall(r"^(\w+_VERSION)=(\S+)$", script, re.M))
     built = {
-        re.sub(r"\$(\w+)", lambda m: versions[m.group(1)], tag)
+        re.sub(r"\$(\w+)", lambda m: PINS[m.group(1)], tag)  # the script sources versions.env
         for tag in re.findall(r'^\s+image "([^"]+)"', script, re.M)
     }
     assert names <= built, names - built

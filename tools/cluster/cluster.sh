@@ -28,6 +28,9 @@ MEMORY="${ALICE_CLUSTER_MEMORY:-8g}"
 API_PORT="${ALICE_CLUSTER_API_PORT:-16443}"
 KUBECONFIG_FILE="$CLUSTER_CACHE/kubeconfig"
 say() { echo "==> $*"; }
+# This run's temporary files, removed however it ends (a failed step included).
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
 # The kubectl built with the cluster (the machine's may be more than one minor version older).
 KUBECTL="$CLUSTER_BIN/kubernetes-$KUBERNETES_VERSION/kubectl"
 [[ -x "$KUBECTL" ]] || KUBECTL=kubectl
@@ -76,13 +79,12 @@ load_missing() {
 
 # The local equivalents of the third-party images (scripts/offline-images.sh), under their own
 # names: a manifest runs them only where it names them (tests/cluster/overlay does).
-OFFLINE_IMAGES=(alice-offline/redis:bookworm alice-offline/kafka:4.1.1 alice-offline/weaviate:v1.35.2
-  alice-offline/mongo:ferretdb-v1.18.0 alice-offline/curl:bookworm)
+OFFLINE_IMAGES=(alice-offline/redis:bookworm "alice-offline/kafka:$KAFKA_VERSION" "alice-offline/weaviate:$WEAVIATE_VERSION"
+  "alice-offline/mongo:ferretdb-$FERRETDB_VERSION" alice-offline/curl:bookworm)
 
 write_kubeconfig() {
   mkdir -p "$CLUSTER_CACHE"
-  local tmp
-  tmp="$(mktemp)"
+  local tmp="$WORK/kubeconfig"
   # Cluster, user and context all named kind-alice, as kind names them (skaffold derives the
   # cluster name it passes to `kind load` from the context's cluster).
   node_exec cat /var/lib/alice-node/admin.conf | sed -E \
@@ -93,8 +95,7 @@ write_kubeconfig() {
   chmod 600 "$KUBECONFIG_FILE"
   # Merged into ~/.kube/config as kind does, so skaffold and kubectl find the context by name.
   mkdir -p "$HOME/.kube"
-  local merged
-  merged="$(mktemp)"
+  local merged="$WORK/kube-config"
   KUBECONFIG="$KUBECONFIG_FILE:$HOME/.kube/config" "$KUBECTL" config view --flatten >"$merged"
   mv "$merged" "$HOME/.kube/config" && chmod 600 "$HOME/.kube/config"
 }
@@ -123,8 +124,8 @@ ADDON_IMAGES=(
   alice-offline/debian:bookworm "alice-cluster/vpa-recommender:$VPA_VERSION"
 )
 addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached upstream files, apply, wait
-  local build d
-  build="$(mktemp -d)"
+  local build="$WORK/addons" d
+  rm -rf "$build" && mkdir "$build"
   cp -r tools/cluster/addons/. "$build/"
   cp "$CLUSTER_CACHE/manifests/local-path-$LOCAL_PATH_VERSION/local-path-storage.yaml" "$build/local-path/upstream.yaml"
   cp -r "$CLUSTER_CACHE/manifests/metrics-server-$METRICS_SERVER_VERSION/base" "$build/metrics-server/upstream"
@@ -134,7 +135,7 @@ addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached up
   cp -r "$CLUSTER_CACHE/manifests/kube-state-metrics-$KUBE_STATE_METRICS_VERSION/standard" \
     "$build/monitoring/upstream/kube-state-metrics"
   cp -r "$CLUSTER_CACHE/manifests/vpa-$VPA_VERSION" "$build/vpa/upstream"
-  # The images the provisioning built, named here only (tools/cluster/versions.sh has the versions).
+  # The images the provisioning built, named here only (versions.env has the versions).
   printf 'images:\n  - {name: alice-cluster/coredns, newTag: %s}\n' "$COREDNS_VERSION" >>"$build/coredns/kustomization.yaml"
   printf 'images:\n  - {name: rancher/local-path-provisioner, newName: alice-cluster/local-path-provisioner, newTag: %s}\n' \
     "$LOCAL_PATH_VERSION" >>"$build/local-path/kustomization.yaml"
@@ -262,8 +263,7 @@ case "${1:-}" in
   tag) shift; tag_in_node "$@" ;;
   addons)
     shift
-    (($#)) || set -- coredns local-path metrics-server keda monitoring
-    (($#)) || set -- coredns local-path metrics-server keda vpa
+    (($#)) || set -- coredns local-path metrics-server keda monitoring vpa
     addons "$@"
     ;;
   load-offline)
@@ -271,5 +271,5 @@ case "${1:-}" in
     load_missing "${OFFLINE_IMAGES[@]}"
     ;;
   kubeconfig) echo "$KUBECONFIG_FILE" ;;
-  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+  *) awk 'NR > 1 { if (!/^#/) exit; print }' "$0" >&2; exit 2 ;;  # the header above
 esac

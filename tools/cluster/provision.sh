@@ -32,16 +32,16 @@ copy_out() {  # <module> <version> <dest dir> <paths...>
   chmod -R u+w "$dest.new" && mv "$dest.new" "$dest"
 }
 manifests() {
-  copy_out github.com/rancher/local-path-provisioner "$LOCAL_PATH_VERSION" local-path-$LOCAL_PATH_VERSION deploy/local-path-storage.yaml
-  copy_out sigs.k8s.io/metrics-server "$METRICS_SERVER_VERSION" metrics-server-$METRICS_SERVER_VERSION manifests/base
-  copy_out github.com/kedacore/keda/v2 "$KEDA_VERSION" keda-$KEDA_VERSION config
+  copy_out github.com/rancher/local-path-provisioner "$LOCAL_PATH_VERSION" "local-path-$LOCAL_PATH_VERSION" deploy/local-path-storage.yaml
+  copy_out sigs.k8s.io/metrics-server "$METRICS_SERVER_VERSION" "metrics-server-$METRICS_SERVER_VERSION" manifests/base
+  copy_out github.com/kedacore/keda/v2 "$KEDA_VERSION" "keda-$KEDA_VERSION" config
   copy_out github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" \
-    prometheus-operator-$PROMETHEUS_OPERATOR_VERSION example/prometheus-operator-crd
+    "prometheus-operator-$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd
   copy_out github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" \
-    prometheus-operator-rbac-$PROMETHEUS_OPERATOR_VERSION example/rbac/prometheus-operator example/rbac/prometheus
-  copy_out k8s.io/kube-state-metrics/v2 "$KUBE_STATE_METRICS_VERSION" kube-state-metrics-$KUBE_STATE_METRICS_VERSION examples/standard
-  copy_out github.com/cert-manager/cert-manager "$CERT_MANAGER_VERSION" cert-manager-$CERT_MANAGER_VERSION deploy/crds
-  copy_out k8s.io/autoscaler/vertical-pod-autoscaler "$VPA_VERSION" vpa-$VPA_VERSION \
+    "prometheus-operator-rbac-$PROMETHEUS_OPERATOR_VERSION" example/rbac/prometheus-operator example/rbac/prometheus
+  copy_out k8s.io/kube-state-metrics/v2 "$KUBE_STATE_METRICS_VERSION" "kube-state-metrics-$KUBE_STATE_METRICS_VERSION" examples/standard
+  copy_out github.com/cert-manager/cert-manager "$CERT_MANAGER_VERSION" "cert-manager-$CERT_MANAGER_VERSION" deploy/crds
+  copy_out k8s.io/autoscaler/vertical-pod-autoscaler "$VPA_VERSION" "vpa-$VPA_VERSION" \
     deploy/vpa-v1-crd-gen.yaml deploy/vpa-rbac.yaml deploy/recommender-deployment.yaml
 }
 if [[ "${1:-}" == --manifests-only ]]; then manifests; exit 0; fi

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # START, STOP and the loaders are scripts run in the node: their $ expand there
 # A second node, alice-spot, that stands for the plan's spot pool (docs/operations.md, "The spot pool"):
 # its own kubelet and its own containerd, labelled and tainted as GKE labels and taints spot nodes
 # (cloud.google.com/gke-spot=true, NoSchedule). They run as processes of the existing node container,

@@ -8,6 +8,7 @@ from alice_common.app_context import set_app_context
 from alice_common.kafka import ensure_topics
 from alice_common.observability import install_observability, register_check
 from alice_common.startup import Startup, starting_in_background
+from alice_common.version import APP_VERSION
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from gridfs import AsyncGridFSBucket
@@ -98,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Alice backend",
-        version="1.0.0",
+        version=APP_VERSION,
         description='Public API of Alice. Errors are `{"error": {"code", "message"}}`.',
         lifespan=starting_in_background(start, settings.service_name),
     )

@@ -13,6 +13,7 @@ from alice_common.kafka.deliveries import COLLECTION as DELIVERIES
 from alice_common.kafka.deliveries import MongoDeliveryCounter
 from alice_common.observability import install_observability, register_check
 from alice_common.startup import Startup, starting_in_background
+from alice_common.version import APP_VERSION
 from fastapi import Depends, FastAPI
 from gridfs import AsyncGridFSBucket
 
@@ -121,7 +122,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             startup.on_stop(loop.stop)
         register_check(app, "consumers", _consumers_check(loops), required=False)
 
-    app = FastAPI(title="Alice dataflow", lifespan=starting_in_background(start, settings.service_name))
+    app = FastAPI(
+        title="Alice dataflow",
+        version=APP_VERSION,
+        lifespan=starting_in_background(start, settings.service_name),
+    )
     install_observability(app, settings.service_name)
     app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
     install_error_handlers(app)

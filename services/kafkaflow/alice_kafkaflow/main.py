@@ -6,6 +6,7 @@ from alice_common.host_check import AllowedHostsMiddleware
 from alice_common.internal_auth import internal_token_guard
 from alice_common.observability import install_observability, register_check
 from alice_common.startup import Startup, starting_in_background
+from alice_common.version import APP_VERSION
 from fastapi import Depends, FastAPI
 from prometheus_client import REGISTRY
 
@@ -44,7 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         register_check(app, "kafka", clients.kafka_check(producer))
         register_check(app, "snapshot", _snapshot_check(poller))
 
-    app = FastAPI(title="Alice kafkaflow", lifespan=starting_in_background(start, settings.service_name))
+    app = FastAPI(
+        title="Alice kafkaflow",
+        version=APP_VERSION,
+        lifespan=starting_in_background(start, settings.service_name),
+    )
     install_observability(app, settings.service_name)
     app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
     install_error_handlers(app)

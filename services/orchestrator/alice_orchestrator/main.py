@@ -18,6 +18,7 @@ from alice_common.kafka.deliveries import RedisDeliveryCounter
 from alice_common.kafka.failures import DeliveryCounter
 from alice_common.observability import install_observability, register_check
 from alice_common.startup import Startup, starting_in_background
+from alice_common.version import APP_VERSION
 from fastapi import FastAPI
 
 from alice_orchestrator.api import install_internal_api
@@ -95,7 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         register_check(app, "consumer", consumer_check, required=False)
 
-    app = FastAPI(title="Alice orchestrator", lifespan=starting_in_background(start, settings.service_name))
+    app = FastAPI(
+        title="Alice orchestrator",
+        version=APP_VERSION,
+        lifespan=starting_in_background(start, settings.service_name),
+    )
     install_observability(app, settings.service_name)
     app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
     install_internal_api(app, settings)

@@ -15,6 +15,7 @@ for d in /sys/fs/cgroup/*/; do mount -o remount,rw,bind "$d" "$d" 2>/dev/null ||
 mount --make-rshared / 2>/dev/null || true   # volume mount propagation, as kind's node does
 [[ -s /etc/machine-id ]] || tr -d - </proc/sys/kernel/random/uuid >/etc/machine-id
 sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
+# shellcheck source=tools/cluster/node/pki.sh  # installed there by tools/cluster/node/Dockerfile
 [[ -f "$PKI/ca.crt" ]] || source /usr/local/lib/alice-node/pki.sh
 
 # The node reports the host's CPUs and memory as capacity; reserve the difference to the container's

@@ -5,9 +5,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KAFKA_VERSION = "4.1.1"
-FERRETDB_VERSION = "v1.18.0"
-WEAVIATE_VERSION = "v1.35.2"
+from devstack.versions import PINS
+
+# The pins live in the repository's versions.env (devstack/versions.py reads it).
+KAFKA_VERSION = PINS["KAFKA_VERSION"]
+FERRETDB_VERSION = PINS["FERRETDB_VERSION"]
+WEAVIATE_VERSION = PINS["WEAVIATE_VERSION"]
 
 TOOL_DIR = Path(__file__).resolve().parent.parent  # tools/devstack
 REPO_ROOT = TOOL_DIR.parent.parent

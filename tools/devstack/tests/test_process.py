@@ -8,7 +8,7 @@ from pathlib import Path
 
 from devstack import process
 from devstack.components import kafka_cluster_id
-from devstack.config import Config, Ports
+from devstack.config import KAFKA_VERSION, Config, Ports
 from devstack.health import kafka_api_versions, redis_ping, tcp_open
 from devstack.testing import free_port
 
@@ -72,7 +72,7 @@ def test_ports_and_dirs_follow_the_environment(monkeypatch, tmp_path):
     assert cfg.ports.kafka == 19092 and Ports().redis == 6379
     assert cfg.service_env()["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:19092"
     assert cfg.log_file("kafka") == tmp_path / "state" / "logs" / "kafka.log"
-    assert cfg.kafka_home == tmp_path / "cache" / "kafka-4.1.1"
+    assert cfg.kafka_home == tmp_path / "cache" / f"kafka-{KAFKA_VERSION}"
 
 
 def test_kafka_cluster_id_is_a_kafka_uuid():

@@ -10,17 +10,14 @@ Fixtures:
   second_devstack function: a devstack of the test's own (state dir, free ports):
                  `second_devstack("start", "mongodb")`, to stop and start its servers at will
 
-Where the servers come from, in this order (infra.py):
+Where the servers come from (infra.py):
   1. environment variables, each one on its own: ALICE_TEST_KAFKA (bootstrap servers),
      ALICE_TEST_REDIS_URL, ALICE_TEST_MONGODB_URL, ALICE_TEST_WEAVIATE_URL,
      ALICE_TEST_WEAVIATE_GRPC_PORT (default 50051);
-  2. testcontainers, when a Docker engine answers AND holds every image they run (a daemon without
-     registry access cannot pull them, and each test would then fail on the pull);
-  3. the native stack: `devstack up --infra` when it is not up yet; what a test session started is
-     stopped again by the last test session that ends (leases.py: sessions running in parallel
-     share it).
-ALICE_TEST_INFRA=native|docker forces one of the last two. The choice and its reason are printed in
-pytest's header.
+  2. for the others, the native stack: `devstack up --infra` when it is not up yet; what a test
+     session started is stopped again by the last test session that ends (leases.py: sessions
+     running in parallel share it).
+Where they came from is printed in pytest's header.
 
 When a session ends it deletes the topics and databases it provably owns (testdata.py): its own
 prefix and database, and the names `unique_name` handed out in this process.

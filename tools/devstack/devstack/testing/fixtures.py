@@ -10,30 +10,18 @@ from devstack.testing.infra import (
     ENV_KEYS,
     Infra,
     addresses_from_env,
-    choose_infra,
     credentials_from_env,
-    docker_infra,
     native_infra,
     weaviate_grpc_port_from_env,
 )
 from devstack.testing.processes import PrivateRedis, SecondDevstack, ServiceProcess, service_env
 from devstack.testing.testdata import remove_owned, unique_name
 
-_CHOICE: tuple[str, str] | None = None
-
-
-def _infra_choice() -> tuple[str, str]:
-    global _CHOICE
-    if _CHOICE is None:
-        _CHOICE = choose_infra()
-    return _CHOICE
-
 
 def pytest_report_header(config: pytest.Config) -> str:
     if len(addresses_from_env()) == len(ENV_KEYS):
         return "infrastructure: from ALICE_TEST_* environment variables"
-    kind, why = _infra_choice()
-    return f"infrastructure: {kind} ({why})"
+    return "infrastructure: the native stack (devstack), started when it is not up"
 
 
 @pytest.fixture(scope="session")
@@ -50,10 +38,9 @@ def infra(request: pytest.FixtureRequest) -> Iterator[Infra]:
         with _visible_output(request):
             _remove_session_data(found)
         return
-    provider = docker_infra if _infra_choice()[0] == "docker" else native_infra
     resources = contextlib.ExitStack()
     with _visible_output(request):
-        found = resources.enter_context(provider())
+        found = resources.enter_context(native_infra())
     merged = found.__dict__ | from_env
     if from_env:
         merged["source"] = f"env+{found.source}"
@@ -65,9 +52,8 @@ def infra(request: pytest.FixtureRequest) -> Iterator[Infra]:
         yield session
     finally:
         with _visible_output(request):
-            # Throwaway containers go with their data; shared servers keep only others' data.
-            if found.source != "docker":
-                _remove_session_data(session)
+            # The servers are shared: only this session's data goes.
+            _remove_session_data(session)
             resources.close()
 
 

@@ -1,9 +1,8 @@
-"""Which servers the tests use: addresses from the environment, throwaway containers, or the shared
-native stack (see the package docstring for the order), and the `Infra` that describes them."""
+"""Which servers the tests use: addresses from the environment, or the shared native stack (see the
+package docstring), and the `Infra` that describes them."""
 
 import contextlib
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ class Infra:
     mongodb_url: str
     weaviate_url: str
     weaviate_grpc_port: int
-    source: str  # "env" | "docker" | "native" (or a mix, e.g. "env+native")
+    source: str  # "env" | "native" | "env+native"
     weaviate_api_key: str | None = None
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     # The services' own secrets (no defaults in code): the native stack's, else random per session.
@@ -76,50 +75,6 @@ def weaviate_grpc_port_from_env() -> int:
     return int(os.environ.get("ALICE_TEST_WEAVIATE_GRPC_PORT") or 50051)
 
 
-# The images docker_infra runs (testcontainers also starts its own "ryuk" reaper image).
-DOCKER_INFRA_IMAGES = (
-    "redis:7",
-    "confluentinc/cp-kafka:7.6.0",
-    "mongo:7",
-    "semitechnologies/weaviate:1.35.2",
-    "testcontainers/ryuk:0.8.1",
-)
-
-
-def docker_available() -> bool:
-    try:
-        result = subprocess.run(["docker", "info"], capture_output=True, timeout=15)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
-
-
-def docker_images_missing(images: tuple[str, ...] = DOCKER_INFRA_IMAGES) -> list[str]:
-    """Which of `images` the Docker engine does not hold (pulling is not tried: it may hang)."""
-    missing = []
-    for image in images:
-        try:
-            found = subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=15)
-        except (OSError, subprocess.TimeoutExpired):
-            return list(images)
-        if found.returncode != 0:
-            missing.append(image)
-    return missing
-
-
-def choose_infra() -> tuple[str, str]:
-    """("docker" | "native", why): what the `infra` fixture uses unless every address comes from env."""
-    choice = os.environ.get("ALICE_TEST_INFRA", "")
-    if choice in ("docker", "native"):
-        return choice, "ALICE_TEST_INFRA"
-    if not docker_available():
-        return "native", "no Docker engine answers"
-    missing = docker_images_missing()
-    if missing:
-        return "native", f"Docker answers but lacks {', '.join(missing)} (no registry to pull from)"
-    return "docker", "Docker answers and holds every image"
-
-
 def _key_unless_anonymous(weaviate_url: str, key: str) -> str | None:
     """A shared Weaviate that code from before issue 23 started takes no API key (and refuses one):
     use it without, and say how to secure it, instead of failing every Weaviate test."""
@@ -153,31 +108,4 @@ def native_infra() -> Iterator[Infra]:
             jwt_secret=secrets["JWT_SECRET"],
             internal_token=secrets["ALICE_INTERNAL_TOKEN"],
             source="native",
-        )
-
-
-@contextlib.contextmanager
-def docker_infra() -> Iterator[Infra]:
-    """Throwaway containers for the session (needs a Docker engine; not available on every machine)."""
-    import warnings
-
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module="testcontainers")
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.mongodb import MongoDbContainer
-    from testcontainers.redis import RedisContainer
-    from testcontainers.weaviate import WeaviateContainer
-
-    with contextlib.ExitStack() as stack:
-        redis = stack.enter_context(RedisContainer("redis:7"))
-        kafka = stack.enter_context(KafkaContainer().with_kraft())
-        mongo = stack.enter_context(MongoDbContainer("mongo:7"))
-        weaviate = stack.enter_context(WeaviateContainer("semitechnologies/weaviate:1.35.2"))
-        redis_host = redis.get_container_host_ip()
-        yield Infra(
-            kafka_bootstrap_servers=kafka.get_bootstrap_server(),
-            redis_url=f"redis://{redis_host}:{redis.get_exposed_port(6379)}/0",
-            mongodb_url=mongo.get_connection_url(),
-            weaviate_url=f"http://{weaviate.get_http_host()}:{weaviate.get_http_port()}",
-            weaviate_grpc_port=weaviate.get_grpc_port(),
-            source="docker",
         )
