@@ -184,8 +184,9 @@ def test_dataflow_scales_on_kafka_lag_within_the_partitions(full_variant) -> Non
     (scaled,) = full_variant.of_kind("ScaledObject")
     assert scaled["spec"]["scaleTargetRef"]["name"] == "dataflow"
     full_variant.get("Deployment", "dataflow")
-    (trigger,) = scaled["spec"]["triggers"]
-    assert trigger["type"] == "kafka"
+    # Both of its consumer groups with a backlog worth scaling for: messages and documents.
+    found = {(t["type"], t["metadata"]["consumerGroup"]) for t in scaled["spec"]["triggers"]}
+    assert found == {("kafka", "dataflow"), ("kafka", "dataflow-documents")}
     partitions = int(full_variant.get("ConfigMap", "alice-config")["data"]["KAFKA_TOPIC_PARTITIONS"])
     assert 1 <= scaled["spec"]["minReplicaCount"] < scaled["spec"]["maxReplicaCount"] <= partitions
     # One autoscaler per Deployment: KEDA owns the dataflow's.
