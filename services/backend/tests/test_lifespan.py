@@ -2,19 +2,11 @@
 (alice_common.lifecycle), as every step's client is stopped, last first."""
 
 import alice_backend.main as backend_main
-import pytest
 from alice_backend.main import create_app
 from alice_backend.settings import Settings
 from alice_common import clients
-from alice_common.startup import wait_started
 
-
-class Recorded:
-    def __init__(self, name: str, stopped: list[str]) -> None:
-        self.name, self.stopped = name, stopped
-
-    async def stop(self) -> None:
-        self.stopped.append(self.name)
+from tests.support.lifespan import assert_start_fails, failing, record_the_producer
 
 
 async def test_a_start_failing_after_the_producer_started_still_stops_the_producer(monkeypatch):
@@ -23,17 +15,8 @@ async def test_a_start_failing_after_the_producer_started_still_stops_the_produc
     async def no_topics(*_args) -> list[str]:
         return []
 
-    async def started_producer(_settings):
-        return Recorded("producer", stopped)
-
-    def broken_redis(_settings):
-        raise RuntimeError("the Redis client cannot be built")
-
     monkeypatch.setattr(backend_main, "ensure_topics", no_topics)
-    monkeypatch.setattr(clients, "started_kafka_producer", started_producer)
-    monkeypatch.setattr(clients, "redis_client", broken_redis)
-    app = create_app(Settings())
-    async with app.router.lifespan_context(app):
-        with pytest.raises(RuntimeError, match="the Redis client cannot be built"):
-            await wait_started(app, timeout_s=10)
+    record_the_producer(monkeypatch, stopped)
+    monkeypatch.setattr(clients, "redis_client", failing("the Redis client cannot be built"))
+    await assert_start_fails(create_app(Settings()), "the Redis client cannot be built")
     assert stopped == ["producer"]

@@ -2,36 +2,15 @@
 (alice_common.lifecycle)."""
 
 import alice_kafkaflow.main as kafkaflow_main
-import pytest
-from alice_common import clients
-from alice_common.startup import wait_started
 from alice_kafkaflow.main import create_app
 from alice_kafkaflow.settings import Settings
 
-
-class Recorded:
-    def __init__(self, name: str, stopped: list[str]) -> None:
-        self.name, self.stopped = name, stopped
-
-    async def stop(self) -> None:
-        self.stopped.append(self.name)
-
-
-class BrokenPoller:
-    def __init__(self, _settings) -> None:
-        raise RuntimeError("the poller cannot be built")
+from tests.support.lifespan import assert_start_fails, failing, record_the_producer
 
 
 async def test_a_start_failing_after_the_producer_started_still_stops_it(monkeypatch):
     stopped: list[str] = []
-
-    async def started_producer(_settings):
-        return Recorded("producer", stopped)
-
-    monkeypatch.setattr(clients, "started_kafka_producer", started_producer)
-    monkeypatch.setattr(kafkaflow_main, "KafkaPoller", BrokenPoller)
-    app = create_app(Settings())
-    async with app.router.lifespan_context(app):
-        with pytest.raises(RuntimeError, match="the poller cannot be built"):
-            await wait_started(app, timeout_s=10)
+    record_the_producer(monkeypatch, stopped)
+    monkeypatch.setattr(kafkaflow_main, "KafkaPoller", failing("the poller cannot be built"))
+    await assert_start_fails(create_app(Settings()), "the poller cannot be built")
     assert stopped == ["producer"]
