@@ -122,7 +122,8 @@ class Config:
 
     @property
     def llama_server_bin(self) -> Path:
-        return self.cache_dir / f"llama-server-{engine_source().version}" / "llama-server"
+        # "-generic": built without -march=native (provision.LLAMA_CPP_CPU_FLAGS)
+        return self.cache_dir / f"llama-server-{engine_source().version}-generic" / "llama-server"
 
     def service_env(self) -> dict[str, str]:
         """Addresses and credentials of the infrastructure, in the services' setting names (each

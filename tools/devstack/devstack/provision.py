@@ -142,9 +142,13 @@ def ensure_weaviate(cfg: Config) -> Path:
 
 
 # Only llama-server, linked statically so the cached binary stands alone (the build tree is deleted);
-# no network at build time (no curl, no prebuilt web UI download). The CPU flags are the wheel's:
-# llama.cpp's defaults plus CMAKE_ARGS, which the llama-cpp-python build honours too.
+# no network at build time (no curl, no prebuilt web UI download). The CPU flags are the wheel's
+# (pyproject.toml, [tool.uv.extra-build-variables]): no -march=native, whose AMX kernels crashed
+# generation on a VM that lists AMX; llama.cpp then builds for AVX2/FMA/F16C, which also keeps a
+# cached build usable on another machine. CMAKE_ARGS from the environment comes last.
+LLAMA_CPP_CPU_FLAGS = ["-DGGML_NATIVE=OFF"]
 LLAMA_SERVER_CMAKE_FLAGS = [
+    *LLAMA_CPP_CPU_FLAGS,
     "-DCMAKE_BUILD_TYPE=Release",
     "-DBUILD_SHARED_LIBS=OFF",
     "-DLLAMA_CURL=OFF",
