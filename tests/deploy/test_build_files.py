@@ -130,7 +130,6 @@ def test_only_the_orchestrator_builder_has_compilers() -> None:
     found = stages(PYTHON_DOCKERFILE)
     for name, stage in found.items():
         assert bool(COMPILERS.search(stage.split("\n", 1)[1])) == (name == "deps-orchestrator"), name
-    assert "-DGGML_NATIVE=OFF" in found["deps-orchestrator"]
 
 
 def test_dockerignore_keeps_the_context_small() -> None:
