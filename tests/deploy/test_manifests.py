@@ -30,10 +30,10 @@ PLAN_FOLDERS = [
 ]  # fmt: skip
 EXTRA_FOLDERS = [
     "namespace", "kafkaflow", "policies", "autoscaling", "cert-manager", "monitoring", "backup", "istio",
-    "vpa",
+    "vpa", "canary",
 ]  # fmt: skip
 # The folders that are kustomize Components: added by the prod overlay, left out by the dev one.
-COMPONENT_FOLDERS = ["hpa", "autoscaling", "cert-manager", "monitoring", "backup", "istio", "vpa"]
+COMPONENT_FOLDERS = ["hpa", "autoscaling", "cert-manager", "monitoring", "backup", "istio", "vpa", "canary"]
 OPTIONAL_COMPONENTS = {"istio"}  # needs Istio in the cluster: not even prod adds it
 APPLY_EXTENSIONS = {".yaml", ".yml", ".json"}  # what `kubectl apply -f <dir>` reads
 FOLDER_KUSTOMIZATION = "Kustomization"  # no extension: `kubectl apply -f <dir>` skips it
@@ -118,6 +118,8 @@ def test_istio_component_validates_and_renders_on_top_of_prod(k8s_copy: Path, re
         ("PrometheusRule", ["spec", "groups", 0, "rules", 0, "for"], "five minutes"),
         ("ClusterIssuer", ["spec", "acme", "server"], "http://insecure"),
         ("VerticalPodAutoscaler", ["spec", "updatePolicy", "updateMode"], "off"),
+        ("Rollout", ["spec", "workloadRef", "scaleDown"], 3),
+        ("AnalysisTemplate", ["spec", "metrics", 0, "failureLimit"], [1]),
     ],
 )
 def test_crd_schemas_reject_invalid_objects(rendered, kind, path, bad_value) -> None:
@@ -175,7 +177,10 @@ def objects_of(paths: list[Path]) -> list[str]:
 def test_kubectl_applies_exactly_what_the_folder_kustomization_lists(k8s_copy: Path, folder: str) -> None:
     kustomization = yaml.safe_load((k8s_copy / folder / FOLDER_KUSTOMIZATION).read_text())
     assert kustomization["kind"] == ("Component" if folder in COMPONENT_FOLDERS else "Kustomization")
-    assert set(kustomization) == {"apiVersion", "kind", "resources"}
+    # Only k8s/canary patches: it points the HPAs and VPAs at its Rollouts (the runbook says how by hand).
+    assert set(kustomization) == {"apiVersion", "kind", "resources"} | (
+        {"patches"} if folder == "canary" else set()
+    )
     listed = [k8s_copy / folder / name for name in kustomization["resources"]]
     assert sorted(listed) == applicable_files(k8s_copy / folder)
     assert objects_kubectl_reads(k8s_copy / folder) == objects_of(listed)

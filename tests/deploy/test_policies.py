@@ -166,12 +166,25 @@ def test_spot_tolerations_only_where_interruptions_are_safe(variant) -> None:
         assert "cloud.google.com/gke-spot" not in pod_spec(workload).get("nodeSelector", {})
 
 
+def scaler_of(variant, deployment: str) -> dict:
+    """What scales a Deployment's pods: the Rollout that runs them under canary releases
+    (k8s/canary), else the Deployment itself."""
+    for rollout in variant.of_kind("Rollout"):
+        if rollout["spec"]["workloadRef"] == {
+            **rollout["spec"]["workloadRef"],
+            "kind": "Deployment",
+            "name": deployment,
+        }:
+            return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": name_of(rollout)}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment}
+
+
 def test_hpas_equal_the_plan(full_variant) -> None:
     hpas = {name_of(h): h for h in full_variant.of_kind("HorizontalPodAutoscaler")}
     assert set(hpas) == set(PLAN_HPAS)
     for name, (target, low, high, utilization) in PLAN_HPAS.items():
         spec = hpas[name]["spec"]
-        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": target}
+        assert spec["scaleTargetRef"] == scaler_of(full_variant, target)
         assert (spec["minReplicas"], spec["maxReplicas"]) == (low, high)
         found = {
             m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in spec["metrics"]
@@ -219,19 +232,19 @@ def test_every_long_running_alice_workload_has_a_vpa_that_only_recommends(full_v
     """docs/operations.md, "Right-sizing": VPA in Off mode for every Deployment and StatefulSet of
     Alice (recommendations only; the HPAs keep scaling on CPU without a second controller)."""
     vpas = {name_of(v): v for v in full_variant.of_kind("VerticalPodAutoscaler")}
-    targets = {
-        (w["kind"], name_of(w))
+    targets = [
+        scaler_of(full_variant, name_of(w)) if w["kind"] == "Deployment" else
+        {"apiVersion": "apps/v1", "kind": w["kind"], "name": name_of(w)}
         for w in full_variant.workloads()
         if w["kind"] in {"Deployment", "StatefulSet"}
         and w["metadata"]["labels"].get("app.kubernetes.io/part-of") == "alice"
         and name_of(w) != "kafka-exporter"  # the monitoring Component's third-party exporter
-    }
-    assert {
-        (v["spec"]["targetRef"]["kind"], v["spec"]["targetRef"]["name"]) for v in vpas.values()
-    } == targets
+    ]  # fmt: skip
+    found = [v["spec"]["targetRef"] for v in vpas.values()]
+    assert sorted(found, key=str) == sorted(targets, key=str)
+    assert {t["kind"] for t in found} == {"Deployment", "StatefulSet", "Rollout"}
     for name, vpa in vpas.items():
         assert vpa["spec"]["updatePolicy"] == {"updateMode": "Off"}, name
-        assert vpa["spec"]["targetRef"]["apiVersion"] == "apps/v1", name
 
 
 def test_dev_runs_one_replica_of_everything_without_operators(rendered) -> None:

@@ -10,7 +10,7 @@
 #   tools/cluster/cluster.sh load-offline  (re)build the offline third-party images and load them
 #                                          (no registry: see docs/operations.md)
 #   tools/cluster/cluster.sh addons [NAME...]  (re)apply add-ons (coredns local-path metrics-server keda
-#                                          monitoring vpa)
+#                                          monitoring vpa rollouts)
 #   tools/cluster/cluster.sh kubeconfig    print the path of the cluster's kubeconfig
 # Settings: ALICE_CLUSTER_CPUS (default 1.5), ALICE_CLUSTER_MEMORY (default 8g), ALICE_CLUSTER_API_PORT
 # (default 16443, on 127.0.0.1), ALICE_CLUSTER_ENGINE=auto|built|kind (auto: kind where it works).
@@ -122,6 +122,7 @@ ADDON_IMAGES=(
   "alice-cluster/prometheus:$PROMETHEUS_VERSION" "alice-cluster/alertmanager:$ALERTMANAGER_VERSION"
   "alice-cluster/kube-state-metrics:$KUBE_STATE_METRICS_VERSION"
   alice-offline/debian:bookworm "alice-cluster/vpa-recommender:$VPA_VERSION"
+  "alice-cluster/argo-rollouts:$ARGO_ROLLOUTS_VERSION"
 )
 addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached upstream files, apply, wait
   local build="$WORK/addons" d
@@ -135,6 +136,7 @@ addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached up
   cp -r "$CLUSTER_CACHE/manifests/kube-state-metrics-$KUBE_STATE_METRICS_VERSION/standard" \
     "$build/monitoring/upstream/kube-state-metrics"
   cp -r "$CLUSTER_CACHE/manifests/vpa-$VPA_VERSION" "$build/vpa/upstream"
+  cp -r "$CLUSTER_CACHE/manifests/argo-rollouts-$ARGO_ROLLOUTS_VERSION" "$build/rollouts/upstream"
   # The images the provisioning built, named here only (versions.env has the versions).
   printf 'images:\n  - {name: alice-cluster/coredns, newTag: %s}\n' "$COREDNS_VERSION" >>"$build/coredns/kustomization.yaml"
   printf 'images:\n  - {name: rancher/local-path-provisioner, newName: alice-cluster/local-path-provisioner, newTag: %s}\n' \
@@ -165,6 +167,8 @@ addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached up
   } >>"$build/monitoring/kustomization.yaml"
   printf 'images:\n  - {name: registry.k8s.io/autoscaling/vpa-recommender, newName: alice-cluster/vpa-recommender, newTag: %s}\n' \
     "$VPA_VERSION" >>"$build/vpa/kustomization.yaml"
+  printf 'images:\n  - {name: quay.io/argoproj/argo-rollouts, newName: alice-cluster/argo-rollouts, newTag: %s}\n' \
+    "$ARGO_ROLLOUTS_VERSION" >>"$build/rollouts/kustomization.yaml"
   say "CRDs the prod overlay uses: prometheus-operator $PROMETHEUS_OPERATOR_VERSION, cert-manager $CERT_MANAGER_VERSION"
   kc apply --server-side --force-conflicts \
     -f "$CLUSTER_CACHE/manifests/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/prometheus-operator-crd" \
@@ -189,6 +193,7 @@ addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached up
         wait_until 120 "the operator's StatefulSets" kc -n monitoring get statefulset prometheus-prometheus alertmanager-alertmanager
         kc -n monitoring rollout status statefulset/prometheus-prometheus statefulset/alertmanager-alertmanager --timeout=300s ;;
       vpa) kc -n kube-system rollout status deploy/vpa-recommender --timeout=300s ;;
+      rollouts) kc -n argo-rollouts rollout status deploy/argo-rollouts --timeout=300s ;;
     esac >/dev/null
   done
 }
@@ -219,7 +224,7 @@ up_built() {
   wait_until 180 "the API server" kc get --raw /readyz
   wait_until 180 "the node Ready" kc wait --for=condition=Ready "node/$NODE" --timeout=5s
   load_missing "$PAUSE_IMAGE" "${ADDON_IMAGES[@]}"
-  addons coredns local-path metrics-server keda monitoring vpa
+  addons coredns local-path metrics-server keda monitoring vpa rollouts
   # skaffold loads images into a kind-* context with `kind load docker-image`: our stand-in.
   if ! command -v kind >/dev/null; then ln -sf "$PWD/tools/cluster/kind" "$HOME/.local/bin/kind"; fi
 }
@@ -234,7 +239,7 @@ up_kind() {
   # kind brings CoreDNS and local-path; the other add-ons run the images provisioned here.
   tools/cluster/provision.sh --addons-only
   kind load docker-image --name "$NAME" "${ADDON_IMAGES[@]}"
-  addons metrics-server keda monitoring vpa
+  addons metrics-server keda monitoring vpa rollouts
 }
 
 case "${1:-}" in

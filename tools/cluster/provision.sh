@@ -2,7 +2,7 @@
 # Provisions everything `tools/cluster/cluster.sh up` needs, once, cached under $ALICE_CACHE_DIR/cluster:
 # binaries built from their Go modules (Kubernetes, etcd, CoreDNS, local-path-provisioner,
 # metrics-server, KEDA, the Prometheus Operator, Prometheus, Alertmanager, kube-state-metrics, the VPA
-# recommender), the pause binary, the add-ons' upstream manifests and CRDs copied out of the
+# recommender, Argo Rollouts), the pause binary, the add-ons' upstream manifests and CRDs copied out of the
 # module zips; then the node image and the add-on images in the local Docker daemon.
 # Idempotent: a second run checks and returns in seconds. Go build caches are private and deleted.
 set -euo pipefail
@@ -43,6 +43,8 @@ manifests() {
   copy_out github.com/cert-manager/cert-manager "$CERT_MANAGER_VERSION" "cert-manager-$CERT_MANAGER_VERSION" deploy/crds
   copy_out k8s.io/autoscaler/vertical-pod-autoscaler "$VPA_VERSION" "vpa-$VPA_VERSION" \
     deploy/vpa-v1-crd-gen.yaml deploy/vpa-rbac.yaml deploy/recommender-deployment.yaml
+  GOTOOLCHAIN="$ARGO_ROLLOUTS_GO" copy_out github.com/argoproj/argo-rollouts "$ARGO_ROLLOUTS_VERSION" \
+    "argo-rollouts-$ARGO_ROLLOUTS_VERSION" manifests/crds manifests/base manifests/role manifests/cluster-install
 }
 if [[ "${1:-}" == --manifests-only ]]; then manifests; exit 0; fi
 manifests
@@ -85,6 +87,8 @@ addon coredns github.com/coredns/coredns "$COREDNS_VERSION" .
 addon local-path-provisioner github.com/rancher/local-path-provisioner "$LOCAL_PATH_VERSION" .
 addon metrics-server sigs.k8s.io/metrics-server "$METRICS_SERVER_VERSION" ./cmd/metrics-server
 addon vpa-recommender k8s.io/autoscaler/vertical-pod-autoscaler "$VPA_VERSION" ./pkg/recommender
+GOTOOLCHAIN="$ARGO_ROLLOUTS_GO" addon argo-rollouts github.com/argoproj/argo-rollouts "$ARGO_ROLLOUTS_VERSION" \
+  ./cmd/rollouts-controller "-X github.com/argoproj/argo-rollouts/utils/version.version=$ARGO_ROLLOUTS_VERSION"
 keda="$CLUSTER_BIN/keda-$KEDA_VERSION"
 if [[ ! -x "$keda/keda" ]]; then
   say "KEDA $KEDA_VERSION: operator, metrics API server, admission webhooks (the longest add-on, ~5-10 min)"
@@ -174,7 +178,7 @@ if [[ $node == yes ]]; then
 fi
 mkdir -p "$work/renamed"
 for pair in "coredns:$COREDNS_VERSION" "local-path-provisioner:$LOCAL_PATH_VERSION" "metrics-server:$METRICS_SERVER_VERSION" \
-  "vpa-recommender:$VPA_VERSION"; do
+  "vpa-recommender:$VPA_VERSION" "argo-rollouts:$ARGO_ROLLOUTS_VERSION"; do
   cp "$CLUSTER_BIN/${pair%%:*}-${pair#*:}" "$work/renamed/${pair%%:*}"
   scratch_image "alice-cluster/$pair" "$work/renamed/${pair%%:*}"
 done

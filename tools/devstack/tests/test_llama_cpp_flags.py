@@ -21,7 +21,8 @@ def wheel_cmake_args() -> list[str]:
 
 def test_every_llama_cpp_build_turns_native_cpu_tuning_off() -> None:
     assert "-DGGML_NATIVE=OFF" in provision.LLAMA_CPP_CPU_FLAGS
-    for name, flags in {"the wheel": wheel_cmake_args(), "llama-server": provision.LLAMA_SERVER_CMAKE_FLAGS}.items():
+    builds = {"the wheel": wheel_cmake_args(), "llama-server": provision.LLAMA_SERVER_CMAKE_FLAGS}
+    for name, flags in builds.items():
         assert set(provision.LLAMA_CPP_CPU_FLAGS) <= set(flags), f"{name}: {flags}"
 
 
