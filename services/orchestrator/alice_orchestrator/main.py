@@ -129,6 +129,7 @@ def chat_requests_consumer(
         options=ConsumeOptions(
             max_concurrency=settings.chat_concurrency,
             max_attempts=settings.chat_max_attempts,
+            unavailable_give_up_s=settings.chat_unavailable_give_up_s,
             max_solo_crashes=settings.chat_max_solo_crashes,
             consumer_config={
                 "session_timeout_ms": settings.chat_consumer_session_timeout_ms,

@@ -17,6 +17,10 @@ class Settings(AliceSettings, EmbeddingSettings):
     # Conversations handled at once by one replica (key-ordered: one at a time per conversation).
     chat_concurrency: int = Field(8, ge=1)
     chat_max_attempts: int = Field(7, ge=1)
+    # How long a request may wait for an unreachable model endpoint (ModelUnavailable spends no
+    # attempt) before it is dead-lettered and its reply ends `generation_failed`: longer than a
+    # canary release with a broken endpoint lives before it is aborted (docs/kafka.md).
+    chat_unavailable_give_up_s: float = Field(120.0, ge=0)
     # A request that was in flight when its orchestrator died runs alone next time; once it has
     # crashed the orchestrator while alone this many times it is dead-lettered and the user told
     # `generation_failed` (docs/kafka.md, "Crash attribution": why 5).

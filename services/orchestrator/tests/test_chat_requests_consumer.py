@@ -12,6 +12,7 @@ from alice_common.events import ChatCompleted, ChatRequested
 from alice_common.kafka import HEADER_ATTEMPTS, HEADER_ERROR_TYPE, HEADER_GROUP
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
 from alice_orchestrator.main import chat_requests_consumer
+from alice_orchestrator.providers.base import ModelUnavailable
 from alice_orchestrator.settings import Settings
 
 REQUEST = ChatRequested(conversation_id="c1", user_id="u1", message_id="m1", reply_id="r1", content="hi")
@@ -32,11 +33,14 @@ def record(value: bytes | None) -> ConsumerRecord:
     )  # fmt: skip
 
 
-def consumer(handled: list, dead: list, producer: RecordingProducer):
-    settings = Settings(kafka_topic_prefix="p.")
+def consumer(handled: list, dead: list, producer: RecordingProducer, failures=(), **settings_values):
+    settings = Settings(kafka_topic_prefix="p.", **settings_values)
     handler = ChatHandler(settings, store=None, redis=None, provider=None, publish=None)
+    pending = list(failures)
 
     async def handle(request: ChatRequested) -> None:  # the chat path itself is tested elsewhere
+        if pending:
+            raise pending.pop(0)
         handled.append(request)
 
     async def on_dead_letter(got: ConsumerRecord, exc: BaseException) -> None:
@@ -79,3 +83,26 @@ async def test_a_poison_request_is_dead_lettered_at_once_as_an_invalid_request(v
     assert headers[HEADER_ERROR_TYPE] == b"InvalidRequest"
     assert headers[HEADER_ATTEMPTS] == b"1"
     assert headers[HEADER_GROUP] == b"p.orchestrator"
+
+
+async def test_an_unreachable_model_makes_the_request_wait_without_spending_attempts():
+    handled, dead, producer = [], [], RecordingProducer()
+    down = [ModelUnavailable("LLM endpoint unreachable: ConnectError")] * 2
+    loop = consumer(handled, dead, producer, down, chat_max_attempts=1, chat_unavailable_give_up_s=45)
+    assert loop.options.unavailable_give_up_s == 45
+    await asyncio.wait_for(loop._handle_with_retries(record(REQUEST.to_bytes())), 10)
+    assert handled == [REQUEST] and dead == [] and producer.sent == []
+
+
+async def test_an_unreachable_model_fails_the_request_once_the_give_up_time_has_passed():
+    handled, dead, producer = [], [], RecordingProducer()
+    down = [ModelUnavailable("LLM endpoint unreachable: ConnectError")] * 100
+    loop = consumer(handled, dead, producer, down, chat_unavailable_give_up_s=0)
+    await asyncio.wait_for(loop._handle_with_retries(record(REQUEST.to_bytes())), 5)
+    assert handled == [] and [type(exc) for exc in dead] == [ModelUnavailable]  # ends generation_failed
+    ((topic, _, headers),) = producer.sent
+    assert (topic, headers[HEADER_ERROR_TYPE], headers[HEADER_ATTEMPTS]) == (
+        "p.chat.requests.dlq",
+        b"ModelUnavailable",
+        b"1",
+    )

@@ -1,8 +1,10 @@
 import json
+import socket
 
 import httpx
 import pytest
-from alice_orchestrator.providers.base import ProviderError
+from alice_common.kafka.failures import Unavailable
+from alice_orchestrator.providers.base import ModelUnavailable, ProviderError
 from alice_orchestrator.providers.openai_compat import OpenAICompatProvider, sse_data
 
 
@@ -88,3 +90,44 @@ async def test_unreachable_endpoint_is_a_provider_error():
     provider = OpenAICompatProvider("http://llm.test/v1", "m", transport=httpx.MockTransport(refuse))
     with pytest.raises(ProviderError, match="unreachable"):
         await collect(provider.stream([], max_tokens=1, temperature=0))
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nobody listens on: bound, then closed."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_a_refused_connection_makes_the_model_unavailable_not_the_request_failed():
+    provider = OpenAICompatProvider(f"http://127.0.0.1:{closed_port()}/v1", "m")
+    with pytest.raises(ModelUnavailable, match="unreachable: ConnectError") as raised:
+        await collect(provider.stream([], max_tokens=1, temperature=0))
+    assert isinstance(raised.value, Unavailable) and isinstance(raised.value, ProviderError)
+    await provider.close()
+
+
+async def test_a_503_answer_is_unavailable_but_other_error_answers_are_not():
+    with pytest.raises(ModelUnavailable, match="503"):
+        await collect(provider_answering("Loading model", status=503).stream([], max_tokens=1, temperature=0))
+    for status in (500, 502, 429, 400):
+        with pytest.raises(ProviderError, match=str(status)) as raised:
+            await collect(provider_answering("boom", status=status).stream([], max_tokens=1, temperature=0))
+        assert not isinstance(raised.value, Unavailable)
+
+
+async def test_a_stream_that_breaks_after_the_answer_is_not_unavailable():
+    class BreaksMidStream(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            yield chunk("Hel").encode()
+            raise httpx.ReadError("connection reset")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=BreaksMidStream(), headers={"content-type": "text/event-stream"})
+
+    provider = OpenAICompatProvider("http://llm.test/v1", "m", transport=httpx.MockTransport(handler))
+    deltas = []
+    with pytest.raises(ProviderError, match="ReadError") as raised:
+        async for delta in provider.stream([], max_tokens=5, temperature=0):
+            deltas.append(delta)
+    assert deltas == ["Hel"] and not isinstance(raised.value, Unavailable)

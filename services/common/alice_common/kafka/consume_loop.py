@@ -24,6 +24,7 @@ from alice_common.kafka.failures import (
     DeliveryCounter,
     DeliveryLimitExceeded,
     PermanentError,
+    Unavailable,
     UndecodableEvent,
     backoff_s,
 )
@@ -66,6 +67,11 @@ class ConsumeLoop:
       retried up to `max_attempts` times, pausing `retry_backoff_s` doubling up to
       `retry_max_backoff_s`, with jitter; then the record goes to `<topic>.dlq` with the error in
       its headers, `on_dead_letter(record, exc)` is awaited, and the record counts as finished.
+    - A handler that raises `Unavailable` (a dependency of this replica cannot be reached) is
+      retried with the same pauses without spending an attempt, until `unavailable_give_up_s` has
+      passed since its first `Unavailable` failure; then it is dead-lettered as above. Meanwhile
+      its key waits and its partition's commits stop at it: a stop or revoke gives it back
+      uncommitted, so a healthy replica handles it.
     - With a `delivery_counter`, deliveries are counted outside the process: a record that was in
       flight when the process died is a suspect and runs alone (`kafka/isolation.py`: every loop
       of the process shares `isolation_gate`); one that crashed the process while alone
@@ -358,7 +364,10 @@ class ConsumeLoop:
                 await self._dead_letter(record, exc, 1)
                 return
             call = partial(self.handler, event, record)
-        for attempt in range(1, self.options.max_attempts + 1):
+        attempt = runs = 0  # attempts spent (an `Unavailable` failure spends none); handler runs
+        unavailable_since: float | None = None  # first `Unavailable` failure of this delivery
+        while True:
+            runs += 1
             started = time.perf_counter()
             try:
                 await call()
@@ -366,16 +375,30 @@ class ConsumeLoop:
                 metrics.HANDLER_DURATION.labels(*self._labels).observe(time.perf_counter() - started)
                 metrics.FAILED.labels(*self._labels).inc()
                 permanent = isinstance(exc, PermanentError)
-                log.warning(
-                    "handler failed (attempt %d/%d%s) at %s[%d]@%d: %s: %s",
-                    attempt, self.options.max_attempts, ", permanent" if permanent else "",
-                    record.topic, record.partition, record.offset, type(exc).__name__, exc,
-                )  # fmt: skip
-                if permanent or attempt == self.options.max_attempts:
-                    await self._dead_letter(record, exc, attempt)
+                if isinstance(exc, Unavailable) and not permanent:
+                    metrics.UNAVAILABLE.labels(*self._labels).inc()
+                    if unavailable_since is None:
+                        unavailable_since = time.monotonic()
+                    waited = time.monotonic() - unavailable_since
+                    give_up = waited >= self.options.unavailable_give_up_s
+                    log.warning(
+                        "handler unavailable (%.0f s of %.0f s, attempt not counted) at %s[%d]@%d: %s: %s",
+                        waited, self.options.unavailable_give_up_s,
+                        record.topic, record.partition, record.offset, type(exc).__name__, exc,
+                    )  # fmt: skip
+                else:
+                    attempt += 1
+                    give_up = permanent or attempt >= self.options.max_attempts
+                    log.warning(
+                        "handler failed (attempt %d/%d%s) at %s[%d]@%d: %s: %s",
+                        attempt, self.options.max_attempts, ", permanent" if permanent else "",
+                        record.topic, record.partition, record.offset, type(exc).__name__, exc,
+                    )  # fmt: skip
+                if give_up:
+                    await self._dead_letter(record, exc, runs)
                     return
                 await asyncio.sleep(
-                    backoff_s(attempt, self.options.retry_backoff_s, self.options.retry_max_backoff_s)
+                    backoff_s(runs, self.options.retry_backoff_s, self.options.retry_max_backoff_s)
                 )
             else:
                 metrics.HANDLER_DURATION.labels(*self._labels).observe(time.perf_counter() - started)

@@ -3,6 +3,10 @@
 - `PermanentError` (and its subclasses: an undecodable event, a request that is invalid or not
   the sender's, a corrupt document): retrying cannot help, so the record goes to `<topic>.dlq` at
   once.
+- `Unavailable`: a dependency this replica needs (its model endpoint) cannot be reached; the
+  record is not at fault. Retried with the same backoff without spending an attempt, until it
+  has been unavailable for `unavailable_give_up_s`: a replica that cannot do the work holds it
+  (uncommitted) until it recovers or is stopped, when another replica takes the record over.
 - Anything else is presumed transient (a MongoDB election, a Redis or Kafka restart) and retried
   with exponential backoff and jitter (`backoff_s`), long enough to ride out a restart.
 - A record whose consumer dies while handling it (out of memory, killed) runs no `except`
@@ -21,6 +25,13 @@ from alice_common.kafka.isolation import Deliveries
 
 class PermanentError(Exception):
     """The record can never be handled; retrying is pointless."""
+
+
+class Unavailable(Exception):
+    """A dependency this replica needs cannot be reached; the record is not at fault.
+
+    Retried without spending one of `max_attempts`, until `unavailable_give_up_s` has passed
+    since the record's first `Unavailable` failure (docs/kafka.md, "Failure policy")."""
 
 
 class UndecodableEvent(PermanentError):

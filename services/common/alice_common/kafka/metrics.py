@@ -8,6 +8,11 @@ PROCESSED = Counter("alice_kafka_records_processed_total", "Records whose handle
 FAILED = Counter(
     "alice_kafka_record_failures_total", "Handler attempts that raised (each retry counts)", LABELS
 )
+UNAVAILABLE = Counter(
+    "alice_kafka_records_unavailable_total",
+    "Handler attempts that raised Unavailable (a dependency unreachable); also counted in failures",
+    LABELS,
+)
 DEAD_LETTERED = Counter(
     "alice_kafka_records_dead_lettered_total", "Records published to the dead-letter topic", LABELS
 )

@@ -12,6 +12,8 @@ class ConsumeOptions:
     max_attempts: int = 7
     retry_backoff_s: float = 0.5
     retry_max_backoff_s: float = 15.0
+    # How long a record may keep failing with `Unavailable` (free retries) before it is dead-lettered.
+    unavailable_give_up_s: float = 120.0
     max_solo_crashes: int = 3
     drain_timeout_s: float = 10.0
     revoke_timeout_s: float = 5.0
@@ -21,6 +23,8 @@ class ConsumeOptions:
     consumer_config: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.unavailable_give_up_s < 0:
+            raise ValueError("unavailable_give_up_s must be ≥ 0")
         if (
             min(
                 self.max_concurrency,

@@ -13,6 +13,8 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from alice_common.kafka.failures import Unavailable
+
 ChatMessage = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
 # Place in line while waiting for a model instance (1 = next), 0 once generating.
 OnQueue = Callable[[int], Awaitable[None]]
@@ -20,6 +22,12 @@ OnQueue = Callable[[int], Awaitable[None]]
 
 class ProviderError(RuntimeError):
     """The model could not produce a reply (unreachable endpoint, bad response, ...)."""
+
+
+class ModelUnavailable(ProviderError, Unavailable):
+    """The model endpoint could not be reached before it produced anything (connection refused,
+    name not resolved, 503 while it loads): the request is not at fault, so the consume loop
+    retries it without spending attempts, and a stop hands it to another replica (docs/kafka.md)."""
 
 
 @dataclass

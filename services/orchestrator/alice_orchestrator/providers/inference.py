@@ -13,6 +13,8 @@ provider (`local.py`) did beyond plain generation:
   when every slot is busy, and chores (titles) go after replies (`InstanceQueue`).
 A stop closes the HTTP stream; the server cancels the slot's task when its client goes away. A
 server that dies mid-reply fails the attempt; the retry resets the reply stream and starts over.
+One that cannot be reached at all (restarting, refusing connections, 503 while loading the model)
+raises `ModelUnavailable` (openai_compat.py): the request waits, spending no attempt.
 """
 
 import asyncio
@@ -20,7 +22,7 @@ import time
 
 import httpx
 
-from alice_orchestrator.providers.base import Generation, GenerationRequest, ProviderError
+from alice_orchestrator.providers.base import Generation, GenerationRequest, ModelUnavailable
 from alice_orchestrator.providers.instance_queue import InstanceQueue
 from alice_orchestrator.providers.local import (
     REPEAT_PENALTY,
@@ -93,7 +95,9 @@ class InferenceProvider(OpenAICompatProvider):
                 break
             except (httpx.HTTPError, ValueError) as exc:
                 if time.monotonic() > deadline:
-                    raise ProviderError(f"inference service at {self.server_url} not ready: {exc}") from exc
+                    raise ModelUnavailable(
+                        f"inference service at {self.server_url} not ready: {exc}"
+                    ) from exc
                 await asyncio.sleep(0.5)
         self.slots = max(1, int(props.get("total_slots") or 1))
         self._line = InstanceQueue(list(range(self.slots)))

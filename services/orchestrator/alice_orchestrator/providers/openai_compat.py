@@ -15,9 +15,19 @@ from alice_orchestrator.providers.base import (
     ChatProvider,
     Generation,
     GenerationRequest,
+    ModelUnavailable,
     ProviderError,
     estimate_tokens,
 )
+
+# The connection to the endpoint could not be made (refused, name not resolved, no answer to the
+# connect, a base URL no client can use): the endpoint is unreachable, the request not at fault.
+# A connection that breaks or times out after it was made is not among them: the endpoint took
+# the request, and a request that crashes the server must keep its bounded attempts.
+UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol)
+# "Service Unavailable": what llama-server answers while it loads its model, and proxies while
+# no backend is up.
+UNAVAILABLE_STATUS = 503
 
 
 async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -76,11 +86,14 @@ class OpenAICompatProvider(ChatProvider):
         started = time.perf_counter()
         usage = None
         completion_chunks = 0
+        answered = False
         try:
             async with self._client.stream("POST", "/chat/completions", json=body) as response:
+                answered = True
                 if response.status_code >= 400:
                     detail = (await response.aread()).decode(errors="replace")[:300]
-                    raise ProviderError(f"LLM endpoint answered {response.status_code}: {detail}")
+                    error = ModelUnavailable if response.status_code == UNAVAILABLE_STATUS else ProviderError
+                    raise error(f"LLM endpoint answered {response.status_code}: {detail}")
                 async for payload in sse_data(response.aiter_lines()):
                     if payload.strip() == "[DONE]":
                         break
@@ -99,7 +112,9 @@ class OpenAICompatProvider(ChatProvider):
                                 generation.ttft_ms = (time.perf_counter() - started) * 1000
                             yield delta
         except httpx.HTTPError as exc:
-            raise ProviderError(f"LLM endpoint unreachable: {type(exc).__name__}: {exc}") from exc
+            if not answered and isinstance(exc, UNREACHABLE):
+                raise ModelUnavailable(f"LLM endpoint unreachable: {type(exc).__name__}: {exc}") from exc
+            raise ProviderError(f"LLM endpoint failed: {type(exc).__name__}: {exc}") from exc
         finally:
             if usage:
                 generation.prompt_tokens = int(usage.get("prompt_tokens") or 0)
