@@ -8,6 +8,8 @@ from alice_common.kafka import metrics as kafka_metrics
 from alice_orchestrator import metrics as orchestrator_metrics
 from prometheus_client import REGISTRY
 
+from tests.support.deploy_lib import REPO, kustomize
+
 RELEASED = {"backend": "alice-canary-http", "orchestrator": "alice-canary-consumer"}
 
 
@@ -68,3 +70,35 @@ def test_the_autoscalers_scale_the_rollouts(full_variant) -> None:
             "kind": "Rollout",
             "name": name,
         }
+
+
+def test_the_cluster_tests_release_with_the_users_queries_and_thresholds(full_variant) -> None:
+    """tests/cluster/canary shortens the pauses and the analysis interval and window and runs two
+    replicas; everything else is what users deploy."""
+    tested = {(o["kind"], o["metadata"]["name"]): o for o in kustomize(REPO / "tests/cluster/canary")}
+    assert set(tested) == {
+        (o["kind"], o["metadata"]["name"])
+        for o in full_variant.objects
+        if o["kind"] in {"Rollout", "AnalysisTemplate"}
+    }
+    numbers = re.compile(r"^\d+[smh]?$")
+    for (kind, name), obj in tested.items():
+        users = full_variant.get(kind, name)
+        differences = list(differing(users, obj))
+        assert differences, (kind, name)
+        for path, theirs, ours in differences:
+            assert numbers.match(str(theirs)) and numbers.match(str(ours)), (kind, name, path, theirs, ours)
+
+
+def differing(a, b, path: str = ""):
+    """(path, a's value, b's value) for each leaf where a and b differ (the test namespace aside)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a.keys() | b.keys():
+            if key in ("namespace", "labels"):
+                continue
+            yield from differing(a.get(key), b.get(key), f"{path}/{key}")
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from differing(x, y, f"{path}/{i}")
+    elif a != b:
+        yield path, a, b
