@@ -14,13 +14,15 @@ Runs after the other tests of the deployment (conftest.py): it hands the two Dep
 Rollouts, and gives them back at the end."""
 
 import asyncio
+import re
+import shlex
 import time
 
 import httpx
 import pytest
 
 from tests.support import chaos
-from tests.support.kube import ROOT, Deployment, Kube, ready, run
+from tests.support.kube import CONTEXT, ROOT, Deployment, Kube, ready, run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -36,6 +38,20 @@ spec:
   ports: [{name: http, port: 8000, targetPort: 8000}]
 """
 BAD_SETTINGS = ("LLM_PROVIDER=openai", "LLM_BASE_URL=http://llm:8000/v1")
+
+
+def runbook(kube: Kube, starts: str, *replace: tuple[str, str]) -> str:
+    """Runs the command of docs/operations.md's release steps that starts with `starts`, as written
+    (after the replacements), with the cluster's context; returns its output."""
+    text = (ROOT / "docs/operations.md").read_text()
+    block = re.search(r"### Releasing: canary.*?```bash\n(.*?)```", text, re.S)
+    assert block, "no release steps in docs/operations.md"
+    commands = [line.split("  #", 1)[0].strip() for line in block.group(1).splitlines()]
+    (command,) = [c for c in commands if c.startswith(starts)]
+    for old, new in replace:
+        command = command.replace(old, new)
+    argv = shlex.split(command)
+    return run([argv[0], "--context", CONTEXT, *argv[1:]], kube.env, 120).stdout
 
 
 def rollout(kube: Kube, name: str) -> dict:
@@ -147,8 +163,9 @@ async def test_a_bad_orchestrator_release_is_aborted_and_no_user_sees_it(
         # Every pod back on the stable version before anything else is done.
         only_stable = lambda: {template_hash(p) for p in live_pods(kube, "orchestrator")} == {stable}  # noqa: E731
         await asyncio.to_thread(kube.wait_for, "only stable orchestrator pods", only_stable, 300)
-        # The operator's fix: the Deployment back to the version that runs.
-        await asyncio.to_thread(kube, "rollout", "undo", "deployment/orchestrator")
+        assert "Failed" in await asyncio.to_thread(runbook, kube, "kubectl -n alice get analysisrun")
+        # The operator's fix, as the runbook says: the Deployment back to the version that runs.
+        await asyncio.to_thread(runbook, kube, "kubectl -n alice rollout undo deployment/orchestrator")
         await asyncio.to_thread(wait_healthy, kube, "orchestrator")
 
     outcome, stored = await chat_through(deployed, "canary-bad", bad_release)
@@ -184,7 +201,13 @@ async def test_a_good_release_of_both_goes_10_50_100_and_is_promoted(
             await asyncio.to_thread(
                 run, ["tools/cluster/cluster.sh", "tag", current, released[name]], kube.env, 120
             )
-            await asyncio.to_thread(kube, "set", "image", f"deployment/{name}", f"{name}={released[name]}")
+            await asyncio.to_thread(
+                runbook,
+                kube,
+                "kubectl -n alice set image deployment/orchestrator",
+                ("alice/orchestrator:0.2.0", released[name]),
+                ("orchestrator", name),
+            )
         deadline = time.monotonic() + 900
         while not all(await asyncio.to_thread(promoted, n) for n in RELEASED):
             assert time.monotonic() < deadline, {n: log.seen for n, log in logs.items()}
