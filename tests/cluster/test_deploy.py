@@ -124,6 +124,8 @@ def test_the_prod_overlay_passes_a_server_side_dry_run_with_its_crds(deployed: D
         "PrometheusRule",
         "ClusterIssuer",
         "HorizontalPodAutoscaler",
+        "Rollout",
+        "AnalysisTemplate",
     } <= kinds
     docs = [doc.strip("\n") + "\n" for doc in rendered.split("\n---\n") if "kind:" in doc]
     namespace = next(doc for doc in docs if "\nkind: Namespace\n" in f"\n{doc}")
