@@ -48,7 +48,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # The alerts are induced right after the deploy checks, before tests that provoke errors, slow
     # requests or restarts of their own: a leftover alert would have to end first (up to the rules'
     # 5-minute windows), since each must be seen to fire because of what the test does.
-    order = {"test_deploy.py": 0, "test_monitoring.py": 1, "test_runbook_by_folder.py": 3}
+    # The canary releases hand the backend's and the orchestrator's pods to Rollouts for a while:
+    # after the tests that act on those Deployments.
+    order = {
+        "test_deploy.py": 0,
+        "test_monitoring.py": 1,
+        "test_canary.py": 2.5,
+        "test_runbook_by_folder.py": 3,
+    }
     positions = [items.index(item) for item in ours]
     ordered = sorted(ours, key=lambda item: order.get(item.path.name, 2))
     for position, item in zip(positions, ordered, strict=True):
