@@ -20,12 +20,12 @@ import pytest
 import yaml
 from alice_common.reply_stream import DONE
 
+from tests.support import pdfmaker
 from tests.support.stack import (
     UNTHROTTLED,
     UNTHROTTLED_UPLOADS,
     Stack,
     isolation,
-    load_pdfmaker,
     new_conversation,
     register,
     send,
@@ -36,7 +36,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 HEALTH_BUDGET_S = 1.0
-pdfmaker = load_pdfmaker()
 
 
 def k8s_memory_limit(service: str) -> int:

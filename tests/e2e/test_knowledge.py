@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support import pdfmaker
 from tests.support.stack import (
     UNTHROTTLED,
     UNTHROTTLED_SEARCH,
@@ -21,13 +22,11 @@ from tests.support.stack import (
     Stack,
     ask,
     isolation,
-    load_pdfmaker,
     register,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
-pdfmaker = load_pdfmaker()
 
 PDF_FACTS = [
     "Varnholm island survey, 2026.",

@@ -5,7 +5,6 @@ Uploads are done the way the backend does them: the blob into GridFS `uploads`, 
 """
 
 import asyncio
-import importlib.util
 import time
 import uuid
 from pathlib import Path
@@ -21,13 +20,12 @@ from devstack.testing import ServiceProcess, service_env, unique_name
 from gridfs import GridFSBucket
 from pymongo import MongoClient
 
+from tests.support import pdfmaker
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TOKEN = "dataflow-test-token-long-enough-to-be-a-secret"
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("pdfmaker", ROOT / "services/dataflow/tests/pdfmaker.py")
-pdfmaker = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pdfmaker)
 
 LIGHTHOUSE = [
     "Field notes from the northern coast survey.",

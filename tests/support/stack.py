@@ -4,7 +4,6 @@ dependency order, and client helpers for the public API, reply streams and chat 
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from types import ModuleType
 
 import httpx
 import redis.asyncio as aioredis
@@ -104,14 +102,6 @@ class Stack:
     def stop(self) -> None:
         for process in reversed(self.processes.values()):
             process.stop()
-
-
-def load_pdfmaker() -> ModuleType:
-    """The dataflow tests' PDF builder (a file in another service's tests, not a package)."""
-    spec = importlib.util.spec_from_file_location("pdfmaker", ROOT / "services/dataflow/tests/pdfmaker.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def grant_admin(backend: ServiceProcess, email: str) -> None:

@@ -1,15 +1,11 @@
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
 from alice_dataflow.extract import DocumentError, extract_text, kind_of, normalize_whitespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-_spec = importlib.util.spec_from_file_location("pdfmaker", Path(__file__).with_name("pdfmaker.py"))
-pdfmaker = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pdfmaker)
+from tests.support import pdfmaker
 
 
 def test_markdown_and_text_come_through_with_tidy_whitespace():

@@ -2,7 +2,6 @@
 user can read, and the dataflow process itself does not grow with the document."""
 
 import asyncio
-import importlib.util
 import json
 import resource
 import subprocess
@@ -15,9 +14,7 @@ import pytest
 from alice_dataflow.extract import DocumentError
 from alice_dataflow.sandbox import MIB, Job, Limits, Sandbox
 
-_spec = importlib.util.spec_from_file_location("pdfmaker", Path(__file__).with_name("pdfmaker.py"))
-pdfmaker = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pdfmaker)
+from tests.support import pdfmaker
 
 GENEROUS = Limits(memory_budget_bytes=384 * MIB, cpu_s=60, timeout_s=120)
 
