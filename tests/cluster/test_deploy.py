@@ -2,16 +2,12 @@
 the chat flow with the real local model, a document indexed and cited, Pod Security `restricted`
 enforced, and the prod overlay accepted by the real API server (its CRDs installed)."""
 
-import asyncio
 import json
-import time
 
-import httpx
 import pytest
-from alice_common.reply_stream import DONE, TOKEN
 
+from tests.support import smoke
 from tests.support.kube import NAMESPACE, Deployment, Kube, run
-from tests.support.stack import ask, new_conversation, register, send, sse_events
 
 PROBE = "alice-offline/debian:bookworm"
 PRIVILEGED = {"privileged": True}
@@ -29,54 +25,11 @@ def test_a_fresh_deploy_with_the_stores_last_restarts_nothing(deployed: Deployme
 
 
 async def test_sign_up_and_a_reply_streams_and_resumes_after_last_event_id(deployed: Deployment) -> None:
-    async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
-        auth = await register(api, "cluster")
-        conversation = await new_conversation(api, auth)
-        # A reply long enough to span several 50 ms token batches (a short one can fit in 0.3 s).
-        accepted = await send(api, auth, conversation, "Write four sentences about the sea.")
-        url = accepted["stream_url"]
-        arrivals: list[float] = []
-
-        async def on_event(event: dict) -> None:
-            if event["event"] == TOKEN:
-                arrivals.append(time.monotonic())
-
-        first = await sse_events(api, url, auth, stop_after=2, read_timeout_s=300, direct=False)
-        rest = await sse_events(
-            api, url, auth, last_event_id=first[-1]["id"], on_event=on_event, read_timeout_s=300, direct=False
-        )
-        full = await sse_events(api, url, auth, read_timeout_s=300, direct=False)
-    assert first + rest == full
-    kinds = [e["event"] for e in full]
-    assert kinds[-1] == DONE, kinds
-    done = full[-1]["data"]["message"]
-    text = "".join(e["data"]["delta"] for e in full if e["event"] == TOKEN)
-    assert done["status"] == "completed" and done["content"] == text and text.strip()
-    # Streamed through nginx and the port-forward, not delivered in one burst at the end.
-    assert len(arrivals) >= 3 and arrivals[-1] - arrivals[0] > 0.3, kinds
+    await smoke.a_reply_streams_token_by_token_and_resumes(deployed.url, "cluster", direct=False)
 
 
 async def test_an_upload_is_indexed_and_the_answer_cites_it(deployed: Deployment) -> None:
-    fact = "The lighthouse keeper of Varnholm island is named Ingrid Salo."
-    document = f"# Varnholm\n\n{fact}\n\nVarnholm is a small island with one lighthouse.\n".encode()
-    async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
-        auth = await register(api, "cluster-docs")
-        response = await api.post(
-            "/api/documents", headers=auth, files={"file": ("varnholm.md", document, "text/markdown")}
-        )
-        assert response.status_code == 202, response.text
-        document_id = response.json()["document"]["id"]
-        deadline = time.monotonic() + 300
-        while True:
-            status = (await api.get(f"/api/documents/{document_id}", headers=auth)).json()["status"]
-            if status in ("indexed", "failed") or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(1)
-        assert status == "indexed"
-        answer = await ask(api, auth, "Who is the lighthouse keeper of Varnholm island?", direct=False)
-    cited = [s for s in answer["message"]["sources"] if s["document_id"] == document_id]
-    assert cited and cited[0]["filename"] == "varnholm.md", answer["message"]["sources"]
-    assert any("Ingrid Salo" in s["snippet"] for s in cited)
+    await smoke.an_upload_is_indexed_and_the_answer_cites_it(deployed.url, "cluster-docs", direct=False)
 
 
 def test_the_namespace_enforces_restricted_and_every_pod_is_admitted(deployed: Deployment) -> None:

@@ -15,17 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from alice_common.reply_stream import DONE, TOKEN
 
+from tests.support import smoke
 from tests.support.composestack import ALICE_IMAGES, ROOT, Compose, run
 from tests.support.stack import (
     ask,
-    new_conversation,
     new_credentials,
-    register,
     reply_killed_at_first_token,
-    send,
-    sse_events,
 )
 
 pytestmark = [pytest.mark.containers, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -78,51 +74,12 @@ def test_runs_non_root_on_a_read_only_root_and_answers_health(stack: Compose, se
     assert health.status_code == 200
 
 
-async def test_sign_up_and_a_reply_streams_through_nginx_token_by_token(stack: Compose) -> None:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=60) as api:
-        auth = await register(api, "compose")
-        conversation = await new_conversation(api, auth)
-        accepted = await send(api, auth, conversation, "Write three sentences about the sea.")
-        arrivals: list[tuple[float, str]] = []
-
-        async def on_event(event: dict) -> None:
-            arrivals.append((time.monotonic(), event["event"]))
-
-        events = await sse_events(
-            api, accepted["stream_url"], auth, on_event=on_event, read_timeout_s=300, direct=False
-        )
-    kinds = [e["event"] for e in events]
-    assert kinds[-1] == DONE, kinds
-    tokens = [t for t, kind in arrivals if kind == TOKEN]
-    assert len(tokens) >= 5, kinds
-    # Not buffered by nginx: the tokens arrive spread over the generation, not in one burst at the end.
-    assert tokens[-1] - tokens[0] > 0.3, f"all {len(tokens)} tokens within {tokens[-1] - tokens[0]:.3f}s"
-    done = events[-1]["data"]["message"]
-    text = "".join(e["data"]["delta"] for e in events if e["event"] == TOKEN)
-    assert done["status"] == "completed" and done["content"] == text and text.strip()
+async def test_sign_up_and_a_reply_streams_through_nginx_token_by_token_and_resumes(stack: Compose) -> None:
+    await smoke.a_reply_streams_token_by_token_and_resumes(stack.url, "compose", direct=False)
 
 
 async def test_an_upload_is_indexed_and_the_answer_cites_it(stack: Compose) -> None:
-    fact = "The lighthouse keeper of Varnholm island is named Ingrid Salo."
-    document = f"# Varnholm\n\n{fact}\n\nVarnholm is a small island with one lighthouse.\n".encode()
-    async with httpx.AsyncClient(base_url=stack.url, timeout=60) as api:
-        auth = await register(api, "compose-docs")
-        response = await api.post(
-            "/api/documents", headers=auth, files={"file": ("varnholm.md", document, "text/markdown")}
-        )
-        assert response.status_code == 202, response.text
-        document_id = response.json()["document"]["id"]
-        deadline = time.monotonic() + 240
-        while True:
-            status = (await api.get(f"/api/documents/{document_id}", headers=auth)).json()["status"]
-            if status in ("indexed", "failed") or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.5)
-        assert status == "indexed"
-        answer = await ask(api, auth, "Who is the lighthouse keeper of Varnholm island?", direct=False)
-    cited = [s for s in answer["message"]["sources"] if s["document_id"] == document_id]
-    assert cited and cited[0]["filename"] == "varnholm.md", answer["message"]["sources"]
-    assert any("Ingrid Salo" in s["snippet"] for s in cited)
+    await smoke.an_upload_is_indexed_and_the_answer_cites_it(stack.url, "compose-docs", direct=False)
 
 
 def test_browser_chat_flow_against_the_containers(stack: Compose, tmp_path: Path) -> None:
