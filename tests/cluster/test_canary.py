@@ -71,6 +71,17 @@ def wait_healthy(kube: Kube, *names: str, timeout_s: float = 900) -> None:
         kube.wait_for(f"rollout {name} Healthy", lambda n=name: healthy(kube, n), timeout_s, interval_s=3)
 
 
+def latest_analysis(kube: Kube, name: str) -> dict:
+    """The newest AnalysisRun of the Rollout `name`."""
+    runs = [
+        r
+        for r in kube.json("get", "analysisrun")["items"]
+        if any(o["kind"] == "Rollout" and o["name"] == name for o in r["metadata"].get("ownerReferences", []))
+    ]
+    assert runs, f"no AnalysisRun of rollout {name}"
+    return max(runs, key=lambda r: r["metadata"]["creationTimestamp"])
+
+
 def live_pods(kube: Kube, name: str) -> list[dict]:
     return [
         p for p in kube.pods(f"app.kubernetes.io/name={name}") if not p["metadata"].get("deletionTimestamp")
@@ -157,9 +168,10 @@ async def test_a_bad_orchestrator_release_is_aborted_and_no_user_sees_it(
         found = await asyncio.to_thread(kube.wait_for, "the bad release aborted", abort, 900, 3)
         aborted["after_s"] = time.monotonic() - started
         aborted["message"] = found["status"].get("message", "")
-        run_name = found["status"]["canary"]["currentBackgroundAnalysisRunStatus"]["name"]
-        analysis = await asyncio.to_thread(kube.json, "get", "analysisrun", run_name)
-        aborted["analysis"] = {m["name"]: m["phase"] for m in analysis["status"].get("metricResults", [])}
+        analysis = await asyncio.to_thread(latest_analysis, kube, "orchestrator")
+        results = analysis["status"].get("metricResults", [])
+        aborted["analysis"] = {m["name"]: m["phase"] for m in results}
+        aborted["values"] = {m["name"]: [x.get("value") for x in m.get("measurements", [])] for m in results}
         # Every pod back on the stable version before anything else is done.
         only_stable = lambda: {template_hash(p) for p in live_pods(kube, "orchestrator")} == {stable}  # noqa: E731
         await asyncio.to_thread(kube.wait_for, "only stable orchestrator pods", only_stable, 300)
@@ -173,7 +185,7 @@ async def test_a_bad_orchestrator_release_is_aborted_and_no_user_sees_it(
     report = chaos.verdict(outcome, found)
     print(
         f"\ncanary, bad release: aborted after {aborted.get('after_s', 0):.0f} s "
-        f"({aborted.get('analysis')}); {report}"
+        f"({aborted.get('analysis')}, measured {aborted.get('values')}); {report}"
     )
     assert aborted["analysis"].get("error-rate") == "Failed", aborted
     assert rollout(kube, "orchestrator")["status"]["stableRS"] == stable
@@ -209,7 +221,7 @@ async def test_a_good_release_of_both_goes_10_50_100_and_is_promoted(
                 ("orchestrator", name),
             )
         deadline = time.monotonic() + 900
-        while not all(await asyncio.to_thread(promoted, n) for n in RELEASED):
+        while not all([await asyncio.to_thread(promoted, n) for n in RELEASED]):
             assert time.monotonic() < deadline, {n: log.seen for n, log in logs.items()}
             await asyncio.sleep(3)
 
