@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.support import chaos
-from tests.support.kube import CONTEXT, ROOT, Deployment, Kube, ready, run
+from tests.support.kube import CONTEXT, ROOT, Deployment, Kube, live_pods, ready, run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -80,12 +80,6 @@ def latest_analysis(kube: Kube, name: str) -> dict:
     ]
     assert runs, f"no AnalysisRun of rollout {name}"
     return max(runs, key=lambda r: r["metadata"]["creationTimestamp"])
-
-
-def live_pods(kube: Kube, name: str) -> list[dict]:
-    return [
-        p for p in kube.pods(f"app.kubernetes.io/name={name}") if not p["metadata"].get("deletionTimestamp")
-    ]
 
 
 def template_hash(pod: dict) -> str | None:

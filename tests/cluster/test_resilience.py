@@ -13,7 +13,7 @@ from alice_common import topics
 from alice_common.reply_stream import DONE, RESET, TOKEN
 
 from tests.support import chaos
-from tests.support.kube import Deployment, Kube, ready, run
+from tests.support.kube import Deployment, Kube, live_pods, ready, run
 from tests.support.stack import (
     ask,
     new_conversation,
@@ -27,12 +27,6 @@ from tests.support.stack import (
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 NODE = "alice-control-plane"  # tools/cluster's node container (kind names its node the same)
-
-
-def live_pods(kube: Kube, name: str) -> list[dict]:
-    return [
-        p for p in kube.pods(f"app.kubernetes.io/name={name}") if not p["metadata"].get("deletionTimestamp")
-    ]
 
 
 def one_pod(kube: Kube, name: str) -> dict:

@@ -110,6 +110,13 @@ class Kube:
             time.sleep(interval_s)
 
 
+def live_pods(kube: Kube, name: str) -> list[dict]:
+    """The pods of the workload `name` that are not being deleted."""
+    return [
+        p for p in kube.pods(f"app.kubernetes.io/name={name}") if not p["metadata"].get("deletionTimestamp")
+    ]
+
+
 def ready(pod: dict) -> bool:
     if pod["metadata"].get("deletionTimestamp"):
         return False
