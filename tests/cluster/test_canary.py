@@ -23,6 +23,7 @@ import pytest
 
 from tests.support import chaos
 from tests.support.kube import CONTEXT, ROOT, Deployment, Kube, live_pods, ready, run
+from tests.support.runbook import commands as runbook_commands
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -41,13 +42,10 @@ BAD_SETTINGS = ("LLM_PROVIDER=openai", "LLM_BASE_URL=http://llm:8000/v1")
 
 
 def runbook(kube: Kube, starts: str, *replace: tuple[str, str]) -> str:
-    """Runs the command of docs/operations.md's release steps that starts with `starts`, as written
-    (after the replacements: regular expressions), with the cluster's context; returns its output."""
-    text = (ROOT / "docs/operations.md").read_text()
-    block = re.search(r"### Releasing: canary.*?```bash\n(.*?)```", text, re.S)
-    assert block, "no release steps in docs/operations.md"
-    commands = [line.split("  #", 1)[0].strip() for line in block.group(1).splitlines()]
-    (command,) = [c for c in commands if c.startswith(starts)]
+    """Runs the command of docs/operations.md's release steps that starts with `starts`, as
+    written (after the replacements: regular expressions), with the cluster's context; returns
+    its output."""
+    (command,) = [c for c in runbook_commands("Releasing: canary") if c.startswith(starts)]
     for old, new in replace:
         command = re.sub(old, new, command)
     argv = shlex.split(command)

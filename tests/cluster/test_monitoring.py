@@ -28,6 +28,7 @@ import pytest
 import yaml
 from alice_common import topics
 
+from tests.support import runbook
 from tests.support.kube import CONTEXT, NAMESPACE, ROOT, Deployment, Kube, ready, run
 from tests.support.stack import new_credentials
 
@@ -401,18 +402,11 @@ def test_each_alert_fires_and_resolves_in_alertmanager(deployed: Deployment, req
 # --- the runbook ---------------------------------------------------------------------------------
 
 
-def runbook_block(title: str) -> str:
-    doc = (ROOT / "docs/operations.md").read_text()
-    section = doc.split(f"### {title}\n", 1)[1]
-    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
-
-
 def test_how_to_see_alerts_as_written(deployed: Deployment) -> None:
     kube = deployed.kube
-    block = runbook_block("How to see alerts")
     outputs = []
-    for line in [line for line in block.splitlines() if line.startswith("kubectl ")]:
-        result = run(["bash", "-c", line.split("  #")[0]], kube.env, 120)
+    for line in runbook.commands("How to see alerts"):
+        result = run(["bash", "-c", line], kube.env, 120)
         outputs.append(result.stdout)
     alerts, rules, targets = (json.loads(o) for o in outputs)
     assert isinstance(alerts, list)

@@ -13,7 +13,6 @@ copied unchanged. So the test checks the runbook itself: the order, that each fo
 own, the labels and names the waits select, and that everything comes up Ready."""
 
 import json
-import re
 import shlex
 import shutil
 from pathlib import Path
@@ -21,24 +20,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support import runbook
 from tests.support.kube import CONTEXT, NAMESPACE, ROOT, SERVICES, WORKLOADS, Deployment, Kube, run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 STATEFULSETS = {"kafka", "mongodb", "weaviate"}
 READY = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/ready').read().decode())"
-RUNBOOK_HEADING = "### Production, folder by folder"
+RUNBOOK_HEADING = "Production, folder by folder"
 # Cluster-scoped objects the runbook creates, removed again at the end.
 CLUSTER_SCOPED = [("clusterissuer", "letsencrypt-prod")]
-
-
-def runbook_commands() -> list[str]:
-    """The commands of the runbook's code block, comments dropped."""
-    text = (ROOT / "docs/operations.md").read_text()
-    block = re.search(re.escape(RUNBOOK_HEADING) + r".*?```bash\n(.*?)```", text, re.S)
-    assert block, f"no bash block under {RUNBOOK_HEADING!r} in docs/operations.md"
-    commands = (line.split("#", 1)[0].strip() for line in block.group(1).splitlines())
-    return [command for command in commands if command]
 
 
 def source_folders() -> dict[tuple[str, str], str]:
@@ -84,7 +75,7 @@ def test_folder_by_folder_runbook_deploys_alice(deployed: Deployment, tmp_path: 
     kube = deployed.kube
     release_images(deployed)
     kube.delete_namespace()  # skaffold's deployment: the runbook deploys into the same namespace
-    commands = runbook_commands()
+    commands = runbook.commands(RUNBOOK_HEADING)
     assert commands[1] == "k8s/secrets/generate-dev-secrets.sh", commands[:2]
     run(["k8s/secrets/generate-dev-secrets.sh"], kube.env, 60)
     fitted_copy(kube, tmp_path)
