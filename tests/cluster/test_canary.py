@@ -56,12 +56,14 @@ def rollout(kube: Kube, name: str) -> dict:
     return kube.json("get", "rollout", name)
 
 
+def is_healthy(found: dict) -> bool:
+    status = found.get("status", {})
+    return status.get("phase") == "Healthy" and status.get("availableReplicas") == found["spec"]["replicas"]
+
+
 def healthy(kube: Kube, name: str) -> dict | None:
     found = rollout(kube, name)
-    status = found.get("status", {})
-    if status.get("phase") == "Healthy" and status.get("availableReplicas") == found["spec"]["replicas"]:
-        return found
-    return None
+    return found if is_healthy(found) else None
 
 
 def wait_healthy(kube: Kube, *names: str, timeout_s: float = 900) -> None:
@@ -219,11 +221,12 @@ async def test_a_good_release_of_both_goes_10_50_100_and_is_promoted(
             await asyncio.sleep(3)
 
     def promoted(name: str) -> bool:
-        status = logs[name].record().get("status", {})
+        found = logs[name].record()
+        status = found.get("status", {})
         return (
             len(logs[name].seen) > 1
             and status.get("stableRS") == status.get("currentPodHash")
-            and bool(healthy(kube, name))
+            and is_healthy(found)
         )
 
     outcome, stored = await chat_through(deployed, "canary-good", good_release)
