@@ -135,10 +135,6 @@ class ServedModels(BaseModel):
 
     models: list[ModelInfo] = Field(min_length=1)
 
-    @property
-    def default(self) -> ModelInfo:
-        return next((m for m in self.models if m.default), self.models[0])
-
     def get(self, name: str) -> ModelInfo | None:
         return next((m for m in self.models if m.model == name), None)
 
