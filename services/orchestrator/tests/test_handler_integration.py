@@ -388,7 +388,7 @@ async def test_a_request_naming_a_second_model_is_answered_and_announced_by_it(d
 
         served.provider.stream = spy
     req = request(unique_name, model="second")
-    await ChatHandler.handle(handler, req)
+    await handler.handle(req)
 
     done = (await events(redis, req.reply_id))[-1][1]["message"]
     # The second model's own reply length (5), not the default's (LLM_MAX_TOKENS=12).
