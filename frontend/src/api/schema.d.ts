@@ -389,6 +389,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Models */
+        get: operations["list_models_api_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -1229,6 +1246,37 @@ export type components = {
             reply_id: string;
             /** Stream Url */
             stream_url: string;
+        };
+        /** ServedModel */
+        ServedModel: {
+            /**
+             * Id
+             * @description the model's name: what `/v1/chat/completions` takes as `model`
+             */
+            id: string;
+            /**
+             * Default
+             * @description the model a reply is generated with when none is chosen
+             */
+            default: boolean;
+            /**
+             * Context Tokens
+             * @description the model's context window, in tokens
+             */
+            context_tokens: number;
+            /**
+             * Max Tokens Limit
+             * @description the longest reply a request may ask for, in tokens
+             */
+            max_tokens_limit: number;
+        };
+        /** ServedModelList */
+        ServedModelList: {
+            /**
+             * Items
+             * @description the default model first
+             */
+            items: components["schemas"]["ServedModel"][];
         };
         /** ServiceNode */
         ServiceNode: {
@@ -3575,6 +3623,53 @@ export interface operations {
             };
             /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_models_api_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServedModelList"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -42,8 +42,8 @@ class AppContext:
     conversation_owners: OwnershipCache = field(default_factory=OwnershipCache)
     # user id -> settings.memory_enabled, so a send needs no MongoDB read.
     memory_settings: TtlCache = field(default_factory=TtlCache)
-    # The orchestrator's model and limits for /v1 (GET /internal/models).
-    served_model: TtlCache = field(default_factory=lambda: TtlCache(ttl_s=10.0, max_entries=1))
+    # The orchestrator's models and their limits, for /v1 and /api/models (GET /internal/models).
+    served_models: TtlCache = field(default_factory=lambda: TtlCache(ttl_s=10.0, max_entries=1))
     access_tokens: TokenVerifier = field(init=False)
     idempotency: IdempotencyStore = field(init=False)
 

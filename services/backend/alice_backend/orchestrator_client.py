@@ -1,6 +1,6 @@
 """The orchestrator's internal API (`/internal/...`), one typed method per endpoint."""
 
-from alice_common.wire import Conversation, ConversationPage, MessagePage, ModelInfo, ReplyRef
+from alice_common.wire import Conversation, ConversationPage, MessagePage, ReplyRef, ServedModels
 
 from alice_backend.internal_client import InternalClient, seg
 
@@ -44,5 +44,5 @@ class OrchestratorClient(InternalClient):
     async def get_reply(self, user_id: str, reply_id: str) -> ReplyRef:
         return await self.get_as(ReplyRef, "GET", f"/internal/replies/{seg(reply_id)}", user_id=user_id)
 
-    async def served_model(self) -> ModelInfo:
-        return await self.get_as(ModelInfo, "GET", "/internal/models")
+    async def served_models(self) -> ServedModels:
+        return await self.get_as(ServedModels, "GET", "/internal/models")

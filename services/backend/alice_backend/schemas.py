@@ -134,3 +134,17 @@ class ApiKeyCreated(BaseModel):
 
 class ApiKeyList(BaseModel):
     items: list[ApiKey]
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+class ServedModel(BaseModel):
+    id: str = Field(description="the model's name: what `/v1/chat/completions` takes as `model`")
+    default: bool = Field(description="the model a reply is generated with when none is chosen")
+    context_tokens: int = Field(description="the model's context window, in tokens")
+    max_tokens_limit: int = Field(description="the longest reply a request may ask for, in tokens")
+
+
+class ServedModelList(BaseModel):
+    items: list[ServedModel] = Field(description="the default model first")

@@ -23,6 +23,7 @@ from alice_common.wire import (
     ModelInfo,
     ReplyRef,
     SearchResults,
+    ServedModels,
     StoredDocument,
 )
 from devstack.testing import unique_name
@@ -71,11 +72,20 @@ class FakeOrchestrator:
             self.calls.append(("GET", cid))
             return owned(cid, user_id)
 
-        @app.get("/internal/models", response_model=ModelInfo)
-        async def models() -> ModelInfo:
-            return ModelInfo(
-                model="test-model", context_tokens=2048, default_max_tokens=64, max_tokens_limit=100
+        @app.get("/internal/models", response_model=ServedModels)
+        async def models() -> ServedModels:
+            default = ModelInfo(
+                model="test-model",
+                context_tokens=2048,
+                default_max_tokens=64,
+                max_tokens_limit=100,
+                default=True,
             )
+            # One LLM_MODELS entry, with larger limits than the default's.
+            second = ModelInfo(
+                model="org/second-model", context_tokens=8192, default_max_tokens=256, max_tokens_limit=4096
+            )
+            return ServedModels(models=[default, second])
 
         @app.get("/internal/replies/{rid}", response_model=ReplyRef)
         async def reply(rid: str, user_id: str) -> ReplyRef:

@@ -51,10 +51,40 @@ def done(content: str, **extra) -> tuple[str, dict]:
 
 
 async def test_models_lists_what_the_orchestrator_serves(sdk):
-    assert [m.id async for m in sdk.models.list()] == ["test-model"]
+    assert [m.id async for m in sdk.models.list()] == ["test-model", "org/second-model"]
     assert (await sdk.models.retrieve("test-model")).owned_by == "alice"
+    assert (await sdk.models.retrieve("org/second-model")).id == "org/second-model"
     with pytest.raises(openai.NotFoundError):
         await sdk.models.retrieve("gpt-4")
+
+
+async def test_the_app_lists_the_same_models_with_the_default_marked(backend, user):
+    response = await backend.client.get("/api/models", headers=backend.bearer(user["auth"]))
+    assert response.status_code == 200
+    assert response.json() == {
+        "items": [
+            {"id": "test-model", "default": True, "context_tokens": 2048, "max_tokens_limit": 100},
+            {"id": "org/second-model", "default": False, "context_tokens": 8192, "max_tokens_limit": 4096},
+        ]
+    }
+    assert (await backend.client.get("/api/models")).status_code == 401
+
+
+async def test_a_completion_for_another_model_names_it_in_the_event_within_its_own_limits(
+    backend, sdk, redis, user
+):
+    # 200 tokens: over the default model's limit (100), within the second model's (4096).
+    call = asyncio.create_task(
+        sdk.chat.completions.create(model="org/second-model", messages=MESSAGES, max_tokens=200)
+    )
+    reply_id = await play_orchestrator(redis, user["id"], [done("Hi", model="org/second-model")])
+    assert (await call).model == "org/second-model"
+    events = [parse_event(record.value) for record in await backend.published_chat_requests()]
+    request = next(e for e in events if isinstance(e, ChatRequested) and e.reply_id == reply_id)
+    assert request.model == "org/second-model" and request.completion.max_tokens == 200
+    with pytest.raises(openai.BadRequestError) as caught:
+        await sdk.chat.completions.create(model="org/second-model", messages=MESSAGES, max_tokens=4097)
+    assert caught.value.body["param"] == "max_tokens"
 
 
 async def test_a_wrong_or_missing_key_is_an_authentication_error(backend, sdk):
@@ -97,6 +127,7 @@ async def test_a_completion_is_published_with_its_parameters_and_answered_from_t
     events = [parse_event(record.value) for record in await backend.published_chat_requests()]
     request = next(e for e in events if isinstance(e, ChatRequested) and e.reply_id == reply_id)
     assert request.user_id == user["id"] and request.completion is not None
+    assert request.model == "test-model"
     assert [t.model_dump() for t in request.completion.messages] == MESSAGES
     assert (request.completion.max_tokens, request.completion.temperature, request.completion.stop) == (
         20,

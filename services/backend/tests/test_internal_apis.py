@@ -25,9 +25,9 @@ from alice_common.wire import (
     ConversationPage,
     DocumentRegistration,
     MessagePage,
-    ModelInfo,
     ReplyRef,
     SearchResults,
+    ServedModels,
     StoredDocument,
     StoredDocumentPage,
 )
@@ -56,6 +56,7 @@ def _answers() -> dict[tuple[str, str], object]:
     conversation = CONVERSATION.model_dump(mode="json")
     reply = {"reply_id": "r1", "conversation_id": "c", "message_id": None, "status": "completed"}
     model = {"model": "m", "context_tokens": 2048, "default_max_tokens": 64, "max_tokens_limit": 100}
+    models = {"models": [model | {"default": True}]}
     return {
         ("GET", "/internal/conversations"): page,
         ("POST", "/internal/conversations"): conversation,
@@ -64,7 +65,7 @@ def _answers() -> dict[tuple[str, str], object]:
         ("DELETE", "/internal/conversations/c%2F1"): None,
         ("GET", "/internal/conversations/c%2F1/messages"): page,
         ("GET", "/internal/replies/r1"): reply,
-        ("GET", "/internal/models"): model,
+        ("GET", "/internal/models"): models,
         ("POST", "/internal/documents"): DOCUMENT.model_dump(mode="json"),
         ("GET", "/internal/documents"): page,
         ("GET", "/internal/documents/d1"): DOCUMENT.model_dump(mode="json"),
@@ -121,7 +122,8 @@ async def test_orchestrator_methods_call_their_endpoints():
     assert await orchestrator.delete_conversation("u1", "c/1") is None
     assert isinstance(await orchestrator.list_messages("u1", "c/1", 200), MessagePage)
     assert isinstance(await orchestrator.get_reply("u1", "r1"), ReplyRef)
-    assert isinstance(await orchestrator.served_model(), ModelInfo)
+    served = await orchestrator.served_models()
+    assert isinstance(served, ServedModels) and served.get("m").default is True
     assert [(s["method"], s["path"], s["query"], s["json"]) for s in fake.seen] == [
         ("GET", "/internal/conversations", {"limit": "20", "before": "c0", "user_id": "u1"}, None),
         ("POST", "/internal/conversations", {"user_id": "u1"}, {"title": "Hello"}),

@@ -64,6 +64,8 @@ class ChatRequested(Event):
     regenerate_of: str | None = None
     # Set for `/v1/chat/completions`: no conversation, generated from these messages alone.
     completion: CompletionRequest | None = None
+    # The model to answer with, by its name in `/internal/models`; None: the default model.
+    model: str | None = None
 
 
 class ChatCompleted(Event):

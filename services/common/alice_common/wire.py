@@ -120,10 +120,23 @@ class ReplyStatus(BaseModel):
 
 
 class ModelInfo(BaseModel):
+    """One model the orchestrator serves (`GET /internal/models`): its name and the bounds
+    `/v1/chat/completions` checks requests for it against."""
+
     model: str
     context_tokens: int
     default_max_tokens: int
     max_tokens_limit: int
+    default: bool = Field(default=False, description="the model a request naming none is answered by")
+
+
+class ServedModels(BaseModel):
+    """`GET /internal/models`: the default model first, then the others (`LLM_MODELS`)."""
+
+    models: list[ModelInfo] = Field(min_length=1)
+
+    def get(self, name: str) -> ModelInfo | None:
+        return next((m for m in self.models if m.model == name), None)
 
 
 class Document(BaseModel):

@@ -10,7 +10,7 @@ from alice_common.errors import ApiError, install_error_handlers
 from alice_common.events import ConversationDeleted
 from alice_common.ids import INTERNAL_ID_PATTERN, new_id
 from alice_common.internal_auth import internal_token_guard
-from alice_common.wire import Conversation, ConversationPage, MessagePage, ModelInfo, ReplyRef
+from alice_common.wire import Conversation, ConversationPage, MessagePage, ModelInfo, ReplyRef, ServedModels
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -143,15 +143,21 @@ async def get_reply(ctx: Ctx, reply_id: str, user_id: UserId) -> ReplyRef:
     )
 
 
-@router.get("/models", response_model=ModelInfo)
-async def models(ctx: Ctx) -> ModelInfo:
-    """What `/v1/models` lists and the bounds `/v1/chat/completions` checks requests against."""
-    return ModelInfo(
-        model=ctx.provider.model,
-        context_tokens=ctx.settings.llm_context_tokens,
-        default_max_tokens=ctx.settings.llm_max_tokens,
-        # A reply may take at most half the context window, leaving the rest to the prompt.
-        max_tokens_limit=ctx.settings.llm_context_tokens // 2,
+@router.get("/models", response_model=ServedModels)
+async def models(ctx: Ctx) -> ServedModels:
+    """What `/v1/models` lists and the bounds `/v1/chat/completions` checks requests against:
+    the default model first."""
+    return ServedModels(
+        models=[
+            ModelInfo(
+                model=served.name,
+                context_tokens=served.context_tokens,
+                default_max_tokens=served.max_tokens,
+                max_tokens_limit=served.max_tokens_limit,
+                default=served is ctx.models.default,
+            )
+            for served in ctx.models
+        ]
     )
 
 

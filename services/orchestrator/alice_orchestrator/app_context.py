@@ -8,7 +8,7 @@ from alice_common.app_context import app_context
 from alice_common.events import ConversationDeleted
 from fastapi import Depends
 
-from alice_orchestrator.providers.base import ChatProvider
+from alice_orchestrator.providers.registry import ModelRegistry
 from alice_orchestrator.recent_turns import RecentTurns
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
@@ -19,7 +19,7 @@ class AppContext:
     settings: Settings
     store: ChatStore
     recent_turns: RecentTurns
-    provider: ChatProvider
+    models: ModelRegistry
     publish_deleted: Callable[[ConversationDeleted], Awaitable[None]]
 
 

@@ -25,6 +25,7 @@ from alice_orchestrator.api import install_internal_api
 from alice_orchestrator.app_context import AppContext
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
 from alice_orchestrator.providers import make_provider
+from alice_orchestrator.providers.registry import ModelRegistry, default_model, extra_models
 from alice_orchestrator.retrieval import WeaviateRetriever
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
@@ -67,8 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await vectorstore.ensure_collections(weaviate)
             except Exception as exc:  # retrieval degrades to "no sources" until Weaviate is back
                 log.warning("cannot ensure Weaviate collections: %s", exc)
+        # The LLM_MODELS endpoints first: a missing API key fails the start before the model loads.
+        extras = extra_models(settings)
+        for extra in extras:
+            startup.on_stop(extra.provider.close)
         provider = await asyncio.to_thread(make_provider, settings)
         startup.on_stop(provider.close)
+        models = ModelRegistry(default_model(settings, provider), extras)
         warm_up = getattr(provider, "warm_up", None)
         if warm_up is not None:
             await warm_up()
@@ -81,8 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await publish(producer, settings, topics.CONVERSATIONS_DELETED, event)
 
         retriever = WeaviateRetriever(settings, weaviate, embedder)
-        handler = ChatHandler(settings, store, redis, provider, publish_completed, retriever)
-        set_app_context(app, AppContext(settings, store, handler.recent_turns, provider, publish_deleted))
+        handler = ChatHandler(settings, store, redis, models, publish_completed, retriever)
+        set_app_context(app, AppContext(settings, store, handler.recent_turns, models, publish_deleted))
         await startup.retry("kafka topics", ensure_topics, settings, topics.used_by(SERVICE))
         # Deliveries are counted in Redis (not FerretDB: it is on the path to the first token;
         # docs/performance.md).

@@ -2,7 +2,9 @@ from typing import Literal
 
 from alice_common.embeddings import EmbeddingSettings
 from alice_common.settings import AliceSettings
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from alice_orchestrator.model_list import ExtraModel, check_unique_names
 
 DEFAULT_SYSTEM_PROMPT = "You are Alice, a helpful assistant. Answer clearly and concisely."
 
@@ -42,6 +44,11 @@ class Settings(AliceSettings, EmbeddingSettings):
     llm_base_url: str = "https://api.openai.com/v1"
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = 120.0
+    # Models served beside the one above (which stays the default): a JSON list of OpenAI-compatible
+    # endpoints, `[{"name", "base_url", "context_tokens", "max_tokens"?, "api_key_env"?}]`
+    # (model_list.py; docs/chat.md, "Adding a model"). An API key comes from the environment
+    # variable `api_key_env` names, never from this list.
+    llm_models: list[ExtraModel] = []
     # local provider: path override for the GGUF file, CPU threads, generations at once.
     llm_model_path: str = ""
     # One thread by default: llama.cpp's threads wait on each other at every layer, so on shared,
@@ -74,6 +81,11 @@ class Settings(AliceSettings, EmbeddingSettings):
     retrieval_tenant_recheck_s: float = 5.0
     # The chat model needs the cores more than the query embedding does.
     embeddings_threads: int = 1
+
+    @field_validator("llm_models")
+    @classmethod
+    def _model_names_are_unique(cls, models: list[ExtraModel]) -> list[ExtraModel]:
+        return check_unique_names(models)
 
     @model_validator(mode="after")
     def _reply_fits_the_context(self) -> "Settings":

@@ -35,7 +35,7 @@ def record(value: bytes | None) -> ConsumerRecord:
 
 def consumer(handled: list, dead: list, producer: RecordingProducer, failures=(), **settings_values):
     settings = Settings(kafka_topic_prefix="p.", **settings_values)
-    handler = ChatHandler(settings, store=None, redis=None, provider=None, publish=None)
+    handler = ChatHandler(settings, store=None, redis=None, models=None, publish=None)
     pending = list(failures)
 
     async def handle(request: ChatRequested) -> None:  # the chat path itself is tested elsewhere

@@ -25,6 +25,7 @@ from alice_common.reply_stream import (
 from alice_common.wire import Message
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
 from alice_orchestrator.providers.fake import FakeProvider
+from alice_orchestrator.providers.registry import ModelRegistry, ServedModel, default_model
 from alice_orchestrator.recent_turns import ctx_key
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
@@ -46,7 +47,10 @@ async def deps(infra, unique_name):
         published.append(event)
 
     settings = Settings(llm_provider="fake", llm_max_tokens=12, llm_fake_token_interval_ms=2)
-    handler = ChatHandler(settings, store, redis, FakeProvider(token_interval_ms=2), publish)
+    # A second model beside the default, as LLM_MODELS would add it (its own name and limits).
+    second = ServedModel("second", FakeProvider(token_interval_ms=2), 1024, 5)
+    models = ModelRegistry(default_model(settings, FakeProvider(token_interval_ms=2)), [second])
+    handler = ChatHandler(settings, store, redis, models, publish)
     original_handle = handler.handle
 
     async def handle_in_existing_conversation(req: ChatRequested) -> None:
@@ -195,13 +199,13 @@ async def test_second_message_sees_the_first_exchange_in_its_context(deps, uniqu
         unique_name, conversation_id=first.conversation_id, user_id=first.user_id, content="What is my name?"
     )
     seen: list[list[dict]] = []
-    original = handler.provider.stream
+    original = handler.models.default.provider.stream
 
     def spy(messages, **kw):
         seen.append(messages)
         return original(messages, **kw)
 
-    handler.provider.stream = spy
+    handler.models.default.provider.stream = spy
     await handler.handle(second)
     contents = [m["content"] for m in seen[0]]
     assert contents[1] == "My name is Ada." and contents[-1] == "What is my name?"
@@ -226,7 +230,7 @@ async def test_deleting_the_conversation_mid_reply_leaves_nothing_behind(deps, u
     does: conversation, then its messages, then the context cache): nothing of it is stored
     afterwards, nothing is announced, and the stream ends (with its TTL) instead of `done`."""
     handler, store, redis, published = deps
-    handler.provider = FakeProvider(token_interval_ms=60)
+    handler.models = ModelRegistry(default_model(handler.settings, FakeProvider(token_interval_ms=60)))
     req = request(unique_name)
     await redis.zadd(active_key(req.user_id), {req.reply_id: 1})
     replying = asyncio.create_task(handler.handle(req))
@@ -277,13 +281,13 @@ async def test_sources_reach_the_prompt_the_done_event_and_the_stored_reply(deps
 
     handler.retriever = OneSource()
     seen: list[list[dict]] = []
-    original = handler.provider.stream
+    original = handler.models.default.provider.stream
 
     def spy(messages, **kw):
         seen.append(messages)
         return original(messages, **kw)
 
-    handler.provider.stream = spy
+    handler.models.default.provider.stream = spy
     req = request(unique_name, content="How often do I descale?")
     await handler.handle(req)
     system = seen[0][0]["content"]
@@ -328,13 +332,13 @@ def completion_request(unique_name, **params) -> ChatRequested:
 async def test_a_completion_uses_its_own_messages_and_limits_and_stores_nothing(deps, unique_name):
     handler, store, redis, published = deps
     seen: list[dict] = []
-    original = handler.provider.stream
+    original = handler.models.default.provider.stream
 
     def spy(messages, **kw):
         seen.append({"messages": messages, **kw})
         return original(messages, **kw)
 
-    handler.provider.stream = spy
+    handler.models.default.provider.stream = spy
     req = completion_request(unique_name, max_tokens=5, temperature=0.0, stop=["message"])
     await redis.zadd(active_key(req.user_id), {req.reply_id: 1})
     await ChatHandler.handle(handler, req)
@@ -370,3 +374,39 @@ async def test_a_redelivered_completion_resets_a_half_stream_and_never_runs_twic
     assert kinds[:2] == [TOKEN, RESET] and kinds[-1] == DONE
     await ChatHandler.handle(handler, req)  # redelivered after the end: nothing more
     assert [k for k, _ in await events(redis, req.reply_id)] == kinds
+
+
+async def test_a_request_naming_a_second_model_is_answered_and_announced_by_it(deps, unique_name):
+    handler, store, redis, published = deps
+    used: list[str] = []
+    for served in handler.models:
+        original = served.provider.stream
+
+        def spy(messages, _name=served.name, _original=original, **kw):
+            used.append(_name)
+            return _original(messages, **kw)
+
+        served.provider.stream = spy
+    req = request(unique_name, model="second")
+    await handler.handle(req)
+
+    done = (await events(redis, req.reply_id))[-1][1]["message"]
+    # The second model's own reply length (5), not the default's (LLM_MAX_TOKENS=12).
+    assert done["model"] == "second" and done["usage"]["completion_tokens"] == 5
+    assert (await store.get_message(req.reply_id))["model"] == "second"
+    assert [e.model for e in published] == ["second"]
+    # The reply came from the second model; the title, a chore, from the default one.
+    assert used[0] == "second" and set(used[1:]) == {"fake"}
+
+
+async def test_a_request_naming_an_unknown_model_fails_its_reply_and_stores_nothing(deps, unique_name):
+    handler, store, redis, published = deps
+    req = request(unique_name, model="gone-since-a-restart")
+    await redis.zadd(active_key(req.user_id), {req.reply_id: 1})
+    await handler.handle(req)  # returns: a stale event is not retried, and not poison
+    assert (await events(redis, req.reply_id))[-1] == (
+        FAILED,
+        {"code": "model_not_found", "message": "The model 'gone-since-a-restart' is not served any more."},
+    )
+    assert await store.get_message(req.message_id) is None and published == []
+    assert await redis.zscore(active_key(req.user_id), req.reply_id) is None

@@ -6,10 +6,11 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from alice_common.app_context import set_app_context
-from alice_common.wire import Conversation, ConversationPage, MessagePage, ModelInfo, ReplyRef
+from alice_common.wire import Conversation, ConversationPage, MessagePage, ReplyRef, ServedModels
 from alice_orchestrator.api import install_internal_api
 from alice_orchestrator.app_context import AppContext
 from alice_orchestrator.providers.fake import FakeProvider
+from alice_orchestrator.providers.registry import ModelRegistry, ServedModel, default_model
 from alice_orchestrator.recent_turns import RecentTurns
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
@@ -41,7 +42,8 @@ async def env(infra, unique_name):
             raise ConnectionError("kafka down")
         published.append(event)
 
-    ctx = AppContext(settings, store, RecentTurns(redis, store), FakeProvider(), publish_deleted)
+    models = ModelRegistry(default_model(settings, FakeProvider()))
+    ctx = AppContext(settings, store, RecentTurns(redis, store), models, publish_deleted)
     set_app_context(app, ctx)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orch") as client:
         client.published, client.kafka, client.ctx = published, kafka, ctx
@@ -245,19 +247,34 @@ async def test_delete_publishes_conversation_deleted_first(env):
     assert (await client.get(url, params={"user_id": "u1"}, headers=HEADERS)).status_code == 404
 
 
-async def test_models_names_the_served_model_and_its_limits(env):
+async def test_models_lists_the_default_model_first_then_the_extra_ones_with_their_limits(env):
     client, _ = env
 
     class Provider:
         model = "SmolLM2-test"
 
-    client.ctx.provider = Provider()
+    settings = client.ctx.settings
+    client.ctx.models = ModelRegistry(
+        default_model(settings, Provider()), [ServedModel("big-one", Provider(), 8192, 512)]
+    )
     body = (await client.get("/internal/models", headers=HEADERS)).json()
     assert body == {
-        "model": "SmolLM2-test",
-        "context_tokens": 2048,
-        "default_max_tokens": 256,
-        "max_tokens_limit": 1024,
+        "models": [
+            {
+                "model": "SmolLM2-test",
+                "context_tokens": 2048,
+                "default_max_tokens": 256,
+                "max_tokens_limit": 1024,
+                "default": True,
+            },
+            {
+                "model": "big-one",
+                "context_tokens": 8192,
+                "default_max_tokens": 512,
+                "max_tokens_limit": 4096,
+                "default": False,
+            },
+        ]
     }
     assert (await client.get("/internal/models")).status_code == 401
 
@@ -303,4 +320,4 @@ async def test_every_response_validates_against_the_shared_wire_model(env):
         "2026-01-01T00:00:00.000Z"
     )
     ReplyRef.model_validate((await get("/internal/replies/wire-r1")).json())
-    ModelInfo.model_validate((await client.get("/internal/models", headers=HEADERS)).json())
+    ServedModels.model_validate((await client.get("/internal/models", headers=HEADERS)).json())

@@ -116,6 +116,7 @@ async def request_completion(
     *,
     user_id: str,
     completion: CompletionRequest,
+    model: str | None = None,
     reply_id: str | None = None,
     message_id: str | None = None,
     attempt: Attempt = FIRST_ATTEMPT,
@@ -136,6 +137,7 @@ async def request_completion(
             content="",
             use_memory=False,
             completion=completion,
+            model=model,
         )
 
     await _publish(ctx, user_id, reply_id, event, attempt)

@@ -32,22 +32,13 @@ from alice_backend.openai_compat.schemas import (
     validate,
 )
 from alice_backend.replies import requesting, sse_relay
+from alice_backend.served_models import served_models
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
 OWNER = "alice"
-_MODELS_KEY = "served"
 # Cancels issued from a closed stream's cleanup, kept referenced until they ran.
 _background: set[asyncio.Task] = set()
-
-
-async def served_model(ctx: AppContext) -> ModelInfo:
-    """The orchestrator's model and limits, memoised for a few seconds."""
-    served = ctx.served_model.get(_MODELS_KEY)
-    if served is None:
-        served = await ctx.orchestrator.served_model()
-        ctx.served_model.put(_MODELS_KEY, served)
-    return served
 
 
 def _model(served: ModelInfo) -> Model:
@@ -56,15 +47,15 @@ def _model(served: ModelInfo) -> Model:
 
 @router.get("/models", response_model=ModelList, responses=openai_error_responses(401, 502, 503))
 async def list_models(ctx: Ctx, _user_id: UserId) -> ModelList:
-    return ModelList(data=[_model(await served_model(ctx))])
+    return ModelList(data=[_model(served) for served in (await served_models(ctx)).models])
 
 
 @router.get(
     "/models/{model:path}", response_model=Model, responses=openai_error_responses(401, 404, 502, 503)
 )
 async def retrieve_model(model: str, ctx: Ctx, _user_id: UserId) -> Model:
-    served = await served_model(ctx)
-    if model != served.model:
+    served = (await served_models(ctx)).get(model)
+    if served is None:
         raise OpenAIError(404, "model_not_found", f"The model '{model[:200]}' does not exist", "model")
     return _model(served)
 
@@ -173,8 +164,8 @@ async def _complete(ctx: AppContext, reply_id: str, model: str) -> dict:
     },
 )
 async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId, key: IdempotencyKey):
-    served = await served_model(ctx)
-    if body.model != served.model:
+    served = (await served_models(ctx)).get(body.model)
+    if served is None:
         raise OpenAIError(
             404, "model_not_found",
             f"The model '{body.model}' does not exist; GET /v1/models lists what this server serves",
@@ -187,6 +178,7 @@ async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId, ke
             ctx,
             user_id=user_id,
             completion=completion,
+            model=served.model,
             reply_id=ids["reply_id"],
             message_id=ids["message_id"],
             attempt=attempt,

@@ -29,7 +29,7 @@ from alice_orchestrator.chat.generation import Outcome, generate, seed_of
 from alice_orchestrator.chat.messages import completion_message, message_view, reply_document, user_message
 from alice_orchestrator.chat.records import InvalidRequest, recover_ids
 from alice_orchestrator.prompt import PromptParts, build_messages_off_loop, fit_messages, usable_history
-from alice_orchestrator.providers.base import ChatProvider
+from alice_orchestrator.providers.registry import ModelRegistry, ServedModel, UnknownModel
 from alice_orchestrator.recent_turns import RecentTurns, turn_of
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
@@ -53,14 +53,14 @@ class ChatHandler:
         settings: Settings,
         store: ChatStore,
         redis: aioredis.Redis,
-        provider: ChatProvider,
+        models: ModelRegistry,
         publish: Publish,
         retriever: Retriever | None = None,
     ):
         self.settings = settings
         self.store = store
         self.redis = redis
-        self.provider = provider
+        self.models = models
         self.publish = publish
         self.retriever = retriever or Retriever()
         self.recent_turns = RecentTurns(
@@ -133,6 +133,9 @@ class ChatHandler:
             await self._redeliver_stored(request, existing, stream)
             return
 
+        served = await self._served_model(request, stream)
+        if served is None:
+            return
         writes = asyncio.gather(
             self.store.touch_conversation(request.conversation_id),
             self._store_user_message(user_doc) if stored_user is None else _noop(),
@@ -141,15 +144,33 @@ class ChatHandler:
             if half_streamed:
                 await stream.add(RESET, {})
                 metrics.RESETS.inc()
-            outcome, sources = await self._answer(request, user_doc, stream, cancelled, picked_up)
+            outcome, sources = await self._answer(request, served, user_doc, stream, cancelled, picked_up)
         except BaseException:
             await asyncio.gather(writes, return_exceptions=True)
             raise
         await writes
-        await self._store_reply(request, conversation, user_doc, outcome, sources, stream)
+        await self._store_reply(request, served, conversation, user_doc, outcome, sources, stream)
+
+    async def _served_model(self, request: ChatRequested, stream: ReplyStream) -> ServedModel | None:
+        """The model the request names, or None once its reply has failed: a name this orchestrator
+        does not serve fails the reply (no retry would help), before anything is written."""
+        try:
+            return self.models.get(request.model)
+        except UnknownModel as exc:
+            log.warning("unknown model", extra={"reply_id": request.reply_id, "model": exc.name[:200]})
+            await self._end_with_error(
+                request, stream, "model_not_found", f"The model '{exc.name[:200]}' is not served any more."
+            )
+            return None
 
     async def _answer(
-        self, request: ChatRequested, user_doc: dict, stream: ReplyStream, cancelled: bool, picked_up: float
+        self,
+        request: ChatRequested,
+        served: ServedModel,
+        user_doc: dict,
+        stream: ReplyStream,
+        cancelled: bool,
+        picked_up: float,
     ) -> tuple[Outcome, list[dict]]:
         """Prompt (retrieval and recent turns, concurrently), then the model's streamed reply."""
         started = time.perf_counter()
@@ -164,12 +185,18 @@ class ChatHandler:
             history = usable_history(turns, request.message_id, iso_ms(user_doc["created_at"]))
             messages = await build_messages_off_loop(
                 PromptParts(self.settings.system_prompt, request.content, history, sources, memories),
-                context_tokens=self.settings.llm_context_tokens,
-                max_tokens=self.settings.llm_max_tokens,
-                count=self.provider.count_tokens,
+                context_tokens=served.context_tokens,
+                max_tokens=served.max_tokens,
+                count=served.provider.count_tokens,
             )
             outcome = await generate(
-                self.settings, self.redis, self.provider, request.reply_id, messages, stream
+                self.settings,
+                self.redis,
+                served.provider,
+                request.reply_id,
+                messages,
+                stream,
+                max_tokens=served.max_tokens,
             )
             if outcome.first_token_at is not None:
                 first, published = outcome.first_token_at, request.occurred_at.timestamp()
@@ -181,13 +208,14 @@ class ChatHandler:
     async def _store_reply(
         self,
         request: ChatRequested,
+        served: ServedModel,
         conversation: dict,
         user_doc: dict,
         outcome: Outcome,
         sources: list[dict],
         stream: ReplyStream,
     ) -> None:
-        reply_doc = reply_document(request, user_doc, outcome, sources, self.provider.model)
+        reply_doc = reply_document(request, user_doc, outcome, sources, served.name)
         if not await self.store.insert_message(reply_doc):
             reply_doc = await self.store.get_message(request.reply_id) or reply_doc
         if await self._deleted_meanwhile(request, stream):
@@ -239,7 +267,10 @@ class ChatHandler:
         if await stream.has_terminal_event():
             await release_slot(self.redis, request.user_id, request.reply_id)
             return
-        max_tokens = params.max_tokens or self.settings.llm_max_tokens
+        served = await self._served_model(request, stream)
+        if served is None:
+            return
+        max_tokens = params.max_tokens or served.max_tokens
         temperature = self.settings.llm_temperature if params.temperature is None else params.temperature
         if await stream.has_tokens_since_reset():
             await stream.add(RESET, {})
@@ -252,14 +283,14 @@ class ChatHandler:
             messages = await asyncio.to_thread(
                 fit_messages,
                 [turn.model_dump() for turn in params.messages],
-                context_tokens=self.settings.llm_context_tokens,
+                context_tokens=served.context_tokens,
                 max_tokens=max_tokens,
-                count=self.provider.count_tokens,
+                count=served.provider.count_tokens,
             )
             outcome = await generate(
                 self.settings,
                 self.redis,
-                self.provider,
+                served.provider,
                 request.reply_id,
                 messages,
                 stream,
@@ -269,7 +300,7 @@ class ChatHandler:
                 seed=seed_of(request.reply_id),
             )
         latency_ms = (time.perf_counter() - started) * 1000
-        message = completion_message(request, outcome, latency_ms, max_tokens, self.provider.model)
+        message = completion_message(request, outcome, latency_ms, max_tokens, served.name)
         await stream.end(DONE, {"message": message}, self.settings.reply_stream_ttl_s, request.user_id)
         metrics.REPLIES.labels(outcome.status).inc()
         metrics.COMPLETION_TOKENS.inc(outcome.completion_tokens)
@@ -312,7 +343,9 @@ class ChatHandler:
         await self._announce(request, reply_doc)
 
     async def _title(self, request: ChatRequested) -> None:
-        title = await generate_title(self.provider, request.content, self.settings.title_max_tokens)
+        title = await generate_title(
+            self.models.default.provider, request.content, self.settings.title_max_tokens
+        )
         await self.store.set_title_if_empty(request.user_id, request.conversation_id, title)
 
 
