@@ -153,9 +153,11 @@ def test_skaffold_builds_every_image_from_its_config(compose: Compose, built_ima
     argv = ["skaffold", "build", *profile, "--tag", tag, "--file-output", str(output)]
     built: list[str] = []
     try:
-        # Without the artifact cache skaffold prunes every older image of each repository, which
-        # would delete the images the cluster stage, running beside this one, deployed.
-        run([*argv, "--cache-artifacts=false", "--no-prune=true", "--push=false"], compose.env, 3600)
+        # An empty artifact cache, so every artifact is built. Not `--cache-artifacts=false`: without
+        # the artifact cache skaffold prunes every older image of each repository, which would
+        # delete the images the cluster stage, running beside this one, deployed.
+        cache = ["--cache-file", str(tmp_path / "skaffold-cache")]
+        run([*argv, *cache, "--push=false"], compose.env, 3600)
         builds = json.loads(output.read_text())["builds"]
         built = [f"{build['imageName']}:{tag}" for build in builds]
         assert sorted(build["imageName"] for build in builds) == sorted(f"alice/{n}" for n in ALICE_IMAGES)
