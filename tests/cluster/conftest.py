@@ -25,6 +25,7 @@ from tests.support.kube import (
     Deployment,
     Kube,
     ready,
+    remove_stale_images,
     restarts,
     run,
     skaffold_argv,
@@ -213,4 +214,6 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
         yield deployment
     finally:
         stop_skaffold(proc, 60)
+        removed = remove_stale_images(kube)
+        _print(request, f"\ncluster: removed {len(removed)} local image tags no pod runs any more")
         kube.delete_namespace(check=False)

@@ -174,3 +174,32 @@ class Deployment:
     def url(self) -> str:
         """The frontend's nginx, forwarded: the public entry point."""
         return f"http://127.0.0.1:{self.ports['frontend']}"
+
+
+def remove_stale_images(kube: Kube) -> list[str]:
+    """Removes the local alice/* images no pod of the cluster runs: earlier deployments' builds,
+    which skaffold tags by commit and by image ID and, with its artifact cache on, never prunes.
+    Keeps compose's images (tagged with the app version) and the container tests' skaffold build
+    (`ctest-*`), which may be running beside the cluster stage. Returns the removed references."""
+    from devstack.versions import PINS
+
+    listed_pods = kube("get", "pods", "-A", "-o", "json", namespace=None, check=False)
+    if listed_pods.returncode != 0:
+        return []  # not knowing what runs, remove nothing
+    pods = json.loads(listed_pods.stdout)["items"]
+    running = {c["image"] for p in pods for c in p["spec"]["containers"]}
+    listed = run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"], kube.env, 60).stdout
+    refs_by_id: dict[str, set[str]] = {}
+    for line in listed.splitlines():
+        ref, image_id = line.split()
+        if ref.startswith("alice/"):
+            refs_by_id.setdefault(image_id, set()).add(ref)
+
+    def kept(ref: str) -> bool:
+        tag = ref.rsplit(":", 1)[1]
+        return ref in running or tag == PINS["APP_VERSION"] or tag.startswith("ctest-")
+
+    stale = sorted(ref for refs in refs_by_id.values() if not any(map(kept, refs)) for ref in refs)
+    if stale:
+        run(["docker", "rmi", *stale], kube.env, 600, check=False)
+    return stale
