@@ -71,33 +71,35 @@ if [[ $# -gt 0 || "${ALICE_TEST_CLUSTER}" != "1" ]]; then
 fi
 # The cluster stage mostly waits on Kubernetes. Beside it run the fast tests (unit, manifests,
 # workspace), which need little CPU, then the container tests, which wait on image builds and
-# `docker compose`: together they take about as long as the cluster stage. The native tests
-# (integration, end-to-end, browser) come after: they run the local model and the chaos schedules,
-# and need the machine to themselves.
+# `docker compose`, then the integration tests (their own Kafka topics and processes on free
+# ports): together they take less time than the cluster stage. The end-to-end and browser tests
+# come after: they run the local model and the chaos schedules, and need the machine to themselves.
 fast=(services tools tests/deploy tests/workspace)
 beside_log="$(mktemp)"
-step "pytest: the cluster stage, with the fast and the container tests beside it (their output follows it)"
+step "pytest: the cluster stage, with the fast, the container and the integration tests beside it (their output follows it)"
 (
-  fast_rc=0 containers_rc=0
+  fast_rc=0 containers_rc=0 integration_rc=0
   $UV run --frozen pytest -p no:cacheprovider "${fast[@]}" || fast_rc=$?
   $UV run --frozen pytest -p no:cacheprovider tests/containers || containers_rc=$?
-  echo "beside the cluster stage: fast tests exited $fast_rc, container tests $containers_rc"
-  ((fast_rc == 0 && containers_rc == 0))
+  $UV run --frozen pytest -p no:cacheprovider tests/integration || integration_rc=$?
+  echo "beside the cluster stage: fast tests exited $fast_rc, container tests $containers_rc," \
+    "integration tests $integration_rc"
+  ((fast_rc == 0 && containers_rc == 0 && integration_rc == 0))
 ) >"$beside_log" 2>&1 &
 beside_pid=$!
 cluster_rc=0
 $UV run --frozen pytest tests/cluster || cluster_rc=$?
 beside_rc=0
 wait "$beside_pid" || beside_rc=$?
-step "pytest: the fast tests (${fast[*]}) and tests/containers, run beside the cluster stage"
+step "pytest: the fast tests (${fast[*]}), tests/containers and tests/integration, run beside the cluster stage"
 cat "$beside_log"
 rm -f "$beside_log"
-step "pytest: integration, end-to-end and browser tests"
+step "pytest: end-to-end and browser tests"
 rest=()
 for dir in tests/*/; do
-  case "${dir%/}" in tests/cluster | tests/containers | tests/deploy | tests/workspace | tests/support) ;; *) rest+=("${dir%/}") ;; esac
+  case "${dir%/}" in tests/cluster | tests/containers | tests/integration | tests/deploy | tests/workspace | tests/support) ;; *) rest+=("${dir%/}") ;; esac
 done
 rest_rc=0
-$UV run --frozen pytest "${rest[@]}" || rest_rc=$?
-echo "exit codes: cluster stage $cluster_rc, fast and container tests $beside_rc, the rest $rest_rc (each must be 0)"
+$UV run --frozen pytest --durations=15 "${rest[@]}" || rest_rc=$?
+echo "exit codes: cluster stage $cluster_rc, the tests beside it $beside_rc, the rest $rest_rc (each must be 0)"
 ((cluster_rc == 0 && beside_rc == 0 && rest_rc == 0))
