@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.image_builds import one_build_at_a_time
 from tests.support.kube import (
     FORWARD,
     ROOT,
@@ -180,18 +181,25 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
     log_path = tmp_path_factory.mktemp("skaffold") / "skaffold.log"
     argv = skaffold_argv("run", profiles, "--port-forward=user")
     deployment = Deployment(kube, profiles)
+    # skaffold builds, then deploys; the container tests build only once it forwards its ports.
+    builds = contextlib.ExitStack()
+    builds.enter_context(one_build_at_a_time("cluster: skaffold run"))
     deadline = time.monotonic() + SKAFFOLD_DEADLINE_S
     # The stores start last (issue 22): the services run first with nothing to connect to, and
     # must wait for them without a restart, which skaffold would report as a failed deploy.
-    with stores_held_back(kube) as release_stores:
-        proc = start_skaffold(argv, ROOT, env, log_path)
-        try:
-            held = _services_waiting_without_stores(kube, proc, log_path, deadline)
-            release_stores()
-            deployment.stores_held_s = held
-        except BaseException:
-            stop_skaffold(proc, 60)
-            raise
+    try:
+        with stores_held_back(kube) as release_stores:
+            proc = start_skaffold(argv, ROOT, env, log_path)
+            try:
+                held = _services_waiting_without_stores(kube, proc, log_path, deadline)
+                release_stores()
+                deployment.stores_held_s = held
+            except BaseException:
+                stop_skaffold(proc, 60)
+                raise
+    except BaseException:
+        builds.close()
+        raise
     try:
         while set(deployment.ports) < {"frontend", "backend"}:
             text = log_path.read_text(errors="replace")
@@ -201,6 +209,7 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
             if time.monotonic() > deadline:
                 pytest.fail(f"skaffold run: no port-forwards within {SKAFFOLD_DEADLINE_S}s:\n{text[-5000:]}")
             time.sleep(2)
+        builds.close()
         for name in WORKLOADS:
             pods = kube.pods(f"app.kubernetes.io/name={name}")
             assert pods and all(ready(p) for p in pods), f"{name}: {[p['status'].get('phase') for p in pods]}"
@@ -213,6 +222,7 @@ def deployed(kube: Kube, request: pytest.FixtureRequest, tmp_path_factory) -> It
         )
         yield deployment
     finally:
+        builds.close()
         stop_skaffold(proc, 60)
         removed = remove_stale_images(kube)
         _print(request, f"\ncluster: removed {len(removed)} local image tags no pod runs any more")

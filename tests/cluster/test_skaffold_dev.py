@@ -11,12 +11,14 @@ the edited service is rebuilt and rolled out."""
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from devstack.versions import PINS
 
+from tests.support.image_builds import one_build_at_a_time
 from tests.support.kube import FORWARD, ROOT, STORES, Deployment, Kube, start_skaffold, stop_skaffold
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -75,8 +77,15 @@ def cluster_dev_argv() -> list[str]:
     return ["make", "cluster-dev", f"SKAFFOLD_FLAGS={flags} --interactive=false --update-check=false"]
 
 
+@pytest.fixture
+def builds_alone() -> Iterator[None]:
+    """cluster-dev builds twice; not while the container tests build (tests/support/image_builds.py)."""
+    with one_build_at_a_time("cluster: make cluster-dev"):
+        yield
+
+
 def test_make_cluster_dev_serves_the_app_and_rolls_out_a_code_change(
-    deployed: Deployment, tmp_path: Path
+    deployed: Deployment, tmp_path: Path, builds_alone: None
 ) -> None:
     kube = deployed.kube
     stores_before = store_pods(kube)

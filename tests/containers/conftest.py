@@ -23,6 +23,7 @@ import pytest
 from devstack.testing import free_port
 
 from tests.support.composestack import ALICE_IMAGES, PORT_VARS, ROOT, Compose, run
+from tests.support.image_builds import one_build_at_a_time
 
 INTERNAL_TOKENS = ("ORCHESTRATOR_INTERNAL_TOKEN", "DATAFLOW_INTERNAL_TOKEN", "KAFKAFLOW_INTERNAL_TOKEN")
 
@@ -93,7 +94,8 @@ def built_images(compose: Compose, request: pytest.FixtureRequest) -> dict[str, 
     compiled before); their sizes."""
     started = time.monotonic()
     before = {name: _image_id(f"alice/{name}:0.1.0", compose.env) for name in ALICE_IMAGES}
-    compose("build", "--no-cache", timeout=3600)
+    with one_build_at_a_time("containers: compose build --no-cache"):
+        compose("build", "--no-cache", timeout=3600)
     # A no-cache build leaves the previous images untagged: remove them, or every run keeps 2 GB.
     for name, old in before.items():
         if old and old != _image_id(f"alice/{name}:0.1.0", compose.env):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.composestack import ALICE_IMAGES, ROOT, Compose, run
+from tests.support.image_builds import one_build_at_a_time
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(3600)]
 
@@ -122,13 +123,14 @@ def test_a_code_edit_rebuilds_no_dependency_layer(compose: Compose, built_images
     original = module.read_text()
     # A new text every run: BuildKit keys layers by content, so a repeated edit would be a cache hit.
     module.write_text(original + f"\n# touched by a test: {uuid.uuid4().hex}\n")
-    try:
-        env = compose.env | {"BUILDKIT_PROGRESS": "plain"}
-        result = run(["scripts/compose.sh", "build", "backend", "kafkaflow"], env, 900)
-    finally:
-        module.write_text(original)
-        # The images tagged for the later tests are the checkout's again (all cached: seconds).
-        run(["scripts/compose.sh", "build", "backend", "kafkaflow"], compose.env, 900)
+    with one_build_at_a_time("containers: a code edit's build"):
+        try:
+            env = compose.env | {"BUILDKIT_PROGRESS": "plain"}
+            result = run(["scripts/compose.sh", "build", "backend", "kafkaflow"], env, 900)
+        finally:
+            module.write_text(original)
+            # The images tagged for the later tests are the checkout's again (all cached: seconds).
+            run(["scripts/compose.sh", "build", "backend", "kafkaflow"], compose.env, 900)
     steps, cached = build_steps(result.stdout + result.stderr)
     deps = {step for step in steps if "--no-install-workspace" in step}
     code = {step for step in steps if "--no-editable" in step}
@@ -157,7 +159,8 @@ def test_skaffold_builds_every_image_from_its_config(compose: Compose, built_ima
         # the artifact cache skaffold prunes every older image of each repository, which would
         # delete the images the cluster stage, running beside this one, deployed.
         cache = ["--cache-file", str(tmp_path / "skaffold-cache")]
-        run([*argv, *cache, "--push=false"], compose.env, 3600)
+        with one_build_at_a_time("containers: skaffold build"):
+            run([*argv, *cache, "--push=false"], compose.env, 3600)
         builds = json.loads(output.read_text())["builds"]
         built = [f"{build['imageName']}:{tag}" for build in builds]
         assert sorted(build["imageName"] for build in builds) == sorted(f"alice/{n}" for n in ALICE_IMAGES)
