@@ -133,7 +133,7 @@ def test_api_keys_settings_page(frontend_url, tmp_path):
 
 
 def test_conversation_actions_and_feedback(frontend_url, admin_email, tmp_path):
-    """Pin, archive and unarchive in the sidebar; Copy message; rate a reply with a comment, kept
+    """Pin, archive and unarchive in the sidebar; Copy text; rate a reply with a comment, kept
     after a reload; another user gets 404 for all of it; the admin page shows the rating."""
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `scripts/bootstrap.sh --test` installs it"
     update = os.environ.get("ALICE_UPDATE_SCREENSHOTS") == "1"

@@ -16,10 +16,10 @@ export function CopyMessageButton({ text }: { text: string }) {
   };
   return (
     <>
-      <button type="button" className="btn btn-ghost btn-sm" aria-label="Copy message" onClick={() => void copy()}>
+      <button type="button" className="btn btn-ghost btn-sm" aria-label="Copy text" onClick={() => void copy()}>
         <CopyIcon width={14} height={14} /> {copied ? 'Copied' : 'Copy'}
       </button>
-      <span className="visually-hidden" role="status">{copied ? 'Message copied' : ''}</span>
+      <span className="visually-hidden" role="status">{copied ? 'Copied to the clipboard' : ''}</span>
     </>
   );
 }

@@ -52,12 +52,12 @@ describe('MessageView', () => {
     const writeText = vi.fn(async () => undefined);
     vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } });
     await render(<MessageView message={message} userName="Ada" />);
-    const copy = button('Copy message')!;
+    const copy = button('Copy text')!;
     expect(copy.textContent?.trim()).toBe('Copy');
     await act(async () => copy.click());
     expect(writeText).toHaveBeenCalledWith(message.content);
     expect(copy.textContent?.trim()).toBe('Copied');
-    expect(status()).toContain('Message copied');
+    expect(status()).toContain('Copied to the clipboard');
     await act(async () => vi.advanceTimersByTime(2000));
     expect(copy.textContent?.trim()).toBe('Copy');
   });
