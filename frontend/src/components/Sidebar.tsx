@@ -110,9 +110,8 @@ function ConversationItem({ conversation, active, onPick }: { conversation: Conv
           <span className="conv-actions">
             <button
               type="button"
-              className="btn btn-icon btn-ghost btn-xs"
+              className={`btn btn-icon btn-ghost btn-xs ${pinned ? 'chosen' : ''}`}
               aria-label={`${pinned ? 'Unpin' : 'Pin'} ${name}`}
-              aria-pressed={Boolean(pinned)}
               title={pinned ? 'Unpin' : 'Pin'}
               onClick={() => void attempt(chatStore.setPinned(conversation.id, !pinned))}
             >
