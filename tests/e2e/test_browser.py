@@ -130,3 +130,27 @@ def test_api_keys_settings_page(frontend_url, tmp_path):
     print(run.stderr[-5000:])
     assert run.returncode == 0, f"API keys browser test failed (exit {run.returncode})"
     assert "# fail 0" in run.stdout and "# pass 1" in run.stdout, run.stdout[-3000:]
+
+
+def test_conversation_actions_and_feedback(frontend_url, admin_email, tmp_path):
+    """Pin, archive and unarchive in the sidebar; Copy text; rate a reply with a comment, kept
+    after a reload; another user gets 404 for all of it; the admin page shows the rating."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `scripts/bootstrap.sh --test` installs it"
+    update = os.environ.get("ALICE_UPDATE_SCREENSHOTS") == "1"
+    screenshots = ROOT / "docs" / "screenshots" if update else tmp_path
+    env = os.environ | {
+        "ALICE_E2E_URL": frontend_url,
+        "ALICE_E2E_ADMIN_EMAIL": admin_email,
+        "ALICE_E2E_SCREENSHOTS": str(screenshots),
+        "ALICE_E2E_FAILURES": str(tmp_path / "failures"),
+        "CHROMIUM_PATH": CHROMIUM,
+    }
+    run = subprocess.run(
+        ["node", "e2e/conversations.mjs"], cwd=FRONTEND, env=env, capture_output=True, text=True, timeout=900
+    )
+    print(run.stdout[-10000:])
+    print(run.stderr[-5000:])
+    assert run.returncode == 0, f"conversation actions browser test failed (exit {run.returncode})"
+    assert "# fail 0" in run.stdout and "# pass 4" in run.stdout, run.stdout[-3000:]
+    for name in ("chat-feedback.png", "admin-feedback.png"):
+        assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"

@@ -3,7 +3,7 @@
 // tokens.ts, uploads (XHR, for progress) in upload.ts.
 import { HttpClient } from './http';
 import { DEFAULT_RETRY, newIdempotencyKey, type RetryPolicy, withIdempotencyKey } from './idempotent';
-import type { AliceDocument, ApiKey, Conversation, Message, SearchHit, User } from './types';
+import type { AliceDocument, ApiKey, Conversation, ConversationChanges, FeedbackRating, Message, SearchHit, User } from './types';
 import { uploadDocument } from './upload';
 
 export class ApiClient extends HttpClient {
@@ -29,13 +29,17 @@ export class ApiClient extends HttpClient {
 
   me = () => this.data(this.api.GET('/api/me', this.via()));
 
-  listConversations = async (): Promise<Conversation[]> => (await this.data(this.api.GET('/api/conversations', this.via()))).items;
+  /** The conversations, pinned first; `archived`: only the archived ones (otherwise none of them). */
+  listConversations = async (archived = false): Promise<Conversation[]> => {
+    const params = { query: archived ? { archived } : {} };
+    return (await this.data(this.api.GET('/api/conversations', { params, ...this.via() }))).items;
+  };
   createConversation = (title?: string) =>
     this.data(this.api.POST('/api/conversations', { body: title ? { title } : {}, ...this.via() }));
   getConversation = (id: string) =>
     this.data(this.api.GET('/api/conversations/{conversation_id}', { params: { path: { conversation_id: id } }, ...this.via() }));
-  renameConversation = (id: string, title: string) =>
-    this.data(this.api.PATCH('/api/conversations/{conversation_id}', { params: { path: { conversation_id: id } }, body: { title }, ...this.via() }));
+  updateConversation = (id: string, changes: ConversationChanges) =>
+    this.data(this.api.PATCH('/api/conversations/{conversation_id}', { params: { path: { conversation_id: id } }, body: changes, ...this.via() }));
   deleteConversation = async (id: string): Promise<void> => {
     await this.api.DELETE('/api/conversations/{conversation_id}', { params: { path: { conversation_id: id } }, ...this.via() });
   };
@@ -45,6 +49,16 @@ export class ApiClient extends HttpClient {
     const params = { path: { conversation_id: id }, query: { limit } };
     const page = await this.data(this.api.GET('/api/conversations/{conversation_id}/messages', { params, ...this.via() }));
     return [...page.items].sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? ''));
+  };
+  /** Rates a reply of one's own conversation; replaces an earlier rating. */
+  giveFeedback = (conversationId: string, replyId: string, rating: FeedbackRating, comment?: string) => {
+    const params = { path: { conversation_id: conversationId, reply_id: replyId } };
+    const body = { rating, ...(comment ? { comment } : {}) };
+    return this.data(this.api.PUT('/api/conversations/{conversation_id}/messages/{reply_id}/feedback', { params, body, ...this.via() }));
+  };
+  clearFeedback = async (conversationId: string, replyId: string): Promise<void> => {
+    const params = { path: { conversation_id: conversationId, reply_id: replyId } };
+    await this.api.DELETE('/api/conversations/{conversation_id}/messages/{reply_id}/feedback', { params, ...this.via() });
   };
   /** How sends and regenerates retry (tests shorten the waits). */
   retryPolicy: RetryPolicy = DEFAULT_RETRY;
@@ -93,6 +107,7 @@ export class ApiClient extends HttpClient {
   // The admin views: kafkaflow's flow graph and dead letters, the dataflow's daily stats.
   adminFlows = () => this.data(this.api.GET('/api/admin/flows', this.via()));
   adminStats = () => this.data(this.api.GET('/api/admin/stats', this.via()));
+  adminFeedback = () => this.data(this.api.GET('/api/admin/feedback', this.via()));
   adminDlqTopics = () => this.data(this.api.GET('/api/admin/flows/dlq', this.via()));
   adminDlqRecords = (topic: string) =>
     this.data(this.api.GET('/api/admin/flows/dlq/{topic}', { params: { path: { topic }, query: { limit: 50 } }, ...this.via() }));

@@ -94,7 +94,10 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** List Conversations */
+        /**
+         * List Conversations
+         * @description Pinned conversations first, then the others; each group most recently updated first.
+         */
         get: operations["list_conversations_api_conversations_get"];
         put?: never;
         /** Create Conversation */
@@ -120,8 +123,11 @@ export type paths = {
         delete: operations["delete_conversation_api_conversations__conversation_id__delete"];
         options?: never;
         head?: never;
-        /** Rename Conversation */
-        patch: operations["rename_conversation_api_conversations__conversation_id__patch"];
+        /**
+         * Update Conversation
+         * @description Rename, pin or archive: any of `title`, `pinned`, `archived`, at least one.
+         */
+        patch: operations["update_conversation_api_conversations__conversation_id__patch"];
         trace?: never;
     };
     "/api/conversations/{conversation_id}/messages": {
@@ -137,6 +143,27 @@ export type paths = {
         /** Send Message */
         post: operations["send_message_api_conversations__conversation_id__messages_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/messages/{reply_id}/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Give Feedback
+         * @description Rates one reply of the caller's conversation; a second rating replaces the first.
+         */
+        put: operations["give_feedback_api_conversations__conversation_id__messages__reply_id__feedback_put"];
+        post?: never;
+        /** Clear Feedback */
+        delete: operations["clear_feedback_api_conversations__conversation_id__messages__reply_id__feedback_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -346,6 +373,26 @@ export type paths = {
         };
         /** Stats */
         get: operations["stats_api_admin_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Feedback
+         * @description The share of up and down ratings per model, and the latest comments (the orchestrator's).
+         */
+        get: operations["feedback_api_admin_feedback_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -689,6 +736,18 @@ export type components = {
             /** Title */
             title?: string | null;
             /**
+             * Pinned
+             * @description listed before the others
+             * @default false
+             */
+            pinned: boolean;
+            /**
+             * Archived
+             * @description listed only when the list asks for `archived=true`
+             * @default false
+             */
+            archived: boolean;
+            /**
              * Created At
              * Format: date-time
              */
@@ -714,7 +773,11 @@ export type components = {
         /** ConversationPatch */
         ConversationPatch: {
             /** Title */
-            title: string;
+            title?: string | null;
+            /** Pinned */
+            pinned?: boolean | null;
+            /** Archived */
+            archived?: boolean | null;
         };
         /**
          * DailyStats
@@ -928,6 +991,70 @@ export type components = {
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
         };
+        /** Feedback */
+        Feedback: {
+            /**
+             * Rating
+             * @enum {string}
+             */
+            rating: "up" | "down";
+            /**
+             * Comment
+             * @description optional, at most 2000 characters; blank counts as none
+             */
+            comment?: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** FeedbackComment */
+        FeedbackComment: {
+            /** Model */
+            model: string;
+            /**
+             * Rating
+             * @enum {string}
+             */
+            rating: "up" | "down";
+            /** Comment */
+            comment: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** FeedbackIn */
+        FeedbackIn: {
+            /**
+             * Rating
+             * @enum {string}
+             */
+            rating: "up" | "down";
+            /**
+             * Comment
+             * @description optional, at most 2000 characters; blank counts as none
+             */
+            comment?: string | null;
+        };
+        /**
+         * FeedbackStats
+         * @description `GET /internal/feedback/stats`: the ratings of every user's replies, for admins.
+         */
+        FeedbackStats: {
+            /**
+             * Models
+             * @description the most rated model first
+             */
+            models: components["schemas"]["ModelFeedback"][];
+            /**
+             * Latest Comments
+             * @description newest first
+             */
+            latest_comments: components["schemas"]["FeedbackComment"][];
+        };
         /**
          * FlowGraph
          * @description Services produce to topics, consumer groups consume them, topics dead-letter to `.dlq` topics.
@@ -1037,6 +1164,8 @@ export type components = {
              * @description assistant messages only
              */
             model?: string | null;
+            /** @description assistant messages only: the owner's rating */
+            feedback?: components["schemas"]["Feedback"] | null;
         };
         /** MessageHit */
         MessageHit: {
@@ -1084,6 +1213,23 @@ export type components = {
             created: number;
             /** Owned By */
             owned_by: string;
+        };
+        /** ModelFeedback */
+        ModelFeedback: {
+            /**
+             * Model
+             * @description the model that wrote the rated replies
+             */
+            model: string;
+            /** Up */
+            up: number;
+            /** Down */
+            down: number;
+            /**
+             * Up Share
+             * @description up / (up + down)
+             */
+            up_share: number;
         };
         /** ModelList */
         ModelList: {
@@ -1806,6 +1952,8 @@ export interface operations {
                 limit?: number;
                 /** @description a conversation id (or ISO time) from `next_before` */
                 before?: string | null;
+                /** @description true: only the archived conversations; false: only the others */
+                archived?: boolean;
             };
             header?: never;
             path?: never;
@@ -2079,7 +2227,7 @@ export interface operations {
             };
         };
     };
-    rename_conversation_api_conversations__conversation_id__patch: {
+    update_conversation_api_conversations__conversation_id__patch: {
         parameters: {
             query?: never;
             header?: never;
@@ -2349,6 +2497,162 @@ export interface operations {
             };
             /** @description error */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    give_feedback_api_conversations__conversation_id__messages__reply_id__feedback_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                reply_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feedback"];
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    clear_feedback_api_conversations__conversation_id__messages__reply_id__feedback_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                reply_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3433,6 +3737,80 @@ export interface operations {
             };
             /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    feedback_api_admin_feedback_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackStats"];
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

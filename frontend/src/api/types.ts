@@ -3,7 +3,7 @@
 // backend changes nothing here; changing a field changes it everywhere it is used.
 import type { components, paths } from './schema';
 
-type Method = 'get' | 'post' | 'patch' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type JsonContent<R> = R extends { content: { 'application/json': infer Body } } ? Body : never;
 
 /** The JSON body `method path` answers with on success (2xx). */
@@ -25,10 +25,14 @@ export type User = ResponseOf<'/api/me', 'get'>;
 
 export type ConversationPage = ResponseOf<'/api/conversations', 'get'>;
 export type Conversation = ResponseOf<'/api/conversations/{conversation_id}', 'get'>;
+/** Rename, pin or archive: any of `title`, `pinned`, `archived`. */
+export type ConversationChanges = RequestOf<'/api/conversations/{conversation_id}', 'patch'>;
 
 export type MessagePage = ResponseOf<'/api/conversations/{conversation_id}/messages', 'get'>;
 export type Message = MessagePage['items'][number];
 export type Source = NonNullable<Message['sources']>[number];
+export type Feedback = ResponseOf<'/api/conversations/{conversation_id}/messages/{reply_id}/feedback', 'put'>;
+export type FeedbackRating = Feedback['rating'];
 export type SendResult = ResponseOf<'/api/conversations/{conversation_id}/messages', 'post'>;
 export type ReplyAccepted = ResponseOf<'/api/replies/{reply_id}/regenerate', 'post'>;
 export type StopResult = ResponseOf<'/api/replies/{reply_id}/stop', 'post'>;
@@ -48,4 +52,5 @@ export type FlowView = ResponseOf<'/api/admin/flows', 'get'>;
 export type DlqTopicList = ResponseOf<'/api/admin/flows/dlq', 'get'>;
 export type DlqRecordPage = ResponseOf<'/api/admin/flows/dlq/{topic}', 'get'>;
 export type DailyStats = ResponseOf<'/api/admin/stats', 'get'>;
+export type FeedbackStats = ResponseOf<'/api/admin/feedback', 'get'>;
 export type ReplayResult = ResponseOf<'/api/admin/flows/dlq/{topic}/replay', 'post'>;

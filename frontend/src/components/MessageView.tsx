@@ -1,6 +1,8 @@
 import type { Source } from '../api/types';
 import type { ShownMessage } from '../state/chatStore';
 import { Link } from '../lib/router';
+import { CopyMessageButton } from './CopyMessageButton';
+import { FeedbackControls, type Rate } from './FeedbackControls';
 import { RefreshIcon } from './icons';
 import { Markdown } from './Markdown';
 
@@ -51,10 +53,13 @@ export function MessageView({
   message,
   userName,
   onRegenerate,
+  onRate,
 }: {
   message: ShownMessage;
   userName: string;
   onRegenerate?: () => void;
+  /** A stored reply: rates it. */
+  onRate?: Rate;
 }) {
   const mine = message.role === 'user';
   const author = mine ? userName : 'Alice';
@@ -66,16 +71,16 @@ export function MessageView({
         <div className="author">{author}</div>
         {mine ? <p className="plain">{message.content}</p> : <Markdown source={message.content} />}
         {!mine && <Sources sources={message.sources ?? []} />}
-        {(note || onRegenerate) && (
-          <div className="message-foot">
-            {note && <span className={`tag tag-${message.status}`}>{note}</span>}
-            {onRegenerate && (
-              <button type="button" className="btn btn-ghost btn-sm" onClick={onRegenerate}>
-                <RefreshIcon width={14} height={14} /> Regenerate
-              </button>
-            )}
-          </div>
-        )}
+        <div className="message-foot">
+          {note && <span className={`tag tag-${message.status}`}>{note}</span>}
+          <CopyMessageButton text={message.content} />
+          {onRegenerate && (
+            <button type="button" className="btn btn-ghost btn-sm" onClick={onRegenerate}>
+              <RefreshIcon width={14} height={14} /> Regenerate
+            </button>
+          )}
+          {onRate && <FeedbackControls feedback={message.feedback} onRate={onRate} />}
+        </div>
       </div>
     </article>
   );

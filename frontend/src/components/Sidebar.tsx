@@ -7,7 +7,7 @@ import { Link, navigate } from '../lib/router';
 import type { Theme } from '../lib/theme';
 import { chatStore, useChat } from '../state/chatStore';
 import { ConfirmDialog } from './ConfirmDialog';
-import { ChartIcon, DocIcon, KeyIcon, MoonIcon, PencilIcon, PlusIcon, SignOutIcon, SunIcon, TrashIcon } from './icons';
+import { ArchiveIcon, ChartIcon, DocIcon, KeyIcon, MoonIcon, PencilIcon, PinIcon, PlusIcon, SignOutIcon, SunIcon, TrashIcon } from './icons';
 
 function useDebounced<T>(value: T, ms: number): T {
   const [debounced, setDebounced] = useState(value);
@@ -81,6 +81,8 @@ function ConversationItem({ conversation, active, onPick }: { conversation: Conv
       setError(readableError(err));
     }
   };
+  const attempt = (change: Promise<void>) => change.catch((err) => setError(readableError(err)));
+  const { pinned, archived } = conversation;
 
   return (
     <li className={`conv ${active ? 'active' : ''}`}>
@@ -97,12 +99,35 @@ function ConversationItem({ conversation, active, onPick }: { conversation: Conv
         </form>
       ) : (
         <>
+          {pinned && (
+            <span className="pin-mark" role="img" aria-label="Pinned" title="Pinned">
+              <PinIcon width={12} height={12} />
+            </span>
+          )}
           <Link to={`/c/${conversation.id}`} className="conv-link" aria-current={active ? 'page' : undefined} onClick={onPick}>
             {name}
           </Link>
           <span className="conv-actions">
+            <button
+              type="button"
+              className={`btn btn-icon btn-ghost btn-xs ${pinned ? 'chosen' : ''}`}
+              aria-label={`${pinned ? 'Unpin' : 'Pin'} ${name}`}
+              title={pinned ? 'Unpin' : 'Pin'}
+              onClick={() => void attempt(chatStore.setPinned(conversation.id, !pinned))}
+            >
+              <PinIcon width={14} height={14} />
+            </button>
             <button type="button" className="btn btn-icon btn-ghost btn-xs" aria-label={`Rename ${name}`} title="Rename" onClick={() => setEditing(true)}>
               <PencilIcon width={14} height={14} />
+            </button>
+            <button
+              type="button"
+              className="btn btn-icon btn-ghost btn-xs"
+              aria-label={`${archived ? 'Unarchive' : 'Archive'} ${name}`}
+              title={archived ? 'Unarchive' : 'Archive'}
+              onClick={() => void attempt(chatStore.setArchived(conversation.id, !archived))}
+            >
+              <ArchiveIcon width={14} height={14} />
             </button>
             <button type="button" className="btn btn-icon btn-ghost btn-xs" aria-label={`Delete ${name}`} title="Delete" onClick={() => setConfirming(true)}>
               <TrashIcon width={14} height={14} />
@@ -143,14 +168,19 @@ export function Sidebar({
   onToggleTheme: () => void;
   onSignOut: () => void;
 }) {
-  const { conversations, conversationsLoaded } = useChat();
+  const { conversations, conversationsLoaded, archived, archivedLoaded } = useChat();
   const [query, setQuery] = useState('');
   const [loadError, setLoadError] = useState<string | null>(null);
+  const [showArchived, setShowArchived] = useState(false);
   const debounced = useDebounced(query.trim(), 300);
 
   useEffect(() => {
     chatStore.loadConversations().catch((e) => setLoadError(readableError(e)));
   }, []);
+  useEffect(() => {
+    if (showArchived) chatStore.loadArchived().catch((e) => setLoadError(readableError(e)));
+  }, [showArchived]);
+  const shown = showArchived ? archived : conversations;
 
   return (
     <aside className={`sidebar ${open ? 'open' : ''}`}>
@@ -176,11 +206,17 @@ export function Sidebar({
           <SearchResults query={debounced} onPick={onClose} />
         ) : (
           <>
-            <h2 className="side-heading">Conversations</h2>
+            <div className="side-heading-row">
+              <h2 className="side-heading">{showArchived ? 'Archived conversations' : 'Conversations'}</h2>
+              <button type="button" className="btn btn-ghost btn-sm" aria-pressed={showArchived} onClick={() => setShowArchived(!showArchived)}>
+                <ArchiveIcon width={14} height={14} /> Archived
+              </button>
+            </div>
             {loadError && <p className="form-error side-pad" role="alert">{loadError}</p>}
-            {conversationsLoaded && conversations.length === 0 && <p className="muted side-pad">No conversations yet.</p>}
+            {!showArchived && conversationsLoaded && conversations.length === 0 && <p className="muted side-pad">No conversations yet.</p>}
+            {showArchived && archivedLoaded && archived.length === 0 && <p className="muted side-pad">No archived conversations.</p>}
             <ul className="conv-list">
-              {conversations.map((c) => (
+              {shown.map((c) => (
                 <ConversationItem key={c.id} conversation={c} active={c.id === activeId} onPick={onClose} />
               ))}
             </ul>

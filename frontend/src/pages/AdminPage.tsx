@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api } from '../api/client';
 import { readableError } from '../api/errors';
+import type { FeedbackStats } from '../api/types';
 import {
   toDlqRecords,
   toDlqTopics,
@@ -11,6 +12,7 @@ import {
   type FlowGraph,
   type StatSeries,
 } from '../lib/flows';
+import { AdminFeedback } from './AdminFeedback';
 
 const fmt = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(n >= 10000 ? 0 : 1)}k` : Number.isInteger(n) ? String(n) : n.toFixed(1));
 
@@ -152,6 +154,7 @@ export default function AdminPage() {
   const [dlqTopics, setDlqTopics] = useState<DlqTopic[]>([]);
   const [records, setRecords] = useState<Record<string, DlqRecord[]>>({});
   const [stats, setStats] = useState<StatSeries[] | null>(null);
+  const [feedback, setFeedback] = useState<FeedbackStats | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
@@ -172,6 +175,7 @@ export default function AdminPage() {
   useEffect(() => {
     void load();
     api.adminStats().then((s) => setStats(toStatSeries(s)), (e) => setError(readableError(e)));
+    api.adminFeedback().then(setFeedback, (e) => setError(readableError(e)));
     const t = setInterval(() => void load(), 3000);
     return () => clearInterval(t);
   }, [load]);
@@ -226,6 +230,7 @@ export default function AdminPage() {
             </div>
           ))}
         </div>
+        {feedback && <AdminFeedback stats={feedback} />}
         <h2 className="section-title">Daily activity</h2>
         {stats && stats.length === 0 && <p className="muted">No activity recorded yet.</p>}
         <div className="charts">{stats?.map((s) => <BarChart key={s.key} series={s} />)}</div>

@@ -6,6 +6,9 @@ import { MessageView, PendingView } from '../components/MessageView';
 import { navigate } from '../lib/router';
 import { chatStore, useChat } from '../state/chatStore';
 
+// A failed reply may never have been stored; a stored one that stopped can be rated.
+const RATEABLE = new Set<string>(['completed', 'stopped']);
+
 function titleFrom(text: string) {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > 48 ? `${line.slice(0, 47)}…` : line;
@@ -15,7 +18,7 @@ function titleFrom(text: string) {
 export function ChatPage({ conversationId, user }: { conversationId?: string; user: User }) {
   const snapshot = useChat();
   const state = conversationId ? chatStore.conversation(conversationId) : undefined;
-  const conversation = snapshot.conversations.find((c) => c.id === conversationId);
+  const conversation = [...snapshot.conversations, ...snapshot.archived].find((c) => c.id === conversationId);
   const logRef = useRef<HTMLDivElement>(null);
   const stickToBottom = useRef(true);
 
@@ -73,6 +76,11 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
               onRegenerate={
                 !pending && m === lastAssistant && lastIsAssistant && conversationId
                   ? () => void chatStore.regenerate(conversationId, m.reply_id ?? m.id)
+                  : undefined
+              }
+              onRate={
+                conversationId && m.role === 'assistant' && RATEABLE.has(m.status)
+                  ? (rating, comment) => chatStore.rateReply(conversationId, m.reply_id ?? m.id, rating, comment)
                   : undefined
               }
             />

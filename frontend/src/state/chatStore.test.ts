@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ApiClient, memoryTokenStore } from '../api/client';
 import { frame, jsonResponse, sseResponse } from '../api/testing';
-import type { AuthResponse, SendResult } from '../api/types';
-import { ChatStore } from './chatStore';
+import type { AuthResponse, Conversation, Message, SendResult } from '../api/types';
+import { ChatStore, listOrder } from './chatStore';
 
 const session: AuthResponse = {
   user: { id: 'u', email: 'a@b.c', display_name: 'A', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true } },
@@ -17,19 +17,28 @@ const accepted = (messageId: string, replyId: string): SendResult => ({
   stream_url: `/api/replies/${replyId}/stream`,
 });
 
-/** A fake backend answering by method and path (unit tests only). */
-function fakeBackend(routes: Record<string, () => Response>) {
+/** A fake backend answering by method and path (unit tests only); a route gets the whole URL and body. */
+function fakeBackend(routes: Record<string, (url: string, body?: string) => Response>) {
   const seen: string[] = [];
   const fetchFn = (async (input: RequestInfo | URL, init: RequestInit = {}) => {
     const key = `${init.method ?? 'GET'} ${String(input).split('?')[0]}`;
     seen.push(key);
     const route = routes[key];
     if (!route) return jsonResponse({ error: { code: 'not_found', message: `no route ${key}` } }, 404);
-    return route();
+    return route(String(input), typeof init.body === 'string' ? init.body : undefined);
   }) as typeof fetch;
   const client = new ApiClient(fetchFn, memoryTokenStore('r'), null);
   return { store: new ChatStore(client), seen };
 }
+
+const conversation = (id: string, minute: number, pinned = false, archived = false): Conversation => ({
+  id,
+  title: id,
+  pinned,
+  archived,
+  created_at: '2026-01-01T00:00:00.000Z',
+  updated_at: `2026-01-01T00:0${minute}:00.000Z`,
+});
 
 const until = async (check: () => boolean) => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
@@ -121,5 +130,63 @@ describe('ChatStore', () => {
     expect(store.conversation('c4').messages[1]).toMatchObject({ id: 'r4', content: 'Back' });
     expect(seen).toContain('GET /api/replies/r4/stream');
     expect(sessionStorage.getItem('alice.pending.c4')).toBeNull();
+  });
+
+  it('lists pinned conversations first, and moves one between the lists when it is pinned or archived', async () => {
+    const [a, b, c, old] = [conversation('a', 3), conversation('b', 1, true), conversation('c', 2), conversation('old', 0, false, true)];
+    const patched = (changed: Conversation) => (_url: string, body?: string) => jsonResponse({ ...changed, ...JSON.parse(body ?? '{}') });
+    const { store } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse(session),
+      'GET /api/conversations': (url) => jsonResponse({ items: url.includes('archived=true') ? [old] : [a, b, c] }),
+      'PATCH /api/conversations/a': patched(a),
+      'PATCH /api/conversations/c': patched(c),
+      'PATCH /api/conversations/old': patched(old),
+    });
+    await store.loadConversations();
+    const ids = (list: Conversation[]) => list.map((x) => x.id);
+    expect(ids(store.getSnapshot().conversations)).toEqual(['b', 'a', 'c']);
+    await store.loadArchived();
+    expect(ids(store.getSnapshot().archived)).toEqual(['old']);
+
+    await store.setArchived('a', true);
+    expect(ids(store.getSnapshot().conversations)).toEqual(['b', 'c']);
+    expect(ids(store.getSnapshot().archived)).toEqual(['a', 'old']);
+    await store.setPinned('c', true);
+    expect(ids(store.getSnapshot().conversations)).toEqual(['c', 'b']);
+    await store.setArchived('old', false);
+    expect(ids(store.getSnapshot().conversations)).toEqual(['c', 'b', 'old']);
+    expect(ids(store.getSnapshot().archived)).toEqual(['a']);
+  });
+
+  it('orders by recency within the pinned and the unpinned', () => {
+    const order = listOrder([conversation('x', 1), conversation('y', 2, true), conversation('z', 3), conversation('w', 0, true)]);
+    expect(order.map((x) => x.id)).toEqual(['y', 'w', 'z', 'x']);
+  });
+
+  it('rates a reply, replaces the rating, and takes it back', async () => {
+    const reply: Message = {
+      id: 'r1', conversation_id: 'c1', role: 'assistant', content: 'Hi', status: 'completed', created_at: '2026-01-01T00:00:01.000Z', reply_id: 'r1',
+    };
+    const question: Message = { ...reply, id: 'm1', role: 'user', reply_id: 'r1', created_at: '2026-01-01T00:00:00.000Z' };
+    const bodies: string[] = [];
+    const { store, seen } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse(session),
+      'GET /api/conversations/c1/messages': () => jsonResponse({ items: [question, reply], next_before: null }),
+      'PUT /api/conversations/c1/messages/r1/feedback': (_url, body) => {
+        bodies.push(body ?? '');
+        return jsonResponse({ ...JSON.parse(body ?? '{}'), updated_at: '2026-01-02T00:00:00.000Z' });
+      },
+      'DELETE /api/conversations/c1/messages/r1/feedback': () => new Response(null, { status: 204 }),
+    });
+    await store.loadMessages('c1');
+    await store.rateReply('c1', 'r1', 'up');
+    await store.rateReply('c1', 'r1', 'down', 'Too long');
+    expect(bodies.map((b) => JSON.parse(b))).toEqual([{ rating: 'up' }, { rating: 'down', comment: 'Too long' }]);
+    const shown = () => store.conversation('c1').messages;
+    expect(shown()[1].feedback).toMatchObject({ rating: 'down', comment: 'Too long' });
+    expect(shown()[0].feedback).toBeUndefined();
+    await store.rateReply('c1', 'r1', null);
+    expect(seen).toContain('DELETE /api/conversations/c1/messages/r1/feedback');
+    expect(shown()[1].feedback).toBeNull();
   });
 });

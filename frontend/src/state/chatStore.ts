@@ -3,7 +3,7 @@ import { api, type ApiClient } from '../api/client';
 import { readableError } from '../api/errors';
 import { newIdempotencyKey } from '../api/idempotent';
 import { followReply, type ReplyOutcome } from '../api/replyStream';
-import type { Conversation, Message } from '../api/types';
+import type { Conversation, ConversationChanges, FeedbackRating, Message } from '../api/types';
 
 /** A message as the page shows it: a stored one, or the user's own while its send is in flight. */
 export type ShownMessage = Omit<Message, 'status'> & { status: Message['status'] | 'sending' };
@@ -28,9 +28,21 @@ export interface ConversationState {
 }
 
 export interface ChatSnapshot {
+  /** The conversations that are not archived, in `listOrder`. */
   conversations: Conversation[];
   conversationsLoaded: boolean;
+  /** The archived ones, loaded when the user asks to see them. */
+  archived: Conversation[];
+  archivedLoaded: boolean;
   byId: Record<string, ConversationState>;
+}
+
+const INITIAL: ChatSnapshot = { conversations: [], conversationsLoaded: false, archived: [], archivedLoaded: false, byId: {} };
+
+/** The sidebar's order, the server's too: pinned first, then the most recently updated. */
+export function listOrder(conversations: Conversation[]): Conversation[] {
+  const recency = (c: Conversation) => c.updated_at ?? c.created_at ?? '';
+  return [...conversations].sort((a, b) => Number(Boolean(b.pinned)) - Number(Boolean(a.pinned)) || recency(b).localeCompare(recency(a)));
 }
 
 const EMPTY: ConversationState = { messages: [], loaded: false };
@@ -41,7 +53,7 @@ const pendingKey = (conversationId: string) => `alice.pending.${conversationId}`
  * while the user switches conversations (and survives the route change of a first message).
  */
 export class ChatStore {
-  private snapshot: ChatSnapshot = { conversations: [], conversationsLoaded: false, byId: {} };
+  private snapshot: ChatSnapshot = INITIAL;
   private listeners = new Set<() => void>();
   private streams = new Map<string, AbortController>();
 
@@ -72,26 +84,40 @@ export class ChatStore {
   reset() {
     this.streams.forEach((c) => c.abort());
     this.streams.clear();
-    this.snapshot = { conversations: [], conversationsLoaded: false, byId: {} };
+    this.snapshot = INITIAL;
     this.listeners.forEach((fn) => fn());
   }
 
   async loadConversations() {
-    const conversations = await this.client.listConversations();
-    conversations.sort((a, b) => (b.updated_at ?? b.created_at ?? '').localeCompare(a.updated_at ?? a.created_at ?? ''));
+    const conversations = listOrder(await this.client.listConversations());
     this.set({ conversations, conversationsLoaded: true });
+  }
+
+  async loadArchived() {
+    const archived = listOrder(await this.client.listConversations(true));
+    this.set({ archived, archivedLoaded: true });
   }
 
   async createConversation(title?: string): Promise<Conversation> {
     const conversation = await this.client.createConversation(title);
-    this.set({ conversations: [conversation, ...this.snapshot.conversations.filter((c) => c.id !== conversation.id)] });
+    this.set({ conversations: listOrder([conversation, ...this.snapshot.conversations.filter((c) => c.id !== conversation.id)]) });
     this.patch(conversation.id, { loaded: true, messages: [] });
     return conversation;
   }
 
-  async rename(id: string, title: string) {
-    const updated = await this.client.renameConversation(id, title);
-    this.set({ conversations: this.snapshot.conversations.map((c) => (c.id === id ? { ...c, ...updated, title } : c)) });
+  rename = (id: string, title: string) => this.update(id, { title });
+  setPinned = (id: string, pinned: boolean) => this.update(id, { pinned });
+  setArchived = (id: string, archived: boolean) => this.update(id, { archived });
+
+  /** Changes a conversation and moves it to the list (archived or not) and place it now belongs in. */
+  private async update(id: string, changes: ConversationChanges) {
+    const updated = await this.client.updateConversation(id, changes);
+    const others = (list: Conversation[]) => list.filter((c) => c.id !== id);
+    const { conversations, archived } = this.snapshot;
+    this.set({
+      conversations: listOrder(updated.archived ? others(conversations) : [...others(conversations), updated]),
+      archived: listOrder(updated.archived ? [...others(archived), updated] : others(archived)),
+    });
   }
 
   async remove(id: string) {
@@ -99,7 +125,17 @@ export class ChatStore {
     this.streams.get(id)?.abort();
     const byId = { ...this.snapshot.byId };
     delete byId[id];
-    this.set({ conversations: this.snapshot.conversations.filter((c) => c.id !== id), byId });
+    const others = (list: Conversation[]) => list.filter((c) => c.id !== id);
+    this.set({ conversations: others(this.snapshot.conversations), archived: others(this.snapshot.archived), byId });
+  }
+
+  /** Rates a stored reply (`rating` null: clears the rating). */
+  async rateReply(conversationId: string, replyId: string, rating: FeedbackRating | null, comment?: string) {
+    const feedback = rating ? await this.client.giveFeedback(conversationId, replyId, rating, comment) : null;
+    if (!rating) await this.client.clearFeedback(conversationId, replyId);
+    this.patch(conversationId, (c) => ({
+      messages: c.messages.map((m) => (m.role === 'assistant' && (m.reply_id ?? m.id) === replyId ? { ...m, feedback } : m)),
+    }));
   }
 
   async loadMessages(id: string) {

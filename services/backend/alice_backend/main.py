@@ -29,7 +29,7 @@ from alice_backend.ratelimit import RateLimiter
 from alice_backend.replies import routes as replies
 from alice_backend.replies.shared_reader import ReplyHub
 from alice_backend.replies.stream_slots import StreamSlots
-from alice_backend.routes import admin, auth, conversations, documents, keys, models, search, v1
+from alice_backend.routes import admin, auth, conversations, documents, feedback, keys, models, search, v1
 from alice_backend.settings import Settings
 from alice_backend.users import Users
 
@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         auth.router,
         conversations.router,
+        feedback.router,
         replies.router,
         documents.router,
         search.router,
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
             allow_credentials=True,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
     install_observability(app, settings.service_name)

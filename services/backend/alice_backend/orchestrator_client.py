@@ -1,6 +1,16 @@
 """The orchestrator's internal API (`/internal/...`), one typed method per endpoint."""
 
-from alice_common.wire import Conversation, ConversationPage, MessagePage, ReplyRef, ServedModels
+from alice_common.wire import (
+    Conversation,
+    ConversationChanges,
+    ConversationPage,
+    Feedback,
+    FeedbackGiven,
+    FeedbackStats,
+    MessagePage,
+    ReplyRef,
+    ServedModels,
+)
 
 from alice_backend.internal_client import InternalClient, seg
 
@@ -9,11 +19,16 @@ def _conversation(conversation_id: str) -> str:
     return f"/internal/conversations/{seg(conversation_id)}"
 
 
+def _feedback(conversation_id: str, reply_id: str) -> str:
+    return f"{_conversation(conversation_id)}/messages/{seg(reply_id)}/feedback"
+
+
 class OrchestratorClient(InternalClient):
     async def list_conversations(
-        self, user_id: str, limit: int, before: str | None = None
+        self, user_id: str, limit: int, before: str | None = None, archived: bool = False
     ) -> ConversationPage:
-        params = {"limit": limit, "before": before}
+        # Sent only when true, so the default list's query is as before.
+        params = {"limit": limit, "before": before, "archived": "true" if archived else None}
         return await self.get_as(
             ConversationPage, "GET", "/internal/conversations", user_id=user_id, params=params
         )
@@ -27,9 +42,12 @@ class OrchestratorClient(InternalClient):
     async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation:
         return await self.get_as(Conversation, "GET", _conversation(conversation_id), user_id=user_id)
 
-    async def rename_conversation(self, user_id: str, conversation_id: str, title: str) -> Conversation:
+    async def update_conversation(
+        self, user_id: str, conversation_id: str, changes: ConversationChanges
+    ) -> Conversation:
         path = _conversation(conversation_id)
-        return await self.get_as(Conversation, "PATCH", path, user_id=user_id, json={"title": title})
+        json = changes.model_dump(exclude_none=True)
+        return await self.get_as(Conversation, "PATCH", path, user_id=user_id, json=json)
 
     async def delete_conversation(self, user_id: str, conversation_id: str) -> None:
         await self.call("DELETE", _conversation(conversation_id), user_id=user_id)
@@ -40,6 +58,19 @@ class OrchestratorClient(InternalClient):
         path = f"{_conversation(conversation_id)}/messages"
         params = {"limit": limit, "before": before}
         return await self.get_as(MessagePage, "GET", path, user_id=user_id, params=params)
+
+    async def give_feedback(
+        self, user_id: str, conversation_id: str, reply_id: str, given: FeedbackGiven
+    ) -> Feedback:
+        path = _feedback(conversation_id, reply_id)
+        json = given.model_dump(exclude_none=True)
+        return await self.get_as(Feedback, "PUT", path, user_id=user_id, json=json)
+
+    async def clear_feedback(self, user_id: str, conversation_id: str, reply_id: str) -> None:
+        await self.call("DELETE", _feedback(conversation_id, reply_id), user_id=user_id)
+
+    async def feedback_stats(self) -> FeedbackStats:
+        return await self.get_as(FeedbackStats, "GET", "/internal/feedback/stats")
 
     async def get_reply(self, user_id: str, reply_id: str) -> ReplyRef:
         return await self.get_as(ReplyRef, "GET", f"/internal/replies/{seg(reply_id)}", user_id=user_id)

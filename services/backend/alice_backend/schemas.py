@@ -7,7 +7,7 @@ Conversations, messages, documents and search hits are the shared wire models of
 from datetime import datetime
 from typing import Literal
 
-from alice_common.wire import Document, Timestamp
+from alice_common.wire import ConversationChanges, Document, FeedbackGiven, Timestamp
 from pydantic import BaseModel, ConfigDict, Field
 
 from alice_backend.users import User
@@ -66,8 +66,12 @@ class ConversationCreate(StrictIn):
     title: str | None = Field(default=None, max_length=200)
 
 
-class ConversationPatch(StrictIn):
-    title: str = Field(min_length=1, max_length=200)
+class ConversationPatch(StrictIn, ConversationChanges):
+    pass
+
+
+class FeedbackIn(StrictIn, FeedbackGiven):
+    pass
 
 
 class SendMessageIn(StrictIn):

@@ -19,7 +19,13 @@ from alice_common.internal_auth import internal_token_guard
 from alice_common.startup import wait_started
 from alice_common.wire import (
     Conversation,
+    ConversationChanges,
     ConversationPage,
+    Feedback,
+    FeedbackComment,
+    FeedbackGiven,
+    FeedbackStats,
+    ModelFeedback,
     ModelInfo,
     ReplyRef,
     SearchResults,
@@ -46,6 +52,8 @@ class FakeOrchestrator:
 
     def __init__(self) -> None:
         self.conversations: dict[str, tuple[str, Conversation]] = {}  # id -> (owner, conversation)
+        self.replies: dict[str, tuple[str, str]] = {}  # reply id -> (owner, conversation id)
+        self.feedback: dict[str, Feedback] = {}  # reply id -> its feedback
         self.calls: list[tuple[str, str]] = []
         app = _internal_app()
 
@@ -63,9 +71,42 @@ class FakeOrchestrator:
             self.conversations[conversation.id] = (user_id, conversation)
             return conversation
 
+        def owned_reply(cid: str, rid: str, user_id: str) -> str:
+            owned(cid, user_id)
+            if self.replies.get(rid) != (user_id, cid):
+                raise ApiError(404, "reply_not_found", "no such reply in this conversation")
+            return rid
+
         @app.get("/internal/conversations", response_model=ConversationPage)
-        async def list_(user_id: str) -> ConversationPage:
-            return ConversationPage(items=[c for owner, c in self.conversations.values() if owner == user_id])
+        async def list_(user_id: str, archived: bool = False) -> ConversationPage:
+            mine = [c for owner, c in self.conversations.values() if owner == user_id]
+            return ConversationPage(items=[c for c in mine if c.archived == archived])
+
+        @app.patch("/internal/conversations/{cid}", response_model=Conversation)
+        async def update(cid: str, user_id: str, body: ConversationChanges) -> Conversation:
+            changed = owned(cid, user_id).model_copy(update=body.changes())
+            self.conversations[cid] = (user_id, changed)
+            return changed
+
+        feedback_path = "/internal/conversations/{cid}/messages/{rid}/feedback"
+
+        @app.put(feedback_path, response_model=Feedback)
+        async def give_feedback(cid: str, rid: str, user_id: str, body: FeedbackGiven) -> Feedback:
+            feedback = Feedback(**body.stored().model_dump(), updated_at=CREATED)
+            self.feedback[owned_reply(cid, rid, user_id)] = feedback
+            return feedback
+
+        @app.delete(feedback_path, status_code=204)
+        async def clear_feedback(cid: str, rid: str, user_id: str) -> None:
+            self.feedback.pop(owned_reply(cid, rid, user_id), None)
+
+        @app.get("/internal/feedback/stats", response_model=FeedbackStats)
+        async def feedback_stats() -> FeedbackStats:
+            comment = FeedbackComment(model="test-model", rating="down", comment="wrong", updated_at=CREATED)
+            return FeedbackStats(
+                models=[ModelFeedback(model="test-model", up=3, down=1, up_share=0.75)],
+                latest_comments=[comment],
+            )
 
         @app.get("/internal/conversations/{cid}", response_model=Conversation)
         async def get(cid: str, user_id: str) -> Conversation:

@@ -22,8 +22,12 @@ from alice_common.admin_wire import (
 )
 from alice_common.wire import (
     Conversation,
+    ConversationChanges,
     ConversationPage,
     DocumentRegistration,
+    Feedback,
+    FeedbackGiven,
+    FeedbackStats,
     MessagePage,
     ReplyRef,
     SearchResults,
@@ -57,6 +61,8 @@ def _answers() -> dict[tuple[str, str], object]:
     reply = {"reply_id": "r1", "conversation_id": "c", "message_id": None, "status": "completed"}
     model = {"model": "m", "context_tokens": 2048, "default_max_tokens": 64, "max_tokens_limit": 100}
     models = {"models": [model | {"default": True}]}
+    feedback = {"rating": "up", "comment": "good", "updated_at": "2026-01-01T00:00:00.000Z"}
+    feedback_path = "/internal/conversations/c%2F1/messages/r%2F1/feedback"
     return {
         ("GET", "/internal/conversations"): page,
         ("POST", "/internal/conversations"): conversation,
@@ -65,6 +71,9 @@ def _answers() -> dict[tuple[str, str], object]:
         ("DELETE", "/internal/conversations/c%2F1"): None,
         ("GET", "/internal/conversations/c%2F1/messages"): page,
         ("GET", "/internal/replies/r1"): reply,
+        ("PUT", feedback_path): feedback,
+        ("DELETE", feedback_path): None,
+        ("GET", "/internal/feedback/stats"): {"models": [], "latest_comments": []},
         ("GET", "/internal/models"): models,
         ("POST", "/internal/documents"): DOCUMENT.model_dump(mode="json"),
         ("GET", "/internal/documents"): page,
@@ -88,7 +97,7 @@ class Recorder:
         self.answers = _answers()
         self.app = FastAPI()
 
-        @self.app.api_route("/{path:path}", methods=["GET", "POST", "PATCH", "DELETE"])
+        @self.app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
         async def anything(request: Request) -> Response:
             raw_path = request.scope["raw_path"].decode()
             body = await request.body()
@@ -118,10 +127,20 @@ async def test_orchestrator_methods_call_their_endpoints():
     assert await orchestrator.create_conversation("u1", "Hello") == CONVERSATION
     assert await orchestrator.create_conversation("u1") == CONVERSATION
     assert await orchestrator.get_conversation("u1", "c/1") == CONVERSATION
-    assert await orchestrator.rename_conversation("u1", "c/1", "New") == CONVERSATION
+    assert (
+        await orchestrator.update_conversation("u1", "c/1", ConversationChanges(title="New")) == CONVERSATION
+    )
+    assert (
+        await orchestrator.update_conversation("u1", "c/1", ConversationChanges(pinned=True)) == CONVERSATION
+    )
     assert await orchestrator.delete_conversation("u1", "c/1") is None
     assert isinstance(await orchestrator.list_messages("u1", "c/1", 200), MessagePage)
     assert isinstance(await orchestrator.get_reply("u1", "r1"), ReplyRef)
+    given = FeedbackGiven(rating="up", comment="good")
+    assert isinstance(await orchestrator.give_feedback("u1", "c/1", "r/1", given), Feedback)
+    assert await orchestrator.clear_feedback("u1", "c/1", "r/1") is None
+    assert isinstance(await orchestrator.feedback_stats(), FeedbackStats)
+    assert isinstance(await orchestrator.list_conversations("u1", 5, archived=True), ConversationPage)
     served = await orchestrator.served_models()
     assert isinstance(served, ServedModels) and served.get("m").default is True
     assert [(s["method"], s["path"], s["query"], s["json"]) for s in fake.seen] == [
@@ -130,9 +149,19 @@ async def test_orchestrator_methods_call_their_endpoints():
         ("POST", "/internal/conversations", {"user_id": "u1"}, {}),
         ("GET", "/internal/conversations/c%2F1", {"user_id": "u1"}, None),
         ("PATCH", "/internal/conversations/c%2F1", {"user_id": "u1"}, {"title": "New"}),
+        ("PATCH", "/internal/conversations/c%2F1", {"user_id": "u1"}, {"pinned": True}),
         ("DELETE", "/internal/conversations/c%2F1", {"user_id": "u1"}, None),
         ("GET", "/internal/conversations/c%2F1/messages", {"limit": "200", "user_id": "u1"}, None),
         ("GET", "/internal/replies/r1", {"user_id": "u1"}, None),
+        (
+            "PUT",
+            "/internal/conversations/c%2F1/messages/r%2F1/feedback",
+            {"user_id": "u1"},
+            {"rating": "up", "comment": "good"},
+        ),
+        ("DELETE", "/internal/conversations/c%2F1/messages/r%2F1/feedback", {"user_id": "u1"}, None),
+        ("GET", "/internal/feedback/stats", {}, None),
+        ("GET", "/internal/conversations", {"limit": "5", "archived": "true", "user_id": "u1"}, None),
         ("GET", "/internal/models", {}, None),
     ]
     assert {s["token"] for s in fake.seen} == {"tok"}

@@ -8,7 +8,7 @@ public OpenAPI document (and the frontend types generated from it) names exactly
 from datetime import UTC, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
 from alice_common.events import Usage
 from alice_common.ids import INTERNAL_ID_PATTERN
@@ -44,8 +44,29 @@ class Page(BaseModel, Generic[T]):
 class Conversation(BaseModel):
     id: str
     title: str | None = None
+    pinned: bool = Field(default=False, description="listed before the others")
+    archived: bool = Field(default=False, description="listed only when the list asks for `archived=true`")
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class ConversationChanges(BaseModel):
+    """A `PATCH` of a conversation: each field optional, at least one given."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    pinned: bool | None = None
+    archived: bool | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> "ConversationChanges":
+        if self.title is None and self.pinned is None and self.archived is None:
+            raise ValueError("give at least one of `title`, `pinned`, `archived`")
+        return self
+
+    def changes(self) -> dict:
+        return self.model_dump(exclude_none=True)
 
 
 class Source(BaseModel):
@@ -56,6 +77,30 @@ class Source(BaseModel):
     chunk: int = Field(description="the passage's position in its document, from 0")
     snippet: str
     score: float = Field(description="cosine similarity of the passage to the message")
+
+
+FeedbackRating = Literal["up", "down"]
+MAX_FEEDBACK_COMMENT_CHARS = 2000
+
+
+class FeedbackGiven(BaseModel):
+    """What the owner of a conversation says about one of its replies."""
+
+    rating: FeedbackRating
+    comment: str | None = Field(
+        default=None,
+        max_length=MAX_FEEDBACK_COMMENT_CHARS,
+        description=f"optional, at most {MAX_FEEDBACK_COMMENT_CHARS} characters; blank counts as none",
+    )
+
+    def stored(self) -> "FeedbackGiven":
+        """Trimmed, a blank comment dropped."""
+        comment = (self.comment or "").strip()
+        return FeedbackGiven(rating=self.rating, comment=comment or None)
+
+
+class Feedback(FeedbackGiven):
+    updated_at: Timestamp
 
 
 class Message(BaseModel):
@@ -70,6 +115,7 @@ class Message(BaseModel):
     sources: list[Source] = Field(default_factory=list)
     usage: Usage | None = Field(default=None, description="assistant messages only")
     model: str | None = Field(default=None, description="assistant messages only")
+    feedback: Feedback | None = Field(default=None, description="assistant messages only: the owner's rating")
 
 
 class ConversationPage(Page[Conversation]):
@@ -117,6 +163,27 @@ class ReplyStatus(BaseModel):
     def data(self) -> dict:
         """The event's JSON data, without the absent position."""
         return self.model_dump(exclude_none=True)
+
+
+class ModelFeedback(BaseModel):
+    model: str = Field(description="the model that wrote the rated replies")
+    up: int
+    down: int
+    up_share: float = Field(ge=0, le=1, description="up / (up + down)")
+
+
+class FeedbackComment(BaseModel):
+    model: str
+    rating: FeedbackRating
+    comment: str
+    updated_at: Timestamp
+
+
+class FeedbackStats(BaseModel):
+    """`GET /internal/feedback/stats`: the ratings of every user's replies, for admins."""
+
+    models: list[ModelFeedback] = Field(description="the most rated model first")
+    latest_comments: list[FeedbackComment] = Field(description="newest first")
 
 
 class ModelInfo(BaseModel):

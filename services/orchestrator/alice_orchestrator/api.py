@@ -10,7 +10,18 @@ from alice_common.errors import ApiError, install_error_handlers
 from alice_common.events import ConversationDeleted
 from alice_common.ids import INTERNAL_ID_PATTERN, new_id
 from alice_common.internal_auth import internal_token_guard
-from alice_common.wire import Conversation, ConversationPage, MessagePage, ModelInfo, ReplyRef, ServedModels
+from alice_common.wire import (
+    Conversation,
+    ConversationChanges,
+    ConversationPage,
+    Feedback,
+    FeedbackGiven,
+    FeedbackStats,
+    MessagePage,
+    ModelInfo,
+    ReplyRef,
+    ServedModels,
+)
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -18,7 +29,7 @@ from pymongo.errors import DuplicateKeyError
 
 from alice_orchestrator.app_context import Ctx
 from alice_orchestrator.settings import Settings
-from alice_orchestrator.store import ChatStore, conversation_of, message_of
+from alice_orchestrator.store import ChatStore, ListPosition, conversation_of, message_of
 
 MAX_LIMIT = 200
 UserId = Annotated[str, Query(pattern=INTERNAL_ID_PATTERN)]
@@ -29,15 +40,20 @@ class ConversationCreate(BaseModel):
     title: str | None = Field(default=None, max_length=200)
 
 
-class ConversationPatch(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-
-
 async def owned_conversation(store: ChatStore, user_id: str, conversation_id: str) -> dict:
     conversation = await store.get_conversation(user_id, conversation_id)
     if conversation is None:
         raise ApiError(404, "conversation_not_found", "no such conversation")
     return conversation
+
+
+async def owned_reply(store: ChatStore, user_id: str, conversation_id: str, reply_id: str) -> dict:
+    """A reply in one of the user's conversations; anything else (someone else's) is a 404."""
+    await owned_conversation(store, user_id, conversation_id)
+    reply = await store.get_message(reply_id, user_id)
+    if reply is None or reply.get("role") != "assistant" or reply["conversation_id"] != conversation_id:
+        raise ApiError(404, "reply_not_found", "no such reply in this conversation")
+    return reply
 
 
 router = APIRouter(prefix="/internal")
@@ -49,19 +65,21 @@ async def list_conversations(
     user_id: UserId,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     before: Annotated[str | None, Query(max_length=128)] = None,
+    archived: bool = False,
 ) -> ConversationPage:
-    """Most recently updated first; `before` is a conversation id (or an ISO time): the page after it."""
-    cursor = None
+    """Pinned first, then most recently updated first; `before` is a conversation id (or an ISO
+    time: among the unpinned ones): the page after it. `archived`: only the archived ones."""
+    position = None
     if before:
         anchor = await ctx.store.get_conversation(user_id, before)
         if anchor is not None:
-            cursor = anchor["updated_at"]
+            position = ListPosition.of(anchor)
         else:
             try:
-                cursor = datetime.fromisoformat(before.replace("Z", "+00:00"))
+                position = ListPosition(False, datetime.fromisoformat(before.replace("Z", "+00:00")))
             except ValueError as exc:
                 raise ApiError(404, "conversation_not_found", "no such conversation") from exc
-    items = await ctx.store.list_conversations(user_id, limit, cursor)
+    items = await ctx.store.list_conversations(user_id, limit, position, archived)
     next_before = items[-1]["_id"] if len(items) == limit else None
     return ConversationPage(items=[conversation_of(c) for c in items], next_before=next_before)
 
@@ -82,12 +100,15 @@ async def get_conversation(ctx: Ctx, conversation_id: str, user_id: UserId) -> C
 
 @router.patch("/conversations/{conversation_id}", response_model=Conversation)
 async def patch_conversation(
-    ctx: Ctx, conversation_id: str, user_id: UserId, body: ConversationPatch
+    ctx: Ctx, conversation_id: str, user_id: UserId, body: ConversationChanges
 ) -> Conversation:
-    title = " ".join(body.title.split())
-    if not title:
-        raise ApiError(422, "invalid_title", "the title must not be blank")
-    updated = await ctx.store.update_conversation(user_id, conversation_id, {"title": title})
+    """Rename, pin or archive; only a new title counts as activity (moves it up the list)."""
+    changes = body.changes()
+    if "title" in changes:
+        changes["title"] = " ".join(body.title.split())
+        if not changes["title"]:
+            raise ApiError(422, "invalid_title", "the title must not be blank")
+    updated = await ctx.store.update_conversation(user_id, conversation_id, changes, touch="title" in changes)
     if updated is None:
         raise ApiError(404, "conversation_not_found", "no such conversation")
     return conversation_of(updated)
@@ -128,6 +149,31 @@ async def list_messages(
     items = await ctx.store.list_messages(user_id, conversation_id, limit, anchor)
     next_before = items[0]["_id"] if len(items) == limit else None
     return MessagePage(items=[message_of(m) for m in items], next_before=next_before)
+
+
+FEEDBACK_PATH = "/conversations/{conversation_id}/messages/{reply_id}/feedback"
+
+
+@router.put(FEEDBACK_PATH, response_model=Feedback)
+async def give_feedback(
+    ctx: Ctx, conversation_id: str, reply_id: str, user_id: UserId, body: FeedbackGiven
+) -> Feedback:
+    """The owner's rating of one reply; a second one replaces the first."""
+    await owned_reply(ctx.store, user_id, conversation_id, reply_id)
+    return await ctx.store.feedback.give(reply_id, body)
+
+
+@router.delete(FEEDBACK_PATH, status_code=204)
+async def clear_feedback(ctx: Ctx, conversation_id: str, reply_id: str, user_id: UserId) -> Response:
+    await owned_reply(ctx.store, user_id, conversation_id, reply_id)
+    await ctx.store.feedback.clear(reply_id)
+    return Response(status_code=204)
+
+
+@router.get("/feedback/stats", response_model=FeedbackStats)
+async def feedback_stats(ctx: Ctx) -> FeedbackStats:
+    """Every user's ratings (no `user_id`): the backend shows them to admins only."""
+    return await ctx.store.feedback.stats()
 
 
 @router.get("/replies/{reply_id}", response_model=ReplyRef)

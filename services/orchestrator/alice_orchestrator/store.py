@@ -4,12 +4,15 @@ Every query carries `user_id`, so one user's call can never touch another's docu
 uuid4 hex strings in `_id`; inserts are idempotent by `_id` (a duplicate key means "already there").
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from alice_common.wire import Conversation, Message
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from alice_orchestrator.feedback import FeedbackStore
 
 
 def utcnow() -> datetime:
@@ -18,8 +21,38 @@ def utcnow() -> datetime:
 
 def conversation_of(doc: dict) -> Conversation:
     return Conversation(
-        id=doc["_id"], title=doc.get("title"), created_at=doc["created_at"], updated_at=doc["updated_at"]
+        id=doc["_id"],
+        title=doc.get("title"),
+        pinned=bool(doc.get("pinned")),
+        archived=bool(doc.get("archived")),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
     )
+
+
+@dataclass(frozen=True)
+class ListPosition:
+    """Where a page of the conversation list ends: the list is the pinned conversations, then the
+    others, each most recently updated first (ties by `_id`). `id` None: every one updated then."""
+
+    pinned: bool
+    updated_at: datetime
+    id: str | None = None
+
+    @classmethod
+    def of(cls, conversation: dict) -> "ListPosition":
+        return cls(bool(conversation.get("pinned")), conversation["updated_at"], conversation["_id"])
+
+    def after(self) -> dict:
+        """The filter for the conversations listed after this position within its group."""
+        if self.id is None:
+            return {"updated_at": {"$lt": self.updated_at}}
+        return {
+            "$or": [
+                {"updated_at": {"$lt": self.updated_at}},
+                {"updated_at": self.updated_at, "_id": {"$lt": self.id}},
+            ]
+        }
 
 
 def message_of(doc: dict) -> Message:
@@ -35,6 +68,7 @@ def message_of(doc: dict) -> Message:
         sources=doc.get("sources") or [],
         usage=doc.get("usage") or None,
         model=doc.get("model"),
+        feedback=doc.get("feedback"),
     )
 
 
@@ -42,6 +76,7 @@ class ChatStore:
     def __init__(self, db: AsyncDatabase):
         self.conversations = db["conversations"]
         self.messages = db["messages"]
+        self.feedback = FeedbackStore(self.messages)
 
     async def ensure_indexes(self) -> None:
         await self.messages.create_index([("conversation_id", ASCENDING), ("created_at", ASCENDING)])
@@ -64,21 +99,38 @@ class ChatStore:
     async def get_conversation(self, user_id: str, conversation_id: str) -> dict | None:
         return _owned(await self.conversations.find_one({"_id": conversation_id}), user_id)
 
-    async def list_conversations(self, user_id: str, limit: int, before: datetime | None) -> list[dict]:
-        query: dict = {"user_id": user_id}
-        if before is not None:
-            query["updated_at"] = {"$lt": before}
+    async def list_conversations(
+        self, user_id: str, limit: int, after: ListPosition | None = None, archived: bool = False
+    ) -> list[dict]:
+        """Up to `limit` conversations after `after`: pinned ones first (see `ListPosition`), the
+        archived ones only when `archived` (and then only those)."""
+        scope: dict = {"user_id": user_id, "archived": True if archived else {"$ne": True}}
+        items: list[dict] = []
+        if after is None or after.pinned:
+            items = await self._recent_first({**scope, "pinned": True}, after, limit)
+        if len(items) < limit:
+            unpinned_after = after if after is not None and not after.pinned else None
+            unpinned = {**scope, "pinned": {"$ne": True}}
+            items += await self._recent_first(unpinned, unpinned_after, limit - len(items))
+        return items
+
+    async def _recent_first(self, query: dict, after: ListPosition | None, limit: int) -> list[dict]:
+        if after is not None:
+            query = {**query, **after.after()}
         cursor = self.conversations.find(query).sort([("updated_at", DESCENDING), ("_id", DESCENDING)])
         return await cursor.limit(limit).to_list(limit)
 
-    async def update_conversation(self, user_id: str, conversation_id: str, changes: dict) -> dict | None:
+    async def update_conversation(
+        self, user_id: str, conversation_id: str, changes: dict, *, touch: bool = True
+    ) -> dict | None:
+        """`touch`: the change counts as activity (moves the conversation up the list)."""
         # Owner first, then by `_id` alone (see `_owned`); a conversation never changes owner.
         if await self.get_conversation(user_id, conversation_id) is None:
             return None
+        if touch:
+            changes = {**changes, "updated_at": utcnow()}
         return await self.conversations.find_one_and_update(
-            {"_id": conversation_id},
-            {"$set": {**changes, "updated_at": utcnow()}},
-            return_document=ReturnDocument.AFTER,
+            {"_id": conversation_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
         )
 
     async def conversation_by_id(self, conversation_id: str) -> dict | None:

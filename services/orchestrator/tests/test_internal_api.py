@@ -6,7 +6,15 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from alice_common.app_context import set_app_context
-from alice_common.wire import Conversation, ConversationPage, MessagePage, ReplyRef, ServedModels
+from alice_common.wire import (
+    Conversation,
+    ConversationPage,
+    Feedback,
+    FeedbackStats,
+    MessagePage,
+    ReplyRef,
+    ServedModels,
+)
 from alice_orchestrator.api import install_internal_api
 from alice_orchestrator.app_context import AppContext
 from alice_orchestrator.providers.fake import FakeProvider
@@ -321,3 +329,198 @@ async def test_every_response_validates_against_the_shared_wire_model(env):
     )
     ReplyRef.model_validate((await get("/internal/replies/wire-r1")).json())
     ServedModels.model_validate((await client.get("/internal/models", headers=HEADERS)).json())
+
+
+# -- pin and archive -----------------------------------------------------------------------------
+
+
+async def new_conversations(client, store, user: str, n: int) -> list[str]:
+    """`n` conversations of `user`, each updated after the one before."""
+    ids = []
+    for i in range(n):
+        r = await client.post("/internal/conversations", params={"user_id": user}, json={}, headers=HEADERS)
+        ids.append(r.json()["id"])
+        await store.update_conversation(user, ids[-1], {"title": f"c{i}"})
+    return ids
+
+
+async def patch(client, user: str, cid: str, body: dict) -> httpx.Response:
+    return await client.patch(
+        f"/internal/conversations/{cid}", params={"user_id": user}, json=body, headers=HEADERS
+    )
+
+
+async def listed(client, user: str, **params) -> list[str]:
+    """Every page of the user's list, followed by `next_before`."""
+    ids: list[str] = []
+    before = None
+    while True:
+        query = {"user_id": user, **params} | ({"before": before} if before else {})
+        page = (await client.get("/internal/conversations", params=query, headers=HEADERS)).json()
+        ids += [c["id"] for c in page["items"]]
+        before = page["next_before"]
+        if before is None:
+            return ids
+
+
+async def test_patch_pins_and_archives_without_reordering_by_recency_and_only_for_the_owner(env):
+    client, store = env
+    [cid] = await new_conversations(client, store, "ann", 1)
+    before = (
+        await client.get(f"/internal/conversations/{cid}", params={"user_id": "ann"}, headers=HEADERS)
+    ).json()
+    assert (before["pinned"], before["archived"]) == (False, False)
+
+    pinned = await patch(client, "ann", cid, {"pinned": True})
+    assert pinned.status_code == 200
+    assert (pinned.json()["pinned"], pinned.json()["title"]) == (True, "c0")
+    assert pinned.json()["updated_at"] == before["updated_at"]  # pinning is not activity
+    archived = await patch(client, "ann", cid, {"archived": True, "pinned": False})
+    assert (archived.json()["pinned"], archived.json()["archived"]) == (False, True)
+
+    assert (await patch(client, "ann", cid, {})).status_code == 422
+    assert (await patch(client, "ann", cid, {"title": "   "})).status_code == 422
+    stolen = await patch(client, "bob", cid, {"pinned": True, "archived": False})
+    assert stolen.status_code == 404
+    after = (
+        await client.get(f"/internal/conversations/{cid}", params={"user_id": "ann"}, headers=HEADERS)
+    ).json()
+    assert (after["pinned"], after["archived"]) == (False, True)
+
+
+async def test_list_shows_pinned_first_hides_archived_and_pages_across_the_groups(env):
+    client, store = env
+    c = await new_conversations(client, store, "pam", 6)  # c[5] is the most recent
+    for cid in (c[1], c[3]):
+        await patch(client, "pam", cid, {"pinned": True})
+    await patch(client, "pam", c[2], {"archived": True})
+    await patch(client, "pam", c[4], {"archived": True, "pinned": True})
+
+    expected = [c[3], c[1], c[5], c[0]]
+    for limit in (1, 2, 3, 50):
+        assert await listed(client, "pam", limit=limit) == expected, limit
+    assert await listed(client, "pam", limit=1, archived="true") == [c[4], c[2]]
+    assert await listed(client, "bob") == [] and await listed(client, "bob", archived="true") == []
+
+    await patch(client, "pam", c[3], {"pinned": False})
+    assert await listed(client, "pam", limit=2) == [c[1], c[5], c[3], c[0]]
+
+
+async def test_pages_neither_skip_nor_repeat_conversations_updated_at_the_same_time(env):
+    client, store = env
+    c = await new_conversations(client, store, "tia", 4)
+    same = datetime(2026, 3, 1, tzinfo=UTC)
+    for cid in c[:3]:
+        await store.conversations.update_one({"_id": cid}, {"$set": {"updated_at": same}})
+    assert await listed(client, "tia", limit=1) == [c[3], *sorted(c[:3], reverse=True)]
+
+
+# -- feedback on replies -------------------------------------------------------------------------
+
+
+def feedback_url(cid: str, reply_id: str) -> str:
+    return f"/internal/conversations/{cid}/messages/{reply_id}/feedback"
+
+
+async def put_feedback(client, user: str, cid: str, reply_id: str, body: dict) -> httpx.Response:
+    return await client.put(feedback_url(cid, reply_id), params={"user_id": user}, json=body, headers=HEADERS)
+
+
+async def history_feedback(client, user: str, cid: str) -> dict:
+    page = await client.get(
+        f"/internal/conversations/{cid}/messages", params={"user_id": user}, headers=HEADERS
+    )
+    return {m["id"]: m["feedback"] for m in page.json()["items"]}
+
+
+async def test_feedback_is_one_per_reply_replaced_by_a_second_and_shown_in_the_history(env):
+    client, store = env
+    [cid] = await new_conversations(client, store, "ann", 1)
+    question, reply = await add_messages(store, "ann", cid, 2)
+
+    given = await put_feedback(client, "ann", cid, reply, {"rating": "up", "comment": "  spot on  "})
+    assert given.status_code == 200
+    assert Feedback.model_validate(given.json()).comment == "spot on"
+    assert (await history_feedback(client, "ann", cid))[reply] | {"updated_at": None} == {
+        "rating": "up",
+        "comment": "spot on",
+        "updated_at": None,
+    }
+    again = await put_feedback(client, "ann", cid, reply, {"rating": "down", "comment": " "})
+    assert (again.json()["rating"], again.json().get("comment")) == ("down", None)
+    shown = await history_feedback(client, "ann", cid)
+    assert (
+        shown[question] is None and shown[reply]["rating"] == "down" and shown[reply].get("comment") is None
+    )
+
+    cleared = await client.delete(feedback_url(cid, reply), params={"user_id": "ann"}, headers=HEADERS)
+    assert cleared.status_code == 204
+    assert (await history_feedback(client, "ann", cid))[reply] is None
+
+
+async def test_feedback_is_refused_on_anything_but_the_owners_reply(env):
+    client, store = env
+    [cid] = await new_conversations(client, store, "ann", 1)
+    [bobs] = await new_conversations(client, store, "bob", 1)
+    question, reply = await add_messages(store, "ann", cid, 2)
+    await put_feedback(client, "ann", cid, reply, {"rating": "up"})
+
+    for user, conversation, message in (
+        ("bob", cid, reply),  # someone else's conversation
+        ("bob", bobs, reply),  # someone else's reply, through one's own conversation
+        ("ann", cid, question),  # not a reply
+        ("ann", cid, "no-such-reply"),
+        ("ann", bobs, reply),  # a reply of another conversation
+    ):
+        refused = await put_feedback(client, user, conversation, message, {"rating": "down"})
+        assert refused.status_code == 404, (user, conversation, message)
+        deleted = await client.delete(
+            feedback_url(conversation, message), params={"user_id": user}, headers=HEADERS
+        )
+        assert deleted.status_code == 404
+    assert (await history_feedback(client, "ann", cid))[reply]["rating"] == "up"
+
+    for body in ({"rating": "meh"}, {"rating": "up", "comment": "x" * 2001}, {"comment": "no rating"}):
+        assert (await put_feedback(client, "ann", cid, reply, body)).status_code == 422, body
+    assert (
+        await put_feedback(client, "ann", cid, reply, {"rating": "up", "comment": "x" * 2000})
+    ).status_code == 200
+
+
+async def test_feedback_stats_give_the_share_per_model_and_the_newest_comments(env):
+    client, store = env
+    [cid] = await new_conversations(client, store, "ann", 1)
+    [bobs] = await new_conversations(client, store, "bob", 1)
+    ratings = [
+        ("ann", cid, "small", "up", None),
+        ("ann", cid, "small", "up", None),
+        ("bob", bobs, "small", "down", "too long"),
+        ("bob", bobs, "big", "down", "wrong answer"),
+    ]
+    for i, (user, conversation, model, rating, comment) in enumerate(ratings):
+        reply = f"stats-r{i}"
+        await store.insert_message(
+            {
+                "_id": reply, "conversation_id": conversation, "user_id": user, "role": "assistant",
+                "content": "a", "status": "completed", "created_at": datetime.now(UTC), "model": model,
+            }
+        )  # fmt: skip
+        body = {"rating": rating} | ({"comment": comment} if comment else {})
+        assert (await put_feedback(client, user, conversation, reply, body)).status_code == 200
+    await store.insert_message(
+        {"_id": "unrated", "conversation_id": cid, "user_id": "ann", "role": "assistant", "content": "b",
+         "status": "completed", "created_at": datetime.now(UTC), "model": "big"}
+    )  # fmt: skip
+
+    stats = FeedbackStats.model_validate(
+        (await client.get("/internal/feedback/stats", headers=HEADERS)).json()
+    )
+    assert [(m.model, m.up, m.down, round(m.up_share, 3)) for m in stats.models] == [
+        ("small", 2, 1, 0.667),
+        ("big", 0, 1, 0.0),
+    ]
+    assert [(c.model, c.rating, c.comment) for c in stats.latest_comments] == [
+        ("big", "down", "wrong answer"),
+        ("small", "down", "too long"),
+    ]
+    assert (await client.get("/internal/feedback/stats")).status_code == 401

@@ -1,7 +1,8 @@
-"""Operator views for admins (granted out of band): Kafka flows and DLQs, analytics.
+"""Operator views for admins (granted out of band): Kafka flows and DLQs, analytics, feedback.
 
-Each view relays one kafkaflow or dataflow endpoint and answers with its wire model
-(`alice_common.admin_wire`), so the OpenAPI document describes what the admin page reads.
+Each view relays one kafkaflow, dataflow or orchestrator endpoint and answers with its wire model
+(`alice_common.admin_wire`, `alice_common.wire`), so the OpenAPI document describes what the
+admin page reads.
 """
 
 from typing import Annotated
@@ -16,6 +17,7 @@ from alice_common.admin_wire import (
     ReplayRequest,
     ReplayResult,
 )
+from alice_common.wire import FeedbackStats
 from fastapi import APIRouter, Path, Query
 
 from alice_backend.auth.dependencies import Admin, Ctx
@@ -88,3 +90,9 @@ async def unknown_flow_view(path: str, _: Admin) -> None:
 @router.get("/stats", response_model=DailyStats, responses=ERRORS)
 async def stats(ctx: Ctx, _: Admin, days: Annotated[int, Query(ge=1, le=366)] = 30) -> DailyStats:
     return await ctx.dataflow.stats(days)
+
+
+@router.get("/feedback", response_model=FeedbackStats, responses=ERRORS)
+async def feedback(ctx: Ctx, _: Admin) -> FeedbackStats:
+    """The share of up and down ratings per model, and the latest comments (the orchestrator's)."""
+    return await ctx.orchestrator.feedback_stats()

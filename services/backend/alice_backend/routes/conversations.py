@@ -4,7 +4,7 @@ from typing import Annotated
 
 from alice_common.events import new_id
 from alice_common.ids import check_id
-from alice_common.wire import Conversation, ConversationPage, MessagePage
+from alice_common.wire import Conversation, ConversationChanges, ConversationPage, MessagePage
 from fastapi import APIRouter, Query, Response, status
 
 from alice_backend.auth.dependencies import Ctx, UserId
@@ -32,8 +32,12 @@ async def list_conversations(
     before: Annotated[
         str | None, Query(max_length=64, description="a conversation id (or ISO time) from `next_before`")
     ] = None,
+    archived: Annotated[
+        bool, Query(description="true: only the archived conversations; false: only the others")
+    ] = False,
 ) -> ConversationPage:
-    return await ctx.orchestrator.list_conversations(user_id, limit, before)
+    """Pinned conversations first, then the others; each group most recently updated first."""
+    return await ctx.orchestrator.list_conversations(user_id, limit, before, archived)
 
 
 @router.post(
@@ -60,13 +64,16 @@ async def get_conversation(conversation_id: str, ctx: Ctx, user_id: UserId) -> C
     response_model=Conversation,
     responses=error_responses(400, 401, 404, 413, 422, *UPSTREAM),
 )
-async def rename_conversation(
+async def update_conversation(
     conversation_id: str, body: ConversationPatch, ctx: Ctx, user_id: UserId
 ) -> Conversation:
-    if not body.title.strip():
+    """Rename, pin or archive: any of `title`, `pinned`, `archived`, at least one."""
+    title = None if body.title is None else body.title.strip()
+    if title == "":
         raise ApiError(422, "validation_error", "title must not be blank")
     conversation_id = check_id(conversation_id, "conversation")
-    return await ctx.orchestrator.rename_conversation(user_id, conversation_id, body.title.strip())
+    changes = ConversationChanges(title=title, pinned=body.pinned, archived=body.archived)
+    return await ctx.orchestrator.update_conversation(user_id, conversation_id, changes)
 
 
 @router.delete(

@@ -1,0 +1,117 @@
+import { act } from 'react';
+import { createRoot, type Root } from 'react-dom/client';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Feedback } from '../api/types';
+import type { ShownMessage } from '../state/chatStore';
+import type { Rate } from './FeedbackControls';
+import { MessageView } from './MessageView';
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+const reply: ShownMessage = {
+  id: 'r1',
+  conversation_id: 'c1',
+  role: 'assistant',
+  content: 'Use **bold** and:\n\n```bash\nls\n```',
+  status: 'completed',
+  created_at: '2026-01-01T00:00:00.000Z',
+  reply_id: 'r1',
+};
+const question: ShownMessage = { ...reply, id: 'm1', role: 'user', content: 'How do I *list* files?' };
+
+describe('MessageView', () => {
+  let root: Root | undefined;
+  let container: HTMLDivElement | undefined;
+  afterEach(() => {
+    act(() => root?.unmount());
+    root = container = undefined;
+    document.body.innerHTML = '';
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
+
+  /** Renders into the same root each time, as a re-render. */
+  const render = async (element: React.ReactElement) => {
+    if (!container) {
+      container = document.createElement('div');
+      document.body.appendChild(container);
+      root = createRoot(container);
+    }
+    await act(async () => root!.render(element));
+    return container;
+  };
+  const button = (name: string) => container!.querySelector(`button[aria-label="${name}"]`) as HTMLButtonElement | null;
+  const byText = (text: string) => [...container!.querySelectorAll('button')].find((b) => b.textContent === text);
+  const status = () => [...container!.querySelectorAll('[role="status"]')].map((s) => s.textContent).join('|');
+
+  it.each([
+    ['a reply', reply],
+    ['a question', question],
+  ])('copies the whole of %s as its raw Markdown and says so for a moment', async (_, message) => {
+    vi.useFakeTimers();
+    const writeText = vi.fn(async () => undefined);
+    vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } });
+    await render(<MessageView message={message} userName="Ada" />);
+    const copy = button('Copy text')!;
+    expect(copy.textContent?.trim()).toBe('Copy');
+    await act(async () => copy.click());
+    expect(writeText).toHaveBeenCalledWith(message.content);
+    expect(copy.textContent?.trim()).toBe('Copied');
+    expect(status()).toContain('Copied to the clipboard');
+    await act(async () => vi.advanceTimersByTime(2000));
+    expect(copy.textContent?.trim()).toBe('Copy');
+  });
+
+  it('offers feedback on a reply only when it can be rated', async () => {
+    await render(<MessageView message={question} userName="Ada" />);
+    expect(button('Good reply')).toBeNull();
+    await render(<MessageView message={reply} userName="Ada" onRate={async () => undefined} />);
+    expect(button('Good reply')?.getAttribute('aria-pressed')).toBe('false');
+    expect(button('Bad reply')?.getAttribute('aria-pressed')).toBe('false');
+  });
+
+  it('rates, takes a rating back, and adds a comment to it', async () => {
+    // Stands in for the store: keeps the rating, and the page shows the message with it.
+    let feedback: Feedback | null = null;
+    const onRate = vi.fn<Rate>(async (rating, comment) => {
+      feedback = rating && { rating, comment: comment || null, updated_at: '2026-01-02T00:00:00.000Z' };
+    });
+    const show = () => render(<MessageView message={{ ...reply, feedback }} userName="Ada" onRate={onRate} />);
+    const click = async (target: HTMLButtonElement | null | undefined) => {
+      await act(async () => target!.click());
+      await show();
+    };
+    await show();
+
+    await click(button('Bad reply'));
+    expect(onRate).toHaveBeenLastCalledWith('down', undefined);
+    expect(button('Bad reply')?.getAttribute('aria-pressed')).toBe('true');
+    await click(button('Bad reply'));
+    expect(onRate).toHaveBeenLastCalledWith(null, undefined);
+    expect(button('Bad reply')?.getAttribute('aria-pressed')).toBe('false');
+
+    await click(button('Good reply'));
+    await click(byText('Add a comment'));
+    const box = container!.querySelector('textarea[aria-label="Feedback comment"]') as HTMLTextAreaElement;
+    expect(box.maxLength).toBe(2000);
+    await act(async () => {
+      const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!;
+      setValue.call(box, '  Clear and short  ');
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await click(byText('Save feedback'));
+    expect(onRate).toHaveBeenLastCalledWith('up', 'Clear and short');
+    expect(status()).toContain('Thanks for the feedback');
+    expect(container!.querySelector('textarea')).toBeNull();
+    expect(byText('Edit comment')).toBeTruthy();
+  });
+
+  it('shows why a rating failed', async () => {
+    const onRate: Rate = async () => {
+      throw new Error('offline');
+    };
+    await render(<MessageView message={reply} userName="Ada" onRate={onRate} />);
+    await act(async () => button('Good reply')!.click());
+    expect(container!.querySelector('[role="alert"]')?.textContent).toBe('offline');
+  });
+});
