@@ -28,6 +28,8 @@ def test_native_eventsource_stops_after_done_and_sees_failed(infra):
         "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",  # nothing listens there
         "llm_timeout_s": 5,
         "chat_max_attempts": 1,
+        # An unreachable model is waited for (decision 0049) before the reply fails: 120 s by default.
+        "chat_unavailable_give_up_s": 5,
     }
     with (
         Stack(
