@@ -90,67 +90,56 @@ def frontend_url(backend_url) -> Iterator[str]:
         log.close()
 
 
+def screenshots_dir(tmp_path: Path) -> Path:
+    """Where the scripts write their screenshots: the committed ones only when asked to update."""
+    return ROOT / "docs" / "screenshots" if os.environ.get("ALICE_UPDATE_SCREENSHOTS") == "1" else tmp_path
+
+
+def run_browser_script(script: str, env: dict[str, str], tmp_path: Path, timeout: int, passes: int) -> None:
+    """One of frontend/e2e's node:test scripts in Debian's Chromium; every one of its `passes`
+    tests must pass."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `scripts/bootstrap.sh --test` installs it"
+    env = os.environ | env | {"ALICE_E2E_FAILURES": str(tmp_path / "failures"), "CHROMIUM_PATH": CHROMIUM}
+    run = subprocess.run(
+        ["node", f"e2e/{script}"], cwd=FRONTEND, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    print(run.stdout[-20000:])
+    print(run.stderr[-5000:])
+    assert run.returncode == 0, (
+        f"browser tests of {script} failed (exit {run.returncode}); see the output above"
+    )
+    assert "# fail 0" in run.stdout and f"# pass {passes}" in run.stdout, run.stdout[-3000:]
+
+
 def test_browser_acceptance(frontend_url, admin_email, tmp_path):
     """Sign-up → chat → streamed reply → history; stop; a queued reply's place in line; document →
     indexed → citation; isolation between users; network cut mid-reply; dark theme, phone layout
     and admin pipeline screenshots."""
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `scripts/bootstrap.sh --test` installs it"
-    update = os.environ.get("ALICE_UPDATE_SCREENSHOTS") == "1"
-    screenshots = ROOT / "docs" / "screenshots" if update else tmp_path
-    env = os.environ | {
+    screenshots = screenshots_dir(tmp_path)
+    env = {
         "ALICE_E2E_URL": frontend_url,
         "ALICE_E2E_ADMIN_EMAIL": admin_email,
         "ALICE_E2E_SCREENSHOTS": str(screenshots),
-        "ALICE_E2E_FAILURES": str(tmp_path / "failures"),
-        "CHROMIUM_PATH": CHROMIUM,
     }
-    run = subprocess.run(
-        ["node", "e2e/run.mjs"], cwd=FRONTEND, env=env, capture_output=True, text=True, timeout=1700
-    )
-    print(run.stdout[-20000:])
-    print(run.stderr[-5000:])
-    assert run.returncode == 0, f"browser tests failed (exit {run.returncode}); see the output above"
-    assert "# fail 0" in run.stdout and "# pass 9" in run.stdout, run.stdout[-3000:]
+    run_browser_script("run.mjs", env, tmp_path, timeout=1700, passes=9)
     for name in ("chat-light.png", "chat-dark.png", "chat-phone.png", "documents.png", "admin-pipeline.png"):
         assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"
 
 
 def test_api_keys_settings_page(frontend_url, tmp_path):
     """Create, use (`/v1` through the app's address), list by prefix and revoke a personal API key."""
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `scripts/bootstrap.sh --test` installs it"
-    env = os.environ | {
-        "ALICE_E2E_URL": frontend_url,
-        "ALICE_E2E_FAILURES": str(tmp_path / "failures"),
-        "CHROMIUM_PATH": CHROMIUM,
-    }
-    run = subprocess.run(
-        ["node", "e2e/apikeys.mjs"], cwd=FRONTEND, env=env, capture_output=True, text=True, timeout=300
-    )
-    print(run.stdout[-10000:])
-    print(run.stderr[-5000:])
-    assert run.returncode == 0, f"API keys browser test failed (exit {run.returncode})"
-    assert "# fail 0" in run.stdout and "# pass 1" in run.stdout, run.stdout[-3000:]
+    run_browser_script("apikeys.mjs", {"ALICE_E2E_URL": frontend_url}, tmp_path, timeout=300, passes=1)
 
 
 def test_conversation_actions_and_feedback(frontend_url, admin_email, tmp_path):
     """Pin, archive and unarchive in the sidebar; Copy text; rate a reply with a comment, kept
     after a reload; another user gets 404 for all of it; the admin page shows the rating."""
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `scripts/bootstrap.sh --test` installs it"
-    update = os.environ.get("ALICE_UPDATE_SCREENSHOTS") == "1"
-    screenshots = ROOT / "docs" / "screenshots" if update else tmp_path
-    env = os.environ | {
+    screenshots = screenshots_dir(tmp_path)
+    env = {
         "ALICE_E2E_URL": frontend_url,
         "ALICE_E2E_ADMIN_EMAIL": admin_email,
         "ALICE_E2E_SCREENSHOTS": str(screenshots),
-        "ALICE_E2E_FAILURES": str(tmp_path / "failures"),
-        "CHROMIUM_PATH": CHROMIUM,
     }
-    run = subprocess.run(
-        ["node", "e2e/conversations.mjs"], cwd=FRONTEND, env=env, capture_output=True, text=True, timeout=900
-    )
-    print(run.stdout[-10000:])
-    print(run.stderr[-5000:])
-    assert run.returncode == 0, f"conversation actions browser test failed (exit {run.returncode})"
-    assert "# fail 0" in run.stdout and "# pass 4" in run.stdout, run.stdout[-3000:]
+    run_browser_script("conversations.mjs", env, tmp_path, timeout=900, passes=4)
     for name in ("chat-feedback.png", "admin-feedback.png"):
         assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"
