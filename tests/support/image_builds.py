@@ -8,14 +8,15 @@ the cluster's node container with it. Seen on a cold cache, where both stages bu
 
 import contextlib
 import fcntl
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from devstack.config import Config
+
 
 def _lock_path() -> Path:
-    cache = Path(os.environ.get("ALICE_CACHE_DIR") or Path.home() / ".cache/alice")
+    cache = Config().cache_dir
     cache.mkdir(parents=True, exist_ok=True)
     return cache / "image-builds.lock"
 
