@@ -99,3 +99,28 @@ def test_the_prod_overlay_passes_a_server_side_dry_run_with_its_crds(deployed: D
     applied = [line for line in result.stdout.splitlines() if line.endswith("(server dry run)")]
     assert len(applied) == len(objects), result.stdout[-3000:]
     assert "PodSecurity" not in result.stderr, result.stderr
+
+
+REFUSED = """
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], 1), timeout=5).close()
+    print("connected")
+except ConnectionRefusedError:
+    print("refused")
+except OSError as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+def test_a_service_address_kube_proxy_did_not_translate_is_refused_in_the_node(deployed: Deployment) -> None:
+    """Decision 0054: a connection to a Service's address that kube-proxy does not translate (here a
+    port the Service does not have; in the chaos tests, a Service between losing its last ready pod
+    and kube-proxy's next sync) is refused on the node, never sent on to the host's network, which
+    would answer it."""
+    kube = deployed.kube
+    address = kube.json("get", "service", "orchestrator")["spec"]["clusterIP"]
+    pods = kube.pods("app.kubernetes.io/name=backend")
+    backend = next(p["metadata"]["name"] for p in pods if p["status"].get("phase") == "Running")
+    probe = kube("exec", backend, "--", "python", "-c", REFUSED, address, timeout=60)
+    assert probe.stdout.strip() == "refused", probe.stdout + probe.stderr

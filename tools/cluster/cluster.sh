@@ -198,6 +198,25 @@ addons() {  # <add-on>...: render tools/cluster/addons/<name> with the cached up
   done
 }
 
+# A packet to a Service's address that kube-proxy did not translate (a Service with no ready pod,
+# between two of its syncs) leaves the node by its default route. On a real network it is dropped
+# there and the caller's connect fails; on this machine the host's network answers every address,
+# with an HTTP 404 on a connection that stays open, so a client's pooled connection kept reaching
+# it long after the Service had pods again (decision 0054). Rejected on the node instead, as
+# kube-proxy itself rejects a Service without endpoints. Translated packets carry a pod's address
+# by the time the filter table sees them, so Services that work are not touched.
+SERVICE_CIDR=10.96.0.0/16
+reject_untranslated_service_traffic() {
+  local chain proto
+  for chain in FORWARD OUTPUT; do
+    for proto in tcp udp; do
+      local rule=(-d "$SERVICE_CIDR" -p "$proto" -j REJECT)
+      [[ $proto == tcp ]] && rule+=(--reject-with tcp-reset)
+      node_exec iptables -C "$chain" "${rule[@]}" 2>/dev/null || node_exec iptables -I "$chain" 1 "${rule[@]}"
+    done
+  done
+}
+
 up_built() {
   tools/cluster/provision.sh
   KUBECTL="$CLUSTER_BIN/kubernetes-$KUBERNETES_VERSION/kubectl"
@@ -223,6 +242,7 @@ up_built() {
   write_kubeconfig
   wait_until 180 "the API server" kc get --raw /readyz
   wait_until 180 "the node Ready" kc wait --for=condition=Ready "node/$NODE" --timeout=5s
+  reject_untranslated_service_traffic
   load_missing "$PAUSE_IMAGE" "${ADDON_IMAGES[@]}"
   addons coredns local-path metrics-server keda monitoring vpa rollouts
   # skaffold loads images into a kind-* context with `kind load docker-image`: our stand-in.
@@ -236,6 +256,7 @@ up_kind() {
     [[ -n "${1:-}" ]] && echo cluster >>"$1"
   fi
   kind get kubeconfig --name "$NAME" >"$KUBECONFIG_FILE"
+  reject_untranslated_service_traffic
   # kind brings CoreDNS and local-path; the other add-ons run the images provisioned here.
   tools/cluster/provision.sh --addons-only
   kind load docker-image --name "$NAME" "${ADDON_IMAGES[@]}"
