@@ -20,4 +20,14 @@ describe('Markdown', () => {
     expect(button.textContent).toBe('Copied');
     container.remove();
   });
+
+  it('shows a formula as its source, then as MathML once the renderer has loaded', async () => {
+    const container = document.createElement('div');
+    document.body.appendChild(container);
+    await act(async () => createRoot(container).render(<Markdown source={'Area: $\\pi r^2$'} />));
+    await vi.waitFor(() => expect(container.querySelector('math')).not.toBeNull());
+    expect(container.querySelector('.katex')?.getAttribute('data-tex')).toBe('\\pi r^2');
+    expect(container.querySelector('.math-source')).toBeNull();
+    container.remove();
+  });
 });

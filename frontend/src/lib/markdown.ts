@@ -10,6 +10,7 @@ import sql from 'highlight.js/lib/languages/sql';
 import typescript from 'highlight.js/lib/languages/typescript';
 import xml from 'highlight.js/lib/languages/xml';
 import yaml from 'highlight.js/lib/languages/yaml';
+import { mathExtension } from './math';
 
 // A few common languages keep the bundle small; others render as plain escaped code.
 const languages = { bash, css, javascript, json, python, sql, typescript, xml, yaml };
@@ -46,6 +47,7 @@ const marked = new Marked({
     },
   },
 });
+marked.use(mathExtension);
 
 let hooked = false;
 function purifier() {
