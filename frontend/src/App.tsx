@@ -1,8 +1,10 @@
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { useAuth } from './auth';
 import { MenuIcon } from './components/icons';
+import { ShortcutsDialog } from './components/ShortcutsDialog';
 import { Sidebar } from './components/Sidebar';
 import { navigate, useLocation } from './lib/router';
+import { keyLabel, useShortcuts } from './lib/shortcuts';
 import { useTheme } from './lib/theme';
 import { AuthPage } from './pages/AuthPage';
 import { ChatPage } from './pages/ChatPage';
@@ -17,6 +19,7 @@ export function App() {
   const { path, query } = useLocation();
   const [theme, toggleTheme] = useTheme();
   const [menuOpen, setMenuOpen] = useState(false);
+  const [showShortcuts, setShowShortcuts] = useState(false);
 
   useEffect(() => {
     if (state.status === 'signed-out' && path !== '/') navigate('/', true);
@@ -29,6 +32,25 @@ export function App() {
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, [menuOpen]);
+
+  useShortcuts(
+    state.status === 'signed-in'
+      ? {
+          newChat: () => {
+            setMenuOpen(false);
+            navigate('/');
+            focusLater('textarea[aria-label="Message"]');
+          },
+          focusSearch: () => {
+            // On a phone the search field is in the drawer: open it first.
+            if (!visible('input[type="search"]')) setMenuOpen(true);
+            focusLater('input[type="search"]');
+          },
+          focusMessage: () => focusLater('textarea[aria-label="Message"]'),
+          help: () => setShowShortcuts(true),
+        }
+      : {},
+  );
 
   if (state.status === 'loading') {
     return (
@@ -68,8 +90,28 @@ export function App() {
         <button type="button" className="btn btn-icon btn-ghost menu-button" aria-label="Open menu" aria-expanded={menuOpen} onClick={() => setMenuOpen(true)}>
           <MenuIcon />
         </button>
+        <button
+          type="button"
+          className="btn btn-icon btn-ghost shortcuts-button"
+          aria-label="Keyboard shortcuts"
+          title={`Keyboard shortcuts (${keyLabel('Mod')}+/)`}
+          onClick={() => setShowShortcuts(true)}
+        >
+          ?
+        </button>
         {page}
       </main>
+      {showShortcuts && <ShortcutsDialog onClose={() => setShowShortcuts(false)} />}
     </div>
   );
+}
+
+function visible(selector: string): boolean {
+  const el = document.querySelector<HTMLElement>(selector);
+  return el !== null && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+}
+
+/** Focus once React has rendered what the shortcut opened (a page, the drawer). */
+function focusLater(selector: string): void {
+  requestAnimationFrame(() => document.querySelector<HTMLElement>(selector)?.focus());
 }

@@ -143,3 +143,12 @@ def test_conversation_actions_and_feedback(frontend_url, admin_email, tmp_path):
     run_browser_script("conversations.mjs", env, tmp_path, timeout=900, passes=4)
     for name in ("chat-feedback.png", "admin-feedback.png"):
         assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"
+
+
+def test_keyboard_shortcuts(frontend_url, tmp_path):
+    """The help dialog (shortcut and button) lists the shortcuts; new chat, search (also on a
+    phone, where it opens the drawer), focus the composer, and Escape stops a streaming reply."""
+    screenshots = screenshots_dir(tmp_path)
+    env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
+    run_browser_script("keyboard.mjs", env, tmp_path, timeout=600, passes=2)
+    assert (screenshots / "shortcuts.png").stat().st_size > 10_000, "screenshot shortcuts.png missing"

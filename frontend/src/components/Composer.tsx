@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { keyLabel } from '../lib/shortcuts';
 import { SendIcon, StopIcon } from './icons';
 
 export function Composer({
@@ -56,7 +57,7 @@ export function Composer({
         ref={area}
         aria-label="Message"
         placeholder={streaming ? 'Alice is replying…' : 'Message Alice…'}
-        title="Enter sends, Shift+Enter starts a new line"
+        title={`Enter sends, Shift+Enter starts a new line; ${keyLabel('Mod')}+/ lists the shortcuts`}
         rows={1}
         value={text}
         disabled={streaming}

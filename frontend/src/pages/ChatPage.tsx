@@ -4,6 +4,7 @@ import { Composer } from '../components/Composer';
 import { ChatIcon } from '../components/icons';
 import { MessageView, PendingView } from '../components/MessageView';
 import { navigate } from '../lib/router';
+import { useShortcuts } from '../lib/shortcuts';
 import { chatStore, useChat } from '../state/chatStore';
 
 // A failed reply may never have been stored; a stored one that stopped can be rated.
@@ -48,6 +49,11 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
 
   const messages = state?.messages ?? [];
   const pending = state?.pending;
+  const streaming = Boolean(pending && !pending.stopping);
+  const stop = () => {
+    if (conversationId) void chatStore.stop(conversationId);
+  };
+  useShortcuts({ stop: streaming ? stop : undefined });
   const lastAssistant = [...messages].reverse().find((m) => m.role === 'assistant');
   const lastIsAssistant = messages.length > 0 && messages[messages.length - 1].role === 'assistant';
   const userName = user.display_name || user.email.split('@')[0];
@@ -94,10 +100,10 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
         </p>
       )}
       <Composer
-        streaming={Boolean(pending && !pending.stopping)}
+        streaming={streaming}
         canSend={!pending}
         onSend={send}
-        onStop={() => conversationId && void chatStore.stop(conversationId)}
+        onStop={stop}
         autoFocusKey={conversationId ?? 'new'}
       />
     </section>

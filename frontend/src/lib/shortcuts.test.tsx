@@ -1,0 +1,74 @@
+import { act } from 'react';
+import { createRoot, type Root } from 'react-dom/client';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ShortcutsDialog } from '../components/ShortcutsDialog';
+import { useShortcuts, type ShortcutName } from './shortcuts';
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+type Handlers = Partial<Record<ShortcutName, () => boolean | void>>;
+
+function Listener({ handlers }: { handlers: Handlers }) {
+  useShortcuts(handlers);
+  return null;
+}
+
+function press(init: KeyboardEventInit): KeyboardEvent {
+  const event = new KeyboardEvent('keydown', { bubbles: true, cancelable: true, ...init });
+  document.body.dispatchEvent(event);
+  return event;
+}
+
+describe('keyboard shortcuts', () => {
+  let container: HTMLDivElement;
+  let root: Root;
+  beforeEach(() => {
+    container = document.createElement('div');
+    document.body.appendChild(container);
+    root = createRoot(container);
+  });
+  afterEach(() => {
+    act(() => root.unmount());
+    container.remove();
+    document.querySelectorAll('dialog').forEach((d) => d.remove());
+  });
+
+  it('runs the handler of each shortcut and keeps the key from the page', async () => {
+    const handlers = { newChat: vi.fn(), focusSearch: vi.fn(), focusMessage: vi.fn(), help: vi.fn() };
+    await act(async () => root.render(<Listener handlers={handlers} />));
+    expect(press({ key: 'O', ctrlKey: true, shiftKey: true }).defaultPrevented).toBe(true);
+    expect(press({ key: 'k', metaKey: true }).defaultPrevented).toBe(true);
+    press({ key: 'Escape', shiftKey: true });
+    press({ key: '/', ctrlKey: true });
+    expect(handlers.newChat).toHaveBeenCalledTimes(1);
+    expect(handlers.focusSearch).toHaveBeenCalledTimes(1);
+    expect(handlers.focusMessage).toHaveBeenCalledTimes(1);
+    expect(handlers.help).toHaveBeenCalledTimes(1);
+    expect(press({ key: 'k' }).defaultPrevented).toBe(false); // typing a k is not a shortcut
+  });
+
+  it('Escape stops a reply, unless a dialog or the phone drawer is open to take it', async () => {
+    const stop = vi.fn();
+    await act(async () => root.render(<Listener handlers={{ stop }} />));
+    press({ key: 'Escape' });
+    expect(stop).toHaveBeenCalledTimes(1);
+    const dialog = document.createElement('dialog');
+    dialog.setAttribute('open', '');
+    document.body.appendChild(dialog);
+    expect(press({ key: 'Escape' }).defaultPrevented).toBe(false);
+    expect(stop).toHaveBeenCalledTimes(1);
+  });
+
+  it('lets the key through when there is nothing to do', async () => {
+    await act(async () => root.render(<Listener handlers={{ stop: undefined, help: () => false }} />));
+    expect(press({ key: 'Escape' }).defaultPrevented).toBe(false);
+    expect(press({ key: '/', ctrlKey: true }).defaultPrevented).toBe(false);
+  });
+
+  it('lists every shortcut and the composer keys in the help dialog', async () => {
+    await act(async () => root.render(<ShortcutsDialog onClose={() => undefined} />));
+    const rows = Array.from(document.querySelectorAll('.shortcuts th')).map((th) => th.textContent);
+    expect(rows).toEqual(['New chat', 'Search conversations', 'Write a message', 'Stop the reply', 'Show these shortcuts', 'Send', 'New line']);
+    expect(document.querySelector('.shortcuts kbd')?.textContent).toMatch(/^(Ctrl|⌘)$/);
+  });
+});

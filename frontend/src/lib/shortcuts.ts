@@ -1,0 +1,58 @@
+import { useEffect, useRef } from 'react';
+
+/** The keyboard shortcuts, as the help dialog lists them. `Mod` is ⌘ on a Mac, Ctrl elsewhere. */
+export type ShortcutName = 'newChat' | 'focusSearch' | 'focusMessage' | 'stop' | 'help';
+
+interface Shortcut {
+  name: ShortcutName;
+  keys: string[];
+  does: string;
+  matches: (e: KeyboardEvent) => boolean;
+}
+
+const mod = (e: KeyboardEvent) => e.ctrlKey || e.metaKey;
+const key = (e: KeyboardEvent) => e.key.toLowerCase();
+
+export const SHORTCUTS: Shortcut[] = [
+  { name: 'newChat', keys: ['Mod', 'Shift', 'O'], does: 'New chat', matches: (e) => mod(e) && e.shiftKey && key(e) === 'o' },
+  { name: 'focusSearch', keys: ['Mod', 'K'], does: 'Search conversations', matches: (e) => mod(e) && !e.shiftKey && key(e) === 'k' },
+  { name: 'focusMessage', keys: ['Shift', 'Esc'], does: 'Write a message', matches: (e) => e.shiftKey && e.key === 'Escape' },
+  { name: 'stop', keys: ['Esc'], does: 'Stop the reply', matches: (e) => !e.shiftKey && !mod(e) && e.key === 'Escape' },
+  { name: 'help', keys: ['Mod', '/'], does: 'Show these shortcuts', matches: (e) => mod(e) && e.key === '/' },
+];
+
+/** Not shortcuts, listed beside them. */
+export const COMPOSER_KEYS = [
+  { keys: ['Enter'], does: 'Send' },
+  { keys: ['Shift', 'Enter'], does: 'New line' },
+];
+
+export const isMac = () => /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
+export const keyLabel = (k: string) => (k === 'Mod' ? (isMac() ? '⌘' : 'Ctrl') : k);
+
+/** Escape belongs to whatever is open on top: a dialog, or the phone drawer (its scrim). */
+function escapeTakenByOverlay(): boolean {
+  return document.querySelector('dialog[open], .scrim') !== null;
+}
+
+/**
+ * Runs `handlers[name]` when its shortcut is pressed anywhere on the page. A handler returning
+ * `false` lets the key through (the shortcut had nothing to do).
+ */
+export function useShortcuts(handlers: Partial<Record<ShortcutName, () => boolean | void>>): void {
+  const current = useRef(handlers);
+  current.current = handlers;
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.defaultPrevented || e.isComposing) return;
+      const shortcut = SHORTCUTS.find((s) => s.matches(e));
+      const handler = shortcut && current.current[shortcut.name];
+      if (!shortcut || !handler) return;
+      if (shortcut.name === 'stop' && escapeTakenByOverlay()) return;
+      if (handler() === false) return;
+      e.preventDefault();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+}
