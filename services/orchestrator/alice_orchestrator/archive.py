@@ -44,14 +44,18 @@ async def archived_conversation(store: ChatStore, user_id: str, doc: dict) -> Ar
     )
 
 
-def documents_of(user_id: str, conversation: ArchivedConversation) -> tuple[dict, list[dict]]:
-    """The stored documents of an imported conversation: every id new, the owner `user_id`.
+def ascending_ids(n: int) -> list[str]:
+    """New ids in ascending order: the store orders by time, then by id, so documents with the same
+    time keep the order they are given these in."""
+    return sorted(new_id() for _ in range(n))
 
-    Messages are ordered by time, then by id; the new ids are handed out in ascending order so
-    that messages with the same time keep the file's order. Each reply answers the user message
-    before it, as if it had been asked here."""
-    conversation_id = new_id()
-    ids = sorted(new_id() for _ in conversation.messages)
+
+def documents_of(
+    user_id: str, conversation: ArchivedConversation, conversation_id: str
+) -> tuple[dict, list[dict]]:
+    """The stored documents of an imported conversation: every id new, the owner `user_id`. Each
+    reply answers the user message before it, as if it had been asked here."""
+    ids = ascending_ids(len(conversation.messages))
     messages: list[dict] = []
     asked: dict | None = None
     for message_id, message in zip(ids, conversation.messages, strict=True):
@@ -91,7 +95,8 @@ def documents_of(user_id: str, conversation: ArchivedConversation) -> tuple[dict
 async def import_archive(store: ChatStore, user_id: str, archive: ConversationArchive) -> list[dict]:
     """Stores every conversation of a validated archive, or none: a failed write takes back what
     was written before it is raised."""
-    documents = [documents_of(user_id, c) for c in archive.conversations]
+    ids = ascending_ids(len(archive.conversations))
+    documents = [documents_of(user_id, c, i) for c, i in zip(archive.conversations, ids, strict=True)]
     written: list[str] = []
     try:
         for conversation, messages in documents:

@@ -47,9 +47,10 @@ def test_imported_documents_get_new_ids_keep_the_order_and_link_each_reply_to_it
     for message in given["messages"]:
         message["created_at"] = same_time  # only the ids can keep these in order
     given["id"] = given["messages"][0]["id"] = "a" * 32
-    stored, messages = documents_of("me", ArchivedConversation.model_validate(given))
+    stored, messages = documents_of("me", ArchivedConversation.model_validate(given), "b" * 32)
 
-    assert stored["_id"] != "a" * 32 and stored["user_id"] == "me"
+    assert (stored["_id"], stored["user_id"]) == ("b" * 32, "me")
+    assert "a" * 32 not in {m["_id"] for m in messages}
     assert [m["content"] for m in sorted(messages, key=lambda m: (m["created_at"], m["_id"]))] == [
         "c 0",
         "c 1",
@@ -114,7 +115,7 @@ async def _import(client, user: str, body: dict) -> httpx.Response:
 
 @pytest.mark.integration
 async def test_import_then_export_gives_back_the_same_conversations(client):
-    given = [
+    given = [  # created at the same time: only the ids can keep them in the file's order
         conversation("first", 3, pinned=True),
         conversation("second", 0, archived=True),
         conversation("third", 4),
