@@ -664,6 +664,21 @@ export type components = {
              */
             messages: components["schemas"]["ArchivedMessage"][];
         };
+        /** ArchivedFeedback */
+        ArchivedFeedback: {
+            /**
+             * Rating
+             * @enum {string}
+             */
+            rating: "up" | "down";
+            /** Comment */
+            comment?: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /**
          * ArchivedMessage
          * @description One message of an exported conversation. `id` is informative: an import gives new ids.
@@ -698,7 +713,7 @@ export type components = {
              */
             model?: string | null;
             /** @description assistant messages only */
-            feedback?: components["schemas"]["Feedback"] | null;
+            feedback?: components["schemas"]["ArchivedFeedback"] | null;
         };
         /** AssistantMessage */
         AssistantMessage: {

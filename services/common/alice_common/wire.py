@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 from alice_common.events import Usage
 from alice_common.ids import INTERNAL_ID_PATTERN
@@ -291,18 +299,38 @@ ARCHIVE_VERSION = 1
 MAX_ARCHIVED_MESSAGE_CHARS = 100_000
 
 
+def _time_text(value: object) -> object:
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("expected an ISO-8601 time")
+
+
+# The archive's models are strict (a file's type error is refused, not guessed), but a time is
+# read from its ISO text: a JSON body is validated as Python data, where strict would want a datetime.
+ArchiveTime = Annotated[Timestamp, Field(strict=False), BeforeValidator(_time_text)]
+STRICT_ARCHIVE = ConfigDict(extra="forbid", strict=True)
+
+
+class ArchivedFeedback(BaseModel):
+    model_config = STRICT_ARCHIVE
+
+    rating: FeedbackRating
+    comment: str | None = Field(default=None, max_length=MAX_FEEDBACK_COMMENT_CHARS)
+    updated_at: ArchiveTime
+
+
 class ArchivedMessage(BaseModel):
     """One message of an exported conversation. `id` is informative: an import gives new ids."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_ARCHIVE
 
     id: str | None = Field(default=None, max_length=64, description="ignored on import")
     role: Role
     content: str = Field(max_length=MAX_ARCHIVED_MESSAGE_CHARS)
     status: MessageStatus = "completed"
-    created_at: Timestamp
+    created_at: ArchiveTime
     model: str | None = Field(default=None, max_length=200, description="assistant messages only")
-    feedback: Feedback | None = Field(default=None, description="assistant messages only")
+    feedback: ArchivedFeedback | None = Field(default=None, description="assistant messages only")
 
     @model_validator(mode="after")
     def _reply_fields_on_replies(self) -> "ArchivedMessage":
@@ -312,14 +340,14 @@ class ArchivedMessage(BaseModel):
 
 
 class ArchivedConversation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_ARCHIVE
 
     id: str | None = Field(default=None, max_length=64, description="ignored on import")
     title: str | None = Field(default=None, max_length=200)
     pinned: bool = False
     archived: bool = False
-    created_at: Timestamp
-    updated_at: Timestamp
+    created_at: ArchiveTime
+    updated_at: ArchiveTime
     messages: list[ArchivedMessage] = Field(description="oldest first")
 
     @model_validator(mode="after")
@@ -333,11 +361,11 @@ class ArchivedConversation(BaseModel):
 class ConversationArchive(BaseModel):
     """Alice's export file (`format`, `version`), and what an import takes back."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_ARCHIVE
 
     format: Literal["alice.conversations"]
     version: Literal[1]
-    exported_at: Timestamp | None = None
+    exported_at: ArchiveTime | None = None
     conversations: list[ArchivedConversation]
 
     def message_count(self) -> int:

@@ -68,6 +68,8 @@ def test_imported_documents_get_new_ids_keep_the_order_and_link_each_reply_to_it
     "change",
     [
         {"user_id": "someone"},
+        {"pinned": "true"},
+        {"created_at": 1767225600},
         {"messages": [{"role": "system", "content": "x", "created_at": T0.isoformat()}]},
         {"messages": [{"role": "user", "content": "x", "created_at": T0.isoformat(), "model": "m"}]},
         {
@@ -78,7 +80,7 @@ def test_imported_documents_get_new_ids_keep_the_order_and_link_each_reply_to_it
         },
     ],
 )
-def test_an_archive_refuses_unknown_fields_roles_and_messages_out_of_order(change):
+def test_an_archive_refuses_unknown_fields_other_types_roles_and_messages_out_of_order(change):
     with pytest.raises(ValueError):
         ConversationArchive.model_validate(archive({**conversation("c"), **change}))
 
