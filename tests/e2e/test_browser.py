@@ -143,3 +143,11 @@ def test_conversation_actions_and_feedback(frontend_url, admin_email, tmp_path):
     run_browser_script("conversations.mjs", env, tmp_path, timeout=900, passes=4)
     for name in ("chat-feedback.png", "admin-feedback.png"):
         assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"
+
+
+def test_export_and_import(frontend_url, tmp_path):
+    """Import a JSON file; export the conversation as Markdown and JSON and all of them as JSON
+    (the same content back); a partly invalid and a non-JSON file refused, nothing added; the
+    controls in the 390 px layout."""
+    env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(tmp_path)}
+    run_browser_script("export.mjs", env, tmp_path, timeout=400, passes=2)
