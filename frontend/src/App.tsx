@@ -10,6 +10,7 @@ import { AuthPage } from './pages/AuthPage';
 import { ChatPage } from './pages/ChatPage';
 import { DocumentsPage } from './pages/DocumentsPage';
 import { SettingsPage } from './pages/SettingsPage';
+import { TransferPage } from './pages/TransferPage';
 
 // The admin view (SVG pipeline + charts) is only for operators: keep it out of the first load.
 const AdminPage = lazy(() => import('./pages/AdminPage'));
@@ -65,6 +66,7 @@ export function App() {
   let page;
   if (path === '/documents') page = <DocumentsPage focus={query.get('focus') ?? undefined} />;
   else if (path === '/settings') page = <SettingsPage />;
+  else if (path === '/export') page = <TransferPage />;
   else if (path === '/admin')
     page = (
       <Suspense fallback={<p className="muted center">Loading…</p>}>

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ApiClient, ApiError, memoryTokenStore } from './client';
 import { readableError } from './errors';
 import { jsonResponse, scriptedFetch } from './testing';
-import type { AuthResponse, MessagePage, ReplayResult, SearchHit, SendResult, User } from './types';
+import type { AuthResponse, ConversationArchive, MessagePage, ReplayResult, SearchHit, SendResult, User } from './types';
 
 // Answers are typed with the generated shapes, so a backend change breaks these tests' compile.
 const user: User = { id: 'u1', email: 'ada@example.org', display_name: 'Ada', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true } };
@@ -153,6 +153,26 @@ describe('calls keyed by path', () => {
     expect(JSON.parse(String(calls[2].init.body))).toEqual({ all: true });
     expect(await api.deleteConversation('c 1')).toBeUndefined();
     expect(calls[3]).toMatchObject({ url: '/api/conversations/c%201', init: { method: 'DELETE', credentials: 'same-origin' } });
+  });
+});
+
+describe('ApiClient export and import', () => {
+  it('downloads an export as a file named by the server, and posts an import as JSON', async () => {
+    const file = new Response('# Trip\n', {
+      headers: { 'Content-Type': 'text/markdown; charset=utf-8', 'Content-Disposition': 'attachment; filename="alice-conversation-trip-2026-01-01.md"' },
+    });
+    const archive: ConversationArchive = { format: 'alice.conversations', version: 1, conversations: [] };
+    const refused = { error: { code: 'validation_error', message: 'conversations.0.messages.1.role: Input should be user or assistant' } };
+    const { api, calls } = client([file, jsonResponse({ conversations: [] }, 201), jsonResponse(refused, 422)]);
+    const downloaded = await api.exportConversation('c 1', 'markdown');
+    expect(calls[0]).toMatchObject({ url: '/api/conversations/c%201/export?format=markdown', init: { method: 'GET' } });
+    expect(downloaded.filename).toBe('alice-conversation-trip-2026-01-01.md');
+    expect(await downloaded.blob.text()).toBe('# Trip\n');
+    expect(await api.importConversations(archive)).toEqual([]);
+    expect(calls[1]).toMatchObject({ url: '/api/conversations/import', init: { method: 'POST' } });
+    expect(JSON.parse(String(calls[1].init.body))).toEqual(archive);
+    const error = await api.importConversations(archive).catch((e: unknown) => e);
+    expect(readableError(error)).toBe(refused.error.message);
   });
 });
 

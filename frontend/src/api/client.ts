@@ -3,7 +3,18 @@
 // tokens.ts, uploads (XHR, for progress) in upload.ts.
 import { HttpClient } from './http';
 import { DEFAULT_RETRY, newIdempotencyKey, type RetryPolicy, withIdempotencyKey } from './idempotent';
-import type { AliceDocument, ApiKey, Conversation, ConversationChanges, FeedbackRating, Message, SearchHit, User } from './types';
+import type {
+  AliceDocument,
+  ApiKey,
+  Conversation,
+  ConversationArchive,
+  ConversationChanges,
+  ExportFormat,
+  FeedbackRating,
+  Message,
+  SearchHit,
+  User,
+} from './types';
 import { uploadDocument } from './upload';
 
 export class ApiClient extends HttpClient {
@@ -43,6 +54,22 @@ export class ApiClient extends HttpClient {
   deleteConversation = async (id: string): Promise<void> => {
     await this.api.DELETE('/api/conversations/{conversation_id}', { params: { path: { conversation_id: id } }, ...this.via() });
   };
+
+  /** One conversation as a file to save (Alice's JSON archive, or Markdown). */
+  exportConversation = (id: string, format: ExportFormat) =>
+    downloaded(
+      this.api.GET('/api/conversations/{conversation_id}/export', {
+        params: { path: { conversation_id: id }, query: { format } },
+        parseAs: 'blob',
+        ...this.via(),
+      }),
+    );
+  /** Every conversation of the user, archived ones too, as one file. */
+  exportAll = (format: ExportFormat) =>
+    downloaded(this.api.GET('/api/conversations/export', { params: { query: { format } }, parseAs: 'blob', ...this.via() }));
+  /** An archive the JSON export wrote: new conversations, all of them or (on an error) none. */
+  importConversations = async (archive: ConversationArchive): Promise<Conversation[]> =>
+    (await this.data(this.api.POST('/api/conversations/import', { body: archive, ...this.via() }))).conversations;
 
   /** Messages oldest first, whatever order the server pages them in. */
   listMessages = async (id: string, limit = 100): Promise<Message[]> => {
@@ -114,6 +141,18 @@ export class ApiClient extends HttpClient {
   /** Replays one dead letter onto its source topic, or all of them when `record` is omitted. */
   replayDlq = (topic: string, record?: { partition: number; offset: number }) =>
     this.data(this.api.POST('/api/admin/flows/dlq/{topic}/replay', { params: { path: { topic } }, body: record ? { ...record, all: false } : { all: true }, ...this.via() }));
+}
+
+export interface DownloadedFile {
+  blob: Blob;
+  filename: string;
+}
+
+/** The file of a download answer, named as `Content-Disposition` names it. */
+async function downloaded(call: Promise<{ data?: unknown; response: Response }>): Promise<DownloadedFile> {
+  const { data, response } = await call;
+  const named = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') ?? '');
+  return { blob: data as Blob, filename: named?.[1] ?? 'alice-export' };
 }
 
 export { ApiError } from './errors';

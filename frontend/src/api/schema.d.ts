@@ -87,6 +87,65 @@ export type paths = {
         patch: operations["update_me_api_me_patch"];
         trace?: never;
     };
+    "/api/conversations/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export All
+         * @description Every conversation of the caller, archived ones too, oldest first, written out as they are
+         *     read. A caller with more than `MAX_EXPORT_CONVERSATIONS` is refused (413).
+         */
+        get: operations["export_all_api_conversations_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Conversations
+         * @description Alice's JSON archive (what the JSON export writes) as the request body: every conversation
+         *     in it becomes a new one of the caller, with new ids; all of them or, on any error, none.
+         */
+        post: operations["import_conversations_api_conversations_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export One */
+        get: operations["export_one_api_conversations__conversation_id__export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/conversations": {
         parameters: {
             query?: never;
@@ -570,6 +629,92 @@ export type components = {
             /** Items */
             items: components["schemas"]["ApiKey"][];
         };
+        /** ArchivedConversation */
+        ArchivedConversation: {
+            /**
+             * Id
+             * @description ignored on import
+             */
+            id?: string | null;
+            /** Title */
+            title?: string | null;
+            /**
+             * Pinned
+             * @default false
+             */
+            pinned: boolean;
+            /**
+             * Archived
+             * @default false
+             */
+            archived: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Messages
+             * @description oldest first
+             */
+            messages: components["schemas"]["ArchivedMessage"][];
+        };
+        /** ArchivedFeedback */
+        ArchivedFeedback: {
+            /**
+             * Rating
+             * @enum {string}
+             */
+            rating: "up" | "down";
+            /** Comment */
+            comment?: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * ArchivedMessage
+         * @description One message of an exported conversation. `id` is informative: an import gives new ids.
+         */
+        ArchivedMessage: {
+            /**
+             * Id
+             * @description ignored on import
+             */
+            id?: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant";
+            /** Content */
+            content: string;
+            /**
+             * Status
+             * @default completed
+             * @enum {string}
+             */
+            status: "completed" | "stopped" | "failed";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Model
+             * @description assistant messages only
+             */
+            model?: string | null;
+            /** @description assistant messages only */
+            feedback?: components["schemas"]["ArchivedFeedback"] | null;
+        };
         /** AssistantMessage */
         AssistantMessage: {
             /**
@@ -757,6 +902,26 @@ export type components = {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * ConversationArchive
+         * @description Alice's export file (`format`, `version`), and what an import takes back.
+         */
+        ConversationArchive: {
+            /**
+             * Format
+             * @constant
+             */
+            format: "alice.conversations";
+            /**
+             * Version
+             * @constant
+             */
+            version: 1;
+            /** Exported At */
+            exported_at?: string | null;
+            /** Conversations */
+            conversations: components["schemas"]["ArchivedConversation"][];
         };
         /** ConversationCreate */
         ConversationCreate: {
@@ -1098,6 +1263,14 @@ export type components = {
              * @description why the last poll of Kafka failed; null when it succeeded
              */
             last_error: string | null;
+        };
+        /**
+         * ImportedConversations
+         * @description The conversations an import created, in the file's order.
+         */
+        ImportedConversations: {
+            /** Conversations */
+            conversations: components["schemas"]["Conversation"][];
         };
         /** LatencyPercentiles */
         LatencyPercentiles: {
@@ -1937,6 +2110,242 @@ export interface operations {
             };
             /** @description validation_error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    export_all_api_conversations_export_get: {
+        parameters: {
+            query?: {
+                /** @description `json`: Alice's archive, which `POST /api/conversations/import` takes back; `markdown`: for reading */
+                format?: "json" | "markdown";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file, as a download (`Content-Disposition: attachment`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationArchive"];
+                    "text/markdown": string;
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    import_conversations_api_conversations_import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConversationArchive"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportedConversations"];
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    export_one_api_conversations__conversation_id__export_get: {
+        parameters: {
+            query?: {
+                /** @description `json`: Alice's archive, which `POST /api/conversations/import` takes back; `markdown`: for reading */
+                format?: "json" | "markdown";
+            };
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file, as a download (`Content-Disposition: attachment`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationArchive"];
+                    "text/markdown": string;
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -28,6 +28,10 @@ export type Conversation = ResponseOf<'/api/conversations/{conversation_id}', 'g
 /** Rename, pin or archive: any of `title`, `pinned`, `archived`. */
 export type ConversationChanges = RequestOf<'/api/conversations/{conversation_id}', 'patch'>;
 
+/** Alice's export file: what the JSON export writes and an import takes back. */
+export type ConversationArchive = RequestOf<'/api/conversations/import', 'post'>;
+export type ExportFormat = NonNullable<NonNullable<paths['/api/conversations/export']['get']['parameters']['query']>['format']>;
+
 export type MessagePage = ResponseOf<'/api/conversations/{conversation_id}/messages', 'get'>;
 export type Message = MessagePage['items'][number];
 export type Source = NonNullable<Message['sources']>[number];

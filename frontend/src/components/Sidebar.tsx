@@ -7,7 +7,7 @@ import { Link, navigate } from '../lib/router';
 import type { Theme } from '../lib/theme';
 import { chatStore, useChat } from '../state/chatStore';
 import { ConfirmDialog } from './ConfirmDialog';
-import { ArchiveIcon, ChartIcon, DocIcon, KeyIcon, MoonIcon, PencilIcon, PinIcon, PlusIcon, SignOutIcon, SunIcon, TrashIcon } from './icons';
+import { ArchiveIcon, ChartIcon, DocIcon, DownloadIcon, KeyIcon, MoonIcon, PencilIcon, PinIcon, PlusIcon, SignOutIcon, SunIcon, TrashIcon } from './icons';
 
 function useDebounced<T>(value: T, ms: number): T {
   const [debounced, setDebounced] = useState(value);
@@ -229,6 +229,9 @@ export function Sidebar({
         </Link>
         <Link to="/settings" className={`side-link ${path === '/settings' ? 'active' : ''}`} onClick={onClose}>
           <KeyIcon /> API keys
+        </Link>
+        <Link to="/export" className={`side-link ${path === '/export' ? 'active' : ''}`} onClick={onClose}>
+          <DownloadIcon /> Export and import
         </Link>
         {isAdmin(user) && (
           <Link to="/admin" className={`side-link ${path === '/admin' ? 'active' : ''}`} onClick={onClose}>

@@ -1,6 +1,8 @@
 import { useEffect, useRef } from 'react';
+import { api } from '../api/client';
 import type { User } from '../api/types';
 import { Composer } from '../components/Composer';
+import { ExportMenu } from '../components/ExportMenu';
 import { ChatIcon } from '../components/icons';
 import { MessageView, PendingView } from '../components/MessageView';
 import { navigate } from '../lib/router';
@@ -62,6 +64,7 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
     <section className="chat" aria-label="Chat">
       <header className="page-head">
         <h1 className="page-title">{conversation?.title || (conversationId ? 'Conversation' : 'New chat')}</h1>
+        {conversationId && <ExportMenu what="this conversation" download={(format) => api.exportConversation(conversationId, format)} />}
       </header>
       <div className="log-wrap" ref={logRef} onScroll={onScroll}>
         <div role="log" aria-label="Messages" aria-live="polite" className="log">

@@ -1,6 +1,7 @@
 """Request body size limit, enforced while the body streams in (Content-Length is checked first).
 
-Uploads get their own, larger limit; the upload route checks the file's exact size itself.
+Uploads and conversation imports get their own, larger limits (`path_limits`); the upload route
+checks the file's exact size itself.
 """
 
 from starlette.exceptions import HTTPException
@@ -13,17 +14,16 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, json_limit: int, upload_limit: int, upload_paths: tuple[str, ...]):
+    def __init__(self, app: ASGIApp, json_limit: int, path_limits: dict[str, int]):
         self.app = app
         self.json_limit = json_limit
-        self.upload_limit = upload_limit + MULTIPART_OVERHEAD
-        self.upload_paths = upload_paths
+        self.path_limits = path_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = self.upload_limit if scope["path"] in self.upload_paths else self.json_limit
+        limit = self.path_limits.get(scope["path"], self.json_limit)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _too_large(limit, scope["path"])(scope, receive, send)

@@ -17,7 +17,7 @@ from alice_backend import quotas
 from alice_backend.app_context import AppContext
 from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
-from alice_backend.bodylimit import BodySizeLimit
+from alice_backend.bodylimit import MULTIPART_OVERHEAD, BodySizeLimit
 from alice_backend.dataflow_client import DataflowClient
 from alice_backend.errors import install_error_handlers
 from alice_backend.internal_client import InternalClient
@@ -29,7 +29,18 @@ from alice_backend.ratelimit import RateLimiter
 from alice_backend.replies import routes as replies
 from alice_backend.replies.shared_reader import ReplyHub
 from alice_backend.replies.stream_slots import StreamSlots
-from alice_backend.routes import admin, auth, conversations, documents, feedback, keys, models, search, v1
+from alice_backend.routes import (
+    admin,
+    archive,
+    auth,
+    conversations,
+    documents,
+    feedback,
+    keys,
+    models,
+    search,
+    v1,
+)
 from alice_backend.settings import Settings
 from alice_backend.users import Users
 
@@ -107,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openai_errors(app)
     for router in (
         auth.router,
+        # Before `conversations`: its `/{conversation_id}` would take `/export` and `/import`.
+        archive.router,
         conversations.router,
         feedback.router,
         replies.router,
@@ -121,8 +134,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         json_limit=settings.max_json_body_bytes,
-        upload_limit=settings.max_upload_bytes,
-        upload_paths=(documents.UPLOAD_PATH,),
+        path_limits={
+            documents.UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_OVERHEAD,
+            archive.IMPORT_PATH: settings.max_import_bytes,
+        },
     )
     if settings.cors_origin_list:
         app.add_middleware(

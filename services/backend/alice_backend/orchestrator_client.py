@@ -1,12 +1,16 @@
 """The orchestrator's internal API (`/internal/...`), one typed method per endpoint."""
 
 from alice_common.wire import (
+    ArchivedConversation,
+    ArchivePage,
     Conversation,
+    ConversationArchive,
     ConversationChanges,
     ConversationPage,
     Feedback,
     FeedbackGiven,
     FeedbackStats,
+    ImportedConversations,
     MessagePage,
     ReplyRef,
     ServedModels,
@@ -51,6 +55,22 @@ class OrchestratorClient(InternalClient):
 
     async def delete_conversation(self, user_id: str, conversation_id: str) -> None:
         await self.call("DELETE", _conversation(conversation_id), user_id=user_id)
+
+    async def export_conversation(self, user_id: str, conversation_id: str) -> ArchivedConversation:
+        path = f"{_conversation(conversation_id)}/export"
+        return await self.get_as(ArchivedConversation, "GET", path, user_id=user_id)
+
+    async def export_page(self, user_id: str, limit: int, after: str | None = None) -> ArchivePage:
+        params = {"limit": limit, "after": after}
+        return await self.get_as(
+            ArchivePage, "GET", "/internal/conversations/export", user_id=user_id, params=params
+        )
+
+    async def import_conversations(self, user_id: str, archive: ConversationArchive) -> ImportedConversations:
+        json = archive.model_dump(mode="json", exclude_none=True)
+        return await self.get_as(
+            ImportedConversations, "POST", "/internal/conversations/import", user_id=user_id, json=json
+        )
 
     async def list_messages(
         self, user_id: str, conversation_id: str, limit: int, before: str | None = None

@@ -31,6 +31,12 @@ class Settings(AliceSettings):
     max_message_chars: int = 16000
     max_upload_bytes: int = 20 * 1024 * 1024
     max_json_body_bytes: int = 256 * 1024
+    # Conversation export and import (docs/api.md "Export and import"): "export all" refuses a
+    # user with more conversations; an import refuses a larger body or more of either.
+    max_export_conversations: int = 1000
+    max_import_bytes: int = 8 * 1024 * 1024
+    max_import_conversations: int = 1000
+    max_import_messages: int = 20_000
 
     # Per-user send token bucket: capacity and refill rate (tokens per second).
     send_rate_capacity: float = 20
@@ -56,6 +62,9 @@ class Settings(AliceSettings):
     # Each search runs the embedding model once: a token bucket per user.
     search_rate_capacity: float = 20
     search_rate_per_s: float = 0.5
+    # Imports write many documents at once: a token bucket per user.
+    import_rate_capacity: float = 5
+    import_rate_per_s: float = 0.05
 
     # Personal API keys: at most this many per user; a revoked key stops working on every replica
     # within the cache time.

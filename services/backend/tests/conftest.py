@@ -18,13 +18,17 @@ from alice_common.ids import new_id
 from alice_common.internal_auth import internal_token_guard
 from alice_common.startup import wait_started
 from alice_common.wire import (
+    ArchivedConversation,
+    ArchivePage,
     Conversation,
+    ConversationArchive,
     ConversationChanges,
     ConversationPage,
     Feedback,
     FeedbackComment,
     FeedbackGiven,
     FeedbackStats,
+    ImportedConversations,
     ModelFeedback,
     ModelInfo,
     ReplyRef,
@@ -54,6 +58,8 @@ class FakeOrchestrator:
         self.conversations: dict[str, tuple[str, Conversation]] = {}  # id -> (owner, conversation)
         self.replies: dict[str, tuple[str, str]] = {}  # reply id -> (owner, conversation id)
         self.feedback: dict[str, Feedback] = {}  # reply id -> its feedback
+        self.messages: dict[str, list] = {}  # conversation id -> its ArchivedMessages
+        self.imports: list[tuple[str, ConversationArchive]] = []  # (user id, archive) as received
         self.calls: list[tuple[str, str]] = []
         app = _internal_app()
 
@@ -81,6 +87,36 @@ class FakeOrchestrator:
         async def list_(user_id: str, archived: bool = False) -> ConversationPage:
             mine = [c for owner, c in self.conversations.values() if owner == user_id]
             return ConversationPage(items=[c for c in mine if c.archived == archived])
+
+        def archived(conversation: Conversation) -> ArchivedConversation:
+            fields = conversation.model_dump(exclude={"id"})
+            return ArchivedConversation(
+                id=conversation.id, **fields, messages=self.messages.get(conversation.id, [])
+            )
+
+        @app.get("/internal/conversations/export", response_model=ArchivePage)
+        async def export_page(user_id: str, limit: int = 10, after: str | None = None) -> ArchivePage:
+            mine = [c for owner, c in self.conversations.values() if owner == user_id]
+            start = 0 if after is None else [c.id for c in mine].index(after) + 1
+            page = mine[start : start + limit]
+            next_after = page[-1].id if len(page) == limit else None
+            return ArchivePage(items=[archived(c) for c in page], next_after=next_after, total=len(mine))
+
+        @app.get("/internal/conversations/{cid}/export", response_model=ArchivedConversation)
+        async def export_one(cid: str, user_id: str) -> ArchivedConversation:
+            return archived(owned(cid, user_id))
+
+        @app.post("/internal/conversations/import", status_code=201, response_model=ImportedConversations)
+        async def import_(user_id: str, body: ConversationArchive) -> ImportedConversations:
+            self.imports.append((user_id, body))
+            created = []
+            for given in body.conversations:
+                fields = given.model_dump(exclude={"id", "messages"})
+                conversation = Conversation(id=new_id(), **fields)
+                self.conversations[conversation.id] = (user_id, conversation)
+                self.messages[conversation.id] = given.messages
+                created.append(conversation)
+            return ImportedConversations(conversations=created)
 
         @app.patch("/internal/conversations/{cid}", response_model=Conversation)
         async def update(cid: str, user_id: str, body: ConversationChanges) -> Conversation:

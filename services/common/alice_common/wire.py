@@ -6,9 +6,18 @@ public OpenAPI document (and the frontend types generated from it) names exactly
 """
 
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 from alice_common.events import Usage
 from alice_common.ids import INTERNAL_ID_PATTERN
@@ -281,3 +290,98 @@ SearchHit = Annotated[MessageHit | DocumentHit, Field(discriminator="type")]
 class SearchResults(BaseModel):
     query: str
     items: list[SearchHit]
+
+
+# -- export and import of conversations (docs/api.md "Export and import") ------------------------
+ARCHIVE_FORMAT = "alice.conversations"
+ARCHIVE_VERSION = 1
+# Longest message content a file may carry: replies can be longer than what a user may send.
+MAX_ARCHIVED_MESSAGE_CHARS = 100_000
+
+
+def _time_text(value: object) -> object:
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("expected an ISO-8601 time")
+
+
+# The archive's models are strict (a file's type error is refused, not guessed), but a time is
+# read from its ISO text: a JSON body is validated as Python data, where strict would want a datetime.
+ArchiveTime = Annotated[Timestamp, Field(strict=False), BeforeValidator(_time_text)]
+STRICT_ARCHIVE = ConfigDict(extra="forbid", strict=True)
+
+
+class ArchivedFeedback(BaseModel):
+    model_config = STRICT_ARCHIVE
+
+    rating: FeedbackRating
+    comment: str | None = Field(default=None, max_length=MAX_FEEDBACK_COMMENT_CHARS)
+    updated_at: ArchiveTime
+
+
+class ArchivedMessage(BaseModel):
+    """One message of an exported conversation. `id` is informative: an import gives new ids."""
+
+    model_config = STRICT_ARCHIVE
+
+    id: str | None = Field(default=None, max_length=64, description="ignored on import")
+    role: Role
+    content: str = Field(max_length=MAX_ARCHIVED_MESSAGE_CHARS)
+    status: MessageStatus = "completed"
+    created_at: ArchiveTime
+    model: str | None = Field(default=None, max_length=200, description="assistant messages only")
+    feedback: ArchivedFeedback | None = Field(default=None, description="assistant messages only")
+
+    @model_validator(mode="after")
+    def _reply_fields_on_replies(self) -> "ArchivedMessage":
+        if self.role == "user" and (self.model is not None or self.feedback is not None):
+            raise ValueError("only assistant messages have a `model` or `feedback`")
+        return self
+
+
+class ArchivedConversation(BaseModel):
+    model_config = STRICT_ARCHIVE
+
+    id: str | None = Field(default=None, max_length=64, description="ignored on import")
+    title: str | None = Field(default=None, max_length=200)
+    pinned: bool = False
+    archived: bool = False
+    created_at: ArchiveTime
+    updated_at: ArchiveTime
+    messages: list[ArchivedMessage] = Field(description="oldest first")
+
+    @model_validator(mode="after")
+    def _messages_in_time_order(self) -> "ArchivedConversation":
+        times = [iso_ms(m.created_at) for m in self.messages]  # naive counts as UTC, as stored
+        if any(later < earlier for earlier, later in pairwise(times)):
+            raise ValueError("messages must be listed oldest first")
+        return self
+
+
+class ConversationArchive(BaseModel):
+    """Alice's export file (`format`, `version`), and what an import takes back."""
+
+    model_config = STRICT_ARCHIVE
+
+    format: Literal["alice.conversations"]
+    version: Literal[1]
+    exported_at: ArchiveTime | None = None
+    conversations: list[ArchivedConversation]
+
+    def message_count(self) -> int:
+        return sum(len(c.messages) for c in self.conversations)
+
+
+class ArchivePage(BaseModel):
+    """`GET /internal/conversations/export`: whole conversations, oldest created first."""
+
+    items: list[ArchivedConversation]
+    # Pass as `after` to get the next page; null on the last page.
+    next_after: str | None = None
+    total: int = Field(description="how many conversations the user has in all")
+
+
+class ImportedConversations(BaseModel):
+    """The conversations an import created, in the file's order."""
+
+    conversations: list[Conversation]

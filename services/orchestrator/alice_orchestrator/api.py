@@ -11,12 +11,16 @@ from alice_common.events import ConversationDeleted
 from alice_common.ids import INTERNAL_ID_PATTERN, new_id
 from alice_common.internal_auth import internal_token_guard
 from alice_common.wire import (
+    ArchivedConversation,
+    ArchivePage,
     Conversation,
+    ConversationArchive,
     ConversationChanges,
     ConversationPage,
     Feedback,
     FeedbackGiven,
     FeedbackStats,
+    ImportedConversations,
     MessagePage,
     ModelInfo,
     ReplyRef,
@@ -28,10 +32,13 @@ from pydantic import BaseModel, Field
 from pymongo.errors import DuplicateKeyError
 
 from alice_orchestrator.app_context import Ctx
+from alice_orchestrator.archive import archived_conversation, import_archive
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore, ListPosition, conversation_of, message_of
 
 MAX_LIMIT = 200
+# Whole conversations per export page: each comes with all its messages.
+MAX_EXPORT_PAGE = 50
 UserId = Annotated[str, Query(pattern=INTERNAL_ID_PATTERN)]
 
 
@@ -93,9 +100,41 @@ async def create_conversation(ctx: Ctx, user_id: UserId, body: ConversationCreat
     return conversation_of(conversation)
 
 
+@router.get("/conversations/export", response_model=ArchivePage)
+async def export_conversations(
+    ctx: Ctx,
+    user_id: UserId,
+    limit: Annotated[int, Query(ge=1, le=MAX_EXPORT_PAGE)] = 10,
+    after: Annotated[str | None, Query(max_length=128, description="`next_after` of the page before")] = None,
+) -> ArchivePage:
+    """Every conversation of the user, archived ones too, oldest created first, with all their
+    messages; `next_after` names the last one on a full page (the next page starts after it)."""
+    anchor = None
+    if after:
+        anchor = await owned_conversation(ctx.store, user_id, after)
+    docs = await ctx.store.oldest_first(user_id, limit, anchor)
+    items = [await archived_conversation(ctx.store, user_id, doc) for doc in docs]
+    next_after = docs[-1]["_id"] if len(docs) == limit else None
+    total = await ctx.store.count_conversations(user_id)
+    return ArchivePage(items=items, next_after=next_after, total=total)
+
+
+@router.post("/conversations/import", status_code=201, response_model=ImportedConversations)
+async def import_conversations(ctx: Ctx, user_id: UserId, body: ConversationArchive) -> ImportedConversations:
+    """New conversations owned by `user_id`, new ids throughout; all of them or none."""
+    created = await import_archive(ctx.store, user_id, body)
+    return ImportedConversations(conversations=[conversation_of(c) for c in created])
+
+
 @router.get("/conversations/{conversation_id}", response_model=Conversation)
 async def get_conversation(ctx: Ctx, conversation_id: str, user_id: UserId) -> Conversation:
     return conversation_of(await owned_conversation(ctx.store, user_id, conversation_id))
+
+
+@router.get("/conversations/{conversation_id}/export", response_model=ArchivedConversation)
+async def export_conversation(ctx: Ctx, conversation_id: str, user_id: UserId) -> ArchivedConversation:
+    conversation = await owned_conversation(ctx.store, user_id, conversation_id)
+    return await archived_conversation(ctx.store, user_id, conversation)
 
 
 @router.patch("/conversations/{conversation_id}", response_model=Conversation)

@@ -165,6 +165,33 @@ class ChatStore:
     async def delete_messages(self, user_id: str, conversation_id: str) -> None:
         await self.messages.delete_many({"conversation_id": conversation_id, "user_id": user_id})
 
+    async def count_conversations(self, user_id: str) -> int:
+        return await self.conversations.count_documents({"user_id": user_id})
+
+    async def oldest_first(self, user_id: str, limit: int, after: dict | None = None) -> list[dict]:
+        """Up to `limit` of the user's conversations (archived ones too) created after `after` (a
+        conversation), oldest first: a listing that activity meanwhile does not reorder."""
+        query: dict = {"user_id": user_id}
+        if after is not None:
+            query["$or"] = [
+                {"created_at": {"$gt": after["created_at"]}},
+                {"created_at": after["created_at"], "_id": {"$gt": after["_id"]}},
+            ]
+        cursor = self.conversations.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+        return await cursor.limit(limit).to_list(limit)
+
+    async def insert_conversation(self, conversation: dict, messages: list[dict]) -> None:
+        """A whole conversation at once (an import): its messages first, so that it is listed only
+        once complete."""
+        if messages:
+            await self.messages.insert_many(messages)
+        await self.conversations.insert_one(conversation)
+
+    async def remove_conversations(self, user_id: str, conversation_ids: list[str]) -> None:
+        """Takes back what `insert_conversation` wrote, even partly."""
+        await self.messages.delete_many({"conversation_id": {"$in": conversation_ids}, "user_id": user_id})
+        await self.conversations.delete_many({"_id": {"$in": conversation_ids}, "user_id": user_id})
+
     # -- messages ------------------------------------------------------------------------------
     async def insert_message(self, doc: dict) -> bool:
         """Insert once; returns False when a message with this `_id` is already stored."""
@@ -191,6 +218,12 @@ class ChatStore:
         cursor = self.messages.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
         newest_first = await cursor.limit(limit).to_list(limit)
         return list(reversed(newest_first))
+
+    async def all_messages(self, user_id: str, conversation_id: str, limit: int) -> list[dict]:
+        """The conversation's first `limit` messages, oldest first."""
+        query = {"conversation_id": conversation_id, "user_id": user_id}
+        cursor = self.messages.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+        return await cursor.limit(limit).to_list(limit)
 
     async def count_messages(self, user_id: str, conversation_id: str, role: str) -> int:
         return await self.messages.count_documents(

@@ -1,0 +1,68 @@
+import { useState, type ChangeEvent } from 'react';
+import { api } from '../api/client';
+import { readableError } from '../api/errors';
+import type { Conversation } from '../api/types';
+import { ExportMenu } from '../components/ExportMenu';
+import { UploadIcon } from '../components/icons';
+import { readJsonFile } from '../lib/files';
+import { Link } from '../lib/router';
+import { chatStore } from '../state/chatStore';
+
+/** Export every conversation (Markdown to read, JSON to keep), and import a JSON export back. */
+export function TransferPage() {
+  const [importing, setImporting] = useState(false);
+  const [imported, setImported] = useState<Conversation[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const importFile = async (e: ChangeEvent<HTMLInputElement>) => {
+    const file = e.target.files?.[0];
+    e.target.value = ''; // choosing the same file again imports it again
+    if (!file) return;
+    setImporting(true);
+    setImported(null);
+    setError(null);
+    try {
+      setImported(await api.importConversations(await readJsonFile(file)));
+      await Promise.all([chatStore.loadConversations(), chatStore.loadArchived()]);
+    } catch (err) {
+      setError(`Nothing was imported: ${readableError(err)}`);
+    } finally {
+      setImporting(false);
+    }
+  };
+
+  return (
+    <section className="page" aria-labelledby="transfer-title">
+      <header className="page-head">
+        <h1 id="transfer-title" className="page-title">Export and import</h1>
+      </header>
+      <div className="page-body">
+        <h2 className="section-title">Export all conversations</h2>
+        <p className="muted">Every conversation, archived ones too: Markdown to read or share, JSON to import into Alice again.</p>
+        <ExportMenu what="all conversations" download={api.exportAll} />
+
+        <h2 className="section-title">Import conversations</h2>
+        <p className="muted">A JSON file from Alice's export. Each conversation in it is added as a new one of yours; if anything in the file is wrong, nothing is added.</p>
+        <label className={`btn btn-primary file-button ${importing ? 'disabled' : ''}`}>
+          <UploadIcon width={16} height={16} /> {importing ? 'Importing…' : 'Import a JSON file'}
+          <input type="file" accept="application/json,.json" className="visually-hidden" disabled={importing} onChange={(e) => void importFile(e)} />
+        </label>
+        {error && <p className="form-error" role="alert">{error}</p>}
+        {imported && (
+          <div className="card" role="status" aria-label="Import result">
+            <p className="card-title">
+              Imported {imported.length} {imported.length === 1 ? 'conversation' : 'conversations'}.
+            </p>
+            <ul className="imported-list">
+              {imported.map((c) => (
+                <li key={c.id}>
+                  <Link to={`/c/${c.id}`}>{c.title || 'Untitled'}</Link>
+                </li>
+              ))}
+            </ul>
+          </div>
+        )}
+      </div>
+    </section>
+  );
+}
