@@ -160,3 +160,12 @@ def test_export_and_import(frontend_url, tmp_path):
     controls in the 390 px layout."""
     env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(tmp_path)}
     run_browser_script("export.mjs", env, tmp_path, timeout=400, passes=2)
+
+
+def test_formulas_in_a_reply(frontend_url, tmp_path):
+    """An imported reply with TeX: inline and block formulas render as MathML, a price stays text,
+    and neither TeX nor raw HTML in it can link or run script."""
+    screenshots = screenshots_dir(tmp_path)
+    env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
+    run_browser_script("math.mjs", env, tmp_path, timeout=300, passes=1)
+    assert (screenshots / "math.png").stat().st_size > 10_000, "screenshot math.png missing"
