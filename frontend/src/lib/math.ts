@@ -35,6 +35,7 @@ export function loadMath(): Promise<void> {
 }
 
 // Longer TeX stays text: KaTeX's time grows with its input, and a reply is rendered on every token.
+// The patterns below look at most this far for a closing delimiter, so an unclosed one costs little.
 const MAX_TEX_CHARS = 4000;
 
 // The sanitiser drops <semantics> and <annotation> (a known mutation-XSS route), which would leave
@@ -72,10 +73,10 @@ interface MathToken extends Tokens.Generic {
 
 // Pandoc's rule, so that prices stay text: no space right after the opening `$`, none right
 // before the closing one, and no digit right after it ("$5 and $10" is not math).
-const INLINE_DOLLAR = /^\$(?!\s)((?:\\.|[^\\$\n])+?)(?<!\s)\$(?!\d)/;
-const INLINE_PAREN = /^\\\(([\s\S]+?)\\\)/;
-const DISPLAY_DOLLAR = /^\$\$([\s\S]+?)\$\$/;
-const BLOCK = /^ {0,3}(?:\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\])[^\S\n]*(?:\n|$)/;
+const INLINE_DOLLAR = /^\$(?!\s)((?:\\.|[^\\$\n]){1,4000}?)(?<!\s)\$(?!\d)/;
+const INLINE_PAREN = /^\\\(([\s\S]{1,4000}?)\\\)/;
+const DISPLAY_DOLLAR = /^\$\$([\s\S]{1,4000}?)\$\$/;
+const BLOCK = /^ {0,3}(?:\$\$([\s\S]{1,4000}?)\$\$|\\\[([\s\S]{1,4000}?)\\\])[^\S\n]*(?:\n|$)/;
 
 function token(type: string, raw: string, tex: string, display: boolean): MathToken | undefined {
   if (tex.length > MAX_TEX_CHARS) return undefined;
