@@ -14,7 +14,9 @@ after(async () => {
   await browser?.close();
 });
 
-const focused = (page) => page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+/** Waits until the element named `label` has the focus (shortcuts focus on the next frame). */
+const focusedOn = (page, label) =>
+  page.waitForFunction((name) => document.activeElement?.getAttribute('aria-label') === name, label, { timeout: 5000 });
 
 test('the help dialog lists the shortcuts; each one works; Escape stops a reply', { timeout: REPLY_TIMEOUT_MS + 60_000 }, async () => {
   await withPage(browser, newPage, {}, async (page) => {
@@ -35,9 +37,9 @@ test('the help dialog lists the shortcuts; each one works; Escape stops a reply'
     await help.waitFor({ state: 'hidden' });
 
     await page.keyboard.press('Control+k');
-    assert.equal(await focused(page), 'Search');
+    await focusedOn(page, 'Search');
     await page.keyboard.press('Shift+Escape');
-    assert.equal(await focused(page), 'Message');
+    await focusedOn(page, 'Message');
 
     await send(page, 'Write a long story about a lighthouse keeper and the sea, at least twenty sentences.');
     await page.locator('article[aria-busy="true"] .markdown').waitFor({ timeout: REPLY_TIMEOUT_MS });
@@ -48,19 +50,20 @@ test('the help dialog lists the shortcuts; each one works; Escape stops a reply'
     await page.keyboard.press('Control+Shift+O');
     await page.waitForURL((url) => url.pathname === '/');
     await page.getByRole('heading', byName('New chat')).waitFor();
-    await page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Message');
+    await focusedOn(page, 'Message');
     assert.equal(await composer(page).isEnabled(), true);
   });
 });
 
 test('on a phone, the search shortcut opens the drawer to the search field', { timeout: 60_000 }, async () => {
-  await withPage(browser, newPage, { viewport: { width: 390, height: 844 } }, async (page) => {
-    await signUp(page, uniqueEmail('keys-phone'));
+  await withPage(browser, newPage, {}, async (page) => {
+    await signUp(page, uniqueEmail('keys-phone')); // waits for the sidebar's New chat, in a drawer at 390 px
+    await page.setViewportSize({ width: 390, height: 844 });
     const search = page.getByRole('searchbox', byName('Search'));
-    assert.equal(await search.isVisible(), false, 'the drawer starts closed');
+    await search.waitFor({ state: 'hidden' }); // the drawer is closed once its transition ends
     await page.keyboard.press('Control+k');
     await search.waitFor({ state: 'visible' });
-    await page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Search');
+    await focusedOn(page, 'Search');
     await page.keyboard.press('Escape'); // closes the drawer, as before
     await search.waitFor({ state: 'hidden' });
   });

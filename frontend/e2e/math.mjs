@@ -56,8 +56,9 @@ async function importReply(email) {
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
     body: JSON.stringify(archive),
   });
-  assert.equal(imported.status, 201, await imported.text());
-  return (await imported.json()).conversations[0].id;
+  const body = await imported.text();
+  assert.equal(imported.status, 201, body);
+  return JSON.parse(body).conversations[0].id;
 }
 
 test('a reply with formulas shows them as math; prices stay text; nothing in it runs', { timeout: 90_000 }, async () => {

@@ -113,7 +113,12 @@ function visible(selector: string): boolean {
   return el !== null && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
 }
 
-/** Focus once React has rendered what the shortcut opened (a page, the drawer). */
-function focusLater(selector: string): void {
-  requestAnimationFrame(() => document.querySelector<HTMLElement>(selector)?.focus());
+/** Focus once what the shortcut opened (a page, the drawer) is rendered and shown: the drawer
+ * becomes visible only as its transition starts, and a hidden field does not take focus. */
+function focusLater(selector: string, frames = 30): void {
+  requestAnimationFrame(() => {
+    const el = document.querySelector<HTMLElement>(selector);
+    el?.focus();
+    if (document.activeElement !== el && frames > 1) focusLater(selector, frames - 1);
+  });
 }
