@@ -47,10 +47,17 @@ describe('keyboard shortcuts', () => {
     expect(press({ key: 'k' }).defaultPrevented).toBe(false); // typing a k is not a shortcut
   });
 
-  it('Escape stops a reply, unless a dialog or the phone drawer is open to take it', async () => {
+  it('Escape stops a reply, unless a field being typed in, a dialog or the phone drawer takes it', async () => {
     const stop = vi.fn();
     await act(async () => root.render(<Listener handlers={{ stop }} />));
     press({ key: 'Escape' });
+    expect(stop).toHaveBeenCalledTimes(1);
+    const comment = document.createElement('textarea');
+    document.body.appendChild(comment);
+    const typed = new KeyboardEvent('keydown', { key: 'Escape', bubbles: true, cancelable: true });
+    comment.dispatchEvent(typed);
+    comment.remove();
+    expect(typed.defaultPrevented).toBe(false);
     expect(stop).toHaveBeenCalledTimes(1);
     const dialog = document.createElement('dialog');
     dialog.setAttribute('open', '');

@@ -30,9 +30,12 @@ export const COMPOSER_KEYS = [
 export const isMac = () => /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
 export const keyLabel = (k: string) => (k === 'Mod' ? (isMac() ? '⌘' : 'Ctrl') : k);
 
-/** Escape belongs to whatever is open on top: a dialog, or the phone drawer (its scrim). */
-function escapeTakenByOverlay(): boolean {
-  return document.querySelector('dialog[open], .scrim') !== null;
+/** Escape belongs to whatever has it first: a dialog or the phone drawer (its scrim) open on top,
+ * or the field being typed in (a comment box cancels its edit with it). */
+function escapeTakenElsewhere(e: KeyboardEvent): boolean {
+  const target = e.target instanceof HTMLElement ? e.target : null;
+  const typing = target !== null && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
+  return typing || document.querySelector('dialog[open], .scrim') !== null;
 }
 
 /**
@@ -48,7 +51,7 @@ export function useShortcuts(handlers: Partial<Record<ShortcutName, () => boolea
       const shortcut = SHORTCUTS.find((s) => s.matches(e));
       const handler = shortcut && current.current[shortcut.name];
       if (!shortcut || !handler) return;
-      if (shortcut.name === 'stop' && escapeTakenByOverlay()) return;
+      if (shortcut.name === 'stop' && escapeTakenElsewhere(e)) return;
       if (handler() === false) return;
       e.preventDefault();
     };
