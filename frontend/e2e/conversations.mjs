@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { BASE_URL, launch, newPage } from './browser.mjs';
-import { PASSWORD, REPLY_TIMEOUT_MS, byName, messages, screenshot, send, signIn, signUp, signUpOrIn, uniqueEmail, waitForReply, withPage } from './helpers.mjs';
+import { REPLY_TIMEOUT_MS, apiAs, byName, messages, screenshot, send, signIn, signUp, signUpOrIn, uniqueEmail, waitForReply, withPage } from './helpers.mjs';
 
 const ADMIN_EMAIL = process.env.ALICE_E2E_ADMIN_EMAIL;
 let browser;
@@ -16,23 +16,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** The same account through the API at the app's address (conversations need no model reply). */
-async function apiAs(email) {
-  const login = await fetch(`${BASE_URL}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email, password: PASSWORD }),
-  });
-  assert.equal(login.status, 200);
-  const { access_token: token } = await login.json();
-  return (method, path, body) =>
-    fetch(`${BASE_URL}${path}`, {
-      method,
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-}
 
 async function createConversation(email, title) {
   const created = await (await apiAs(email))('POST', '/api/conversations', { title });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BASE_URL } from './browser.mjs';
 
 export const REPLY_TIMEOUT_MS = Number(process.env.ALICE_E2E_REPLY_TIMEOUT_MS || 180_000);
 export const SCREENSHOTS = process.env.ALICE_E2E_SCREENSHOTS || join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'screenshots');
@@ -99,4 +100,21 @@ export async function withPage(browser, newPage, options, fn) {
   } finally {
     await context.close();
   }
+}
+
+/** The same account through the API at the app's address (what needs no browser, or no model reply). */
+export async function apiAs(email) {
+  const login = await fetch(`${BASE_URL}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  assert.equal(login.status, 200);
+  const { access_token: token } = await login.json();
+  return (method, path, body) =>
+    fetch(`${BASE_URL}${path}`, {
+      method,
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
 }

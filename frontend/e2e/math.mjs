@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { BASE_URL, launch, newPage } from './browser.mjs';
-import { PASSWORD, messages, screenshot, signUp, uniqueEmail, withPage } from './helpers.mjs';
+import { apiAs, messages, screenshot, signUp, uniqueEmail, withPage } from './helpers.mjs';
 
 let browser;
 before(async () => {
@@ -26,13 +26,7 @@ const REPLY = [
 ].join('\n');
 
 async function importReply(email) {
-  const login = await fetch(`${BASE_URL}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email, password: PASSWORD }),
-  });
-  assert.equal(login.status, 200);
-  const { access_token: token } = await login.json();
+  const api = await apiAs(email);
   const at = '2026-02-01T10:00:00.000Z';
   const archive = {
     format: 'alice.conversations',
@@ -51,11 +45,7 @@ async function importReply(email) {
       },
     ],
   };
-  const imported = await fetch(`${BASE_URL}/api/conversations/import`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-    body: JSON.stringify(archive),
-  });
+  const imported = await api('POST', '/api/conversations/import', archive);
   const body = await imported.text();
   assert.equal(imported.status, 201, body);
   return JSON.parse(body).conversations[0].id;

@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useModal } from '../lib/modal';
 import { COMPOSER_KEYS, keyLabel, SHORTCUTS } from '../lib/shortcuts';
 
 function Keys({ keys }: { keys: string[] }) {
@@ -15,12 +15,7 @@ const ROWS = [...SHORTCUTS, ...COMPOSER_KEYS];
 
 /** The keyboard shortcuts, on the native <dialog> (focus trap and Escape to close). */
 export function ShortcutsDialog({ onClose }: { onClose: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal?.();
-    return () => dialog?.close?.();
-  }, []);
+  const ref = useModal();
   return (
     <dialog ref={ref} className="dialog" aria-labelledby="shortcuts-title" onCancel={(e) => (e.preventDefault(), onClose())}>
       <h2 id="shortcuts-title">Keyboard shortcuts</h2>
