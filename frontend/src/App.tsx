@@ -10,6 +10,7 @@ import { AuthPage } from './pages/AuthPage';
 import { ChatPage } from './pages/ChatPage';
 import { DocumentsPage } from './pages/DocumentsPage';
 import { SettingsPage } from './pages/SettingsPage';
+import { SharedPage } from './pages/SharedPage';
 import { TransferPage } from './pages/TransferPage';
 
 // The admin view (SVG pipeline + charts) is only for operators: keep it out of the first load.
@@ -22,9 +23,12 @@ export function App() {
   const [menuOpen, setMenuOpen] = useState(false);
   const [showShortcuts, setShowShortcuts] = useState(false);
 
+  // A shared link (`/s/:token`) is for anyone, signed in or not.
+  const sharedToken = path.startsWith('/s/') ? decodeURIComponent(path.slice(3)) : undefined;
+
   useEffect(() => {
-    if (state.status === 'signed-out' && path !== '/') navigate('/', true);
-  }, [state.status, path]);
+    if (state.status === 'signed-out' && path !== '/' && sharedToken === undefined) navigate('/', true);
+  }, [state.status, path, sharedToken]);
 
   // Escape closes the phone drawer.
   useEffect(() => {
@@ -35,7 +39,7 @@ export function App() {
   }, [menuOpen]);
 
   useShortcuts(
-    state.status === 'signed-in'
+    state.status === 'signed-in' && sharedToken === undefined
       ? {
           newChat: () => {
             setMenuOpen(false);
@@ -53,6 +57,7 @@ export function App() {
       : {},
   );
 
+  if (sharedToken !== undefined) return <SharedPage token={sharedToken} />;
   if (state.status === 'loading') {
     return (
       <div className="splash" role="status">

@@ -111,6 +111,15 @@ def test_health_ready_and_spa_fallback(frontend: str) -> None:
     assert httpx.get(f"{frontend}/assets/missing.js").status_code == 404
 
 
+def test_a_shared_link_opens_the_spa_and_its_snapshot_is_asked_of_the_backend(frontend: str) -> None:
+    page = httpx.get(f"{frontend}/s/Ab-_9xYz")
+    assert page.status_code == 200 and "alice spa" in page.text
+    with httpx.stream("GET", f"{frontend}/api/shared/Ab-_9xYz", timeout=10) as response:
+        assert response.status_code == 200
+        response.read()
+    assert SlowSSE.paths[-1] == "/api/shared/Ab-_9xYz"
+
+
 def test_the_client_address_is_overwritten_never_appended(frontend: str) -> None:
     """The backend trusts this nginx to name the client: what the client claims must not survive."""
     claimed = {"X-Forwarded-For": "203.0.113.9, 198.51.100.1"}

@@ -162,6 +162,16 @@ def test_export_and_import(frontend_url, tmp_path):
     run_browser_script("export.mjs", env, tmp_path, timeout=400, passes=2)
 
 
+def test_share_link(frontend_url, tmp_path):
+    """The owner makes a link in the Share dialog (390 px wide), a signed-out browser reads the
+    conversation through it without composer or sidebar, the owner revokes it, and the reader's
+    reload shows the revoked state."""
+    screenshots = screenshots_dir(tmp_path)
+    env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
+    run_browser_script("share.mjs", env, tmp_path, timeout=300, passes=1)
+    assert (screenshots / "shared-phone.png").stat().st_size > 10_000, "screenshot shared-phone.png missing"
+
+
 def test_formulas_in_a_reply(frontend_url, tmp_path):
     """An imported reply with TeX: inline and block formulas render as MathML, a price stays text,
     and neither TeX nor raw HTML in it can link or run script."""

@@ -39,6 +39,9 @@ UNTHROTTLED_FOR_FUZZING = dict(
     send_rate_capacity=100_000,
     upload_rate_capacity=100_000,
     max_concurrent_generations=100_000,
+    share_rate_capacity=100_000,
+    shared_read_rate_per_ip_capacity=100_000,
+    shared_read_rate_per_ip_per_s=1000,
 )
 ADMIN = f"schema-admin-{uuid.uuid4().hex[:8]}@example.com"
 

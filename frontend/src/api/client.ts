@@ -13,6 +13,7 @@ import type {
   FeedbackRating,
   Message,
   SearchHit,
+  Share,
   User,
 } from './types';
 import { uploadDocument } from './upload';
@@ -70,6 +71,18 @@ export class ApiClient extends HttpClient {
   /** An archive the JSON export wrote: new conversations, all of them or (on an error) none. */
   importConversations = async (archive: ConversationArchive): Promise<Conversation[]> =>
     (await this.data(this.api.POST('/api/conversations/import', { body: archive, ...this.via() }))).conversations;
+
+  /** A link to a read-only snapshot of the conversation as it is now; its token is in this answer only. */
+  createShare = (conversationId: string) =>
+    this.data(this.api.POST('/api/conversations/{conversation_id}/shares', { params: { path: { conversation_id: conversationId } }, ...this.via() }));
+  listShares = async (conversationId: string): Promise<Share[]> =>
+    (await this.data(this.api.GET('/api/conversations/{conversation_id}/shares', { params: { path: { conversation_id: conversationId } }, ...this.via() }))).items;
+  revokeShare = async (shareId: string): Promise<void> => {
+    await this.api.DELETE('/api/shares/{share_id}', { params: { path: { share_id: shareId } }, ...this.via() });
+  };
+  /** The snapshot behind a link: no account needed, so no session is sent. */
+  readShared = (token: string) =>
+    this.data(this.api.GET('/api/shared/{token}', { params: { path: { token } }, ...this.via({ auth: false }) }));
 
   /** Messages oldest first, whatever order the server pages them in. */
   listMessages = async (id: string, limit = 100): Promise<Message[]> => {

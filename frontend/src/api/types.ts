@@ -32,6 +32,12 @@ export type ConversationChanges = RequestOf<'/api/conversations/{conversation_id
 export type ConversationArchive = RequestOf<'/api/conversations/import', 'post'>;
 export type ExportFormat = NonNullable<NonNullable<paths['/api/conversations/export']['get']['parameters']['query']>['format']>;
 
+/** A link to a read-only snapshot of a conversation, as its owner lists it (never the token). */
+export type Share = ResponseOf<'/api/conversations/{conversation_id}/shares', 'get'>['items'][number];
+export type CreatedShare = ResponseOf<'/api/conversations/{conversation_id}/shares', 'post'>;
+/** What anyone with the link reads. */
+export type SharedConversation = ResponseOf<'/api/shared/{token}', 'get'>;
+
 export type MessagePage = ResponseOf<'/api/conversations/{conversation_id}/messages', 'get'>;
 export type Message = MessagePage['items'][number];
 export type Source = NonNullable<Message['sources']>[number];

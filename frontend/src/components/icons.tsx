@@ -30,6 +30,7 @@ export const UploadIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><pa
 export const DownloadIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path d="M12 4v12M7 11l5 5 5-5M4 20h16" /></svg>);
 export const KeyIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><circle cx="8" cy="15" r="4" /><path d="M11 12l9-9M16 7l3 3M14 9l2 2" /></svg>);
 export const SignOutIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path d="M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10" /></svg>);
+export const ShareIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><circle cx="18" cy="5" r="3" /><circle cx="6" cy="12" r="3" /><circle cx="18" cy="19" r="3" /><path d="M8.6 13.5l6.8 4M15.4 6.5l-6.8 4" /></svg>);
 export const CopyIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><rect x="9" y="9" width="11" height="11" rx="2" /><path d="M5 15V5a1 1 0 0 1 1-1h10" /></svg>);
 export const PinIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path d="M9 4h6l-1 6 4 4H6l4-4-1-6zM12 14v7" /></svg>);
 export const ArchiveIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path d="M3 4h18v4H3zM5 8v12h14V8M10 12h4" /></svg>);

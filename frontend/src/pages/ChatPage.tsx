@@ -1,10 +1,11 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client';
 import type { User } from '../api/types';
 import { Composer } from '../components/Composer';
 import { ExportMenu } from '../components/ExportMenu';
-import { ChatIcon } from '../components/icons';
+import { ChatIcon, ShareIcon } from '../components/icons';
 import { MessageView, PendingView } from '../components/MessageView';
+import { ShareDialog } from '../components/ShareDialog';
 import { navigate } from '../lib/router';
 import { useShortcuts } from '../lib/shortcuts';
 import { chatStore, useChat } from '../state/chatStore';
@@ -23,6 +24,7 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
   const state = conversationId ? chatStore.conversation(conversationId) : undefined;
   const conversation = [...snapshot.conversations, ...snapshot.archived].find((c) => c.id === conversationId);
   const logRef = useRef<HTMLDivElement>(null);
+  const [sharing, setSharing] = useState(false);
   const stickToBottom = useRef(true);
 
   useEffect(() => {
@@ -64,8 +66,14 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
     <section className="chat" aria-label="Chat">
       <header className="page-head">
         <h1 className="page-title">{conversation?.title || (conversationId ? 'Conversation' : 'New chat')}</h1>
+        {conversationId && (
+          <button type="button" className="btn btn-sm btn-ghost share-button" aria-label="Share this conversation" onClick={() => setSharing(true)}>
+            <ShareIcon width={14} height={14} /> Share
+          </button>
+        )}
         {conversationId && <ExportMenu what="this conversation" download={(format) => api.exportConversation(conversationId, format)} />}
       </header>
+      {conversationId && sharing && <ShareDialog conversationId={conversationId} onClose={() => setSharing(false)} />}
       <div className="log-wrap" ref={logRef} onScroll={onScroll}>
         <div role="log" aria-label="Messages" aria-live="polite" className="log">
           {!conversationId && (

@@ -39,6 +39,7 @@ from alice_backend.routes import (
     keys,
     models,
     search,
+    shares,
     v1,
 )
 from alice_backend.settings import Settings
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Before `conversations`: its `/{conversation_id}` would take `/export` and `/import`.
         archive.router,
         conversations.router,
+        shares.router,
         feedback.router,
         replies.router,
         documents.router,

@@ -14,6 +14,10 @@ from alice_common.wire import (
     MessagePage,
     ReplyRef,
     ServedModels,
+    Share,
+    ShareCreate,
+    SharedConversation,
+    ShareList,
 )
 
 from alice_backend.internal_client import InternalClient, seg
@@ -97,3 +101,19 @@ class OrchestratorClient(InternalClient):
 
     async def served_models(self) -> ServedModels:
         return await self.get_as(ServedModels, "GET", "/internal/models")
+
+    async def create_share(self, user_id: str, conversation_id: str, token_sha256: str) -> Share:
+        path = f"{_conversation(conversation_id)}/shares"
+        json = ShareCreate(token_sha256=token_sha256).model_dump()
+        return await self.get_as(Share, "POST", path, user_id=user_id, json=json)
+
+    async def list_shares(self, user_id: str, conversation_id: str) -> ShareList:
+        return await self.get_as(
+            ShareList, "GET", f"{_conversation(conversation_id)}/shares", user_id=user_id
+        )
+
+    async def revoke_share(self, user_id: str, share_id: str) -> None:
+        await self.call("DELETE", f"/internal/shares/{seg(share_id)}", user_id=user_id)
+
+    async def read_shared(self, token_sha256: str) -> SharedConversation:
+        return await self.get_as(SharedConversation, "GET", f"/internal/shared/{seg(token_sha256)}")

@@ -7,7 +7,7 @@ Conversations, messages, documents and search hits are the shared wire models of
 from datetime import datetime
 from typing import Literal
 
-from alice_common.wire import ConversationChanges, Document, FeedbackGiven, Timestamp
+from alice_common.wire import ConversationChanges, Document, FeedbackGiven, Share, Timestamp
 from pydantic import BaseModel, ConfigDict, Field
 
 from alice_backend.users import User
@@ -138,6 +138,11 @@ class ApiKeyCreated(BaseModel):
 
 class ApiKeyList(BaseModel):
     items: list[ApiKey]
+
+
+class ShareCreated(Share):
+    token: str = Field(description="the link's secret; shown only in this response")
+    url_path: str = Field(description="the page that shows the snapshot: `/s/<token>` on the web app")
 
 
 # --- models -------------------------------------------------------------------------------

@@ -65,6 +65,11 @@ class Settings(AliceSettings):
     # Imports write many documents at once: a token bucket per user.
     import_rate_capacity: float = 5
     import_rate_per_s: float = 0.05
+    # Shared links (docs/api.md "Shared links"): creations per user, public reads per client address.
+    share_rate_capacity: float = 10
+    share_rate_per_s: float = 0.1
+    shared_read_rate_per_ip_capacity: float = 60
+    shared_read_rate_per_ip_per_s: float = 1.0
 
     # Personal API keys: at most this many per user; a revoked key stops working on every replica
     # within the cache time.

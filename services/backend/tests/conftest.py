@@ -34,6 +34,11 @@ from alice_common.wire import (
     ReplyRef,
     SearchResults,
     ServedModels,
+    Share,
+    ShareCreate,
+    SharedConversation,
+    SharedMessage,
+    ShareList,
     StoredDocument,
 )
 from devstack.testing import unique_name
@@ -60,6 +65,8 @@ class FakeOrchestrator:
         self.feedback: dict[str, Feedback] = {}  # reply id -> its feedback
         self.messages: dict[str, list] = {}  # conversation id -> its ArchivedMessages
         self.imports: list[tuple[str, ConversationArchive]] = []  # (user id, archive) as received
+        # token hash -> (owner, the share, its snapshot)
+        self.shares: dict[str, tuple[str, Share, SharedConversation]] = {}
         self.calls: list[tuple[str, str]] = []
         app = _internal_app()
 
@@ -143,6 +150,47 @@ class FakeOrchestrator:
                 models=[ModelFeedback(model="test-model", up=3, down=1, up_share=0.75)],
                 latest_comments=[comment],
             )
+
+        @app.post("/internal/conversations/{cid}/shares", status_code=201, response_model=Share)
+        async def create_share(cid: str, user_id: str, body: ShareCreate) -> Share:
+            conversation = owned(cid, user_id)
+            kept = [
+                SharedMessage(**m.model_dump(include={"role", "content", "created_at"}))
+                for m in self.messages.get(cid, [])
+            ]
+            share = Share(
+                id=new_id(),
+                conversation_id=cid,
+                title=conversation.title,
+                created_at=CREATED,
+                message_count=len(kept),
+            )
+            self.shares[body.token_sha256] = (
+                user_id,
+                share,
+                SharedConversation(title=conversation.title, shared_at=CREATED, messages=kept),
+            )
+            return share
+
+        @app.get("/internal/conversations/{cid}/shares", response_model=ShareList)
+        async def list_shares(cid: str, user_id: str) -> ShareList:
+            owned(cid, user_id)
+            return ShareList(items=[s for owner, s, _ in self.shares.values() if s.conversation_id == cid])
+
+        @app.delete("/internal/shares/{share_id}", status_code=204)
+        async def revoke_share(share_id: str, user_id: str) -> None:
+            for key, (owner, share, _) in list(self.shares.items()):
+                if share.id == share_id and owner == user_id:
+                    del self.shares[key]
+                    return
+            raise ApiError(404, "share_not_found", "no such link")
+
+        @app.get("/internal/shared/{token_sha256}", response_model=SharedConversation)
+        async def read_shared(token_sha256: str) -> SharedConversation:
+            self.calls.append(("SHARED", token_sha256))
+            if token_sha256 not in self.shares:
+                raise ApiError(404, "share_not_found", "this link was revoked or does not exist")
+            return self.shares[token_sha256][2]
 
         @app.get("/internal/conversations/{cid}", response_model=Conversation)
         async def get(cid: str, user_id: str) -> Conversation:

@@ -385,3 +385,44 @@ class ImportedConversations(BaseModel):
     """The conversations an import created, in the file's order."""
 
     conversations: list[Conversation]
+
+
+# -- shared links (docs/decisions/0058-shared-links.md) -----------------------------------------
+
+TOKEN_SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class ShareCreate(BaseModel):
+    """`POST /internal/conversations/{id}/shares`: the backend makes the token and sends only its
+    hash, so the orchestrator never holds a live link either."""
+
+    token_sha256: str = Field(pattern=TOKEN_SHA256_PATTERN)
+
+
+class Share(BaseModel):
+    """One link to a snapshot of a conversation, as its owner sees it (never the token)."""
+
+    id: str
+    conversation_id: str
+    title: str | None = None
+    created_at: Timestamp
+    message_count: int = Field(description="messages in the snapshot")
+
+
+class ShareList(BaseModel):
+    items: list[Share] = Field(description="newest first")
+
+
+class SharedMessage(BaseModel):
+    role: Role
+    content: str
+    created_at: Timestamp
+
+
+class SharedConversation(BaseModel):
+    """What anyone with the link reads: the conversation as it was when shared, and nothing of
+    the account (no ids, no e-mail, no feedback)."""
+
+    title: str | None = None
+    shared_at: Timestamp
+    messages: list[SharedMessage] = Field(description="oldest first")

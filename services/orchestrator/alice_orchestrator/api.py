@@ -25,6 +25,10 @@ from alice_common.wire import (
     ModelInfo,
     ReplyRef,
     ServedModels,
+    Share,
+    ShareCreate,
+    SharedConversation,
+    ShareList,
 )
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import Response
@@ -34,6 +38,7 @@ from pymongo.errors import DuplicateKeyError
 from alice_orchestrator.app_context import Ctx
 from alice_orchestrator.archive import archived_conversation, import_archive
 from alice_orchestrator.settings import Settings
+from alice_orchestrator.shares import MAX_SHARED_MESSAGES
 from alice_orchestrator.store import ChatStore, ListPosition, conversation_of, message_of
 
 MAX_LIMIT = 200
@@ -188,6 +193,42 @@ async def list_messages(
     items = await ctx.store.list_messages(user_id, conversation_id, limit, anchor)
     next_before = items[0]["_id"] if len(items) == limit else None
     return MessagePage(items=[message_of(m) for m in items], next_before=next_before)
+
+
+SHARES_PATH = "/conversations/{conversation_id}/shares"
+
+
+@router.post(SHARES_PATH, status_code=201, response_model=Share)
+async def create_share(ctx: Ctx, conversation_id: str, user_id: UserId, body: ShareCreate) -> Share:
+    """A snapshot of the conversation's title and messages as they are now."""
+    conversation = await owned_conversation(ctx.store, user_id, conversation_id)
+    messages = await ctx.store.all_messages(user_id, conversation_id, MAX_SHARED_MESSAGES + 1)
+    try:
+        return await ctx.store.shares.create(user_id, conversation, body.token_sha256, messages)
+    except DuplicateKeyError as exc:  # a token the backend made twice: never in practice
+        raise ApiError(409, "share_exists", "that link is taken") from exc
+
+
+@router.get(SHARES_PATH, response_model=ShareList)
+async def list_shares(ctx: Ctx, conversation_id: str, user_id: UserId) -> ShareList:
+    await owned_conversation(ctx.store, user_id, conversation_id)
+    return ShareList(items=await ctx.store.shares.of_conversation(user_id, conversation_id))
+
+
+@router.delete("/shares/{share_id}", status_code=204)
+async def revoke_share(ctx: Ctx, share_id: str, user_id: UserId) -> Response:
+    if not await ctx.store.shares.revoke(user_id, share_id):
+        raise ApiError(404, "share_not_found", "no such link")
+    return Response(status_code=204)
+
+
+@router.get("/shared/{token_sha256}", response_model=SharedConversation)
+async def read_shared(ctx: Ctx, token_sha256: str) -> SharedConversation:
+    """Not scoped to a user: the hash of the link's token is the proof of access."""
+    shared = await ctx.store.shares.read(token_sha256)
+    if shared is None:
+        raise ApiError(404, "share_not_found", "this link was revoked or does not exist")
+    return shared
 
 
 FEEDBACK_PATH = "/conversations/{conversation_id}/messages/{reply_id}/feedback"

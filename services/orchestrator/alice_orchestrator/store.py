@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from alice_orchestrator.feedback import FeedbackStore
+from alice_orchestrator.shares import ShareStore
 
 
 def utcnow() -> datetime:
@@ -77,10 +78,12 @@ class ChatStore:
         self.conversations = db["conversations"]
         self.messages = db["messages"]
         self.feedback = FeedbackStore(self.messages)
+        self.shares = ShareStore(db["shares"])
 
     async def ensure_indexes(self) -> None:
         await self.messages.create_index([("conversation_id", ASCENDING), ("created_at", ASCENDING)])
         await self.conversations.create_index([("user_id", ASCENDING), ("updated_at", DESCENDING)])
+        await self.shares.shares.create_index([("user_id", ASCENDING), ("conversation_id", ASCENDING)])
 
     # -- conversations -------------------------------------------------------------------------
     async def create_conversation(self, user_id: str, conversation_id: str, title: str | None) -> dict:
@@ -156,6 +159,9 @@ class ChatStore:
     async def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
         if await self.get_conversation(user_id, conversation_id) is None:
             return False
+        # Links first: were the rest to fail, the conversation stays (a retry is safe) but no
+        # link still shows it.
+        await self.shares.remove_conversation(user_id, conversation_id)
         result = await self.conversations.delete_one({"_id": conversation_id})
         if result.deleted_count == 0:
             return False
