@@ -165,6 +165,15 @@ class ChatStore:
     async def delete_messages(self, user_id: str, conversation_id: str) -> None:
         await self.messages.delete_many({"conversation_id": conversation_id, "user_id": user_id})
 
+    async def conversation_ids(self, user_id: str) -> list[str]:
+        return [doc["_id"] async for doc in self.conversations.find({"user_id": user_id}, {"_id": 1})]
+
+    async def delete_user(self, user_id: str) -> None:
+        """Every message (feedback is kept on them) and conversation of the user: messages first,
+        so a purge cut short still finds the conversations to purge again."""
+        await self.messages.delete_many({"user_id": user_id})
+        await self.conversations.delete_many({"user_id": user_id})
+
     async def count_conversations(self, user_id: str) -> int:
         return await self.conversations.count_documents({"user_id": user_id})
 
