@@ -69,8 +69,11 @@ class UserDeletions:
             if await self.is_deleted(event.user_id):
                 log.info("skipping %s of a deleted user", event.type)
                 return
-            await handler(event, record)
-            if await self.is_deleted(event.user_id):
-                await self.purge(event.user_id)
+            try:
+                await handler(event, record)
+            finally:
+                # Even when it failed: a write may have re-created a tenant before it did.
+                if await self.is_deleted(event.user_id):
+                    await self.purge(event.user_id)
 
         return handle
