@@ -214,7 +214,7 @@ async def delete_me(body: MeDelete, request: Request, ctx: Ctx, user_id: Session
         raise ApiError(401, "invalid_token", "account no longer exists")
     # Wrong password is 403, not 401: the session is valid, and a 401 would sign the client out.
     if user.get("password_hash") and not await verify_password(user["password_hash"], body.password):
-        raise ApiError(403, "wrong_password", "the password is not right")
+        raise ApiError(403, "wrong_password", "wrong password")
     await ctx.limiter.give_back(failures, s.login_rate_per_account_capacity, s.login_rate_per_account_per_s)
     if user.get("is_admin") and len(await ctx.users.admins()) <= 1:
         raise ApiError(
