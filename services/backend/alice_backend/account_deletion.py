@@ -8,6 +8,7 @@ account finishes the deletion (`finish_if_deleted`) instead of signing in.
 """
 
 import contextlib
+import logging
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
@@ -24,6 +25,8 @@ from alice_backend.ownership_cache import TtlCache
 from alice_backend.quotas import FILES
 from alice_backend.settings import Settings
 from alice_backend.users import Users
+
+log = logging.getLogger(__name__)
 
 
 class AccountDeletion:
@@ -76,7 +79,12 @@ class AccountDeletion:
         """True when the account was deleted: what a crash left behind is purged now."""
         if not await deleted_users.is_deleted(self.db, user_id):
             return False
-        await publish(self.producer, self.settings, topics.USERS_DELETED, UserDeleted(user_id=user_id))
+        try:
+            await publish(self.producer, self.settings, topics.USERS_DELETED, UserDeleted(user_id=user_id))
+        except Exception as exc:
+            # The account document stays, so the next sign-in tries again.
+            log.warning("publishing UserDeleted again failed: %s", exc)
+            return True
         await self._purge_own(user_id)
         return True
 
