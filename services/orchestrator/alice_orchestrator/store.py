@@ -169,10 +169,11 @@ class ChatStore:
         return [doc["_id"] async for doc in self.conversations.find({"user_id": user_id}, {"_id": 1})]
 
     async def delete_user(self, user_id: str) -> None:
-        """Every message (feedback is kept on them) and conversation of the user: messages first,
-        so a purge cut short still finds the conversations to purge again."""
-        await self.messages.delete_many({"user_id": user_id})
+        """Every conversation and message (feedback is kept on them) of the user. Conversations
+        first, as for one conversation (decision 0026): a reply stored after this sees its
+        conversation gone and takes itself back; one stored before is deleted below."""
         await self.conversations.delete_many({"user_id": user_id})
+        await self.messages.delete_many({"user_id": user_id})
 
     async def count_conversations(self, user_id: str) -> int:
         return await self.conversations.count_documents({"user_id": user_id})
