@@ -29,6 +29,10 @@ from alice_backend.users import Users
 log = logging.getLogger(__name__)
 
 
+class NotPublished(Exception):
+    """`UserDeleted` could not be published: nothing was deleted."""
+
+
 class AccountDeletion:
     def __init__(
         self,
@@ -64,15 +68,16 @@ class AccountDeletion:
         return deleted
 
     async def delete(self, user_id: str) -> None:
-        """Raises when `UserDeleted` cannot be published; the account is then left as it was."""
+        """Raises `NotPublished` when `UserDeleted` cannot be published, leaving the account as it
+        was; a failure after that leaves what `finish_if_deleted` completes."""
         await deleted_users.record(self.db, user_id)
         self._deleted.put(user_id, True)
         try:
             await publish(self.producer, self.settings, topics.USERS_DELETED, UserDeleted(user_id=user_id))
-        except Exception:
+        except Exception as exc:
             await self.db[deleted_users.COLLECTION].delete_one({"_id": deleted_users.tombstone_id(user_id)})
             self._deleted.forget(user_id)
-            raise
+            raise NotPublished(str(exc)) from exc
         await self._purge_own(user_id)
 
     async def finish_if_deleted(self, user_id: str) -> bool:

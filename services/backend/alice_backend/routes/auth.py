@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Cookie, Request, Response, status
 
+from alice_backend.account_deletion import NotPublished
 from alice_backend.app_context import AppContext
 from alice_backend.auth import access_tokens
 from alice_backend.auth.dependencies import Ctx, CurrentUser, SessionUserId
@@ -225,7 +226,7 @@ async def delete_me(body: MeDelete, request: Request, ctx: Ctx, user_id: Session
         )
     try:
         await ctx.account_deletion.delete(user_id)
-    except Exception as exc:
+    except NotPublished as exc:
         log.warning("publishing UserDeleted failed: %s", exc)
         raise ApiError(503, "upstream_unavailable", "cannot delete right now, try again") from exc
     return AccountDeleted(
