@@ -1,7 +1,8 @@
 """Delete my data (issue 27, decision 0059): `DELETE /api/me` leaves nothing of the account in
 MongoDB (any collection of the stack's database), Weaviate (its tenants), Redis (any key or
 value) or the analytics, refuses every credential it had, and leaves another user's data as it
-was. Also when the purge races a reply being generated and a document being indexed. Real
+was. Also when the purge races a reply being generated and a document being indexed, and when a
+`chat.completed` of the user arrives after the purge. Real
 backend, orchestrator and dataflow over Kafka; the fake model paces its replies (~3 s).
 """
 
@@ -13,7 +14,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from alice_common import clients, vectorstore
+from alice_common import clients, topics, vectorstore
+from alice_common.events import ChatCompleted
 from alice_common.reply_stream import TOKEN
 from alice_common.settings import AliceSettings
 from bson import json_util
@@ -27,6 +29,7 @@ from tests.support.stack import (
     bearer,
     grant_admin,
     isolation,
+    kafka_and_redis,
     new_conversation,
     send,
     sse_events,
@@ -243,3 +246,29 @@ async def test_a_purge_racing_a_reply_and_an_indexing_leaves_nothing_behind(infr
         # has landed by now; nothing of it may have come back.
         await asyncio.sleep(10)
         assert await traces.of(carl["id"]) == []
+
+        # A `chat.completed` of Carl arriving only now (a consumer lagging behind) is not
+        # remembered. Dave's, behind it on the same key, shows it was consumed.
+        dave = await sign_up(api, "dave")
+        late = [completed(carl["id"], conversation), completed(dave["id"], conversation)]
+        async with kafka_and_redis(infra) as (producer, _):
+            for event in late:
+                await publish(producer, shared["kafka_topic_prefix"], event)
+        deadline = time.monotonic() + 60
+        while "message" not in await searched(api, dave["auth"], "lighthouse"):
+            assert time.monotonic() < deadline, "the event behind the late one was never indexed"
+            await asyncio.sleep(1)
+        assert await traces.of(carl["id"]) == []
+
+
+def completed(user_id: str, conversation: str) -> ChatCompleted:
+    return ChatCompleted(
+        conversation_id=conversation, user_id=user_id, user_message_id=uuid.uuid4().hex,
+        assistant_message_id=uuid.uuid4().hex, reply_id=uuid.uuid4().hex,
+        user_content="About the lighthouse.", assistant_content="The lighthouse keeper kept a log.",
+    )  # fmt: skip
+
+
+async def publish(producer, prefix: str, event: ChatCompleted) -> None:
+    topic = topics.CHAT_COMPLETED
+    await producer.send_and_wait(f"{prefix}{topic.name}", event.to_bytes(), key=topic.key_of(event).encode())
