@@ -19,7 +19,7 @@ const models = (key) => fetch(`${BASE_URL}/v1/models`, { headers: { Authorizatio
 test('create a key (shown once), use it, see only its prefix after reload, revoke it', { timeout: 120_000 }, async () => {
   await withPage(browser, newPage, {}, async (page) => {
     await signUp(page, uniqueEmail('keys'));
-    await page.getByRole('link', byName('API keys')).click();
+    await page.getByRole('link', byName('Settings')).click();
     await page.getByText('No API keys yet.').waitFor();
     await page.getByLabel('Key name', { exact: true }).fill('laptop');
     await page.getByRole('button', byName('Create key')).click();

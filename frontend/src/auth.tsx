@@ -13,6 +13,8 @@ interface AuthApi {
   signIn(email: string, password: string): Promise<void>;
   signUp(email: string, password: string, displayName?: string): Promise<void>;
   signOut(): Promise<void>;
+  /** Deletes the account (its password confirms it) and lands on the sign-in page with a notice. */
+  deleteAccount(password: string): Promise<void>;
 }
 
 const AuthContext = createContext<AuthApi | null>(null);
@@ -56,7 +58,16 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setState({ status: 'signed-out' });
   }, []);
 
-  const value = useMemo(() => ({ state, signIn, signUp, signOut }), [state, signIn, signUp, signOut]);
+  const deleteAccount = useCallback(async (password: string) => {
+    const notice = await api.deleteAccount(password);
+    chatStore.reset();
+    setState({ status: 'signed-out', notice });
+  }, []);
+
+  const value = useMemo(
+    () => ({ state, signIn, signUp, signOut, deleteAccount }),
+    [state, signIn, signUp, signOut, deleteAccount],
+  );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

@@ -172,6 +172,16 @@ def test_share_link(frontend_url, tmp_path):
     assert (screenshots / "shared-phone.png").stat().st_size > 10_000, "screenshot shared-phone.png missing"
 
 
+def test_delete_my_data(frontend_url, tmp_path):
+    """Settings → Delete my data: a wrong password refused with nothing changed; then the account
+    is deleted, the user lands on the sign-in page with a notice, and the password and the old
+    session are refused."""
+    screenshots = screenshots_dir(tmp_path)
+    env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
+    run_browser_script("deleteaccount.mjs", env, tmp_path, timeout=300, passes=1)
+    assert (screenshots / "delete-account.png").stat().st_size > 10_000, "screenshot missing"
+
+
 def test_formulas_in_a_reply(frontend_url, tmp_path):
     """An imported reply with TeX: inline and block formulas render as MathML, a price stays text,
     and neither TeX nor raw HTML in it can link or run script."""

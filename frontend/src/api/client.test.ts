@@ -21,6 +21,27 @@ function client(answers: Parameters<typeof scriptedFetch>[0], refresh: string | 
 }
 
 describe('ApiClient', () => {
+  it('deletes the account with its password and ends the session', async () => {
+    const deleted = { status: 'deleting' as const, message: 'Your account is deleted.' };
+    const { api, calls, store } = client([jsonResponse(auth('a1', 'r1')), jsonResponse(deleted, 202)]);
+    await api.login('ada@example.org', 'pw');
+    expect(await api.deleteAccount('pw')).toBe('Your account is deleted.');
+    expect(calls[1].init.method).toBe('DELETE');
+    expect(calls[1].url).toBe('/api/me');
+    expect(JSON.parse(String(calls[1].init.body))).toEqual({ password: 'pw' });
+    expect(store.getRefresh()).toBeNull();
+    expect(api.hasStoredSession()).toBe(false);
+  });
+
+  it('keeps the session when the password is wrong', async () => {
+    const wrong = { error: { code: 'wrong_password', message: 'wrong password' } };
+    const { api, store } = client([jsonResponse(auth('a1', 'r1')), jsonResponse(wrong, 403)]);
+    await api.login('ada@example.org', 'pw');
+    await expect(api.deleteAccount('nope')).rejects.toMatchObject({ status: 403, code: 'wrong_password' });
+    expect(store.getRefresh()).toBe('r1');
+    expect(api.hasStoredSession()).toBe(true);
+  });
+
   it('signs up, keeps the access token in memory and the refresh token in the store', async () => {
     const { api, calls, store } = client([jsonResponse(auth('a1', 'r1'), 201), jsonResponse({ items: [] })]);
     expect(await api.register('ada@example.org', 'pw-123456', 'Ada')).toEqual(user);

@@ -41,6 +41,14 @@ export class ApiClient extends HttpClient {
 
   me = () => this.data(this.api.GET('/api/me', this.via()));
 
+  /** Deletes the account and everything of it; the session ends here too. Answers the notice
+   * to show (the rest of the data is erased by the services moments later). */
+  deleteAccount = async (password: string): Promise<string> => {
+    const deleted = await this.data(this.api.DELETE('/api/me', { body: { password }, ...this.via() }));
+    this.clearSession();
+    return deleted.message;
+  };
+
   /** The conversations, pinned first; `archived`: only the archived ones (otherwise none of them). */
   listConversations = async (archived = false): Promise<Conversation[]> => {
     const params = { query: archived ? { archived } : {} };

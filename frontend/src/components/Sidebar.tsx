@@ -228,7 +228,7 @@ export function Sidebar({
           <DocIcon /> Documents
         </Link>
         <Link to="/settings" className={`side-link ${path === '/settings' ? 'active' : ''}`} onClick={onClose}>
-          <KeyIcon /> API keys
+          <KeyIcon /> Settings
         </Link>
         <Link to="/export" className={`side-link ${path === '/export' ? 'active' : ''}`} onClick={onClose}>
           <DownloadIcon /> Export and import

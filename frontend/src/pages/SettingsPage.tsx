@@ -2,15 +2,20 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../api/client';
 import { readableError } from '../api/errors';
 import type { ApiKey, CreatedApiKey } from '../api/types';
+import { useAuth } from '../auth';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { DeleteAccountDialog } from '../components/DeleteAccountDialog';
 import { KeyIcon, TrashIcon } from '../components/icons';
 
 function formatDate(iso?: string | null) {
   return iso ? new Date(iso).toLocaleString() : 'never';
 }
 
-/** Personal API keys for the OpenAI-compatible API: create (shown once), list by prefix, revoke. */
+/** Personal API keys for the OpenAI-compatible API: create (shown once), list by prefix, revoke;
+ * and deleting the account with all its data. */
 export function SettingsPage() {
+  const { deleteAccount } = useAuth();
+  const [deleting, setDeleting] = useState(false);
   const [keys, setKeys] = useState<ApiKey[] | null>(null);
   const [name, setName] = useState('');
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
@@ -53,9 +58,10 @@ export function SettingsPage() {
   return (
     <section className="page" aria-labelledby="settings-title">
       <header className="page-head">
-        <h1 id="settings-title" className="page-title">API keys</h1>
+        <h1 id="settings-title" className="page-title">Settings</h1>
       </header>
       <div className="page-body">
+        <h2 className="section-title">API keys</h2>
         <p className="muted">
           Personal keys let the OpenAI SDKs and OpenAI-compatible chat apps use Alice at <code>{`${window.location.origin}/v1`}</code>.
           A key acts as you, with your limits; revoke it when you no longer need it.
@@ -103,6 +109,16 @@ export function SettingsPage() {
             ))}
           </ul>
         )}
+        <h2 className="section-title danger-zone">Delete my data</h2>
+        <p className="muted">
+          Deletes your account with everything of it: conversations, feedback, documents, memory, API keys and usage
+          statistics. This cannot be undone.
+        </p>
+        <div>
+          <button type="button" className="btn btn-danger" onClick={() => setDeleting(true)}>
+            Delete my account…
+          </button>
+        </div>
       </div>
       {revoking && (
         <ConfirmDialog
@@ -113,6 +129,7 @@ export function SettingsPage() {
           onCancel={() => setRevoking(null)}
         />
       )}
+      {deleting && <DeleteAccountDialog onDelete={deleteAccount} onCancel={() => setDeleting(false)} />}
     </section>
   );
 }

@@ -7,6 +7,7 @@ from aiokafka import AIOKafkaProducer
 from gridfs import AsyncGridFSBucket
 from pymongo.asynchronous.database import AsyncDatabase
 
+from alice_backend.account_deletion import AccountDeletion
 from alice_backend.auth.access_tokens import TokenVerifier
 from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
@@ -39,6 +40,7 @@ class AppContext:
     kafkaflow: KafkaflowClient
     api_keys: ApiKeys
     stream_slots: StreamSlots
+    account_deletion: AccountDeletion
     conversation_owners: OwnershipCache = field(default_factory=OwnershipCache)
     # user id -> settings.memory_enabled, so a send needs no MongoDB read.
     memory_settings: TtlCache = field(default_factory=TtlCache)

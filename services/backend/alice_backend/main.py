@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from gridfs import AsyncGridFSBucket
 
 from alice_backend import quotas
+from alice_backend.account_deletion import AccountDeletion
 from alice_backend.app_context import AppContext
 from alice_backend.auth.api_keys import ApiKeys
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await api_keys.ensure_indexes()
 
         await startup.retry("mongodb indexes", ensure_indexes)
+        refresh_tokens = RefreshTokenStore(redis, settings.refresh_token_ttl_s)
+        uploads = AsyncGridFSBucket(db, bucket_name="uploads")
         orchestrator = _internal(OrchestratorClient, settings, "orchestrator", settings.orchestrator_url)
         dataflow = _internal(DataflowClient, settings, "dataflow", settings.dataflow_url)
         kafkaflow = _internal(KafkaflowClient, settings, "kafkaflow", settings.kafkaflow_url)
@@ -97,15 +100,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db=db,
             producer=producer,
             users=users,
-            refresh_tokens=RefreshTokenStore(redis, settings.refresh_token_ttl_s),
+            refresh_tokens=refresh_tokens,
             limiter=RateLimiter(redis),
-            uploads=AsyncGridFSBucket(db, bucket_name="uploads"),
+            uploads=uploads,
             orchestrator=orchestrator,
             dataflow=dataflow,
             kafkaflow=kafkaflow,
             api_keys=api_keys,
             # Leased for three heartbeats: a stream renews it at least every heartbeat.
             stream_slots=StreamSlots(redis, settings.max_streams_per_user, 3 * settings.sse_heartbeat_s + 5),
+            account_deletion=AccountDeletion(
+                settings, db, redis, producer, users, api_keys, refresh_tokens, uploads
+            ),
         )
         set_app_context(app, ctx)
 

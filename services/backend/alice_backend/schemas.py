@@ -59,6 +59,15 @@ class MePatch(StrictIn):
     settings: UserSettingsPatch | None = None
 
 
+class MeDelete(StrictIn):
+    password: str = Field(min_length=1, max_length=256)
+
+
+class AccountDeleted(BaseModel):
+    status: Literal["deleting"] = "deleting"
+    message: str
+
+
 # --- conversations and messages ---------------------------------------------------------
 
 

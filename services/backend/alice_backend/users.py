@@ -89,3 +89,6 @@ class Users:
 
     async def admins(self) -> list[dict[str, Any]]:
         return await self.collection.find({"is_admin": True}, {"email": 1}).to_list(length=1000)
+
+    async def delete(self, user_id: str) -> None:
+        await self.collection.delete_one({"_id": user_id})

@@ -294,11 +294,14 @@ class Backend:
         return self.app.state.ctx
 
     async def published_chat_requests(self, at_least: int = 1) -> list:
-        """The records this test's backend published to `chat.requests` (its own topic prefix),
-        read until there are `at_least` of them."""
+        return await self.published(topics.CHAT_REQUESTS, at_least)
+
+    async def published(self, topic: topics.Topic, at_least: int = 1) -> list:
+        """The records this test's backend published to `topic` (its own topic prefix), read
+        until there are `at_least` of them."""
         settings = self.ctx.settings
         consumer = AIOKafkaConsumer(
-            settings.topic(topics.CHAT_REQUESTS.name),
+            settings.topic(topic.name),
             bootstrap_servers=settings.kafka_bootstrap_servers,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -308,7 +311,7 @@ class Backend:
         try:
             while len(found) < at_least:
                 batch = await consumer.getmany(timeout_ms=10_000)
-                assert batch, f"{len(found)} of {at_least} chat requests arrived"
+                assert batch, f"{len(found)} of {at_least} records arrived on {topic.name}"
                 found += [record for records in batch.values() for record in records]
         finally:
             await consumer.stop()

@@ -109,8 +109,16 @@ class ConversationDeleted(Event):
     user_id: str
 
 
+class UserDeleted(Event):
+    """A user deleted their account: every service purges what it holds of them
+    (docs/decisions/0059-delete-my-data.md)."""
+
+    type: Literal["UserDeleted"] = "UserDeleted"
+    user_id: str
+
+
 AnyEvent = Annotated[
-    ChatRequested | ChatCompleted | DocumentUploaded | DocumentIndexed | ConversationDeleted,
+    ChatRequested | ChatCompleted | DocumentUploaded | DocumentIndexed | ConversationDeleted | UserDeleted,
     Field(discriminator="type"),
 ]
 _adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

@@ -20,6 +20,7 @@ from alice_common.events import (
     DocumentIndexed,
     DocumentUploaded,
     Event,
+    UserDeleted,
 )
 
 E = TypeVar("E", bound=Event)
@@ -105,6 +106,16 @@ CONVERSATIONS_DELETED = Topic(
     producers=("orchestrator",),
     consumers=(Consumer("dataflow", "dataflow-deletions"),),
 )
+USERS_DELETED = Topic(
+    "users.deleted",
+    UserDeleted,
+    key="user_id",
+    producers=("backend",),
+    consumers=(
+        Consumer("orchestrator", "orchestrator-user-deletions"),
+        Consumer("dataflow", "dataflow-user-deletions"),
+    ),
+)
 
 ALL: tuple[Topic, ...] = (
     CHAT_REQUESTS,
@@ -112,6 +123,7 @@ ALL: tuple[Topic, ...] = (
     DOCUMENTS_UPLOADED,
     DOCUMENTS_INDEXED,
     CONVERSATIONS_DELETED,
+    USERS_DELETED,
 )
 
 

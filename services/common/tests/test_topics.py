@@ -8,7 +8,14 @@ import json
 import pytest
 from aiokafka.structs import ConsumerRecord
 from alice_common import topics
-from alice_common.events import ChatCompleted, ChatRequested, DocumentUploaded, Event
+from alice_common.events import (
+    ChatCompleted,
+    ChatRequested,
+    DocumentUploaded,
+    Event,
+    UserDeleted,
+    parse_event,
+)
 from alice_common.kafka import HEADER_ATTEMPTS, HEADER_ERROR_TYPE, ConsumeLoop, ConsumeOptions, publish
 from alice_common.kafka.failures import PermanentError, UndecodableEvent
 from alice_common.settings import AliceSettings
@@ -59,24 +66,32 @@ def test_a_key_that_is_not_a_field_of_the_event_is_refused():
 
 
 def test_services_ensure_what_they_produce_or_consume():
-    assert topics.used_by("backend") == (topics.CHAT_REQUESTS, topics.DOCUMENTS_UPLOADED)
+    assert topics.used_by("backend") == (
+        topics.CHAT_REQUESTS,
+        topics.DOCUMENTS_UPLOADED,
+        topics.USERS_DELETED,
+    )
     assert topics.used_by("orchestrator") == (
         topics.CHAT_REQUESTS,
         topics.CHAT_COMPLETED,
         topics.CONVERSATIONS_DELETED,
+        topics.USERS_DELETED,
     )
     assert set(topics.used_by("dataflow")) == {
         topics.CHAT_COMPLETED,
         topics.DOCUMENTS_UPLOADED,
         topics.DOCUMENTS_INDEXED,
         topics.CONVERSATIONS_DELETED,
+        topics.USERS_DELETED,
     }
     assert topics.producers() == {
-        "backend": ("chat.requests", "documents.uploaded"),
+        "backend": ("chat.requests", "documents.uploaded", "users.deleted"),
         "orchestrator": ("chat.completed", "conversations.deleted"),
         "dataflow": ("documents.indexed",),
     }
     assert topics.CHAT_COMPLETED.group_of("dataflow") == "dataflow"
+    assert topics.USERS_DELETED.groups == ("orchestrator-user-deletions", "dataflow-user-deletions")
+    assert topics.USERS_DELETED.key_of(UserDeleted(user_id="u-9")) == "u-9"
     with pytest.raises(LookupError):
         topics.CHAT_COMPLETED.group_of("backend")
 
@@ -185,3 +200,10 @@ def test_options_are_one_immutable_object_with_the_documented_defaults():
             ConsumeOptions(**{field: 0})
     with pytest.raises(TypeError):
         ConsumeOptions(8)  # type: ignore[misc]  # keywords only: no guessing which number is which
+
+
+def test_user_deleted_round_trips_through_its_wire_form():
+    event = UserDeleted(user_id="u-42")
+    parsed = parse_event(event.to_bytes())
+    assert isinstance(parsed, UserDeleted)
+    assert (parsed.type, parsed.user_id, parsed.event_id) == ("UserDeleted", "u-42", event.event_id)

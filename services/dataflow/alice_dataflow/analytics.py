@@ -82,6 +82,13 @@ class Analytics:
         if fact["day"] < utcnow().date().isoformat():
             await self.daily.delete_one({"_id": fact["day"]})  # a late fact: summary is stale
 
+    async def forget_user(self, user_id: str) -> None:
+        """A deleted user's facts, and the summaries of their days (recomputed when next asked)."""
+        days = {doc["day"] async for doc in self.facts.find({"user_id": user_id}, {"day": 1})}
+        await self.facts.delete_many({"user_id": user_id})
+        if days:
+            await self.daily.delete_many({"_id": {"$in": sorted(days)}})
+
     async def stats(self, days: int) -> dict:
         today = utcnow().date()
         rows = [await self._day(today - timedelta(days=back), today) for back in range(days - 1, -1, -1)]

@@ -29,6 +29,9 @@ def _check_id(document_id: str) -> str:
 async def register_document(
     body: DocumentRegistration, user_id: UserId, ctx: Ctx, response: Response
 ) -> StoredDocument:
+    # An upload still in flight when its account was deleted: the backend then drops the file.
+    if await ctx.documents.owner_deleted(user_id):
+        raise ApiError(409, "account_deleted", "this account has been deleted")
     doc, created = await ctx.documents.register(
         user_id, body.document_id, body.filename, body.content_type, body.size, body.blob_id
     )

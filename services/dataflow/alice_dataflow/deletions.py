@@ -43,3 +43,8 @@ class ConversationDeletions:
     async def is_deleted(self, user_id: str, conversation_id: str) -> bool:
         found = await self.deleted.find_one({"_id": _key(user_id, conversation_id)}, {"_id": 1})
         return found is not None
+
+    async def forget_user(self, user_id: str) -> None:
+        """The tombstones of a deleted user's conversations: the user's own tombstone
+        (`alice_common.deleted_users`) covers their late events from then on."""
+        await self.deleted.delete_many({"user_id": user_id})

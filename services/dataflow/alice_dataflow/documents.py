@@ -1,5 +1,6 @@
 """The `documents` collection: one record per upload, with its indexing status and progress."""
 
+from alice_common import deleted_users
 from alice_common.events import utcnow
 from alice_common.wire import StoredDocument
 from pymongo import ASCENDING, DESCENDING
@@ -43,6 +44,9 @@ class DocumentStore:
                 return None, False
             return existing, False
 
+    async def owner_deleted(self, user_id: str) -> bool:
+        return await deleted_users.is_deleted(self.col.database, user_id)
+
     async def get(self, user_id: str, document_id: str) -> dict | None:
         return await self.col.find_one({"_id": document_id, "user_id": user_id})
 
@@ -65,3 +69,6 @@ class DocumentStore:
     async def delete(self, user_id: str, document_id: str) -> bool:
         result = await self.col.delete_one({"_id": document_id, "user_id": user_id})
         return result.deleted_count == 1
+
+    async def delete_user(self, user_id: str) -> None:
+        await self.col.delete_many({"user_id": user_id})

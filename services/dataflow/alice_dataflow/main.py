@@ -1,4 +1,4 @@
-"""FastAPI application: lifespan-owned clients, the three consumers, readiness checks, routes."""
+"""FastAPI application: lifespan-owned clients, the four consumers, readiness checks, routes."""
 
 import asyncio
 import logging
@@ -26,6 +26,7 @@ from alice_dataflow.errors import install_error_handlers
 from alice_dataflow.ingest import Ingestor
 from alice_dataflow.memory import MemoryIndexer
 from alice_dataflow.settings import Settings
+from alice_dataflow.user_deletions import UserDeletions
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await startup.retry("mongodb indexes", ensure_indexes)
         set_app_context(app, AppContext(store, analytics, weaviate, batcher))
         await startup.retry("kafka topics", ensure_topics, settings, topics.used_by(SERVICE))
-        ingestor = Ingestor(settings, store, AsyncGridFSBucket(db, "uploads"), weaviate, batcher, producer)
+        uploads = AsyncGridFSBucket(db, "uploads")
+        ingestor = Ingestor(settings, store, uploads, weaviate, batcher, producer)
         deletions = ConversationDeletions(db, weaviate)
         indexer = MemoryIndexer(weaviate, batcher, analytics, deletions)
+        users_deleted = UserDeletions(db, weaviate, store, uploads, deletions, analytics)
 
         def tuned(concurrency: int, **tuning) -> ConsumeOptions:
             return ConsumeOptions(
@@ -97,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         loops = [
             consume(
                 topics.DOCUMENTS_UPLOADED,
-                ingestor.handle,
+                users_deleted.purging_late_writes(ingestor.handle),
                 # Most of them wait in the ingestor's fair line.
                 tuned(settings.documents_in_flight, max_solo_crashes=settings.max_solo_crashes),
                 on_dead_letter=ingestor.on_dead_letter,
@@ -107,13 +110,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             consume(
                 topics.CHAT_COMPLETED,
-                indexer.handle,
+                users_deleted.purging_late_writes(indexer.handle),
                 tuned(settings.chat_concurrency, max_solo_crashes=settings.max_solo_crashes),
                 # Memory runs the same native embedding in this process: a turn that kills it
                 # must not crash-loop the documents beside it either.
                 delivery_counter=deliveries,
             ),
             consume(topics.CONVERSATIONS_DELETED, deletions.handle, tuned(4)),
+            consume(topics.USERS_DELETED, users_deleted.handle, tuned(2)),
         ]
         # Producer first, consumers after (docs/contracts.md, "Conventions"); at shutdown the
         # consumers stop before the producer (their in-flight work may still publish).

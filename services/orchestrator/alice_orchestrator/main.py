@@ -29,6 +29,7 @@ from alice_orchestrator.providers.registry import ModelRegistry, default_model, 
 from alice_orchestrator.retrieval import WeaviateRetriever
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
+from alice_orchestrator.user_deletions import UserDeletions
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Chat goes on without retrieval while Weaviate is away.
         register_check(app, "weaviate", clients.weaviate_check(weaviate), required=False)
 
-        store = ChatStore(mongo[settings.mongodb_database])
+        db = mongo[settings.mongodb_database]
+        store = ChatStore(db)
         await startup.retry("mongodb indexes", store.ensure_indexes)
         if weaviate.is_connected():
             try:
@@ -95,6 +97,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         loop = chat_requests_consumer(settings, handler, producer, RedisDeliveryCounter(redis))
         await startup.retry(f"{topics.CHAT_REQUESTS.name} consumer", loop.start)
         startup.on_stop(loop.stop)
+        deletions = UserDeletions(db, store, handler.recent_turns, redis)
+        purges = topics.USERS_DELETED
+        purge_loop = ConsumeLoop(
+            settings,
+            purges,
+            purges.group_of(SERVICE),
+            deletions.handle,
+            producer,
+            options=ConsumeOptions(max_concurrency=2),
+        )
+        await startup.retry(f"{purges.name} consumer", purge_loop.start)
+        startup.on_stop(purge_loop.stop)
 
         async def consumer_check() -> None:
             if not loop.assigned:

@@ -91,6 +91,9 @@ class ShareStore:
     async def remove_conversation(self, user_id: str, conversation_id: str) -> None:
         await self.shares.delete_many({"user_id": user_id, "conversation_id": conversation_id})
 
+    async def remove_user(self, user_id: str) -> None:
+        await self.shares.delete_many({"user_id": user_id})
+
     async def read(self, token_sha256: str) -> SharedConversation | None:
         doc = await self.shares.find_one({"_id": token_sha256})
         if doc is None:

@@ -171,6 +171,18 @@ class ChatStore:
     async def delete_messages(self, user_id: str, conversation_id: str) -> None:
         await self.messages.delete_many({"conversation_id": conversation_id, "user_id": user_id})
 
+    async def conversation_ids(self, user_id: str) -> list[str]:
+        return [doc["_id"] async for doc in self.conversations.find({"user_id": user_id}, {"_id": 1})]
+
+    async def delete_user(self, user_id: str) -> None:
+        """Every shared link, conversation and message (feedback is kept on them) of the user. The
+        links first, so none answers while the rest goes; conversations before messages, as for
+        one conversation (decision 0026): a reply stored after this sees its conversation gone and
+        takes itself back; one stored before is deleted below."""
+        await self.shares.remove_user(user_id)
+        await self.conversations.delete_many({"user_id": user_id})
+        await self.messages.delete_many({"user_id": user_id})
+
     async def count_conversations(self, user_id: str) -> int:
         return await self.conversations.count_documents({"user_id": user_id})
 

@@ -102,6 +102,12 @@ class ApiKeys:
         self._cache.put(doc["hash"], "")
         return True
 
+    async def delete_all(self, user_id: str) -> None:
+        """Every key of the owner (account deletion); refused at once by this process."""
+        async for doc in self.collection.find({"user_id": user_id}, {"hash": 1}):
+            self._cache.put(doc["hash"], "")
+        await self.collection.delete_many({"user_id": user_id})
+
     async def user_of(self, key: str) -> str | None:
         """The owner of a valid key, None for a malformed, unknown or revoked one."""
         if not _KEY.fullmatch(key):

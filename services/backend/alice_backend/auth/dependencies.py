@@ -31,17 +31,24 @@ def user_id_from_token(ctx: AppContext, token: str | None) -> str:
         raise ApiError(401, code, str(exc), _CHALLENGE) from exc
 
 
+async def _not_deleted(ctx: AppContext, user_id: str) -> str:
+    """A deleted account's tokens and keys are refused although they would still verify."""
+    if await ctx.account_deletion.is_deleted(user_id):
+        raise ApiError(401, "account_deleted", "this account has been deleted", _CHALLENGE)
+    return user_id
+
+
 async def authenticate(ctx: AppContext, token: str | None) -> str:
     """The caller of an access token or a personal API key."""
     if token and api_keys.looks_like_key(token):
         user_id = await ctx.api_keys.user_of(token)
         if user_id is None:
             raise ApiError(401, "invalid_api_key", "invalid or revoked API key", _CHALLENGE)
-        return user_id
-    return user_id_from_token(ctx, token)
+        return await _not_deleted(ctx, user_id)
+    return await _not_deleted(ctx, user_id_from_token(ctx, token))
 
 
-def query_token_user_id(ctx: AppContext, token: str | None) -> str:
+async def query_token_user_id(ctx: AppContext, token: str | None) -> str:
     """The caller of a token passed in the query string (`?access_token=`): an access token only.
     URLs end up in proxy and browser logs, where a short-lived token soon stops mattering and a
     non-expiring personal API key would not."""
@@ -49,7 +56,7 @@ def query_token_user_id(ctx: AppContext, token: str | None) -> str:
         raise ApiError(
             401, "api_key_in_query", "send an API key in the Authorization header, not in the URL", _CHALLENGE
         )
-    return user_id_from_token(ctx, token)
+    return await _not_deleted(ctx, user_id_from_token(ctx, token))
 
 
 async def current_user_id(
@@ -68,7 +75,7 @@ async def session_user_id(
     token = credentials.credentials if credentials else None
     if token and api_keys.looks_like_key(token):
         raise ApiError(403, "session_required", "sign in to manage API keys; an API key cannot")
-    return user_id_from_token(ctx, token)
+    return await _not_deleted(ctx, user_id_from_token(ctx, token))
 
 
 SessionUserId = Annotated[str, Depends(session_user_id)]

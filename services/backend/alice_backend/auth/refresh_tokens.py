@@ -101,6 +101,22 @@ class RefreshTokenStore:
             raise RefreshRejected(result[0])
         return Rotated(user_id=result[1], token=new_token)
 
+    async def revoke_all(self, user_id: str) -> None:
+        """Every session of the user (account deletion). Tokens are stored by hash, so this scans
+        the refresh keys: fine for something as rare as deleting an account."""
+        doomed = [
+            key
+            async for key in self.redis.scan_iter(match=_family_key("*"), count=500)
+            if await self.redis.get(key) == user_id
+        ]
+        doomed += [
+            key
+            async for key in self.redis.scan_iter(match="refresh:*", count=500)
+            if await self.redis.hget(key, "user_id") == user_id
+        ]
+        if doomed:
+            await self.redis.delete(*doomed)
+
     async def revoke(self, token: str) -> None:
         family = _family_of(token)
         if family is None:

@@ -63,7 +63,7 @@ async def stream_reply(
     if credentials:
         user_id = await authenticate(ctx, credentials.credentials)
     else:
-        user_id = query_token_user_id(ctx, access_token)
+        user_id = await query_token_user_id(ctx, access_token)
     await reply_meta(ctx, user_id, reply_id)
     if await sse_relay.finished_for(ctx.redis, reply_id, last_event_id):
         # The SSE specification's way of telling EventSource not to reconnect, ever.

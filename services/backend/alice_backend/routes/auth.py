@@ -1,19 +1,32 @@
-"""Register, login, refresh (rotating), logout; `GET/PATCH /api/me`."""
+"""Register, login, refresh (rotating), logout; `GET/PATCH/DELETE /api/me`."""
 
+import logging
 import unicodedata
 from typing import Any
 
 from fastapi import APIRouter, Cookie, Request, Response, status
 
+from alice_backend.account_deletion import NotPublished
 from alice_backend.app_context import AppContext
 from alice_backend.auth import access_tokens
-from alice_backend.auth.dependencies import Ctx, CurrentUser
+from alice_backend.auth.dependencies import Ctx, CurrentUser, SessionUserId
 from alice_backend.auth.passwords import hash_password, verify_password
 from alice_backend.auth.refresh_tokens import RefreshRejected
 from alice_backend.emails import UnsafeEmail, canonical_email
 from alice_backend.errors import ApiError, error_responses
-from alice_backend.schemas import AuthOut, LoginIn, MePatch, RefreshIn, RegisterIn, UserOut
+from alice_backend.schemas import (
+    AccountDeleted,
+    AuthOut,
+    LoginIn,
+    MeDelete,
+    MePatch,
+    RefreshIn,
+    RegisterIn,
+    UserOut,
+)
 from alice_backend.users import EmailTaken, User
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -105,6 +118,8 @@ async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -
     user = await ctx.users.by_email(email) if email else None
     if not await verify_password(user["password_hash"] if user else None, body.password) or user is None:
         raise ApiError(401, "invalid_credentials", "wrong email or password")
+    if await ctx.account_deletion.finish_if_deleted(user["_id"]):
+        raise ApiError(401, "invalid_credentials", "wrong email or password")
     await ctx.limiter.give_back(failures, s.login_rate_per_account_capacity, s.login_rate_per_account_per_s)
     return await _session(ctx, user, response)
 
@@ -130,7 +145,7 @@ async def refresh(
     if owner is None:
         raise rejected("invalid refresh token")
     user = await ctx.users.by_id(owner)
-    if user is None:
+    if user is None or await ctx.account_deletion.is_deleted(owner):
         await ctx.refresh_tokens.revoke(token)
         raise rejected("account no longer exists")
     try:
@@ -178,3 +193,43 @@ async def update_me(body: MePatch, ctx: Ctx, user: CurrentUser) -> UserOut:
     account = User.of(updated)
     ctx.memory_settings.put(account.id, account.settings.memory_enabled)
     return user_out(account)
+
+
+@router.delete(
+    "/me",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AccountDeleted,
+    responses=error_responses(400, 401, 403, 409, 413, 422, 429, 503),
+)
+async def delete_me(body: MeDelete, request: Request, ctx: Ctx, user_id: SessionUserId) -> AccountDeleted:
+    """Deletes the account and everything of it: signed out everywhere at once, the rest purged
+    by the services within moments (docs/decisions/0059-delete-my-data.md)."""
+    s = ctx.settings
+    address = client_address(request)
+    await _limit(ctx, f"rl:login-ip:{address}", s.login_rate_per_ip_capacity, s.login_rate_per_ip_per_s)
+    # As at login: only wrong passwords count, per account and client.
+    failures = f"rl:delete-fail:{user_id}:{address}"
+    await _limit(ctx, failures, s.login_rate_per_account_capacity, s.login_rate_per_account_per_s)
+    user = await ctx.users.by_id(user_id)
+    if user is None:
+        raise ApiError(401, "invalid_token", "account no longer exists")
+    # Wrong password is 403, not 401: the session is valid, and a 401 would sign the client out.
+    if user.get("password_hash") and not await verify_password(user["password_hash"], body.password):
+        raise ApiError(403, "wrong_password", "wrong password")
+    await ctx.limiter.give_back(failures, s.login_rate_per_account_capacity, s.login_rate_per_account_per_s)
+    if user.get("is_admin") and len(await ctx.users.admins()) <= 1:
+        raise ApiError(
+            409,
+            "last_admin",
+            "you are the only administrator: make another account an administrator first "
+            "(python -m alice_backend admin grant EMAIL)",
+        )
+    try:
+        await ctx.account_deletion.delete(user_id)
+    except NotPublished as exc:
+        log.warning("publishing UserDeleted failed: %s", exc)
+        raise ApiError(503, "upstream_unavailable", "cannot delete right now, try again") from exc
+    return AccountDeleted(
+        message="Your account is deleted and you are signed out. Everything else of it is being "
+        "erased and will be gone within a minute."
+    )
