@@ -1,5 +1,7 @@
 """FastAPI application: lifespan-owned clients, readiness checks, middleware, routes."""
 
+import asyncio
+import contextlib
 import logging
 from typing import TypeVar
 
@@ -114,6 +116,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
         )
         set_app_context(app, ctx)
+        sweeper = asyncio.create_task(ctx.account_deletion.sweep_forever(), name="account-deletion-sweeper")
+
+        async def stop_sweeper() -> None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+        startup.on_stop(stop_sweeper)
 
     app = FastAPI(
         title="Alice backend",

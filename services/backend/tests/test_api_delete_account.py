@@ -95,3 +95,27 @@ async def test_signing_in_to_an_account_whose_deletion_was_cut_short_finishes_it
     assert await backend.ctx.db["users"].find_one({"_id": user_id}) is None
     (record,) = await backend.published(topics.USERS_DELETED)
     assert record.key == user_id.encode()
+
+
+async def test_a_failed_publish_keeps_the_deletion_and_the_sweeper_finishes_it(backend, monkeypatch):
+    """A send that fails or times out may still have reached Kafka: the account stays deleted
+    (refused at once), and the sweeper publishes again and purges it."""
+    auth = await backend.register()
+    user_id = auth["user"]["id"]
+    producer = backend.ctx.producer
+
+    async def broker_down(*args, **kwargs):
+        raise TimeoutError("no answer from the broker")
+
+    monkeypatch.setattr(producer, "send", broker_down)
+    answer = await delete_me(backend, auth)
+    assert answer.status_code == 202, answer.text
+    assert (await backend.client.get("/api/me", headers=backend.bearer(auth))).status_code == 401
+    assert await backend.ctx.db["users"].find_one({"_id": user_id}) is not None
+    assert await backend.ctx.account_deletion.finish_pending(older_than_s=0) == 0  # still down
+
+    monkeypatch.undo()
+    assert await backend.ctx.account_deletion.finish_pending(older_than_s=0) == 1
+    assert await backend.ctx.db["users"].find_one({"_id": user_id}) is None
+    (record,) = await backend.published(topics.USERS_DELETED)
+    assert record.key == user_id.encode()

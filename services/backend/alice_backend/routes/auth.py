@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Cookie, Request, Response, status
 
-from alice_backend.account_deletion import NotPublished
 from alice_backend.app_context import AppContext
 from alice_backend.auth import access_tokens
 from alice_backend.auth.dependencies import Ctx, CurrentUser, SessionUserId
@@ -224,12 +223,9 @@ async def delete_me(body: MeDelete, request: Request, ctx: Ctx, user_id: Session
             "you are the only administrator: make another account an administrator first "
             "(python -m alice_backend admin grant EMAIL)",
         )
-    try:
-        await ctx.account_deletion.delete(user_id)
-    except NotPublished as exc:
-        log.warning("publishing UserDeleted failed: %s", exc)
-        raise ApiError(503, "upstream_unavailable", "cannot delete right now, try again") from exc
+    if not await ctx.account_deletion.delete(user_id):
+        log.warning("account %s deleted; its purge waits for Kafka", user_id)
     return AccountDeleted(
         message="Your account is deleted and you are signed out. Everything else of it is being "
-        "erased and will be gone within a minute."
+        "erased and will be gone within minutes."
     )
