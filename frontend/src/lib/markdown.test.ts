@@ -25,6 +25,11 @@ describe('renderMarkdown', () => {
     expect(el.querySelector('.code-lang')?.textContent).toBe('python');
   });
 
+  it('lets a code block that scrolls sideways be reached and scrolled with the keyboard', () => {
+    const el = dom(renderMarkdown('```\nconst aVeryLongLineOfCode = 1;\n```'));
+    expect(el.querySelector('pre')?.getAttribute('tabindex')).toBe('0');
+  });
+
   it('escapes code in unknown languages instead of interpreting it', () => {
     const el = dom(renderMarkdown('```brainfuck\n<b>not bold</b>\n```'));
     expect(el.querySelector('pre code b')).toBeNull();

@@ -41,7 +41,7 @@ const marked = new Marked({
       return (
         `<div class="code-block">` +
         `<div class="code-head">${label}<button type="button" class="copy-code" aria-label="Copy code">Copy</button></div>` +
-        `<pre><code class="hljs${language ? ` language-${escapeHtml(language)}` : ''}">${highlight(text, language)}</code></pre>` +
+        `<pre tabindex="0"><code class="hljs${language ? ` language-${escapeHtml(language)}` : ''}">${highlight(text, language)}</code></pre>` +
         `</div>`
       );
     },
