@@ -18,7 +18,7 @@ export async function expectAccessible(page, view, { exclude = [] } = {}) {
   await page.evaluate(() => Promise.all(document.getAnimations().filter((a) => a.effect?.getComputedTiming().iterations !== Infinity).map((a) => a.finished.catch(() => undefined))));
   const violations = await page.evaluate(
     async ({ tags, exclude }) => {
-      const context = exclude.length ? { include: [document], exclude: exclude.map((s) => [s]) } : document;
+      const context = exclude.length ? { exclude: exclude.map((selector) => [selector]) } : document;
       const results = await window.axe.run(context, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
       return results.violations.map((v) => ({
         id: v.id,
