@@ -73,10 +73,10 @@ describe(`conversation actions and feedback in Chromium at ${BASE_URL}`, { concu
 
       const question = messages(page).first();
       await question.getByRole('button', byName('Copy text')).click();
-      await question.getByRole('button', byName('Copy text')).filter({ hasText: 'Copied' }).waitFor();
+      await question.getByRole('button', byName('Copied')).waitFor();
       assert.equal(await page.evaluate(() => navigator.clipboard.readText()), 'Say hello to Ada in one short sentence.');
       await reply.getByRole('button', byName('Copy text')).click();
-      await reply.getByRole('button', byName('Copy text')).filter({ hasText: 'Copied' }).waitFor();
+      await reply.getByRole('button', byName('Copied')).waitFor();
       const copied = await page.evaluate(() => navigator.clipboard.readText());
       assert.ok(copied.trim().length > 0, 'the reply was copied');
 

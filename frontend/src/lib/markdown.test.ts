@@ -21,7 +21,7 @@ describe('renderMarkdown', () => {
     expect(code.className).toContain('language-python');
     expect(code.querySelector('.hljs-keyword')?.textContent).toBe('def');
     expect(code.textContent).toBe('def f(x):\n    return x + 1\n'.trimEnd());
-    expect(el.querySelector('button.copy-code')?.textContent).toBe('Copy');
+    expect(el.querySelector('button.copy-code')?.textContent).toBe('Copy code');
     expect(el.querySelector('.code-lang')?.textContent).toBe('python');
   });
 
