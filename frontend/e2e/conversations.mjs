@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { expectAccessible } from './a11y.mjs';
 import { BASE_URL, launch, newPage } from './browser.mjs';
 import { REPLY_TIMEOUT_MS, apiAs, byName, messages, screenshot, send, signIn, signUp, signUpOrIn, uniqueEmail, waitForReply, withPage } from './helpers.mjs';
 
@@ -42,6 +43,8 @@ describe(`conversation actions and feedback in Chromium at ${BASE_URL}`, { concu
       await page.reload();
       await nav.getByRole('img', byName('Pinned')).waitFor();
       assert.deepEqual(await titles(), ['Older plans', 'Newer plans'], 'pinned first after a reload');
+      await nav.getByRole('link', byName('Older plans')).hover(); // its actions show on hover
+      await expectAccessible(page, 'sidebar with a pinned conversation');
 
       await nav.getByRole('button', byName('Archive Older plans')).click();
       await nav.getByRole('link', byName('Older plans')).waitFor({ state: 'detached' });
@@ -51,6 +54,7 @@ describe(`conversation actions and feedback in Chromium at ${BASE_URL}`, { concu
       assert.equal(await archived.getAttribute('aria-pressed'), 'true');
       await nav.getByRole('link', byName('Older plans')).waitFor();
       assert.deepEqual(await titles(), ['Older plans'], 'only the archived ones');
+      await expectAccessible(page, 'sidebar showing archived conversations');
       await nav.getByRole('button', byName('Unarchive Older plans')).click();
       await page.getByText('No archived conversations.').waitFor();
       await archived.click();
@@ -69,20 +73,23 @@ describe(`conversation actions and feedback in Chromium at ${BASE_URL}`, { concu
 
       const question = messages(page).first();
       await question.getByRole('button', byName('Copy text')).click();
-      await question.getByRole('button', byName('Copy text')).filter({ hasText: 'Copied' }).waitFor();
+      await question.getByRole('button', byName('Copied')).waitFor();
       assert.equal(await page.evaluate(() => navigator.clipboard.readText()), 'Say hello to Ada in one short sentence.');
       await reply.getByRole('button', byName('Copy text')).click();
-      await reply.getByRole('button', byName('Copy text')).filter({ hasText: 'Copied' }).waitFor();
+      await reply.getByRole('button', byName('Copied')).waitFor();
       const copied = await page.evaluate(() => navigator.clipboard.readText());
       assert.ok(copied.trim().length > 0, 'the reply was copied');
 
       await reply.getByRole('button', byName('Bad reply')).click();
       await reply.getByRole('button', { name: 'Bad reply', pressed: true, exact: true }).waitFor();
       await reply.getByRole('button', byName('Add a comment')).click();
+      await reply.getByRole('textbox', byName('Feedback comment')).waitFor();
+      await expectAccessible(page, 'reply rated down with the comment field open');
       await reply.getByRole('textbox', byName('Feedback comment')).fill(ada.comment);
       await reply.getByRole('button', byName('Save feedback')).click();
       await reply.getByRole('status').filter({ hasText: 'Thanks for the feedback' }).waitFor();
       await screenshot(page, 'chat-feedback.png');
+      await expectAccessible(page, 'reply with saved feedback');
 
       await page.reload();
       const stored = messages(page).nth(1);
@@ -131,6 +138,7 @@ describe(`conversation actions and feedback in Chromium at ${BASE_URL}`, { concu
       await comments.getByText(ada.comment).waitFor();
       await comments.getByText(ada.comment).scrollIntoViewIfNeeded();
       await screenshot(page, 'admin-feedback.png');
+      await expectAccessible(page, 'admin page with the feedback statistics');
     });
   });
 });

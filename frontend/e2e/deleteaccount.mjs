@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { BASE_URL, launch, newPage } from './browser.mjs';
+import { expectAccessible } from './a11y.mjs';
 import { PASSWORD, apiAs, byName, screenshot, signUp, uniqueEmail, withPage } from './helpers.mjs';
 
 let browser;
@@ -43,11 +44,13 @@ test('delete my account from Settings: a wrong password is refused, then everyth
     await dialog.getByRole('alert').getByText('wrong password').waitFor();
     assert.equal((await asLeaver('GET', '/api/me')).status, 200, 'a wrong password changes nothing');
     await screenshot(page, 'delete-account.png');
+    await expectAccessible(page, 'delete-my-data dialog with a wrong password');
 
     await dialog.getByLabel('Your password', { exact: true }).fill(PASSWORD);
     await confirm.click();
     await page.getByRole('button', byName('Sign in')).waitFor();
     await page.getByRole('status').getByText('Your account is deleted and you are signed out.', { exact: false }).waitFor();
+    await expectAccessible(page, 'sign-in page after the account was deleted');
 
     assert.equal((await asLeaver('GET', '/api/me')).status, 401, 'the old session is refused');
     assert.equal((await login(email, PASSWORD)).status, 401, 'the account cannot sign in');

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { expectAccessible } from './a11y.mjs';
 import { BASE_URL, launch, newPage } from './browser.mjs';
 import { bodyText, byName, messages, screenshot, signIn, signUp, uniqueEmail, withPage } from './helpers.mjs';
 
@@ -62,11 +63,16 @@ describe(`export and import in Chromium at ${BASE_URL}`, { concurrency: 1 }, () 
       await result.getByText('Imported 1 conversation.').waitFor();
       const nav = page.getByRole('navigation', byName('Conversations'));
       await nav.getByRole('link', byName(TITLE)).waitFor();
+      await expectAccessible(page, 'export and import page after an import');
 
       await result.getByRole('link', byName(TITLE)).click();
       await page.waitForURL(/\/c\/[0-9a-f]{32}$/);
       await messages(page).nth(1).waitFor();
       assert.deepEqual([await bodyText(messages(page).nth(0)), await bodyText(messages(page).nth(1))], [QUESTION, ANSWER]);
+      await page.getByRole('button', byName('Export this conversation')).click();
+      await page.getByRole('group', byName('Export this conversation as')).waitFor();
+      await expectAccessible(page, 'chat with the export menu open');
+      await page.getByRole('button', byName('Export this conversation')).click();
 
       const markdown = await download(page, 'Export this conversation', 'Markdown');
       assert.match(markdown.name, /^alice-conversation-trip-to-rome-\d{4}-\d\d-\d\d\.md$/);
@@ -89,6 +95,7 @@ describe(`export and import in Chromium at ${BASE_URL}`, { concurrency: 1 }, () 
       await input.setInputFiles(jsonFile('broken.json', partlyInvalid));
       const alert = page.getByRole('alert');
       await alert.getByText(/^Nothing was imported: .*conversations\.1\.messages\.0\.role/).waitFor();
+      await expectAccessible(page, 'export and import page with a refused file');
       await input.setInputFiles(jsonFile('notes.json', 'not json at all'));
       await alert.getByText('Nothing was imported: “notes.json” is not a JSON file', { exact: false }).waitFor();
       await page.reload();
@@ -110,12 +117,14 @@ describe(`export and import in Chromium at ${BASE_URL}`, { concurrency: 1 }, () 
         assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${name} within the screen: ${JSON.stringify(box)}`);
       }
       await screenshot(page, 'export-phone.png');
+      await expectAccessible(page, '390 px chat with the export menu open');
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling');
 
       await page.getByRole('button', byName('Open menu')).click();
       await page.getByRole('link', byName('Export and import')).click();
       await page.getByRole('button', byName('Export all conversations')).waitFor();
       await page.getByLabel('Import a JSON file', { exact: true }).waitFor({ state: 'attached' });
+      await expectAccessible(page, '390 px export and import page');
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling');
     });
   });

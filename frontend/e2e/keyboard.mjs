@@ -3,6 +3,7 @@
 // phone-sized screen. Run by tests/e2e/test_browser.py; exit code 0 only when every test passed.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { expectAccessible } from './a11y.mjs';
 import { launch, newPage } from './browser.mjs';
 import { REPLY_TIMEOUT_MS, byName, composer, screenshot, send, signUp, uniqueEmail, waitForReply, withPage } from './helpers.mjs';
 
@@ -28,6 +29,7 @@ test('the help dialog lists the shortcuts; each one works; Escape stops a reply'
     const rows = await help.getByRole('rowheader').allInnerTexts();
     assert.deepEqual(rows, ['New chat', 'Search conversations', 'Write a message', 'Stop the reply', 'Show these shortcuts', 'Send', 'New line']);
     await screenshot(page, 'shortcuts.png');
+    await expectAccessible(page, 'shortcuts dialog');
     await page.keyboard.press('Escape');
     await help.waitFor({ state: 'hidden' });
     // The same dialog from the button, for those who do not know the shortcut.
@@ -64,6 +66,7 @@ test('on a phone, the search shortcut opens the drawer to the search field', { t
     await page.keyboard.press('Control+k');
     await search.waitFor({ state: 'visible' });
     await focusedOn(page, 'Search');
+    await expectAccessible(page, '390 px layout with the drawer open');
     await page.keyboard.press('Escape'); // closes the drawer, as before
     await search.waitFor({ state: 'hidden' });
   });

@@ -4,6 +4,7 @@
 // exit code 0 only when every test passed.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { expectAccessible } from './a11y.mjs';
 import { BASE_URL, launch, newPage } from './browser.mjs';
 import { apiAs, messages, screenshot, signUp, uniqueEmail, withPage } from './helpers.mjs';
 
@@ -68,5 +69,6 @@ test('a reply with formulas shows them as math; prices stay text; nothing in it 
     assert.equal(await reply.locator('a, script').count(), 0, 'no link or script from the reply');
     assert.equal(await page.evaluate(() => window.hacked), undefined, 'nothing in the reply ran');
     await screenshot(page, 'math.png');
+    await expectAccessible(page, 'reply with formulas');
   });
 });

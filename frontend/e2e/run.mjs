@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BASE_URL, launch, newPage } from './browser.mjs';
+import { expectAccessible } from './a11y.mjs';
 import { startNetCut } from './netcut.mjs';
 import { signUpOrIn, withPage, bodyText, byName, composer, messages, screenshot, send, signIn, signUp, uniqueEmail, waitForReply, REPLY_TIMEOUT_MS } from './helpers.mjs';
 
@@ -22,7 +23,11 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
 
   test('sign up → new chat → send → the reply streams and completes → reload shows the history', { timeout: REPLY_TIMEOUT_MS * 2 }, async () => {
     await withPage(browser, newPage, {}, async (page) => {
+      await page.goto('/');
+      await page.getByRole('button', byName('Sign in')).waitFor();
+      await expectAccessible(page, 'sign-in and sign-up page');
       await signUp(page, first.email, 'Ada');
+      await expectAccessible(page, 'new chat');
       await page.getByRole('button', byName('New chat')).click();
       const question = 'Say hello to Ada in one short sentence.';
       first.conversationId = await send(page, question);
@@ -36,6 +41,7 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       assert.equal(await messages(page).count(), 2);
       assert.equal(await bodyText(messages(page).first()), question);
       await screenshot(page, 'chat-light.png');
+      await expectAccessible(page, 'chat with a streamed reply (light theme)');
 
       await page.reload();
       await messages(page).nth(1).waitFor();
@@ -54,6 +60,12 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       await page.reload();
       await page.getByRole('button', byName('Sign in')).waitFor();
       assert.equal(await page.getByRole('button', byName('New chat')).count(), 0);
+
+      await page.getByLabel('Email', { exact: true }).fill(first.email);
+      await page.getByLabel('Password', { exact: true }).fill('not-the-password');
+      await page.getByRole('button', byName('Sign in')).click();
+      await page.getByRole('alert').waitFor();
+      await expectAccessible(page, 'sign-in page with an error');
     });
   });
 
@@ -98,6 +110,7 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
         // One model instance (the default) is busy with the other user's reply: this one waits, and says where.
         const waiting = page.locator('article[aria-busy="true"]').getByRole('status');
         await waiting.filter({ hasText: /^Waiting for the model — position [1-9]\d* in queue$/ }).waitFor({ timeout: 30_000 });
+        await expectAccessible(page, 'chat with a reply waiting in line');
         // The other reply ends (stopped, to keep the run short): this one streams and completes.
         await busy.getByRole('button', byName('Stop')).click();
         const reply = await waitForReply(page);
@@ -177,6 +190,7 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       await brokenRow.getByText('failed', { exact: true }).waitFor({ timeout: 1000 });
       assert.ok((await brokenRow.locator('.form-error').innerText()).trim().length > 0, 'the failure reason is shown');
       await screenshot(page, 'documents.png');
+      await expectAccessible(page, 'documents page with an indexed and a failed document');
       knowledge.broken = broken; // kept: the admin test expects its dead letter
 
       // Delete goes through a confirmation dialog (Cancel keeps the document).
@@ -185,6 +199,8 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       const scratchRow = page.getByRole('listitem', byName(scratch));
       await scratchRow.getByText('indexed', { exact: true }).waitFor({ timeout: REPLY_TIMEOUT_MS });
       await scratchRow.getByRole('button', byName(`Delete ${scratch}`)).click();
+      await page.getByRole('dialog').waitFor();
+      await expectAccessible(page, 'confirm dialog (delete a document)');
       await page.getByRole('dialog').getByRole('button', byName('Cancel')).click();
       assert.equal(await scratchRow.count(), 1);
       await scratchRow.getByRole('button', byName(`Delete ${scratch}`)).click();
@@ -200,6 +216,7 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       const chip = reply.getByRole('list', byName('Sources')).getByRole('link').first();
       await chip.waitFor({ timeout: 5000 });
       assert.match(await chip.innerText(), new RegExp(knowledge.filename.replace('.', '\\.')));
+      await expectAccessible(page, 'chat with a reply citing a document');
       await chip.click();
       await page.waitForURL(/\/documents\?focus=/);
       await page.locator('li.doc.focused', { hasText: knowledge.filename }).waitFor();
@@ -214,6 +231,7 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
       assert.notEqual(bg, 'rgb(247, 247, 251)', 'dark theme follows the system preference');
       await screenshot(page, 'chat-dark.png');
+      await expectAccessible(page, 'chat (dark theme)');
 
       await page.setViewportSize({ width: 390, height: 780 });
       await messages(page).nth(1).waitFor();
@@ -225,9 +243,23 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       await page.getByRole('button', byName('New chat')).waitFor({ state: 'hidden', timeout: 5000 });
       await page.getByRole('button', byName('Open menu')).click();
       await page.getByRole('button', byName('New chat')).waitFor();
+      await expectAccessible(page, '390 px layout with the drawer open (dark theme)');
       await page.keyboard.press('Escape');
       await page.getByRole('button', byName('New chat')).waitFor({ state: 'hidden', timeout: 5000 });
       await screenshot(page, 'chat-phone.png');
+      await expectAccessible(page, '390 px chat (dark theme)');
+
+      // The other pages in the dark theme (statuses, errors and buttons have their own colours there).
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.getByRole('link', byName('Documents')).click();
+      await page.getByRole('listitem', byName(knowledge.filename)).getByText('indexed', { exact: true }).waitFor();
+      await expectAccessible(page, 'documents page (dark theme)');
+      await page.getByRole('link', byName('API keys')).click();
+      await page.getByText('No API keys yet.').waitFor();
+      await expectAccessible(page, 'API keys page (dark theme)');
+      await page.getByRole('link', byName('Export and import')).click();
+      await page.getByRole('heading', byName('Export and import')).waitFor();
+      await expectAccessible(page, 'export and import page (dark theme)');
     });
   });
 
@@ -238,12 +270,15 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       await page.getByLabel('Search', { exact: true }).fill('Zephyr balloon programme');
       const hit = nav.getByRole('list', byName('Search results')).getByRole('link', { name: new RegExp(knowledge.filename.replace('.', '\\.')) }).first();
       await hit.waitFor({ timeout: 30_000 });
+      await expectAccessible(page, 'sidebar with search results');
       await page.getByLabel('Search', { exact: true }).fill('');
 
       const greeting = nav.getByRole('link', byName(first.title));
       await greeting.waitFor();
       await nav.getByRole('button', byName(`Rename ${first.title}`)).click();
       const title = nav.getByRole('textbox', byName('Conversation title'));
+      await title.waitFor();
+      await expectAccessible(page, 'sidebar renaming a conversation');
       await title.fill('Greetings for Ada');
       await title.press('Enter');
       await nav.getByRole('link', byName('Greetings for Ada')).waitFor();
@@ -252,6 +287,8 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
 
       await nav.getByRole('button', byName('Delete Greetings for Ada')).click();
       const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      await expectAccessible(page, 'confirm dialog (delete a conversation)');
       await dialog.getByRole('button', byName('Cancel')).click();
       assert.equal(await nav.getByRole('link', byName('Greetings for Ada')).count(), 1, 'cancel keeps it');
       await nav.getByRole('button', byName('Delete Greetings for Ada')).click();
@@ -269,9 +306,11 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       const nav = page.getByRole('navigation', byName('Conversations'));
       await nav.getByText('No conversations yet.').waitFor();
       assert.equal(await nav.getByRole('link').count(), 0);
+      await expectAccessible(page, 'new chat with no conversations');
 
       await page.goto(`/c/${first.conversationId}`);
       await page.getByRole('alert').first().waitFor();
+      await expectAccessible(page, "chat with an error (another user's conversation)");
       assert.equal(await messages(page).count(), 0, "the first user's messages are not shown");
 
       await page.getByLabel('Search', { exact: true }).fill('lighthouse keeper story');
@@ -280,6 +319,7 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
 
       await page.getByRole('link', byName('Documents')).click();
       await page.getByText('No documents yet.').waitFor();
+      await expectAccessible(page, 'documents page with no documents');
       assert.equal(await page.getByRole('listitem', byName(knowledge.filename)).count(), 0);
       assert.equal(await page.getByRole('link', byName('Admin')).count(), 0, 'no admin link for a normal user');
     });
@@ -301,8 +341,10 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       await replay.waitFor({ timeout: 90_000 });
       await page.waitForTimeout(500);
       await screenshot(page, 'admin-pipeline.png');
+      await expectAccessible(page, 'admin page (pipeline, dead letters, feedback, daily activity)');
       await replay.click();
       await page.getByRole('status').filter({ hasText: /Replayed/ }).waitFor();
+      await expectAccessible(page, 'admin page after a replay');
     });
   });
 });

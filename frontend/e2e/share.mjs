@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { BASE_URL, launch, newPage } from './browser.mjs';
+import { expectAccessible } from './a11y.mjs';
 import { apiAs, bodyText, byName, messages, screenshot, signUp, uniqueEmail, withPage } from './helpers.mjs';
 
 let browser;
@@ -75,6 +76,7 @@ test('a link made in the Share dialog opens signed out, and shows it was revoked
     }
     assert.ok(await fitsTheScreen(owner), 'no sideways scrolling with the dialog open');
     await screenshot(owner, 'share-dialog-phone.png');
+    await expectAccessible(owner, 'share dialog with a link');
 
     await withPage(browser, newPage, { viewport: PHONE }, async (reader) => {
       await reader.goto(link);
@@ -91,12 +93,14 @@ test('a link made in the Share dialog opens signed out, and shows it was revoked
       assert.equal(await reader.getByText('Sam', { exact: true }).count(), 0, "the owner's name is not shown");
       assert.ok(await fitsTheScreen(reader), 'no sideways scrolling on the shared page');
       await screenshot(reader, 'shared-phone.png');
+      await expectAccessible(reader, 'shared conversation, signed out');
 
       await rows.first().getByRole('button', { name: /^Revoke the link of / }).click();
       await dialog.getByText('No links yet.').waitFor();
       await reader.reload();
       await reader.getByRole('heading', byName('This link was revoked or does not exist')).waitFor();
       assert.equal(await messages(reader).count(), 0);
+      await expectAccessible(reader, 'revoked shared link');
       assert.match(reader.url(), /\/s\/[A-Za-z0-9_-]{43}$/, 'the reader stays on the link, not sent to sign in');
     });
   });

@@ -15,6 +15,7 @@ describe('Markdown', () => {
     document.body.appendChild(container);
     await act(async () => createRoot(container).render(<Markdown source={'Try:\n\n```bash\necho "hi" && ls\n```'} />));
     const button = container.querySelector('button.copy-code') as HTMLButtonElement;
+    expect(button.textContent).toBe('Copy code');
     await act(async () => button.click());
     expect(writeText).toHaveBeenCalledWith('echo "hi" && ls');
     expect(button.textContent).toBe('Copied');

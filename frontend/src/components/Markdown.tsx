@@ -30,7 +30,7 @@ export const Markdown = memo(function Markdown({ source }: { source: string }) {
     if (!code) return;
     await copyText(code.textContent ?? '');
     button.textContent = 'Copied';
-    setTimeout(() => (button.textContent = 'Copy'), COPIED_MS);
+    setTimeout(() => (button.textContent = 'Copy code'), COPIED_MS);
   };
   return <div className="markdown" onClick={onClick} dangerouslySetInnerHTML={{ __html: html }} />;
 });

@@ -21,8 +21,13 @@ describe('renderMarkdown', () => {
     expect(code.className).toContain('language-python');
     expect(code.querySelector('.hljs-keyword')?.textContent).toBe('def');
     expect(code.textContent).toBe('def f(x):\n    return x + 1\n'.trimEnd());
-    expect(el.querySelector('button.copy-code')?.textContent).toBe('Copy');
+    expect(el.querySelector('button.copy-code')?.textContent).toBe('Copy code');
     expect(el.querySelector('.code-lang')?.textContent).toBe('python');
+  });
+
+  it('lets a code block that scrolls sideways be reached and scrolled with the keyboard', () => {
+    const el = dom(renderMarkdown('```\nconst aVeryLongLineOfCode = 1;\n```'));
+    expect(el.querySelector('pre')?.getAttribute('tabindex')).toBe('0');
   });
 
   it('escapes code in unknown languages instead of interpreting it', () => {

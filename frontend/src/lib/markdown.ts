@@ -40,8 +40,8 @@ const marked = new Marked({
       const label = language ? `<span class="code-lang">${escapeHtml(language)}</span>` : '<span class="code-lang">code</span>';
       return (
         `<div class="code-block">` +
-        `<div class="code-head">${label}<button type="button" class="copy-code" aria-label="Copy code">Copy</button></div>` +
-        `<pre><code class="hljs${language ? ` language-${escapeHtml(language)}` : ''}">${highlight(text, language)}</code></pre>` +
+        `<div class="code-head">${label}<button type="button" class="copy-code">Copy code</button></div>` +
+        `<pre tabindex="0"><code class="hljs${language ? ` language-${escapeHtml(language)}` : ''}">${highlight(text, language)}</code></pre>` +
         `</div>`
       );
     },

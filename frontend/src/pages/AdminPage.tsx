@@ -197,7 +197,8 @@ export default function AdminPage() {
         <h1 id="admin-title" className="page-title">Pipeline</h1>
         <span className="live-dot" aria-hidden="true" /> <span className="muted small">live, every 3 s</span>
       </header>
-      <div className="page-body wide">
+      {/* Focusable: without dead letters there is nothing to tab to, and the keyboard could not scroll it. */}
+      <div className="page-body wide" tabIndex={0}>
         {error && <p className="form-error" role="alert">{error}</p>}
         {notice && <p className="notice" role="status">{notice}</p>}
         <div className="card">
