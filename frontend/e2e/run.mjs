@@ -254,9 +254,9 @@ describe(`Alice in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
       await page.getByRole('link', byName('Documents')).click();
       await page.getByRole('listitem', byName(knowledge.filename)).getByText('indexed', { exact: true }).waitFor();
       await expectAccessible(page, 'documents page (dark theme)');
-      await page.getByRole('link', byName('API keys')).click();
+      await page.getByRole('link', byName('Settings')).click();
       await page.getByText('No API keys yet.').waitFor();
-      await expectAccessible(page, 'API keys page (dark theme)');
+      await expectAccessible(page, 'settings page with API keys and delete my data (dark theme)');
       await page.getByRole('link', byName('Export and import')).click();
       await page.getByRole('heading', byName('Export and import')).waitFor();
       await expectAccessible(page, 'export and import page (dark theme)');
