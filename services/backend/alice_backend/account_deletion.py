@@ -34,7 +34,7 @@ from alice_backend.users import Users
 log = logging.getLogger(__name__)
 
 
-PENDING = "deletion_requested_at"
+PENDING = "deletion_requested_at"  # indexed (sparse) by Users.ensure_indexes
 # How long a deletion may be under way in its request before the sweeper takes it over.
 SWEEP_AFTER_S = 60
 SWEEP_INTERVAL_S = 60

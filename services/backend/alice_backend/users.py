@@ -48,6 +48,8 @@ class Users:
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("email_lower", unique=True, name="email_lower_unique")
+        # The account-deletion sweeper's query, every minute on every replica: only marked accounts.
+        await self.collection.create_index("deletion_requested_at", sparse=True, name="deletion_requested_at")
 
     async def create(
         self, email: str, email_key: str, password_hash: str, display_name: str
