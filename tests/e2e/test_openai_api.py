@@ -14,7 +14,6 @@ import openai
 import pytest
 import redis.asyncio as aioredis
 from alice_common.reply_stream import DONE, RESET, reply_key
-from devstack.testing import ServiceProcess
 
 from tests.support.stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send
 
@@ -40,17 +39,6 @@ def stack(infra) -> Iterator[Stack]:
     backend = UNTHROTTLED | {"api_key_cache_ttl_s": KEY_CACHE_TTL_S}
     with Stack(infra, isolation("openai"), orchestrator=ORCHESTRATOR, backend=backend) as up:
         yield up
-
-
-@pytest.fixture(scope="module")
-def second_backend(stack) -> Iterator[ServiceProcess]:
-    """Another replica of the same backend (same settings, its own process and key cache)."""
-    replica = ServiceProcess("backend", stack["backend"].env)
-    replica.start()
-    try:
-        yield replica
-    finally:
-        replica.stop()
 
 
 async def new_key(api: httpx.AsyncClient, auth: dict[str, str], name: str = "sdk") -> dict:

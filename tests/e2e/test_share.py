@@ -14,7 +14,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from alice_common.reply_stream import DONE
-from devstack.testing import ServiceProcess
 
 from tests.support.stack import UNTHROTTLED, Stack, isolation, new_conversation, register, send, sse_events
 
@@ -29,17 +28,6 @@ def stack(infra) -> Iterator[Stack]:
         infra, isolation("share"), orchestrator={"llm_provider": "fake"}, backend=UNTHROTTLED | READS
     ) as up:
         yield up
-
-
-@pytest.fixture(scope="module")
-def second_backend(stack) -> Iterator[ServiceProcess]:
-    """Another replica of the same backend: a revocation must reach it without any delay."""
-    replica = ServiceProcess("backend", stack["backend"].env)
-    replica.start()
-    try:
-        yield replica
-    finally:
-        replica.stop()
 
 
 @pytest.fixture
