@@ -65,6 +65,9 @@ class Settings(AliceSettings):
     # Imports write many documents at once: a token bucket per user.
     import_rate_capacity: float = 5
     import_rate_per_s: float = 0.05
+    # Exports read every message of a conversation, or of up to 1,000: a token bucket per user.
+    export_rate_capacity: float = 10
+    export_rate_per_s: float = 0.1
     # Shared links (docs/api.md "Shared links"): creations per user, public reads per client address.
     share_rate_capacity: float = 10
     share_rate_per_s: float = 0.1

@@ -140,3 +140,17 @@ async def test_imports_are_rate_limited(backend):
     backend.ctx.settings.import_rate_capacity = 2
     body = {**ARCHIVE, "conversations": [_conversation("a")]}
     assert [(await _import(backend, owner, body)).status_code for _ in range(3)] == [201, 201, 429]
+
+
+async def test_exports_are_rate_limited(backend):
+    owner = await backend.register()
+    backend.ctx.settings.export_rate_capacity = 2
+    created = await backend.client.post("/api/conversations", headers=backend.bearer(owner), json={})
+    one = f"/api/conversations/{created.json()['id']}/export"
+    statuses = [
+        (await backend.client.get(path, headers=backend.bearer(owner))).status_code
+        for path in (one, "/api/conversations/export", one)
+    ]
+    assert statuses == [200, 200, 429]
+    refused = await backend.client.get("/api/conversations/export", headers=backend.bearer(owner))
+    assert refused.json()["error"]["code"] == "rate_limited" and refused.headers["retry-after"]

@@ -48,11 +48,12 @@ FILE = {
 
 
 @router.get(
-    "/export", response_class=Response, responses={**FILE, **error_responses(401, 413, 422, *UPSTREAM)}
+    "/export", response_class=Response, responses={**FILE, **error_responses(401, 413, 422, 429, *UPSTREAM)}
 )
 async def export_all(ctx: Ctx, user_id: UserId, format: Format = "json") -> Response:
     """Every conversation of the caller, archived ones too, oldest first, written out as they are
     read. A caller with more than `MAX_EXPORT_CONVERSATIONS` is refused (413)."""
+    await _limit_exports(ctx, user_id)
     first = await ctx.orchestrator.export_page(user_id, EXPORT_PAGE)
     cap = ctx.settings.max_export_conversations
     if first.total > cap:
@@ -64,6 +65,13 @@ async def export_all(ctx: Ctx, user_id: UserId, format: Format = "json") -> Resp
     body = archive_json_stream(conversations, now) if format == "json" else markdown_stream(conversations)
     name = download_name("alice-conversations", None, format, now)
     return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers=attachment(name))
+
+
+async def _limit_exports(ctx: AppContext, user_id: str) -> None:
+    s = ctx.settings
+    await ctx.limiter.require(
+        f"rl:{user_id}:export", s.export_rate_capacity, s.export_rate_per_s, "exporting too fast; retry later"
+    )
 
 
 async def _every_conversation(
@@ -112,10 +120,11 @@ async def import_conversations(body: ConversationArchive, ctx: Ctx, user_id: Use
 @router.get(
     "/{conversation_id}/export",
     response_class=Response,
-    responses={**FILE, **error_responses(401, 404, 413, 422, *UPSTREAM)},
+    responses={**FILE, **error_responses(401, 404, 413, 422, 429, *UPSTREAM)},
 )
 async def export_one(conversation_id: str, ctx: Ctx, user_id: UserId, format: Format = "json") -> Response:
     conversation_id = check_id(conversation_id, "conversation")
+    await _limit_exports(ctx, user_id)
     conversation = await ctx.orchestrator.export_conversation(user_id, conversation_id)
     now = datetime.now(UTC)
     if format == "json":
