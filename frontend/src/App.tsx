@@ -4,6 +4,7 @@ import { MenuIcon } from './components/icons';
 import { ShortcutsDialog } from './components/ShortcutsDialog';
 import { Sidebar } from './components/Sidebar';
 import { navigate, useLocation } from './lib/router';
+import { sharedTokenOf } from './lib/sharedLink';
 import { keyLabel, useShortcuts } from './lib/shortcuts';
 import { useTheme } from './lib/theme';
 import { AuthPage } from './pages/AuthPage';
@@ -24,7 +25,7 @@ export function App() {
   const [showShortcuts, setShowShortcuts] = useState(false);
 
   // A shared link (`/s/:token`) is for anyone, signed in or not.
-  const sharedToken = path.startsWith('/s/') ? decodeURIComponent(path.slice(3)) : undefined;
+  const sharedToken = sharedTokenOf(path);
 
   useEffect(() => {
     if (state.status === 'signed-out' && path !== '/' && sharedToken === undefined) navigate('/', true);
