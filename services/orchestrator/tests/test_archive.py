@@ -5,23 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
-from alice_common.app_context import set_app_context
 from alice_common.wire import ArchivedConversation, ArchivePage, ConversationArchive
-from alice_orchestrator.api import install_internal_api
-from alice_orchestrator.app_context import AppContext
 from alice_orchestrator.archive import documents_of
-from alice_orchestrator.providers.fake import FakeProvider
-from alice_orchestrator.providers.registry import ModelRegistry, default_model
-from alice_orchestrator.recent_turns import RecentTurns
-from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
-from fastapi import FastAPI
-from pydantic import SecretStr
-from pymongo import AsyncMongoClient
 
-TOKEN = "test-internal-token-long-enough-to-be-a-secret"
-HEADERS = {"X-Internal-Token": TOKEN}
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -83,32 +70,6 @@ def test_imported_documents_get_new_ids_keep_the_order_and_link_each_reply_to_it
 def test_an_archive_refuses_unknown_fields_other_types_roles_and_messages_out_of_order(change):
     with pytest.raises(ValueError):
         ConversationArchive.model_validate(archive({**conversation("c"), **change}))
-
-
-@pytest.fixture
-async def client(infra, unique_name):
-    mongo = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
-    redis = aioredis.from_url(infra.redis_url, decode_responses=True)
-    db_name = unique_name("orcharchive")
-    store = ChatStore(mongo[db_name])
-    app = FastAPI()
-    settings = Settings(alice_internal_token=SecretStr(TOKEN))
-    install_internal_api(app, settings)
-
-    async def publish_deleted(event) -> None:
-        pass
-
-    models = ModelRegistry(default_model(settings, FakeProvider()))
-    ctx = AppContext(settings, store, RecentTurns(redis, store), models, publish_deleted)
-    set_app_context(app, ctx)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://orch", headers=HEADERS
-    ) as client:
-        client.store = store
-        yield client
-    await mongo.drop_database(db_name)
-    await mongo.close()
-    await redis.aclose()
 
 
 async def _import(client, user: str, body: dict) -> httpx.Response:

@@ -5,24 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
-from alice_common.app_context import set_app_context
 from alice_common.errors import ApiError
 from alice_common.wire import Share, SharedConversation, ShareList
 from alice_orchestrator import shares
-from alice_orchestrator.api import install_internal_api
-from alice_orchestrator.app_context import AppContext
-from alice_orchestrator.providers.fake import FakeProvider
-from alice_orchestrator.providers.registry import ModelRegistry, default_model
-from alice_orchestrator.recent_turns import RecentTurns
-from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
-from fastapi import FastAPI
-from pydantic import SecretStr
-from pymongo import AsyncMongoClient
 
-TOKEN = "test-internal-token-long-enough-to-be-a-secret"
-HEADERS = {"X-Internal-Token": TOKEN}
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -47,32 +34,6 @@ def test_a_snapshot_past_its_bounds_is_refused_not_cut_short(monkeypatch):
     with pytest.raises(ApiError) as refused:
         shares.snapshot_messages([message])
     assert (refused.value.status, refused.value.code) == (413, "share_too_large")
-
-
-@pytest.fixture
-async def client(infra, unique_name):
-    mongo = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
-    redis = aioredis.from_url(infra.redis_url, decode_responses=True)
-    db_name = unique_name("orchshares")
-    store = ChatStore(mongo[db_name])
-    await store.ensure_indexes()
-    app = FastAPI()
-    settings = Settings(alice_internal_token=SecretStr(TOKEN))
-    install_internal_api(app, settings)
-
-    async def publish_deleted(event) -> None:
-        pass
-
-    models = ModelRegistry(default_model(settings, FakeProvider()))
-    set_app_context(app, AppContext(settings, store, RecentTurns(redis, store), models, publish_deleted))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://orch", headers=HEADERS
-    ) as client:
-        client.store = store
-        yield client
-    await mongo.drop_database(db_name)
-    await mongo.close()
-    await redis.aclose()
 
 
 async def conversation_with(client, user: str, n: int, title: str = "Rome") -> str:

@@ -1,0 +1,45 @@
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from alice_common.app_context import set_app_context
+from alice_orchestrator.api import install_internal_api
+from alice_orchestrator.app_context import AppContext
+from alice_orchestrator.providers.fake import FakeProvider
+from alice_orchestrator.providers.registry import ModelRegistry, default_model
+from alice_orchestrator.recent_turns import RecentTurns
+from alice_orchestrator.settings import Settings
+from alice_orchestrator.store import ChatStore
+from fastapi import FastAPI
+from pydantic import SecretStr
+from pymongo import AsyncMongoClient
+
+INTERNAL_TOKEN = "test-internal-token-long-enough-to-be-a-secret"
+
+
+@pytest.fixture
+async def client(infra, unique_name):
+    """The orchestrator's internal API in process, over a database of its own (real MongoDB and
+    Redis); `client.store` is its ChatStore."""
+    mongo = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
+    redis = aioredis.from_url(infra.redis_url, decode_responses=True)
+    db_name = unique_name("orchclient")
+    store = ChatStore(mongo[db_name])
+    await store.ensure_indexes()
+    app = FastAPI()
+    settings = Settings(alice_internal_token=SecretStr(INTERNAL_TOKEN))
+    install_internal_api(app, settings)
+
+    async def publish_deleted(event) -> None:
+        pass
+
+    models = ModelRegistry(default_model(settings, FakeProvider()))
+    set_app_context(app, AppContext(settings, store, RecentTurns(redis, store), models, publish_deleted))
+    headers = {"X-Internal-Token": INTERNAL_TOKEN}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://orch", headers=headers
+    ) as client:
+        client.store = store
+        yield client
+    await mongo.drop_database(db_name)
+    await mongo.close()
+    await redis.aclose()
