@@ -1,5 +1,6 @@
 """What a service started, closed in reverse order: every client and consume loop, each one even
-when another failed to close, and however far the start got (docs/architecture.md, "Issue 25").
+when another failed to close, and however far the start got
+(docs/decisions/0046-topic-registry-lifecycle-consume-options.md).
 
     async with Lifecycle() as lifecycle:
         producer = await clients.started_kafka_producer(settings)
