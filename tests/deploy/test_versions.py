@@ -23,8 +23,9 @@ TAG = r"(\$\{?\w+\}?|v?\d[\w.+-]*)"
 
 
 def image(repository: str) -> str:
-    """`repository:tag` where an image is named (not `host:port` in a URL, nor `user:group`)."""
-    return rf"(?<![\w@/.:-]){repository}:{TAG}"
+    """`repository:tag` where an image is named, also in full as `docker.io/repository:tag` (as
+    containerd's config names the pause image), but not `host:port` in a URL, nor `user:group`."""
+    return rf"(?<![\w@/.:-])(?:docker\.io/)?{repository}:{TAG}"
 
 
 def kustomize_tag(new_name: str) -> str:
