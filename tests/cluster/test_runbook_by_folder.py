@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.support import runbook
+from tests.support.composestack import alice_image
 from tests.support.kube import CONTEXT, NAMESPACE, ROOT, SERVICES, WORKLOADS, Deployment, Kube, run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -61,14 +62,14 @@ def fitted_copy(kube: Kube, dest: Path) -> None:
 
 
 def release_images(deployed: Deployment) -> None:
-    """The images skaffold built, under the names and tag the base names (alice/<service>:0.1.0).
+    """The images skaffold built, under the names and tag the base names (alice/<service>:APP_VERSION).
 
     Named in the node, where the deployment runs them: Docker may no longer hold an image skaffold
     replaced during the `skaffold dev` test (its rollout undo returns to the earlier one)."""
     kube = deployed.kube
     for service in SERVICES:
         built = kube("get", "deployment", service, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
-        run(["tools/cluster/cluster.sh", "tag", built.stdout.strip(), f"alice/{service}:0.1.0"], kube.env, 60)
+        run(["tools/cluster/cluster.sh", "tag", built.stdout.strip(), alice_image(service)], kube.env, 60)
 
 
 def test_folder_by_folder_runbook_deploys_alice(deployed: Deployment, tmp_path: Path) -> None:

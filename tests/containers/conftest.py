@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from devstack.testing import free_port
 
-from tests.support.composestack import ALICE_IMAGES, PORT_VARS, ROOT, Compose, run
+from tests.support.composestack import ALICE_IMAGES, PORT_VARS, ROOT, Compose, alice_image, run
 from tests.support.image_builds import one_build_at_a_time
 
 INTERNAL_TOKENS = ("ORCHESTRATOR_INTERNAL_TOKEN", "DATAFLOW_INTERNAL_TOKEN", "KAFKAFLOW_INTERNAL_TOKEN")
@@ -92,20 +92,20 @@ def built_images(compose: Compose, request: pytest.FixtureRequest) -> dict[str, 
     """Every image built through the compose files, as `make compose-up` builds them (layers whose
     inputs did not change come from Docker's cache: docs/decisions/0057); their sizes."""
     started = time.monotonic()
-    before = {name: _image_id(f"alice/{name}:0.1.0", compose.env) for name in ALICE_IMAGES}
+    before = {name: _image_id(alice_image(name), compose.env) for name in ALICE_IMAGES}
     with one_build_at_a_time("containers: compose build"):
         compose("build", timeout=3600)
     # A rebuilt image leaves the previous one untagged: remove it, or every change keeps its layers.
     for name, old in before.items():
-        if old and old != _image_id(f"alice/{name}:0.1.0", compose.env):
+        if old and old != _image_id(alice_image(name), compose.env):
             run(["docker", "rmi", old], compose.env, 120, check=False)
     sizes = {}
     for name in ALICE_IMAGES:
-        out = run(["docker", "image", "inspect", "-f", "{{.Size}}", f"alice/{name}:0.1.0"], compose.env, 60)
+        out = run(["docker", "image", "inspect", "-f", "{{.Size}}", alice_image(name)], compose.env, 60)
         sizes[name] = int(out.stdout.strip())
     offline = "offline equivalents" if compose.env["ALICE_OFFLINE_IMAGES"] == "1" else "upstream bases"
     lines = [f"containers: images built in {time.monotonic() - started:.0f}s ({offline}):"]
-    lines += [f"  alice/{name}:0.1.0  {size / 1e6:7.1f} MB" for name, size in sizes.items()]
+    lines += [f"  {alice_image(name)}  {size / 1e6:7.1f} MB" for name, size in sizes.items()]
     # Into the test output even though pytest captures it (the sizes are a reported figure).
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.composestack import ALICE_IMAGES, ROOT, Compose, run
+from tests.support.composestack import ALICE_IMAGES, ROOT, Compose, alice_image, run
 from tests.support.image_builds import one_build_at_a_time
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -89,7 +89,7 @@ def image_paths(image: str, env: dict[str, str]) -> list[str]:
 
 @pytest.mark.parametrize("name", ALICE_IMAGES)
 def test_image_holds_no_compiler_git_tests_or_caches(name: str, compose: Compose, built_images) -> None:
-    paths = image_paths(f"alice/{name}:0.1.0", compose.env)
+    paths = image_paths(alice_image(name), compose.env)
     assert len(paths) > 500, "the export is not empty"
     assert not [p for p in paths if COMPILER.search(p)], "compilers"
     assert not [p for p in paths if "/.git/" in f"/{p}/" or p.endswith("/.git")], ".git"
@@ -166,7 +166,7 @@ def test_skaffold_builds_every_image_from_its_config(compose: Compose, built_ima
         assert sorted(build["imageName"] for build in builds) == sorted(f"alice/{n}" for n in ALICE_IMAGES)
         for name in ALICE_IMAGES:
             ours = layers(f"alice/{name}:{tag}", compose.env)
-            assert ours == layers(f"alice/{name}:0.1.0", compose.env), f"{name}: skaffold's image differs"
+            assert ours == layers(alice_image(name), compose.env), f"{name}: skaffold's image differs"
     finally:
         if built:
             run(["docker", "rmi", *built], compose.env, 120, check=False)

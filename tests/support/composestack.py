@@ -4,6 +4,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.versions import PINS
+
 ROOT = Path(__file__).resolve().parents[2]
 ALICE_IMAGES = ["backend", "orchestrator", "dataflow", "kafkaflow", "frontend"]
 PORT_VARS = {
@@ -13,6 +15,12 @@ PORT_VARS = {
     "kafka": "ALICE_KAFKA_PORT", "weaviate": "ALICE_WEAVIATE_PORT",
     "weaviate-grpc": "ALICE_WEAVIATE_GRPC_PORT",
 }  # fmt: skip
+
+
+def alice_image(name: str) -> str:
+    """Alice's image `name` as compose builds it and the k8s base names it: tagged with the app
+    version (versions.env's APP_VERSION)."""
+    return f"alice/{name}:{PINS['APP_VERSION']}"
 
 
 def run(
