@@ -11,32 +11,6 @@ import time
 from collections import OrderedDict
 
 
-class OwnershipCache:
-    def __init__(self, ttl_s: float = 30.0, max_entries: int = 100_000):
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
-
-    def owned_by(self, resource_id: str, user_id: str) -> bool:
-        entry = self._entries.get(resource_id)
-        if entry is None:
-            return False
-        owner, expires = entry
-        if expires < time.monotonic():
-            self._entries.pop(resource_id, None)
-            return False
-        return owner == user_id
-
-    def remember(self, resource_id: str, user_id: str) -> None:
-        self._entries[resource_id] = (user_id, time.monotonic() + self.ttl_s)
-        self._entries.move_to_end(resource_id)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def forget(self, resource_id: str) -> None:
-        self._entries.pop(resource_id, None)
-
-
 class TtlCache:
     """A small per-process memo with expiry; this replica updates it when it changes the value."""
 
@@ -60,3 +34,13 @@ class TtlCache:
 
     def forget(self, key: str) -> None:
         self._entries.pop(key, None)
+
+
+class OwnershipCache(TtlCache):
+    """Resource id → its owner's user id."""
+
+    def owned_by(self, resource_id: str, user_id: str) -> bool:
+        return self.get(resource_id) == user_id
+
+    def remember(self, resource_id: str, user_id: str) -> None:
+        self.put(resource_id, user_id)
