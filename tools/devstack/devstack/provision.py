@@ -10,16 +10,19 @@ import tarfile
 import threading
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 from devstack.config import (
     FERRETDB_VERSION,
     KAFKA_VERSION,
+    MODEL_PACKAGE,
     TOOL_DIR,
     WEAVIATE_VERSION,
     Config,
-    EngineSource,
+    LockedArtifact,
     engine_source,
+    model_source,
 )
 
 
@@ -164,25 +167,58 @@ LLAMA_SERVER_CMAKE_FLAGS = [
 BUILD_JOBS = os.environ.get("ALICE_BUILD_JOBS", "2")  # shared machines: never every core
 
 
-def _fetch_engine_source(source: EngineSource, into: Path, log_file: Path) -> Path:
-    """The pinned sdist (digest checked against uv.lock), unpacked down to its vendor/llama.cpp."""
+def _download_pinned(source: LockedArtifact, into: Path) -> Path:
+    """A uv.lock artifact downloaded into `into`, its sha256 checked against the lock's."""
     archive = into / Path(source.url).name
-    say(f"downloading the llama-cpp-python {source.version} sdist (llama.cpp sources, ~80 MB)")
     digest = hashlib.sha256()
     with urllib.request.urlopen(source.url, timeout=60) as response, archive.open("wb") as out:
         while chunk := response.read(1 << 20):
             digest.update(chunk)
             out.write(chunk)
     if digest.hexdigest() != source.sha256:
+        archive.unlink()
         raise ProvisionError(f"{archive.name}: sha256 {digest.hexdigest()} is not uv.lock's {source.sha256}")
+    return archive
+
+
+def _fetch_engine_source(source: LockedArtifact, into: Path, log_file: Path) -> Path:
+    """The pinned sdist (digest checked against uv.lock), unpacked down to its vendor/llama.cpp."""
+    say(f"downloading the llama-cpp-python {source.version} sdist (llama.cpp sources, ~80 MB)")
+    archive = _download_pinned(source, into)
     prefix = f"llama_cpp_python-{source.version}/vendor/llama.cpp/"
     with tarfile.open(archive) as tar:
         members = [m for m in tar.getmembers() if m.name.startswith(prefix)]
         if not members:
             raise ProvisionError(f"{archive.name} has no {prefix}")
-        tar.extractall(into, members=members, filter="data")
+        # Debian's Python 3.11.2 (the offline image base) predates extraction filters; the archive's
+        # digest was checked against uv.lock either way.
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(into, members=members, **safe)
     archive.unlink()
     return into / prefix
+
+
+def ensure_model(cfg: Config) -> Path:
+    """The default chat model's .gguf, taken out of the wheel uv.lock pins (no Python install)."""
+    found = sorted(cfg.model_dir.glob("*.gguf"))
+    if found:
+        return found[0]
+    source = model_source()
+    staging = cfg.model_dir.with_name(cfg.model_dir.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    say(f"downloading the {MODEL_PACKAGE} {source.version} wheel (the default model, ~90 MB)")
+    wheel = _download_pinned(source, staging)
+    with zipfile.ZipFile(wheel) as archive:
+        names = [n for n in archive.namelist() if n.endswith(".gguf")]
+        if not names:
+            raise ProvisionError(f"{wheel.name} has no .gguf file")
+        with archive.open(names[0]) as src, (staging / Path(names[0]).name).open("wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+    wheel.unlink()
+    shutil.rmtree(cfg.model_dir, ignore_errors=True)
+    staging.rename(cfg.model_dir)
+    return cfg.model_dir / Path(names[0]).name
 
 
 def ensure_llama_server(cfg: Config) -> Path:
