@@ -1,6 +1,6 @@
 """Prometheus metrics of the chat path (served by the shared `/metrics`)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REPLIES = Counter("alice_replies_total", "Replies finished, by final status", ["status"])
 RESETS = Counter("alice_reply_resets_total", "Half-streamed replies withdrawn and generated again")
@@ -17,3 +17,8 @@ PIPELINE_TTFT = Histogram(
     ["stage"],
     buckets=(0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.5, 5, 10, 30),
 )
+# The inference service's slots as this orchestrator sees them (providers/inference.py). Busy plus
+# waiting is the demand the inference Deployment scales on (k8s/autoscaling/inference-scaledobject.yaml).
+INFERENCE_SLOTS = Gauge("alice_inference_slots", "Slots of the inference servers this process knows")
+INFERENCE_SLOTS_BUSY = Gauge("alice_inference_slots_busy", "Inference slots this process is using")
+INFERENCE_WAITING = Gauge("alice_inference_waiting", "Requests of this process waiting for an inference slot")

@@ -128,9 +128,36 @@ async def test_several_instances_serve_the_line_first_come_first_served():
     assert waiters[2].positions == [3, 2, 1]
 
 
-def test_an_empty_line_is_refused():
-    with pytest.raises(ValueError):
-        InstanceQueue([])
+async def test_an_empty_line_serves_its_waiters_when_instances_are_added():
+    line: InstanceQueue[str] = InstanceQueue([])
+    waiters = [Waiting(line, str(i)) for i in range(2)]
+    await settle()
+    assert [w.positions for w in waiters] == [[1], [2]] and line.size == 0
+    line.add(["x"])
+    assert await waiters[0].instance() == "x"
+    await settle()
+    assert waiters[1].positions == [2, 1]
+    line.add(["y"])
+    assert await waiters[1].instance() == "y"
+    assert (line.size, line.busy, line.waiting) == (2, 2, 0)
+
+
+async def test_a_removed_instance_is_not_handed_out_again():
+    """An inference pod that went away: its free slots leave at once, a busy one on release."""
+    x, y, z = object(), object(), object()
+    line: InstanceQueue[object] = InstanceQueue([x, y, z])
+    busy = await line.acquire()
+    assert busy is x
+    line.remove([x, y])
+    assert (line.size, line.busy) == (1, 0), "only z is left, and it is free"
+    line.release(x)
+    assert (line.size, line.busy) == (1, 0)
+    assert await line.acquire() is z
+    waiter = Waiting(line, "w")
+    await settle()
+    assert waiter.positions == [1], "x and y were not handed out"
+    line.release(z)
+    assert await waiter.instance() is z
 
 
 async def chore(line: InstanceQueue) -> asyncio.Task:

@@ -13,6 +13,10 @@ replies (it cannot be interrupted, so it may still hold the instance when a repl
 
 Positions are those of this process: each orchestrator process has its own line.
 Runs on one event loop; `release` is called there too (never from a model thread).
+
+Instances may come and go (the inference service's pods, `add` and `remove`): a removed instance
+that is busy is not handed out again once released. The line may be empty for a while; waiting
+requests are served as soon as an instance is added.
 """
 
 import asyncio
@@ -37,20 +41,46 @@ class _Waiter(Generic[T]):
 
 class InstanceQueue(Generic[T]):
     def __init__(self, instances: list[T]):
-        if not instances:
-            raise ValueError("an instance queue needs at least one instance")
         self._free: deque[T] = deque(instances)
+        self._size = len(instances)  # free and busy
+        self._removed: set[int] = set()  # id() of busy instances that must not come back
         self._replies: list[_Waiter[T]] = []
         self._chores: list[_Waiter[T]] = []
         self._held_by_chores: set[int] = set()  # id() of the instances chores hold
-        shared = len(instances) > 1
-        self._keep_free_for_replies = 1 if shared else 0
         self._chore_limit = 1
 
     @property
     def waiting(self) -> int:
         """How many requests wait for an instance."""
         return len(self._replies) + len(self._chores)
+
+    @property
+    def size(self) -> int:
+        """How many instances there are, free or busy."""
+        return self._size
+
+    @property
+    def busy(self) -> int:
+        return self._size - len(self._free)
+
+    @property
+    def _keep_free_for_replies(self) -> int:
+        return 1 if self._size > 1 else 0
+
+    def add(self, instances: list[T]) -> None:
+        """New instances, handed out at once to whoever waits."""
+        self._free.extend(instances)
+        self._size += len(instances)
+        self._hand_out()
+
+    def remove(self, instances: list[T]) -> None:
+        """Instances that are gone: free ones leave now, busy ones when they are released."""
+        for instance in instances:
+            if instance in self._free:
+                self._free.remove(instance)
+            else:
+                self._removed.add(id(instance))
+            self._size -= 1
 
     def _chore_may_start(self) -> bool:
         return (
@@ -95,7 +125,10 @@ class InstanceQueue(Generic[T]):
     def release(self, instance: T) -> None:
         """Give the instance back: to the first waiting reply, else to a chore if it may start."""
         self._held_by_chores.discard(id(instance))
-        self._free.append(instance)
+        if id(instance) in self._removed:
+            self._removed.discard(id(instance))
+        else:
+            self._free.append(instance)
         self._hand_out()
 
     def _hand_out(self) -> None:

@@ -69,7 +69,10 @@ class OpenAICompatProvider(ChatProvider):
             transport=transport,
         )
 
-    async def _deltas(self, generation: Generation, request: GenerationRequest):
+    async def _deltas(
+        self, generation: Generation, request: GenerationRequest, url: str = "/chat/completions"
+    ):
+        """`url`: below the base URL, or another server's full address (inference.py)."""
         body = {
             "model": self.model,
             "messages": self._messages(request),
@@ -88,7 +91,7 @@ class OpenAICompatProvider(ChatProvider):
         completion_chunks = 0
         answered = False
         try:
-            async with self._client.stream("POST", "/chat/completions", json=body) as response:
+            async with self._client.stream("POST", url, json=body) as response:
                 answered = True
                 if response.status_code >= 400:
                     detail = (await response.aread()).decode(errors="replace")[:300]
