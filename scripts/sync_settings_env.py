@@ -38,7 +38,9 @@ K8S_OVERRIDES = {
         "LLM_THREADS": "1",
         "EMBEDDINGS_THREADS": "1",
         "ALLOWED_HOSTS": "orchestrator,127.0.0.1,localhost",
-        "INFERENCE_URL": "http://inference:8090",  # used once LLM_PROVIDER=inference
+        # The inference Deployment serves the model (its headless Service names every ready pod).
+        "LLM_PROVIDER": "inference",
+        "INFERENCE_URL": "http://inference:8090",
     },
     "dataflow": {"EMBEDDINGS_THREADS": "1", "ALLOWED_HOSTS": "dataflow,127.0.0.1,localhost"},
     "kafkaflow": {"ALLOWED_HOSTS": "kafkaflow,127.0.0.1,localhost"},
@@ -55,7 +57,9 @@ COMPOSE_OVERRIDES = {
     "orchestrator": {
         "ALLOWED_HOSTS": "orchestrator,127.0.0.1,localhost",
         "ALICE_INTERNAL_TOKEN": f"${{ORCHESTRATOR_INTERNAL_TOKEN:?{TO_CREATE_ENV}}}",
-        "INFERENCE_URL": "http://inference:8090",  # used once LLM_PROVIDER=inference
+        # The inference service (llama-server) serves the model; the orchestrator loads none.
+        "LLM_PROVIDER": "inference",
+        "INFERENCE_URL": "http://inference:8090",
     },
     "dataflow": {
         "ALLOWED_HOSTS": "dataflow,127.0.0.1,localhost",

@@ -72,6 +72,8 @@ def test_every_image_builds_and_stays_reasonably_small(built_images: dict[str, i
     assert built_images["frontend"] < 250e6, built_images
     for name in ("backend", "kafkaflow"):
         assert built_images[name] < 600e6, built_images
+    # A Debian base, the engine and the 135M model (about 90 MB): no Python environment.
+    assert built_images["inference"] < 400e6, built_images
 
 
 def image_paths(image: str, env: dict[str, str]) -> list[str]:
@@ -95,7 +97,10 @@ def test_image_holds_no_compiler_git_tests_or_caches(name: str, compose: Compose
     assert not [p for p in paths if "/.git/" in f"/{p}/" or p.endswith("/.git")], ".git"
     assert not [p for p in paths if re.search(r"(^|/)tests/", p)], "test folders"
     assert not [p for p in paths if CACHES.search(p)], "package caches"
-    if name != "frontend":
+    if name == "inference":
+        assert "usr/local/bin/llama-server" in paths and "models/SmolLM2-135M-Instruct.gguf" in paths
+        assert not [p for p in paths if p.startswith(("src/", "cache/", "out/"))], "build leftovers"
+    elif name != "frontend":
         assert f"app/.venv/bin/alice-{name}" in paths
         assert not [p for p in paths if p.startswith(("src/", "app/services/"))], "sources beside the venv"
 

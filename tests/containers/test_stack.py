@@ -26,7 +26,10 @@ from tests.support.stack import (
 
 pytestmark = [pytest.mark.containers, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-PORTS = {"backend": 8000, "orchestrator": 8001, "dataflow": 8002, "kafkaflow": 9094, "frontend": 3000}
+PORTS = {
+    "backend": 8000, "orchestrator": 8001, "dataflow": 8002, "kafkaflow": 9094, "frontend": 3000,
+    "inference": 8090,
+}  # fmt: skip
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
@@ -122,6 +125,24 @@ async def test_docker_kill_of_the_orchestrator_mid_reply_resets_and_completes_on
     async with httpx.AsyncClient(base_url=stack.url, timeout=60) as api:
         await reply_killed_at_first_token(api, "compose-kill", kill, read_timeout_s=600, direct=False)
     assert stack.container("orchestrator") == orchestrator, "the same container, started again"
+
+
+async def test_docker_kill_of_the_inference_service_mid_reply_resets_and_completes_once(
+    stack: Compose,
+) -> None:
+    """The model server dies mid-reply: the orchestrator's attempt fails, it waits while the server
+    is unreachable or loading (spending no attempt), and the retry starts the reply over: the
+    client's stream sees `reset`, then exactly one completed reply."""
+    inference = stack.container("inference")
+
+    async def kill() -> None:
+        await asyncio.to_thread(run, ["docker", "kill", inference], stack.env, 60)
+        await asyncio.to_thread(stack, "start", "inference", timeout=300)
+
+    async with httpx.AsyncClient(base_url=stack.url, timeout=60) as api:
+        await reply_killed_at_first_token(
+            api, "compose-kill-inference", kill, read_timeout_s=600, direct=False
+        )
 
 
 def test_a_crashed_orchestrator_is_restarted_by_the_restart_policy(stack: Compose) -> None:

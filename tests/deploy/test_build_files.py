@@ -156,7 +156,7 @@ def test_compose_validates_against_the_compose_spec(compose: dict) -> None:
 
 def test_compose_services_are_healthchecked_and_wait_for_health(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"mongodb", "redis", "kafka", "weaviate", *SERVICES, "frontend"}
+    assert set(services) == {"mongodb", "redis", "kafka", "weaviate", *SERVICES, "frontend", "inference"}
     for name, service in services.items():
         assert service.get("healthcheck", {}).get("test"), name
         for dependency, condition in service.get("depends_on", {}).items():
@@ -184,7 +184,7 @@ def test_compose_persists_stores_in_named_volumes(compose: dict) -> None:
 
 
 def test_compose_alice_containers_are_non_root_and_read_only(compose: dict) -> None:
-    for name in [*SERVICES, "frontend"]:
+    for name in [*SERVICES, "frontend", "inference"]:
         service = compose["services"][name]
         assert service["user"] == "10001:10001" and service["read_only"] is True, name
         assert any(t.startswith("/tmp") for t in service["tmpfs"]), name
@@ -203,7 +203,7 @@ def test_skaffold_structure(skaffold: dict) -> None:
     assert int(skaffold["apiVersion"].rpartition("beta")[2]) >= 11
     assert skaffold["kind"] == "Config"
     artifacts = skaffold["build"]["artifacts"]
-    assert len(artifacts) == 5
+    assert len(artifacts) == 6
     for artifact in artifacts:
         assert set(artifact) == {"image", "context", "docker"}
         assert artifact["context"] == "."
@@ -242,7 +242,7 @@ def test_offline_substitution_is_the_same_for_compose_and_skaffold(skaffold: dic
     """One set of local equivalents: skaffold's `offline` profile sets exactly the build args of
     docker-compose.offline.yml, and each one names an `ARG *_IMAGE` of the image's Dockerfile."""
     expected = offline_substitutions_in_compose()
-    assert set(expected) == {f"alice/{s}" for s in [*SERVICES, "frontend"]}
+    assert set(expected) == {f"alice/{s}" for s in [*SERVICES, "frontend", "inference"]}
     artifacts = json.loads(json.dumps(skaffold["build"]["artifacts"]))
     profile = {p["name"]: p for p in skaffold["profiles"]}["offline"]
     for patch in profile["patches"]:

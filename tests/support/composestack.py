@@ -7,13 +7,13 @@ from pathlib import Path
 from devstack.versions import PINS
 
 ROOT = Path(__file__).resolve().parents[2]
-ALICE_IMAGES = ["backend", "orchestrator", "dataflow", "kafkaflow", "frontend"]
+ALICE_IMAGES = ["backend", "orchestrator", "dataflow", "kafkaflow", "frontend", "inference"]
 PORT_VARS = {
     "frontend": "ALICE_FRONTEND_PORT", "backend": "ALICE_BACKEND_PORT",
     "orchestrator": "ALICE_ORCHESTRATOR_PORT", "dataflow": "ALICE_DATAFLOW_PORT",
     "kafkaflow": "ALICE_KAFKAFLOW_PORT", "mongodb": "ALICE_MONGO_PORT", "redis": "ALICE_REDIS_PORT",
     "kafka": "ALICE_KAFKA_PORT", "weaviate": "ALICE_WEAVIATE_PORT",
-    "weaviate-grpc": "ALICE_WEAVIATE_GRPC_PORT",
+    "weaviate-grpc": "ALICE_WEAVIATE_GRPC_PORT", "inference": "ALICE_INFERENCE_PORT",
 }  # fmt: skip
 
 
