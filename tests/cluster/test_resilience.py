@@ -82,6 +82,27 @@ async def test_the_orchestrator_killed_mid_reply_resets_and_completes_once(deplo
     assert one_pod(kube, "orchestrator")["metadata"]["uid"] != victim["metadata"]["uid"]
 
 
+async def test_the_inference_service_killed_mid_reply_resets_and_completes_once(deployed: Deployment) -> None:
+    """The model server's container SIGKILLed on the node at the first token: the orchestrator's
+    attempt fails, it waits (spending no attempt) while the server restarts and loads the model,
+    and the retry starts the reply over: `reset`, then exactly one completed reply."""
+    kube = deployed.kube
+    all_ready(kube, "inference", "orchestrator", "backend")
+    victim = one_pod(kube, "inference")
+    before = victim["status"]["containerStatuses"][0]["restartCount"]
+
+    async def kill() -> None:
+        await asyncio.to_thread(sigkill_container, kube, victim)
+
+    async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
+        kinds = await reply_killed_at_first_token(
+            api, "cluster-kill-inference", kill, read_timeout_s=900, direct=False
+        )
+    assert kinds.count(RESET) == 1, kinds
+    after = one_pod(kube, "inference")["status"]["containerStatuses"][0]["restartCount"]
+    assert after == before + 1, "the container was killed and restarted"
+
+
 async def test_a_rolling_update_of_the_orchestrator_loses_and_repeats_nothing(deployed: Deployment) -> None:
     """`kubectl rollout restart` while a user sends message after message: every message gets
     exactly one completed reply (the old pod drains or hands its in-flight reply over)."""

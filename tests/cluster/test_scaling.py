@@ -5,6 +5,7 @@ replicas; skaffold's port-forward would pin one pod); the HPA scales above 2 and
 the load stops. The timeline (replicas and CPU over time) is printed and, when
 ALICE_HPA_TIMELINE is set, written there as TSV (bench/cluster_timeline.py draws it)."""
 
+import asyncio
 import contextlib
 import json
 import os
@@ -12,9 +13,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.kube import ROOT, Deployment, Kube
+from tests.support.stack import new_conversation, read_until_done, register, send
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -276,3 +279,78 @@ def one_pod_name(kube: Kube, name: str) -> str:
         p for p in kube.pods(f"app.kubernetes.io/name={name}") if not p["metadata"].get("deletionTimestamp")
     ]
     return pods[0]["metadata"]["name"]
+
+
+# The inference service scales on slot demand (k8s/autoscaling/inference-scaledobject.yaml): more
+# replies at once than one pod's 4 slots. The orchestrator takes up to CHAT_CONCURRENCY (8) at once,
+# so 8 users chatting ask for 2 pods; the test caps the ScaledObject at 2 so the cluster stays small.
+CHATTERS = 8
+INFERENCE_PATCH = {"spec": KEDA_PATCH["spec"] | {"minReplicaCount": 1, "maxReplicaCount": 2}}
+INFERENCE_SCALE_UP_LIMIT_S = 300
+INFERENCE_DRAIN_LIMIT_S = 300
+LONG_REPLY = "Write a long, detailed story about a lighthouse keeper and the sea, in many paragraphs."
+
+
+def inference_state(kube: Kube) -> tuple[int, int | None]:
+    """(the inference Deployment's ready replicas, the slot demand KEDA last reported to its HPA)."""
+    status = kube.json("get", "deployment", "inference").get("status", {})
+    hpa = kube("get", "hpa", "keda-hpa-inference", "-o", "json", check=False)
+    demand = None
+    if hpa.returncode == 0:
+        for metric in json.loads(hpa.stdout).get("status", {}).get("currentMetrics") or []:
+            value = (metric.get("external") or {}).get("current", {})
+            if "averageValue" in value:
+                demand = _quantity(value["averageValue"]) * status.get("replicas", 1)
+    return status.get("readyReplicas", 0), demand
+
+
+async def chat_until(url: str, stop: asyncio.Event) -> int:
+    """One user asking for long replies one after another until `stop`; the replies finished."""
+    finished = 0
+    async with httpx.AsyncClient(base_url=url, timeout=60) as api:
+        auth = await register(api, "cluster-inference-load")
+        conversation = await new_conversation(api, auth)
+        while not stop.is_set():
+            accepted = await send(api, auth, conversation, LONG_REPLY)
+            message = await read_until_done(api, auth, accepted["stream_url"], direct=False)
+            assert message["status"] == "completed", message
+            finished += 1
+    return finished
+
+
+async def test_keda_scales_inference_on_slot_demand_and_back(deployed: Deployment, request) -> None:
+    kube = deployed.kube
+    kube("apply", "-f", str(ROOT / "k8s/autoscaling/inference-scaledobject.yaml"))
+    kube("patch", "scaledobject", "inference", "--type=merge", "-p", json.dumps(INFERENCE_PATCH))
+    timeline = Timeline(lambda: inference_state(kube), "slot demand")
+    stop = asyncio.Event()
+    chatters: list[asyncio.Task] = []
+    try:
+        await asyncio.to_thread(
+            kube.wait_for,
+            "KEDA's HPA for the inference service",
+            lambda: kube("get", "hpa", "keda-hpa-inference", check=False).returncode == 0,
+            120,
+        )
+        timeline.sample("idle")
+        chatters = [asyncio.create_task(chat_until(deployed.url, stop)) for _ in range(CHATTERS)]
+        scaled = await asyncio.to_thread(
+            timeline.sample_while, "chatting", lambda replicas: replicas <= 1, INFERENCE_SCALE_UP_LIMIT_S
+        )
+        assert scaled > 1, f"no scale-up: {timeline.rows[-8:]}"
+        stop.set()
+        finished = sum(await asyncio.gather(*chatters))
+        assert finished >= CHATTERS, "every user's replies completed while the pods changed"
+        last = await asyncio.to_thread(
+            timeline.sample_while, "idle again", lambda replicas: replicas > 1, INFERENCE_DRAIN_LIMIT_S
+        )
+        assert last == 1, f"not back to 1 within {INFERENCE_DRAIN_LIMIT_S}s: {timeline.rows[-8:]}"
+    finally:
+        stop.set()
+        for task in chatters:
+            task.cancel()
+        await asyncio.gather(*chatters, return_exceptions=True)
+        timeline.report("KEDA inference", "ALICE_INFERENCE_TIMELINE", request)
+        kube("delete", "scaledobject", "inference", "--ignore-not-found", check=False)
+        kube("scale", "deployment/inference", "--replicas=1", check=False)
+        kube("rollout", "status", "deployment/inference", "--timeout=600s", timeout=660, check=False)

@@ -16,7 +16,7 @@ SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow"]
 # docs/contracts.md, "Services, ports and who talks to whom".
 CONTRACT_PORTS = {
     "frontend": 3000, "backend": 8000, "orchestrator": 8001, "dataflow": 8002, "kafkaflow": 9094,
-    "mongodb": 27017, "weaviate": 8080, "redis": 6379, "kafka": 9092,
+    "mongodb": 27017, "weaviate": 8080, "redis": 6379, "kafka": 9092, "inference": 8090,
 }  # fmt: skip
 SYNC = "run scripts/sync_settings_env.py"
 COMPOSE_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
@@ -31,7 +31,7 @@ COMPOSE_PORT_VARS = {
     "frontend": "ALICE_FRONTEND_PORT", "backend": "ALICE_BACKEND_PORT",
     "orchestrator": "ALICE_ORCHESTRATOR_PORT", "dataflow": "ALICE_DATAFLOW_PORT",
     "kafkaflow": "ALICE_KAFKAFLOW_PORT", "mongodb": "ALICE_MONGO_PORT", "weaviate": "ALICE_WEAVIATE_PORT",
-    "redis": "ALICE_REDIS_PORT", "kafka": "ALICE_KAFKA_PORT",
+    "redis": "ALICE_REDIS_PORT", "kafka": "ALICE_KAFKA_PORT", "inference": "ALICE_INFERENCE_PORT",
 }  # fmt: skip
 
 
@@ -225,7 +225,7 @@ def alice_images_in_k8s(variant) -> set[str]:
 
 def test_same_images_in_skaffold_k8s_and_compose(variant, compose: dict, skaffold: dict) -> None:
     artifacts = {a["image"]: a for a in skaffold["build"]["artifacts"]}
-    expected = {f"alice/{s}" for s in [*SERVICES, "frontend"]}
+    expected = {f"alice/{s}" for s in [*SERVICES, "frontend", "inference"]}
     assert set(artifacts) == expected
     assert alice_images_in_k8s(variant) == expected
     compose_images = {
@@ -287,6 +287,25 @@ def test_ports_match_design(variant, compose: dict, service: str) -> None:
         assert settings_class(service)().port == port
         assert variant.get("ConfigMap", f"{service}-config")["data"]["PORT"] == str(port)
     assert variant.get("Service", service)["spec"]["ports"][0]["port"] == port
+
+
+def test_inference_port_matches_design(variant, compose: dict) -> None:
+    port = CONTRACT_PORTS["inference"]
+    assert (
+        f"127.0.0.1:${{{COMPOSE_PORT_VARS['inference']}:-{port}}}:{port}"
+        in compose["services"]["inference"]["ports"]
+    )
+    dockerfile = (REPO / "inference/Dockerfile").read_text()
+    assert re.findall(r"^EXPOSE (\d+)$", dockerfile, re.M) == [str(port)]
+    assert f"LLAMA_ARG_PORT={port}" in dockerfile
+    assert settings_class("orchestrator")().inference_url.endswith(f":{port}")
+    assert (
+        variant.get("ConfigMap", "orchestrator-config")["data"]["INFERENCE_URL"] == f"http://inference:{port}"
+    )
+    assert compose["services"]["orchestrator"]["environment"]["INFERENCE_URL"] == f"http://inference:{port}"
+    assert variant.get("Service", "inference")["spec"]["ports"][0]["port"] == port
+    container = variant.get("Deployment", "inference")["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"] == [{"name": "http", "containerPort": port}]
 
 
 @pytest.mark.parametrize("store", ["mongodb", "redis", "kafka", "weaviate"])

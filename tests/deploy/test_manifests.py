@@ -30,7 +30,7 @@ PLAN_FOLDERS = [
 ]  # fmt: skip
 EXTRA_FOLDERS = [
     "namespace", "kafkaflow", "policies", "autoscaling", "cert-manager", "monitoring", "backup", "istio",
-    "vpa", "canary",
+    "vpa", "canary", "inference",
 ]  # fmt: skip
 # The folders that are kustomize Components: added by the prod overlay, left out by the dev one.
 COMPONENT_FOLDERS = ["hpa", "autoscaling", "cert-manager", "monitoring", "backup", "istio", "vpa", "canary"]

@@ -16,13 +16,13 @@ from tests.support.deploy_lib import REPO, pod_template
 CONTRACT_PORTS = {
     "frontend": [3000], "backend": [8000], "orchestrator": [8001], "dataflow": [8002],
     "kafkaflow": [9094], "mongodb": [27017], "weaviate": [8080, 50051], "redis": [6379],
-    "kafka": [9092],
+    "kafka": [9092], "inference": [8090],
 }  # fmt: skip
 # docs/contracts.md, column "talks to".
 CONTRACT_TALKS_TO = {
     "frontend": {"backend"},
     "backend": {"kafka", "redis", "mongodb", "orchestrator", "dataflow", "kafkaflow"},
-    "orchestrator": {"kafka", "redis", "mongodb", "weaviate"},
+    "orchestrator": {"kafka", "redis", "mongodb", "weaviate", "inference"},
     "dataflow": {"kafka", "mongodb", "weaviate"},
     "kafkaflow": {"kafka"},
 }
@@ -38,7 +38,7 @@ OTHER_FLOWS = {
     ("backup-weaviate", "weaviate", 8080),
     ("kafka-exporter", "kafka", 9092), ("keda", "kafka", 9092),
     ("prometheus", "backend", 8000), ("prometheus", "orchestrator", 8001), ("prometheus", "dataflow", 8002),
-    ("prometheus", "kafkaflow", 9094), ("prometheus", "weaviate", 2112),
+    ("prometheus", "kafkaflow", 9094), ("prometheus", "weaviate", 2112), ("prometheus", "inference", 8090),
     ("prometheus", "kafka-exporter", 9308),
     ("weaviate", "internet", 443),  # backup-s3 module → object storage
 }  # fmt: skip

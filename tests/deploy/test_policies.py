@@ -194,7 +194,7 @@ def test_hpas_equal_the_plan(full_variant) -> None:
 
 
 def test_dataflow_scales_on_kafka_lag_within_the_partitions(full_variant) -> None:
-    (scaled,) = full_variant.of_kind("ScaledObject")
+    (scaled,) = [s for s in full_variant.of_kind("ScaledObject") if s["metadata"]["name"] == "dataflow"]
     assert scaled["spec"]["scaleTargetRef"]["name"] == "dataflow"
     full_variant.get("Deployment", "dataflow")
     # Both of its consumer groups with a backlog worth scaling for: messages and documents.
@@ -205,6 +205,26 @@ def test_dataflow_scales_on_kafka_lag_within_the_partitions(full_variant) -> Non
     # One autoscaler per Deployment: KEDA owns the dataflow's.
     assert all(
         h["spec"]["scaleTargetRef"]["name"] != "dataflow"
+        for h in full_variant.of_kind("HorizontalPodAutoscaler")
+    )
+
+
+def test_inference_scales_on_the_demand_for_its_slots_from_the_orchestrators_metrics(full_variant) -> None:
+    (scaled,) = [s for s in full_variant.of_kind("ScaledObject") if s["metadata"]["name"] == "inference"]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "inference"
+    pod = full_variant.get("Deployment", "inference")["spec"]["template"]["spec"]
+    slots = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}["LLAMA_ARG_N_PARALLEL"]
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "prometheus" and trigger["metadata"]["threshold"] == slots
+    # Series the orchestrator exports (alice_orchestrator/metrics.py), in the namespace it runs in.
+    from alice_orchestrator import metrics
+
+    namespace = full_variant.get("Deployment", "inference")["metadata"]["namespace"]
+    for gauge in (metrics.INFERENCE_SLOTS_BUSY, metrics.INFERENCE_WAITING):
+        assert f'{gauge._name}{{namespace="{namespace}"}}' in trigger["metadata"]["query"]
+    assert scaled["spec"]["minReplicaCount"] >= 2, "the PodDisruptionBudget lets one go"
+    assert all(
+        h["spec"]["scaleTargetRef"]["name"] != "inference"
         for h in full_variant.of_kind("HorizontalPodAutoscaler")
     )
 

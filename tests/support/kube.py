@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = "kind-alice"
 NAMESPACE = "alice"
-SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow", "frontend"]
+SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow", "frontend", "inference"]
 STORES = ["redis", "kafka", "mongodb", "weaviate"]
 WORKLOADS = SERVICES + STORES
 # skaffold v2: "Port forwarding service/frontend in namespace alice, remote port 3000 -> http://127.0.0.1:13000"
