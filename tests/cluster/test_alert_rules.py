@@ -164,3 +164,35 @@ def test_error_rate_counts_users_requests_not_the_probes_of_a_starting_pod(tmp_p
         ],
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_replies_queueing_fires_only_when_they_wait_without_a_break(tmp_path: Path) -> None:
+    """Two orchestrators report their waiting replies: a burst that clears within minutes is the
+    line doing its job; replies waiting at every evaluation for 5 minutes is a shortage."""
+    waiting = "alice_inference_waiting"
+    fired = {"exp_labels": {"severity": "warning"}, "exp_annotations": annotations("AliceRepliesQueueing")}
+    result = run_promtool(
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": [
+                    # A burst on one pod, cleared, then waiting on one pod or the other for 8 minutes.
+                    {
+                        "series": f'{waiting}{{namespace="alice",pod="orchestrator-a"}}',
+                        "values": "3 2 0 0 0 4 4 0 0 2 2 3 3",
+                    },
+                    {
+                        "series": f'{waiting}{{namespace="alice",pod="orchestrator-b"}}',
+                        "values": "0 0 0 0 0 0 0 1 1 0 0 0 0",
+                    },
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "4m", "alertname": "AliceRepliesQueueing", "exp_alerts": []},
+                    {"eval_time": "9m", "alertname": "AliceRepliesQueueing", "exp_alerts": []},
+                    {"eval_time": "11m", "alertname": "AliceRepliesQueueing", "exp_alerts": [fired]},
+                ],
+            }
+        ],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -40,6 +40,7 @@ ALERTMANAGER = "/api/v1/namespaces/monitoring/services/alertmanager-operated:web
 ALICE_JOBS = {
     *(f"{service}-metrics" for service in ("backend", "orchestrator", "dataflow", "kafkaflow")),
     "kafka-exporter",
+    "inference-metrics",  # llama-server's own llamacpp:* series
 }
 NODE = "alice-control-plane"
 UP = 'up{namespace="alice"}'
@@ -147,7 +148,7 @@ def test_every_dashboard_panel_query_returns_data(deployed: Deployment) -> None:
     kube = deployed.kube
     config = yaml.safe_load((ROOT / "k8s/monitoring/grafana-dashboard.yaml").read_text())
     panels = json.loads(config["data"]["alice.json"])["panels"]
-    assert len(panels) == 8
+    assert len(panels) == 10
 
     def empty_panels() -> list[str]:
         empty = []

@@ -19,6 +19,7 @@ PLAN_ALERTS = {
     "AliceHighErrorRate": (0.05, "2m"),
     "AliceKafkaConsumerLag": (10000, "10m"),
     "AlicePodRestarts": (3, "0m"),  # "> 3 per hour": the window is in the expression
+    "AliceRepliesQueueing": (0, "5m"),  # replies waiting for an inference slot, without a break
 }
 
 
