@@ -382,9 +382,15 @@ class ArchivePage(BaseModel):
 
 
 class ImportedConversations(BaseModel):
-    """The conversations an import created, in the file's order."""
+    """What an import did with each conversation of the file, in the file's order: created, or
+    already present (imported before by the same user, docs/decisions/0060-idempotent-import.md)."""
 
-    conversations: list[Conversation]
+    conversations: list[Conversation] = Field(description="the conversations this import created")
+    already_present: list[Conversation] = Field(
+        default_factory=list,
+        description="the caller's conversations imported before from the same exported conversations, "
+        "left as they are",
+    )
 
 
 # -- shared links (docs/decisions/0058-shared-links.md) -----------------------------------------
