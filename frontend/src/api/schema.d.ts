@@ -712,7 +712,7 @@ export type components = {
         ArchivedConversation: {
             /**
              * Id
-             * @description ignored on import
+             * @description not kept on import; the same id imported again by the same user is already present
              */
             id?: string | null;
             /** Title */

@@ -342,7 +342,11 @@ class ArchivedMessage(BaseModel):
 class ArchivedConversation(BaseModel):
     model_config = STRICT_ARCHIVE
 
-    id: str | None = Field(default=None, max_length=64, description="ignored on import")
+    id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="not kept on import; the same id imported again by the same user is already present",
+    )
     title: str | None = Field(default=None, max_length=200)
     pinned: bool = False
     archived: bool = False
