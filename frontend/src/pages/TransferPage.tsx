@@ -1,6 +1,6 @@
 import { useState, type ChangeEvent } from 'react';
 import { api } from '../api/client';
-import { readableError } from '../api/errors';
+import { ApiError, readableError } from '../api/errors';
 import type { Conversation, ImportResult } from '../api/types';
 import { ExportMenu } from '../components/ExportMenu';
 import { UploadIcon } from '../components/icons';
@@ -25,7 +25,13 @@ export function TransferPage() {
       setImported(await api.importConversations(await readJsonFile(file)));
       await Promise.all([chatStore.loadConversations(), chatStore.loadArchived()]);
     } catch (err) {
-      setError(`Nothing was imported: ${readableError(err)}`);
+      // A refusal stores nothing; a failure upstream may come after some conversations were stored.
+      const unfinished = err instanceof ApiError && err.status >= 500;
+      setError(
+        unfinished
+          ? `The import did not finish: ${readableError(err)} Import the same file again: nothing is added twice.`
+          : `Nothing was imported: ${readableError(err)}`,
+      );
     } finally {
       setImporting(false);
     }
