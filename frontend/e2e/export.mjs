@@ -1,7 +1,8 @@
-// Export and import conversations: import a JSON file, read the imported conversation, download
-// it as Markdown and JSON, export all, and see a bad file refused with nothing added; then the
-// same controls in the 390 px phone layout. Chromium against the real stack behind `vite preview`
-// (ALICE_E2E_URL). Run by tests/e2e/test_browser.py; exit code 0 only when every test passed.
+// Export and import conversations: import a JSON file, see the same file imported again add
+// nothing, read the imported conversation, download it as Markdown and JSON, export all, and see a
+// bad file refused with nothing added; then the same controls in the 390 px phone layout. Chromium
+// against the real stack behind `vite preview` (ALICE_E2E_URL). Run by tests/e2e/test_browser.py;
+// exit code 0 only when every test passed.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -64,6 +65,10 @@ describe(`export and import in Chromium at ${BASE_URL}`, { concurrency: 1 }, () 
       const nav = page.getByRole('navigation', byName('Conversations'));
       await nav.getByRole('link', byName(TITLE)).waitFor();
       await expectAccessible(page, 'export and import page after an import');
+      await page.getByLabel('Import a JSON file', { exact: true }).setInputFiles(jsonFile('rome.json', ARCHIVE));
+      await result.getByText('Already imported before, so not added again: 1 conversation.').waitFor();
+      await result.getByText('Imported 0 conversations.').waitFor();
+      assert.equal(await nav.getByRole('link', byName(TITLE)).count(), 1, 'the same file imported again adds nothing');
 
       await result.getByRole('link', byName(TITLE)).click();
       await page.waitForURL(/\/c\/[0-9a-f]{32}$/);

@@ -155,9 +155,9 @@ def test_keyboard_shortcuts(frontend_url, tmp_path):
 
 
 def test_export_and_import(frontend_url, tmp_path):
-    """Import a JSON file; export the conversation as Markdown and JSON and all of them as JSON
-    (the same content back); a partly invalid and a non-JSON file refused, nothing added; the
-    controls in the 390 px layout."""
+    """Import a JSON file, then the same file again (nothing added twice); export the conversation
+    as Markdown and JSON and all of them as JSON (the same content back); a partly invalid and a
+    non-JSON file refused, nothing added; the controls in the 390 px layout."""
     env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(tmp_path)}
     run_browser_script("export.mjs", env, tmp_path, timeout=400, passes=2)
 

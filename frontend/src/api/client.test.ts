@@ -184,12 +184,12 @@ describe('ApiClient export and import', () => {
     });
     const archive: ConversationArchive = { format: 'alice.conversations', version: 1, conversations: [] };
     const refused = { error: { code: 'validation_error', message: 'conversations.0.messages.1.role: Input should be user or assistant' } };
-    const { api, calls } = client([file, jsonResponse({ conversations: [] }, 201), jsonResponse(refused, 422)]);
+    const { api, calls } = client([file, jsonResponse({ conversations: [], already_present: [] }, 201), jsonResponse(refused, 422)]);
     const downloaded = await api.exportConversation('c 1', 'markdown');
     expect(calls[0]).toMatchObject({ url: '/api/conversations/c%201/export?format=markdown', init: { method: 'GET' } });
     expect(downloaded.filename).toBe('alice-conversation-trip-2026-01-01.md');
     expect(await downloaded.blob.text()).toBe('# Trip\n');
-    expect(await api.importConversations(archive)).toEqual([]);
+    expect(await api.importConversations(archive)).toEqual({ conversations: [], already_present: [] });
     expect(calls[1]).toMatchObject({ url: '/api/conversations/import', init: { method: 'POST' } });
     expect(JSON.parse(String(calls[1].init.body))).toEqual(archive);
     const error = await api.importConversations(archive).catch((e: unknown) => e);

@@ -11,6 +11,7 @@ import type {
   ConversationChanges,
   ExportFormat,
   FeedbackRating,
+  ImportResult,
   Message,
   SearchHit,
   Share,
@@ -76,9 +77,10 @@ export class ApiClient extends HttpClient {
   /** Every conversation of the user, archived ones too, as one file. */
   exportAll = (format: ExportFormat) =>
     downloaded(this.api.GET('/api/conversations/export', { params: { query: { format } }, parseAs: 'blob', ...this.via() }));
-  /** An archive the JSON export wrote: new conversations, all of them or (on an error) none. */
-  importConversations = async (archive: ConversationArchive): Promise<Conversation[]> =>
-    (await this.data(this.api.POST('/api/conversations/import', { body: archive, ...this.via() }))).conversations;
+  /** An archive the JSON export wrote: new conversations, all of them or (on an error) none; the ones
+   * imported before from the same export are already present and not added again. */
+  importConversations = (archive: ConversationArchive): Promise<ImportResult> =>
+    this.data(this.api.POST('/api/conversations/import', { body: archive, ...this.via() }));
 
   /** A link to a read-only snapshot of the conversation as it is now; its token is in this answer only. */
   createShare = (conversationId: string) =>

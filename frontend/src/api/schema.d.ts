@@ -125,7 +125,9 @@ export type paths = {
         /**
          * Import Conversations
          * @description Alice's JSON archive (what the JSON export writes) as the request body: every conversation
-         *     in it becomes a new one of the caller, with new ids; all of them or, on any error, none.
+         *     in it becomes a new one of the caller, with new ids; all of them or, on any error, none. One
+         *     the caller imported before (the same exported conversation) is answered as already present
+         *     and not stored again; the imported messages are indexed for search and memory.
          */
         post: operations["import_conversations_api_conversations_import_post"];
         delete?: never;
@@ -710,7 +712,7 @@ export type components = {
         ArchivedConversation: {
             /**
              * Id
-             * @description ignored on import
+             * @description not kept on import; the same id imported again by the same user is already present
              */
             id?: string | null;
             /** Title */
@@ -1343,11 +1345,20 @@ export type components = {
         };
         /**
          * ImportedConversations
-         * @description The conversations an import created, in the file's order.
+         * @description What an import did with each conversation of the file, in the file's order: created, or
+         *     already present (imported before by the same user, docs/decisions/0060-idempotent-import.md).
          */
         ImportedConversations: {
-            /** Conversations */
+            /**
+             * Conversations
+             * @description the conversations this import created
+             */
             conversations: components["schemas"]["Conversation"][];
+            /**
+             * Already Present
+             * @description the caller's conversations imported before from the same exported conversations, left as they are
+             */
+            already_present?: components["schemas"]["Conversation"][];
         };
         /** LatencyPercentiles */
         LatencyPercentiles: {

@@ -30,6 +30,7 @@ export type ConversationChanges = RequestOf<'/api/conversations/{conversation_id
 
 /** Alice's export file: what the JSON export writes and an import takes back. */
 export type ConversationArchive = RequestOf<'/api/conversations/import', 'post'>;
+export type ImportResult = ResponseOf<'/api/conversations/import', 'post'>;
 export type ExportFormat = NonNullable<NonNullable<paths['/api/conversations/export']['get']['parameters']['query']>['format']>;
 
 /** A link to a read-only snapshot of a conversation, as its owner lists it (never the token). */

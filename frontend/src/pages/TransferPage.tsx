@@ -1,7 +1,7 @@
 import { useState, type ChangeEvent } from 'react';
 import { api } from '../api/client';
-import { readableError } from '../api/errors';
-import type { Conversation } from '../api/types';
+import { ApiError, readableError } from '../api/errors';
+import type { Conversation, ImportResult } from '../api/types';
 import { ExportMenu } from '../components/ExportMenu';
 import { UploadIcon } from '../components/icons';
 import { readJsonFile } from '../lib/files';
@@ -11,12 +11,12 @@ import { chatStore } from '../state/chatStore';
 /** Export every conversation (Markdown to read, JSON to keep), and import a JSON export back. */
 export function TransferPage() {
   const [importing, setImporting] = useState(false);
-  const [imported, setImported] = useState<Conversation[] | null>(null);
+  const [imported, setImported] = useState<ImportResult | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   const importFile = async (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
-    e.target.value = ''; // choosing the same file again imports it again
+    e.target.value = ''; // choosing the same file again is allowed: the server adds nothing twice
     if (!file) return;
     setImporting(true);
     setImported(null);
@@ -25,7 +25,13 @@ export function TransferPage() {
       setImported(await api.importConversations(await readJsonFile(file)));
       await Promise.all([chatStore.loadConversations(), chatStore.loadArchived()]);
     } catch (err) {
-      setError(`Nothing was imported: ${readableError(err)}`);
+      // A refusal stores nothing; a failure upstream may come after some conversations were stored.
+      const unfinished = err instanceof ApiError && err.status >= 500;
+      setError(
+        unfinished
+          ? `The import did not finish: ${readableError(err)} Import the same file again: nothing is added twice.`
+          : `Nothing was imported: ${readableError(err)}`,
+      );
     } finally {
       setImporting(false);
     }
@@ -42,7 +48,7 @@ export function TransferPage() {
         <ExportMenu what="all conversations" download={api.exportAll} />
 
         <h2 className="section-title">Import conversations</h2>
-        <p className="muted">A JSON file from Alice's export. Each conversation in it is added as a new one of yours; if anything in the file is wrong, nothing is added.</p>
+        <p className="muted">A JSON file from Alice's export. Each conversation in it is added as a new one of yours, once: importing the same file again adds nothing twice. If anything in the file is wrong, nothing is added.</p>
         <label className={`btn btn-primary file-button ${importing ? 'disabled' : ''}`}>
           <UploadIcon width={16} height={16} /> {importing ? 'Importing…' : 'Import a JSON file'}
           <input type="file" accept="application/json,.json" className="visually-hidden" disabled={importing} onChange={(e) => void importFile(e)} />
@@ -50,19 +56,32 @@ export function TransferPage() {
         {error && <p className="form-error" role="alert">{error}</p>}
         {imported && (
           <div className="card" role="status" aria-label="Import result">
-            <p className="card-title">
-              Imported {imported.length} {imported.length === 1 ? 'conversation' : 'conversations'}.
-            </p>
-            <ul className="imported-list">
-              {imported.map((c) => (
-                <li key={c.id}>
-                  <Link to={`/c/${c.id}`}>{c.title || 'Untitled'}</Link>
-                </li>
-              ))}
-            </ul>
+            <p className="card-title">Imported {conversations(imported.conversations.length)}.</p>
+            <ConversationLinks items={imported.conversations} />
+            {!!imported.already_present?.length && (
+              <>
+                <p>Already imported before, so not added again: {conversations(imported.already_present.length)}.</p>
+                <ConversationLinks items={imported.already_present} />
+              </>
+            )}
           </div>
         )}
       </div>
     </section>
+  );
+}
+
+const conversations = (n: number) => `${n} ${n === 1 ? 'conversation' : 'conversations'}`;
+
+function ConversationLinks({ items }: { items: Conversation[] }) {
+  if (!items.length) return null;
+  return (
+    <ul className="imported-list">
+      {items.map((c) => (
+        <li key={c.id}>
+          <Link to={`/c/${c.id}`}>{c.title || 'Untitled'}</Link>
+        </li>
+      ))}
+    </ul>
   );
 }

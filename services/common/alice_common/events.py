@@ -80,6 +80,9 @@ class ChatCompleted(Event):
     status: Literal["completed", "stopped", "failed"] = "completed"
     model: str = ""
     usage: Usage = Field(default_factory=Usage)
+    # An exchange from an imported conversation (docs/decisions/0060-idempotent-import.md): indexed
+    # for search and memory like a live one, but not a reply generated here, so not in analytics.
+    imported: bool = False
 
 
 class DocumentUploaded(Event):

@@ -342,7 +342,11 @@ class ArchivedMessage(BaseModel):
 class ArchivedConversation(BaseModel):
     model_config = STRICT_ARCHIVE
 
-    id: str | None = Field(default=None, max_length=64, description="ignored on import")
+    id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="not kept on import; the same id imported again by the same user is already present",
+    )
     title: str | None = Field(default=None, max_length=200)
     pinned: bool = False
     archived: bool = False
@@ -382,9 +386,15 @@ class ArchivePage(BaseModel):
 
 
 class ImportedConversations(BaseModel):
-    """The conversations an import created, in the file's order."""
+    """What an import did with each conversation of the file, in the file's order: created, or
+    already present (imported before by the same user, docs/decisions/0060-idempotent-import.md)."""
 
-    conversations: list[Conversation]
+    conversations: list[Conversation] = Field(description="the conversations this import created")
+    already_present: list[Conversation] = Field(
+        default_factory=list,
+        description="the caller's conversations imported before from the same exported conversations, "
+        "left as they are",
+    )
 
 
 # -- shared links (docs/decisions/0058-shared-links.md) -----------------------------------------

@@ -1,4 +1,5 @@
-"""`chat.completed` → both messages into the user's `MessageMemory` tenant, then analytics."""
+"""`chat.completed` → both messages into the user's `MessageMemory` tenant, then analytics (not
+for an imported exchange, docs/decisions/0060-idempotent-import.md)."""
 
 import logging
 
@@ -28,7 +29,8 @@ class MemoryIndexer:
 
     async def handle(self, event: ChatCompleted, record: ConsumerRecord) -> None:
         await self.index(event)
-        await self.analytics.record(event)
+        if not event.imported:  # an imported exchange was not generated here
+            await self.analytics.record(event)
 
     async def index(self, event: ChatCompleted) -> None:
         if await self.deletions.is_deleted(event.user_id, event.conversation_id):

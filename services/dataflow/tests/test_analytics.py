@@ -1,5 +1,6 @@
 from alice_common.events import ChatCompleted, Usage
 from alice_dataflow.analytics import fact_of, percentile, summarize, totals
+from alice_dataflow.memory import MemoryIndexer
 
 
 def event(user="u1", reply="r1", latency=800.0, assistant="hi", prompt=30, completion=12):
@@ -44,3 +45,24 @@ def test_a_day_summary_and_its_totals_are_the_stats_wire_model():
     body = {"days": [row], "totals": totals([row])}
     assert DailyStats.model_validate(body).model_dump(mode="json") == body
     assert row["latency_ms"] == {"p50": None, "p95": None}
+
+
+class Recorded:
+    def __init__(self) -> None:
+        self.indexed: list[str] = []
+        self.recorded: list[str] = []
+
+    async def index(self, event: ChatCompleted) -> None:
+        self.indexed.append(event.reply_id)
+
+    async def record(self, event: ChatCompleted) -> None:
+        self.recorded.append(event.reply_id)
+
+
+async def test_an_imported_exchange_is_indexed_for_search_but_not_counted_in_analytics(monkeypatch):
+    seen = Recorded()
+    indexer = MemoryIndexer(weaviate=None, embedder=None, analytics=seen, deletions=None)
+    monkeypatch.setattr(indexer, "index", seen.index)
+    await indexer.handle(event(reply="live"), record=None)
+    await indexer.handle(event(reply="imported").model_copy(update={"imported": True}), record=None)
+    assert (seen.indexed, seen.recorded) == (["live", "imported"], ["live"])

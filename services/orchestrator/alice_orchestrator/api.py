@@ -126,9 +126,13 @@ async def export_conversations(
 
 @router.post("/conversations/import", status_code=201, response_model=ImportedConversations)
 async def import_conversations(ctx: Ctx, user_id: UserId, body: ConversationArchive) -> ImportedConversations:
-    """New conversations owned by `user_id`, new ids throughout; all of them or none."""
-    created = await import_archive(ctx.store, user_id, body)
-    return ImportedConversations(conversations=[conversation_of(c) for c in created])
+    """New conversations owned by `user_id`, new ids throughout; all of them or none. Those the user
+    imported before from the same exported conversations are answered as already present."""
+    imported = await import_archive(ctx.store, user_id, body, ctx.announce_imported)
+    return ImportedConversations(
+        conversations=[conversation_of(c) for c in imported.created],
+        already_present=[conversation_of(c) for c in imported.already_present],
+    )
 
 
 @router.get("/conversations/{conversation_id}", response_model=Conversation)

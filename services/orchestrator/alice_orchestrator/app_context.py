@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from alice_common.app_context import app_context
-from alice_common.events import ConversationDeleted
+from alice_common.events import ChatCompleted, ConversationDeleted
 from fastapi import Depends
 
 from alice_orchestrator.providers.registry import ModelRegistry
@@ -21,6 +21,8 @@ class AppContext:
     recent_turns: RecentTurns
     models: ModelRegistry
     publish_deleted: Callable[[ConversationDeleted], Awaitable[None]]
+    # Every event acknowledged by Kafka once it returns (an import's messages, for search).
+    announce_imported: Callable[[list[ChatCompleted]], Awaitable[None]]
 
 
 Ctx = Annotated[AppContext, Depends(app_context)]

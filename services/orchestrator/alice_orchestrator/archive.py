@@ -1,18 +1,30 @@
 """Conversations as whole documents for export (`ArchivedConversation`), and importing them back
-under new ids owned by the importing user (docs/decisions/0056-export-and-import.md)."""
+under new ids owned by the importing user, once per exported conversation, then announced for
+search and memory (docs/decisions/0056-export-and-import.md, 0060-idempotent-import.md)."""
 
+import hashlib
+import json
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from alice_common.errors import ApiError
+from alice_common.events import ChatCompleted
 from alice_common.ids import new_id
 from alice_common.wire import ArchivedConversation, ArchivedMessage, ConversationArchive
+from pymongo.errors import DuplicateKeyError
 
-from alice_orchestrator.store import ChatStore
+from alice_orchestrator.store import IMPORT_KEY, INDEX_PENDING, ChatStore
 
 log = logging.getLogger(__name__)
 
 # The longest conversation an export writes out; a longer one is refused rather than cut short.
 MAX_EXPORTED_MESSAGES = 10_000
+# What search and memory index of a message (the dataflow's MAX_TEXT_CHARS): an announced exchange
+# stays far below Kafka's record size however long the imported messages are.
+ANNOUNCED_CHARS = 20_000
+
+Announce = Callable[[list[ChatCompleted]], Awaitable[None]]
 
 
 def archived_message(doc: dict) -> ArchivedMessage:
@@ -50,8 +62,15 @@ def ascending_ids(n: int) -> list[str]:
     return sorted(new_id() for _ in range(n))
 
 
+def import_key(user_id: str, conversation: ArchivedConversation) -> str:
+    """The same for the same exported conversation imported by the same user: its id in the
+    export or, in a file without ids, its whole content. Never the same for two users."""
+    source = ["id", conversation.id] if conversation.id else ["content", conversation.model_dump_json()]
+    return hashlib.sha256(json.dumps([user_id, *source]).encode()).hexdigest()
+
+
 def documents_of(
-    user_id: str, conversation: ArchivedConversation, conversation_id: str
+    user_id: str, conversation: ArchivedConversation, conversation_id: str, key: str | None = None
 ) -> tuple[dict, list[dict]]:
     """The stored documents of an imported conversation: every id new, the owner `user_id`. Each
     reply answers the user message before it, as if it had been asked here."""
@@ -89,23 +108,128 @@ def documents_of(
         "created_at": conversation.created_at,
         "updated_at": conversation.updated_at,
     }
+    if key is not None:
+        stored |= {IMPORT_KEY: key, INDEX_PENDING: True}
     return stored, messages
 
 
-async def import_archive(store: ChatStore, user_id: str, archive: ConversationArchive) -> list[dict]:
-    """Stores every conversation of a validated archive, or none: a failed write takes back what
-    was written before it is raised."""
+@dataclass
+class Imported:
+    """Stored documents of an import, each conversation once, in the file's order."""
+
+    created: list[dict]
+    already_present: list[dict]
+
+
+async def import_archive(
+    store: ChatStore, user_id: str, archive: ConversationArchive, announce: Announce
+) -> Imported:
+    """Stores every conversation of a validated archive that the user has not imported before, or
+    none: a failed write takes back what was written before it is raised. Then announces what is
+    not yet indexed, this import's and an earlier one's that could not announce."""
+    keys = [import_key(user_id, c) for c in archive.conversations]
+    stored = await store.imported_conversations(user_id, sorted(set(keys)))
     ids = ascending_ids(len(archive.conversations))
-    documents = [documents_of(user_id, c, i) for c, i in zip(archive.conversations, ids, strict=True)]
+    created: list[dict] = []
     written: list[str] = []
+    messages_of: dict[str, list[dict]] = {}
     try:
-        for conversation, messages in documents:
-            written.append(conversation["_id"])
-            await store.insert_conversation(conversation, messages)
+        for conversation, key, conversation_id in zip(archive.conversations, keys, ids, strict=True):
+            if key in stored:
+                continue
+            doc, messages = documents_of(user_id, conversation, conversation_id, key)
+            written.append(conversation_id)
+            try:
+                await store.insert_conversation(doc, messages)
+            except DuplicateKeyError:  # the same import at the same time stored it first
+                stored |= await store.imported_conversations(user_id, [key])
+                if key not in stored:  # ... and has taken it back since
+                    raise ApiError(409, "import_conflict", "the same file is being imported; retry") from None
+                continue
+            stored[key] = doc
+            created.append(doc)
+            messages_of[conversation_id] = messages
     except BaseException:
         try:
             await store.remove_conversations(user_id, written)
         except Exception:
             log.exception("an import failed and what it wrote could not be removed: %s", written)
         raise
-    return [conversation for conversation, _ in documents]
+    created_ids = {doc["_id"] for doc in created}
+    present = [stored[key] for key in dict.fromkeys(keys) if stored[key]["_id"] not in created_ids]
+    await _announce_pending(store, user_id, archive, keys, stored, messages_of, announce)
+    return Imported(created, present)
+
+
+async def _announce_pending(
+    store: ChatStore,
+    user_id: str,
+    archive: ConversationArchive,
+    keys: list[str],
+    stored: dict[str, dict],
+    messages_of: dict[str, list[dict]],
+    announce: Announce,
+) -> None:
+    """Hands the messages of every conversation of the file still marked pending to the indexing
+    path of live messages (`chat.completed`), then clears the mark. Announcing twice is harmless."""
+    events: list[ChatCompleted] = []
+    pending: list[str] = []
+    for conversation, key in zip(archive.conversations, keys, strict=True):
+        doc = stored[key]
+        if not doc.get(INDEX_PENDING) or doc["_id"] in pending:
+            continue
+        pending.append(doc["_id"])
+        messages = messages_of.get(doc["_id"], [])
+        if doc["_id"] not in messages_of and conversation.messages:
+            # Stored by another import: the imported messages are its first ones.
+            messages = await store.all_messages(user_id, doc["_id"], len(conversation.messages))
+        events += completed_events(user_id, doc["_id"], messages)
+    if not pending:
+        return
+    try:
+        await announce(events)
+    except Exception as exc:
+        log.warning("cannot announce %d imported conversations: %s", len(pending), exc)
+        raise ApiError(
+            503,
+            "events_unavailable",
+            "the conversations are stored but cannot be indexed for search right now; "
+            "import the same file again to finish",
+        ) from exc
+    await store.set_indexed(user_id, pending)
+
+
+def completed_events(user_id: str, conversation_id: str, messages: list[dict]) -> list[ChatCompleted]:
+    """The messages (oldest first) as live chat announces them: each user message with the reply
+    that follows it, a user message without one alone, a reply without one alone."""
+    events: list[ChatCompleted] = []
+    question: dict | None = None
+    for message in messages:
+        if message["role"] == "user":
+            if question is not None:
+                events.append(_exchange(user_id, conversation_id, question, None))
+            question = message
+        else:
+            events.append(_exchange(user_id, conversation_id, question, message))
+            question = None
+    if question is not None:
+        events.append(_exchange(user_id, conversation_id, question, None))
+    return events
+
+
+def _exchange(user_id: str, conversation_id: str, question: dict | None, reply: dict | None) -> ChatCompleted:
+    first = question or reply
+    last = reply or question
+    return ChatCompleted(
+        conversation_id=conversation_id,
+        user_id=user_id,
+        user_message_id=first["_id"],
+        assistant_message_id=last["_id"],
+        reply_id=last["_id"],
+        user_content=question["content"][:ANNOUNCED_CHARS] if question else "",
+        assistant_content=reply["content"][:ANNOUNCED_CHARS] if reply else "",
+        status=reply.get("status", "completed") if reply else "completed",
+        model=(reply.get("model") or "") if reply else "",
+        occurred_at=last["created_at"],
+        imported=True,
+    )

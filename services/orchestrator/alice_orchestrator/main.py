@@ -13,7 +13,7 @@ from alice_common.app_context import set_app_context
 from alice_common.embeddings import get_embedder
 from alice_common.events import ChatCompleted, ConversationDeleted
 from alice_common.host_check import AllowedHostsMiddleware
-from alice_common.kafka import ConsumeLoop, ConsumeOptions, ensure_topics, publish
+from alice_common.kafka import ConsumeLoop, ConsumeOptions, enqueue, ensure_topics, publish
 from alice_common.kafka.deliveries import RedisDeliveryCounter
 from alice_common.kafka.failures import DeliveryCounter
 from alice_common.observability import install_observability, register_check
@@ -88,9 +88,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def publish_deleted(event: ConversationDeleted) -> None:
             await publish(producer, settings, topics.CONVERSATIONS_DELETED, event)
 
+        async def announce_imported(events: list[ChatCompleted]) -> None:
+            # All queued first, then awaited together: the producer sends them in batches.
+            acknowledged = [await enqueue(producer, settings, topics.CHAT_COMPLETED, e) for e in events]
+            await asyncio.gather(*acknowledged)
+
         retriever = WeaviateRetriever(settings, weaviate, embedder)
         handler = ChatHandler(settings, store, redis, models, publish_completed, retriever)
-        set_app_context(app, AppContext(settings, store, handler.recent_turns, models, publish_deleted))
+        turns = handler.recent_turns
+        context = AppContext(settings, store, turns, models, publish_deleted, announce_imported)
+        set_app_context(app, context)
         await startup.retry("kafka topics", ensure_topics, settings, topics.used_by(SERVICE))
         # Deliveries are counted in Redis (not FerretDB: it is on the path to the first token;
         # docs/performance.md).

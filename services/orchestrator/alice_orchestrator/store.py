@@ -15,6 +15,11 @@ from pymongo.errors import DuplicateKeyError
 from alice_orchestrator.feedback import FeedbackStore
 from alice_orchestrator.shares import ShareStore
 
+# Fields of imported conversations: the key of what was imported (`archive.import_key`), and a
+# flag while its messages have not been handed to search and memory yet.
+IMPORT_KEY = "import_key"
+INDEX_PENDING = "index_pending"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -84,6 +89,9 @@ class ChatStore:
         await self.messages.create_index([("conversation_id", ASCENDING), ("created_at", ASCENDING)])
         await self.conversations.create_index([("user_id", ASCENDING), ("updated_at", DESCENDING)])
         await self.shares.shares.create_index([("user_id", ASCENDING), ("conversation_id", ASCENDING)])
+        # Sparse: only imported conversations have a key; unique: the same export imported twice
+        # by the same user, even at the same time, is stored once (decision 0060).
+        await self.conversations.create_index(IMPORT_KEY, unique=True, sparse=True, name="import_key_unique")
 
     # -- conversations -------------------------------------------------------------------------
     async def create_conversation(self, user_id: str, conversation_id: str, title: str | None) -> dict:
@@ -200,10 +208,25 @@ class ChatStore:
 
     async def insert_conversation(self, conversation: dict, messages: list[dict]) -> None:
         """A whole conversation at once (an import): its messages first, so that it is listed only
-        once complete."""
+        once complete. Raises `DuplicateKeyError`, with its messages taken back, when a conversation
+        with the same import key is stored already."""
         if messages:
             await self.messages.insert_many(messages)
-        await self.conversations.insert_one(conversation)
+        try:
+            await self.conversations.insert_one(conversation)
+        except DuplicateKeyError:
+            await self.remove_conversations(conversation["user_id"], [conversation["_id"]])
+            raise
+
+    async def imported_conversations(self, user_id: str, keys: list[str]) -> dict[str, dict]:
+        """The user's conversations imported under any of `keys`, by key."""
+        cursor = self.conversations.find({"user_id": user_id, IMPORT_KEY: {"$in": keys}})
+        return {doc[IMPORT_KEY]: doc async for doc in cursor}
+
+    async def set_indexed(self, user_id: str, conversation_ids: list[str]) -> None:
+        await self.conversations.update_many(
+            {"_id": {"$in": conversation_ids}, "user_id": user_id}, {"$unset": {INDEX_PENDING: ""}}
+        )
 
     async def remove_conversations(self, user_id: str, conversation_ids: list[str]) -> None:
         """Takes back what `insert_conversation` wrote, even partly."""

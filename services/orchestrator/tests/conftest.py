@@ -19,7 +19,8 @@ INTERNAL_TOKEN = "test-internal-token-long-enough-to-be-a-secret"
 @pytest.fixture
 async def client(infra, unique_name):
     """The orchestrator's internal API in process, over a database of its own (real MongoDB and
-    Redis); `client.store` is its ChatStore."""
+    Redis); `client.store` is its ChatStore, `client.announced` the events an import announced
+    (`client.kafka["down"] = True`: announcing fails)."""
     mongo = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
     redis = aioredis.from_url(infra.redis_url, decode_responses=True)
     db_name = unique_name("orchclient")
@@ -32,13 +33,22 @@ async def client(infra, unique_name):
     async def publish_deleted(event) -> None:
         pass
 
+    announced: list = []
+    kafka = {"down": False}
+
+    async def announce_imported(events) -> None:  # Kafka itself is covered by tests/e2e
+        if kafka["down"]:
+            raise ConnectionError("kafka down")
+        announced.extend(events)
+
     models = ModelRegistry(default_model(settings, FakeProvider()))
-    set_app_context(app, AppContext(settings, store, RecentTurns(redis, store), models, publish_deleted))
+    ctx = AppContext(settings, store, RecentTurns(redis, store), models, publish_deleted, announce_imported)
+    set_app_context(app, ctx)
     headers = {"X-Internal-Token": INTERNAL_TOKEN}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://orch", headers=headers
     ) as client:
-        client.store = store
+        client.store, client.announced, client.kafka = store, announced, kafka
         yield client
     await mongo.drop_database(db_name)
     await mongo.close()

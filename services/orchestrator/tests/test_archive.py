@@ -1,13 +1,16 @@
 """Export and import of whole conversations through the internal API, against real MongoDB: the
-export pages through every conversation, an import stores new ids for its user, all or nothing."""
+export pages through every conversation, an import stores new ids for its user, all or nothing,
+once per exported conversation and user, and announces the imported messages for search."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from alice_common.wire import ArchivedConversation, ArchivePage, ConversationArchive
-from alice_orchestrator.archive import documents_of
+from alice_orchestrator.archive import ANNOUNCED_CHARS, completed_events, documents_of, import_key
 from alice_orchestrator.store import ChatStore
+from pymongo.errors import DuplicateKeyError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -136,3 +139,134 @@ async def test_an_import_that_fails_midway_leaves_nothing_behind(client, monkeyp
     refused = await _import(client, "alice", {**archive(conversation("a")), "version": 2})
     assert (refused.status_code, refused.json()["error"]["code"]) == (422, "validation_error")
     assert await store.count_conversations("alice") == 0
+
+
+# -- importing once (docs/decisions/0060-idempotent-import.md) -----------------------------------
+
+
+def test_the_import_key_is_the_exported_id_and_the_user_or_else_the_whole_content():
+    with_id = ArchivedConversation.model_validate({**conversation("c"), "id": "a" * 32})
+    renamed = ArchivedConversation.model_validate({**conversation("other title"), "id": "a" * 32})
+    assert import_key("ann", with_id) == import_key("ann", renamed), "the same exported conversation"
+    assert import_key("ann", with_id) != import_key("bob", with_id)
+    without_id = ArchivedConversation.model_validate(conversation("c"))
+    assert import_key("ann", without_id) == import_key(
+        "ann", ArchivedConversation.model_validate(conversation("c"))
+    )
+    assert import_key("ann", without_id) != import_key(
+        "ann", ArchivedConversation.model_validate(conversation("d"))
+    )
+    assert import_key("ann", without_id) != import_key("ann", with_id)
+
+
+def test_imported_messages_are_announced_as_live_exchanges_for_search_but_not_analytics():
+    given = conversation("c", 2)
+    given["messages"] = [
+        {"role": "assistant", "content": "welcome", "created_at": T0.isoformat()},
+        {"role": "user", "content": "q1", "created_at": T0.isoformat()},
+        {"role": "user", "content": "q2 " + "x" * 30_000, "created_at": T0.isoformat()},
+        {
+            "role": "assistant",
+            "content": "a2",
+            "created_at": T0.isoformat(),
+            "model": "m",
+            "status": "stopped",
+        },
+        {"role": "user", "content": "q3", "created_at": T0.isoformat()},
+    ]
+    stored, messages = documents_of("me", ArchivedConversation.model_validate(given), "c" * 32)
+    ids = [m["_id"] for m in messages]
+    events = completed_events("me", stored["_id"], messages)
+
+    assert [(e.user_content[:2], e.assistant_content) for e in events] == [
+        ("", "welcome"),
+        ("q1", ""),
+        ("q2", "a2"),
+        ("q3", ""),
+    ]
+    assert all(e.imported and e.user_id == "me" and e.conversation_id == "c" * 32 for e in events)
+    assert (events[2].user_message_id, events[2].assistant_message_id, events[2].reply_id) == (
+        ids[2],
+        ids[3],
+        ids[3],
+    )
+    assert (events[2].status, events[2].model) == ("stopped", "m")
+    assert len(events[2].user_content) == ANNOUNCED_CHARS
+    assert events[1].user_message_id == ids[1] and events[0].assistant_message_id == ids[0]
+
+
+async def _titles(store: ChatStore, user: str) -> list[str]:
+    return sorted([doc["title"] async for doc in store.conversations.find({"user_id": user})])
+
+
+@pytest.mark.integration
+async def test_importing_the_same_file_twice_stores_it_once_and_says_so(client):
+    store: ChatStore = client.store
+    file = archive({**conversation("kept", 3), "id": "a" * 32}, conversation("no id", 2))
+    first = await _import(client, "alice", file)
+    assert first.status_code == 201, first.text
+    assert [c["title"] for c in first.json()["conversations"]] == ["kept", "no id"]
+    assert first.json()["already_present"] == []
+    assert [e.user_content for e in client.announced] == ["kept 0", "kept 2", "no id 0"]
+
+    again = await _import(client, "alice", file)
+    assert again.status_code == 201, again.text
+    assert again.json()["conversations"] == []
+    assert again.json()["already_present"] == first.json()["conversations"]
+    assert await _titles(store, "alice") == ["kept", "no id"]
+    assert await store.messages.count_documents({"user_id": "alice"}) == 5
+    assert len(client.announced) == 3, "indexed once"
+
+    edited = archive({**conversation("kept", 1), "id": "a" * 32, "title": "renamed"}, conversation("new", 2))
+    mixed = (await _import(client, "alice", edited)).json()
+    assert [c["title"] for c in mixed["conversations"]] == ["new"]
+    assert [c["title"] for c in mixed["already_present"]] == ["kept"], "the same exported conversation"
+
+    theirs = await _import(client, "bob", file)
+    assert [c["title"] for c in theirs.json()["conversations"]] == ["kept", "no id"], "Bob's own copies"
+    assert theirs.json()["already_present"] == []
+    assert await _titles(store, "alice") == ["kept", "new", "no id"], "Alice's untouched"
+
+
+@pytest.mark.integration
+async def test_two_imports_of_the_same_file_at_once_store_it_once(client, monkeypatch):
+    store: ChatStore = client.store
+    real_insert, refused = store.insert_conversation, []
+
+    async def counting_refusals(conversation, messages):
+        try:
+            await real_insert(conversation, messages)
+        except DuplicateKeyError:
+            refused.append(conversation["title"])
+            raise
+
+    monkeypatch.setattr(store, "insert_conversation", counting_refusals)
+    file = archive(*[{**conversation(f"c{i}", 4), "id": f"{i:032x}"} for i in range(6)])
+    answers = await asyncio.gather(*[_import(client, "alice", file) for _ in range(3)])
+    assert [a.status_code for a in answers] == [201] * 3, [a.text for a in answers]
+    created = [c["id"] for a in answers for c in a.json()["conversations"]]
+    present = [c["id"] for a in answers for c in a.json()["already_present"]]
+    assert len(created) == len(set(created)) == 6 and sorted(present) == sorted(created * 2)
+    assert refused, "the imports did race: the unique key refused the later ones"
+    assert await _titles(store, "alice") == [f"c{i}" for i in range(6)]
+    assert await store.messages.count_documents({"user_id": "alice"}) == 24
+    assert {m["conversation_id"] async for m in store.messages.find({"user_id": "alice"})} == set(created)
+
+
+@pytest.mark.integration
+async def test_an_import_that_cannot_be_announced_is_finished_by_importing_it_again(client):
+    store: ChatStore = client.store
+    file = archive({**conversation("c", 2), "id": "a" * 32})
+    client.kafka["down"] = True
+    failed = await _import(client, "alice", file)
+    assert (failed.status_code, failed.json()["error"]["code"]) == (503, "events_unavailable")
+    assert client.announced == []
+
+    client.kafka["down"] = False
+    retried = (await _import(client, "alice", file)).json()
+    assert retried["conversations"] == [] and [c["title"] for c in retried["already_present"]] == ["c"]
+    assert [(e.user_content, e.assistant_content) for e in client.announced] == [("c 0", "c 1")]
+    assert client.announced[0].conversation_id == retried["already_present"][0]["id"]
+    await _import(client, "alice", file)
+    assert len(client.announced) == 1, "announced once it went through"
+    assert await store.count_conversations("alice") == 1

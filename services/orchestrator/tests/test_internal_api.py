@@ -50,8 +50,11 @@ async def env(infra, unique_name):
             raise ConnectionError("kafka down")
         published.append(event)
 
+    async def announce_imported(events) -> None:
+        published.extend(events)
+
     models = ModelRegistry(default_model(settings, FakeProvider()))
-    ctx = AppContext(settings, store, RecentTurns(redis, store), models, publish_deleted)
+    ctx = AppContext(settings, store, RecentTurns(redis, store), models, publish_deleted, announce_imported)
     set_app_context(app, ctx)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orch") as client:
         client.published, client.kafka, client.ctx = published, kafka, ctx

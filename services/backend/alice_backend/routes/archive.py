@@ -97,7 +97,9 @@ async def _every_conversation(
 )
 async def import_conversations(body: ConversationArchive, ctx: Ctx, user_id: UserId) -> ImportedConversations:
     """Alice's JSON archive (what the JSON export writes) as the request body: every conversation
-    in it becomes a new one of the caller, with new ids; all of them or, on any error, none."""
+    in it becomes a new one of the caller, with new ids; all of them or, on any error, none. One
+    the caller imported before (the same exported conversation) is answered as already present
+    and not stored again; the imported messages are indexed for search and memory."""
     s = ctx.settings
     await ctx.limiter.require(
         f"rl:{user_id}:import", s.import_rate_capacity, s.import_rate_per_s, "importing too fast; retry later"
@@ -112,7 +114,7 @@ async def import_conversations(body: ConversationArchive, ctx: Ctx, user_id: Use
             f"and {s.max_import_messages} messages",
         )
     imported = await ctx.orchestrator.import_conversations(user_id, body)
-    for conversation in imported.conversations:
+    for conversation in (*imported.conversations, *imported.already_present):
         ctx.conversation_owners.remember(conversation.id, user_id)
     return imported
 
