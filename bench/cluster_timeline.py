@@ -1,8 +1,10 @@
 """Draws the timelines the cluster scaling tests record (tests/cluster/test_scaling.py, with
-ALICE_HPA_TIMELINE / ALICE_KEDA_TIMELINE set) as the figures of docs/operations.md:
+ALICE_HPA_TIMELINE / ALICE_KEDA_TIMELINE / ALICE_INFERENCE_TIMELINE set) as the figures of
+docs/operations.md and docs/inference.md:
 
     python bench/cluster_timeline.py hpa  /tmp/hpa.tsv  docs/images/hpa-timeline.png
     python bench/cluster_timeline.py keda /tmp/keda.tsv docs/images/keda-timeline.png
+    python bench/cluster_timeline.py inference /tmp/inference.tsv docs/images/inference-timeline.png
 
 The TSV has a header (seconds, phase, replicas, and the metric the autoscaler read) and one row
 per sample; the plot shows replicas over time, one step line per phase.
@@ -19,8 +21,15 @@ from plot import line_plot
 TITLES = {
     "hpa": "Backend HPA (CPU 70 %): replicas under a bounded load",
     "keda": "Dataflow on KEDA (Kafka lag): replicas while a backlog drains",
+    "inference": "Inference on KEDA (slot demand): ready replicas while 8 users chat",
 }
-LABELS = {"after": "load stopped", "queued": "events queued", "draining": "backlog draining"}
+LABELS = {
+    "after": "load stopped",
+    "queued": "events queued",
+    "draining": "backlog draining",
+    "chatting": "8 users chatting",
+    "idle again": "users stopped",
+}
 
 
 def main(kind: str, tsv: Path, png: Path) -> None:

@@ -18,7 +18,11 @@ from tests.support.deploy_lib import REPO
 
 SERVICES = ["backend", "orchestrator", "dataflow", "kafkaflow"]
 PYTHON_DOCKERFILE = REPO / "services/Dockerfile"
-DOCKERFILES = {"python": PYTHON_DOCKERFILE, "frontend": REPO / "frontend/Dockerfile"}
+DOCKERFILES = {
+    "python": PYTHON_DOCKERFILE,
+    "frontend": REPO / "frontend/Dockerfile",
+    "inference": REPO / "inference/Dockerfile",
+}
 COMPILERS = re.compile(r"\b(build-essential|gcc|g\+\+|cmake|clang|make)\b")
 
 
@@ -42,7 +46,7 @@ def stages(dockerfile: Path) -> dict[str, str]:
 def final_stages(name: str) -> dict[str, str]:
     """What ends up in the images: the runtime stage and the per-service stages built on it."""
     found = stages(DOCKERFILES[name])
-    if name == "frontend":
+    if name in ("frontend", "inference"):
         return {"runtime": found["runtime"]}
     return {k: v for k, v in found.items() if k == "runtime" or v.startswith("FROM runtime AS")}
 

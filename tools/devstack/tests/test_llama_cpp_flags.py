@@ -1,6 +1,7 @@
-"""llama.cpp is compiled in three places: the llama-cpp-python wheel uv builds (pyproject.toml),
-the devstack's llama-server (provision.py) and the orchestrator image (services/Dockerfile, which
-builds the same wheel with the same pyproject.toml). None may compile for the build machine's CPU
+"""llama.cpp is compiled in four places: the llama-cpp-python wheel uv builds (pyproject.toml),
+the devstack's llama-server (provision.py), the orchestrator image (services/Dockerfile, which
+builds the same wheel with the same pyproject.toml) and the inference image (inference/Dockerfile,
+which runs provision.py's build). None may compile for the build machine's CPU
 (-march=native): its AMX kernels crashed generation on a VM that lists AMX, and a cached or imaged
 build must run on other machines too."""
 
@@ -36,3 +37,11 @@ def test_the_image_sets_no_cmake_args_of_its_own() -> None:
     """uv's extra-build-variables replace CMAKE_ARGS from the environment: flags set in the
     Dockerfile are silently dropped, which is how an image once shipped a wheel needing libgomp."""
     assert not re.search(r"CMAKE_ARGS\s*=", (REPO / "services/Dockerfile").read_text())
+
+
+def test_the_inference_image_builds_llama_server_with_the_devstack_recipe_and_no_openmp() -> None:
+    """The fourth place: inference/Dockerfile runs the devstack's own build (same flags as the
+    native llama-server) and adds only -DGGML_OPENMP=OFF, since its runtime base has no libgomp."""
+    dockerfile = (REPO / "inference/Dockerfile").read_text()
+    assert "python -m devstack.inference_image" in dockerfile
+    assert re.findall(r"CMAKE_ARGS=(\S+)", dockerfile) == ["-DGGML_OPENMP=OFF"]
