@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.kube import ROOT, Deployment, Kube
+from tests.support.kube import ROOT, Deployment, Kube, ready
 from tests.support.stack import new_conversation, read_until_done, register, send
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -304,6 +304,23 @@ def inference_state(kube: Kube) -> tuple[int, int | None]:
     return status.get("readyReplicas", 0), demand
 
 
+PREDICTED = (
+    "import urllib.request; print(next(l.split()[1] for l in urllib.request.urlopen("
+    "'http://127.0.0.1:8090/metrics').read().decode().splitlines()"
+    " if l.startswith('llamacpp:tokens_predicted_total')))"
+)
+
+
+def all_pods_generated(kube: Kube) -> bool:
+    """Each ready inference pod has predicted tokens (llama-server's own counter)."""
+    pods = [p for p in kube.pods("app.kubernetes.io/name=inference") if ready(p)]
+    counts = [
+        float(kube("exec", p["metadata"]["name"], "--", "python", "-c", PREDICTED, timeout=60).stdout)
+        for p in pods
+    ]
+    return len(counts) > 1 and all(count > 0 for count in counts)
+
+
 async def chat_until(url: str, stop: asyncio.Event) -> int:
     """One user asking for long replies one after another until `stop`; the replies finished."""
     finished = 0
@@ -338,6 +355,10 @@ async def test_keda_scales_inference_on_slot_demand_and_back(deployed: Deploymen
             timeline.sample_while, "chatting", lambda replicas: replicas <= 1, INFERENCE_SCALE_UP_LIMIT_S
         )
         assert scaled > 1, f"no scale-up: {timeline.rows[-8:]}"
+        # The orchestrator finds the new pod through the headless Service and sends it replies.
+        await asyncio.to_thread(
+            kube.wait_for, "every inference pod generating", lambda: all_pods_generated(kube), 120, 5
+        )
         stop.set()
         finished = sum(await asyncio.gather(*chatters))
         assert finished >= CHATTERS, "every user's replies completed while the pods changed"
