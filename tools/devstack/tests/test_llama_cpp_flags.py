@@ -1,7 +1,6 @@
-"""llama.cpp is compiled in four places: the llama-cpp-python wheel uv builds (pyproject.toml),
-the devstack's llama-server (provision.py), the orchestrator image (services/Dockerfile, which
-builds the same wheel with the same pyproject.toml) and the inference image (inference/Dockerfile,
-which runs provision.py's build). None may compile for the build machine's CPU
+"""llama.cpp is compiled in three places: the llama-cpp-python wheel uv builds for the dev
+environment (pyproject.toml), the devstack's llama-server (provision.py) and the inference image
+(inference/Dockerfile, which runs provision.py's build). None may compile for the build machine's CPU
 (-march=native): its AMX kernels crashed generation on a VM that lists AMX, and a cached or imaged
 build must run on other machines too."""
 
@@ -28,8 +27,8 @@ def test_every_llama_cpp_build_turns_native_cpu_tuning_off() -> None:
 
 
 def test_the_wheel_needs_no_openmp_runtime() -> None:
-    """The orchestrator's runtime image is python-slim without libgomp: a wheel built with OpenMP
-    fails to load there (`libgomp.so.1: cannot open shared object file`)."""
+    """As the inference image's engine: a build with OpenMP needs libgomp at run time, which a slim
+    Python base lacks (`libgomp.so.1: cannot open shared object file`)."""
     assert "-DGGML_OPENMP=OFF" in wheel_cmake_args()
 
 
@@ -40,7 +39,7 @@ def test_the_image_sets_no_cmake_args_of_its_own() -> None:
 
 
 def test_the_inference_image_builds_llama_server_with_the_devstack_recipe_and_no_openmp() -> None:
-    """The fourth place: inference/Dockerfile runs the devstack's own build (same flags as the
+    """The third place: inference/Dockerfile runs the devstack's own build (same flags as the
     native llama-server) and adds only -DGGML_OPENMP=OFF, since its runtime base has no libgomp."""
     dockerfile = (REPO / "inference/Dockerfile").read_text()
     assert "python -m devstack.inference_image" in dockerfile

@@ -15,9 +15,7 @@ def make_provider(settings: Settings) -> ChatProvider:
     if settings.llm_provider == "inference":
         from alice_orchestrator.providers.inference import InferenceProvider
 
-        return InferenceProvider(
-            settings.inference_url, settings.llm_model, settings.llm_model_path, settings.llm_timeout_s
-        )
+        return InferenceProvider(settings.inference_url, settings.llm_model, settings.llm_timeout_s)
     if settings.llm_provider == "fake":
         from alice_orchestrator.providers.fake import FakeProvider
 

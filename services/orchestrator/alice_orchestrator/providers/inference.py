@@ -5,10 +5,9 @@ It speaks the OpenAI-compatible API, so this is `OpenAICompatProvider` plus what
 provider (`local.py`) did beyond plain generation:
 - the same sampling: llama.cpp's repeat penalty, and for a seeded request (a retry after a crash)
   no reuse of a cached prompt prefix, so the same request generates the same text;
-- exact token counts for prompt budgeting, from the model's own vocabulary (loaded alone, no
-  weights) instead of an estimate;
-- every control token's spelling broken inside message text, since the server tokenizes the
-  rendered prompt with control tokens honoured (nobody may open a `system` turn by typing it);
+- exact token counts for prompt budgeting, and every control token's spelling broken inside message
+  text (nobody may open a `system` turn by typing it), both asked of the server's own tokenizer
+  (`server_vocabulary.py`): the orchestrator loads no model;
 - a line over the servers' slots with each waiting reply's place (`on_queue`): a reply waits only
   when every slot is busy, and chores (titles) go after replies (`InstanceQueue`).
 
@@ -26,6 +25,7 @@ raises `ModelUnavailable` (openai_compat.py): the request waits, spending no att
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import socket
 import time
@@ -37,13 +37,9 @@ import httpx
 from alice_orchestrator.metrics import INFERENCE_SLOTS, INFERENCE_SLOTS_BUSY, INFERENCE_WAITING
 from alice_orchestrator.providers.base import Generation, GenerationRequest, ModelUnavailable
 from alice_orchestrator.providers.instance_queue import InstanceQueue
-from alice_orchestrator.providers.local import (
-    REPEAT_PENALTY,
-    bundled_model_path,
-    control_token_texts,
-    neutralize,
-)
+from alice_orchestrator.providers.local import REPEAT_PENALTY
 from alice_orchestrator.providers.openai_compat import OpenAICompatProvider
+from alice_orchestrator.providers.server_vocabulary import ServerVocabulary
 
 DISCOVERY_INTERVAL_S = 5.0
 PROPS_TIMEOUT_S = 3.0
@@ -85,24 +81,22 @@ class InferenceProvider(OpenAICompatProvider):
         self,
         server_url: str,
         model: str,
-        model_path: str = "",
         timeout_s: float = 120.0,
         ready_timeout_s: float = 120.0,
         transport: httpx.AsyncBaseTransport | None = None,
         resolve: Resolve = resolve_addresses,
+        blocking_transport: httpx.BaseTransport | None = None,
     ):
-        from llama_cpp import Llama
-
         self.server_url = server_url.rstrip("/")
         super().__init__(f"{self.server_url}/v1", model, None, timeout_s, transport)
         parts = urlsplit(self.server_url)
         self._scheme, self._host, self._port = parts.scheme, parts.hostname or "", parts.port or 80
         self._resolve = resolve
         self._ready_timeout_s = ready_timeout_s
-        path = model_path or str(bundled_model_path())
-        self._vocab = Llama(model_path=path, vocab_only=True, verbose=False)
-        self._control_texts = control_token_texts(self._vocab)
         self._servers: dict[str, Server] = {}
+        self._vocabulary = ServerVocabulary(
+            lambda: next(iter(self._servers), None), self._client, blocking_transport
+        )
         self._line: InstanceQueue[Slot] = InstanceQueue([])
         self._discovering: asyncio.Lock | None = None
         self._refresher: asyncio.Task | None = None
@@ -115,12 +109,14 @@ class InferenceProvider(OpenAICompatProvider):
         return self._line.size
 
     def count_tokens(self, text: str) -> int:
-        if not text:
-            return 0
-        return len(self._vocab.tokenize(text.encode(), add_bos=False, special=False))
+        return self._vocabulary.count(text)
 
-    def _messages(self, request: GenerationRequest) -> list[dict]:
-        return [m | {"content": neutralize(m["content"], self._control_texts)} for m in request.messages]
+    async def _neutralized(self, server: str, request: GenerationRequest) -> GenerationRequest:
+        messages = [
+            m | {"content": await self._vocabulary.neutralized(server, m["content"])}
+            for m in request.messages
+        ]
+        return dataclasses.replace(request, messages=messages)
 
     def _body_extra(self, request: GenerationRequest) -> dict:
         extra: dict = {"repeat_penalty": REPEAT_PENALTY}
@@ -174,8 +170,9 @@ class InferenceProvider(OpenAICompatProvider):
         try:
             if request.on_queue is not None:
                 await request.on_queue(0)
+            safe = await self._neutralized(slot.server.url, request)
             url = f"{slot.server.url}/v1/chat/completions"
-            async for delta in super()._deltas(generation, request, url=url):
+            async for delta in super()._deltas(generation, safe, url=url):
                 yield delta
         except ModelUnavailable:
             self._forget(slot.server)  # found again by the next look-up once it serves
@@ -205,4 +202,5 @@ class InferenceProvider(OpenAICompatProvider):
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
+        self._vocabulary.close()
         await super().close()
