@@ -22,6 +22,14 @@ def make_provider(settings: Settings) -> ChatProvider:
         return FakeProvider(settings.llm_fake_ttft_ms, settings.llm_fake_token_interval_ms)
     from alice_orchestrator.providers.local import LocalProvider
 
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError as exc:
+        raise ProviderError(
+            "LLM_PROVIDER=local runs the model in process, which needs the orchestrator's `local` "
+            "extra (llama-cpp-python); the images serve it from the inference service instead "
+            "(LLM_PROVIDER=inference)"
+        ) from exc
     return LocalProvider(
         settings.llm_model_path,
         threads=settings.llm_threads,
