@@ -15,6 +15,7 @@ from alice_common.reply_stream import DONE, RESET, TOKEN
 from tests.support import chaos
 from tests.support.kube import Deployment, Kube, live_pods, ready, run
 from tests.support.stack import (
+    LONG_QUESTION,
     ask,
     new_conversation,
     new_credentials,
@@ -77,7 +78,9 @@ async def test_the_orchestrator_killed_mid_reply_resets_and_completes_once(deplo
         await asyncio.to_thread(sigkill_container, kube, victim)
 
     async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
-        kinds = await reply_killed_at_first_token(api, "cluster-kill", kill, read_timeout_s=900, direct=False)
+        kinds = await reply_killed_at_first_token(
+            api, "cluster-kill", kill, read_timeout_s=900, direct=False, question=LONG_QUESTION
+        )
     assert kinds.count(RESET) == 1, kinds
     assert one_pod(kube, "orchestrator")["metadata"]["uid"] != victim["metadata"]["uid"]
 
@@ -96,7 +99,7 @@ async def test_the_inference_service_killed_mid_reply_resets_and_completes_once(
 
     async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
         kinds = await reply_killed_at_first_token(
-            api, "cluster-kill-inference", kill, read_timeout_s=900, direct=False
+            api, "cluster-kill-inference", kill, read_timeout_s=900, direct=False, question=LONG_QUESTION
         )
     assert kinds.count(RESET) == 1, kinds
     after = one_pod(kube, "inference")["status"]["containerStatuses"][0]["restartCount"]

@@ -19,6 +19,7 @@ import redis
 from tests.support import smoke
 from tests.support.composestack import ALICE_IMAGES, ROOT, Compose, run
 from tests.support.stack import (
+    LONG_QUESTION,
     ask,
     new_credentials,
     reply_killed_at_first_token,
@@ -123,7 +124,9 @@ async def test_docker_kill_of_the_orchestrator_mid_reply_resets_and_completes_on
         await asyncio.to_thread(stack, "start", "orchestrator", timeout=300)
 
     async with httpx.AsyncClient(base_url=stack.url, timeout=60) as api:
-        await reply_killed_at_first_token(api, "compose-kill", kill, read_timeout_s=600, direct=False)
+        await reply_killed_at_first_token(
+            api, "compose-kill", kill, read_timeout_s=600, direct=False, question=LONG_QUESTION
+        )
     assert stack.container("orchestrator") == orchestrator, "the same container, started again"
 
 
@@ -141,7 +144,7 @@ async def test_docker_kill_of_the_inference_service_mid_reply_resets_and_complet
 
     async with httpx.AsyncClient(base_url=stack.url, timeout=60) as api:
         await reply_killed_at_first_token(
-            api, "compose-kill-inference", kill, read_timeout_s=600, direct=False
+            api, "compose-kill-inference", kill, read_timeout_s=600, direct=False, question=LONG_QUESTION
         )
 
 

@@ -192,14 +192,16 @@ async def reply_killed_at_first_token(
     kill: Callable[[], Awaitable[None]],
     read_timeout_s: float,
     direct: bool = True,
+    question: str = "Write a few sentences about mountains.",
 ) -> list[str]:
     """A new user's message whose reply is cut off by `kill()` (the generating process killed,
     however this deployment does it) at its first token. The stream must then say `reset` and end
     with one completed reply equal to what follows the reset and to what is stored. Returns the
-    stream's event kinds."""
+    stream's event kinds. With a fast model (the inference service decodes about 100 tokens a
+    second), ask a `question` with a long answer, so the reply is still running when the kill lands."""
     auth = await register(api, prefix)
     conversation = await new_conversation(api, auth)
-    accepted = await send(api, auth, conversation, "Write a few sentences about mountains.")
+    accepted = await send(api, auth, conversation, question)
     killed: list[bool] = []
 
     async def on_event(event: dict) -> None:
@@ -222,6 +224,10 @@ async def reply_killed_at_first_token(
     assert [(m["role"], m["status"]) for m in listed] == [("user", "completed"), ("assistant", "completed")]
     assert listed[-1]["id"] == accepted["reply_id"] and listed[-1]["content"] == text
     return kinds
+
+
+# A reply of the whole LLM_MAX_TOKENS (256): seconds of decoding, even on a fast inference service.
+LONG_QUESTION = "Write a long essay about mountains, in many paragraphs, with every detail you know."
 
 
 async def get_retrying(api: httpx.AsyncClient, path: str, auth: dict, bound_s: float = 60) -> httpx.Response:
