@@ -52,22 +52,34 @@ def reply_document(
         "sources": [public_source(s) for s in sources],
         "usage": usage_of(outcome, outcome.latency_ms).model_dump(),
         "model": model,
+        "finish_reason": outcome.finish_reason,
     }
     if request.regenerate_of:
         reply_doc["regenerate_of"] = request.regenerate_of
     return reply_doc
 
 
-def completion_message(
-    request: ChatRequested, outcome: Outcome, latency_ms: float, max_tokens: int, model: str
-) -> dict:
+def continued_reply(reply: dict, outcome: Outcome) -> dict:
+    """The fields of a reply that a continuation changes: its text grows by what was generated."""
+    usage = Usage.model_validate(reply.get("usage") or {})
+    usage.completion_tokens += outcome.completion_tokens
+    usage.latency_ms = round(usage.latency_ms + outcome.latency_ms, 1)
+    return {
+        "content": reply.get("content", "") + outcome.content,
+        "status": outcome.status,
+        "finish_reason": outcome.finish_reason,
+        "usage": usage.model_dump(),
+    }
+
+
+def completion_message(request: ChatRequested, outcome: Outcome, latency_ms: float, model: str) -> dict:
     """The reply to a stateless OpenAI-compatible request, as its `done` event carries it."""
     return {
         "id": request.reply_id,
         "role": "assistant",
         "content": outcome.content,
         "status": outcome.status,
-        "finish_reason": "length" if outcome.completion_tokens >= max_tokens else "stop",
+        "finish_reason": outcome.finish_reason or "stop",
         "model": model,
         "created_at": iso_ms(utcnow()),
         "usage": usage_of(outcome, latency_ms).model_dump(),

@@ -2,7 +2,8 @@
 
 Streams with `stream: true` and parses the Server-Sent Events by hand: each `data:` line holds one
 JSON chunk, `data: [DONE]` ends the stream. Usage comes from the final chunk when the server sends
-it (`stream_options.include_usage`); otherwise it is estimated.
+it (`stream_options.include_usage`); otherwise it is estimated. A last message of the assistant's is
+continued by servers that support it (llama-server's assistant prefill); others answer it anew.
 """
 
 import json
@@ -108,6 +109,7 @@ class OpenAICompatProvider(ChatProvider):
                         raise ProviderError(f"LLM endpoint error: {chunk['error']}")
                     usage = chunk.get("usage") or usage
                     for choice in chunk.get("choices") or []:
+                        generation.finish_reason = choice.get("finish_reason") or generation.finish_reason
                         delta = (choice.get("delta") or {}).get("content")
                         if delta:
                             completion_chunks += 1
