@@ -202,7 +202,10 @@ async def test_continue_grows_a_reply_cut_at_its_length_limit(api):
         if items[-1]["content"] == message["content"]:
             break
         await asyncio.sleep(0.2)
-    assert [(m["role"], m["id"]) for m in items] == [("user", accepted["message"]["id"]), ("assistant", reply)]
+    assert [(m["role"], m["id"]) for m in items] == [
+        ("user", accepted["message"]["id"]),
+        ("assistant", reply),
+    ]
     assert items[-1]["content"] == message["content"]
     assert items[-1]["finish_reason"] == message["finish_reason"]
 

@@ -1,5 +1,5 @@
-"""Requesting a reply (a message's, a regeneration's, a continuation's or a `/v1` completion's): the user's send
-bucket and generation slot, reply metadata, `queued` status, then `ChatRequested` to Kafka."""
+"""Requesting a reply (a message's, a regeneration's, a continuation's or a `/v1` completion's): the
+user's send bucket and generation slot, reply metadata, `queued` status, then `ChatRequested` to Kafka."""
 
 import asyncio
 import logging

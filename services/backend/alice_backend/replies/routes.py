@@ -148,7 +148,9 @@ async def continue_reply(reply_id: str, ctx: Ctx, user_id: UserId, key: Idempote
     check_id(reply_id, "reply")
     stored = await ctx.orchestrator.get_reply(user_id, reply_id)
     if stored.finish_reason != "length":
-        raise ApiError(409, "not_continuable", "only a reply that stopped at its length limit can be continued")
+        raise ApiError(
+            409, "not_continuable", "only a reply that stopped at its length limit can be continued"
+        )
     meta = {"conversation_id": stored.conversation_id, "message_id": stored.message_id or ""}
     meta |= await reply_stream.reply_meta(ctx.redis, reply_id)
     content, use_knowledge = await _original_content(ctx, user_id, meta)
