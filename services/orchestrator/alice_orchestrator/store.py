@@ -243,9 +243,9 @@ class ChatStore:
         except DuplicateKeyError:
             return False
 
-    async def continue_reply(self, reply: dict, continuation_id: str, changes: dict) -> dict | None:
-        """Apply a continuation to a reply once, and only to the reply as it was read: not yet
-        continued by `continuation_id` and with its content unchanged (two continuations at once
+    async def continue_reply(self, reply: dict, continuation: dict, changes: dict) -> dict | None:
+        """Apply a continuation (`{id, usage}`) to a reply once, and only to the reply as it was
+        read: not yet continued by it and with its content unchanged (two continuations at once
         must not both append to the same text). Returns the reply as stored after it, or None when
         it was not applied (done before, or another continuation came first)."""
         return await self.messages.find_one_and_update(
@@ -253,9 +253,9 @@ class ChatStore:
                 "_id": reply["_id"],
                 "user_id": reply["user_id"],
                 "content": reply["content"],
-                "continued_by": {"$ne": continuation_id},
+                "continued_by.id": {"$ne": continuation["id"]},
             },
-            {"$set": changes, "$push": {"continued_by": continuation_id}},
+            {"$set": changes, "$push": {"continued_by": continuation}},
             return_document=ReturnDocument.AFTER,
         )
 

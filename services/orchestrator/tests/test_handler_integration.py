@@ -412,7 +412,7 @@ async def test_a_request_naming_an_unknown_model_fails_its_reply_and_stores_noth
     assert await redis.zscore(active_key(req.user_id), req.reply_id) is None
 
 
-def continuation_of(req: ChatRequested, unique_name) -> ChatRequested:
+def continue_request(req: ChatRequested, unique_name) -> ChatRequested:
     return req.model_copy(update={"reply_id": unique_name("r"), "continue_of": req.reply_id})
 
 
@@ -430,7 +430,7 @@ async def test_a_continuation_grows_the_reply_once_even_when_redelivered(deps, u
     req = request(unique_name)
     await handler.handle(req)
     cut = (await store.get_message(req.reply_id))["content"]
-    more = continuation_of(req, unique_name)
+    more = continue_request(req, unique_name)
     await redis.zadd(active_key(req.user_id), {more.reply_id: 1})
 
     await handler.handle(more)
@@ -441,10 +441,11 @@ async def test_a_continuation_grows_the_reply_once_even_when_redelivered(deps, u
     assert done["id"] == req.reply_id and done["content"] == cut + added
     assert done["usage"]["completion_tokens"] == 24
     stored = await store.get_message(req.reply_id)
-    assert stored["content"] == cut + added and stored["continued_by"] == [more.reply_id]
+    assert stored["content"] == cut + added and [c["id"] for c in stored["continued_by"]] == [more.reply_id]
     assert await redis.zscore(active_key(req.user_id), more.reply_id) is None
     assert published[-1].assistant_message_id == req.reply_id
     assert published[-1].assistant_content == cut + added
+    assert published[-1].usage.completion_tokens == 12  # the continuation's own: the rest was announced
 
     await handler.handle(more)  # redelivered after a crash: nothing is appended twice
     assert await events(redis, more.reply_id) == stream
@@ -461,7 +462,7 @@ async def test_a_half_streamed_continuation_is_reset_and_appended_once(deps, uni
     req = request(unique_name)
     await handler.handle(req)
     cut = (await store.get_message(req.reply_id))["content"]
-    more = continuation_of(req, unique_name)
+    more = continue_request(req, unique_name)
     stream = ReplyStream(redis, more.reply_id)
     await stream.add(STATUS, {"state": "generating"})
     await stream.add(TOKEN, {"delta": " crashed half"})  # a crashed attempt
@@ -480,11 +481,11 @@ async def test_two_continuations_at_once_do_not_both_append_to_the_same_text(dep
     req = request(unique_name)
     await handler.handle(req)
     cut = (await store.get_message(req.reply_id))["content"]
-    first, second = continuation_of(req, unique_name), continuation_of(req, unique_name)
+    first, second = continue_request(req, unique_name), continue_request(req, unique_name)
     await asyncio.gather(handler.handle(first), handler.handle(second))
     stored = await store.get_message(req.reply_id)
     assert len(stored["continued_by"]) == 1
-    winner = stored["continued_by"][0]
+    winner = stored["continued_by"][0]["id"]
     added = "".join(d["delta"] for k, d in await events(redis, winner) if k == TOKEN)
     assert stored["content"] == cut + added
     # The other one's stream ends with the reply as stored, not with its own lost text.

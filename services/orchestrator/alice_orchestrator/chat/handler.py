@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 from aiokafka import ConsumerRecord
-from alice_common.events import ChatCompleted, ChatRequested, Usage
+from alice_common.events import ChatCompleted, ChatRequested
 from alice_common.reply_stream import (
     DONE,
     RESET,
@@ -28,7 +28,9 @@ from pydantic import ValidationError
 from alice_orchestrator import metrics
 from alice_orchestrator.chat.generation import Outcome, generate, seed_of
 from alice_orchestrator.chat.messages import (
+    announced_usage,
     completion_message,
+    continuation_of,
     continued_reply,
     message_view,
     reply_document,
@@ -285,7 +287,7 @@ class ChatHandler:
         if reply is None or user_doc is None or reply.get("reply_to") != request.message_id:
             await self._end_with_error(request, stream, "reply_not_found", "The reply no longer exists.")
             return
-        if request.reply_id in reply.get("continued_by", []):
+        if request.reply_id in [c["id"] for c in reply.get("continued_by", [])]:
             await self._redeliver_stored(request, reply, stream)
             return
         served = await self._served_model(request, stream)
@@ -317,7 +319,8 @@ class ChatHandler:
                 max_tokens=served.max_tokens,
             )  # fmt: skip
         outcome.latency_ms = (time.perf_counter() - started) * 1000
-        stored = await self.store.continue_reply(reply, request.reply_id, continued_reply(reply, outcome))
+        continuation = continuation_of(request.reply_id, outcome)
+        stored = await self.store.continue_reply(reply, continuation, continued_reply(reply, outcome))
         # Not applied: done by an earlier attempt, or another continuation came first (its text wins).
         stored = stored or await self.store.get_message(reply["_id"]) or reply
         if await self._deleted_meanwhile(request, stream):
@@ -405,7 +408,7 @@ class ChatHandler:
                 assistant_content=reply_doc.get("content", ""),
                 status=reply_doc.get("status", "completed"),
                 model=reply_doc.get("model") or "",
-                usage=Usage(**reply_doc.get("usage", {})),
+                usage=announced_usage(request, reply_doc),
                 trace_id=request.trace_id,
             )
         )

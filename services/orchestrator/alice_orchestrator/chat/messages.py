@@ -59,6 +59,22 @@ def reply_document(
     return reply_doc
 
 
+def continuation_of(continuation_id: str, outcome: Outcome) -> dict:
+    """What a reply keeps of each continuation applied to it: its id (applied once) and its usage
+    (what `chat.completed` announces for it)."""
+    return {"id": continuation_id, "usage": usage_of(outcome, outcome.latency_ms).model_dump()}
+
+
+def announced_usage(request: ChatRequested, reply_doc: dict) -> Usage:
+    """The reply's usage; for a continuation, the continuation's own (the rest was announced)."""
+    if request.continue_of is None:
+        return Usage(**reply_doc.get("usage", {}))
+    for continuation in reply_doc.get("continued_by", []):
+        if continuation["id"] == request.reply_id:
+            return Usage(**continuation["usage"])
+    return Usage()
+
+
 def continued_reply(reply: dict, outcome: Outcome) -> dict:
     """The fields of a reply that a continuation changes: its text grows by what was generated."""
     usage = Usage.model_validate(reply.get("usage") or {})
