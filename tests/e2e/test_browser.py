@@ -197,4 +197,4 @@ def test_continue_a_reply_cut_at_its_length_limit(frontend_url, tmp_path):
     screenshots = screenshots_dir(tmp_path)
     env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
     run_browser_script("continue.mjs", env, tmp_path, timeout=700, passes=1)
-    assert (screenshots / "chat-continued.png").stat().st_size > 10_000, "screenshot chat-continued.png missing"
+    assert (screenshots / "chat-continued.png").stat().st_size > 10_000, "screenshot missing"
