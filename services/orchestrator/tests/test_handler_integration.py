@@ -491,3 +491,23 @@ async def test_two_continuations_at_once_do_not_both_append_to_the_same_text(dep
     # The other one's stream ends with the reply as stored, not with its own lost text.
     loser = second.reply_id if winner == first.reply_id else first.reply_id
     assert (await events(redis, loser))[-1][1]["message"]["content"] == stored["content"]
+
+
+async def test_a_continuation_stopped_before_it_wrote_anything_leaves_the_reply_continuable(
+    deps, unique_name
+):
+    handler, store, redis, _ = deps
+    req = request(unique_name)
+    await handler.handle(req)
+    before = await store.get_message(req.reply_id)
+    more = continue_request(req, unique_name)
+    await redis.set(cancel_key(more.reply_id), "1")
+    await handler.handle(more)
+    done = (await events(redis, more.reply_id))[-1][1]["message"]
+    assert (done["content"], done["status"], done["finish_reason"]) == (
+        before["content"],
+        "completed",
+        "length",
+    )
+    after = await store.get_message(req.reply_id)
+    assert (after["content"], after["finish_reason"]) == (before["content"], "length")

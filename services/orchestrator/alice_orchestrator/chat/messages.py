@@ -76,16 +76,16 @@ def announced_usage(request: ChatRequested, reply_doc: dict) -> Usage:
 
 
 def continued_reply(reply: dict, outcome: Outcome) -> dict:
-    """The fields of a reply that a continuation changes: its text grows by what was generated."""
+    """The fields of a reply that a continuation changes: its text grows by what was generated,
+    and it ends as the continuation did, unless that was stopped before it wrote anything (the
+    reply is then still cut at its limit, and can be continued)."""
     usage = Usage.model_validate(reply.get("usage") or {})
     usage.completion_tokens += outcome.completion_tokens
     usage.latency_ms = round(usage.latency_ms + outcome.latency_ms, 1)
-    return {
-        "content": reply.get("content", "") + outcome.content,
-        "status": outcome.status,
-        "finish_reason": outcome.finish_reason,
-        "usage": usage.model_dump(),
-    }
+    changes = {"content": reply.get("content", "") + outcome.content, "usage": usage.model_dump()}
+    if outcome.content or outcome.status != "stopped":
+        changes |= {"status": outcome.status, "finish_reason": outcome.finish_reason}
+    return changes
 
 
 def completion_message(request: ChatRequested, outcome: Outcome, latency_ms: float, model: str) -> dict:
