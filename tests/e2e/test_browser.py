@@ -189,3 +189,12 @@ def test_formulas_in_a_reply(frontend_url, tmp_path):
     env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
     run_browser_script("math.mjs", env, tmp_path, timeout=300, passes=1)
     assert (screenshots / "math.png").stat().st_size > 10_000, "screenshot math.png missing"
+
+
+def test_continue_a_reply_cut_at_its_length_limit(frontend_url, tmp_path):
+    """A reply cut at the stack's max tokens offers Continue; the continuation streams into the
+    same bubble, and after a reload the conversation has that one reply, grown."""
+    screenshots = screenshots_dir(tmp_path)
+    env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
+    run_browser_script("continue.mjs", env, tmp_path, timeout=700, passes=1)
+    assert (screenshots / "chat-continued.png").stat().st_size > 10_000, "screenshot missing"

@@ -172,3 +172,60 @@ async def test_regenerate_streams_a_new_reply(api):
         await asyncio.sleep(0.2)
     assert again["reply_id"] in [m["id"] for m in items]
     assert [m["role"] for m in items].count("user") == 1
+
+
+async def test_continue_grows_a_reply_cut_at_its_length_limit(api):
+    alice, bob = await register(api), await register(api)
+    conversation = await new_conversation(api, alice)
+    accepted = await send(
+        api, alice, conversation, "Write a very long, detailed story about a dragon who learns to bake bread."
+    )
+    reply = accepted["reply_id"]
+    cut = (await sse_events(api, accepted["stream_url"], alice))[-1]["data"]["message"]
+    assert cut["finish_reason"] == "length" and cut["content"], cut
+
+    assert (await api.post(f"/api/replies/{reply}/continue", headers=bob)).status_code == 404
+    response = await api.post(f"/api/replies/{reply}/continue", headers=alice)
+    assert response.status_code == 202, response.text
+    more = response.json()
+    assert more["continue_of"] == reply and more["reply_id"] != reply
+    events = await sse_events(api, more["stream_url"], alice)
+    assert events[0]["event"] == STATUS and events[-1]["event"] == DONE
+    message = events[-1]["data"]["message"]
+    added = text_of(events)
+    assert message["id"] == reply and added.strip()
+    assert message["content"] == cut["content"] + added
+    # Written on from where it stopped, not the cut text again (llama-server sends it back first).
+    assert not added.strip().startswith(cut["content"].strip()[:40]), added
+
+    # One reply, grown: what the conversation shows after a reload.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        items = (await api.get(f"/api/conversations/{conversation}/messages", headers=alice)).json()["items"]
+        if items[-1]["content"] == message["content"]:
+            break
+        await asyncio.sleep(0.2)
+    assert [(m["role"], m["id"]) for m in items] == [
+        ("user", accepted["message"]["id"]),
+        ("assistant", reply),
+    ]
+    assert items[-1]["content"] == message["content"]
+    assert items[-1]["finish_reason"] == message["finish_reason"]
+
+
+async def test_only_a_reply_cut_at_its_length_limit_can_be_continued(api):
+    auth = await register(api)
+    conversation = await new_conversation(api, auth)
+    accepted = await send(
+        api, auth, conversation, "Write a very long, detailed story about a dragon who learns to bake bread."
+    )
+
+    async def stop_at_first_token(event: dict) -> None:
+        if event["event"] == TOKEN:
+            await api.post(f"/api/replies/{accepted['reply_id']}/stop", headers=auth)
+
+    events = await sse_events(api, accepted["stream_url"], auth, on_event=stop_at_first_token)
+    assert events[-1]["data"]["message"]["finish_reason"] is None
+    response = await api.post(f"/api/replies/{accepted['reply_id']}/continue", headers=auth)
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "not_continuable"

@@ -110,7 +110,7 @@ export class ApiClient extends HttpClient {
     const params = { path: { conversation_id: conversationId, reply_id: replyId } };
     await this.api.DELETE('/api/conversations/{conversation_id}/messages/{reply_id}/feedback', { params, ...this.via() });
   };
-  /** How sends and regenerates retry (tests shorten the waits). */
+  /** How sends, regenerates and continues retry (tests shorten the waits). */
   retryPolicy: RetryPolicy = DEFAULT_RETRY;
 
   /** Sends one composed message: `key` identifies it, so retries never send it twice. */
@@ -133,6 +133,14 @@ export class ApiClient extends HttpClient {
     withIdempotencyKey(
       (headers) =>
         this.data(this.api.POST('/api/replies/{reply_id}/regenerate', { params: { path: { reply_id: replyId } }, ...this.via({ headers }) })),
+      key,
+      this.retryPolicy,
+    );
+  /** Continues a reply that stopped at its length limit: the answer names the continuation's stream. */
+  continueReply = (replyId: string, key: string = newIdempotencyKey()) =>
+    withIdempotencyKey(
+      (headers) =>
+        this.data(this.api.POST('/api/replies/{reply_id}/continue', { params: { path: { reply_id: replyId } }, ...this.via({ headers }) })),
       key,
       this.retryPolicy,
     );

@@ -1,11 +1,11 @@
-// Requests that start a reply (send, regenerate) carry an `Idempotency-Key` (docs/api.md,
-// "Retrying a send"): one key per composed message or regenerate click, reused on every retry,
+// Requests that start a reply (send, regenerate, continue) carry an `Idempotency-Key` (docs/api.md,
+// "Retrying a send"): one key per composed message or regenerate or continue click, reused on every retry,
 // so a retry after a lost answer or an `outcome_unknown` never sends the message twice.
 import { ApiError } from './errors';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 
-/** A fresh key: one per message the user composes (or per regenerate click). */
+/** A fresh key: one per message the user composes (or per regenerate or continue click). */
 export function newIdempotencyKey(): string {
   return crypto.randomUUID();
 }

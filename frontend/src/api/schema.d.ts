@@ -347,6 +347,27 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/replies/{reply_id}/continue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Continue Reply
+         * @description The same reply goes on where its length limit cut it; the continuation streams under its
+         *     own id, and its `done` carries the whole reply (the id of the one continued).
+         */
+        post: operations["continue_reply_api_replies__reply_id__continue_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/documents": {
         parameters: {
             query?: never;
@@ -1432,6 +1453,11 @@ export type components = {
             model?: string | null;
             /** @description assistant messages only: the owner's rating */
             feedback?: components["schemas"]["Feedback"] | null;
+            /**
+             * Finish Reason
+             * @description assistant messages only: `length` when the reply reached its length limit (it can be continued), `stop` when the model ended it; null when its user stopped it, and for replies stored before this was recorded
+             */
+            finish_reason?: ("stop" | "length") | null;
         };
         /** MessageHit */
         MessageHit: {
@@ -1636,6 +1662,8 @@ export type components = {
             stream_url: string;
             /** Regenerate Of */
             regenerate_of?: string | null;
+            /** Continue Of */
+            continue_of?: string | null;
         };
         /** SearchResults */
         SearchResults: {
@@ -3820,6 +3848,112 @@ export interface operations {
         };
     };
     regenerate_reply_api_replies__reply_id__regenerate_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h give the first attempt's answer and never a second message or reply (docs/api.md) */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                reply_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplyAccepted"];
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    continue_reply_api_replies__reply_id__continue_post: {
         parameters: {
             query?: never;
             header?: {

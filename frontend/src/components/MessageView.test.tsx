@@ -44,6 +44,17 @@ describe('MessageView', () => {
   const byText = (text: string) => [...container!.querySelectorAll('button')].find((b) => b.textContent === text);
   const status = () => [...container!.querySelectorAll('[role="status"]')].map((s) => s.textContent).join('|');
 
+  it('offers Continue only when asked to, next to Regenerate, and continues on click', async () => {
+    await render(<MessageView message={reply} userName="Ada" onRegenerate={() => undefined} />);
+    expect(byText(' Continue')).toBeUndefined();
+    const onContinue = vi.fn();
+    await render(<MessageView message={{ ...reply, finish_reason: 'length' }} userName="Ada" onRegenerate={() => undefined} onContinue={onContinue} />);
+    const labels = [...container!.querySelectorAll('.message-foot button')].map((b) => b.textContent?.trim());
+    expect(labels.slice(0, 3)).toEqual(['Copy text', 'Regenerate', 'Continue']);
+    await act(async () => byText(' Continue')!.click());
+    expect(onContinue).toHaveBeenCalledOnce();
+  });
+
   it.each([
     ['a reply', reply],
     ['a question', question],

@@ -3,7 +3,7 @@ import type { ShownMessage } from '../state/chatStore';
 import { Link } from '../lib/router';
 import { CopyMessageButton } from './CopyMessageButton';
 import { FeedbackControls, type Rate } from './FeedbackControls';
-import { RefreshIcon } from './icons';
+import { ContinueIcon, RefreshIcon } from './icons';
 import { Markdown } from './Markdown';
 
 interface Citation {
@@ -53,11 +53,14 @@ export function MessageView({
   message,
   userName,
   onRegenerate,
+  onContinue,
   onRate,
 }: {
   message: ShownMessage;
   userName: string;
   onRegenerate?: () => void;
+  /** A reply cut at its length limit: continues it. */
+  onContinue?: () => void;
   /** A stored reply: rates it. */
   onRate?: Rate;
 }) {
@@ -77,6 +80,11 @@ export function MessageView({
           {onRegenerate && (
             <button type="button" className="btn btn-ghost btn-sm" onClick={onRegenerate}>
               <RefreshIcon width={14} height={14} /> Regenerate
+            </button>
+          )}
+          {onContinue && (
+            <button type="button" className="btn btn-ghost btn-sm" onClick={onContinue} title="The reply reached its length limit: go on writing it">
+              <ContinueIcon width={14} height={14} /> Continue
             </button>
           )}
           {onRate && <FeedbackControls feedback={message.feedback} onRate={onRate} />}

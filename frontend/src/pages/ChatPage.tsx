@@ -95,6 +95,11 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
                   ? () => void chatStore.regenerate(conversationId, m.reply_id ?? m.id)
                   : undefined
               }
+              onContinue={
+                !pending && m === lastAssistant && lastIsAssistant && conversationId && m.finish_reason === 'length'
+                  ? () => void chatStore.continueReply(conversationId, m.reply_id ?? m.id)
+                  : undefined
+              }
               onRate={
                 conversationId && m.role === 'assistant' && RATEABLE.has(m.status)
                   ? (rating, comment) => chatStore.rateReply(conversationId, m.reply_id ?? m.id, rating, comment)

@@ -40,12 +40,71 @@ const conversation = (id: string, minute: number, pinned = false, archived = fal
   updated_at: `2026-01-01T00:0${minute}:00.000Z`,
 });
 
+/** An event stream that sends `first`, then `last` once `gate` resolves (unit tests only). */
+function heldBack(first: string[], gate: Promise<void>, last: string): Response {
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      first.forEach((chunk) => controller.enqueue(encoder.encode(chunk)));
+      await gate;
+      controller.enqueue(encoder.encode(last));
+      controller.close();
+    },
+  });
+  return new Response(body, { headers: { 'Content-Type': 'text/event-stream' } });
+}
+
 const until = async (check: () => boolean) => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
   expect(check()).toBe(true);
 };
 
 describe('ChatStore', () => {
+  it('continues a reply cut at its length limit: the same reply grows in place, once it is done', async () => {
+    const cut: Message = { id: 'r1', conversation_id: 'c1', role: 'assistant', content: 'Once upon', status: 'completed', created_at: '2026-01-01T00:00:01Z', reply_id: 'r1', finish_reason: 'length' };
+    const question: Message = { ...cut, id: 'm1', role: 'user', content: 'A story', reply_id: 'r1', finish_reason: null };
+    let release: () => void = () => undefined;
+    const streamed = new Promise<void>((resolve) => (release = resolve));
+    const { store, seen } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse(session),
+      'GET /api/conversations/c1/messages': () => jsonResponse({ items: [question, cut], next_before: null }),
+      'POST /api/replies/r1/continue': () => jsonResponse({ reply_id: 'k1', stream_url: '/api/replies/k1/stream', continue_of: 'r1' }, 202),
+      'GET /api/replies/k1/stream': () =>
+        heldBack(
+          [frame({ id: '1-0', event: 'token', data: { delta: ' a time' } })],
+          streamed,
+          frame({ id: '1-1', event: 'done', data: { message: { ...cut, content: 'Once upon a time', finish_reason: 'stop' } } }),
+        ),
+      'GET /api/conversations': () => jsonResponse({ items: [] }),
+    });
+    await store.loadMessages('c1');
+    await store.continueReply('c1', 'r1');
+    expect(seen).toContain('POST /api/replies/r1/continue');
+    await until(() => store.conversation('c1').pending?.text === 'Once upon a time');
+    // While it streams, the reply is the pending one (no second bubble), its text so far first.
+    expect(store.conversation('c1').messages.map((m) => m.id)).toEqual(['m1']);
+    release();
+    await until(() => !store.conversation('c1').pending);
+    const messages = store.conversation('c1').messages;
+    expect(messages.map((m) => m.id)).toEqual(['m1', 'r1']);
+    expect(messages[1]).toMatchObject({ content: 'Once upon a time', finish_reason: 'stop', reply_id: 'r1' });
+    expect(sessionStorage.getItem('alice.pending.c1')).toBeNull();
+  });
+
+  it('keeps the reply as it was, with the reason, when continuing it is refused', async () => {
+    const stopped: Message = { id: 'r1', conversation_id: 'c1', role: 'assistant', content: 'Once', status: 'stopped', created_at: '2026-01-01T00:00:01Z', reply_id: 'r1' };
+    const { store } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse(session),
+      'GET /api/conversations/c1/messages': () => jsonResponse({ items: [stopped], next_before: null }),
+      'POST /api/replies/r1/continue': () => jsonResponse({ error: { code: 'not_continuable', message: 'only a reply that stopped at its length limit can be continued' } }, 409),
+    });
+    await store.loadMessages('c1');
+    await store.continueReply('c1', 'r1');
+    expect(store.conversation('c1').messages).toEqual([stopped]);
+    expect(store.conversation('c1').pending).toBeUndefined();
+    expect(store.conversation('c1').error).toBeTruthy();
+  });
+
   it('sends a message, streams the reply and ends with the stored assistant message', async () => {
     const { store } = fakeBackend({
       'POST /api/auth/refresh': () => jsonResponse(session),

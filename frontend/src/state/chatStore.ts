@@ -16,6 +16,8 @@ export interface PendingReply {
   position?: number;
   /** Stop was asked for: the composer is usable again while the stream winds down. */
   stopping: boolean;
+  /** A continuation: the reply it continues (shown as `text`, followed by what streams in). */
+  continues?: ShownMessage;
 }
 
 export interface ConversationState {
@@ -209,14 +211,30 @@ export class ChatStore {
     }
   }
 
-  private follow(conversationId: string, replyId: string) {
+  /** The same reply grows: it is shown as the pending reply while its continuation streams in. */
+  async continueReply(conversationId: string, replyId: string) {
+    this.patch(conversationId, { error: undefined });
+    const continues = this.conversation(conversationId).messages.find((m) => m.role === 'assistant' && (m.reply_id ?? m.id) === replyId);
+    if (!continues) return;
+    try {
+      const result = await this.client.continueReply(replyId, newIdempotencyKey());
+      this.patch(conversationId, (c) => ({ messages: c.messages.filter((m) => m.id !== continues.id) }));
+      this.follow(conversationId, result.reply_id, continues);
+    } catch (err) {
+      this.patch(conversationId, { error: readableError(err) });
+    }
+  }
+
+  private follow(conversationId: string, replyId: string, continues?: ShownMessage) {
     this.streams.get(conversationId)?.abort();
     const controller = new AbortController();
     this.streams.set(conversationId, controller);
-    sessionStorage.setItem(pendingKey(conversationId), replyId);
+    // A continuation is not followed again after a reload: the reply reloads as stored.
+    if (!continues) sessionStorage.setItem(pendingKey(conversationId), replyId);
+    const before = continues?.content ?? '';
     const update = (change: Partial<PendingReply>) =>
       this.patch(conversationId, (c) => ({ pending: c.pending && c.pending.replyId === replyId ? { ...c.pending, ...change } : c.pending }));
-    this.patch(conversationId, { pending: { replyId, text: '', state: 'queued', stopping: false } });
+    this.patch(conversationId, { pending: { replyId, text: before, state: 'queued', stopping: false, continues } });
     void followReply({
       url: `/api/replies/${replyId}/stream`,
       getToken: (force) => this.client.getToken(force),
@@ -224,15 +242,19 @@ export class ChatStore {
       signal: controller.signal,
       onStatus: (state, position) =>
         update(state === 'generating' ? { state: 'generating', position: undefined } : { state: 'queued', position }),
-      onText: (text) => update({ text, state: 'generating', position: undefined }),
+      onText: (text) => update({ text: before + text, state: 'generating', position: undefined }),
       onReconnect: () => update({ state: 'reconnecting' }),
-      onConnected: () => update({ state: this.conversation(conversationId).pending?.text ? 'generating' : 'queued' }),
-    }).then((outcome) => this.finish(conversationId, replyId, outcome, controller));
+      onConnected: () => update({ state: this.conversation(conversationId).pending?.text !== before ? 'generating' : 'queued' }),
+    }).then((outcome) => this.finish(conversationId, replyId, outcome, controller, continues));
   }
 
-  private finish(conversationId: string, replyId: string, outcome: ReplyOutcome, controller: AbortController) {
+  private finish(conversationId: string, replyId: string, outcome: ReplyOutcome, controller: AbortController, continues?: ShownMessage) {
     if (this.streams.get(conversationId) === controller) this.streams.delete(conversationId);
     if (outcome.kind === 'aborted') return;
+    if (continues) {
+      this.finishContinuation(conversationId, replyId, outcome, continues);
+      return;
+    }
     sessionStorage.removeItem(pendingKey(conversationId));
     const base = {
       conversation_id: conversationId,
@@ -242,7 +264,14 @@ export class ChatStore {
     };
     const message: ShownMessage =
       outcome.kind === 'done'
-        ? { ...base, id: outcome.message.id ?? replyId, content: outcome.text, status: outcome.message.status ?? 'completed', sources: outcome.message.sources ?? [] }
+        ? {
+            ...base,
+            id: outcome.message.id ?? replyId,
+            content: outcome.text,
+            status: outcome.message.status ?? 'completed',
+            sources: outcome.message.sources ?? [],
+            finish_reason: outcome.message.finish_reason,
+          }
         : { ...base, id: replyId, content: outcome.text, status: 'failed' };
     this.patch(conversationId, (c) => ({
       pending: c.pending?.replyId === replyId ? undefined : c.pending,
@@ -251,6 +280,19 @@ export class ChatStore {
     }));
     // The server may have titled the conversation or bumped its order.
     void this.loadConversations().catch(() => undefined);
+  }
+
+  /** The continued reply as stored now; after a failure, as it was (nothing was appended). */
+  private finishContinuation(conversationId: string, replyId: string, outcome: ReplyOutcome, continues: ShownMessage) {
+    const message: ShownMessage =
+      outcome.kind === 'done'
+        ? { ...continues, ...outcome.message, id: continues.id, content: outcome.text, status: outcome.message.status ?? 'completed' }
+        : continues;
+    this.patch(conversationId, (c) => ({
+      pending: c.pending?.replyId === replyId ? undefined : c.pending,
+      messages: [...c.messages.filter((m) => m.id !== message.id), message],
+      error: outcome.kind === 'error' ? outcome.message : c.error,
+    }));
   }
 }
 

@@ -107,6 +107,7 @@ class ReplyAccepted(BaseModel):
     reply_id: str
     stream_url: str
     regenerate_of: str | None = None
+    continue_of: str | None = None
 
 
 class StopOut(BaseModel):

@@ -63,6 +63,7 @@ class FakeOrchestrator:
         self.conversations: dict[str, tuple[str, Conversation]] = {}  # id -> (owner, conversation)
         self.replies: dict[str, tuple[str, str]] = {}  # reply id -> (owner, conversation id)
         self.feedback: dict[str, Feedback] = {}  # reply id -> its feedback
+        self.stored_replies: dict[str, tuple[str, ReplyRef]] = {}  # reply id -> (owner, the reply)
         self.messages: dict[str, list] = {}  # conversation id -> its ArchivedMessages
         self.imports: list[tuple[str, ConversationArchive]] = []  # (user id, archive) as received
         # token hash -> (owner, the share, its snapshot)
@@ -214,7 +215,10 @@ class FakeOrchestrator:
 
         @app.get("/internal/replies/{rid}", response_model=ReplyRef)
         async def reply(rid: str, user_id: str) -> ReplyRef:
-            raise ApiError(404, "reply_not_found", "no such reply")
+            owner, stored = self.stored_replies.get(rid, (None, None))
+            if owner != user_id:
+                raise ApiError(404, "reply_not_found", "no such reply")
+            return stored
 
         self.app = app
 

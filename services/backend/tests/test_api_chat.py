@@ -4,8 +4,9 @@ import asyncio
 import json
 
 from aiokafka.errors import KafkaConnectionError
-from alice_common.events import ChatRequested, parse_event
+from alice_common.events import ChatRequested, new_id, parse_event
 from alice_common.reply_stream import STATUS, active_key, cancel_key, reply_key, reply_meta_key
+from alice_common.wire import ReplyRef
 from pymongo.errors import ServerSelectionTimeoutError
 
 
@@ -225,3 +226,66 @@ async def test_a_publish_that_never_left_the_backend_is_not_accepted_and_the_key
     assert sent.status_code == 202, sent.text
     records = await backend.published_chat_requests()
     assert [parse_event(r.value).reply_id for r in records] == [sent.json()["reply_id"]]
+
+
+async def _stored_reply(backend, auth, conv: str, finish_reason: str | None) -> tuple[str, str]:
+    """A sent message's reply, stored as the orchestrator would have it; (reply id, message id)."""
+    sent = await backend.client.post(
+        f"/api/conversations/{conv}/messages", headers=backend.bearer(auth), json={"content": "tell me"}
+    )
+    assert sent.status_code == 202, sent.text
+    reply_id, message_id = sent.json()["reply_id"], sent.json()["message"]["id"]
+    backend.orchestrator.stored_replies[reply_id] = (
+        auth["user"]["id"],
+        ReplyRef(
+            reply_id=reply_id,
+            conversation_id=conv,
+            message_id=message_id,
+            status="completed",
+            finish_reason=finish_reason,
+        ),
+    )
+    return reply_id, message_id
+
+
+async def test_continue_publishes_a_continuation_of_the_owners_cut_reply(backend, redis):
+    owner, other = await backend.register(), await backend.register()
+    conv = await _conversation(backend, owner)
+    reply_id, message_id = await _stored_reply(backend, owner, conv, "length")
+    url = f"/api/replies/{reply_id}/continue"
+
+    assert (await backend.client.post(url, headers=backend.bearer(other))).status_code == 404
+    response = await backend.client.post(url, headers=backend.bearer(owner))
+    assert response.status_code == 202, response.text
+    body = response.json()
+    continuation = body["reply_id"]
+    assert continuation != reply_id and body["continue_of"] == reply_id
+    assert body["stream_url"] == f"/api/replies/{continuation}/stream"
+    entries = await redis.xrange(reply_key(continuation))
+    assert [(e[1]["event"], json.loads(e[1]["data"])) for e in entries] == [(STATUS, {"state": "queued"})]
+    events = [parse_event(r.value) for r in await backend.published_chat_requests(at_least=2)]
+    assert [(e.reply_id, e.continue_of) for e in events] == [(reply_id, None), (continuation, reply_id)]
+    assert (events[1].message_id, events[1].content) == (message_id, "tell me")
+
+
+async def test_only_a_reply_cut_at_its_length_limit_can_be_continued(backend):
+    auth = await backend.register()
+    conv = await _conversation(backend, auth)
+    for finish_reason in ("stop", None):
+        reply_id, _ = await _stored_reply(backend, auth, conv, finish_reason)
+        response = await backend.client.post(
+            f"/api/replies/{reply_id}/continue", headers=backend.bearer(auth)
+        )
+        assert response.status_code == 409 and response.json()["error"]["code"] == "not_continuable"
+    missing = await backend.client.post(f"/api/replies/{new_id()}/continue", headers=backend.bearer(auth))
+    assert missing.status_code == 404
+
+
+async def test_continue_is_rate_limited_like_a_send(backend):
+    backend.ctx.settings.max_concurrent_generations = 1
+    auth = await backend.register()
+    conv = await _conversation(backend, auth)
+    reply_id, _ = await _stored_reply(backend, auth, conv, "length")  # its generation holds the slot
+    response = await backend.client.post(f"/api/replies/{reply_id}/continue", headers=backend.bearer(auth))
+    assert response.status_code == 429 and response.json()["error"]["code"] == "rate_limited"
+    assert response.headers["Retry-After"]

@@ -62,6 +62,9 @@ class ChatRequested(Event):
     use_memory: bool = True
     # Set when the user asked to regenerate the reply to an earlier message.
     regenerate_of: str | None = None
+    # Set when the user asked to continue that reply (cut at its length limit): the reply grows,
+    # and `reply_id` names this continuation's stream.
+    continue_of: str | None = None
     # Set for `/v1/chat/completions`: no conversation, generated from these messages alone.
     completion: CompletionRequest | None = None
     # The model to answer with, by its name in `/internal/models`; None: the default model.

@@ -112,6 +112,9 @@ class Feedback(FeedbackGiven):
     updated_at: Timestamp
 
 
+FinishReason = Literal["stop", "length"]
+
+
 class Message(BaseModel):
     id: str
     conversation_id: str
@@ -125,6 +128,12 @@ class Message(BaseModel):
     usage: Usage | None = Field(default=None, description="assistant messages only")
     model: str | None = Field(default=None, description="assistant messages only")
     feedback: Feedback | None = Field(default=None, description="assistant messages only: the owner's rating")
+    finish_reason: FinishReason | None = Field(
+        default=None,
+        description="assistant messages only: `length` when the reply reached its length limit "
+        "(it can be continued), `stop` when the model ended it; null when its user stopped it, "
+        "and for replies stored before this was recorded",
+    )
 
 
 class ConversationPage(Page[Conversation]):
@@ -136,12 +145,13 @@ class MessagePage(Page[Message]):
 
 
 class ReplyRef(BaseModel):
-    """A stored reply, as the backend needs it to check ownership and regenerate."""
+    """A stored reply, as the backend needs it to check ownership, regenerate and continue it."""
 
     reply_id: str
     conversation_id: str
     message_id: str | None = Field(description="the user message it answers")
     status: MessageStatus
+    finish_reason: FinishReason | None = None
 
 
 ReplyState = Literal["queued", "generating"]

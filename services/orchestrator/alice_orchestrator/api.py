@@ -270,6 +270,7 @@ async def get_reply(ctx: Ctx, reply_id: str, user_id: UserId) -> ReplyRef:
         conversation_id=reply["conversation_id"],
         message_id=reply.get("reply_to"),
         status=reply.get("status", "completed"),
+        finish_reason=reply.get("finish_reason"),
     )
 
 

@@ -48,6 +48,8 @@ class PromptParts:
     history: list[Turn] = field(default_factory=list)
     sources: list[dict] = field(default_factory=list)  # {filename, snippet} numbered in order
     memories: list[str] = field(default_factory=list)
+    # A reply cut at its length limit, to be continued: the last (assistant) message.
+    partial_reply: str = ""
 
 
 def usable_history(turns: list[Turn], current_message_id: str, current_created_at: str) -> list[Turn]:
@@ -110,12 +112,16 @@ def system_message(parts: PromptParts) -> str:
 def build_messages(
     parts: PromptParts, *, context_tokens: int, max_tokens: int, count: TokenCounter
 ) -> list[ChatMessage]:
-    """System message, then as many of the most recent turns as fit, then the user's message.
+    """System message, then as many of the most recent turns as fit, then the user's message (and
+    the partial reply being continued, if any).
 
     Budget: `context_tokens` minus the reply's `max_tokens`; the system message and the user's
     message are always kept (the user's message is cut if it alone would not fit).
     """
     budget = context_tokens - max_tokens - SAFETY_MARGIN
+    partial = [{"role": "assistant", "content": parts.partial_reply}] if parts.partial_reply else []
+    if parts.partial_reply:
+        budget -= count(parts.partial_reply) + PER_MESSAGE_OVERHEAD
     system = system_message(parts)
     budget -= count(system) + PER_MESSAGE_OVERHEAD
     user_content = truncate_to_tokens(parts.user_content, budget - PER_MESSAGE_OVERHEAD, count)
@@ -131,7 +137,7 @@ def build_messages(
     # Chat templates expect turns to start with the user; drop a leading orphan reply.
     while kept and kept[0]["role"] == "assistant":
         kept.pop(0)
-    return [{"role": "system", "content": system}, *kept, {"role": "user", "content": user_content}]
+    return [{"role": "system", "content": system}, *kept, {"role": "user", "content": user_content}, *partial]
 
 
 async def build_messages_off_loop(

@@ -75,6 +75,7 @@ def message_of(doc: dict) -> Message:
         usage=doc.get("usage") or None,
         model=doc.get("model"),
         feedback=doc.get("feedback"),
+        finish_reason=doc.get("finish_reason"),
     )
 
 
@@ -241,6 +242,22 @@ class ChatStore:
             return True
         except DuplicateKeyError:
             return False
+
+    async def continue_reply(self, reply: dict, continuation: dict, changes: dict) -> dict | None:
+        """Apply a continuation (`{id, usage}`) to a reply once, and only to the reply as it was
+        read: not yet continued by it and with its content unchanged (two continuations at once
+        must not both append to the same text). Returns the reply as stored after it, or None when
+        it was not applied (done before, or another continuation came first)."""
+        return await self.messages.find_one_and_update(
+            {
+                "_id": reply["_id"],
+                "user_id": reply["user_id"],
+                "content": reply["content"],
+                "continued_by.id": {"$ne": continuation["id"]},
+            },
+            {"$set": changes, "$push": {"continued_by": continuation}},
+            return_document=ReturnDocument.AFTER,
+        )
 
     async def get_message(self, message_id: str, user_id: str | None = None) -> dict | None:
         doc = await self.messages.find_one({"_id": message_id})

@@ -410,3 +410,104 @@ async def test_a_request_naming_an_unknown_model_fails_its_reply_and_stores_noth
     )
     assert await store.get_message(req.message_id) is None and published == []
     assert await redis.zscore(active_key(req.user_id), req.reply_id) is None
+
+
+def continue_request(req: ChatRequested, unique_name) -> ChatRequested:
+    return req.model_copy(update={"reply_id": unique_name("r"), "continue_of": req.reply_id})
+
+
+async def test_a_reply_cut_at_its_length_limit_says_so(deps, unique_name):
+    handler, store, redis, _ = deps
+    req = request(unique_name)
+    await handler.handle(req)
+    done = (await events(redis, req.reply_id))[-1][1]["message"]
+    assert done["finish_reason"] == "length"  # the fake writes exactly `llm_max_tokens` words
+    assert (await store.get_message(req.reply_id))["finish_reason"] == "length"
+
+
+async def test_a_continuation_grows_the_reply_once_even_when_redelivered(deps, unique_name):
+    handler, store, redis, published = deps
+    req = request(unique_name)
+    await handler.handle(req)
+    cut = (await store.get_message(req.reply_id))["content"]
+    more = continue_request(req, unique_name)
+    await redis.zadd(active_key(req.user_id), {more.reply_id: 1})
+
+    await handler.handle(more)
+    stream = await events(redis, more.reply_id)
+    added = "".join(d["delta"] for k, d in stream if k == TOKEN)
+    done = stream[-1][1]["message"]
+    assert stream[-1][0] == DONE and added
+    assert done["id"] == req.reply_id and done["content"] == cut + added
+    assert done["usage"]["completion_tokens"] == 24
+    stored = await store.get_message(req.reply_id)
+    assert stored["content"] == cut + added and [c["id"] for c in stored["continued_by"]] == [more.reply_id]
+    assert await redis.zscore(active_key(req.user_id), more.reply_id) is None
+    assert published[-1].assistant_message_id == req.reply_id
+    assert published[-1].assistant_content == cut + added
+    assert published[-1].usage.completion_tokens == 12  # the continuation's own: the rest was announced
+
+    await handler.handle(more)  # redelivered after a crash: nothing is appended twice
+    assert await events(redis, more.reply_id) == stream
+    assert (await store.get_message(req.reply_id))["content"] == cut + added
+    messages = await store.list_messages(req.user_id, req.conversation_id, 10)
+    assert [(m["role"], m["_id"]) for m in messages] == [
+        ("user", req.message_id),
+        ("assistant", req.reply_id),
+    ]
+
+
+async def test_a_half_streamed_continuation_is_reset_and_appended_once(deps, unique_name):
+    handler, store, redis, _ = deps
+    req = request(unique_name)
+    await handler.handle(req)
+    cut = (await store.get_message(req.reply_id))["content"]
+    more = continue_request(req, unique_name)
+    stream = ReplyStream(redis, more.reply_id)
+    await stream.add(STATUS, {"state": "generating"})
+    await stream.add(TOKEN, {"delta": " crashed half"})  # a crashed attempt
+
+    await handler.handle(more)
+    kinds = [k for k, _ in await events(redis, more.reply_id)]
+    assert kinds[:3] == [STATUS, TOKEN, RESET] and kinds[-1] == DONE
+    after_reset = (await events(redis, more.reply_id))[3:]
+    added = "".join(d["delta"] for k, d in after_reset if k == TOKEN)
+    stored = await store.get_message(req.reply_id)
+    assert stored["content"] == cut + added and "crashed half" not in stored["content"]
+
+
+async def test_two_continuations_at_once_do_not_both_append_to_the_same_text(deps, unique_name):
+    handler, store, redis, _ = deps
+    req = request(unique_name)
+    await handler.handle(req)
+    cut = (await store.get_message(req.reply_id))["content"]
+    first, second = continue_request(req, unique_name), continue_request(req, unique_name)
+    await asyncio.gather(handler.handle(first), handler.handle(second))
+    stored = await store.get_message(req.reply_id)
+    assert len(stored["continued_by"]) == 1
+    winner = stored["continued_by"][0]["id"]
+    added = "".join(d["delta"] for k, d in await events(redis, winner) if k == TOKEN)
+    assert stored["content"] == cut + added
+    # The other one's stream ends with the reply as stored, not with its own lost text.
+    loser = second.reply_id if winner == first.reply_id else first.reply_id
+    assert (await events(redis, loser))[-1][1]["message"]["content"] == stored["content"]
+
+
+async def test_a_continuation_stopped_before_it_wrote_anything_leaves_the_reply_continuable(
+    deps, unique_name
+):
+    handler, store, redis, _ = deps
+    req = request(unique_name)
+    await handler.handle(req)
+    before = await store.get_message(req.reply_id)
+    more = continue_request(req, unique_name)
+    await redis.set(cancel_key(more.reply_id), "1")
+    await handler.handle(more)
+    done = (await events(redis, more.reply_id))[-1][1]["message"]
+    assert (done["content"], done["status"], done["finish_reason"]) == (
+        before["content"],
+        "completed",
+        "length",
+    )
+    after = await store.get_message(req.reply_id)
+    assert (after["content"], after["finish_reason"]) == (before["content"], "length")

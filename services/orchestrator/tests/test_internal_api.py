@@ -221,6 +221,7 @@ async def test_replies_lookup_and_delete_removes_messages(env):
             "created_at": datetime.now(UTC),
             "reply_id": "reply-1",
             "reply_to": "msg-1",
+            "finish_reason": "length",
         }
     )
     reply = await client.get("/internal/replies/reply-1", params={"user_id": "u1"}, headers=HEADERS)
@@ -229,6 +230,7 @@ async def test_replies_lookup_and_delete_removes_messages(env):
         "conversation_id": cid,
         "message_id": "msg-1",
         "status": "stopped",
+        "finish_reason": "length",
     }
     assert (
         await client.get("/internal/replies/reply-1", params={"user_id": "u2"}, headers=HEADERS)

@@ -131,3 +131,36 @@ async def test_a_stream_that_breaks_after_the_answer_is_not_unavailable():
         async for delta in provider.stream([], max_tokens=5, temperature=0):
             deltas.append(delta)
     assert deltas == ["Hel"] and not isinstance(raised.value, Unavailable)
+
+
+def finish(reason: str) -> str:
+    return "data: " + json.dumps({"choices": [{"delta": {}, "finish_reason": reason}]}) + "\n\n"
+
+
+async def test_the_servers_finish_reason_is_kept():
+    for reason in ("length", "stop"):
+        provider = provider_answering(chunk("a") + finish(reason) + "data: [DONE]\n\n")
+        generation = provider.stream([{"role": "user", "content": "hi"}], max_tokens=5, temperature=0)
+        await collect(generation)
+        assert generation.finish_reason == reason
+        await provider.close()
+
+
+CONTINUED = [{"role": "user", "content": "Count"}, {"role": "assistant", "content": "1, 2, 3,"}]
+
+
+async def test_a_continued_reply_echoed_back_by_the_server_is_taken_off_the_stream():
+    # What llama-server streams for an assistant prefill: the prefill and the first token together.
+    echoed = chunk("1, 2,") + chunk(" 3, 4") + chunk(",") + chunk(" 5") + finish("length")
+    provider = provider_answering(echoed + "data: [DONE]\n\n")
+    generation = provider.stream(CONTINUED, max_tokens=5, temperature=0)
+    assert "".join(await collect(generation)) == " 4, 5"
+    await provider.close()
+
+
+async def test_a_server_that_does_not_echo_the_continued_reply_streams_as_is():
+    for deltas, expected in (([" 4", ","], " 4,"), (["1, 2"], "1, 2")):
+        provider = provider_answering("".join(chunk(d) for d in deltas) + "data: [DONE]\n\n")
+        generation = provider.stream(CONTINUED, max_tokens=5, temperature=0)
+        assert "".join(await collect(generation)) == expected
+        await provider.close()

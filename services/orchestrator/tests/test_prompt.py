@@ -175,3 +175,18 @@ def test_fit_messages_cuts_an_oversized_last_message_and_system_prompt():
     total = sum(count_words(m["content"]) + 4 for m in fitted)
     assert [m["role"] for m in fitted] == ["system", "user"]
     assert total <= 200 - 50 - 16 and count_words(fitted[1]["content"]) > 0
+
+
+def test_a_partial_reply_to_continue_is_the_last_message_and_within_the_budget():
+    history = [Turn(id=f"t{i}", role=("user", "assistant")[i % 2], content="word " * 100) for i in range(20)]
+    partial = "Once upon a time " * 40
+    without = build_messages(
+        PromptParts("sys", "Tell a story", history), context_tokens=2048, max_tokens=256, count=count_words
+    )
+    parts = PromptParts("sys", "Tell a story", history, partial_reply=partial)
+    messages = build_messages(parts, context_tokens=2048, max_tokens=256, count=count_words)
+    assert messages[-2:] == [
+        {"role": "user", "content": "Tell a story"},
+        {"role": "assistant", "content": partial},
+    ]
+    assert len(messages) <= len(without)  # an older turn made room for the partial reply

@@ -1,5 +1,5 @@
-"""Requesting a reply (a message's, a regeneration's or a `/v1` completion's): the user's send
-bucket and generation slot, reply metadata, `queued` status, then `ChatRequested` to Kafka."""
+"""Requesting a reply (a message's, a regeneration's, a continuation's or a `/v1` completion's): the
+user's send bucket and generation slot, reply metadata, `queued` status, then `ChatRequested` to Kafka."""
 
 import asyncio
 import logging
@@ -81,6 +81,7 @@ async def request_reply(
     content: str,
     use_knowledge: bool | None,
     regenerate_of: str | None = None,
+    continue_of: str | None = None,
     reply_id: str | None = None,
     attempt: Attempt = FIRST_ATTEMPT,
 ) -> str:
@@ -105,6 +106,7 @@ async def request_reply(
             use_knowledge=use_knowledge,
             use_memory=await memory_enabled(ctx, user_id),
             regenerate_of=regenerate_of,
+            continue_of=continue_of,
         )
 
     await _publish(ctx, user_id, reply_id, event, attempt)

@@ -1,4 +1,4 @@
-"""Reply stream (SSE), stop and regenerate. Ownership comes from `replymeta:{id}`, falling back
+"""Reply stream (SSE), stop, regenerate and continue. Ownership comes from `replymeta:{id}`, falling back
 to the orchestrator's stored reply once the metadata has expired."""
 
 from typing import Annotated
@@ -133,4 +133,45 @@ async def regenerate_reply(reply_id: str, ctx: Ctx, user_id: UserId, key: Idempo
         await reply_stream.request_stop(ctx.redis, reply_id, ctx.settings.reply_meta_ttl_s)
     return ReplyAccepted(
         reply_id=new_reply, stream_url=requesting.stream_url(new_reply), regenerate_of=reply_id
+    )
+
+
+@router.post(
+    "/{reply_id}/continue",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReplyAccepted,
+    responses=error_responses(400, 401, 404, 409, 422, 429, 502, 503, 504),
+)
+async def continue_reply(reply_id: str, ctx: Ctx, user_id: UserId, key: IdempotencyKey) -> ReplyAccepted:
+    """The same reply goes on where its length limit cut it; the continuation streams under its
+    own id, and its `done` carries the whole reply (the id of the one continued)."""
+    check_id(reply_id, "reply")
+    stored = await ctx.orchestrator.get_reply(user_id, reply_id)
+    if stored.finish_reason != "length":
+        raise ApiError(
+            409, "not_continuable", "only a reply that stopped at its length limit can be continued"
+        )
+    meta = {"conversation_id": stored.conversation_id, "message_id": stored.message_id or ""}
+    meta |= await reply_stream.reply_meta(ctx.redis, reply_id)
+    content, use_knowledge = await _original_content(ctx, user_id, meta)
+
+    async def start(ids: dict, attempt: requesting.Attempt) -> None:
+        await requesting.request_reply(
+            ctx,
+            user_id=user_id,
+            conversation_id=stored.conversation_id,
+            message_id=meta["message_id"],
+            content=content,
+            use_knowledge=use_knowledge,
+            continue_of=reply_id,
+            reply_id=ids["reply_id"],
+            attempt=attempt,
+        )
+
+    ids, _ = await requesting.once(
+        ctx, user_id, key, fingerprint("continue", reply_id), {"reply_id": new_id()}, start
+    )
+    continuation = ids["reply_id"]
+    return ReplyAccepted(
+        reply_id=continuation, stream_url=requesting.stream_url(continuation), continue_of=reply_id
     )

@@ -9,7 +9,7 @@ from alice_common.reply_stream import GENERATING, QUEUED, STATUS, ReplyStream
 from alice_common.wire import ReplyStatus
 
 from alice_orchestrator.chat.token_coalescer import TokenCoalescer
-from alice_orchestrator.providers.base import ChatProvider
+from alice_orchestrator.providers.base import ChatProvider, Generation
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.stop_watch import stop_watch
 
@@ -23,6 +23,9 @@ class Outcome:
     ttft_ms: float | None = None
     first_token_at: float | None = None
     latency_ms: float = 0.0
+    # "length": the reply reached its max tokens (it can be continued); "stop": the model ended
+    # it; None: it was stopped by its user.
+    finish_reason: str | None = None
 
 
 GENERATING_STATUS = ReplyStatus(state=GENERATING)
@@ -62,9 +65,10 @@ async def generate(
 
     if not provider.queues_requests:
         await stream.add(STATUS, GENERATING_STATUS.data())
+    max_tokens = max_tokens or settings.llm_max_tokens
     generation = provider.stream(
         messages,
-        max_tokens=max_tokens or settings.llm_max_tokens,
+        max_tokens=max_tokens,
         temperature=settings.llm_temperature if temperature is None else temperature,
         stop=stop,
         seed=seed,
@@ -107,4 +111,14 @@ async def generate(
         generation.completion_tokens,
         generation.ttft_ms,
         coalescer.first_write_at,
+        finish_reason=finish_reason_of(generation, status, max_tokens),
     )
+
+
+def finish_reason_of(generation: Generation, status: str, max_tokens: int) -> str | None:
+    """The provider's word for why the model ended; without one, whether it used all its tokens."""
+    if status != "completed":
+        return None
+    if generation.finish_reason in ("length", "stop"):
+        return generation.finish_reason
+    return "length" if generation.completion_tokens >= max_tokens else "stop"

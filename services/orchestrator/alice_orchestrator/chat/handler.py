@@ -3,7 +3,8 @@
 Plain async code with its dependencies passed in; the Kafka wiring lives in `main.py`. The
 handler is safe to run again for the same request (redelivery after a crash): the user message
 and the reply are stored under fixed ids, a half-streamed reply is withdrawn with `reset` and
-generated again, and a reply already stored is not generated twice.
+generated again, and a reply already stored is not generated twice. A continuation (of a reply cut
+at its length limit) is appended to its reply once: the reply lists the continuations applied.
 """
 
 import asyncio
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 from aiokafka import ConsumerRecord
-from alice_common.events import ChatCompleted, ChatRequested, Usage
+from alice_common.events import ChatCompleted, ChatRequested
 from alice_common.reply_stream import (
     DONE,
     RESET,
@@ -26,7 +27,15 @@ from pydantic import ValidationError
 
 from alice_orchestrator import metrics
 from alice_orchestrator.chat.generation import Outcome, generate, seed_of
-from alice_orchestrator.chat.messages import completion_message, message_view, reply_document, user_message
+from alice_orchestrator.chat.messages import (
+    announced_usage,
+    completion_message,
+    continuation_of,
+    continued_reply,
+    message_view,
+    reply_document,
+    user_message,
+)
 from alice_orchestrator.chat.records import InvalidRequest, recover_ids
 from alice_orchestrator.prompt import PromptParts, build_messages_off_loop, fit_messages, usable_history
 from alice_orchestrator.providers.registry import ModelRegistry, ServedModel, UnknownModel
@@ -104,6 +113,9 @@ class ChatHandler:
         # reply is stored. Nothing is written before the conversation's owner is checked.
         if request.completion is not None:
             await self._complete(request)
+            return
+        if request.continue_of is not None:
+            await self._continue(request)
             return
         picked_up = time.time()
         stream = ReplyStream(self.redis, request.reply_id)
@@ -248,6 +260,78 @@ class ChatHandler:
         log.info("conversation deleted mid-reply", extra={"reply_id": request.reply_id})
         return True
 
+    async def _continue(self, request: ChatRequested) -> None:
+        """The model gets the conversation up to the reply with the reply's text as the last
+        (assistant) turn and goes on writing it; the new text streams under `request.reply_id`
+        and is appended to the reply, whose updated message ends the stream. Made safe to run
+        again like a reply: a continuation already applied only finishes its stream and is
+        announced again, a half-streamed one is withdrawn with `reset` and generated again."""
+        assert request.continue_of is not None
+        started = time.perf_counter()
+        stream = ReplyStream(self.redis, request.reply_id)
+        conversation, reply, user_doc, half_streamed, cancelled = await asyncio.gather(
+            self.store.conversation_by_id(request.conversation_id),
+            self.store.get_message(request.continue_of),
+            self.store.get_message(request.message_id),
+            stream.has_tokens_since_reset(),
+            stop_requested(self.redis, request.reply_id),
+        )
+        if conversation is None:
+            await self._end_with_error(
+                request, stream, "conversation_not_found", "The conversation no longer exists."
+            )
+            return
+        for doc, what in ((conversation, "conversation"), (reply, "reply"), (user_doc, "message")):
+            if doc is not None and doc.get("user_id") != request.user_id:
+                raise InvalidRequest(f"{what} belongs to another user")
+        if reply is None or user_doc is None or reply.get("reply_to") != request.message_id:
+            await self._end_with_error(request, stream, "reply_not_found", "The reply no longer exists.")
+            return
+        if request.reply_id in [c["id"] for c in reply.get("continued_by", [])]:
+            await self._redeliver_stored(request, reply, stream)
+            return
+        served = await self._served_model(request, stream)
+        if served is None:
+            return
+        if half_streamed:
+            await stream.add(RESET, {})
+            metrics.RESETS.inc()
+        if cancelled:
+            outcome = Outcome(content="", status="stopped")
+        else:
+            turns = await self.recent_turns.load(request.user_id, request.conversation_id)
+            history = usable_history(turns, request.message_id, iso_ms(user_doc["created_at"]))
+            parts = PromptParts(
+                self.settings.system_prompt,
+                user_doc["content"],
+                history,
+                sources=reply.get("sources") or [],
+                partial_reply=reply.get("content", ""),
+            )
+            messages = await build_messages_off_loop(
+                parts,
+                context_tokens=served.context_tokens,
+                max_tokens=served.max_tokens,
+                count=served.provider.count_tokens,
+            )
+            outcome = await generate(
+                self.settings, self.redis, served.provider, request.reply_id, messages, stream,
+                max_tokens=served.max_tokens,
+            )  # fmt: skip
+        outcome.latency_ms = (time.perf_counter() - started) * 1000
+        continuation = continuation_of(request.reply_id, outcome)
+        stored = await self.store.continue_reply(reply, continuation, continued_reply(reply, outcome))
+        # Not applied: done by an earlier attempt, or another continuation came first (its text wins).
+        stored = stored or await self.store.get_message(reply["_id"]) or reply
+        if await self._deleted_meanwhile(request, stream):
+            return
+        # The cached turn holds the text before the continuation: read the turns afresh next time.
+        await asyncio.gather(
+            self.recent_turns.forget(request.conversation_id), self._finish(request, stored, stream)
+        )
+        metrics.REPLIES.labels(outcome.status).inc()
+        metrics.COMPLETION_TOKENS.inc(outcome.completion_tokens)
+
     async def _store_user_message(self, user_doc: dict) -> dict:
         """Insert once (redelivery, regenerate: already there); returns the stored message."""
         if await self.store.insert_message(user_doc):
@@ -300,7 +384,7 @@ class ChatHandler:
                 seed=seed_of(request.reply_id),
             )
         latency_ms = (time.perf_counter() - started) * 1000
-        message = completion_message(request, outcome, latency_ms, max_tokens, served.name)
+        message = completion_message(request, outcome, latency_ms, served.name)
         await stream.end(DONE, {"message": message}, self.settings.reply_stream_ttl_s, request.user_id)
         metrics.REPLIES.labels(outcome.status).inc()
         metrics.COMPLETION_TOKENS.inc(outcome.completion_tokens)
@@ -324,7 +408,7 @@ class ChatHandler:
                 assistant_content=reply_doc.get("content", ""),
                 status=reply_doc.get("status", "completed"),
                 model=reply_doc.get("model") or "",
-                usage=Usage(**reply_doc.get("usage", {})),
+                usage=announced_usage(request, reply_doc),
                 trace_id=request.trace_id,
             )
         )

@@ -52,22 +52,50 @@ def reply_document(
         "sources": [public_source(s) for s in sources],
         "usage": usage_of(outcome, outcome.latency_ms).model_dump(),
         "model": model,
+        "finish_reason": outcome.finish_reason,
     }
     if request.regenerate_of:
         reply_doc["regenerate_of"] = request.regenerate_of
     return reply_doc
 
 
-def completion_message(
-    request: ChatRequested, outcome: Outcome, latency_ms: float, max_tokens: int, model: str
-) -> dict:
+def continuation_of(continuation_id: str, outcome: Outcome) -> dict:
+    """What a reply keeps of each continuation applied to it: its id (applied once) and its usage
+    (what `chat.completed` announces for it)."""
+    return {"id": continuation_id, "usage": usage_of(outcome, outcome.latency_ms).model_dump()}
+
+
+def announced_usage(request: ChatRequested, reply_doc: dict) -> Usage:
+    """The reply's usage; for a continuation, the continuation's own (the rest was announced)."""
+    if request.continue_of is None:
+        return Usage(**reply_doc.get("usage", {}))
+    for continuation in reply_doc.get("continued_by", []):
+        if continuation["id"] == request.reply_id:
+            return Usage(**continuation["usage"])
+    return Usage()
+
+
+def continued_reply(reply: dict, outcome: Outcome) -> dict:
+    """The fields of a reply that a continuation changes: its text grows by what was generated,
+    and it ends as the continuation did, unless that was stopped before it wrote anything (the
+    reply is then still cut at its limit, and can be continued)."""
+    usage = Usage.model_validate(reply.get("usage") or {})
+    usage.completion_tokens += outcome.completion_tokens
+    usage.latency_ms = round(usage.latency_ms + outcome.latency_ms, 1)
+    changes = {"content": reply.get("content", "") + outcome.content, "usage": usage.model_dump()}
+    if outcome.content or outcome.status != "stopped":
+        changes |= {"status": outcome.status, "finish_reason": outcome.finish_reason}
+    return changes
+
+
+def completion_message(request: ChatRequested, outcome: Outcome, latency_ms: float, model: str) -> dict:
     """The reply to a stateless OpenAI-compatible request, as its `done` event carries it."""
     return {
         "id": request.reply_id,
         "role": "assistant",
         "content": outcome.content,
         "status": outcome.status,
-        "finish_reason": "length" if outcome.completion_tokens >= max_tokens else "stop",
+        "finish_reason": outcome.finish_reason or "stop",
         "model": model,
         "created_at": iso_ms(utcnow()),
         "usage": usage_of(outcome, latency_ms).model_dump(),

@@ -1,7 +1,9 @@
 """One streaming interface for every chat model.
 
 `provider.stream(messages, ...)` returns a `Generation`: iterate it for text deltas; once the
-iteration ends, `prompt_tokens`, `completion_tokens` and `ttft_ms` describe the run. Closing the
+iteration ends, `prompt_tokens`, `completion_tokens`, `ttft_ms` and `finish_reason` describe the run.
+When the last message is the assistant's, the model continues that text (a reply cut at its
+length limit) instead of starting a new turn. Closing the
 iterator early (a stop request) must stop the model's work promptly.
 
 A provider that serves requests from a limited number of model instances (`queues_requests`)
@@ -36,6 +38,8 @@ class Generation:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     ttft_ms: float | None = None
+    # "length": cut at `max_tokens`; "stop": the model ended it; None: the provider did not say.
+    finish_reason: str | None = None
     extra: dict = field(default_factory=dict)
 
     def __aiter__(self) -> AsyncIterator[str]:

@@ -31,6 +31,8 @@ class FakeProvider(ChatProvider):
                 generation.ttft_ms = (time.perf_counter() - started) * 1000
             word = WORDS[i % len(WORDS)]
             if word in request.stop:
+                generation.finish_reason = "stop"
                 return
             generation.completion_tokens += 1
             yield ("" if i == 0 else " ") + word
+        generation.finish_reason = "length"

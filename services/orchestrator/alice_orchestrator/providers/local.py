@@ -99,8 +99,14 @@ class LocalProvider(ChatProvider):
         return len(self._tokenizer.tokenize(text.encode(), add_bos=False, special=False))
 
     def render(self, messages: list[ChatMessage]) -> str:
+        """The prompt; a last message of the assistant's is left open for the model to continue:
+        the template's generation prompt (where a reply starts) followed by that text."""
+        partial = ""
+        if messages and messages[-1]["role"] == "assistant":
+            *messages, last = messages
+            partial = self.neutralize(last["content"])
         safe = [m | {"content": self.neutralize(m["content"])} for m in messages]
-        return self._formatter(messages=safe).prompt
+        return self._formatter(messages=safe).prompt + partial
 
     def neutralize(self, text: str) -> str:
         return neutralize(text, self._control_texts)
@@ -155,6 +161,8 @@ class LocalProvider(ChatProvider):
                     choice = chunk["choices"][0]
                     if choice.get("finish_reason") is None:  # the closing chunk is not a token
                         emit(("delta", choice["text"]))
+                    else:
+                        emit(("finish", choice["finish_reason"]))
             except Exception as exc:  # reported to the awaiting side, not swallowed
                 emit(("error", exc))
             finally:
@@ -178,6 +186,9 @@ class LocalProvider(ChatProvider):
                     raise ProviderError(f"local model failed: {value}") from value
                 if kind == "prompt":
                     generation.prompt_tokens = value
+                    continue
+                if kind == "finish":
+                    generation.finish_reason = value
                     continue
                 generation.completion_tokens += 1
                 if not value:

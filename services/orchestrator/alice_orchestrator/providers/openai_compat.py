@@ -2,7 +2,9 @@
 
 Streams with `stream: true` and parses the Server-Sent Events by hand: each `data:` line holds one
 JSON chunk, `data: [DONE]` ends the stream. Usage comes from the final chunk when the server sends
-it (`stream_options.include_usage`); otherwise it is estimated.
+it (`stream_options.include_usage`); otherwise it is estimated. A last message of the assistant's is
+continued by servers that support it (llama-server's assistant prefill, which streams that text back
+first: it is taken off); others answer it anew.
 """
 
 import json
@@ -49,6 +51,31 @@ async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
         yield "\n".join(data)
 
 
+class EchoedPrefill:
+    """Takes the continued text off the front of the stream when the server sends it back
+    (llama-server does); passes everything through when it does not."""
+
+    def __init__(self, prefill: str):
+        self.prefill = prefill
+        self.held = ""
+        self.settled = not prefill
+
+    def feed(self, delta: str) -> str:
+        if self.settled:
+            return delta
+        self.held += delta
+        if len(self.held) < len(self.prefill) and self.prefill.startswith(self.held):
+            return ""
+        self.settled = True
+        held, self.held = self.held, ""
+        return held.removeprefix(self.prefill)
+
+    def rest(self) -> str:
+        """What is still held once the stream ended: part of the prefill, or the model's text."""
+        held, self.held = self.held, ""
+        return "" if held == self.prefill else held
+
+
 class OpenAICompatProvider(ChatProvider):
     def __init__(
         self,
@@ -73,9 +100,13 @@ class OpenAICompatProvider(ChatProvider):
         self, generation: Generation, request: GenerationRequest, url: str = "/chat/completions"
     ):
         """`url`: below the base URL, or another server's full address (inference.py)."""
+        messages = self._messages(request)
+        echo = EchoedPrefill(
+            messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""
+        )
         body = {
             "model": self.model,
-            "messages": self._messages(request),
+            "messages": messages,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": True,
@@ -108,12 +139,17 @@ class OpenAICompatProvider(ChatProvider):
                         raise ProviderError(f"LLM endpoint error: {chunk['error']}")
                     usage = chunk.get("usage") or usage
                     for choice in chunk.get("choices") or []:
-                        delta = (choice.get("delta") or {}).get("content")
+                        generation.finish_reason = choice.get("finish_reason") or generation.finish_reason
+                        delta = echo.feed((choice.get("delta") or {}).get("content") or "")
                         if delta:
                             completion_chunks += 1
                             if generation.ttft_ms is None:
                                 generation.ttft_ms = (time.perf_counter() - started) * 1000
                             yield delta
+                rest = echo.rest()
+                if rest:
+                    completion_chunks += 1
+                    yield rest
         except httpx.HTTPError as exc:
             if not answered and isinstance(exc, UNREACHABLE):
                 raise ModelUnavailable(f"LLM endpoint unreachable: {type(exc).__name__}: {exc}") from exc
