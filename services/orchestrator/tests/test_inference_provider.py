@@ -1,6 +1,7 @@
 """What the `inference` provider sends the inference service, against a scripted transport (the
 real server: tests/integration/test_llm_inference.py)."""
 
+import asyncio
 import json
 
 import httpx
@@ -198,4 +199,26 @@ async def test_no_server_ready_is_unavailable_not_a_failure_of_the_request():
         await text_of(provider.stream([{"role": "user", "content": "x"}], max_tokens=5, temperature=0))
         == "Hi"
     )
+    await provider.close()
+
+
+async def test_replies_waiting_when_the_last_server_goes_are_unavailable_not_stuck():
+    server, names = Server(slots=1), Names("10.0.0.1")
+    provider = provider_for(server, names)
+    await provider.warm_up()
+    holder = provider.stream([{"role": "user", "content": "x"}], max_tokens=5, temperature=0)
+    assert await anext(aiter(holder)) == "Hi"
+    waiting = asyncio.create_task(
+        text_of(provider.stream([{"role": "user", "content": "y"}], max_tokens=5, temperature=0))
+    )
+    await asyncio.sleep(0.05)
+    names.addresses = []
+    await provider.discover()
+    try:
+        await asyncio.wait_for(waiting, 2)
+    except ModelUnavailable:
+        pass
+    else:
+        raise AssertionError("the waiting reply must be told the model is unavailable")
+    await holder.aclose()
     await provider.close()

@@ -224,3 +224,22 @@ async def test_a_stopped_reply_lets_a_waiting_chore_go():
     await asyncio.gather(reply2.task, return_exceptions=True)
     line.release(await reply.instance())
     assert await asyncio.wait_for(title, 2) == "model"
+
+
+async def test_failing_the_waiting_raises_in_each_waiter_and_leaves_the_holders_alone():
+    """The inference provider's last server went away: waiting requests are told at once (and
+    retried like any unavailable model) instead of waiting for a server that may never come."""
+    line: InstanceQueue[str] = InstanceQueue(["x"])
+    held = await line.acquire()
+    waiters = [Waiting(line, str(i)) for i in range(2)]
+    titles = asyncio.create_task(line.acquire(chore=True))
+    await settle()
+    line.fail_waiting(ConnectionError("gone"))
+    for waiter in waiters:
+        with pytest.raises(ConnectionError):
+            await waiter.instance()
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(titles, 2)
+    assert line.waiting == 0
+    line.release(held)
+    assert await line.acquire() == "x", "the line still works"

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import dataclasses
 import ipaddress
+import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,7 @@ from alice_orchestrator.providers.server_vocabulary import ServerVocabulary
 
 DISCOVERY_INTERVAL_S = 5.0
 PROPS_TIMEOUT_S = 3.0
+log = logging.getLogger(__name__)
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 
 
@@ -94,8 +96,9 @@ class InferenceProvider(OpenAICompatProvider):
         self._resolve = resolve
         self._ready_timeout_s = ready_timeout_s
         self._servers: dict[str, Server] = {}
+        # Asked from the thread that builds prompts: a copy, made at once, of the changing dict.
         self._vocabulary = ServerVocabulary(
-            lambda: next(iter(self._servers), None), self._client, blocking_transport
+            lambda: next(iter(tuple(self._servers)), None), self._client, blocking_transport
         )
         self._line: InstanceQueue[Slot] = InstanceQueue([])
         self._discovering: asyncio.Lock | None = None
@@ -155,11 +158,18 @@ class InferenceProvider(OpenAICompatProvider):
         if self._servers.get(server.url) is server:
             del self._servers[server.url]
             self._line.remove(server.slots)
+            if not self._servers:
+                # Nobody left to wait for: the waiting requests are retried like any request that
+                # finds the model unavailable (bounded by CHAT_UNAVAILABLE_GIVE_UP_S).
+                self._line.fail_waiting(ModelUnavailable(f"no inference server at {self.server_url}"))
 
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(DISCOVERY_INTERVAL_S)
-            await self.discover()
+            try:
+                await self.discover()
+            except Exception:  # the next look-up tries again; the line keeps what it has
+                log.exception("inference server look-up failed")
 
     async def _deltas(self, generation: Generation, request: GenerationRequest):
         if not self._servers:

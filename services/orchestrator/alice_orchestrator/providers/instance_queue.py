@@ -31,11 +31,12 @@ OnPosition = Callable[[int], Awaitable[None]]
 
 
 class _Waiter(Generic[T]):
-    __slots__ = ("granted", "instance", "moved")
+    __slots__ = ("error", "granted", "instance", "moved")
 
     def __init__(self) -> None:
         self.granted = False
         self.instance: T | None = None
+        self.error: BaseException | None = None
         self.moved = asyncio.Event()
 
 
@@ -110,6 +111,8 @@ class InstanceQueue(Generic[T]):
                 waiter.moved.clear()
                 if waiter.granted:
                     return waiter.instance  # type: ignore[return-value]
+                if waiter.error is not None:
+                    raise waiter.error
                 position = line.index(waiter) + 1
                 if position != reported and on_position is not None:
                     reported = position
@@ -121,6 +124,14 @@ class InstanceQueue(Generic[T]):
             else:
                 self._leave(line, waiter)
             raise
+
+    def fail_waiting(self, error: BaseException) -> None:
+        """Every waiting request gets `error` instead of an instance (none is left to wait for)."""
+        for line in (self._replies, self._chores):
+            for waiter in line:
+                waiter.error = error
+                waiter.moved.set()
+            line.clear()
 
     def release(self, instance: T) -> None:
         """Give the instance back: to the first waiting reply, else to a chore if it may start."""
@@ -150,6 +161,8 @@ class InstanceQueue(Generic[T]):
         waiter.moved.set()
 
     def _leave(self, line: list[_Waiter[T]], waiter: _Waiter[T]) -> None:
+        if waiter not in line:
+            return  # failed by `fail_waiting`: already out of the line
         index = line.index(waiter)
         del line[index]
         for behind in line[index:]:
