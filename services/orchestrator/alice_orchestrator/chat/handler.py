@@ -119,24 +119,10 @@ class ChatHandler:
             return
         picked_up = time.time()
         stream = ReplyStream(self.redis, request.reply_id)
-        conversation, existing, stored_user, half_streamed, cancelled = await asyncio.gather(
-            self.store.conversation_by_id(request.conversation_id),
-            # Two look-ups by `_id`, not one `$in`: FerretDB scans the collection for `$in`
-            # (41 ms against 0.6 ms with 1,000 messages; docs/performance.md).
-            self.store.get_message(request.reply_id),
-            self.store.get_message(request.message_id),
-            stream.has_tokens_since_reset(),
-            stop_requested(self.redis, request.reply_id),
-        )
-        if conversation is None:
-            # The backend checked it exists before publishing: it was deleted since. Not poison.
-            await self._end_with_error(
-                request, stream, "conversation_not_found", "The conversation no longer exists."
-            )
+        found = await self._look_up(request, stream, reply_id=request.reply_id)
+        if found is None:
             return
-        for doc, what in ((conversation, "conversation"), (existing, "reply"), (stored_user, "message")):
-            if doc is not None and doc.get("user_id") != request.user_id:
-                raise InvalidRequest(f"{what} belongs to another user")
+        conversation, existing, stored_user, half_streamed, cancelled = found
 
         user_doc = stored_user or user_message(request)
         if existing is not None:
@@ -260,6 +246,30 @@ class ChatHandler:
         log.info("conversation deleted mid-reply", extra={"reply_id": request.reply_id})
         return True
 
+    async def _look_up(self, request: ChatRequested, stream: ReplyStream, *, reply_id: str) -> tuple | None:
+        """(conversation, the reply `reply_id`, the user's message, whether the stream has tokens
+        since its last reset, whether a stop was asked), read concurrently; None once the stream
+        is ended because the conversation is gone. Another user's document is an invalid request."""
+        conversation, reply, user_doc, half_streamed, cancelled = await asyncio.gather(
+            self.store.conversation_by_id(request.conversation_id),
+            # Two look-ups by `_id`, not one `$in`: FerretDB scans the collection for `$in`
+            # (41 ms against 0.6 ms with 1,000 messages; docs/performance.md).
+            self.store.get_message(reply_id),
+            self.store.get_message(request.message_id),
+            stream.has_tokens_since_reset(),
+            stop_requested(self.redis, request.reply_id),
+        )
+        if conversation is None:
+            # The backend checked it exists before publishing: it was deleted since. Not poison.
+            await self._end_with_error(
+                request, stream, "conversation_not_found", "The conversation no longer exists."
+            )
+            return None
+        for doc, what in ((conversation, "conversation"), (reply, "reply"), (user_doc, "message")):
+            if doc is not None and doc.get("user_id") != request.user_id:
+                raise InvalidRequest(f"{what} belongs to another user")
+        return conversation, reply, user_doc, half_streamed, cancelled
+
     async def _continue(self, request: ChatRequested) -> None:
         """The model gets the conversation up to the reply with the reply's text as the last
         (assistant) turn and goes on writing it; the new text streams under `request.reply_id`
@@ -269,21 +279,10 @@ class ChatHandler:
         assert request.continue_of is not None
         started = time.perf_counter()
         stream = ReplyStream(self.redis, request.reply_id)
-        conversation, reply, user_doc, half_streamed, cancelled = await asyncio.gather(
-            self.store.conversation_by_id(request.conversation_id),
-            self.store.get_message(request.continue_of),
-            self.store.get_message(request.message_id),
-            stream.has_tokens_since_reset(),
-            stop_requested(self.redis, request.reply_id),
-        )
-        if conversation is None:
-            await self._end_with_error(
-                request, stream, "conversation_not_found", "The conversation no longer exists."
-            )
+        found = await self._look_up(request, stream, reply_id=request.continue_of)
+        if found is None:
             return
-        for doc, what in ((conversation, "conversation"), (reply, "reply"), (user_doc, "message")):
-            if doc is not None and doc.get("user_id") != request.user_id:
-                raise InvalidRequest(f"{what} belongs to another user")
+        _conversation, reply, user_doc, half_streamed, cancelled = found
         if reply is None or user_doc is None or reply.get("reply_to") != request.message_id:
             await self._end_with_error(request, stream, "reply_not_found", "The reply no longer exists.")
             return
