@@ -9,7 +9,8 @@ loading the model in the orchestrator.
   since the server tokenizes the rendered prompt with control tokens honoured. A control token is
   found as what the server reads differently with and without special-token parsing: a token of
   the special reading whose spelling, read plainly, is not that one token. Failing to ask is
-  `ModelUnavailable`: a message is never sent unchecked.
+  `ModelUnavailable` (the server's fault), an answer that makes no sense `ProviderError` (the
+  text's): a message is never sent unchecked.
 """
 
 import hashlib
@@ -19,7 +20,7 @@ from collections.abc import Callable
 
 import httpx
 
-from alice_orchestrator.providers.base import ModelUnavailable, estimate_tokens
+from alice_orchestrator.providers.base import ModelUnavailable, ProviderError, estimate_tokens
 from alice_orchestrator.providers.local import neutralize
 
 COUNT_ENTRIES = 4096
@@ -104,8 +105,10 @@ class ServerVocabulary:
             return known  # type: ignore[return-value]
         try:
             safe = await self._break_markers(server, text)
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
+        except httpx.HTTPError as exc:  # the server's fault: the request waits, spending no attempt
             raise ModelUnavailable(f"inference server {server} could not tokenize: {exc}") from exc
+        except (ValueError, KeyError) as exc:  # this text's: its attempts are spent, not the server's
+            raise ProviderError(f"could not check a message for control tokens: {exc}") from exc
         if len(text) <= SAFE_MAX_CHARS:
             self._safe.put(key, safe)
         return safe
