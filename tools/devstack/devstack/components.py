@@ -264,6 +264,7 @@ def inference_argv(binary: Path, model: Path, port: int, slots: int, threads: in
         "--parallel", str(slots), "--ctx-size", str(2048 * slots), "--cont-batching",
         "--threads", str(threads), "--threads-batch", str(threads),
         "--metrics", "--slots", "--no-webui",
+        "--cache-ram", "128",  # MiB of cached prompts; the default (8 GiB) grows without bound
     ]  # fmt: skip
 
 
