@@ -72,6 +72,24 @@ load() {  # <image>...: docker save | ctr import, as `kind load docker-image` do
 tag_in_node() {  # <source> <target>: no Docker involved, so it works once Docker has dropped the source
   node_exec ctr -n k8s.io images tag --force "$(full_ref "$1")" "$(full_ref "$2")" >/dev/null
 }
+# Each run loads its newly built images; the node's containerd keeps every earlier one, and over a
+# few runs they fill the disk. Before the node stops: drop each alice/* reference whose image Docker
+# no longer has under that name (superseded by a rebuild), then the bare digest references nothing
+# named points to any more. Third-party images stay; containerd collects the unreferenced content.
+prune_superseded() {
+  local ref digest
+  node_exec ctr -n k8s.io images ls 2>/dev/null | awk 'NR > 1 && $1 ~ /^docker\.io\/alice\// {print $1}' |
+    while read -r ref; do
+      local short=${ref#docker.io/}
+      loaded "$short" 2>/dev/null || node_exec ctr -n k8s.io images rm "$ref" >/dev/null || true
+    done
+  local named
+  named="$(node_exec ctr -n k8s.io images ls 2>/dev/null | awk 'NR > 1 && $1 !~ /^sha256:/ && $1 !~ /@sha256:/ {print $3}' | sort -u)"
+  node_exec ctr -n k8s.io images ls 2>/dev/null | awk 'NR > 1 && ($1 ~ /^sha256:/ || $1 ~ /@sha256:/) {print $1, $3}' |
+    while read -r ref digest; do
+      grep -qxF "$digest" <<<"$named" || node_exec ctr -n k8s.io images rm "$ref" >/dev/null || true
+    done
+}
 load_missing() {
   local img
   for img in "$@"; do loaded "$img" || load "$img"; done
@@ -271,6 +289,10 @@ case "${1:-}" in
     ;;
   down)
     if use_kind; then kind delete cluster --name "$NAME"; exit 0; fi
+    if running; then
+      say "removing the node's superseded images"
+      prune_superseded
+    fi
     if docker inspect "$NODE" >/dev/null 2>&1; then
       say "stopping and removing the node $NODE"
       docker stop -t 60 "$NODE" >/dev/null || true

@@ -144,7 +144,7 @@ def ensure_weaviate(cfg: Config) -> Path:
     return binary
 
 
-# Only llama-server, linked statically so the cached binary stands alone (the build tree is deleted);
+# Only the programs asked for (llama-server; llama-batched-bench for bench/), linked statically so the cached binary stands alone (the build tree is deleted);
 # no network at build time (no curl, no prebuilt web UI download). The CPU flags are the wheel's
 # (pyproject.toml, [tool.uv.extra-build-variables]): no -march=native, whose AMX kernels crashed
 # generation on a VM that lists AMX; llama.cpp then builds for AVX2/FMA/F16C, which also keeps a
@@ -223,40 +223,45 @@ def ensure_model(cfg: Config) -> Path:
 
 def ensure_llama_server(cfg: Config) -> Path:
     """llama.cpp's llama-server built from the pinned llama-cpp-python sdist; first run only."""
-    binary = cfg.llama_server_bin
+    return ensure_llama_tool(cfg, "llama-server")
+
+
+def ensure_llama_tool(cfg: Config, target: str) -> Path:
+    """One llama.cpp program (`llama-server`, or `llama-batched-bench` for bench/) built from the
+    pinned llama-cpp-python sdist and kept in the cache; first run only."""
+    binary = cfg.llama_server_bin.with_name(target)
     if binary.is_file():
         return binary
     cmake = require("cmake", "install CMake 3.14+ and a C++17 compiler (Debian: cmake build-essential)")
     source = engine_source()
-    work = cfg.cache_dir / "wip" / binary.parent.name
+    work = cfg.cache_dir / "wip" / f"{binary.parent.name}-{target}"
     work.parent.mkdir(parents=True, exist_ok=True)
-    with (work.parent / f"{binary.parent.name}.lock").open("w") as lock:
+    with (work.parent / f"{binary.parent.name}-{target}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another clone building the same version: wait for it
         if binary.is_file():
             return binary
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         try:
-            log_file = cfg.logs_dir / "provision-llama-server.log"
+            log_file = cfg.logs_dir / f"provision-{target}.log"
             src = _fetch_engine_source(source, work, log_file)
-            build, target = work / "build", "llama-server"
+            build = work / "build"
             generator = ["-G", "Ninja"] if shutil.which("ninja") else []
             extra = shlex.split(os.environ.get("CMAKE_ARGS", ""))
             run_slow_step(
-                f"configuring llama-server {source.version}",
+                f"configuring {target} {source.version}",
                 [cmake, "-S", str(src), "-B", str(build), *generator, *LLAMA_SERVER_CMAKE_FLAGS, *extra],
                 log_file=log_file,
             )
             run_slow_step(
-                f"building llama-server {source.version} with {BUILD_JOBS} jobs at low priority "
+                f"building {target} {source.version} with {BUILD_JOBS} jobs at low priority "
                 "(first run only, 10+ minutes)",
                 ["nice", "-n", "10", cmake, "--build", str(build), "-j", BUILD_JOBS, "--target", target],
-                log_file=cfg.logs_dir / "provision-llama-server-build.log",
+                log_file=cfg.logs_dir / f"provision-{target}-build.log",
             )
-            built = build / "bin" / target
-            staging = binary.with_name("llama-server.new")
+            staging = binary.with_name(f"{target}.new")
             binary.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(built, staging)
+            shutil.copy2(build / "bin" / target, staging)
             staging.rename(binary)
         finally:
             shutil.rmtree(work, ignore_errors=True)
