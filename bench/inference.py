@@ -5,6 +5,10 @@ aggregate tokens/s and time to first token with N simultaneous generations.
     source scripts/env.sh
     $UV run --frozen python bench/inference.py --concurrency 1 2 4 8 --rounds 3
 
+With `--engine-limit`, each round also runs llama.cpp's own `llama-batched-bench` (built by devstack
+from the same sources on first use, cached; 64-token prompts, `--max-tokens` generated, the same
+threads) on the same model: the engine's limit, measured in the same sitting.
+
 Both run the orchestrator's own provider classes with their defaults (one llama.cpp thread each;
 in-process: one model instance, so generations queue; the service: `--slots` slots on a private
 port). Every round measures each (mode, N) cell once, the modes interleaved, so drift in the
@@ -16,6 +20,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +28,9 @@ from pathlib import Path
 from alice_orchestrator.providers.base import ChatProvider
 from alice_orchestrator.providers.inference import InferenceProvider
 from alice_orchestrator.providers.local import LocalProvider
+from devstack import provision
+from devstack.components import bundled_model_path
+from devstack.config import Config
 from devstack.inference import private_inference_server
 from devstack.testing import free_port
 from local_model import QUESTIONS, one, wave  # the same waves as the in-process bench
@@ -50,6 +58,23 @@ async def reply_beside_a_title(provider: ChatProvider, with_title: bool) -> floa
     return result["ttft_s"] * 1000
 
 
+def engine_limit(binary: Path, concurrency: list[int], max_tokens: int, threads: int) -> dict[int, float]:
+    """llama-batched-bench's generation tokens/s (S_TG) for each number of parallel sequences."""
+    argv = [
+        str(binary), "-m", str(bundled_model_path()), "-c", "8192", "-b", "2048", "-ub", "512",
+        "-npp", "64", "-ntg", str(max_tokens), "-npl", ",".join(map(str, concurrency)),
+        "-t", str(threads),
+    ]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=600).stdout
+    rows: dict[int, float] = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        # | PP | TG | B | N_KV | T_PP s | S_PP t/s | T_TG s | S_TG t/s | T s | S t/s |
+        if len(cells) == 10 and cells[2].isdigit():
+            rows[int(cells[2])] = float(cells[7])
+    return rows
+
+
 async def measure(args: argparse.Namespace, server_url: str, model: str) -> list[dict]:
     providers: dict[str, ChatProvider] = {
         "in-process": LocalProvider(threads=args.threads, concurrency=1),
@@ -59,7 +84,19 @@ async def measure(args: argparse.Namespace, server_url: str, model: str) -> list
         await provider.warm_up()
     waves: dict[tuple[str, int], list[dict]] = {}
     titles: dict[tuple[str, bool], list[float]] = {}
+    limit_binary = provision.ensure_llama_tool(Config(), "llama-batched-bench") if args.engine_limit else None
     for round_ in range(args.rounds):
+        if limit_binary is not None:
+            limits = await asyncio.to_thread(
+                engine_limit, limit_binary, args.concurrency, args.max_tokens, args.threads
+            )
+            for n, tokens_per_s in limits.items():
+                result = {
+                    "aggregate_tokens_per_s": tokens_per_s, "per_stream_tokens_per_s": tokens_per_s / n,
+                    "ttft_p50_ms": 0.0, "ttft_max_ms": 0.0,
+                }  # fmt: skip
+                waves.setdefault(("engine limit", n), []).append(result)
+            print(f"round {round_ + 1} engine limit: {limits}", flush=True)
         for n in args.concurrency:
             for mode, provider in providers.items():
                 result = await wave(provider, n, args.max_tokens)
@@ -103,6 +140,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads, both modes")
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--engine-limit", action="store_true", help="also run llama-batched-bench each round")
     args = parser.parse_args()
     log_path = Path(tempfile.mkdtemp(prefix="bench-inference-")) / "llama-server.log"
     with private_inference_server(free_port(), log_path, slots=args.slots, threads=args.threads) as server:
