@@ -26,7 +26,7 @@ const tools = [
 test('stream: true with tools streams delta.tool_calls, and a tool result gets a text answer', { timeout: 600_000 }, async () => {
   const question = { role: 'user', content: 'What is the weather in Paris?' };
   const stream = await client.chat.completions.create({
-    model, messages: [question], tools, tool_choice: 'required', stream: true, max_tokens: 64, seed: 1,
+    model, messages: [question], tools, tool_choice: 'required', stream: true, max_tokens: 200, seed: 1,
   });
   const calls = [];
   let finish = null;

@@ -207,6 +207,8 @@ def answer(
 ) -> Answer:
     """The reply as the client gets it: calls parsed from the JSON format (ids derived from the
     reply id, so a retry names them alike), text checked against `response_format`."""
+    if plan_.tools_as_json and finish_reason == "length" and _complete_json(content):
+        finish_reason = "stop"  # the grammar's end and the token limit fell together
     if finish_reason == "length":  # cut: nothing to parse or check (the SDKs raise for it)
         return Answer(content, tool_calls, finish_reason)
     if plan_.tools_as_json:
@@ -249,3 +251,11 @@ def _parsed(content: str, what: str) -> object:
         return json.loads(content)
     except ValueError as exc:
         raise ProviderError(f"the model's output is not {what}: {content[:100]!r}") from exc
+
+
+def _complete_json(content: str) -> bool:
+    try:
+        json.loads(content)
+    except ValueError:
+        return False
+    return True
