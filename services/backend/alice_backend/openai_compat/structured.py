@@ -7,8 +7,9 @@ naming the keyword, instead of producing output the orchestrator's check would t
 """
 
 import json
-import re
 from typing import Any
+
+from alice_common import linear_re
 
 from alice_backend.openai_compat.errors import OpenAIError
 
@@ -17,7 +18,7 @@ MAX_TOOLS = 32
 MAX_TOOLS_CHARS = 65_536
 MAX_SCHEMA_DEPTH = 16
 MAX_DESCRIPTION_CHARS = 2048
-NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+NAME = linear_re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # What llama.cpp's JSON-schema-to-grammar conversion honours.
 CONSTRAINTS = {
     "type", "properties", "required", "additionalProperties", "items", "prefixItems", "minItems",
