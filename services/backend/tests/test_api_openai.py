@@ -297,11 +297,15 @@ async def test_tools_and_sampling_travel_in_the_event_and_tool_calls_come_back_s
     assert request.messages[3].tool_call_id == "call_1" and request.top_logprobs is None
     await release_slot(redis, user["id"], reply_id)  # the orchestrator's part
 
-    stream = await sdk.chat.completions.create(
-        model="test-model", messages=MESSAGES, tools=[WEATHER], stream=True
-    )
+    async def read() -> list:
+        stream = await sdk.chat.completions.create(
+            model="test-model", messages=MESSAGES, tools=[WEATHER], stream=True
+        )
+        return [chunk async for chunk in stream]
+
+    streamed = asyncio.create_task(read())
     await play_orchestrator(redis, user["id"], [done("", tool_calls=[CALL], finish_reason="tool_calls")])
-    chunks = [chunk async for chunk in stream]
+    chunks = await streamed
     deltas = [d for c in chunks for d in (c.choices[0].delta.tool_calls or [])]
     assert [(d.index, d.id, d.function.name, d.function.arguments) for d in deltas] == [
         (0, "call_1", "get_weather", '{"city":"Paris"}')
