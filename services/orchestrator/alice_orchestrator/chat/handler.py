@@ -393,6 +393,8 @@ class ChatHandler:
                 outcome.content, outcome.tool_calls, outcome.finish_reason = (
                     answer.content, answer.tool_calls, answer.finish_reason
                 )  # fmt: skip
+            elif plan.tools_as_json:
+                outcome.content = ""  # half a call in the tool format is nothing to show
             if params.top_logprobs is None:
                 outcome.logprobs = None
             elif outcome.logprobs is None:
