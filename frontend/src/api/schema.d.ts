@@ -824,7 +824,9 @@ export type components = {
              */
             role: "assistant";
             /** Content */
-            content: string;
+            content: string | null;
+            /** Tool Calls */
+            tool_calls?: components["schemas"]["ToolCall"][] | null;
         };
         /** AuthOut */
         AuthOut: {
@@ -880,6 +882,34 @@ export type components = {
             temperature?: number | null;
             /** Stop */
             stop?: string | string[] | null;
+            /** Seed */
+            seed?: number | null;
+            /** Top P */
+            top_p?: number | null;
+            /** Frequency Penalty */
+            frequency_penalty?: number | null;
+            /** Presence Penalty */
+            presence_penalty?: number | null;
+            /** Logit Bias */
+            logit_bias?: {
+                [key: string]: number;
+            } | null;
+            /** Logprobs */
+            logprobs?: boolean | null;
+            /** Top Logprobs */
+            top_logprobs?: number | null;
+            /** Response Format */
+            response_format?: {
+                [key: string]: unknown;
+            } | null;
+            /** Tools */
+            tools?: unknown[] | null;
+            /** Tool Choice */
+            tool_choice?: string | {
+                [key: string]: unknown;
+            } | null;
+            /** Parallel Tool Calls */
+            parallel_tool_calls?: boolean | null;
         } & {
             [key: string]: unknown;
         };
@@ -891,6 +921,10 @@ export type components = {
             content?: string | components["schemas"]["ContentPart"][] | null;
             /** Name */
             name?: string | null;
+            /** Tool Calls */
+            tool_calls?: components["schemas"]["ToolCallIn"][] | null;
+            /** Tool Call Id */
+            tool_call_id?: string | null;
         } & {
             [key: string]: unknown;
         };
@@ -899,13 +933,17 @@ export type components = {
             /** Index */
             index: number;
             message: components["schemas"]["AssistantMessage"];
-            /** Logprobs */
-            logprobs?: null;
+            logprobs?: components["schemas"]["ChoiceLogprobs"] | null;
             /**
              * Finish Reason
              * @enum {string}
              */
-            finish_reason: "stop" | "length";
+            finish_reason: "stop" | "length" | "tool_calls";
+        };
+        /** ChoiceLogprobs */
+        ChoiceLogprobs: {
+            /** Content */
+            content?: components["schemas"]["TokenLogprob"][] | null;
         };
         /** CompletionUsage */
         CompletionUsage: {
@@ -1363,6 +1401,20 @@ export type components = {
              * @description why the last poll of Kafka failed; null when it succeeded
              */
             last_error: string | null;
+        };
+        /** FunctionCall */
+        FunctionCall: {
+            /** Name */
+            name: string;
+            /** Arguments */
+            arguments: string;
+        };
+        /** FunctionCallIn */
+        FunctionCallIn: {
+            /** Name */
+            name: string;
+            /** Arguments */
+            arguments: string;
         };
         /**
          * ImportedConversations
@@ -1879,6 +1931,45 @@ export type components = {
              * @default false
              */
             include_usage: boolean;
+        };
+        /** TokenLogprob */
+        TokenLogprob: {
+            /** Token */
+            token: string;
+            /** Logprob */
+            logprob: number;
+            /** Bytes */
+            bytes?: number[] | null;
+            /** Top Logprobs */
+            top_logprobs?: {
+                [key: string]: unknown;
+            }[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** ToolCall */
+        ToolCall: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @default function
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["FunctionCall"];
+        };
+        /** ToolCallIn */
+        ToolCallIn: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @default function
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["FunctionCallIn"];
         };
         /** TopicNode */
         TopicNode: {

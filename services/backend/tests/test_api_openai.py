@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 from alice_common.events import ChatRequested, parse_event
-from alice_common.reply_stream import FAILED, RESET, STATUS, TOKEN, ReplyStream, active_key
+from alice_common.reply_stream import FAILED, RESET, STATUS, TOKEN, ReplyStream, active_key, release_slot
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]
 
@@ -128,7 +128,7 @@ async def test_a_completion_is_published_with_its_parameters_and_answered_from_t
     request = next(e for e in events if isinstance(e, ChatRequested) and e.reply_id == reply_id)
     assert request.user_id == user["id"] and request.completion is not None
     assert request.model == "test-model"
-    assert [t.model_dump() for t in request.completion.messages] == MESSAGES
+    assert [t.model_dump(exclude_none=True) for t in request.completion.messages] == MESSAGES
     assert (request.completion.max_tokens, request.completion.temperature, request.completion.stop) == (
         20,
         0,
@@ -202,12 +202,22 @@ async def test_parameters_alice_cannot_honour_are_refused_with_400(sdk):
         (dict(max_completion_tokens=0), openai.BadRequestError, "max_completion_tokens"),
         (dict(temperature=3), openai.BadRequestError, "temperature"),
         (dict(n=2), openai.BadRequestError, "n"),
-        (dict(top_p=0.5), openai.BadRequestError, "top_p"),
+        (dict(top_p=1.5), openai.BadRequestError, "top_p"),
+        (dict(logprobs=False, top_logprobs=2), openai.BadRequestError, "top_logprobs"),
+        (dict(prediction={"type": "content", "content": "x"}), openai.BadRequestError, "prediction"),
+        (dict(tool_choice="required"), openai.BadRequestError, "tool_choice"),
+        (
+            dict(
+                response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"not": {}}}}
+            ),
+            openai.BadRequestError,
+            "response_format.json_schema.schema",
+        ),
         (dict(stop=["a", "b", "c", "d", "e"]), openai.BadRequestError, "stop"),
         (
-            dict(messages=[{"role": "tool", "content": "x", "tool_call_id": "1"}]),
+            dict(messages=[{"role": "tool", "content": "x"}]),
             openai.BadRequestError,
-            "messages.0.role",
+            "messages.0.tool_call_id",
         ),
         (dict(messages=[]), openai.BadRequestError, "messages"),
         (
@@ -240,10 +250,77 @@ async def test_an_oversized_body_is_413_in_openai_shape(backend, user):
 
 async def test_neutral_values_of_unsupported_parameters_are_accepted(sdk, redis, user):
     """Many clients always send these; at their defaults they change nothing."""
-    neutral = dict(n=1, top_p=1, presence_penalty=0, frequency_penalty=0, user="me", seed=None)
+    neutral = dict(n=1, user="me", seed=None, store=False)
     call = asyncio.create_task(sdk.chat.completions.create(model="test-model", messages=MESSAGES, **neutral))
     await play_orchestrator(redis, user["id"], [done("ok")])
     assert (await call).choices[0].message.content == "ok"
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+CALL = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+}
+
+
+async def test_tools_and_sampling_travel_in_the_event_and_tool_calls_come_back_streamed_or_not(
+    backend, sdk, redis, user
+):
+    round_trip = [
+        *MESSAGES,
+        {"role": "assistant", "content": None, "tool_calls": [CALL]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18 degrees"},
+    ]
+    options = dict(tools=[WEATHER], tool_choice="required", parallel_tool_calls=False, seed=7, top_p=0.9)
+    call = asyncio.create_task(
+        sdk.chat.completions.create(model="test-model", messages=round_trip, **options)
+    )
+    reply_id = await play_orchestrator(
+        redis, user["id"], [done("", tool_calls=[CALL], finish_reason="tool_calls")]
+    )
+    completion = await call
+    assert completion.choices[0].finish_reason == "tool_calls"
+    assert completion.choices[0].message.content is None
+    assert completion.choices[0].message.tool_calls[0].function.arguments == '{"city":"Paris"}'
+    events = [parse_event(record.value) for record in await backend.published_chat_requests()]
+    request = next(e for e in events if isinstance(e, ChatRequested) and e.reply_id == reply_id).completion
+    assert request.tools[0]["function"]["name"] == "get_weather" and request.tool_choice == "required"
+    assert request.parallel_tool_calls is False and request.seed == 7 and request.top_p == 0.9
+    assert request.messages[2].tool_calls == [CALL] and request.messages[3].role == "tool"
+    assert request.messages[3].tool_call_id == "call_1" and request.top_logprobs is None
+    await release_slot(redis, user["id"], reply_id)  # the orchestrator's part
+
+    async def read() -> list:
+        stream = await sdk.chat.completions.create(
+            model="test-model", messages=MESSAGES, tools=[WEATHER], stream=True
+        )
+        return [chunk async for chunk in stream]
+
+    streamed = asyncio.create_task(read())
+    await play_orchestrator(redis, user["id"], [done("", tool_calls=[CALL], finish_reason="tool_calls")])
+    chunks = await streamed
+    deltas = [d for c in chunks for d in (c.choices[0].delta.tool_calls or [])]
+    assert [(d.index, d.id, d.function.name, d.function.arguments) for d in deltas] == [
+        (0, "call_1", "get_weather", '{"city":"Paris"}')
+    ]
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+async def test_logprobs_come_back_when_asked_for(sdk, redis, user):
+    token = {"token": "Hi", "logprob": -0.5, "bytes": [72, 105], "top_logprobs": []}
+    call = asyncio.create_task(
+        sdk.chat.completions.create(model="test-model", messages=MESSAGES, logprobs=True, top_logprobs=1)
+    )
+    await play_orchestrator(redis, user["id"], [done("Hi", logprobs=[token])])
+    completion = await call
+    assert completion.choices[0].logprobs.content[0].logprob == -0.5
 
 
 async def test_the_users_limits_apply_and_give_a_rate_limit_error(backend, sdk):

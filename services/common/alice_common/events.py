@@ -35,8 +35,12 @@ class Usage(BaseModel):
 
 
 class ChatTurn(BaseModel):
-    role: Literal["system", "user", "assistant"]
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    # `/v1` only: the calls an assistant turn made (OpenAI's `tool_calls`), and the call a `tool`
+    # turn answers.
+    tool_calls: list[dict] | None = None
+    tool_call_id: str | None = None
 
 
 class CompletionRequest(BaseModel):
@@ -48,6 +52,20 @@ class CompletionRequest(BaseModel):
     max_tokens: int | None = None
     temperature: float | None = None
     stop: list[str] = Field(default_factory=list)
+    # Structured output, tool calling and sampling (docs/decisions/0064-structured-output-and-tools.md),
+    # as OpenAI names them and as the backend checked them; all optional, so an older producer's
+    # request still reads.
+    response_format: dict | None = None
+    tools: list[dict] = Field(default_factory=list)
+    tool_choice: str | dict | None = None
+    parallel_tool_calls: bool = True
+    seed: int | None = None
+    top_p: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    logit_bias: dict[str, float] = Field(default_factory=dict)
+    # None: no log probabilities; 0-20: each token's, with that many alternatives.
+    top_logprobs: int | None = None
 
 
 class ChatRequested(Event):

@@ -343,7 +343,7 @@ async def test_a_completion_uses_its_own_messages_and_limits_and_stores_nothing(
     await redis.zadd(active_key(req.user_id), {req.reply_id: 1})
     await ChatHandler.handle(handler, req)
 
-    assert seen[0]["messages"] == [m.model_dump() for m in req.completion.messages]
+    assert seen[0]["messages"] == [m.model_dump(exclude_none=True) for m in req.completion.messages]
     assert seen[0]["max_tokens"] == 5 and seen[0]["temperature"] == 0.0 and seen[0]["stop"] == ["message"]
     # Seeded by the reply id, so a retry after a crash repeats the same text.
     assert seen[0]["seed"] == int(req.reply_id[:8], 16)

@@ -265,6 +265,7 @@ def inference_argv(binary: Path, model: Path, port: int, slots: int, threads: in
         "--threads", str(threads), "--threads-batch", str(threads),
         "--metrics", "--slots", "--no-webui",
         "--cache-ram", "128",  # MiB of cached prompts; the default (8 GiB) grows without bound
+        "--jinja",  # the model's own chat template, as the image runs it (decision 0064)
     ]  # fmt: skip
 
 

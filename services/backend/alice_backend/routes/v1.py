@@ -67,7 +67,31 @@ def _usage(message: dict) -> dict:
 
 
 def _finish_reason(message: dict) -> str:
-    return "length" if message.get("finish_reason") == "length" else "stop"
+    reason = message.get("finish_reason")
+    return reason if reason in ("length", "tool_calls") else "stop"
+
+
+def _logprobs(message: dict) -> dict | None:
+    """Present only when the request asked for them (the orchestrator then adds the list)."""
+    content = message.get("logprobs")
+    return None if content is None else {"content": content}
+
+
+def _assistant(message: dict) -> dict:
+    tool_calls = message.get("tool_calls")
+    if tool_calls:
+        return {
+            "role": "assistant",
+            "content": str(message.get("content") or "") or None,
+            "tool_calls": tool_calls,
+        }
+    return {"role": "assistant", "content": str(message.get("content", ""))}
+
+
+def _tool_call_deltas(message: dict) -> list[dict]:
+    """Each call whole in one delta (they are parsed from the finished text): what the SDKs
+    accumulate from `delta.tool_calls` works the same for one piece as for many."""
+    return [{"index": index} | call for index, call in enumerate(message.get("tool_calls") or [])]
 
 
 def _data(payload: dict) -> str:
@@ -86,8 +110,8 @@ async def _chunks(ctx: AppContext, reply_id: str, model: str, include_usage: boo
     base = {"id": f"chatcmpl-{reply_id}", "object": "chat.completion.chunk", "created": int(time.time())}
     base["model"] = model
 
-    def chunk(delta: dict, finish_reason: str | None = None) -> str:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    def chunk(delta: dict, finish_reason: str | None = None, logprobs: dict | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
         return _data(base | {"choices": [choice]})
 
     ended = False
@@ -102,7 +126,9 @@ async def _chunks(ctx: AppContext, reply_id: str, model: str, include_usage: boo
                     yield chunk({"content": piece.delta})
                 elif isinstance(piece, relay.Finished):
                     ended = True
-                    yield chunk({}, _finish_reason(piece.message))
+                    if calls := _tool_call_deltas(piece.message):
+                        yield chunk({"tool_calls": calls})
+                    yield chunk({}, _finish_reason(piece.message), _logprobs(piece.message))
                     if include_usage:
                         yield _data(base | {"choices": [], "usage": _usage(piece.message)})
                     yield "data: [DONE]\n\n"
@@ -129,8 +155,8 @@ async def _complete(ctx: AppContext, reply_id: str, model: str) -> dict:
                     message = json.loads(data).get("message") or {}
                     choice = {
                         "index": 0,
-                        "message": {"role": "assistant", "content": str(message.get("content", ""))},
-                        "logprobs": None,
+                        "message": _assistant(message),
+                        "logprobs": _logprobs(message),
                         "finish_reason": _finish_reason(message),
                     }
                     return {

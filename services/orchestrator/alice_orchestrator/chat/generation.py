@@ -26,6 +26,9 @@ class Outcome:
     # "length": the reply reached its max tokens (it can be continued); "stop": the model ended
     # it; None: it was stopped by its user.
     finish_reason: str | None = None
+    # `/v1` only, when the model gave them (providers/base.py, `extra`).
+    tool_calls: list[dict] | None = None
+    logprobs: list[dict] | None = None
 
 
 GENERATING_STATUS = ReplyStatus(state=GENERATING)
@@ -50,8 +53,11 @@ async def generate(
     temperature: float | None = None,
     stop: list[str] | None = None,
     seed: int | None = None,
+    options: dict | None = None,
+    hold: bool = False,
 ) -> Outcome:
     """Stream the model into the reply stream until it ends or `cancel:{reply_id}` appears.
+    `hold`: keep the text out of the stream (JSON that is parsed once it is complete).
 
     The stream says `status generating` once the model takes the request up; before that, while
     it waits for a model instance, `status queued` with its place in line, on every change."""
@@ -73,11 +79,16 @@ async def generate(
         stop=stop,
         seed=seed,
         on_queue=on_queue if provider.queues_requests else None,
+        options=options,
     )
+    held: list[str] = []
 
     async def pump() -> None:
         async for delta in generation:
-            coalescer.add(delta)
+            if hold:
+                held.append(delta)
+            else:
+                coalescer.add(delta)
 
     pump_task = asyncio.create_task(pump())
     status = "completed"
@@ -105,13 +116,15 @@ async def generate(
         await generation.aclose()
     await coalescer.close()
     return Outcome(
-        coalescer.content,
+        "".join(held) if hold else coalescer.content,
         status,
         generation.prompt_tokens,
         generation.completion_tokens,
         generation.ttft_ms,
         coalescer.first_write_at,
         finish_reason=finish_reason_of(generation, status, max_tokens),
+        tool_calls=generation.extra.get("tool_calls"),
+        logprobs=generation.extra.get("logprobs"),
     )
 
 
@@ -119,6 +132,6 @@ def finish_reason_of(generation: Generation, status: str, max_tokens: int) -> st
     """The provider's word for why the model ended; without one, whether it used all its tokens."""
     if status != "completed":
         return None
-    if generation.finish_reason in ("length", "stop"):
+    if generation.finish_reason in ("length", "stop", "tool_calls"):
         return generation.finish_reason
     return "length" if generation.completion_tokens >= max_tokens else "stop"

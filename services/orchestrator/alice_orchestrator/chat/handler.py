@@ -26,6 +26,7 @@ from alice_common.wire import iso_ms
 from pydantic import ValidationError
 
 from alice_orchestrator import metrics
+from alice_orchestrator.chat import structured
 from alice_orchestrator.chat.generation import Outcome, generate, seed_of
 from alice_orchestrator.chat.messages import (
     announced_usage,
@@ -362,10 +363,11 @@ class ChatHandler:
         if await stop_requested(self.redis, request.reply_id):
             outcome = Outcome(content="", status="stopped")
         else:
+            plan = structured.plan(params, served.provider.native_tools)
             # Tokenizing up to a whole context window of text: off the event loop.
             messages = await asyncio.to_thread(
                 fit_messages,
-                [turn.model_dump() for turn in params.messages],
+                plan.messages,
                 context_tokens=served.context_tokens,
                 max_tokens=max_tokens,
                 count=served.provider.count_tokens,
@@ -380,8 +382,23 @@ class ChatHandler:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 stop=params.stop,
-                seed=seed_of(request.reply_id),
+                seed=structured.seed(params, seed_of(request.reply_id)),
+                options=plan.options,
+                hold=plan.tools_as_json,
             )
+            if outcome.status == "completed":
+                answer = structured.answer(
+                    params, plan, outcome.content, outcome.finish_reason, outcome.tool_calls, request.reply_id
+                )
+                outcome.content, outcome.tool_calls, outcome.finish_reason = (
+                    answer.content, answer.tool_calls, answer.finish_reason
+                )  # fmt: skip
+            elif plan.tools_as_json:
+                outcome.content = ""  # half a call in the tool format is nothing to show
+            if params.top_logprobs is None:
+                outcome.logprobs = None
+            elif outcome.logprobs is None:
+                outcome.logprobs = []
         latency_ms = (time.perf_counter() - started) * 1000
         message = completion_message(request, outcome, latency_ms, served.name)
         await stream.end(DONE, {"message": message}, self.settings.reply_stream_ttl_s, request.user_id)

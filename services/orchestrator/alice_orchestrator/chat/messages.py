@@ -89,8 +89,10 @@ def continued_reply(reply: dict, outcome: Outcome) -> dict:
 
 
 def completion_message(request: ChatRequested, outcome: Outcome, latency_ms: float, model: str) -> dict:
-    """The reply to a stateless OpenAI-compatible request, as its `done` event carries it."""
-    return {
+    """The reply to a stateless OpenAI-compatible request, as its `done` event carries it
+    (`tool_calls` and `logprobs` only when there are some, or were asked for)."""
+    extra = {"tool_calls": outcome.tool_calls, "logprobs": outcome.logprobs}
+    return {k: v for k, v in extra.items() if v is not None} | {
         "id": request.reply_id,
         "role": "assistant",
         "content": outcome.content,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from alice_common.kafka.failures import Unavailable
 
-ChatMessage = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
+ChatMessage = dict  # {"role": "system"|"user"|"assistant", "content": str}; `/v1` may add tool fields
 # Place in line while waiting for a model instance (1 = next), 0 once generating.
 OnQueue = Callable[[int], Awaitable[None]]
 
@@ -60,6 +60,8 @@ class GenerationRequest:
     seed: int | None = None
     on_queue: OnQueue | None = None
     chore: bool = False
+    # OpenAI request fields beyond these (`response_format`, `tools`, `top_p`, ...; chat/structured.py).
+    options: dict = field(default_factory=dict)
 
 
 class ChatProvider:
@@ -69,6 +71,9 @@ class ChatProvider:
     model: str
     # True when requests wait in line for a model instance and `on_queue` hears about it.
     queues_requests = False
+    # True when the model takes OpenAI's `tools` itself; otherwise chat/structured.py writes them
+    # into the prompt and a JSON schema, which the provider must honour as `response_format`.
+    native_tools = False
 
     def stream(
         self,
@@ -80,15 +85,18 @@ class ChatProvider:
         seed: int | None = None,
         on_queue: OnQueue | None = None,
         chore: bool = False,
+        options: dict | None = None,
     ) -> Generation:
         """`stop`: strings that end the reply where they would start (not included in it).
         `seed`: make the run reproducible, so a retry of the same request generates the same text
         (same sampling seed, and no state carried over from earlier runs).
         `on_queue`: told the request's place in line (see the module's docstring); providers
         without a queue never call it.
-        `chore`: nobody waits on this text (a title): it goes after every waiting reply."""
+        `chore`: nobody waits on this text (a title): it goes after every waiting reply.
+        `options`: OpenAI request fields; once the iteration ended, `extra` holds `tool_calls` and
+        `logprobs` when the model gave them."""
         request = GenerationRequest(
-            messages, max_tokens, temperature, list(stop or []), seed, on_queue, chore
+            messages, max_tokens, temperature, list(stop or []), seed, on_queue, chore, dict(options or {})
         )
         generation = Generation(deltas=None)  # type: ignore[arg-type]
         generation.deltas = self._deltas(generation, request)

@@ -78,6 +78,8 @@ class Slot:
 
 class InferenceProvider(OpenAICompatProvider):
     queues_requests = True
+    # The bundled model's template has no tool format: chat/structured.py's JSON format instead.
+    native_tools = False
 
     def __init__(
         self,

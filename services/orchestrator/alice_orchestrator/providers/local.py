@@ -15,6 +15,7 @@ nobody can close their turn and open a `system` one by typing the marker.
 
 import asyncio
 import importlib.resources
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -112,6 +113,8 @@ class LocalProvider(ChatProvider):
         return neutralize(text, self._control_texts)
 
     async def _deltas(self, generation: Generation, request: GenerationRequest):
+        if request.options.get("logprobs"):
+            raise ProviderError("log probabilities are not available from the in-process model")
         prompt = self.render(request.messages)
         stop_strings = self._stop + request.stop
         seed = request.seed
@@ -153,6 +156,7 @@ class LocalProvider(ChatProvider):
                     stop=stop_strings,
                     stream=True,
                     **({"seed": seed} if seed is not None else {}),
+                    **sampling_of(request.options),
                 )
                 for chunk in chunks:
                     if stop.is_set():
@@ -211,3 +215,19 @@ class LocalProvider(ChatProvider):
         await asyncio.to_thread(self._executor.shutdown, True)
         for llm in self._models:  # no thread uses them any more
             llm.close()
+
+
+def sampling_of(options: dict) -> dict:
+    """OpenAI's sampling fields and `response_format` as llama-cpp-python takes them (a grammar)."""
+    from llama_cpp import LlamaGrammar
+
+    taken = {k: options[k] for k in ("top_p", "frequency_penalty", "presence_penalty") if k in options}
+    if options.get("logit_bias"):
+        taken["logit_bias"] = {int(token): bias for token, bias in options["logit_bias"].items()}
+    fmt = options.get("response_format") or {}
+    if fmt.get("type") == "json_object":
+        taken["grammar"] = LlamaGrammar.from_json_schema(json.dumps({"type": "object"}), verbose=False)
+    elif fmt.get("type") == "json_schema":
+        schema = fmt["json_schema"].get("schema") or {}
+        taken["grammar"] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    return taken

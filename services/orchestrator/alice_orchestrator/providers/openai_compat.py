@@ -77,6 +77,8 @@ class EchoedPrefill:
 
 
 class OpenAICompatProvider(ChatProvider):
+    native_tools = True
+
     def __init__(
         self,
         base_url: str,
@@ -116,7 +118,9 @@ class OpenAICompatProvider(ChatProvider):
             body["stop"] = request.stop
         if request.seed is not None:  # best effort: OpenAI-compatible servers treat it as a hint
             body["seed"] = request.seed
+        body |= request.options
         body |= self._body_extra(request)
+        calls: dict[int, dict] = {}
         started = time.perf_counter()
         usage = None
         completion_chunks = 0
@@ -140,6 +144,10 @@ class OpenAICompatProvider(ChatProvider):
                     usage = chunk.get("usage") or usage
                     for choice in chunk.get("choices") or []:
                         generation.finish_reason = choice.get("finish_reason") or generation.finish_reason
+                        _add_calls(calls, (choice.get("delta") or {}).get("tool_calls"))
+                        logprobs = (choice.get("logprobs") or {}).get("content")
+                        if logprobs:
+                            generation.extra.setdefault("logprobs", []).extend(logprobs)
                         delta = echo.feed((choice.get("delta") or {}).get("content") or "")
                         if delta:
                             completion_chunks += 1
@@ -155,6 +163,8 @@ class OpenAICompatProvider(ChatProvider):
                 raise ModelUnavailable(f"LLM endpoint unreachable: {type(exc).__name__}: {exc}") from exc
             raise ProviderError(f"LLM endpoint failed: {type(exc).__name__}: {exc}") from exc
         finally:
+            if calls:
+                generation.extra["tool_calls"] = [calls[index] for index in sorted(calls)]
             if usage:
                 generation.prompt_tokens = int(usage.get("prompt_tokens") or 0)
                 generation.completion_tokens = int(usage.get("completion_tokens") or completion_chunks)
@@ -171,3 +181,17 @@ class OpenAICompatProvider(ChatProvider):
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _add_calls(calls: dict[int, dict], deltas: list[dict] | None) -> None:
+    """OpenAI streams a call in pieces (its id and name first, then the arguments' text), each
+    piece naming the call by `index`."""
+    for piece in deltas or []:
+        call = calls.setdefault(
+            int(piece.get("index") or 0),
+            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
+        )
+        call["id"] = piece.get("id") or call["id"]
+        function = piece.get("function") or {}
+        call["function"]["name"] += function.get("name") or ""
+        call["function"]["arguments"] += function.get("arguments") or ""
