@@ -525,7 +525,8 @@ async def test_a_conversations_model_prompt_and_parameters_are_used_for_its_repl
 
         served.provider.stream = spy
     req = request(unique_name)
-    settings = {"model": "second", "system_prompt": "Answer like a pirate.", "temperature": 1.4, "max_tokens": 3}
+    settings = {"model": "second", "system_prompt": "Answer like a pirate.", "temperature": 1.4}
+    settings["max_tokens"] = 3
     await store.create_conversation(req.user_id, req.conversation_id, None, settings)
     await handler.handle(req)
 

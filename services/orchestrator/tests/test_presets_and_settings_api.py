@@ -28,7 +28,8 @@ async def test_a_conversations_settings_are_checked_stored_and_replaced_as_a_who
     )
     assert changed.status_code == 200, changed.text
     settings = changed.json()["settings"]
-    assert settings == {"model": "fake", "system_prompt": "Be brief.", "temperature": None, "max_tokens": None}
+    expected = {"model": "fake", "system_prompt": "Be brief.", "temperature": None, "max_tokens": None}
+    assert settings == expected
     assert (await client.get(url, params=params("alice"))).json()["settings"] == settings
 
     for body, code in (
