@@ -128,7 +128,7 @@ export function ChatSettingsDialog({
         <select id="settings-model" value={form.model} onChange={field('model')}>
           <option value="">Default model</option>
           {models.map((m) => (
-            <option key={m.id} value={m.id} disabled={!m.available && m.id !== form.model}>
+            <option key={m.id} value={m.id}>
               {m.id}
               {m.available ? '' : ' (unavailable)'}
             </option>

@@ -1,8 +1,8 @@
 import type { ServedModel } from '../api/types';
 
 /** The model a conversation's replies come from, in the composer. A model whose endpoint is down
- * is listed as unavailable and cannot be picked; the conversation's own model, when down or no
- * longer served, says so under the composer instead of failing silently. */
+ * is listed as unavailable; chosen, it says so beside the picker, and a message sent to it ends
+ * with the server's `model_unavailable` error: never a silent failure. */
 export function ModelPicker({
   models,
   value,
@@ -30,7 +30,7 @@ export function ModelPicker({
       >
         {!chosen && <option value={current}>{current} (no longer served)</option>}
         {models.map((m) => (
-          <option key={m.id} value={m.id} disabled={!m.available && m.id !== current}>
+          <option key={m.id} value={m.id}>
             {m.id}
             {m.default ? ' (default)' : ''}
             {m.available ? '' : ' (unavailable)'}
