@@ -108,7 +108,7 @@ class FakeOrchestrator:
             return ConversationPage(items=[c for c in mine if c.archived == archived])
 
         def archived(conversation: Conversation) -> ArchivedConversation:
-            fields = conversation.model_dump(exclude={"id"})
+            fields = conversation.model_dump(exclude={"id", "settings"})
             return ArchivedConversation(
                 id=conversation.id, **fields, messages=self.messages.get(conversation.id, [])
             )
