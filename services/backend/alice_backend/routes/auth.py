@@ -180,7 +180,7 @@ async def me(ctx: Ctx, user: CurrentUser) -> UserOut:
     return user_out(user)
 
 
-@router.patch("/me", response_model=UserOut, responses=error_responses(400, 401, 413, 422))
+@router.patch("/me", response_model=UserOut, responses=error_responses(400, 401, 413, 422, 502, 503))
 async def update_me(body: MePatch, ctx: Ctx, user: CurrentUser) -> UserOut:
     changes: dict[str, Any] = {}
     if body.display_name is not None:

@@ -44,7 +44,7 @@ async def list_conversations(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=Conversation,
-    responses=error_responses(400, 401, 413, 422, *UPSTREAM),
+    responses=error_responses(400, 401, 404, 413, 422, *UPSTREAM),
 )
 async def create_conversation(
     ctx: Ctx, user: CurrentUser, body: ConversationCreate | None = None
