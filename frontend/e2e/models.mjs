@@ -44,6 +44,7 @@ test('pick a model, save and apply a preset, and find both kept after a reload',
     const stored = await (await api('GET', `/api/conversations/${conversation}`)).json();
     assert.equal(stored.settings.model, OFFLINE, 'the new chat was created with the model picked');
     await expectAccessible(page, 'chat with an unavailable model picked');
+    await screenshot(page, 'model-picker.png');
 
     // Back to the local model: the conversation remembers it, and replies come from it.
     await picker.selectOption(local);

@@ -213,4 +213,5 @@ def test_model_picker_and_presets(frontend_url, tmp_path):
     screenshots = screenshots_dir(tmp_path)
     env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
     run_browser_script("models.mjs", env, tmp_path, timeout=600, passes=1)
-    assert (screenshots / "chat-settings.png").stat().st_size > 10_000, "screenshot chat-settings.png missing"
+    for name in ("model-picker.png", "chat-settings.png"):
+        assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"
