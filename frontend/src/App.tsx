@@ -18,9 +18,12 @@ import { TransferPage } from './pages/TransferPage';
 const AdminPage = lazy(() => import('./pages/AdminPage'));
 
 export function App() {
-  const { state, signOut } = useAuth();
+  const { state, signOut, updateSettings } = useAuth();
   const { path, query } = useLocation();
-  const [theme, toggleTheme] = useTheme();
+  const signedIn = state.status === 'signed-in';
+  const [theme, toggleTheme] = useTheme(signedIn ? state.user.settings.theme : undefined, (next) => {
+    if (signedIn) void updateSettings({ theme: next }).catch(() => undefined);
+  });
   const [menuOpen, setMenuOpen] = useState(false);
   const [showShortcuts, setShowShortcuts] = useState(false);
 

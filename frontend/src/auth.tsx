@@ -1,6 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api } from './api/client';
-import type { User } from './api/types';
+import type { User, UserSettingsChanges } from './api/types';
 import { chatStore } from './state/chatStore';
 
 export type AuthState =
@@ -15,6 +15,8 @@ interface AuthApi {
   signOut(): Promise<void>;
   /** Deletes the account (its password confirms it) and lands on the sign-in page with a notice. */
   deleteAccount(password: string): Promise<void>;
+  /** Changes the per-user settings (theme, default model and preset) kept with the account. */
+  updateSettings(changes: UserSettingsChanges): Promise<void>;
 }
 
 const AuthContext = createContext<AuthApi | null>(null);
@@ -64,9 +66,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setState({ status: 'signed-out', notice });
   }, []);
 
+  const updateSettings = useCallback(async (changes: UserSettingsChanges) => {
+    const user = await api.updateSettings(changes);
+    setState((current) => (current.status === 'signed-in' ? { status: 'signed-in', user } : current));
+  }, []);
+
   const value = useMemo(
-    () => ({ state, signIn, signUp, signOut, deleteAccount }),
-    [state, signIn, signUp, signOut, deleteAccount],
+    () => ({ state, signIn, signUp, signOut, deleteAccount, updateSettings }),
+    [state, signIn, signUp, signOut, deleteAccount, updateSettings],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

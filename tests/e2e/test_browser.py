@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 FRONTEND = ROOT / "frontend"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+OFFLINE_MODEL = {"name": "offline-model", "base_url": "http://127.0.0.1:9/v1", "context_tokens": 2048}
 # frontend/e2e/helpers.mjs signs every account in with this password.
 E2E_PASSWORD = "correct-horse-battery"
 
@@ -45,7 +46,13 @@ def backend_url(infra, admin_email) -> Iterator[str]:
         dataflow={"ready_timeout_s": 120},
         kafkaflow={"poll_interval_s": 2, "ready_timeout_s": 60},
         # Short replies keep the run bounded on 2 cores; long enough to stop or cut mid-reply.
-        orchestrator={"llm_provider": "local", "llm_max_tokens": 160, "ready_timeout_s": 120},
+        # `offline-model`: an LLM_MODELS entry whose endpoint is down (nothing listens on port 9).
+        orchestrator={
+            "llm_provider": "local",
+            "llm_max_tokens": 160,
+            "ready_timeout_s": 120,
+            "llm_models": json.dumps([OFFLINE_MODEL]),
+        },
         backend=UNTHROTTLED | UNTHROTTLED_UPLOADS,
     ) as up:
         # The admin signs up like anyone (the browser test's password), then the operator grants.
@@ -198,3 +205,13 @@ def test_continue_a_reply_cut_at_its_length_limit(frontend_url, tmp_path):
     env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
     run_browser_script("continue.mjs", env, tmp_path, timeout=700, passes=1)
     assert (screenshots / "chat-continued.png").stat().st_size > 10_000, "screenshot missing"
+
+
+def test_model_picker_and_presets(frontend_url, tmp_path):
+    """Pick a model (one whose endpoint is down shows as unavailable and fails a message clearly),
+    save chat settings as a preset, apply it to a new chat, reload: model and settings kept."""
+    screenshots = screenshots_dir(tmp_path)
+    env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
+    run_browser_script("models.mjs", env, tmp_path, timeout=600, passes=1)
+    for name in ("model-picker.png", "chat-settings.png"):
+        assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"

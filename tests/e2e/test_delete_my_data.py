@@ -155,6 +155,10 @@ async def everything_of(api: httpx.AsyncClient, user: dict) -> dict:
     document = uploaded.json()["document"]["id"]
     key = await api.post("/api/keys", headers=auth, json={"name": "scripts"})
     assert key.status_code == 201, key.text
+    preset = await api.post(
+        "/api/presets", headers=auth, json={"name": "Brief", "settings": {"max_tokens": 20}}
+    )
+    assert preset.status_code == 201, preset.text
     deadline = time.monotonic() + 120
     while (await searched(api, auth, "lighthouse kettle herring answering")) != {"message", "document"}:
         assert time.monotonic() < deadline, "the document and the memory were never both found"
@@ -209,6 +213,7 @@ async def test_deleting_my_account_leaves_nothing_of_it_and_keeps_the_others(inf
 
     # Bob's data is all there: conversation with its rated reply, document, memory, key, sign-in.
     assert any("mongodb conversations" in t for t in bobs_traces), bobs_traces
+    assert any("mongodb presets" in t for t in bobs_traces), bobs_traces
     assert any("weaviate" in t for t in bobs_traces), bobs_traces
     history = await api.get(f"/api/conversations/{bobs['conversation']}/messages", headers=bob["auth"])
     messages = history.json()["items"]

@@ -5,7 +5,7 @@ import { jsonResponse, scriptedFetch } from './testing';
 import type { AuthResponse, ConversationArchive, MessagePage, ReplayResult, SearchHit, SendResult, User } from './types';
 
 // Answers are typed with the generated shapes, so a backend change breaks these tests' compile.
-const user: User = { id: 'u1', email: 'ada@example.org', display_name: 'Ada', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true } };
+const user: User = { id: 'u1', email: 'ada@example.org', display_name: 'Ada', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true, theme: 'system' } };
 // A cookie-only backend leaves the refresh token out of the body.
 const auth = (access: string, refresh?: string): Omit<AuthResponse, 'refresh_token'> & { refresh_token?: string } => ({ user, access_token: access, token_type: 'bearer', expires_in: 900, ...(refresh ? { refresh_token: refresh } : {}) });
 

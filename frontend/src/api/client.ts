@@ -6,6 +6,7 @@ import { DEFAULT_RETRY, newIdempotencyKey, type RetryPolicy, withIdempotencyKey 
 import type {
   AliceDocument,
   ApiKey,
+  ChatSettings,
   Conversation,
   ConversationArchive,
   ConversationChanges,
@@ -13,9 +14,13 @@ import type {
   FeedbackRating,
   ImportResult,
   Message,
+  Preset,
+  PresetChanges,
   SearchHit,
+  ServedModel,
   Share,
   User,
+  UserSettingsChanges,
 } from './types';
 import { uploadDocument } from './upload';
 
@@ -41,6 +46,9 @@ export class ApiClient extends HttpClient {
   }
 
   me = () => this.data(this.api.GET('/api/me', this.via()));
+  /** Theme, default model and default preset (null clears one), kept with the account. */
+  updateSettings = (settings: UserSettingsChanges) =>
+    this.data(this.api.PATCH('/api/me', { body: { settings }, ...this.via() }));
 
   /** Deletes the account and everything of it; the session ends here too. Answers the notice
    * to show (the rest of the data is erased by the services moments later). */
@@ -55,8 +63,14 @@ export class ApiClient extends HttpClient {
     const params = { query: archived ? { archived } : {} };
     return (await this.data(this.api.GET('/api/conversations', { params, ...this.via() }))).items;
   };
-  createConversation = (title?: string) =>
-    this.data(this.api.POST('/api/conversations', { body: title ? { title } : {}, ...this.via() }));
+  /** Created with the preset's settings, else the user's default preset or model. */
+  createConversation = (title?: string, presetId?: string) =>
+    this.data(
+      this.api.POST('/api/conversations', {
+        body: { ...(title ? { title } : {}), ...(presetId ? { preset_id: presetId } : {}) },
+        ...this.via(),
+      }),
+    );
   getConversation = (id: string) =>
     this.data(this.api.GET('/api/conversations/{conversation_id}', { params: { path: { conversation_id: id } }, ...this.via() }));
   updateConversation = (id: string, changes: ConversationChanges) =>
@@ -144,6 +158,19 @@ export class ApiClient extends HttpClient {
       key,
       this.retryPolicy,
     );
+
+  /** The served models, the default first; `available: false` when its endpoint is down. */
+  listModels = async (): Promise<ServedModel[]> => (await this.data(this.api.GET('/api/models', this.via()))).items;
+
+  /** The user's presets, then those admins published (`mine: false`, read-only). */
+  listPresets = async (): Promise<Preset[]> => (await this.data(this.api.GET('/api/presets', this.via()))).items;
+  createPreset = (name: string, settings: ChatSettings, published = false) =>
+    this.data(this.api.POST('/api/presets', { body: { name, settings, published }, ...this.via() }));
+  updatePreset = (id: string, changes: PresetChanges) =>
+    this.data(this.api.PATCH('/api/presets/{preset_id}', { params: { path: { preset_id: id } }, body: changes, ...this.via() }));
+  deletePreset = async (id: string): Promise<void> => {
+    await this.api.DELETE('/api/presets/{preset_id}', { params: { path: { preset_id: id } }, ...this.via() });
+  };
 
   listApiKeys = async (): Promise<ApiKey[]> => (await this.data(this.api.GET('/api/keys', this.via()))).items;
   createApiKey = (name: string) => this.data(this.api.POST('/api/keys', { body: { name }, ...this.via() }));

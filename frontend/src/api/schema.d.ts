@@ -166,7 +166,10 @@ export type paths = {
          */
         get: operations["list_conversations_api_conversations_get"];
         put?: never;
-        /** Create Conversation */
+        /**
+         * Create Conversation
+         * @description With the settings of `preset_id`, else of the user's default preset, else their default model.
+         */
         post: operations["create_conversation_api_conversations_post"];
         delete?: never;
         options?: never;
@@ -191,7 +194,8 @@ export type paths = {
         head?: never;
         /**
          * Update Conversation
-         * @description Rename, pin or archive: any of `title`, `pinned`, `archived`, at least one.
+         * @description Rename, pin, archive or change its chat settings: any of `title`, `pinned`, `archived`,
+         *     `settings` (replaced as a whole: a field left out is the default), at least one.
          */
         patch: operations["update_conversation_api_conversations__conversation_id__patch"];
         trace?: never;
@@ -601,6 +605,51 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Presets
+         * @description The caller's presets by name, then the ones administrators published, by name.
+         */
+        get: operations["list_presets_api_presets_get"];
+        put?: never;
+        /**
+         * Create Preset
+         * @description `published: true` (administrators only) lists it for every user.
+         */
+        post: operations["create_preset_api_presets_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/presets/{preset_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Preset */
+        delete: operations["delete_preset_api_presets__preset_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Preset
+         * @description Rename it, change its settings (replaced as a whole) or publish it; only its author may.
+         */
+        patch: operations["update_preset_api_presets__preset_id__patch"];
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -928,6 +977,24 @@ export type components = {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * ChatSettings
+         * @description How a conversation's replies are generated (or what a preset sets); each field null: the
+         *     server's default. `max_tokens` is checked against the model's `max_tokens_limit` too.
+         */
+        ChatSettings: {
+            /**
+             * Model
+             * @description a served model's id
+             */
+            model?: string | null;
+            /** System Prompt */
+            system_prompt?: string | null;
+            /** Temperature */
+            temperature?: number | null;
+            /** Max Tokens */
+            max_tokens?: number | null;
+        };
         /** Choice */
         Choice: {
             /** Index */
@@ -1030,6 +1097,8 @@ export type components = {
              * @default false
              */
             archived: boolean;
+            /** @description used for every reply in it */
+            settings?: components["schemas"]["ChatSettings"];
             /**
              * Created At
              * Format: date-time
@@ -1065,6 +1134,11 @@ export type components = {
         ConversationCreate: {
             /** Title */
             title?: string | null;
+            /**
+             * Preset Id
+             * @description apply this preset; none: the user's default preset or model
+             */
+            preset_id?: string | null;
         };
         /** ConversationPage */
         ConversationPage: {
@@ -1081,6 +1155,8 @@ export type components = {
             pinned?: boolean | null;
             /** Archived */
             archived?: boolean | null;
+            /** @description replaces the settings as a whole */
+            settings?: components["schemas"]["ChatSettings"] | null;
         };
         /**
          * DailyStats
@@ -1624,6 +1700,62 @@ export type components = {
             /** End Offset */
             end_offset: number;
         };
+        /** Preset */
+        Preset: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            settings: components["schemas"]["ChatSettings"];
+            /**
+             * Published
+             * @description shown to every user
+             */
+            published: boolean;
+            /**
+             * Mine
+             * @description the caller made it (and may change it); false: published by an admin
+             */
+            mine: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** PresetCreate */
+        PresetCreate: {
+            /** Name */
+            name: string;
+            settings: components["schemas"]["ChatSettings"];
+            /**
+             * Published
+             * @description shown to everyone, read-only (admins only)
+             * @default false
+             */
+            published: boolean;
+        };
+        /** PresetList */
+        PresetList: {
+            /**
+             * Items
+             * @description the caller's presets by name, then those published by others
+             */
+            items: components["schemas"]["Preset"][];
+        };
+        /** PresetPatch */
+        PresetPatch: {
+            /** Name */
+            name?: string | null;
+            settings?: components["schemas"]["ChatSettings"] | null;
+            /** Published */
+            published?: boolean | null;
+        };
         /** ProducesEdge */
         ProducesEdge: {
             /**
@@ -1761,6 +1893,11 @@ export type components = {
              * @description the longest reply a request may ask for, in tokens
              */
             max_tokens_limit: number;
+            /**
+             * Available
+             * @description false: its endpoint is down (checked every few seconds)
+             */
+            available: boolean;
         };
         /** ServedModelList */
         ServedModelList: {
@@ -2056,11 +2193,36 @@ export type components = {
              * @default true
              */
             memory_enabled: boolean;
+            /**
+             * Theme
+             * @default system
+             * @enum {string}
+             */
+            theme: "system" | "light" | "dark";
+            /**
+             * Default Model
+             * @description the model of new conversations
+             */
+            default_model?: string | null;
+            /**
+             * Default Preset Id
+             * @description the preset applied to new conversations (before `default_model`)
+             */
+            default_preset_id?: string | null;
         };
-        /** UserSettingsPatch */
+        /**
+         * UserSettingsPatch
+         * @description Each field given changes; `default_model` and `default_preset_id` given as null clear.
+         */
         UserSettingsPatch: {
             /** Memory Enabled */
             memory_enabled?: boolean | null;
+            /** Theme */
+            theme?: ("system" | "light" | "dark") | null;
+            /** Default Model */
+            default_model?: string | null;
+            /** Default Preset Id */
+            default_preset_id?: string | null;
         };
         /**
          * ReplyStatus
@@ -2518,6 +2680,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     export_all_api_conversations_export_get: {
@@ -2878,6 +3058,15 @@ export interface operations {
             };
             /** @description unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5257,6 +5446,339 @@ export interface operations {
             };
             /** @description unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_presets_api_presets_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresetList"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_preset_api_presets_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PresetCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preset"];
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_preset_api_presets__preset_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                preset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_preset_api_presets__preset_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                preset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PresetPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preset"];
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -22,11 +22,20 @@ export type RequestOf<P extends keyof paths, M extends Method & keyof paths[P]> 
 
 export type AuthResponse = ResponseOf<'/api/auth/login', 'post'>;
 export type User = ResponseOf<'/api/me', 'get'>;
+/** Theme, default model and preset, memory: what `PATCH /api/me` takes as `settings`. */
+export type UserSettingsChanges = NonNullable<RequestOf<'/api/me', 'patch'>['settings']>;
+export type Theme = User['settings']['theme'];
 
 export type ConversationPage = ResponseOf<'/api/conversations', 'get'>;
 export type Conversation = ResponseOf<'/api/conversations/{conversation_id}', 'get'>;
-/** Rename, pin or archive: any of `title`, `pinned`, `archived`. */
+/** Rename, pin, archive or change its chat settings: any of `title`, `pinned`, `archived`, `settings`. */
 export type ConversationChanges = RequestOf<'/api/conversations/{conversation_id}', 'patch'>;
+/** Model, system prompt, temperature, max tokens of a conversation or preset (null: the default). */
+export type ChatSettings = NonNullable<Conversation['settings']>;
+
+export type ServedModel = ResponseOf<'/api/models', 'get'>['items'][number];
+export type Preset = ResponseOf<'/api/presets', 'post'>;
+export type PresetChanges = RequestOf<'/api/presets/{preset_id}', 'patch'>;
 
 /** Alice's export file: what the JSON export writes and an import takes back. */
 export type ConversationArchive = RequestOf<'/api/conversations/import', 'post'>;

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import { keyLabel } from '../lib/shortcuts';
 import { SendIcon, StopIcon } from './icons';
 
@@ -8,6 +8,7 @@ export function Composer({
   onSend,
   onStop,
   autoFocusKey,
+  tools,
 }: {
   /** A reply is streaming and has not been stopped: show Stop, block sending. */
   streaming: boolean;
@@ -15,6 +16,8 @@ export function Composer({
   onSend: (text: string) => Promise<void>;
   onStop: () => void;
   autoFocusKey?: string;
+  /** Controls shown above the message field (the model picker). */
+  tools?: ReactNode;
 }) {
   const [text, setText] = useState('');
   const [sending, setSending] = useState(false);
@@ -53,6 +56,7 @@ export function Composer({
 
   return (
     <form className="composer" onSubmit={submit}>
+      {tools && <div className="composer-tools">{tools}</div>}
       <textarea
         ref={area}
         aria-label="Message"

@@ -8,7 +8,7 @@ import { Sidebar } from './Sidebar';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
-const user: User = { id: 'u', email: 'ada@example.org', display_name: 'Ada', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true } };
+const user: User = { id: 'u', email: 'ada@example.org', display_name: 'Ada', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true, theme: 'system' } };
 const conversation = (id: string, minute: number, changes: Partial<Conversation> = {}): Conversation => ({
   id, title: id, pinned: false, archived: false, created_at: '2026-01-01T00:00:00.000Z', updated_at: `2026-01-01T00:0${minute}:00.000Z`, ...changes,
 });

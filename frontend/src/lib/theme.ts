@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import type { Theme as ThemeSetting } from '../api/types';
 
 export type Theme = 'light' | 'dark';
 const KEY = 'alice.theme';
@@ -7,8 +8,9 @@ function systemTheme(): Theme {
   return window.matchMedia?.('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
 }
 
-/** The explicit choice if the user made one, else the system's; follows system changes. */
-export function useTheme(): [Theme, () => void] {
+/** The explicit choice if the user made one, else the system's; follows system changes. Signed
+ * in, the choice kept with the account (`setting`) wins, and a toggle is saved there (`save`). */
+export function useTheme(setting?: ThemeSetting, save?: (theme: Theme) => void): [Theme, () => void] {
   const [saved, setSaved] = useState<Theme | null>(() => {
     const value = localStorage.getItem(KEY);
     return value === 'light' || value === 'dark' ? value : null;
@@ -20,7 +22,8 @@ export function useTheme(): [Theme, () => void] {
     mq?.addEventListener('change', onChange);
     return () => mq?.removeEventListener('change', onChange);
   }, []);
-  const theme = saved ?? system;
+  const chosen = setting === undefined ? saved : setting === 'system' ? null : setting;
+  const theme = chosen ?? system;
   useEffect(() => {
     document.documentElement.dataset.theme = theme;
   }, [theme]);
@@ -28,6 +31,7 @@ export function useTheme(): [Theme, () => void] {
     const next: Theme = theme === 'dark' ? 'light' : 'dark';
     localStorage.setItem(KEY, next);
     setSaved(next);
+    save?.(next);
   };
   return [theme, toggle];
 }

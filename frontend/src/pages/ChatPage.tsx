@@ -1,10 +1,12 @@
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client';
-import type { User } from '../api/types';
+import type { ChatSettings, ServedModel, User } from '../api/types';
+import { ChatSettingsDialog } from '../components/ChatSettingsDialog';
 import { Composer } from '../components/Composer';
 import { ExportMenu } from '../components/ExportMenu';
 import { ChatIcon, ShareIcon } from '../components/icons';
 import { MessageView, PendingView } from '../components/MessageView';
+import { ModelPicker } from '../components/ModelPicker';
 import { ShareDialog } from '../components/ShareDialog';
 import { navigate } from '../lib/router';
 import { useShortcuts } from '../lib/shortcuts';
@@ -25,7 +27,28 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
   const conversation = [...snapshot.conversations, ...snapshot.archived].find((c) => c.id === conversationId);
   const logRef = useRef<HTMLDivElement>(null);
   const [sharing, setSharing] = useState(false);
+  const [editingSettings, setEditingSettings] = useState(false);
+  const [models, setModels] = useState<ServedModel[] | null>(null);
+  // A new chat's settings until its first message creates it (null: the user's defaults).
+  const [draft, setDraft] = useState<ChatSettings | null>(null);
+  const [settingsError, setSettingsError] = useState<string | null>(null);
   const stickToBottom = useRef(true);
+
+  // Asked again on every conversation change: availability is probed every few seconds.
+  useEffect(() => {
+    api.listModels().then(setModels, () => setModels(null));
+    setSettingsError(null);
+    if (!conversationId) setDraft(null);
+  }, [conversationId]);
+  const settings: ChatSettings = conversation?.settings ?? draft ?? { model: user.settings.default_model ?? null };
+  const saveSettings = async (changed: ChatSettings) => {
+    if (conversationId) await chatStore.setSettings(conversationId, changed);
+    else setDraft(changed);
+  };
+  const pickModel = (model: string | null) => {
+    setSettingsError(null);
+    saveSettings({ ...settings, model }).catch((e: unknown) => setSettingsError(e instanceof Error ? e.message : String(e)));
+  };
 
   useEffect(() => {
     if (conversationId && !chatStore.conversation(conversationId).loaded) void chatStore.loadMessages(conversationId);
@@ -46,6 +69,7 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
     let id = conversationId;
     if (!id) {
       id = (await chatStore.createConversation(titleFrom(text))).id;
+      if (draft) await chatStore.setSettings(id, draft);
       navigate(`/c/${id}`);
     }
     await chatStore.send(id, text);
@@ -66,14 +90,27 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
     <section className="chat" aria-label="Chat">
       <header className="page-head">
         <h1 className="page-title">{conversation?.title || (conversationId ? 'Conversation' : 'New chat')}</h1>
+        <button type="button" className="btn btn-sm btn-ghost share-button" aria-label="Chat settings" onClick={() => setEditingSettings(true)}>
+          Settings
+        </button>
         {conversationId && (
-          <button type="button" className="btn btn-sm btn-ghost share-button" aria-label="Share this conversation" onClick={() => setSharing(true)}>
+          <button type="button" className="btn btn-sm btn-ghost" aria-label="Share this conversation" onClick={() => setSharing(true)}>
             <ShareIcon width={14} height={14} /> Share
           </button>
         )}
         {conversationId && <ExportMenu what="this conversation" download={(format) => api.exportConversation(conversationId, format)} />}
       </header>
       {conversationId && sharing && <ShareDialog conversationId={conversationId} onClose={() => setSharing(false)} />}
+      {editingSettings && (
+        <ChatSettingsDialog
+          key={conversationId ?? 'new'}
+          settings={settings}
+          models={models ?? []}
+          isAdmin={user.is_admin}
+          onSave={saveSettings}
+          onClose={() => setEditingSettings(false)}
+        />
+      )}
       <div className="log-wrap" ref={logRef} onScroll={onScroll}>
         <div role="log" aria-label="Messages" aria-live="polite" className="log">
           {!conversationId && (
@@ -110,6 +147,11 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
           {pending && <PendingView text={pending.text} state={pending.state} position={pending.position} />}
         </div>
       </div>
+      {settingsError && (
+        <p className="banner-error" role="alert">
+          {settingsError}
+        </p>
+      )}
       {state?.error && (
         <p className="banner-error" role="alert">
           {state.error}
@@ -121,6 +163,7 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
         onSend={send}
         onStop={stop}
         autoFocusKey={conversationId ?? 'new'}
+        tools={<ModelPicker models={models} value={settings.model ?? null} onChange={pickModel} disabled={streaming} />}
       />
     </section>
   );

@@ -3,6 +3,7 @@ import { api } from '../api/client';
 import { readableError } from '../api/errors';
 import type { ApiKey, CreatedApiKey } from '../api/types';
 import { useAuth } from '../auth';
+import { ChatDefaults } from '../components/ChatDefaults';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { DeleteAccountDialog } from '../components/DeleteAccountDialog';
 import { KeyIcon, TrashIcon } from '../components/icons';
@@ -11,10 +12,10 @@ function formatDate(iso?: string | null) {
   return iso ? new Date(iso).toLocaleString() : 'never';
 }
 
-/** Personal API keys for the OpenAI-compatible API: create (shown once), list by prefix, revoke;
- * and deleting the account with all its data. */
+/** Theme and chat defaults; personal API keys for the OpenAI-compatible API: create (shown once),
+ * list by prefix, revoke; and deleting the account with all its data. */
 export function SettingsPage() {
-  const { deleteAccount } = useAuth();
+  const { state, deleteAccount, updateSettings } = useAuth();
   const [deleting, setDeleting] = useState(false);
   const [keys, setKeys] = useState<ApiKey[] | null>(null);
   const [name, setName] = useState('');
@@ -61,6 +62,12 @@ export function SettingsPage() {
         <h1 id="settings-title" className="page-title">Settings</h1>
       </header>
       <div className="page-body">
+        {state.status === 'signed-in' && (
+          <>
+            <h2 className="section-title">Appearance and chat defaults</h2>
+            <ChatDefaults user={state.user} onChange={updateSettings} />
+          </>
+        )}
         <h2 className="section-title">API keys</h2>
         <p className="muted">
           Personal keys let the OpenAI SDKs and OpenAI-compatible chat apps use Alice at <code>{`${window.location.origin}/v1`}</code>.

@@ -5,7 +5,7 @@ import type { AuthResponse, Conversation, Message, SendResult } from '../api/typ
 import { ChatStore, listOrder } from './chatStore';
 
 const session: AuthResponse = {
-  user: { id: 'u', email: 'a@b.c', display_name: 'A', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true } },
+  user: { id: 'u', email: 'a@b.c', display_name: 'A', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true, theme: 'system' } },
   access_token: 't',
   token_type: 'bearer',
   expires_in: 60,

@@ -3,7 +3,7 @@ import { api, type ApiClient } from '../api/client';
 import { readableError } from '../api/errors';
 import { newIdempotencyKey } from '../api/idempotent';
 import { followReply, type ReplyOutcome } from '../api/replyStream';
-import type { Conversation, ConversationChanges, FeedbackRating, Message } from '../api/types';
+import type { ChatSettings, Conversation, ConversationChanges, FeedbackRating, Message } from '../api/types';
 
 /** A message as the page shows it: a stored one, or the user's own while its send is in flight. */
 export type ShownMessage = Omit<Message, 'status'> & { status: Message['status'] | 'sending' };
@@ -100,8 +100,8 @@ export class ChatStore {
     this.set({ archived, archivedLoaded: true });
   }
 
-  async createConversation(title?: string): Promise<Conversation> {
-    const conversation = await this.client.createConversation(title);
+  async createConversation(title?: string, presetId?: string): Promise<Conversation> {
+    const conversation = await this.client.createConversation(title, presetId);
     this.set({ conversations: listOrder([conversation, ...this.snapshot.conversations.filter((c) => c.id !== conversation.id)]) });
     this.patch(conversation.id, { loaded: true, messages: [] });
     return conversation;
@@ -110,6 +110,8 @@ export class ChatStore {
   rename = (id: string, title: string) => this.update(id, { title });
   setPinned = (id: string, pinned: boolean) => this.update(id, { pinned });
   setArchived = (id: string, archived: boolean) => this.update(id, { archived });
+  /** Replaces the conversation's chat settings (model, system prompt, temperature, max tokens). */
+  setSettings = (id: string, settings: ChatSettings) => this.update(id, { settings });
 
   /** Changes a conversation and moves it to the list (archived or not) and place it now belongs in. */
   private async update(id: string, changes: ConversationChanges) {

@@ -41,6 +41,7 @@ from alice_backend.routes import (
     feedback,
     keys,
     models,
+    presets,
     search,
     shares,
     v1,
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin.router,
         keys.router,
         models.router,
+        presets.router,
         v1.router,
     ):
         app.include_router(router)

@@ -3,6 +3,7 @@
 from alice_common.wire import (
     ArchivedConversation,
     ArchivePage,
+    ChatSettings,
     Conversation,
     ConversationArchive,
     ConversationChanges,
@@ -12,6 +13,10 @@ from alice_common.wire import (
     FeedbackStats,
     ImportedConversations,
     MessagePage,
+    Preset,
+    PresetChanges,
+    PresetIn,
+    PresetList,
     ReplyRef,
     ServedModels,
     Share,
@@ -41,8 +46,12 @@ class OrchestratorClient(InternalClient):
             ConversationPage, "GET", "/internal/conversations", user_id=user_id, params=params
         )
 
-    async def create_conversation(self, user_id: str, title: str | None = None) -> Conversation:
-        payload = {"title": title} if title else {}
+    async def create_conversation(
+        self, user_id: str, title: str | None = None, settings: ChatSettings | None = None
+    ) -> Conversation:
+        payload: dict = {"title": title} if title else {}
+        if settings is not None:
+            payload["settings"] = settings.model_dump(exclude_none=True)
         return await self.get_as(
             Conversation, "POST", "/internal/conversations", user_id=user_id, json=payload
         )
@@ -98,6 +107,24 @@ class OrchestratorClient(InternalClient):
 
     async def get_reply(self, user_id: str, reply_id: str) -> ReplyRef:
         return await self.get_as(ReplyRef, "GET", f"/internal/replies/{seg(reply_id)}", user_id=user_id)
+
+    async def list_presets(self, user_id: str) -> PresetList:
+        return await self.get_as(PresetList, "GET", "/internal/presets", user_id=user_id)
+
+    async def get_preset(self, user_id: str, preset_id: str) -> Preset:
+        return await self.get_as(Preset, "GET", f"/internal/presets/{seg(preset_id)}", user_id=user_id)
+
+    async def create_preset(self, user_id: str, preset: PresetIn) -> Preset:
+        json = preset.model_dump(exclude_none=True)
+        return await self.get_as(Preset, "POST", "/internal/presets", user_id=user_id, json=json)
+
+    async def update_preset(self, user_id: str, preset_id: str, changes: PresetChanges) -> Preset:
+        path = f"/internal/presets/{seg(preset_id)}"
+        json = changes.model_dump(exclude_none=True)
+        return await self.get_as(Preset, "PATCH", path, user_id=user_id, json=json)
+
+    async def delete_preset(self, user_id: str, preset_id: str) -> None:
+        await self.call("DELETE", f"/internal/presets/{seg(preset_id)}", user_id=user_id)
 
     async def served_models(self) -> ServedModels:
         return await self.get_as(ServedModels, "GET", "/internal/models")

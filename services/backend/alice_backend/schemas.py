@@ -7,10 +7,18 @@ Conversations, messages, documents and search hits are the shared wire models of
 from datetime import datetime
 from typing import Literal
 
-from alice_common.wire import ConversationChanges, Document, FeedbackGiven, Share, Timestamp
+from alice_common.wire import (
+    ConversationChanges,
+    Document,
+    FeedbackGiven,
+    PresetChanges,
+    PresetIn,
+    Share,
+    Timestamp,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
-from alice_backend.users import User
+from alice_backend.users import Theme, User
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -51,7 +59,12 @@ class AuthOut(BaseModel):
 
 
 class UserSettingsPatch(StrictIn):
+    """Each field given changes; `default_model` and `default_preset_id` given as null clear."""
+
     memory_enabled: bool | None = None
+    theme: Theme | None = None
+    default_model: str | None = Field(default=None, min_length=1, max_length=128)
+    default_preset_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class MePatch(StrictIn):
@@ -73,6 +86,9 @@ class AccountDeleted(BaseModel):
 
 class ConversationCreate(StrictIn):
     title: str | None = Field(default=None, max_length=200)
+    preset_id: str | None = Field(
+        default=None, max_length=64, description="apply this preset; none: the user's default preset or model"
+    )
 
 
 class ConversationPatch(StrictIn, ConversationChanges):
@@ -80,6 +96,14 @@ class ConversationPatch(StrictIn, ConversationChanges):
 
 
 class FeedbackIn(StrictIn, FeedbackGiven):
+    pass
+
+
+class PresetCreate(StrictIn, PresetIn):
+    pass
+
+
+class PresetPatch(StrictIn, PresetChanges):
     pass
 
 
@@ -163,6 +187,7 @@ class ServedModel(BaseModel):
     default: bool = Field(description="the model a reply is generated with when none is chosen")
     context_tokens: int = Field(description="the model's context window, in tokens")
     max_tokens_limit: int = Field(description="the longest reply a request may ask for, in tokens")
+    available: bool = Field(description="false: its endpoint is down (checked every few seconds)")
 
 
 class ServedModelList(BaseModel):

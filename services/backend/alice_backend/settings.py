@@ -73,6 +73,9 @@ class Settings(AliceSettings):
     share_rate_per_s: float = 0.1
     shared_read_rate_per_ip_capacity: float = 60
     shared_read_rate_per_ip_per_s: float = 1.0
+    # Presets saved or changed per user (docs/api.md "Presets").
+    preset_rate_capacity: float = 20
+    preset_rate_per_s: float = 0.2
 
     # Personal API keys: at most this many per user; a revoked key stops working on every replica
     # within the cache time.

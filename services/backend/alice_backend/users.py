@@ -4,16 +4,23 @@
 account says about itself: an unverified e-mail address proves nothing."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from alice_common.events import new_id
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+Theme = Literal["system", "light", "dark"]
 
 
 class UserSettings(BaseModel):
     memory_enabled: bool = True
+    theme: Theme = "system"
+    default_model: str | None = Field(default=None, description="the model of new conversations")
+    default_preset_id: str | None = Field(
+        default=None, description="the preset applied to new conversations (before `default_model`)"
+    )
 
 
 class User(BaseModel):

@@ -20,6 +20,7 @@ from alice_common.startup import wait_started
 from alice_common.wire import (
     ArchivedConversation,
     ArchivePage,
+    ChatSettings,
     Conversation,
     ConversationArchive,
     ConversationChanges,
@@ -31,6 +32,10 @@ from alice_common.wire import (
     ImportedConversations,
     ModelFeedback,
     ModelInfo,
+    Preset,
+    PresetChanges,
+    PresetIn,
+    PresetList,
     ReplyRef,
     SearchResults,
     ServedModels,
@@ -69,6 +74,8 @@ class FakeOrchestrator:
         # token hash -> (owner, the share, its snapshot)
         self.shares: dict[str, tuple[str, Share, SharedConversation]] = {}
         self.calls: list[tuple[str, str]] = []
+        self.presets: dict[str, tuple[str, Preset]] = {}  # id -> (owner, the preset as its owner sees it)
+        self.unavailable: set[str] = set()  # models whose endpoint is down
         app = _internal_app()
 
         def owned(cid: str, user_id: str) -> Conversation:
@@ -80,7 +87,11 @@ class FakeOrchestrator:
         @app.post("/internal/conversations", status_code=201, response_model=Conversation)
         async def create(user_id: str, body: dict) -> Conversation:
             conversation = Conversation(
-                id=new_id(), title=body.get("title") or "New chat", created_at=CREATED, updated_at=CREATED
+                id=new_id(),
+                title=body.get("title") or "New chat",
+                settings=ChatSettings(**body.get("settings", {})),
+                created_at=CREATED,
+                updated_at=CREATED,
             )
             self.conversations[conversation.id] = (user_id, conversation)
             return conversation
@@ -97,7 +108,7 @@ class FakeOrchestrator:
             return ConversationPage(items=[c for c in mine if c.archived == archived])
 
         def archived(conversation: Conversation) -> ArchivedConversation:
-            fields = conversation.model_dump(exclude={"id"})
+            fields = conversation.model_dump(exclude={"id", "settings"})
             return ArchivedConversation(
                 id=conversation.id, **fields, messages=self.messages.get(conversation.id, [])
             )
@@ -128,7 +139,7 @@ class FakeOrchestrator:
 
         @app.patch("/internal/conversations/{cid}", response_model=Conversation)
         async def update(cid: str, user_id: str, body: ConversationChanges) -> Conversation:
-            changed = owned(cid, user_id).model_copy(update=body.changes())
+            changed = Conversation.model_validate(owned(cid, user_id).model_dump() | body.changes())
             self.conversations[cid] = (user_id, changed)
             return changed
 
@@ -206,12 +217,59 @@ class FakeOrchestrator:
                 default_max_tokens=64,
                 max_tokens_limit=100,
                 default=True,
+                available="test-model" not in self.unavailable,
             )
             # One LLM_MODELS entry, with larger limits than the default's.
             second = ModelInfo(
-                model="org/second-model", context_tokens=8192, default_max_tokens=256, max_tokens_limit=4096
+                model="org/second-model",
+                context_tokens=8192,
+                default_max_tokens=256,
+                max_tokens_limit=4096,
+                available="org/second-model" not in self.unavailable,
             )
             return ServedModels(models=[default, second])
+
+        def visible_preset(pid: str, user_id: str) -> Preset:
+            owner, preset = self.presets.get(pid, (None, None))
+            if preset is None or (owner != user_id and not preset.published):
+                raise ApiError(404, "preset_not_found", "no such preset")
+            return preset.model_copy(update={"mine": owner == user_id})
+
+        def own_preset(pid: str, user_id: str) -> Preset:
+            preset = visible_preset(pid, user_id)
+            if not preset.mine:
+                raise ApiError(403, "preset_read_only", "this preset is published by an administrator")
+            return preset
+
+        @app.get("/internal/presets", response_model=PresetList)
+        async def list_presets(user_id: str) -> PresetList:
+            return PresetList(
+                items=[visible_preset(pid, user_id) for pid in self.presets if self._sees(pid, user_id)]
+            )
+
+        @app.get("/internal/presets/{pid}", response_model=Preset)
+        async def get_preset(pid: str, user_id: str) -> Preset:
+            return visible_preset(pid, user_id)
+
+        @app.post("/internal/presets", status_code=201, response_model=Preset)
+        async def create_preset(user_id: str, body: PresetIn) -> Preset:
+            preset = Preset(
+                **body.model_dump(), id=new_id(), mine=True, created_at=CREATED, updated_at=CREATED
+            )
+            self.presets[preset.id] = (user_id, preset)
+            return preset
+
+        @app.patch("/internal/presets/{pid}", response_model=Preset)
+        async def update_preset(pid: str, user_id: str, body: PresetChanges) -> Preset:
+            changed = own_preset(pid, user_id).model_copy(update=body.model_dump(exclude_none=True))
+            changed = Preset.model_validate(changed.model_dump())
+            self.presets[pid] = (user_id, changed)
+            return changed
+
+        @app.delete("/internal/presets/{pid}", status_code=204)
+        async def delete_preset(pid: str, user_id: str) -> None:
+            own_preset(pid, user_id)
+            del self.presets[pid]
 
         @app.get("/internal/replies/{rid}", response_model=ReplyRef)
         async def reply(rid: str, user_id: str) -> ReplyRef:
@@ -221,6 +279,10 @@ class FakeOrchestrator:
             return stored
 
         self.app = app
+
+    def _sees(self, pid: str, user_id: str) -> bool:
+        owner, preset = self.presets[pid]
+        return owner == user_id or preset.published
 
 
 class FakeDataflow:

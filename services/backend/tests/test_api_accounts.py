@@ -141,7 +141,10 @@ async def test_patch_me(backend):
     )
     assert response.status_code == 200
     assert response.json()["display_name"] == "Ann" and response.json()["settings"] == {
-        "memory_enabled": False
+        "memory_enabled": False,
+        "theme": "system",
+        "default_model": None,
+        "default_preset_id": None,
     }
     bad = await backend.client.patch("/api/me", headers=backend.bearer(auth), json={"display_name": "   "})
     assert bad.status_code == 422

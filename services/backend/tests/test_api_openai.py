@@ -63,8 +63,20 @@ async def test_the_app_lists_the_same_models_with_the_default_marked(backend, us
     assert response.status_code == 200
     assert response.json() == {
         "items": [
-            {"id": "test-model", "default": True, "context_tokens": 2048, "max_tokens_limit": 100},
-            {"id": "org/second-model", "default": False, "context_tokens": 8192, "max_tokens_limit": 4096},
+            {
+                "id": "test-model",
+                "default": True,
+                "context_tokens": 2048,
+                "max_tokens_limit": 100,
+                "available": True,
+            },
+            {
+                "id": "org/second-model",
+                "default": False,
+                "context_tokens": 8192,
+                "max_tokens_limit": 4096,
+                "available": True,
+            },
         ]
     }
     assert (await backend.client.get("/api/models")).status_code == 401

@@ -50,11 +50,29 @@ class Page(BaseModel, Generic[T]):
     next_before: str | None = None
 
 
+MAX_SYSTEM_PROMPT_CHARS = 4000
+MAX_REPLY_TOKENS = 32768
+MAX_PRESET_NAME_CHARS = 80
+
+
+class ChatSettings(BaseModel):
+    """How a conversation's replies are generated (or what a preset sets); each field null: the
+    server's default. `max_tokens` is checked against the model's `max_tokens_limit` too."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    model: str | None = Field(default=None, min_length=1, max_length=128, description="a served model's id")
+    system_prompt: str | None = Field(default=None, min_length=1, max_length=MAX_SYSTEM_PROMPT_CHARS)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_REPLY_TOKENS)
+
+
 class Conversation(BaseModel):
     id: str
     title: str | None = None
     pinned: bool = Field(default=False, description="listed before the others")
     archived: bool = Field(default=False, description="listed only when the list asks for `archived=true`")
+    settings: ChatSettings = Field(default_factory=ChatSettings, description="used for every reply in it")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -67,11 +85,12 @@ class ConversationChanges(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     pinned: bool | None = None
     archived: bool | None = None
+    settings: ChatSettings | None = Field(default=None, description="replaces the settings as a whole")
 
     @model_validator(mode="after")
     def _something_to_change(self) -> "ConversationChanges":
-        if self.title is None and self.pinned is None and self.archived is None:
-            raise ValueError("give at least one of `title`, `pinned`, `archived`")
+        if self.title is None and self.pinned is None and self.archived is None and self.settings is None:
+            raise ValueError("give at least one of `title`, `pinned`, `archived`, `settings`")
         return self
 
     def changes(self) -> dict:
@@ -214,6 +233,7 @@ class ModelInfo(BaseModel):
     default_max_tokens: int
     max_tokens_limit: int
     default: bool = Field(default=False, description="the model a request naming none is answered by")
+    available: bool = Field(default=True, description="its endpoint answered the last health probe")
 
 
 class ServedModels(BaseModel):
@@ -446,3 +466,41 @@ class SharedConversation(BaseModel):
     title: str | None = None
     shared_at: Timestamp
     messages: list[SharedMessage] = Field(description="oldest first")
+
+
+class PresetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_PRESET_NAME_CHARS)
+    settings: ChatSettings
+    published: bool = Field(default=False, description="shown to everyone, read-only (admins only)")
+
+
+class PresetChanges(BaseModel):
+    """A `PATCH` of a preset: rename it, change its settings or (admins) publish it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_PRESET_NAME_CHARS)
+    settings: ChatSettings | None = None
+    published: bool | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> "PresetChanges":
+        if self.name is None and self.settings is None and self.published is None:
+            raise ValueError("give at least one of `name`, `settings`, `published`")
+        return self
+
+
+class Preset(BaseModel):
+    id: str
+    name: str
+    settings: ChatSettings
+    published: bool = Field(description="shown to every user")
+    mine: bool = Field(description="the caller made it (and may change it); false: published by an admin")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class PresetList(BaseModel):
+    items: list[Preset] = Field(description="the caller's presets by name, then those published by others")

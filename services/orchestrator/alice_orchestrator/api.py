@@ -3,6 +3,7 @@
 Someone else's ids answer 404, exactly like ids that do not exist.
 """
 
+import asyncio
 from datetime import datetime
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from alice_common.internal_auth import internal_token_guard
 from alice_common.wire import (
     ArchivedConversation,
     ArchivePage,
+    ChatSettings,
     Conversation,
     ConversationArchive,
     ConversationChanges,
@@ -35,8 +37,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from pymongo.errors import DuplicateKeyError
 
+from alice_orchestrator.api_params import UserId
 from alice_orchestrator.app_context import Ctx
 from alice_orchestrator.archive import archived_conversation, import_archive
+from alice_orchestrator.conversation_settings import checked_settings
+from alice_orchestrator.preset_api import router as presets_router
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.shares import MAX_SHARED_MESSAGES
 from alice_orchestrator.store import ChatStore, ListPosition, conversation_of, message_of
@@ -44,12 +49,12 @@ from alice_orchestrator.store import ChatStore, ListPosition, conversation_of, m
 MAX_LIMIT = 200
 # Whole conversations per export page: each comes with all its messages.
 MAX_EXPORT_PAGE = 50
-UserId = Annotated[str, Query(pattern=INTERNAL_ID_PATTERN)]
 
 
 class ConversationCreate(BaseModel):
     id: str | None = Field(default=None, pattern=INTERNAL_ID_PATTERN)
     title: str | None = Field(default=None, max_length=200)
+    settings: ChatSettings | None = None
 
 
 async def owned_conversation(store: ChatStore, user_id: str, conversation_id: str) -> dict:
@@ -98,8 +103,9 @@ async def list_conversations(
 
 @router.post("/conversations", status_code=201, response_model=Conversation)
 async def create_conversation(ctx: Ctx, user_id: UserId, body: ConversationCreate) -> Conversation:
+    settings = checked_settings(ctx.models, body.settings) if body.settings else None
     try:
-        conversation = await ctx.store.create_conversation(user_id, body.id or new_id(), body.title)
+        conversation = await ctx.store.create_conversation(user_id, body.id or new_id(), body.title, settings)
     except DuplicateKeyError as exc:
         raise ApiError(409, "conversation_exists", "that conversation id is taken") from exc
     return conversation_of(conversation)
@@ -150,12 +156,15 @@ async def export_conversation(ctx: Ctx, conversation_id: str, user_id: UserId) -
 async def patch_conversation(
     ctx: Ctx, conversation_id: str, user_id: UserId, body: ConversationChanges
 ) -> Conversation:
-    """Rename, pin or archive; only a new title counts as activity (moves it up the list)."""
+    """Rename, pin, archive or change its chat settings (replaced as a whole); only a new title
+    counts as activity (moves it up the list)."""
     changes = body.changes()
     if "title" in changes:
         changes["title"] = " ".join(body.title.split())
         if not changes["title"]:
             raise ApiError(422, "invalid_title", "the title must not be blank")
+    if body.settings is not None:
+        changes["settings"] = checked_settings(ctx.models, body.settings)
     updated = await ctx.store.update_conversation(user_id, conversation_id, changes, touch="title" in changes)
     if updated is None:
         raise ApiError(404, "conversation_not_found", "no such conversation")
@@ -277,7 +286,9 @@ async def get_reply(ctx: Ctx, reply_id: str, user_id: UserId) -> ReplyRef:
 @router.get("/models", response_model=ServedModels)
 async def models(ctx: Ctx) -> ServedModels:
     """What `/v1/models` lists and the bounds `/v1/chat/completions` checks requests against:
-    the default model first."""
+    the default model first; `available`: its endpoint answered its last health probe."""
+    served_models = list(ctx.models)
+    available = await asyncio.gather(*(ctx.health.available(served) for served in served_models))
     return ServedModels(
         models=[
             ModelInfo(
@@ -286,8 +297,9 @@ async def models(ctx: Ctx) -> ServedModels:
                 default_max_tokens=served.max_tokens,
                 max_tokens_limit=served.max_tokens_limit,
                 default=served is ctx.models.default,
+                available=up,
             )
-            for served in ctx.models
+            for served, up in zip(served_models, available, strict=True)
         ]
     )
 
@@ -295,4 +307,5 @@ async def models(ctx: Ctx) -> ServedModels:
 def install_internal_api(app: FastAPI, settings: Settings) -> None:
     guard = internal_token_guard(settings.alice_internal_token)
     app.include_router(router, dependencies=[Depends(guard)])
+    app.include_router(presets_router, dependencies=[Depends(guard)])
     install_error_handlers(app)

@@ -8,6 +8,7 @@ from alice_common.app_context import app_context
 from alice_common.events import ChatCompleted, ConversationDeleted
 from fastapi import Depends
 
+from alice_orchestrator.model_health import ModelHealth
 from alice_orchestrator.providers.registry import ModelRegistry
 from alice_orchestrator.recent_turns import RecentTurns
 from alice_orchestrator.settings import Settings
@@ -23,6 +24,7 @@ class AppContext:
     publish_deleted: Callable[[ConversationDeleted], Awaitable[None]]
     # Every event acknowledged by Kafka once it returns (an import's messages, for search).
     announce_imported: Callable[[list[ChatCompleted]], Awaitable[None]]
+    health: ModelHealth
 
 
 Ctx = Annotated[AppContext, Depends(app_context)]

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from alice_orchestrator.api import install_internal_api
 from alice_orchestrator.app_context import AppContext
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
+from alice_orchestrator.model_health import ModelHealth
 from alice_orchestrator.providers import make_provider
 from alice_orchestrator.providers.registry import ModelRegistry, default_model, extra_models
 from alice_orchestrator.retrieval import WeaviateRetriever
@@ -94,9 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.gather(*acknowledged)
 
         retriever = WeaviateRetriever(settings, weaviate, embedder)
-        handler = ChatHandler(settings, store, redis, models, publish_completed, retriever)
+        health = ModelHealth(settings, models)
+        startup.on_stop(health.close)
+        handler = ChatHandler(settings, store, redis, models, publish_completed, retriever, health)
         turns = handler.recent_turns
-        context = AppContext(settings, store, turns, models, publish_deleted, announce_imported)
+        context = AppContext(settings, store, turns, models, publish_deleted, announce_imported, health)
         set_app_context(app, context)
         await startup.retry("kafka topics", ensure_topics, settings, topics.used_by(SERVICE))
         # Deliveries are counted in Redis (not FerretDB: it is on the path to the first token;

@@ -7,12 +7,13 @@ uuid4 hex strings in `_id`; inserts are idempotent by `_id` (a duplicate key mea
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from alice_common.wire import Conversation, Message
+from alice_common.wire import ChatSettings, Conversation, Message
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from alice_orchestrator.feedback import FeedbackStore
+from alice_orchestrator.presets import PresetStore
 from alice_orchestrator.shares import ShareStore
 
 # Fields of imported conversations: the key of what was imported (`archive.import_key`), and a
@@ -31,6 +32,7 @@ def conversation_of(doc: dict) -> Conversation:
         title=doc.get("title"),
         pinned=bool(doc.get("pinned")),
         archived=bool(doc.get("archived")),
+        settings=ChatSettings(**doc.get("settings") or {}),
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
     )
@@ -85,19 +87,25 @@ class ChatStore:
         self.messages = db["messages"]
         self.feedback = FeedbackStore(self.messages)
         self.shares = ShareStore(db["shares"])
+        self.presets = PresetStore(db["presets"])
 
     async def ensure_indexes(self) -> None:
         await self.messages.create_index([("conversation_id", ASCENDING), ("created_at", ASCENDING)])
         await self.conversations.create_index([("user_id", ASCENDING), ("updated_at", DESCENDING)])
         await self.shares.shares.create_index([("user_id", ASCENDING), ("conversation_id", ASCENDING)])
+        await self.presets.ensure_indexes()
         # Sparse: only imported conversations have a key; unique: the same export imported twice
         # by the same user, even at the same time, is stored once (decision 0060).
         await self.conversations.create_index(IMPORT_KEY, unique=True, sparse=True, name="import_key_unique")
 
     # -- conversations -------------------------------------------------------------------------
-    async def create_conversation(self, user_id: str, conversation_id: str, title: str | None) -> dict:
+    async def create_conversation(
+        self, user_id: str, conversation_id: str, title: str | None, settings: dict | None = None
+    ) -> dict:
         now = utcnow()
         doc = {"_id": conversation_id, "user_id": user_id, "title": title}
+        if settings:
+            doc["settings"] = settings
         doc |= {"created_at": now, "updated_at": now}
         try:
             await self.conversations.insert_one(doc)
@@ -184,11 +192,12 @@ class ChatStore:
         return [doc["_id"] async for doc in self.conversations.find({"user_id": user_id}, {"_id": 1})]
 
     async def delete_user(self, user_id: str) -> None:
-        """Every shared link, conversation and message (feedback is kept on them) of the user. The
+        """Every shared link, preset, conversation and message (feedback is kept on them) of the user. The
         links first, so none answers while the rest goes; conversations before messages, as for
         one conversation (decision 0026): a reply stored after this sees its conversation gone and
         takes itself back; one stored before is deleted below."""
         await self.shares.remove_user(user_id)
+        await self.presets.delete_user(user_id)
         await self.conversations.delete_many({"user_id": user_id})
         await self.messages.delete_many({"user_id": user_id})
 

@@ -1,4 +1,4 @@
-"""`users.deleted` → purge the user's conversations, messages (with their feedback), context
+"""`users.deleted` → purge the user's conversations, messages (with their feedback), presets, context
 caches and reply streams (docs/decisions/0059-delete-my-data.md).
 
 Idempotent, so a redelivery after a crash mid-way purges what is left. A reply generating while

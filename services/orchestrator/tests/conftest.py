@@ -4,6 +4,7 @@ import redis.asyncio as aioredis
 from alice_common.app_context import set_app_context
 from alice_orchestrator.api import install_internal_api
 from alice_orchestrator.app_context import AppContext
+from alice_orchestrator.model_health import ModelHealth
 from alice_orchestrator.providers.fake import FakeProvider
 from alice_orchestrator.providers.registry import ModelRegistry, default_model
 from alice_orchestrator.recent_turns import RecentTurns
@@ -42,7 +43,15 @@ async def client(infra, unique_name):
         announced.extend(events)
 
     models = ModelRegistry(default_model(settings, FakeProvider()))
-    ctx = AppContext(settings, store, RecentTurns(redis, store), models, publish_deleted, announce_imported)
+    ctx = AppContext(
+        settings,
+        store,
+        RecentTurns(redis, store),
+        models,
+        publish_deleted,
+        announce_imported,
+        ModelHealth(settings, models),
+    )
     set_app_context(app, ctx)
     headers = {"X-Internal-Token": INTERNAL_TOKEN}
     async with httpx.AsyncClient(

@@ -511,3 +511,48 @@ async def test_a_continuation_stopped_before_it_wrote_anything_leaves_the_reply_
     )
     after = await store.get_message(req.reply_id)
     assert (after["content"], after["finish_reason"]) == (before["content"], "length")
+
+
+async def test_a_conversations_model_prompt_and_parameters_are_used_for_its_replies(deps, unique_name):
+    handler, store, redis, _ = deps
+    seen: list[tuple[str, list[dict], dict]] = []
+    for served in handler.models:
+        original = served.provider.stream
+
+        def spy(messages, _name=served.name, _original=original, **kw):
+            seen.append((_name, messages, kw))
+            return _original(messages, **kw)
+
+        served.provider.stream = spy
+    req = request(unique_name)
+    settings = {"model": "second", "system_prompt": "Answer like a pirate.", "temperature": 1.4}
+    settings["max_tokens"] = 3
+    await store.create_conversation(req.user_id, req.conversation_id, None, settings)
+    await handler.handle(req)
+
+    name, messages, params = seen[0]
+    assert name == "second" and messages[0] == {"role": "system", "content": "Answer like a pirate."}
+    assert (params["temperature"], params["max_tokens"]) == (1.4, 3)
+    done = (await events(redis, req.reply_id))[-1][1]["message"]
+    assert done["model"] == "second" and done["usage"]["completion_tokens"] == 3
+
+
+async def test_a_conversations_model_whose_endpoint_is_down_fails_its_reply_at_once(deps, unique_name):
+    handler, store, redis, published = deps
+
+    class Down:
+        async def available(self, served):
+            return False
+
+    handler.health = Down()
+    req = request(unique_name)
+    await store.create_conversation(req.user_id, req.conversation_id, None, {"model": "second"})
+    await handler.handle(req)
+    assert (await events(redis, req.reply_id))[-1] == (
+        FAILED,
+        {
+            "code": "model_unavailable",
+            "message": "The model 'second' is unavailable right now. Pick another model or try again later.",
+        },
+    )
+    assert await store.get_message(req.message_id) is None and published == []

@@ -17,6 +17,8 @@ from alice_common.wire import (
 )
 from alice_orchestrator.api import install_internal_api
 from alice_orchestrator.app_context import AppContext
+from alice_orchestrator.model_health import ModelHealth
+from alice_orchestrator.model_list import ExtraModel
 from alice_orchestrator.providers.fake import FakeProvider
 from alice_orchestrator.providers.registry import ModelRegistry, ServedModel, default_model
 from alice_orchestrator.recent_turns import RecentTurns
@@ -54,7 +56,15 @@ async def env(infra, unique_name):
         published.extend(events)
 
     models = ModelRegistry(default_model(settings, FakeProvider()))
-    ctx = AppContext(settings, store, RecentTurns(redis, store), models, publish_deleted, announce_imported)
+    ctx = AppContext(
+        settings,
+        store,
+        RecentTurns(redis, store),
+        models,
+        publish_deleted,
+        announce_imported,
+        ModelHealth(settings, models),
+    )
     set_app_context(app, ctx)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orch") as client:
         client.published, client.kafka, client.ctx = published, kafka, ctx
@@ -266,10 +276,13 @@ async def test_models_lists_the_default_model_first_then_the_extra_ones_with_the
     class Provider:
         model = "SmolLM2-test"
 
-    settings = client.ctx.settings
+    # Nothing listens on port 9: the endpoint of "big-one" is down.
+    down = ExtraModel(name="big-one", base_url="http://127.0.0.1:9/v1", context_tokens=8192, max_tokens=512)
+    settings = client.ctx.settings.model_copy(update={"llm_models": [down]})
     client.ctx.models = ModelRegistry(
         default_model(settings, Provider()), [ServedModel("big-one", Provider(), 8192, 512)]
     )
+    client.ctx.health = ModelHealth(settings, client.ctx.models)
     body = (await client.get("/internal/models", headers=HEADERS)).json()
     assert body == {
         "models": [
@@ -279,6 +292,7 @@ async def test_models_lists_the_default_model_first_then_the_extra_ones_with_the
                 "default_max_tokens": 256,
                 "max_tokens_limit": 1024,
                 "default": True,
+                "available": True,
             },
             {
                 "model": "big-one",
@@ -286,6 +300,7 @@ async def test_models_lists_the_default_model_first_then_the_extra_ones_with_the
                 "default_max_tokens": 512,
                 "max_tokens_limit": 4096,
                 "default": False,
+                "available": False,
             },
         ]
     }

@@ -4,6 +4,7 @@ import logging
 import unicodedata
 from typing import Any
 
+from alice_common.ids import check_id
 from fastapi import APIRouter, Cookie, Request, Response, status
 
 from alice_backend.app_context import AppContext
@@ -22,7 +23,9 @@ from alice_backend.schemas import (
     RefreshIn,
     RegisterIn,
     UserOut,
+    UserSettingsPatch,
 )
+from alice_backend.served_models import served_models
 from alice_backend.users import EmailTaken, User
 
 log = logging.getLogger(__name__)
@@ -177,21 +180,41 @@ async def me(ctx: Ctx, user: CurrentUser) -> UserOut:
     return user_out(user)
 
 
-@router.patch("/me", response_model=UserOut, responses=error_responses(400, 401, 413, 422))
+@router.patch("/me", response_model=UserOut, responses=error_responses(400, 401, 413, 422, 502, 503))
 async def update_me(body: MePatch, ctx: Ctx, user: CurrentUser) -> UserOut:
     changes: dict[str, Any] = {}
     if body.display_name is not None:
         if not body.display_name.strip():
             raise ApiError(422, "validation_error", "display_name must not be blank")
         changes["display_name"] = body.display_name.strip()
-    if body.settings is not None and body.settings.memory_enabled is not None:
-        changes["settings.memory_enabled"] = body.settings.memory_enabled
+    if body.settings is not None:
+        changes |= await _settings_changes(ctx, user.id, body.settings)
     updated = await ctx.users.update(user.id, changes)
     if updated is None:
         raise ApiError(401, "invalid_token", "account no longer exists")
     account = User.of(updated)
     ctx.memory_settings.put(account.id, account.settings.memory_enabled)
     return user_out(account)
+
+
+async def _settings_changes(ctx: Ctx, user_id: str, patch: UserSettingsPatch) -> dict[str, Any]:
+    """The fields given; a default model must be served and a default preset visible to the user."""
+    given = patch.model_dump(include=patch.model_fields_set)
+    if given.get("memory_enabled") is None:
+        given.pop("memory_enabled", None)
+    if given.get("theme") is None:
+        given.pop("theme", None)
+    model = given.get("default_model")
+    if model is not None and (await served_models(ctx)).get(model) is None:
+        raise ApiError(422, "model_not_found", "default_model is not a served model")
+    if given.get("default_preset_id") is not None:
+        try:
+            await ctx.orchestrator.get_preset(user_id, check_id(given["default_preset_id"], "preset"))
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            raise ApiError(422, "preset_not_found", "default_preset_id is not one of your presets") from exc
+    return {f"settings.{name}": value for name, value in given.items()}
 
 
 @router.delete(

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from alice_common.events import new_id
 from alice_common.ids import check_id
-from alice_common.wire import Conversation, ConversationChanges, ConversationPage, MessagePage
+from alice_common.wire import ChatSettings, Conversation, ConversationChanges, ConversationPage, MessagePage
 from fastapi import APIRouter, Query, Response, status
 
-from alice_backend.auth.dependencies import Ctx, UserId
+from alice_backend.auth.dependencies import Ctx, CurrentUser, UserId
 from alice_backend.errors import ApiError, error_responses
 from alice_backend.idempotency import IdempotencyKey, fingerprint
 from alice_backend.replies import requesting
@@ -44,14 +44,36 @@ async def list_conversations(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=Conversation,
-    responses=error_responses(400, 401, 413, 422, *UPSTREAM),
+    responses=error_responses(400, 401, 404, 413, 422, *UPSTREAM),
 )
 async def create_conversation(
-    ctx: Ctx, user_id: UserId, body: ConversationCreate | None = None
+    ctx: Ctx, user: CurrentUser, body: ConversationCreate | None = None
 ) -> Conversation:
-    created = await ctx.orchestrator.create_conversation(user_id, body.title if body else None)
-    ctx.conversation_owners.remember(created.id, user_id)
+    """With the settings of `preset_id`, else of the user's default preset, else their default model."""
+    settings = await _new_conversation_settings(ctx, user, body.preset_id if body else None)
+    created = await ctx.orchestrator.create_conversation(user.id, body.title if body else None, settings)
+    ctx.conversation_owners.remember(created.id, user.id)
     return created
+
+
+async def _new_conversation_settings(
+    ctx: Ctx, user: CurrentUser, preset_id: str | None
+) -> ChatSettings | None:
+    if preset_id is not None:
+        preset = await ctx.orchestrator.get_preset(user.id, check_id(preset_id, "preset"))
+        return preset.settings
+    defaults = user.settings
+    if defaults.default_preset_id:
+        try:
+            preset = await ctx.orchestrator.get_preset(user.id, defaults.default_preset_id)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+        else:  # a default preset deleted (or unpublished) since is passed over
+            return preset.settings
+    if defaults.default_model:
+        return ChatSettings(model=defaults.default_model)
+    return None
 
 
 @router.get("/{conversation_id}", response_model=Conversation, responses=error_responses(401, 404, *UPSTREAM))
@@ -67,12 +89,15 @@ async def get_conversation(conversation_id: str, ctx: Ctx, user_id: UserId) -> C
 async def update_conversation(
     conversation_id: str, body: ConversationPatch, ctx: Ctx, user_id: UserId
 ) -> Conversation:
-    """Rename, pin or archive: any of `title`, `pinned`, `archived`, at least one."""
+    """Rename, pin, archive or change its chat settings: any of `title`, `pinned`, `archived`,
+    `settings` (replaced as a whole: a field left out is the default), at least one."""
     title = None if body.title is None else body.title.strip()
     if title == "":
         raise ApiError(422, "validation_error", "title must not be blank")
     conversation_id = check_id(conversation_id, "conversation")
-    changes = ConversationChanges(title=title, pinned=body.pinned, archived=body.archived)
+    changes = ConversationChanges(
+        title=title, pinned=body.pinned, archived=body.archived, settings=body.settings
+    )
     return await ctx.orchestrator.update_conversation(user_id, conversation_id, changes)
 
 

@@ -20,6 +20,7 @@ async def list_models(ctx: Ctx, _user_id: UserId) -> ServedModelList:
                 default=m.default,
                 context_tokens=m.context_tokens,
                 max_tokens_limit=m.max_tokens_limit,
+                available=m.available,
             )
             for m in served.models
         ]

@@ -38,6 +38,8 @@ from alice_orchestrator.chat.messages import (
     user_message,
 )
 from alice_orchestrator.chat.records import InvalidRequest, recover_ids
+from alice_orchestrator.conversation_settings import ReplySettings, chosen_model, reply_settings
+from alice_orchestrator.model_health import ModelHealth
 from alice_orchestrator.prompt import PromptParts, build_messages_off_loop, fit_messages, usable_history
 from alice_orchestrator.providers.registry import ModelRegistry, ServedModel, UnknownModel
 from alice_orchestrator.recent_turns import RecentTurns, turn_of
@@ -66,6 +68,7 @@ class ChatHandler:
         models: ModelRegistry,
         publish: Publish,
         retriever: Retriever | None = None,
+        health: ModelHealth | None = None,
     ):
         self.settings = settings
         self.store = store
@@ -73,6 +76,7 @@ class ChatHandler:
         self.models = models
         self.publish = publish
         self.retriever = retriever or Retriever()
+        self.health = health
         self.recent_turns = RecentTurns(
             redis, store, settings.context_cache_turns, settings.context_cache_ttl_s
         )
@@ -132,9 +136,10 @@ class ChatHandler:
             await self._redeliver_stored(request, existing, stream)
             return
 
-        served = await self._served_model(request, stream)
+        served = await self._conversation_model(request, conversation, stream)
         if served is None:
             return
+        chosen = reply_settings(self.settings, conversation, served)
         writes = asyncio.gather(
             self.store.touch_conversation(request.conversation_id),
             self._store_user_message(user_doc) if stored_user is None else _noop(),
@@ -143,18 +148,22 @@ class ChatHandler:
             if half_streamed:
                 await stream.add(RESET, {})
                 metrics.RESETS.inc()
-            outcome, sources = await self._answer(request, served, user_doc, stream, cancelled, picked_up)
+            outcome, sources = await self._answer(
+                request, served, chosen, user_doc, stream, cancelled, picked_up
+            )
         except BaseException:
             await asyncio.gather(writes, return_exceptions=True)
             raise
         await writes
         await self._store_reply(request, served, conversation, user_doc, outcome, sources, stream)
 
-    async def _served_model(self, request: ChatRequested, stream: ReplyStream) -> ServedModel | None:
-        """The model the request names, or None once its reply has failed: a name this orchestrator
-        does not serve fails the reply (no retry would help), before anything is written."""
+    async def _served_model(
+        self, request: ChatRequested, stream: ReplyStream, name: str | None = None
+    ) -> ServedModel | None:
+        """The model the request names (or `name`), or None once its reply has failed: a name this
+        orchestrator does not serve fails the reply (no retry would help), before anything is written."""
         try:
-            return self.models.get(request.model)
+            return self.models.get(request.model or name)
         except UnknownModel as exc:
             log.warning("unknown model", extra={"reply_id": request.reply_id, "model": exc.name[:200]})
             await self._end_with_error(
@@ -162,10 +171,32 @@ class ChatHandler:
             )
             return None
 
+    async def _conversation_model(
+        self, request: ChatRequested, conversation: dict, stream: ReplyStream
+    ) -> ServedModel | None:
+        """The model chosen for the conversation (`_served_model`). One other than the default
+        whose endpoint failed its last health probe fails the reply at once with
+        `model_unavailable`: the user picked it and can pick another. The default model keeps
+        waiting for its endpoint (ModelUnavailable spends no attempt), as before."""
+        served = await self._served_model(request, stream, chosen_model(conversation))
+        if served is None or served is self.models.default or self.health is None:
+            return served
+        if await self.health.available(served):
+            return served
+        log.warning("model unavailable", extra={"reply_id": request.reply_id, "model": served.name})
+        await self._end_with_error(
+            request,
+            stream,
+            "model_unavailable",
+            f"The model '{served.name}' is unavailable right now. Pick another model or try again later.",
+        )
+        return None
+
     async def _answer(
         self,
         request: ChatRequested,
         served: ServedModel,
+        chosen: ReplySettings,
         user_doc: dict,
         stream: ReplyStream,
         cancelled: bool,
@@ -183,9 +214,9 @@ class ChatHandler:
             )
             history = usable_history(turns, request.message_id, iso_ms(user_doc["created_at"]))
             messages = await build_messages_off_loop(
-                PromptParts(self.settings.system_prompt, request.content, history, sources, memories),
+                PromptParts(chosen.system_prompt, request.content, history, sources, memories),
                 context_tokens=served.context_tokens,
-                max_tokens=served.max_tokens,
+                max_tokens=chosen.max_tokens,
                 count=served.provider.count_tokens,
             )
             outcome = await generate(
@@ -195,7 +226,8 @@ class ChatHandler:
                 request.reply_id,
                 messages,
                 stream,
-                max_tokens=served.max_tokens,
+                max_tokens=chosen.max_tokens,
+                temperature=chosen.temperature,
             )
             if outcome.first_token_at is not None:
                 first, published = outcome.first_token_at, request.occurred_at.timestamp()
@@ -283,16 +315,17 @@ class ChatHandler:
         found = await self._look_up(request, stream, reply_id=request.continue_of)
         if found is None:
             return
-        _conversation, reply, user_doc, half_streamed, cancelled = found
+        conversation, reply, user_doc, half_streamed, cancelled = found
         if reply is None or user_doc is None or reply.get("reply_to") != request.message_id:
             await self._end_with_error(request, stream, "reply_not_found", "The reply no longer exists.")
             return
         if request.reply_id in [c["id"] for c in reply.get("continued_by", [])]:
             await self._redeliver_stored(request, reply, stream)
             return
-        served = await self._served_model(request, stream)
+        served = await self._conversation_model(request, conversation, stream)
         if served is None:
             return
+        chosen = reply_settings(self.settings, conversation, served)
         if half_streamed:
             await stream.add(RESET, {})
             metrics.RESETS.inc()
@@ -302,7 +335,7 @@ class ChatHandler:
             turns = await self.recent_turns.load(request.user_id, request.conversation_id)
             history = usable_history(turns, request.message_id, iso_ms(user_doc["created_at"]))
             parts = PromptParts(
-                self.settings.system_prompt,
+                chosen.system_prompt,
                 user_doc["content"],
                 history,
                 sources=reply.get("sources") or [],
@@ -311,12 +344,12 @@ class ChatHandler:
             messages = await build_messages_off_loop(
                 parts,
                 context_tokens=served.context_tokens,
-                max_tokens=served.max_tokens,
+                max_tokens=chosen.max_tokens,
                 count=served.provider.count_tokens,
             )
             outcome = await generate(
                 self.settings, self.redis, served.provider, request.reply_id, messages, stream,
-                max_tokens=served.max_tokens,
+                max_tokens=chosen.max_tokens, temperature=chosen.temperature,
             )  # fmt: skip
         outcome.latency_ms = (time.perf_counter() - started) * 1000
         continuation = continuation_of(request.reply_id, outcome)
