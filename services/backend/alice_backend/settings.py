@@ -44,6 +44,10 @@ class Settings(AliceSettings):
     max_concurrent_generations: int = 3
     # An active generation older than this no longer counts against the cap (crashed worker).
     active_generation_ttl_s: int = 600
+    # `/v1` requests over the cap wait in line (docs/decisions/0065-queue-instead-of-429.md):
+    # at most this many waiters per user, each at most this long; past either, 429.
+    generation_queue_length: int = 16
+    generation_queue_wait_s: float = 300.0
     # Failed logins per account and client address (a right password gives its token back).
     login_rate_per_account_capacity: float = 10
     login_rate_per_account_per_s: float = 0.1

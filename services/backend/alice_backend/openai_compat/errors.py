@@ -17,6 +17,8 @@ PREFIX = "/v1/"
 _TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "requests"}
 _CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
 KEEP_422 = frozenset({"idempotency_key_reused"})
+# Alice's own codes that OpenAI's clients know by another name.
+_RENAMED = {"rate_limited": "rate_limit_exceeded"}
 
 
 def error_type(status: int) -> str:
@@ -31,7 +33,7 @@ def error_body(status: int, message: str, code: str | None = None, param: str | 
             "message": message,
             "type": error_type(status),
             "param": param,
-            "code": code or _CODES.get(status) or DEFAULT_CODES.get(status),
+            "code": _RENAMED.get(code or "", code) or _CODES.get(status) or DEFAULT_CODES.get(status),
         }
     }
 

@@ -214,6 +214,18 @@ class OutcomeUnknown(ApiError):
         )
 
 
+class AtCapacity(ApiError):
+    """Every generation slot is taken (the send rate would allow it): a `/v1` waiter looks again."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            429,
+            "rate_limited",
+            "too many replies in progress; wait for one to finish",
+            {"Retry-After": str(retry_after_s)},
+        )
+
+
 async def _admit(
     ctx: AppContext, user_id: str, reply_id: str, meta: dict[str, str], attempt: Attempt
 ) -> None:
@@ -233,12 +245,10 @@ async def _admit(
         s.active_generation_ttl_s, records,
     )  # fmt: skip
     if not decision.allowed:
-        message = (
-            "too many replies in progress; wait for one to finish"
-            if decision.reason == "concurrency"
-            else "sending too fast; retry later"
-        )
         await attempt.may_abandon()  # nothing was admitted: a retry may start afresh
+        if decision.reason == "concurrency":
+            raise AtCapacity(decision.retry_after_s)
+        message = "sending too fast; retry later"
         raise ApiError(429, "rate_limited", message, {"Retry-After": str(decision.retry_after_s)})
 
 
