@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from alice_common.errors import with_retry_after
+
 from alice_backend.errors import DEFAULT_CODES, ApiError
 
 PREFIX = "/v1/"
@@ -45,7 +47,8 @@ def openai_error(
     param: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(error_body(status, message, code, param), status_code=status, headers=headers)
+    body = error_body(status, message, code, param)
+    return JSONResponse(body, status_code=status, headers=with_retry_after(status, headers))
 
 
 class OpenAIError(ApiError):
