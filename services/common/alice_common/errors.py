@@ -61,7 +61,6 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str]:
     return "validation_error", "; ".join(parts) or "invalid request"
 
 
-
 def _dependency_errors() -> tuple[type[BaseException], ...]:
     import pymongo.errors
     import redis.exceptions

@@ -5,12 +5,11 @@ The SDKs pick their exception from the status code (401 AuthenticationError, 429
 Every other path keeps Alice's own shape.
 """
 
+from alice_common.errors import with_retry_after
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from alice_common.errors import with_retry_after
 
 from alice_backend.errors import DEFAULT_CODES, ApiError
 
