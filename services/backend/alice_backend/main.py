@@ -44,6 +44,7 @@ from alice_backend.routes import (
     search,
     shares,
     v1,
+    v1_embeddings,
 )
 from alice_backend.settings import Settings
 from alice_backend.users import Users
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys.router,
         models.router,
         v1.router,
+        v1_embeddings.router,
     ):
         app.include_router(router)
     app.add_middleware(

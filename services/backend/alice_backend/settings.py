@@ -66,6 +66,9 @@ class Settings(AliceSettings):
     # Each search runs the embedding model once: a token bucket per user.
     search_rate_capacity: float = 20
     search_rate_per_s: float = 0.5
+    # `/v1/embeddings` runs the embedding model on up to 256 texts: a token bucket per user.
+    embeddings_rate_capacity: float = 20
+    embeddings_rate_per_s: float = 1.0
     # Imports write many documents at once: a token bucket per user.
     import_rate_capacity: float = 5
     import_rate_per_s: float = 0.05

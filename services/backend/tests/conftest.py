@@ -24,6 +24,8 @@ from alice_common.wire import (
     ConversationArchive,
     ConversationChanges,
     ConversationPage,
+    EmbeddingModel,
+    Embeddings,
     Feedback,
     FeedbackComment,
     FeedbackGiven,
@@ -229,6 +231,7 @@ class FakeDataflow:
     def __init__(self) -> None:
         self.registered: list[dict] = []
         self.searches = 0
+        self.embedded: list[tuple[str, list[str]]] = []
         app = _internal_app()
 
         @app.post("/internal/documents", status_code=201, response_model=StoredDocument)
@@ -244,6 +247,17 @@ class FakeDataflow:
         async def search(user_id: str, q: str, limit: int = 10) -> SearchResults:
             self.searches += 1
             return SearchResults(query=q, items=[])
+
+        @app.get("/internal/embeddings/model", response_model=EmbeddingModel)
+        async def embedding_model() -> EmbeddingModel:
+            return EmbeddingModel(model="all-MiniLM-L6-v2", dim=4, max_input_tokens=254)
+
+        @app.post("/internal/embeddings", response_model=Embeddings)
+        async def embed(user_id: str, body: dict) -> Embeddings:
+            self.embedded.append((user_id, body["texts"]))
+            # Exact in float32, so a base64 answer decodes to the very same numbers.
+            vectors = [[0.5, -0.25, 0.125, float(i)] for i, _ in enumerate(body["texts"])]
+            return Embeddings(model="all-MiniLM-L6-v2", vectors=vectors, tokens=[3] * len(vectors))
 
         self.app = app
 

@@ -225,6 +225,28 @@ class ServedModels(BaseModel):
         return next((m for m in self.models if m.model == name), None)
 
 
+class EmbeddingModel(BaseModel):
+    """The dataflow's embedding model (`GET /internal/embeddings/model`), as `/v1` names it."""
+
+    model: str
+    dim: int
+    max_input_tokens: int = Field(description="longer inputs are refused, never cut")
+
+
+class EmbeddingsRequest(BaseModel):
+    """`POST /internal/embeddings`: texts to embed (the backend bounds their count and length)."""
+
+    texts: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, max_length=2048)
+
+
+class Embeddings(BaseModel):
+    """Unit-length vectors, one per text in order, and each text's model tokens."""
+
+    model: str
+    vectors: list[list[float]]
+    tokens: list[int]
+
+
 class Document(BaseModel):
     id: str
     filename: str
