@@ -34,6 +34,7 @@ from alice_backend.replies.shared_reader import ReplyHub
 from alice_backend.replies.stream_slots import StreamSlots
 from alice_backend.routes import (
     admin,
+    admin_keys,
     archive,
     auth,
     conversations,
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         documents.router,
         search.router,
         admin.router,
+        admin_keys.router,
         keys.router,
         models.router,
         v1.router,

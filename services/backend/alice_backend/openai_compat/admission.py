@@ -11,6 +11,7 @@ from alice_common.reply_stream import request_stop
 
 from alice_backend.app_context import AppContext
 from alice_backend.errors import ApiError
+from alice_backend.openai_compat import key_limits
 from alice_backend.openai_compat.errors import OpenAIError, error_body
 from alice_backend.openai_compat.waiting import (
     Limits,
@@ -19,7 +20,7 @@ from alice_backend.openai_compat.waiting import (
     WaitedTooLong,
     WaitingLine,
 )
-from alice_backend.replies.requesting import AtCapacity
+from alice_backend.replies.requesting import AtCapacity, LimitSubject
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,10 @@ Accept = Callable[[], Awaitable[str]]
 _orphans: set[asyncio.Task] = set()
 
 
-def limits_of(ctx: AppContext) -> Limits:
+def limits_of(ctx: AppContext, subject: LimitSubject) -> Limits:
     s = ctx.settings
     return Limits(
-        max_active=s.max_concurrent_generations,
+        max_active=subject.max_active,
         active_ttl_s=s.active_generation_ttl_s,
         max_waiting=s.generation_queue_length,
         max_wait_s=s.generation_queue_wait_s,
@@ -56,10 +57,14 @@ def _line_full(exc: LineFull) -> OpenAIError:
 class Waiting:
     """A request that must wait for its turn: `admitted()` waits and starts it."""
 
-    def __init__(self, ctx: AppContext, ticket: Ticket, accept: Accept):
+    def __init__(self, ctx: AppContext, subject: LimitSubject, ticket: Ticket, accept: Accept):
         self.ctx = ctx
+        self.subject = subject
         self.ticket = ticket
         self.accept = accept
+
+    async def _tidy(self) -> None:
+        await key_limits.tidy(self.ctx, self.subject)
 
     async def admitted(self, gone: Callable[[], Awaitable[bool]] | None = None) -> str:
         """The reply id once admitted; `OpenAIError` 429 past the bound, `ClientGone`."""
@@ -67,7 +72,7 @@ class Waiting:
         try:
             while True:
                 try:
-                    await self.ticket.wait_turn(gone)
+                    await self.ticket.wait_turn(gone, self._tidy)
                 except LineFull as exc:
                     raise _line_full(exc) from exc
                 # Once started, an admission runs to its end even if the client leaves: cut
@@ -86,19 +91,20 @@ class Waiting:
             await _quietly(self.ticket.leave(admitted))
 
 
-async def admit(ctx: AppContext, subject: str, accept: Accept) -> str | Waiting:
+async def admit(ctx: AppContext, subject: LimitSubject, accept: Accept) -> str | Waiting:
     """The reply id when admitted at once, a `Waiting` when the request must wait its turn,
     or `OpenAIError` 429 `rate_limit_exceeded` when the line is full."""
+    await key_limits.tidy(ctx, subject)
     try:
-        ticket = await WaitingLine(ctx.redis).join(subject, limits_of(ctx))
+        ticket = await WaitingLine(ctx.redis).join(subject.id, limits_of(ctx, subject))
     except LineFull as exc:
         raise _line_full(exc) from exc
     if ticket.ahead > 0:
-        return Waiting(ctx, ticket, accept)
+        return Waiting(ctx, subject, ticket, accept)
     try:
         reply_id = await accept()
     except AtCapacity:
-        return Waiting(ctx, ticket, accept)
+        return Waiting(ctx, subject, ticket, accept)
     except BaseException:
         await _quietly(ticket.leave(False))
         raise

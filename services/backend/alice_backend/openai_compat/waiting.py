@@ -186,11 +186,18 @@ class Ticket:
         self.ahead = ahead  # waiters ahead when it joined (0: a free slot was there)
         self.joined = time.monotonic()
 
-    async def wait_turn(self, gone: Callable[[], Awaitable[bool]] | None = None) -> None:
-        """Returns when this ticket may be admitted; `WaitedTooLong` past the bound. A lapsed
+    async def wait_turn(
+        self,
+        gone: Callable[[], Awaitable[bool]] | None = None,
+        tidy: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Returns when this ticket may be admitted; `WaitedTooLong` past the bound, `ClientGone`
+        when `gone()`. `tidy()` runs before each look (frees slots nobody else frees). A lapsed
         lease (a stalled event loop) joins again at the end: no turn is ever taken twice."""
         deadline = self.joined + self.limits.max_wait_s
         while True:
+            if tidy is not None:
+                await tidy()
             rank, free, turn_s = await self.line._look_at(self)
             if rank < 0:
                 rejoined = await self.line.join(self.subject, self.limits)

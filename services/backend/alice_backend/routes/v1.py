@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.idempotency import IdempotencyKey, fingerprint
-from alice_backend.openai_compat import admission, relay
+from alice_backend.openai_compat import admission, key_limits, relay
 from alice_backend.openai_compat.errors import OpenAIError, error_body
 from alice_backend.openai_compat.schemas import (
     ChatCompletion,
@@ -165,7 +165,12 @@ async def _complete(ctx: AppContext, reply_id: str, model: str) -> dict:
     },
 )
 async def chat_completions(
-    body: ChatCompletionIn, ctx: Ctx, user_id: UserId, key: IdempotencyKey, http: Request
+    body: ChatCompletionIn,
+    ctx: Ctx,
+    user_id: UserId,
+    key: IdempotencyKey,
+    http: Request,
+    caller: key_limits.CallerKey,
 ):
     served = (await served_models(ctx)).get(body.model)
     if served is None:
@@ -175,6 +180,7 @@ async def chat_completions(
             "model",
         )  # fmt: skip
     completion = validate(body, served.max_tokens_limit)
+    subject = key_limits.subject_of(ctx, user_id, caller)
 
     async def start(ids: dict, attempt: requesting.Attempt) -> None:
         await requesting.request_completion(
@@ -185,6 +191,7 @@ async def chat_completions(
             reply_id=ids["reply_id"],
             message_id=ids["message_id"],
             attempt=attempt,
+            subject=subject,
         )
 
     # A retry with the key gets the first attempt's reply: its stream, or its completion.
@@ -197,14 +204,16 @@ async def chat_completions(
             # Nothing but the stream holds a completion, and it expires after REPLY_STREAM_TTL_S.
             message = "the completion made for this Idempotency-Key has expired"
             raise OpenAIError(404, "reply_expired", message)
+        if not replayed:
+            await key_limits.record_request(ctx, caller)
         return ids["reply_id"]
 
     # Over the cap, the request waits its turn (`openai_compat/admission.py`).
-    admitted = await admission.admit(ctx, user_id, accept)
+    admitted = await admission.admit(ctx, subject, accept)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     def relayed(reply_id: str) -> AsyncIterator[str]:
-        return _chunks(ctx, reply_id, served.model, include_usage)
+        return key_limits.counted(ctx, caller, reply_id, _chunks(ctx, reply_id, served.model, include_usage))
 
     if body.stream:
         if isinstance(admitted, admission.Waiting):
@@ -217,4 +226,6 @@ async def chat_completions(
             admitted = await admitted.admitted(http.is_disconnected)
         except ClientGone:
             return Response(status_code=499)  # nobody reads it
-    return await _complete(ctx, admitted, served.model)
+    completed = await _complete(ctx, admitted, served.model)
+    await key_limits.record_tokens(ctx, caller, completed["usage"])
+    return completed
