@@ -3,10 +3,10 @@ faked; the real model is covered by services/dataflow/tests/test_embeddings_api.
 tests/e2e/test_openai_api.py."""
 
 import base64
+import struct
 from collections.abc import AsyncIterator
 
 import httpx
-import numpy as np
 import openai
 import pytest
 
@@ -35,7 +35,7 @@ async def test_floats_and_base64_give_the_same_vectors_in_order_with_usage(backe
     as_base64 = await sdk.embeddings.create(model=MODEL, input=["a", "b"], encoding_format="base64")
     assert [d.embedding for d in as_floats.data] == [[0.5, -0.25, 0.125, 0.0], [0.5, -0.25, 0.125, 1.0]]
     # Asked for explicitly, the SDK hands base64 over as is: little-endian float32.
-    decoded = [np.frombuffer(base64.b64decode(d.embedding), dtype="<f4").tolist() for d in as_base64.data]
+    decoded = [list(struct.unpack("<4f", base64.b64decode(d.embedding))) for d in as_base64.data]
     assert decoded == [d.embedding for d in as_floats.data]
     # Asked for nothing, the SDK requests base64 and decodes it itself.
     assert [d.embedding for d in (await sdk.embeddings.create(model=MODEL, input=["a", "b"])).data] == decoded

@@ -2,8 +2,8 @@
 run by the dataflow), so clients can build retrieval on Alice too (docs/api.md)."""
 
 import base64
+import struct
 
-import numpy as np
 from alice_common.wire import EmbeddingModel
 from fastapi import APIRouter
 
@@ -48,7 +48,7 @@ def _texts(body: EmbeddingsIn) -> list[str]:
 def _encoded(vector: list[float], encoding_format: str) -> list[float] | str:
     if encoding_format == "float":
         return vector
-    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
 
 
 @router.post(
