@@ -33,6 +33,8 @@ from alice_common.wire import (
     ImportedConversations,
     ModelFeedback,
     ModelInfo,
+    PromptSize,
+    PromptSizeRequest,
     ReplyRef,
     SearchResults,
     ServedModels,
@@ -199,6 +201,15 @@ class FakeOrchestrator:
         async def get(cid: str, user_id: str) -> Conversation:
             self.calls.append(("GET", cid))
             return owned(cid, user_id)
+
+        @app.post("/internal/models/prompt-size", response_model=PromptSize)
+        async def prompt_size(body: PromptSizeRequest) -> PromptSize:
+            # A word is a token here; the real count is the orchestrator's (its own tests).
+            context, max_tokens = 2048, body.max_tokens or 64
+            tokens = sum(len(turn.content.split()) + 4 for turn in body.messages)
+            if tokens + max_tokens + 16 > context:
+                raise ApiError(400, "context_length_exceeded", f"maximum context length is {context} tokens")
+            return PromptSize(prompt_tokens=tokens, context_tokens=context, max_tokens=max_tokens)
 
         @app.get("/internal/models", response_model=ServedModels)
         async def models() -> ServedModels:

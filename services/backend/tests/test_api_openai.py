@@ -314,3 +314,12 @@ async def test_the_send_rate_is_a_rate_limit_error_not_a_wait(backend, sdk):
     assert int(caught.value.response.headers["retry-after"]) >= 60
     assert caught.value.body["code"] == "rate_limit_exceeded"
     first.cancel()
+
+
+async def test_a_prompt_longer_than_the_context_is_refused_before_it_is_admitted(backend, sdk, redis, user):
+    long = [{"role": "user", "content": "word " * 3000}]
+    with pytest.raises(openai.BadRequestError) as caught:
+        await sdk.chat.completions.create(model="test-model", messages=long, stream=True)
+    assert caught.value.body["code"] == "context_length_exceeded" and caught.value.body["param"] == "messages"
+    assert "2048" in caught.value.body["message"]
+    assert await redis.zcard(active_key(user["id"])) == 0  # nothing admitted, nothing generated

@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.idempotency import IdempotencyKey, fingerprint
-from alice_backend.openai_compat import admission, key_limits, relay
+from alice_backend.openai_compat import admission, context_length, key_limits, relay
 from alice_backend.openai_compat.errors import OpenAIError, error_body
 from alice_backend.openai_compat.schemas import (
     ChatCompletion,
@@ -180,6 +180,7 @@ async def chat_completions(
             "model",
         )  # fmt: skip
     completion = validate(body, served.max_tokens_limit)
+    await context_length.require_fit(ctx, served, completion)
     subject = key_limits.subject_of(ctx, user_id, caller)
 
     async def start(ids: dict, attempt: requesting.Attempt) -> None:
