@@ -158,3 +158,16 @@ async def test_many_concurrent_waiters_never_exceed_the_cap_and_all_get_their_tu
 
     await asyncio.wait_for(asyncio.gather(*(waiter(t, f"w{i}") for i, t in enumerate(tickets))), 15)
     assert sorted(order) == sorted(f"w{i}" for i in range(8)) and peak <= 2
+
+
+async def test_an_admitted_waiter_that_has_not_left_yet_is_not_counted_as_waiting(redis):
+    user, line = _user(), WaitingLine(redis)
+    one = Limits(max_active=1, active_ttl_s=60, max_waiting=1, max_wait_s=10)
+    admitted = await line.join(user, one, "reply-a")
+    await RateLimiter(redis).start_generation(user, "reply-a", 100, 100, max_active=1, active_ttl_s=60)
+    # "reply-a" holds the slot and is still in the line (its backend has not removed it yet).
+    waiting = await line.join(user, one, "reply-b")
+    assert waiting.ahead == 1
+    with pytest.raises(LineFull):
+        await line.join(user, one, "reply-c")
+    await admitted.leave(True)

@@ -91,12 +91,13 @@ class Waiting:
             await _quietly(self.ticket.leave(admitted))
 
 
-async def admit(ctx: AppContext, subject: LimitSubject, accept: Accept) -> str | Waiting:
+async def admit(ctx: AppContext, subject: LimitSubject, reply_id: str, accept: Accept) -> str | Waiting:
     """The reply id when admitted at once, a `Waiting` when the request must wait its turn,
-    or `OpenAIError` 429 `rate_limit_exceeded` when the line is full."""
+    or `OpenAIError` 429 `rate_limit_exceeded` when the line is full. `reply_id`: the id `accept`
+    admits the reply under (its ticket)."""
     await key_limits.tidy(ctx, subject)
     try:
-        ticket = await WaitingLine(ctx.redis).join(subject.id, limits_of(ctx, subject))
+        ticket = await WaitingLine(ctx.redis).join(subject.id, limits_of(ctx, subject), reply_id)
     except LineFull as exc:
         raise _line_full(exc) from exc
     if ticket.ahead > 0:

@@ -58,6 +58,16 @@ local function free_slots(active, max_active, active_ttl, now)
   redis.call('ZREMRANGEBYSCORE', active, '-inf', now - active_ttl)
   return math.max(0, max_active - redis.call('ZCARD', active))
 end
+-- Waiters not yet admitted (a ticket is its reply's id: an admitted one is in the slot set until
+-- it leaves the line) ahead of `ticket`, or all of them for nil; and whether `ticket` is there.
+local function ahead_of(queue, active, ticket)
+  local n = 0
+  for _, t in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
+    if t == ticket then return n, true end
+    if not redis.call('ZSCORE', active, t) then n = n + 1 end
+  end
+  return n, false
+end
 local function turn_s(stat)
   return tonumber(redis.call('HGET', stat, 'turn_s') or ARGV[7])
 end
@@ -71,7 +81,7 @@ _JOIN = (
 local now = now_s()
 drop_lapsed(KEYS[1], KEYS[2], now)
 local free = free_slots(KEYS[5], tonumber(ARGV[4]), tonumber(ARGV[5]), now)
-local waiting = redis.call('ZCARD', KEYS[1])
+local waiting = ahead_of(KEYS[1], KEYS[5], nil)
 local over = waiting - free - tonumber(ARGV[3])
 if over >= 0 then
   return {0, over, tostring(turn_s(KEYS[4]))}
@@ -91,12 +101,12 @@ _LOOK = (
     + """
 local now = now_s()
 drop_lapsed(KEYS[1], KEYS[2], now)
-local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
-if not rank then
+local free = free_slots(KEYS[5], tonumber(ARGV[4]), tonumber(ARGV[5]), now)
+local rank, found = ahead_of(KEYS[1], KEYS[5], ARGV[1])
+if not found then
   return {-1, 0, tostring(turn_s(KEYS[4]))}
 end
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
-local free = free_slots(KEYS[5], tonumber(ARGV[4]), tonumber(ARGV[5]), now)
 return {rank, free, tostring(turn_s(KEYS[4]))}
 """
 )
@@ -154,9 +164,10 @@ class WaitingLine:
         args = [ticket, LEASE_S, limits.max_waiting, limits.max_active, limits.active_ttl_s, key_ttl]
         return keys, [*args, DEFAULT_TURN_S]
 
-    async def join(self, subject: str, limits: Limits) -> "Ticket":
-        """A place at the end of the line, or `LineFull`."""
-        ticket = secrets.token_hex(8)
+    async def join(self, subject: str, limits: Limits, ticket: str | None = None) -> "Ticket":
+        """A place at the end of the line, or `LineFull`. `ticket`: the id of the reply it admits
+        (an admitted waiter no longer counts as waiting, though it has not left yet)."""
+        ticket = ticket or secrets.token_hex(8)
         keys, args = self._args(subject, ticket, limits)
         joined, count, turn_s = await self._join(keys=keys, args=args)
         if not joined:
@@ -200,7 +211,7 @@ class Ticket:
                 await tidy()
             rank, free, turn_s = await self.line._look_at(self)
             if rank < 0:
-                rejoined = await self.line.join(self.subject, self.limits)
+                rejoined = await self.line.join(self.subject, self.limits, self.id)
                 self.id = rejoined.id
                 continue
             if rank < free:

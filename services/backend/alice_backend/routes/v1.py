@@ -210,7 +210,7 @@ async def chat_completions(
         return ids["reply_id"]
 
     # Over the cap, the request waits its turn (`openai_compat/admission.py`).
-    admitted = await admission.admit(ctx, subject, accept)
+    admitted = await admission.admit(ctx, subject, fresh["reply_id"], accept)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     def relayed(reply_id: str) -> AsyncIterator[str]:
