@@ -10,6 +10,8 @@ import httpx
 import numpy as np
 import openai
 import pytest
+import redis.asyncio as aioredis
+from alice_common.reply_stream import active_key
 
 from tests.support.stack import UNTHROTTLED, Stack, grant_admin, isolation, new_credentials
 
@@ -19,8 +21,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 BACKEND = UNTHROTTLED | {"generation_queue_length": 5, "api_key_cache_ttl_s": 1.0}
 ORCHESTRATOR = dict(llm_provider="local", llm_max_tokens=48, ready_timeout_s=120)
 QUESTION = [{"role": "user", "content": "Name a colour."}]
-# Long enough to keep a slot busy while a test looks at the line.
-STORY = [{"role": "user", "content": "Tell me a long story about a lighthouse keeper."}]
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,7 @@ async def account(api: httpx.AsyncClient, prefix: str) -> tuple[dict, dict[str, 
     credentials = new_credentials(prefix)
     registered = await api.post("/api/auth/register", json=credentials)
     assert registered.status_code == 201, registered.text
+    credentials["user_id"] = registered.json()["user"]["id"]
     auth = {"Authorization": f"Bearer {registered.json()['access_token']}"}
     key = await api.post("/api/keys", headers=auth, json={"name": prefix})
     assert key.status_code == 201, key.text
@@ -54,12 +55,13 @@ async def chat_model(client: openai.AsyncOpenAI) -> str:
     return (await client.models.list()).data[0].id
 
 
-async def hold_every_slot(client: openai.AsyncOpenAI, model: str, count: int = 3) -> list:
-    """Streams that keep the key's generation slots busy (read by nobody until closed)."""
-    return [
-        await client.chat.completions.create(model=model, messages=STORY, stream=True, max_tokens=400)
-        for _ in range(count)
-    ]
+STALLED = [f"stalled-{n}" for n in range(3)]
+
+
+async def take_every_slot(redis: aioredis.Redis, user_id: str) -> None:
+    """The user's three generation slots held by replies of a stalled worker (they would count
+    until ACTIVE_GENERATION_TTL_S): how long the model takes then does not matter."""
+    await redis.zadd(active_key(user_id), dict.fromkeys(STALLED, time.time()))
 
 
 async def test_a_batch_of_eight_from_one_key_is_answered_in_full_without_a_429(stack):
@@ -78,12 +80,13 @@ async def test_a_batch_of_eight_from_one_key_is_answered_in_full_without_a_429(s
     await client.close()
 
 
-async def test_past_the_bound_a_429_with_retry_after_and_a_waiting_stream_gets_keep_alive_first(stack):
+async def test_past_the_bound_a_429_with_retry_after_and_a_waiting_stream_gets_keep_alive_first(stack, infra):
     async with httpx.AsyncClient(base_url=stack["backend"].url, timeout=30) as api:
-        _, _, key = await account(api, "bound")
+        user, _, key = await account(api, "bound")
     client = sdk(stack, key["secret"])
     model = await chat_model(client)
-    holders = await hold_every_slot(client, model)
+    redis = aioredis.from_url(infra.redis_url, decode_responses=True)
+    await take_every_slot(redis, user["user_id"])
 
     # A waiting stream: its response and first bytes come at once, while every slot is taken.
     headers = {"Authorization": f"Bearer {key['secret']}"}
@@ -108,12 +111,12 @@ async def test_past_the_bound_a_429_with_retry_after_and_a_waiting_stream_gets_k
             assert caught.value.body["code"] == "rate_limit_exceeded"
             assert int(caught.value.response.headers["retry-after"]) >= 1
 
-            for holder in holders:
-                await holder.close()  # frees the slots: the waiters get their turns
+            await redis.zrem(active_key(user["user_id"]), *STALLED)  # the waiters get their turns
             rest = "".join([text async for text in waiting.aiter_text()])
     assert '"role":"assistant"' in rest and rest.rstrip().endswith("data: [DONE]")
     assert all((await w).choices[0].message.content is not None for w in waiters)
     await client.close()
+    await redis.aclose()
 
 
 async def test_a_prompt_longer_than_the_context_is_refused_naming_the_limit(stack):
