@@ -18,7 +18,11 @@ from tests.support.stack import UNTHROTTLED, Stack, grant_admin, isolation, new_
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 # Three generations at once (the default cap), five more may wait: a batch of 8 fits exactly.
-BACKEND = UNTHROTTLED | {"generation_queue_length": 5, "api_key_cache_ttl_s": 1.0}
+BACKEND = UNTHROTTLED | {
+    "generation_queue_length": 5,
+    "generation_queue_wait_s": 120,
+    "api_key_cache_ttl_s": 1.0,
+}
 ORCHESTRATOR = dict(llm_provider="local", llm_max_tokens=48, ready_timeout_s=120)
 QUESTION = [{"role": "user", "content": "Name a colour."}]
 
@@ -95,7 +99,8 @@ async def test_past_the_bound_a_429_with_retry_after_and_a_waiting_stream_gets_k
         started = time.monotonic()
         async with raw.stream("POST", "/v1/chat/completions", headers=headers, json=body) as waiting:
             assert waiting.status_code == 200
-            first = await anext(waiting.aiter_text())
+            chunks = waiting.aiter_text()
+            first = await anext(chunks)
             assert first.startswith(": keep-alive") and time.monotonic() - started < 5
 
             # The line holds 5: the waiting stream and four more; the next one is refused.
@@ -105,14 +110,17 @@ async def test_past_the_bound_a_429_with_retry_after_and_a_waiting_stream_gets_k
                 )
                 for _ in range(4)
             ]
-            await asyncio.sleep(1.0)
+            for _ in range(600):  # each has joined the line (a loaded machine takes its time)
+                if await redis.zcard(f"waitq:{user['user_id']}") == 5:
+                    break
+                await asyncio.sleep(0.1)
             with pytest.raises(openai.RateLimitError) as caught:
                 await client.chat.completions.create(model=model, messages=QUESTION, max_tokens=8)
             assert caught.value.body["code"] == "rate_limit_exceeded"
             assert int(caught.value.response.headers["retry-after"]) >= 1
 
             await redis.zrem(active_key(user["user_id"]), *STALLED)  # the waiters get their turns
-            rest = "".join([text async for text in waiting.aiter_text()])
+            rest = "".join([text async for text in chunks])
     assert '"role":"assistant"' in rest and rest.rstrip().endswith("data: [DONE]")
     assert all((await w).choices[0].message.content is not None for w in waiters)
     await client.close()
