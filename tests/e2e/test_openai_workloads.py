@@ -122,7 +122,8 @@ async def test_past_the_bound_a_429_with_retry_after_and_a_waiting_stream_gets_k
             await redis.zrem(active_key(user["user_id"]), *STALLED)  # the waiters get their turns
             rest = "".join([text async for text in chunks])
     assert '"role":"assistant"' in rest and rest.rstrip().endswith("data: [DONE]")
-    assert all((await w).choices[0].message.content is not None for w in waiters)
+    answered = [await waiter for waiter in waiters]  # no 429 for those within the bound
+    assert all(a.choices[0].message.content is not None for a in answered)
     await client.close()
     await redis.aclose()
 
