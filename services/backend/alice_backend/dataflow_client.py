@@ -1,7 +1,15 @@
 """The dataflow's internal API (`/internal/...`), one typed method per endpoint."""
 
 from alice_common.admin_wire import DailyStats
-from alice_common.wire import DocumentRegistration, SearchResults, StoredDocument, StoredDocumentPage
+from alice_common.wire import (
+    DocumentRegistration,
+    EmbeddingModel,
+    Embeddings,
+    EmbeddingsRequest,
+    SearchResults,
+    StoredDocument,
+    StoredDocumentPage,
+)
 
 from alice_backend.internal_client import InternalClient, seg
 
@@ -30,3 +38,10 @@ class DataflowClient(InternalClient):
 
     async def stats(self, days: int) -> DailyStats:
         return await self.get_as(DailyStats, "GET", "/internal/stats", params={"days": days})
+
+    async def embedding_model(self) -> EmbeddingModel:
+        return await self.get_as(EmbeddingModel, "GET", "/internal/embeddings/model")
+
+    async def embed(self, user_id: str, texts: list[str]) -> Embeddings:
+        body = EmbeddingsRequest(texts=texts).model_dump(mode="json")
+        return await self.get_as(Embeddings, "POST", "/internal/embeddings", user_id=user_id, json=body)

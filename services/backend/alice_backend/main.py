@@ -34,6 +34,7 @@ from alice_backend.replies.shared_reader import ReplyHub
 from alice_backend.replies.stream_slots import StreamSlots
 from alice_backend.routes import (
     admin,
+    admin_keys,
     archive,
     auth,
     conversations,
@@ -45,6 +46,7 @@ from alice_backend.routes import (
     search,
     shares,
     v1,
+    v1_embeddings,
 )
 from alice_backend.settings import Settings
 from alice_backend.users import Users
@@ -145,10 +147,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         documents.router,
         search.router,
         admin.router,
+        admin_keys.router,
         keys.router,
         models.router,
         presets.router,
         v1.router,
+        v1_embeddings.router,
     ):
         app.include_router(router)
     app.add_middleware(

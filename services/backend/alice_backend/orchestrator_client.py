@@ -17,6 +17,8 @@ from alice_common.wire import (
     PresetChanges,
     PresetIn,
     PresetList,
+    PromptSize,
+    PromptSizeRequest,
     ReplyRef,
     ServedModels,
     Share,
@@ -128,6 +130,10 @@ class OrchestratorClient(InternalClient):
 
     async def served_models(self) -> ServedModels:
         return await self.get_as(ServedModels, "GET", "/internal/models")
+
+    async def prompt_size(self, request: PromptSizeRequest) -> PromptSize:
+        body = request.model_dump(mode="json")
+        return await self.get_as(PromptSize, "POST", "/internal/models/prompt-size", json=body)
 
     async def create_share(self, user_id: str, conversation_id: str, token_sha256: str) -> Share:
         path = f"{_conversation(conversation_id)}/shares"

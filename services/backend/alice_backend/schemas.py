@@ -157,12 +157,27 @@ class ApiKeyCreate(StrictIn):
     name: str = Field(min_length=1, max_length=100)
 
 
+class ApiKeyLimits(StrictIn):
+    """A key's own limits for `/v1` generations, in place of its owner's."""
+
+    max_concurrent_generations: int = Field(ge=1, le=64)
+    requests_per_minute: int = Field(ge=1, le=6000)
+
+
+class ApiKeyUsage(BaseModel):
+    requests: int = Field(description="`/v1` chat completions admitted with this key")
+    prompt_tokens: int
+    completion_tokens: int
+
+
 class ApiKey(BaseModel):
     id: str
     name: str
     prefix: str = Field(description="the first characters of the key, to recognise it; never the whole key")
     created_at: datetime
     last_used_at: datetime | None = None
+    limits: ApiKeyLimits | None = Field(default=None, description="set by an admin; null: the owner's limits")
+    usage: ApiKeyUsage
 
 
 class ApiKeyCreated(BaseModel):

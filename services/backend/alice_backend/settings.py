@@ -44,6 +44,10 @@ class Settings(AliceSettings):
     max_concurrent_generations: int = 3
     # An active generation older than this no longer counts against the cap (crashed worker).
     active_generation_ttl_s: int = 600
+    # `/v1` requests over the cap wait in line (docs/decisions/0065-queue-instead-of-429.md):
+    # at most this many waiters per user, each at most this long; past either, 429.
+    generation_queue_length: int = 16
+    generation_queue_wait_s: float = 300.0
     # Failed logins per account and client address (a right password gives its token back).
     login_rate_per_account_capacity: float = 10
     login_rate_per_account_per_s: float = 0.1
@@ -62,6 +66,9 @@ class Settings(AliceSettings):
     # Each search runs the embedding model once: a token bucket per user.
     search_rate_capacity: float = 20
     search_rate_per_s: float = 0.5
+    # `/v1/embeddings` runs the embedding model on up to 256 texts: a token bucket per user.
+    embeddings_rate_capacity: float = 20
+    embeddings_rate_per_s: float = 1.0
     # Imports write many documents at once: a token bucket per user.
     import_rate_capacity: float = 5
     import_rate_per_s: float = 0.05

@@ -25,6 +25,8 @@ from alice_common.wire import (
     ConversationArchive,
     ConversationChanges,
     ConversationPage,
+    EmbeddingModel,
+    Embeddings,
     Feedback,
     FeedbackComment,
     FeedbackGiven,
@@ -36,6 +38,8 @@ from alice_common.wire import (
     PresetChanges,
     PresetIn,
     PresetList,
+    PromptSize,
+    PromptSizeRequest,
     ReplyRef,
     SearchResults,
     ServedModels,
@@ -209,6 +213,15 @@ class FakeOrchestrator:
             self.calls.append(("GET", cid))
             return owned(cid, user_id)
 
+        @app.post("/internal/models/prompt-size", response_model=PromptSize)
+        async def prompt_size(body: PromptSizeRequest) -> PromptSize:
+            # A word is a token here; the real count is the orchestrator's (its own tests).
+            context, max_tokens = 2048, body.max_tokens or 64
+            tokens = sum(len(turn.content.split()) + 4 for turn in body.messages)
+            if tokens + max_tokens + 16 > context:
+                raise ApiError(400, "context_length_exceeded", f"maximum context length is {context} tokens")
+            return PromptSize(prompt_tokens=tokens, context_tokens=context, max_tokens=max_tokens)
+
         @app.get("/internal/models", response_model=ServedModels)
         async def models() -> ServedModels:
             default = ModelInfo(
@@ -291,6 +304,7 @@ class FakeDataflow:
     def __init__(self) -> None:
         self.registered: list[dict] = []
         self.searches = 0
+        self.embedded: list[tuple[str, list[str]]] = []
         app = _internal_app()
 
         @app.post("/internal/documents", status_code=201, response_model=StoredDocument)
@@ -306,6 +320,17 @@ class FakeDataflow:
         async def search(user_id: str, q: str, limit: int = 10) -> SearchResults:
             self.searches += 1
             return SearchResults(query=q, items=[])
+
+        @app.get("/internal/embeddings/model", response_model=EmbeddingModel)
+        async def embedding_model() -> EmbeddingModel:
+            return EmbeddingModel(model="all-MiniLM-L6-v2", dim=4, max_input_tokens=254)
+
+        @app.post("/internal/embeddings", response_model=Embeddings)
+        async def embed(user_id: str, body: dict) -> Embeddings:
+            self.embedded.append((user_id, body["texts"]))
+            # Exact in float32, so a base64 answer decodes to the very same numbers.
+            vectors = [[0.5, -0.25, 0.125, float(i)] for i, _ in enumerate(body["texts"])]
+            return Embeddings(model="all-MiniLM-L6-v2", vectors=vectors, tokens=[3] * len(vectors))
 
         self.app = app
 

@@ -86,8 +86,10 @@ async def test_unreachable_internal_service_is_503(backend):
     import httpx
 
     backend.ctx.orchestrator.http = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=1)
-    _is_error(
-        await backend.client.get("/api/conversations", headers=backend.bearer(auth)),
-        503,
-        "upstream_unavailable",
-    )
+    refused = await backend.client.get("/api/conversations", headers=backend.bearer(auth))
+    _is_error(refused, 503, "upstream_unavailable")
+    assert int(refused.headers["retry-after"]) >= 1  # every 503 says when to retry
+
+    v1 = await backend.client.get("/v1/models", headers=backend.bearer(auth))
+    assert v1.status_code == 503 and v1.json()["error"]["type"] == "server_error"  # OpenAI's shape
+    assert int(v1.headers["retry-after"]) >= 1

@@ -335,12 +335,80 @@ async def test_logprobs_come_back_when_asked_for(sdk, redis, user):
     assert completion.choices[0].logprobs.content[0].logprob == -0.5
 
 
-async def test_the_users_limits_apply_and_give_a_rate_limit_error(backend, sdk):
+async def _answer_each_in_turn(redis, user_id: str, count: int) -> list[int]:
+    """An orchestrator that ends the user's running replies one after another (each `done` frees
+    its slot); returns how many were running each time it looked."""
+    running_counts = []
+    for n in range(count):
+        for _ in range(500):
+            running = await redis.zrange(active_key(user_id), 0, -1)
+            if running:
+                break
+            await asyncio.sleep(0.02)
+        running_counts.append(len(running))
+        event, data = done(f"answer {n}")
+        await ReplyStream(redis, running[0]).end(event, data, 60, user_id)
+    return running_counts
+
+
+async def test_requests_over_the_cap_wait_their_turn_and_are_all_answered(backend, sdk, redis, user):
     backend.ctx.settings.max_concurrent_generations = 1
+    calls = [
+        asyncio.create_task(sdk.chat.completions.create(model="test-model", messages=MESSAGES))
+        for _ in range(3)
+    ]
+    running_counts = await _answer_each_in_turn(redis, user["id"], 3)
+    answers = sorted(c.choices[0].message.content for c in await asyncio.gather(*calls))
+    assert answers == ["answer 0", "answer 1", "answer 2"]
+    assert running_counts == [1, 1, 1]  # the cap still holds: the others waited
+
+
+async def test_a_streaming_waiter_gets_keep_alive_bytes_then_its_reply(backend, redis, user):
+    backend.ctx.settings.max_concurrent_generations = 1
+    headers = {"Authorization": f"Bearer {user['key']}"}
+    body = {"model": "test-model", "messages": MESSAGES, "stream": True}
+
+    async def stream() -> httpx.Response:
+        return await backend.client.post("/v1/chat/completions", headers=headers, json=body)
+
+    first, second = asyncio.create_task(stream()), asyncio.create_task(stream())
+    await _answer_each_in_turn(redis, user["id"], 2)
+    replies = [await first, await second]
+    assert [r.status_code for r in replies] == [200, 200]
+    waited = next(r.text for r in replies if r.text.startswith(": keep-alive"))
+    assert waited.index(": keep-alive") < waited.index('"role":"assistant"')
+    assert waited.rstrip().endswith("data: [DONE]") and '"finish_reason":"stop"' in waited
+
+
+async def test_past_the_line_bound_a_rate_limit_error_with_retry_after(backend, sdk):
+    backend.ctx.settings.max_concurrent_generations = 1
+    backend.ctx.settings.generation_queue_length = 0
+    first = asyncio.create_task(sdk.chat.completions.create(model="test-model", messages=MESSAGES))
+    await asyncio.sleep(0.3)
+    for stream in (False, True):
+        with pytest.raises(openai.RateLimitError) as caught:
+            await sdk.chat.completions.create(model="test-model", messages=MESSAGES, stream=stream)
+        assert int(caught.value.response.headers["retry-after"]) >= 1
+        assert caught.value.body["code"] == "rate_limit_exceeded" and caught.value.body["type"] == "requests"
+    first.cancel()
+
+
+async def test_the_send_rate_is_a_rate_limit_error_not_a_wait(backend, sdk):
+    backend.ctx.settings.send_rate_capacity = 1
+    backend.ctx.settings.send_rate_per_s = 0.01
     first = asyncio.create_task(sdk.chat.completions.create(model="test-model", messages=MESSAGES))
     await asyncio.sleep(0.3)
     with pytest.raises(openai.RateLimitError) as caught:
         await sdk.chat.completions.create(model="test-model", messages=MESSAGES)
-    assert int(caught.value.response.headers["retry-after"]) >= 1
-    assert caught.value.body["code"] == "rate_limited" and caught.value.body["type"] == "requests"
+    assert int(caught.value.response.headers["retry-after"]) >= 60
+    assert caught.value.body["code"] == "rate_limit_exceeded"
     first.cancel()
+
+
+async def test_a_prompt_longer_than_the_context_is_refused_before_it_is_admitted(backend, sdk, redis, user):
+    long = [{"role": "user", "content": "word " * 3000}]
+    with pytest.raises(openai.BadRequestError) as caught:
+        await sdk.chat.completions.create(model="test-model", messages=long, stream=True)
+    assert caught.value.body["code"] == "context_length_exceeded" and caught.value.body["param"] == "messages"
+    assert "2048" in caught.value.body["message"]
+    assert await redis.zcard(active_key(user["id"])) == 0  # nothing admitted, nothing generated

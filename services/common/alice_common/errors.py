@@ -25,6 +25,10 @@ DEFAULT_CODES = {
 }
 
 
+# A store that is down or hung: the request did nothing durable, so the client may simply retry.
+DEPENDENCY_RETRY_AFTER_S = 5
+
+
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -34,8 +38,16 @@ class ApiError(Exception):
         self.headers = headers
 
 
+def with_retry_after(status: int, headers: dict[str, str] | None) -> dict[str, str] | None:
+    """Every 429 and 503 says when to retry (docs/api.md); the raiser's own figure wins."""
+    if status not in (429, 503) or any(k.lower() == "retry-after" for k in headers or {}):
+        return headers
+    return {**(headers or {}), "Retry-After": str(DEPENDENCY_RETRY_AFTER_S)}
+
+
 def error_json(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=with_retry_after(status, headers))
 
 
 def _describe_validation(exc: RequestValidationError) -> tuple[str, str]:
@@ -47,10 +59,6 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str]:
         loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
         parts.append(f"{loc or 'body'}: {e.get('msg', 'invalid')}")
     return "validation_error", "; ".join(parts) or "invalid request"
-
-
-# A store that is down or hung: the request did nothing durable, so the client may simply retry.
-DEPENDENCY_RETRY_AFTER_S = 5
 
 
 def _dependency_errors() -> tuple[type[BaseException], ...]:

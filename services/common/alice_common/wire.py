@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from alice_common.events import Usage
+from alice_common.events import ChatTurn, Usage
 from alice_common.ids import INTERNAL_ID_PATTERN
 
 
@@ -243,6 +243,45 @@ class ServedModels(BaseModel):
 
     def get(self, name: str) -> ModelInfo | None:
         return next((m for m in self.models if m.model == name), None)
+
+
+class PromptSizeRequest(BaseModel):
+    """`POST /internal/models/prompt-size`: would these messages and this reply fit the model?"""
+
+    model: str = Field(max_length=200)
+    messages: list[ChatTurn] = Field(min_length=1, max_length=500)
+    max_tokens: int | None = Field(default=None, ge=1, description="None: the model's default")
+
+
+class PromptSize(BaseModel):
+    """The prompt's tokens as the model counts them (with each message's template overhead);
+    the request is answered 400 `context_length_exceeded` instead when they do not fit."""
+
+    prompt_tokens: int
+    context_tokens: int
+    max_tokens: int
+
+
+class EmbeddingModel(BaseModel):
+    """The dataflow's embedding model (`GET /internal/embeddings/model`), as `/v1` names it."""
+
+    model: str
+    dim: int
+    max_input_tokens: int = Field(description="longer inputs are refused, never cut")
+
+
+class EmbeddingsRequest(BaseModel):
+    """`POST /internal/embeddings`: texts to embed (the backend bounds their count and length)."""
+
+    texts: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, max_length=2048)
+
+
+class Embeddings(BaseModel):
+    """Unit-length vectors, one per text in order, and each text's model tokens."""
+
+    model: str
+    vectors: list[list[float]]
+    tokens: list[int]
 
 
 class Document(BaseModel):

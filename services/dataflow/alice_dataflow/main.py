@@ -17,6 +17,7 @@ from alice_common.version import APP_VERSION
 from fastapi import Depends, FastAPI
 from gridfs import AsyncGridFSBucket
 
+from alice_dataflow import embeddings_api
 from alice_dataflow.analytics import Analytics
 from alice_dataflow.api import router
 from alice_dataflow.app_context import AppContext
@@ -136,4 +137,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     guard = internal_token_guard(settings.alice_internal_token)
     app.include_router(router, dependencies=[Depends(guard)])
+    app.include_router(embeddings_api.router, dependencies=[Depends(guard)])
     return app

@@ -37,6 +37,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from pymongo.errors import DuplicateKeyError
 
+from alice_orchestrator import prompt_size
 from alice_orchestrator.api_params import UserId
 from alice_orchestrator.app_context import Ctx
 from alice_orchestrator.archive import archived_conversation, import_archive
@@ -308,4 +309,5 @@ def install_internal_api(app: FastAPI, settings: Settings) -> None:
     guard = internal_token_guard(settings.alice_internal_token)
     app.include_router(router, dependencies=[Depends(guard)])
     app.include_router(presets_router, dependencies=[Depends(guard)])
+    app.include_router(prompt_size.router, dependencies=[Depends(guard)])
     install_error_handlers(app)

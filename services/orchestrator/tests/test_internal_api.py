@@ -12,6 +12,7 @@ from alice_common.wire import (
     Feedback,
     FeedbackStats,
     MessagePage,
+    PromptSize,
     ReplyRef,
     ServedModels,
 )
@@ -305,6 +306,32 @@ async def test_models_lists_the_default_model_first_then_the_extra_ones_with_the
         ]
     }
     assert (await client.get("/internal/models")).status_code == 401
+
+
+async def test_prompt_size_counts_with_the_models_tokenizer_and_refuses_what_does_not_fit(env):
+    client, _ = env
+
+    class Provider:
+        model = "SmolLM2-test"
+
+        def count_tokens(self, text: str) -> int:
+            return len(text.split())
+
+    client.ctx.models = ModelRegistry(default_model(client.ctx.settings, Provider()))
+    url = "/internal/models/prompt-size"
+    short = {"model": "SmolLM2-test", "messages": [{"role": "user", "content": "one two three"}]}
+    fits = await client.post(url, json=short, headers=HEADERS)
+    assert PromptSize.model_validate(fits.json()) == PromptSize(
+        prompt_tokens=3 + 4, context_tokens=2048, max_tokens=256
+    )
+    long = {**short, "messages": [{"role": "user", "content": "word " * 1900}], "max_tokens": 200}
+    refused = await client.post(url, json=long, headers=HEADERS)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "context_length_exceeded"
+    assert "maximum context length is 2048 tokens" in refused.json()["error"]["message"]
+    assert "1904 in the messages" in refused.json()["error"]["message"]
+    unknown = await client.post(url, json={**short, "model": "gpt-4"}, headers=HEADERS)
+    assert unknown.status_code == 404
+    assert (await client.post(url, json=short)).status_code == 401
 
 
 async def test_every_response_validates_against_the_shared_wire_model(env):

@@ -1,7 +1,9 @@
 """Personal API keys: `sk-alice-{id}-{secret}`, stored as sha256 hashes in MongoDB (`api_keys`).
 
 A key authenticates as its owner wherever an access token does (except key management itself),
-so it carries the owner's rate limits and quotas. The secret is shown once, at creation; listings
+so it carries the owner's rate limits and quotas, unless an admin gave it limits of its own for
+`/v1` generations (`limits`: a chat UI or batch job serving many people through one key). Each
+key counts its `/v1` requests and tokens (`usage`). The secret is shown once, at creation; listings
 show only the prefix. Lookups are memoised per process for `API_KEY_CACHE_TTL_S` seconds (hits
 and misses alike), so a key revoked through any replica stops working on every replica within
 that time without a database read per request.
@@ -9,10 +11,12 @@ that time without a database read per request.
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from alice_common import linear_re
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -36,8 +40,22 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+USAGE_FIELDS = ("requests", "prompt_tokens", "completion_tokens")
+
+
 def public(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: doc.get(k) for k in ("name", "prefix", "created_at", "last_used_at")} | {"id": doc["_id"]}
+    shown = {k: doc.get(k) for k in ("name", "prefix", "created_at", "last_used_at", "limits")}
+    usage = {k: int((doc.get("usage") or {}).get(k) or 0) for k in USAGE_FIELDS}
+    return shown | {"id": doc["_id"], "usage": usage}
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """Who a valid key authenticates, and the key's own `/v1` limits (None: its owner's)."""
+
+    user_id: str
+    key_id: str
+    limits: dict[str, int] | None
 
 
 class ApiKeys:
@@ -110,16 +128,44 @@ class ApiKeys:
 
     async def user_of(self, key: str) -> str | None:
         """The owner of a valid key, None for a malformed, unknown or revoked one."""
+        holder = await self.holder_of(key)
+        return holder.user_id if holder else None
+
+    async def holder_of(self, key: str) -> KeyHolder | None:
+        """`user_of` with the key's id and limits (memoised alike: a change of limits applies on
+        every replica within `API_KEY_CACHE_TTL_S`)."""
         if not _KEY.fullmatch(key):
             return None
         digest = _hash(key)
         cached = self._cache.get(digest)
         if cached is None:
-            doc = await self.collection.find_one({"hash": digest}, {"user_id": 1})
-            cached = doc["user_id"] if doc else ""
+            doc = await self.collection.find_one({"hash": digest}, {"user_id": 1, "limits": 1})
+            cached = KeyHolder(doc["user_id"], doc["_id"], doc.get("limits")) if doc else ""
             self._cache.put(digest, cached)
         if cached and self._last_used_written.get(digest) is None:
             # At most once a minute per key and process: a hint for the user, not an audit log.
             self._last_used_written.put(digest, True)
             await self.collection.update_one({"hash": digest}, {"$set": {"last_used_at": datetime.now(UTC)}})
         return cached or None
+
+    async def set_limits(self, key_id: str, limits: dict[str, int] | None) -> dict[str, Any] | None:
+        """An admin's change of a key's own limits (None: back to its owner's); None if no such key."""
+        doc = await self.collection.find_one_and_update(
+            {"_id": key_id}, {"$set": {"limits": limits}}, return_document=ReturnDocument.AFTER
+        )
+        if doc is None:
+            return None
+        self._cache.forget(doc["hash"])  # this replica at once, the others within the memo time
+        return public(doc)
+
+    async def record_usage(
+        self, key_id: str, requests: int, prompt_tokens: int, completion_tokens: int
+    ) -> None:
+        counts = {
+            "requests": requests,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+        }
+        increments = {f"usage.{name}": value for name, value in counts.items() if value}
+        if increments:
+            await self.collection.update_one({"_id": key_id}, {"$inc": increments})

@@ -5,6 +5,7 @@ The SDKs pick their exception from the status code (401 AuthenticationError, 429
 Every other path keeps Alice's own shape.
 """
 
+from alice_common.errors import with_retry_after
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,6 +18,8 @@ PREFIX = "/v1/"
 _TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "requests"}
 _CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
 KEEP_422 = frozenset({"idempotency_key_reused"})
+# Alice's own codes that OpenAI's clients know by another name.
+_RENAMED = {"rate_limited": "rate_limit_exceeded"}
 
 
 def error_type(status: int) -> str:
@@ -31,7 +34,7 @@ def error_body(status: int, message: str, code: str | None = None, param: str | 
             "message": message,
             "type": error_type(status),
             "param": param,
-            "code": code or _CODES.get(status) or DEFAULT_CODES.get(status),
+            "code": _RENAMED.get(code or "", code) or _CODES.get(status) or DEFAULT_CODES.get(status),
         }
     }
 
@@ -43,7 +46,8 @@ def openai_error(
     param: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(error_body(status, message, code, param), status_code=status, headers=headers)
+    body = error_body(status, message, code, param)
+    return JSONResponse(body, status_code=status, headers=with_retry_after(status, headers))
 
 
 class OpenAIError(ApiError):

@@ -72,6 +72,22 @@ class Attempt:
 FIRST_ATTEMPT = Attempt()
 
 
+@dataclass(frozen=True)
+class LimitSubject:
+    """Whose send bucket and generation slots a request uses: its user's (`id` = the user id), or
+    an API key's with limits of its own (`openai_compat/key_limits.py`)."""
+
+    id: str
+    capacity: float
+    per_s: float
+    max_active: int
+
+
+def user_subject(ctx: AppContext, user_id: str) -> LimitSubject:
+    s = ctx.settings
+    return LimitSubject(user_id, s.send_rate_capacity, s.send_rate_per_s, s.max_concurrent_generations)
+
+
 async def request_reply(
     ctx: AppContext,
     *,
@@ -122,13 +138,14 @@ async def request_completion(
     reply_id: str | None = None,
     message_id: str | None = None,
     attempt: Attempt = FIRST_ATTEMPT,
+    subject: LimitSubject | None = None,
 ) -> str:
-    """An OpenAI-compatible request: same limits and path as a message, but no conversation;
-    the reply id stands in as the Kafka key (nothing to order it with)."""
+    """An OpenAI-compatible request: same limits and path as a message (or its key's own), but no
+    conversation; the reply id stands in as the Kafka key (nothing to order it with)."""
     reply_id = reply_id or new_id()
     message_id = message_id or new_id()
     meta = {"user_id": user_id, "conversation_id": "", "message_id": "", "kind": "completion"}
-    await _admit(ctx, user_id, reply_id, meta, attempt)
+    await _admit(ctx, user_id, reply_id, meta, attempt, subject)
 
     async def event() -> ChatRequested:
         return ChatRequested(
@@ -214,11 +231,29 @@ class OutcomeUnknown(ApiError):
         )
 
 
+class AtCapacity(ApiError):
+    """Every generation slot is taken (the send rate would allow it): a `/v1` waiter looks again."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            429,
+            "rate_limited",
+            "too many replies in progress; wait for one to finish",
+            {"Retry-After": str(retry_after_s)},
+        )
+
+
 async def _admit(
-    ctx: AppContext, user_id: str, reply_id: str, meta: dict[str, str], attempt: Attempt
+    ctx: AppContext,
+    user_id: str,
+    reply_id: str,
+    meta: dict[str, str],
+    attempt: Attempt,
+    subject: LimitSubject | None = None,
 ) -> None:
-    """The user's send bucket and concurrency cap; on success `replymeta` and `queued` are written.
-    A resumed reply that was admitted already (its `replymeta` exists) is not admitted twice."""
+    """The user's (or `subject`'s) send bucket and concurrency cap; on success `replymeta` and
+    `queued` are written. A resumed reply that was admitted already (its `replymeta` exists) is
+    not admitted twice."""
     if attempt.resumed and await reply_stream.reply_meta(ctx.redis, reply_id):
         return
     s = ctx.settings
@@ -228,17 +263,16 @@ async def _admit(
         # The orchestrator shortens this once the reply ends; this bounds an abandoned stream.
         stream_ttl_s=max(REPLY_STREAM_TTL_S, s.active_generation_ttl_s),
     )
+    subject = subject or user_subject(ctx, user_id)
     decision = await ctx.limiter.start_generation(
-        user_id, reply_id, s.send_rate_capacity, s.send_rate_per_s, s.max_concurrent_generations,
+        subject.id, reply_id, subject.capacity, subject.per_s, subject.max_active,
         s.active_generation_ttl_s, records,
     )  # fmt: skip
     if not decision.allowed:
-        message = (
-            "too many replies in progress; wait for one to finish"
-            if decision.reason == "concurrency"
-            else "sending too fast; retry later"
-        )
         await attempt.may_abandon()  # nothing was admitted: a retry may start afresh
+        if decision.reason == "concurrency":
+            raise AtCapacity(decision.retry_after_s)
+        message = "sending too fast; retry later"
         raise ApiError(429, "rate_limited", message, {"Retry-After": str(decision.retry_after_s)})
 
 

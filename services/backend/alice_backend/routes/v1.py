@@ -15,13 +15,13 @@ from contextlib import aclosing
 from alice_common.events import new_id
 from alice_common.reply_stream import DONE, ReplyStream, request_stop
 from alice_common.wire import ModelInfo
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.idempotency import IdempotencyKey, fingerprint
-from alice_backend.openai_compat import relay
+from alice_backend.openai_compat import admission, context_length, key_limits, relay
 from alice_backend.openai_compat.errors import OpenAIError, error_body
 from alice_backend.openai_compat.schemas import (
     ChatCompletion,
@@ -31,6 +31,7 @@ from alice_backend.openai_compat.schemas import (
     openai_error_responses,
     validate,
 )
+from alice_backend.openai_compat.waiting import ClientGone
 from alice_backend.replies import requesting, sse_relay
 from alice_backend.served_models import served_models
 
@@ -189,7 +190,14 @@ async def _complete(ctx: AppContext, reply_id: str, model: str) -> dict:
         **openai_error_responses(400, 401, 404, 409, 413, 422, 429, 502, 503, 504),
     },
 )
-async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId, key: IdempotencyKey):
+async def chat_completions(
+    body: ChatCompletionIn,
+    ctx: Ctx,
+    user_id: UserId,
+    key: IdempotencyKey,
+    http: Request,
+    caller: key_limits.CallerKey,
+):
     served = (await served_models(ctx)).get(body.model)
     if served is None:
         raise OpenAIError(
@@ -198,6 +206,8 @@ async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId, ke
             "model",
         )  # fmt: skip
     completion = validate(body, served.max_tokens_limit)
+    await context_length.require_fit(ctx, served, completion)
+    subject = key_limits.subject_of(ctx, user_id, caller)
 
     async def start(ids: dict, attempt: requesting.Attempt) -> None:
         await requesting.request_completion(
@@ -208,21 +218,41 @@ async def chat_completions(body: ChatCompletionIn, ctx: Ctx, user_id: UserId, ke
             reply_id=ids["reply_id"],
             message_id=ids["message_id"],
             attempt=attempt,
+            subject=subject,
         )
 
     # A retry with the key gets the first attempt's reply: its stream, or its completion.
     request = fingerprint("completion", body.model_dump(mode="json"))
     fresh = {"reply_id": new_id(), "message_id": new_id()}
-    ids, replayed = await requesting.once(ctx, user_id, key, request, fresh, start)
-    reply_id = ids["reply_id"]
-    if replayed and not await ReplyStream(ctx.redis, reply_id).exists():
-        # Nothing but the stream holds a completion, and it expires after REPLY_STREAM_TTL_S.
-        raise OpenAIError(404, "reply_expired", "the completion made for this Idempotency-Key has expired")
+
+    async def accept() -> str:
+        ids, replayed = await requesting.once(ctx, user_id, key, request, fresh, start)
+        if replayed and not await ReplyStream(ctx.redis, ids["reply_id"]).exists():
+            # Nothing but the stream holds a completion, and it expires after REPLY_STREAM_TTL_S.
+            message = "the completion made for this Idempotency-Key has expired"
+            raise OpenAIError(404, "reply_expired", message)
+        if not replayed:
+            await key_limits.record_request(ctx, caller)
+        return ids["reply_id"]
+
+    # Over the cap, the request waits its turn (`openai_compat/admission.py`).
+    admitted = await admission.admit(ctx, subject, fresh["reply_id"], accept)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+
+    def relayed(reply_id: str) -> AsyncIterator[str]:
+        return key_limits.counted(ctx, caller, reply_id, _chunks(ctx, reply_id, served.model, include_usage))
+
     if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(
-            _chunks(ctx, reply_id, served.model, include_usage),
-            media_type="text/event-stream",
-            headers=sse_relay.SSE_HEADERS,
-        )
-    return await _complete(ctx, reply_id, served.model)
+        if isinstance(admitted, admission.Waiting):
+            chunks = admission.keep_alive_until_admitted(admitted, relayed)
+        else:
+            chunks = relayed(admitted)
+        return StreamingResponse(chunks, media_type="text/event-stream", headers=sse_relay.SSE_HEADERS)
+    if isinstance(admitted, admission.Waiting):
+        try:
+            admitted = await admitted.admitted(http.is_disconnected)
+        except ClientGone:
+            return Response(status_code=499)  # nobody reads it
+    completed = await _complete(ctx, admitted, served.model)
+    await key_limits.record_tokens(ctx, caller, completed["usage"])
+    return completed
