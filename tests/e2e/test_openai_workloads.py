@@ -190,3 +190,28 @@ async def test_a_key_for_a_service_runs_with_its_own_limits_and_counts_its_usage
         assert listed["usage"]["completion_tokens"] == spent
         assert listed["usage"]["prompt_tokens"] == sum(a.usage.prompt_tokens for a in answers)
         await client.close()
+
+
+async def test_langchain_batch_of_eight_all_answered_and_its_embeddings(stack):
+    """LangChain as users run it (issue 24's acceptance): `batch` of 8 with no retries allowed
+    (a 429 would fail it), and `OpenAIEmbeddings` on the same key."""
+    from langchain_openai import ChatOpenAI, OpenAIEmbeddings
+
+    async with httpx.AsyncClient(base_url=stack["backend"].url, timeout=30) as api:
+        _, _, key = await account(api, "langchain")
+    base_url = f"{stack['backend'].url}/v1"
+    model = await chat_model(sdk(stack, key["secret"]))
+    chat = ChatOpenAI(
+        model=model, api_key=key["secret"], base_url=base_url, max_retries=0, timeout=600,
+        max_tokens=12, temperature=0,
+    )  # fmt: skip
+    answers = await chat.abatch([f"Name a colour, answer {n}." for n in range(8)])
+    assert len(answers) == 8 and all(a.content.strip() for a in answers)
+    embeddings = OpenAIEmbeddings(
+        model="all-MiniLM-L6-v2", api_key=key["secret"], base_url=base_url,
+        check_embedding_ctx_length=False, max_retries=0,
+    )  # fmt: skip
+    documents = await embeddings.aembed_documents(["The cat sat on the mat.", "Quarterly revenue grew."])
+    query = await embeddings.aembed_query("A kitten rests on a rug.")
+    assert len(documents) == 2 and len(query) == 384
+    assert np.dot(query, documents[0]) > np.dot(query, documents[1])

@@ -1726,6 +1726,11 @@ export type components = {
              * @description assistant messages only: `length` when the reply reached its length limit (it can be continued), `stop` when the model ended it; null when its user stopped it, and for replies stored before this was recorded
              */
             finish_reason?: ("stop" | "length") | null;
+            /**
+             * Left Out Turns
+             * @description assistant messages only: earlier turns of the conversation left out of the model's prompt because they did not fit its context (the web app says so under the reply); null when none were
+             */
+            left_out_turns?: number | null;
         };
         /** MessageHit */
         MessageHit: {

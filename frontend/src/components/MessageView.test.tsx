@@ -44,6 +44,16 @@ describe('MessageView', () => {
   const byText = (text: string) => [...container!.querySelectorAll('button')].find((b) => b.textContent === text);
   const status = () => [...container!.querySelectorAll('[role="status"]')].map((s) => s.textContent).join('|');
 
+  it('says under a reply how many earlier messages were left out to fit the context, and nothing otherwise', async () => {
+    const note = () => container!.querySelector('[role="note"]')?.textContent ?? null;
+    await render(<MessageView message={reply} userName="Ada" />);
+    expect(note()).toBeNull();
+    await render(<MessageView message={{ ...reply, left_out_turns: 6 }} userName="Ada" />);
+    expect(note()).toBe("6 earlier messages were left out of this answer: the conversation no longer fits the model's context.");
+    await render(<MessageView message={{ ...reply, left_out_turns: 1 }} userName="Ada" />);
+    expect(note()).toMatch(/^1 earlier message was left out/);
+  });
+
   it('offers Continue only when asked to, next to Regenerate, and continues on click', async () => {
     await render(<MessageView message={reply} userName="Ada" onRegenerate={() => undefined} />);
     expect(byText(' Continue')).toBeUndefined();

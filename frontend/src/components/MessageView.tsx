@@ -74,6 +74,11 @@ export function MessageView({
         <div className="author">{author}</div>
         {mine ? <p className="plain">{message.content}</p> : <Markdown source={message.content} />}
         {!mine && <Sources sources={message.sources ?? []} />}
+        {!mine && (message.left_out_turns ?? 0) > 0 && (
+          <p className="context-note" role="note">
+            {leftOutNote(message.left_out_turns ?? 0)}
+          </p>
+        )}
         <div className="message-foot">
           {note && <span className={`tag tag-${message.status}`}>{note}</span>}
           <CopyMessageButton text={message.content} />
@@ -92,6 +97,12 @@ export function MessageView({
       </div>
     </article>
   );
+}
+
+/** Under a reply whose prompt had to leave earlier turns out to fit the model's context. */
+export function leftOutNote(turns: number): string {
+  const what = turns === 1 ? '1 earlier message was' : `${turns} earlier messages were`;
+  return `${what} left out of this answer: the conversation no longer fits the model's context.`;
 }
 
 const STATE_LABEL = { queued: 'Waiting for Alice…', generating: 'Alice is writing…', reconnecting: 'Connection lost, reconnecting…' };

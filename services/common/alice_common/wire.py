@@ -153,6 +153,13 @@ class Message(BaseModel):
         "(it can be continued), `stop` when the model ended it; null when its user stopped it, "
         "and for replies stored before this was recorded",
     )
+    left_out_turns: int | None = Field(
+        default=None,
+        ge=1,
+        description="assistant messages only: earlier turns of the conversation left out of the "
+        "model's prompt because they did not fit its context (the web app says so under the reply); "
+        "null when none were",
+    )
 
 
 class ConversationPage(Page[Conversation]):

@@ -140,6 +140,12 @@ def build_messages(
     return [{"role": "system", "content": system}, *kept, {"role": "user", "content": user_content}, *partial]
 
 
+def left_out_turns(parts: PromptParts, messages: list[ChatMessage]) -> int:
+    """How many turns of the conversation's history `build_messages` had to leave out to fit."""
+    kept = len(messages) - 2 - (1 if parts.partial_reply else 0)  # the system and user messages
+    return max(0, len(parts.history) - kept)
+
+
 async def build_messages_off_loop(
     parts: PromptParts, *, context_tokens: int, max_tokens: int, count: TokenCounter
 ) -> list[ChatMessage]:

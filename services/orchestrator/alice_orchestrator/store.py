@@ -78,6 +78,7 @@ def message_of(doc: dict) -> Message:
         model=doc.get("model"),
         feedback=doc.get("feedback"),
         finish_reason=doc.get("finish_reason"),
+        left_out_turns=doc.get("left_out_turns") or None,
     )
 
 

@@ -556,3 +556,24 @@ async def test_a_conversations_model_whose_endpoint_is_down_fails_its_reply_at_o
         },
     )
     assert await store.get_message(req.message_id) is None and published == []
+
+
+async def test_a_reply_says_how_many_earlier_turns_did_not_fit_the_context(deps, unique_name):
+    """The web app trims old turns to fit the model's context and says so (issue 24): the reply
+    records how many were left out; nothing while everything fits."""
+    handler, store, _redis, _published = deps
+    conversation, user = unique_name("c"), unique_name("u")
+    long_question = "tell me more about the harbour and its boats " * 120  # about 1,300 tokens
+    left_out = []
+    for n in range(3):
+        req = request(unique_name, conversation_id=conversation, user_id=user, content=f"{n} {long_question}")
+        await handler.handle(req)
+        reply = Message.model_validate((await events(handler.redis, req.reply_id))[-1][1]["message"])
+        stored = next(
+            m for m in await store.list_messages(user, conversation, 10) if m["_id"] == req.reply_id
+        )
+        assert stored.get("left_out_turns") == reply.left_out_turns
+        left_out.append(reply.left_out_turns)
+    # The first question has no history; from the second on, the previous question does not fit
+    # beside the new one in 2,048 tokens (each later one leaves out every earlier turn).
+    assert left_out == [None, 2, 4]

@@ -7,6 +7,7 @@ from alice_orchestrator.prompt import (
     build_messages,
     build_messages_off_loop,
     fit_messages,
+    left_out_turns,
     system_message,
     truncate_to_tokens,
     usable_history,
@@ -51,6 +52,17 @@ def test_keeps_the_most_recent_turns_that_fit_and_always_the_system_and_user_mes
     history = messages[1:-1]
     assert [m["content"].split()[1] for m in history] == ["8", "8", "9", "9"]
     assert history[0]["role"] == "user"
+
+
+def test_the_turns_left_out_to_fit_are_counted_for_the_note_under_the_reply():
+    parts = PromptParts("be nice", "the new question", turns(10))
+    fitting = build_messages(parts, context_tokens=16 + 6 + 7 + 14 * 4 + 20, max_tokens=20, count=count_words)
+    assert left_out_turns(parts, fitting) == 20 - 4
+    everything = build_messages(parts, context_tokens=10_000, max_tokens=20, count=count_words)
+    assert left_out_turns(parts, everything) == 0
+    continuing = PromptParts("be nice", "the new question", turns(2), partial_reply="so far")
+    kept = build_messages(continuing, context_tokens=10_000, max_tokens=20, count=count_words)
+    assert left_out_turns(continuing, kept) == 0
 
 
 def test_history_never_starts_with_an_orphan_assistant_turn():

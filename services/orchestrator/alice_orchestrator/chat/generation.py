@@ -26,6 +26,8 @@ class Outcome:
     # "length": the reply reached its max tokens (it can be continued); "stop": the model ended
     # it; None: it was stopped by its user.
     finish_reason: str | None = None
+    # App replies: turns of the conversation left out of the prompt to fit the model's context.
+    left_out_turns: int = 0
     # `/v1` only, when the model gave them (providers/base.py, `extra`).
     tool_calls: list[dict] | None = None
     logprobs: list[dict] | None = None

@@ -40,7 +40,13 @@ from alice_orchestrator.chat.messages import (
 from alice_orchestrator.chat.records import InvalidRequest, recover_ids
 from alice_orchestrator.conversation_settings import ReplySettings, chosen_model, reply_settings
 from alice_orchestrator.model_health import ModelHealth
-from alice_orchestrator.prompt import PromptParts, build_messages_off_loop, fit_messages, usable_history
+from alice_orchestrator.prompt import (
+    PromptParts,
+    build_messages_off_loop,
+    fit_messages,
+    left_out_turns,
+    usable_history,
+)
 from alice_orchestrator.providers.registry import ModelRegistry, ServedModel, UnknownModel
 from alice_orchestrator.recent_turns import RecentTurns, turn_of
 from alice_orchestrator.settings import Settings
@@ -213,8 +219,9 @@ class ChatHandler:
                 self.recent_turns.load(request.user_id, request.conversation_id),
             )
             history = usable_history(turns, request.message_id, iso_ms(user_doc["created_at"]))
+            parts = PromptParts(chosen.system_prompt, request.content, history, sources, memories)
             messages = await build_messages_off_loop(
-                PromptParts(chosen.system_prompt, request.content, history, sources, memories),
+                parts,
                 context_tokens=served.context_tokens,
                 max_tokens=chosen.max_tokens,
                 count=served.provider.count_tokens,
@@ -229,6 +236,7 @@ class ChatHandler:
                 max_tokens=chosen.max_tokens,
                 temperature=chosen.temperature,
             )
+            outcome.left_out_turns = left_out_turns(parts, messages)
             if outcome.first_token_at is not None:
                 first, published = outcome.first_token_at, request.occurred_at.timestamp()
                 metrics.PIPELINE_TTFT.labels("handler").observe(first - picked_up)

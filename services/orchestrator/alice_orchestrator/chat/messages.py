@@ -54,6 +54,8 @@ def reply_document(
         "model": model,
         "finish_reason": outcome.finish_reason,
     }
+    if outcome.left_out_turns:
+        reply_doc["left_out_turns"] = outcome.left_out_turns
     if request.regenerate_of:
         reply_doc["regenerate_of"] = request.regenerate_of
     return reply_doc
