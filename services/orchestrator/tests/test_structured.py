@@ -111,6 +111,13 @@ def test_the_json_format_is_parsed_into_tool_calls_or_a_text_answer():
     assert (spoken.content, spoken.tool_calls, spoken.finish_reason) == ("Sunny.", None, "stop")
     cut = structured.answer(params, plan, '{"tool_ca', "length", None, "r")
     assert (cut.content, cut.finish_reason) == ('{"tool_ca', "length")
+    listing = (
+        '{"tool_calls": [\n  {"name": "get_weather", "arguments": {"city": "Paris"}},\n  {"name": "get_we'
+    )
+    whole = structured.answer(params, plan, listing, "length", None, "0123456789abcdef0123")
+    assert whole.finish_reason == "tool_calls" and [c["function"]["arguments"] for c in whole.tool_calls] == [
+        '{"city": "Paris"}'
+    ]
     ended_at_the_limit = structured.answer(params, plan, '{"response": "Sunny."}', "length", None, "r")
     assert (ended_at_the_limit.content, ended_at_the_limit.finish_reason) == ("Sunny.", "stop")
     with pytest.raises(ProviderError):

@@ -12,6 +12,7 @@ Whatever the path, output that claims to follow `response_format` is checked aga
 import json
 from dataclasses import dataclass, field
 
+from alice_common import linear_re
 from alice_common.events import CompletionRequest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
@@ -207,8 +208,12 @@ def answer(
 ) -> Answer:
     """The reply as the client gets it: calls parsed from the JSON format (ids derived from the
     reply id, so a retry names them alike), text checked against `response_format`."""
-    if plan_.tools_as_json and finish_reason == "length" and _complete_json(content):
-        finish_reason = "stop"  # the grammar's end and the token limit fell together
+    if plan_.tools_as_json and finish_reason == "length":
+        if _complete_json(content):
+            finish_reason = "stop"  # the grammar's end and the token limit fell together
+        elif calls := _whole_calls(content):
+            # A small model may list call after call until the limit: the whole ones stand.
+            content, finish_reason = json.dumps({"tool_calls": calls}), "stop"
     if finish_reason == "length":  # cut: nothing to parse or check (the SDKs raise for it)
         return Answer(content, tool_calls, finish_reason)
     if plan_.tools_as_json:
@@ -251,6 +256,27 @@ def _parsed(content: str, what: str) -> object:
         return json.loads(content)
     except ValueError as exc:
         raise ProviderError(f"the model's output is not {what}: {content[:100]!r}") from exc
+
+
+_CALLS_START = linear_re.compile(r'^\s*\{\s*"tool_calls"\s*:\s*\[')
+
+
+def _whole_calls(content: str) -> list[dict]:
+    """The complete call objects at the start of a tool-call list cut by the token limit."""
+    opening = _CALLS_START.match(content)
+    if opening is None:
+        return []
+    decoder, calls, index = json.JSONDecoder(), [], opening.end()
+    while True:
+        while index < len(content) and content[index] in " \t\r\n,":
+            index += 1
+        try:
+            call, index = decoder.raw_decode(content, index)
+        except ValueError:
+            return calls
+        if not (isinstance(call, dict) and isinstance(call.get("name"), str) and "arguments" in call):
+            return calls
+        calls.append(call)
 
 
 def _complete_json(content: str) -> bool:
