@@ -305,7 +305,8 @@ def test_generated_secrets_are_random_complete_and_stable(k8s_copy: Path) -> Non
     }
     apps = {f"{app}-secrets" for app in ("app", "backend", "orchestrator", "dataflow", "kafkaflow")}
     assert set(secrets) == apps | {"mongodb-secrets", "redis-secrets"}
-    optional = {"LLM_API_KEY", "EMBEDDINGS_API_KEY"}  # only for OpenAI-compatible providers
+    # Only for OpenAI-compatible providers, and single sign-on.
+    optional = {"LLM_API_KEY", "EMBEDDINGS_API_KEY", "OIDC_CLIENT_SECRET"}
     for secret in secrets.values():
         for key, value in secret["stringData"].items():
             assert "${" not in value, (secret["metadata"]["name"], key)
