@@ -22,6 +22,7 @@ export type RequestOf<P extends keyof paths, M extends Method & keyof paths[P]> 
 
 export type AuthResponse = ResponseOf<'/api/auth/login', 'post'>;
 export type User = ResponseOf<'/api/me', 'get'>;
+export type AuthConfig = ResponseOf<'/api/auth/config', 'get'>;
 
 export type ConversationPage = ResponseOf<'/api/conversations', 'get'>;
 export type Conversation = ResponseOf<'/api/conversations/{conversation_id}', 'get'>;
