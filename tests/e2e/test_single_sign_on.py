@@ -42,6 +42,12 @@ def _login_form_action(page: str) -> str:
     return html.unescape(re.search(r'action="([^"]+)"', form.group(0)).group(1))
 
 
+def _localhost_is_secure(browser: httpx.Client) -> None:
+    """Browsers send `Secure` cookies to http://127.0.0.1 (a secure context); httpx does not."""
+    for cookie in browser.cookies.jar:
+        cookie.secure = False
+
+
 def sign_in(backend: ServiceProcess, user: SsoUser) -> httpx.Response:
     """Start at the backend, sign in at the provider, come back: the backend's last answer."""
     with httpx.Client(timeout=30) as browser:
@@ -49,6 +55,7 @@ def sign_in(backend: ServiceProcess, user: SsoUser) -> httpx.Response:
         assert start.status_code == 303
         login_page = browser.get(start.headers["location"], follow_redirects=True)
         assert login_page.status_code == 200
+        _localhost_is_secure(browser)
         posted = browser.post(
             _login_form_action(login_page.text), data={"username": user.username, "password": user.password}
         )
@@ -90,6 +97,7 @@ def test_a_state_is_used_once(backend):
     with httpx.Client(timeout=30) as browser:
         start = browser.get(backend.url + "/api/auth/oidc/login")
         login_page = browser.get(start.headers["location"], follow_redirects=True)
+        _localhost_is_secure(browser)
         posted = browser.post(
             _login_form_action(login_page.text), data={"username": ADA.username, "password": ADA.password}
         )
