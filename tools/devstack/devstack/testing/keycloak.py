@@ -3,14 +3,15 @@ cache by devstack.provision.ensure_keycloak), on 127.0.0.1 on a free port, its d
 with one realm and confidential client made through its admin API."""
 
 import contextlib
+import json
 import os
 import secrets
 import subprocess
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import httpx
 
 from devstack import health
 from devstack.config import Config
@@ -80,6 +81,12 @@ def _realm(client_secret: str, users: list[SsoUser]) -> dict:
     }
 
 
+def _post(url: str, body: str, headers: dict[str, str]) -> bytes:
+    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
+
+
 @contextlib.contextmanager
 def running_keycloak(users: list[SsoUser], timeout_s: float = 240) -> Iterator[Keycloak]:
     home = ensure_keycloak(Config())
@@ -105,19 +112,12 @@ def running_keycloak(users: list[SsoUser], timeout_s: float = 240) -> Iterator[K
         except health.NotServing as exc:
             raise RuntimeError(f"keycloak: {exc}\n{log_path.read_text()[-3000:]}") from exc
         client_secret = secrets.token_urlsafe(32)
-        with httpx.Client(base_url=url, timeout=30) as http:
-            token = http.post(
-                "/realms/master/protocol/openid-connect/token",
-                data={"grant_type": "password", "client_id": "admin-cli", "username": "admin"}
-                | {"password": admin_password},
-            )
-            token.raise_for_status()
-            created = http.post(
-                "/admin/realms",
-                json=_realm(client_secret, users),
-                headers={"Authorization": f"Bearer {token.json()['access_token']}"},
-            )
-            created.raise_for_status()
+        form = {"grant_type": "password", "client_id": "admin-cli", "username": "admin"}
+        form["password"] = admin_password
+        token = _post(f"{url}/realms/master/protocol/openid-connect/token", urllib.parse.urlencode(form), {})
+        bearer = {"Authorization": "Bearer " + json.loads(token)["access_token"]}
+        bearer["Content-Type"] = "application/json"
+        _post(f"{url}/admin/realms", json.dumps(_realm(client_secret, users)), bearer)
         yield Keycloak(url, client_secret)
     finally:
         os.killpg(proc.pid, 15)
