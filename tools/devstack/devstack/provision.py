@@ -175,7 +175,8 @@ def ensure_weaviate(cfg: Config) -> Path:
     return binary
 
 
-# Only the programs asked for (llama-server; llama-batched-bench for bench/), linked statically so the cached binary stands alone (the build tree is deleted);
+# Only the programs asked for (llama-server; llama-batched-bench for bench/), linked statically so
+# the cached binary stands alone (the build tree is deleted);
 # no network at build time (no curl, no prebuilt web UI download). The CPU flags are the wheel's
 # (pyproject.toml, [tool.uv.extra-build-variables]): no -march=native, whose AMX kernels crashed
 # generation on a VM that lists AMX; llama.cpp then builds for AVX2/FMA/F16C, which also keeps a
