@@ -30,11 +30,14 @@ PLAN_FOLDERS = [
 ]  # fmt: skip
 EXTRA_FOLDERS = [
     "namespace", "kafkaflow", "policies", "autoscaling", "cert-manager", "monitoring", "backup", "istio",
-    "vpa", "canary", "inference",
+    "vpa", "canary", "inference", "sso",
 ]  # fmt: skip
 # The folders that are kustomize Components: added by the prod overlay, left out by the dev one.
-COMPONENT_FOLDERS = ["hpa", "autoscaling", "cert-manager", "monitoring", "backup", "istio", "vpa", "canary"]
-OPTIONAL_COMPONENTS = {"istio"}  # needs Istio in the cluster: not even prod adds it
+COMPONENT_FOLDERS = [
+    "hpa", "autoscaling", "cert-manager", "monitoring", "backup", "istio", "vpa", "canary", "sso",
+]  # fmt: skip
+# istio needs Istio in the cluster, sso is a provider to try single sign-on with: not even prod adds them.
+OPTIONAL_COMPONENTS = {"istio", "sso"}
 APPLY_EXTENSIONS = {".yaml", ".yml", ".json"}  # what `kubectl apply -f <dir>` reads
 FOLDER_KUSTOMIZATION = "Kustomization"  # no extension: `kubectl apply -f <dir>` skips it
 

@@ -1,7 +1,15 @@
 from typing import Any
+from urllib.parse import urlsplit
 
 from alice_common.settings import AliceSettings, check_secret_strength, require_secrets
 from pydantic import SecretStr, field_validator, model_validator
+
+
+def _secure_or_local(url: str) -> bool:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    local = host in ("127.0.0.1", "localhost") or host.endswith(".localhost")
+    return parts.scheme == "https" or (parts.scheme == "http" and local)
 
 
 class Settings(AliceSettings):
@@ -137,10 +145,8 @@ class Settings(AliceSettings):
             raise ValueError(f"single sign-on is half configured: {missing} not set (set all three, or none)")
         if self.oidc_enabled and not self.public_url:
             raise ValueError("single sign-on needs PUBLIC_URL (where users open Alice) for its callback")
-        if self.oidc_enabled and not self.oidc_issuer.startswith(
-            ("https://", "http://127.0.0.1", "http://localhost")
-        ):
-            raise ValueError("OIDC_ISSUER must be an https:// address")
+        if self.oidc_enabled and not _secure_or_local(self.oidc_issuer):
+            raise ValueError("OIDC_ISSUER must be an https:// address (http:// only on this machine)")
         if not self.password_login_enabled and not self.oidc_enabled:
             raise ValueError("PASSWORD_LOGIN_ENABLED=false needs OIDC_* set: no one could sign in")
         return self

@@ -270,6 +270,7 @@ async def test_a_new_email_is_refused_when_sign_up_is_closed():
         {"oidc_issuer": ""},
         {"public_url": ""},
         {"oidc_issuer": "http://id.example.test"},
+        {"oidc_issuer": "http://localhost.example.test"},
     ],
 )
 def test_half_configured_single_sign_on_refuses_to_start(changes):
