@@ -141,3 +141,37 @@ def test_logout_goes_on_to_the_provider(backend, keycloak):
     location = urlsplit(answer.headers["location"])
     assert f"{location.scheme}://{location.netloc}{location.path}".startswith(keycloak.issuer)
     assert parse_qs(location.query)["post_logout_redirect_uri"] == [backend.url + "/"]
+
+
+@pytest.fixture(scope="module")
+def sso_only_backend(infra, keycloak) -> Iterator[ServiceProcess]:
+    """A site that closed passwords: single sign-on only, and no new accounts either."""
+    port = free_port()
+    settings = keycloak.backend_settings(public_url=f"http://127.0.0.1:{port}")
+    closed = {
+        "password_signup_enabled": "false",
+        "password_login_enabled": "false",
+        "oidc_signup_enabled": "false",
+    }
+    env = service_env(infra, mongodb_database=unique_name("sso-only"), **settings, **closed)
+    process = ServiceProcess("backend", env, port=port).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def test_a_site_can_close_passwords_and_sign_up(sso_only_backend):
+    url = sso_only_backend.url
+    config = httpx.get(url + "/api/auth/config").json()
+    assert config == {"password_login": False, "password_signup": False, "sso": {"name": "Keycloak"}}
+    registered = httpx.post(
+        url + "/api/auth/register", json={"email": "eve@example.test", "password": "x" * 12}
+    )
+    assert (registered.status_code, registered.json()["error"]["code"]) == (403, "signup_closed")
+    login = httpx.post(url + "/api/auth/login", json={"email": ADA.email, "password": ADA.password})
+    assert (login.status_code, login.json()["error"]["code"]) == (403, "password_login_disabled")
+    # A verified address without an account is not let in either.
+    answer = sign_in(sso_only_backend, ADA)
+    assert answer.headers["location"] == url + "/?sso_error=signup_closed"
+    assert "alice_refresh" not in answer.cookies
