@@ -103,9 +103,27 @@ def test_a_state_is_used_once(backend):
         )
         callback = posted.headers["location"]
         assert "alice_refresh" in browser.get(callback).cookies
-        replayed = httpx.get(callback)
+        # Even with the state's cookie presented again, the attempt is spent.
+        state = parse_qs(urlsplit(callback).query)["state"][0]
+        replayed = httpx.get(callback, cookies={"alice_oidc_state": state})
     assert replayed.headers["location"].endswith("/?sso_error=invalid_state")
     assert "alice_refresh" not in replayed.cookies
+
+
+def test_a_callback_opened_in_another_browser_signs_no_one_in(backend):
+    """Login CSRF: Bob finishes at the provider but hands his callback to a victim's browser."""
+    with httpx.Client(timeout=30) as bobs_browser:
+        start = bobs_browser.get(backend.url + "/api/auth/oidc/login")
+        login_page = bobs_browser.get(start.headers["location"], follow_redirects=True)
+        _localhost_is_secure(bobs_browser)
+        posted = bobs_browser.post(
+            _login_form_action(login_page.text), data={"username": BOB.username, "password": BOB.password}
+        )
+        callback = posted.headers["location"]
+    with httpx.Client(timeout=30) as victims_browser:
+        opened = victims_browser.get(callback)
+    assert opened.headers["location"].endswith("/?sso_error=invalid_state")
+    assert "alice_refresh" not in opened.cookies
 
 
 def test_signing_in_as_b_never_reaches_a_s_data(backend):

@@ -115,14 +115,15 @@ def oidc(provider) -> OidcClient:
 
 async def _started(oidc: OidcClient, provider: Provider) -> str:
     """Starts a sign-in as the browser would; answers its state (the provider learns its nonce)."""
-    query = parse_qs(urlsplit(await oidc.start()).query)
+    query = parse_qs(urlsplit((await oidc.start())[0]).query)
     provider.nonce = query["nonce"][0]
     return query["state"][0]
 
 
 async def test_a_sign_in_sends_pkce_and_answers_the_verified_identity(oidc, provider):
-    url = await oidc.start()
+    url, state = await oidc.start()
     query = parse_qs(urlsplit(url).query)
+    assert query["state"] == [state]
     assert url.startswith(ISSUER + "/auth?")
     assert query["redirect_uri"] == ["http://localhost:3000/api/auth/oidc/callback"]
     assert query["code_challenge_method"] == ["S256"]

@@ -151,8 +151,8 @@ class OidcClient:
                 return matching[0]
         raise OidcError("invalid_id_token", "the ID token is signed with a key the provider does not publish")
 
-    async def start(self) -> str:
-        """Remembers a new sign-in attempt and answers the provider's address to send the user to."""
+    async def start(self) -> tuple[str, str]:
+        """Remembers a new sign-in attempt: (the provider's address to send the user to, its state)."""
         metadata = await self.metadata()
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
         await self.redis.set(
@@ -171,7 +171,7 @@ class OidcClient:
             "code_challenge_method": "S256",
         }
         separator = "&" if "?" in metadata.authorization_endpoint else "?"
-        return metadata.authorization_endpoint + separator + urlencode(query)
+        return metadata.authorization_endpoint + separator + urlencode(query), state
 
     async def forget(self, state: str) -> None:
         await self.redis.delete(_state_key(state))

@@ -4,16 +4,17 @@ The browser navigates through these routes, so failures are redirects back to th
 `?sso_error=CODE` (the login page explains it) rather than JSON errors.
 """
 
+import hmac
 import logging
 import unicodedata
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Cookie, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx
-from alice_backend.auth.oidc import OidcClient, OidcError
+from alice_backend.auth.oidc import Identity, OidcClient, OidcError
 from alice_backend.emails import UnsafeEmail, canonical_email
 from alice_backend.errors import ApiError, error_responses
 from alice_backend.routes.auth import _limit, _session, client_address
@@ -26,6 +27,11 @@ router = APIRouter(prefix="/api/auth", tags=["accounts"])
 
 # The app's address after a finished sign-in; it renews its session from the refresh cookie.
 SIGNED_IN_QUERY = "signed_in=sso"
+# The attempt's state, also kept by the browser that started it: a callback opened in another
+# browser (someone else's code and state, sent to a victim) signs no one in. Lax, so that the
+# provider's redirect back, a top-level navigation from another site, carries it.
+STATE_COOKIE = "alice_oidc_state"
+STATE_COOKIE_PATH = "/api/auth/oidc"
 
 
 @router.get("/config", response_model=AuthConfig)
@@ -65,10 +71,21 @@ async def oidc_login(request: Request, ctx: Ctx) -> Response:
     oidc = _oidc(ctx)
     await _limit_address(ctx, request)
     try:
-        return RedirectResponse(await oidc.start(), status_code=303)
+        url, state = await oidc.start()
     except OidcError as exc:
         log.warning("single sign-on cannot start: %s", exc)
         return _back_to_app(ctx, urlencode({"sso_error": exc.code}))
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        STATE_COOKIE,
+        state,
+        max_age=ctx.settings.oidc_login_ttl_s,
+        path=STATE_COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.refresh_cookie_secure,
+    )
+    return response
 
 
 @router.get("/oidc/callback", **REDIRECTS, responses=error_responses(404, 429))
@@ -78,27 +95,32 @@ async def oidc_callback(
     state: str = Query(default="", max_length=200),
     code: str = Query(default="", max_length=4096),
     error: str = Query(default="", max_length=200),
+    alice_oidc_state: str | None = Cookie(default=None, include_in_schema=False),
 ) -> Response:
     """Where the provider sends the browser back: signs the user in with a refresh cookie."""
     oidc = _oidc(ctx)
     await _limit_address(ctx, request)
-    if error or not state or not code:
-        # The user cancelled at the provider, or it refused them: the attempt is over either way.
-        if state:
-            await oidc.forget(state)
-        return _back_to_app(ctx, urlencode({"sso_error": "cancelled" if error else "invalid_state"}))
-    try:
-        identity = await oidc.finish(state, code)
-        user = await _account_of(ctx, identity)
-    except OidcError as exc:
-        log.info("single sign-on refused: %s (%s)", exc.code, exc)
-        return _back_to_app(ctx, urlencode({"sso_error": exc.code}))
-    response = _back_to_app(ctx, SIGNED_IN_QUERY)
-    await _session(ctx, user, response)
+    started_here = bool(state and alice_oidc_state) and hmac.compare_digest(state, alice_oidc_state or "")
+    if error and started_here:
+        # The user cancelled at the provider, or it refused them: the attempt is over.
+        await oidc.forget(state)
+    if error or not code or not started_here:
+        response = _back_to_app(ctx, urlencode({"sso_error": "cancelled" if error else "invalid_state"}))
+    else:
+        try:
+            user = await _account_of(ctx, await oidc.finish(state, code))
+        except OidcError as exc:
+            log.info("single sign-on refused: %s (%s)", exc.code, exc)
+            response = _back_to_app(ctx, urlencode({"sso_error": exc.code}))
+        else:
+            response = _back_to_app(ctx, SIGNED_IN_QUERY)
+            await _session(ctx, user, response)
+    if started_here:
+        response.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH)
     return response
 
 
-async def _account_of(ctx: AppContext, identity) -> dict:
+async def _account_of(ctx: AppContext, identity: Identity) -> dict:
     """The account of a verified e-mail address; a new one if sign-up is open."""
     # An unverified address proves nothing: linking on it would hand over whoever's account it names.
     if not identity.email_verified:
