@@ -18,6 +18,10 @@ if [[ ! -f "$env_file" ]]; then
     echo "# Only for LLM_PROVIDER / EMBEDDINGS_PROVIDER=openai."
     echo "LLM_API_KEY="
     echo "EMBEDDINGS_API_KEY="
+    echo "# Single sign-on (docs/operations.md): all three, or none."
+    echo "OIDC_ISSUER="
+    echo "OIDC_CLIENT_ID="
+    echo "OIDC_CLIENT_SECRET="
   } >"$env_file"
   echo "==> wrote $env_file (random secrets for docker compose)"
 fi

@@ -31,6 +31,7 @@ K8S_OVERRIDES = {
         # no other pod reach the backend, so nothing else can name a client.
         "FORWARDED_ALLOW_IPS": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
         "CORS_ORIGINS": "https://alicechatbot.com",
+        "PUBLIC_URL": "https://alicechatbot.com",
     },
     # 1 CPU limit; the backend calls the internal services, and the orchestrator the inference service,
     # by their Service names.
@@ -52,6 +53,11 @@ COMPOSE_OVERRIDES = {
         "ORCHESTRATOR_URL": "http://orchestrator:8001",
         "DATAFLOW_URL": "http://dataflow:8002",
         "KAFKAFLOW_URL": "http://kafkaflow:9094",
+        # Single sign-on from .env (docs/operations.md "Single sign-on"); off while the issuer is empty.
+        "PUBLIC_URL": "${ALICE_PUBLIC_URL:-http://localhost:3000}",
+        "OIDC_ISSUER": "${OIDC_ISSUER:-}",
+        "OIDC_CLIENT_ID": "${OIDC_CLIENT_ID:-}",
+        "OIDC_DISPLAY_NAME": "${OIDC_DISPLAY_NAME:-SSO}",
     },
     # The backend calls the internal services by their compose service names.
     "orchestrator": {
@@ -79,6 +85,7 @@ COMPOSE_SECRETS = {
     },
     "LLM_API_KEY": "${LLM_API_KEY:-}",
     "EMBEDDINGS_API_KEY": "${EMBEDDINGS_API_KEY:-}",
+    "OIDC_CLIENT_SECRET": "${OIDC_CLIENT_SECRET:-}",
 }
 CONFIGMAP_HEADER = """\
 # Settings of alice_{svc}.settings.Settings that are not shared (shared: alice-config.yaml;

@@ -21,6 +21,32 @@ interface AuthApi {
 
 const AuthContext = createContext<AuthApi | null>(null);
 
+/** Remembers a session that came from single sign-on, so signing out ends it at the provider too. */
+const SSO_KEY = 'alice.sso';
+
+const SSO_ERRORS: Record<string, string> = {
+  email_unverified: 'Your provider has not verified your e-mail address, so it cannot sign you in here.',
+  signup_closed: 'There is no account with your e-mail address, and sign-up is closed.',
+  cancelled: 'Single sign-on was cancelled.',
+  invalid_state: 'That sign-in expired or was already used. Please try again.',
+  account_deleted: 'This account has been deleted.',
+};
+
+/** What the backend's single sign-on callback said in the address (`?signed_in=sso` or
+ * `?sso_error=CODE`), taken out of the address so a reload does not repeat it. */
+function ssoOutcome(): { signedIn: boolean; error: string | null } {
+  const params = new URLSearchParams(window.location.search);
+  const signedIn = params.get('signed_in') === 'sso';
+  const error = params.get('sso_error');
+  if (signedIn || error) {
+    params.delete('signed_in');
+    params.delete('sso_error');
+    const query = params.toString();
+    window.history.replaceState(null, '', window.location.pathname + (query ? `?${query}` : '') + window.location.hash);
+  }
+  return { signedIn, error };
+}
+
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<AuthState>({ status: 'loading' });
 
@@ -31,10 +57,16 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     };
     let cancelled = false;
     (async () => {
+      const sso = ssoOutcome();
+      if (sso.error) {
+        const notice = SSO_ERRORS[sso.error] ?? 'Single sign-on did not succeed. Please try again.';
+        return setState({ status: 'signed-out', notice });
+      }
       // The access token lives in memory only: a reload renews it from the refresh token.
-      if (!api.hasStoredSession()) return setState({ status: 'signed-out' });
+      if (!sso.signedIn && !api.hasStoredSession()) return setState({ status: 'signed-out' });
       try {
-        if (!(await api.refresh())) return;
+        if (sso.signedIn) localStorage.setItem(SSO_KEY, '1');
+        if (!(await (sso.signedIn ? api.adoptCookieSession() : api.refresh()))) return;
         const user = await api.me();
         if (!cancelled) setState({ status: 'signed-in', user });
       } catch {
@@ -58,6 +90,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     await api.logout();
     chatStore.reset();
     setState({ status: 'signed-out' });
+    if (localStorage.getItem(SSO_KEY)) {
+      localStorage.removeItem(SSO_KEY);
+      // Signs out at the provider too, when it offers that; it sends the browser back here.
+      window.location.assign('/api/auth/oidc/logout');
+    }
   }, []);
 
   const deleteAccount = useCallback(async (password: string) => {

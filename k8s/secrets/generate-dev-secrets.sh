@@ -15,7 +15,8 @@ env_file="${ALICE_SECRETS_ENV:-$dir/dev-secrets.env}"
 internal_tokens=(ORCHESTRATOR_INTERNAL_TOKEN DATAFLOW_INTERNAL_TOKEN KAFKAFLOW_INTERNAL_TOKEN)
 keys=(ALICE_INTERNAL_TOKEN "${internal_tokens[@]}" JWT_SECRET WEAVIATE_API_KEY REDIS_PASSWORD MONGODB_ROOT_USERNAME
       MONGODB_ROOT_PASSWORD MONGODB_APP_USERNAME MONGODB_APP_PASSWORD MONGODB_KEYFILE)
-optional_keys=(LLM_API_KEY EMBEDDINGS_API_KEY)  # only for the OpenAI-compatible providers
+optional_keys=(LLM_API_KEY EMBEDDINGS_API_KEY  # only for the OpenAI-compatible providers
+               OIDC_CLIENT_SECRET)  # only with single sign-on
 
 random() {  # N alphanumeric characters (URL-safe, no quoting or escaping needed anywhere)
   local out=""
@@ -42,6 +43,8 @@ if [ ! -f "$env_file" ]; then
     echo "# Set these when LLM_PROVIDER / EMBEDDINGS_PROVIDER is openai."
     echo "LLM_API_KEY="
     echo "EMBEDDINGS_API_KEY="
+    echo "# Set this with OIDC_ISSUER and OIDC_CLIENT_ID (backend-config) for single sign-on."
+    echo "OIDC_CLIENT_SECRET="
   } > "$env_file"
   echo "created $env_file"
 fi

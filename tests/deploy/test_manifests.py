@@ -30,11 +30,14 @@ PLAN_FOLDERS = [
 ]  # fmt: skip
 EXTRA_FOLDERS = [
     "namespace", "kafkaflow", "policies", "autoscaling", "cert-manager", "monitoring", "backup", "istio",
-    "vpa", "canary", "inference",
+    "vpa", "canary", "inference", "sso",
 ]  # fmt: skip
 # The folders that are kustomize Components: added by the prod overlay, left out by the dev one.
-COMPONENT_FOLDERS = ["hpa", "autoscaling", "cert-manager", "monitoring", "backup", "istio", "vpa", "canary"]
-OPTIONAL_COMPONENTS = {"istio"}  # needs Istio in the cluster: not even prod adds it
+COMPONENT_FOLDERS = [
+    "hpa", "autoscaling", "cert-manager", "monitoring", "backup", "istio", "vpa", "canary", "sso",
+]  # fmt: skip
+# istio needs Istio in the cluster, sso is a provider to try single sign-on with: not even prod adds them.
+OPTIONAL_COMPONENTS = {"istio", "sso"}
 APPLY_EXTENSIONS = {".yaml", ".yml", ".json"}  # what `kubectl apply -f <dir>` reads
 FOLDER_KUSTOMIZATION = "Kustomization"  # no extension: `kubectl apply -f <dir>` skips it
 
@@ -305,7 +308,8 @@ def test_generated_secrets_are_random_complete_and_stable(k8s_copy: Path) -> Non
     }
     apps = {f"{app}-secrets" for app in ("app", "backend", "orchestrator", "dataflow", "kafkaflow")}
     assert set(secrets) == apps | {"mongodb-secrets", "redis-secrets"}
-    optional = {"LLM_API_KEY", "EMBEDDINGS_API_KEY"}  # only for OpenAI-compatible providers
+    # Only for OpenAI-compatible providers, and single sign-on.
+    optional = {"LLM_API_KEY", "EMBEDDINGS_API_KEY", "OIDC_CLIENT_SECRET"}
     for secret in secrets.values():
         for key, value in secret["stringData"].items():
             assert "${" not in value, (secret["metadata"]["name"], key)

@@ -41,6 +41,7 @@ OTHER_FLOWS = {
     ("prometheus", "kafkaflow", 9094), ("prometheus", "weaviate", 2112), ("prometheus", "inference", 8090),
     ("prometheus", "kafka-exporter", 9308),
     ("weaviate", "internet", 443),  # backup-s3 module → object storage
+    ("backend", "internet", 443),  # single sign-on → the OpenID Connect provider
 }  # fmt: skip
 
 

@@ -63,6 +63,7 @@ RULES = [
     ),
     ("WEAVIATE_VERSION", image("alice-offline/weaviate"), PINS["WEAVIATE_VERSION"]),
     ("WEAVIATE_VERSION", kustomize_tag("alice-offline/weaviate"), PINS["WEAVIATE_VERSION"]),
+    ("KEYCLOAK_VERSION", image(re.escape(PINS["KEYCLOAK_IMAGE"])), PINS["KEYCLOAK_VERSION"]),
     ("UV_VERSION", image(re.escape(PINS["UV_IMAGE"])), PINS["UV_VERSION"]),
     ("UV_VERSION", image("alice-offline/uv"), PINS["UV_VERSION"]),
     ("UV_VERSION", rf"\buv=={TAG}", PINS["UV_VERSION"]),

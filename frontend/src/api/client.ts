@@ -34,6 +34,15 @@ export class ApiClient extends HttpClient {
     return this.adopt(await this.data(this.api.POST('/api/auth/login', { body: { email, password }, ...this.via({ auth: false }) })));
   }
 
+  /** How one may sign in here (passwords, single sign-on); public. */
+  authConfig = () => this.data(this.api.GET('/api/auth/config', this.via({ auth: false })));
+
+  /** After single sign-on the refresh cookie is set: the session starts from it. */
+  async adoptCookieSession(): Promise<boolean> {
+    this.markSession();
+    return this.refresh();
+  }
+
   async logout(): Promise<void> {
     const stored = this.storedRefreshToken;
     try {

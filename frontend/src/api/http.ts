@@ -84,6 +84,10 @@ export class HttpClient {
     return auth.user;
   }
 
+  protected markSession(): void {
+    this.sessionFlag?.setItem(SESSION_KEY, '1');
+  }
+
   protected clearSession(): void {
     this.accessToken = null;
     this.store.setRefresh(null);

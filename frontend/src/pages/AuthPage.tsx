@@ -1,5 +1,7 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
+import { api } from '../api/client';
 import { readableError } from '../api/errors';
+import type { AuthConfig } from '../api/types';
 import { useAuth } from '../auth';
 
 export function AuthPage({ notice }: { notice?: string }) {
@@ -9,12 +11,26 @@ export function AuthPage({ notice }: { notice?: string }) {
   const [displayName, setDisplayName] = useState('');
   const [busy, setBusy] = useState<'in' | 'up' | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [config, setConfig] = useState<AuthConfig | null>(null);
+
+  useEffect(() => {
+    let cancelled = false;
+    api
+      .authConfig()
+      .then((c) => !cancelled && setConfig(c))
+      .catch(() => undefined); // the password form still works
+    return () => {
+      cancelled = true;
+    };
+  }, []);
+  const passwordLogin = config?.password_login ?? true;
+  const passwordSignup = config?.password_signup ?? true;
 
   // Both buttons submit the same form; which one was pressed decides the action.
   const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const submitter = (e.nativeEvent as SubmitEvent).submitter as HTMLButtonElement | null;
-    const mode = submitter?.value === 'up' ? 'up' : 'in';
+    const mode = submitter?.value === 'up' || !passwordLogin ? 'up' : 'in';
     setBusy(mode);
     setError(null);
     try {
@@ -37,6 +53,13 @@ export function AuthPage({ notice }: { notice?: string }) {
         <p className="muted">Your self-hosted assistant. Sign in, or create an account in seconds.</p>
         {notice && !error && <p className="notice" role="status">{notice}</p>}
         {error && <p className="form-error" role="alert">{error}</p>}
+        {config?.sso && (
+          <a className="btn btn-primary sso-button" href="/api/auth/oidc/login">
+            Sign in with {config.sso.name}
+          </a>
+        )}
+        {(passwordLogin || passwordSignup) && (
+        <>
         <label className="field">
           <span>Email</span>
           <input type="email" name="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
@@ -51,13 +74,19 @@ export function AuthPage({ notice }: { notice?: string }) {
         </label>
         <small id="display-name-hint" className="muted hint">Optional, used when you sign up.</small>
         <div className="auth-actions">
-          <button type="submit" value="in" className="btn btn-primary" disabled={busy !== null}>
-            {busy === 'in' ? 'Signing in…' : 'Sign in'}
-          </button>
-          <button type="submit" value="up" className="btn btn-secondary" disabled={busy !== null}>
-            {busy === 'up' ? 'Creating account…' : 'Sign up'}
-          </button>
+          {passwordLogin && (
+            <button type="submit" value="in" className="btn btn-primary" disabled={busy !== null}>
+              {busy === 'in' ? 'Signing in…' : 'Sign in'}
+            </button>
+          )}
+          {passwordSignup && (
+            <button type="submit" value="up" className="btn btn-secondary" disabled={busy !== null}>
+              {busy === 'up' ? 'Creating account…' : 'Sign up'}
+            </button>
+          )}
         </div>
+        </>
+        )}
       </form>
     </main>
   );

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from alice_backend.account_deletion import AccountDeletion
 from alice_backend.auth.access_tokens import TokenVerifier
 from alice_backend.auth.api_keys import ApiKeys
+from alice_backend.auth.oidc import OidcClient
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
 from alice_backend.dataflow_client import DataflowClient
 from alice_backend.idempotency import IdempotencyStore
@@ -41,6 +42,8 @@ class AppContext:
     api_keys: ApiKeys
     stream_slots: StreamSlots
     account_deletion: AccountDeletion
+    # Single sign-on, when OIDC_* is configured.
+    oidc: OidcClient | None = None
     conversation_owners: OwnershipCache = field(default_factory=OwnershipCache)
     # user id -> settings.memory_enabled, so a send needs no MongoDB read.
     memory_settings: TtlCache = field(default_factory=TtlCache)

@@ -19,6 +19,7 @@ from alice_backend import quotas
 from alice_backend.account_deletion import AccountDeletion
 from alice_backend.app_context import AppContext
 from alice_backend.auth.api_keys import ApiKeys
+from alice_backend.auth.oidc import OidcClient
 from alice_backend.auth.refresh_tokens import RefreshTokenStore
 from alice_backend.bodylimit import MULTIPART_OVERHEAD, BodySizeLimit
 from alice_backend.dataflow_client import DataflowClient
@@ -42,6 +43,7 @@ from alice_backend.routes import (
     feedback,
     keys,
     models,
+    oidc,
     presets,
     search,
     shares,
@@ -98,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kafkaflow = _internal(KafkaflowClient, settings, "kafkaflow", settings.kafkaflow_url)
         for client in (orchestrator, dataflow, kafkaflow):
             startup.on_stop(client.aclose)
+        sso = OidcClient(settings, redis) if settings.oidc_enabled else None
+        if sso is not None:
+            startup.on_stop(sso.aclose)
         ctx = AppContext(
             settings=settings,
             redis=redis,
@@ -117,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             account_deletion=AccountDeletion(
                 settings, db, redis, producer, users, api_keys, refresh_tokens, uploads
             ),
+            oidc=sso,
         )
         set_app_context(app, ctx)
         sweeper = asyncio.create_task(ctx.account_deletion.sweep_forever(), name="account-deletion-sweeper")
@@ -138,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openai_errors(app)
     for router in (
         auth.router,
+        oidc.router,
         # Before `conversations`: its `/{conversation_id}` would take `/export` and `/import`.
         archive.router,
         conversations.router,

@@ -50,6 +50,16 @@ class RefreshIn(StrictIn):
     refresh_token: str | None = Field(default=None, max_length=200)
 
 
+class SsoOption(BaseModel):
+    name: str = Field(description="the provider's name for the button: Sign in with <name>")
+
+
+class AuthConfig(BaseModel):
+    password_login: bool
+    password_signup: bool
+    sso: SsoOption | None = Field(description="single sign-on (`GET /api/auth/oidc/login`), when configured")
+
+
 class AuthOut(BaseModel):
     user: UserOut
     access_token: str

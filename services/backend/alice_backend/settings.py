@@ -1,7 +1,15 @@
 from typing import Any
+from urllib.parse import urlsplit
 
 from alice_common.settings import AliceSettings, check_secret_strength, require_secrets
 from pydantic import SecretStr, field_validator, model_validator
+
+
+def _secure_or_local(url: str) -> bool:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    local = host in ("127.0.0.1", "localhost") or host.endswith(".localhost")
+    return parts.scheme == "https" or (parts.scheme == "http" and local)
 
 
 class Settings(AliceSettings):
@@ -99,6 +107,26 @@ class Settings(AliceSettings):
     forwarded_allow_ips: str = ""
     cors_origins: str = "http://localhost:3000,http://127.0.0.1:3000"
 
+    # Accounts (docs/operations.md "Single sign-on"). Password sign-up and sign-in can be closed
+    # when everyone signs in through the OpenID Connect provider.
+    password_signup_enabled: bool = True
+    password_login_enabled: bool = True
+    # Single sign-on with OpenID Connect: all of issuer, client id and secret, or none of them.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    oidc_display_name: str = "SSO"
+    # Whether a verified e-mail without an account creates one at its first sign-in.
+    oidc_signup_enabled: bool = True
+    # The address users open Alice at; the provider sends them back to <it>/api/auth/oidc/callback.
+    public_url: str = ""
+    # Every call to the provider: its time limit and the largest answer read.
+    oidc_timeout_s: float = 10.0
+    oidc_max_response_bytes: int = 512 * 1024
+    # How long a started sign-in may take at the provider; how long discovery and keys are reused.
+    oidc_login_ttl_s: int = 600
+    oidc_metadata_ttl_s: int = 3600
+
     @model_validator(mode="before")
     @classmethod
     def _jwt_secret_is_set(cls, data: Any) -> Any:
@@ -113,6 +141,29 @@ class Settings(AliceSettings):
     @classmethod
     def _service_tokens_are_strong(cls, value: SecretStr | None, info) -> SecretStr | None:
         return None if value is None else check_secret_strength(info.field_name.upper(), value)
+
+    @model_validator(mode="after")
+    def _oidc_fully_configured(self) -> "Settings":
+        secret = self.oidc_client_secret
+        parts = {
+            "OIDC_ISSUER": bool(self.oidc_issuer),
+            "OIDC_CLIENT_ID": bool(self.oidc_client_id),
+            "OIDC_CLIENT_SECRET": bool(secret and secret.get_secret_value()),
+        }
+        if any(parts.values()) and not all(parts.values()):
+            missing = ", ".join(name for name, given in parts.items() if not given)
+            raise ValueError(f"single sign-on is half configured: {missing} not set (set all three, or none)")
+        if self.oidc_enabled and not self.public_url:
+            raise ValueError("single sign-on needs PUBLIC_URL (where users open Alice) for its callback")
+        if self.oidc_enabled and not _secure_or_local(self.oidc_issuer):
+            raise ValueError("OIDC_ISSUER must be an https:// address (http:// only on this machine)")
+        if not self.password_login_enabled and not self.oidc_enabled:
+            raise ValueError("PASSWORD_LOGIN_ENABLED=false needs OIDC_* set: no one could sign in")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     def internal_token_of(self, service: str) -> SecretStr:
         """The token `service`'s internal API accepts."""

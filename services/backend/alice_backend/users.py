@@ -59,9 +59,10 @@ class Users:
         await self.collection.create_index("deletion_requested_at", sparse=True, name="deletion_requested_at")
 
     async def create(
-        self, email: str, email_key: str, password_hash: str, display_name: str
+        self, email: str, email_key: str, password_hash: str | None, display_name: str
     ) -> dict[str, Any]:
-        """`email` as the user wrote it (for display), `email_key` its canonical form (unique)."""
+        """`email` as the user wrote it (for display), `email_key` its canonical form (unique);
+        no `password_hash` for an account made by single sign-on (it has no password)."""
         doc = {
             "_id": new_id(),
             "email": email,

@@ -11,6 +11,7 @@ from devstack.versions import PINS
 KAFKA_VERSION = PINS["KAFKA_VERSION"]
 FERRETDB_VERSION = PINS["FERRETDB_VERSION"]
 WEAVIATE_VERSION = PINS["WEAVIATE_VERSION"]
+KEYCLOAK_VERSION = PINS["KEYCLOAK_VERSION"]
 
 TOOL_DIR = Path(__file__).resolve().parent.parent  # tools/devstack
 REPO_ROOT = TOOL_DIR.parent.parent
@@ -120,6 +121,10 @@ class Config:
     @property
     def ferretdb_bin(self) -> Path:
         return self.cache_dir / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+
+    @property
+    def keycloak_home(self) -> Path:
+        return self.cache_dir / f"keycloak-{KEYCLOAK_VERSION}"
 
     @property
     def weaviate_bin(self) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 from devstack.config import (
     FERRETDB_VERSION,
     KAFKA_VERSION,
+    KEYCLOAK_VERSION,
     MODEL_PACKAGE,
     TOOL_DIR,
     WEAVIATE_VERSION,
@@ -107,6 +108,36 @@ def ensure_kafka(cfg: Config) -> Path:
     staging.rename(home / "libs")
     marker.write_text(digest + "\n")
     return home / "libs"
+
+
+def ensure_keycloak(cfg: Config) -> Path:
+    """Keycloak's server distribution from Maven Central into <cache>/keycloak-<version> (the single
+    sign-on tests' OpenID Connect provider; not part of the stack `devstack up` runs)."""
+    require("java", "install a JDK 17+ (Debian: openjdk-17-jre-headless)")
+    home = cfg.keycloak_home
+    if (home / "bin" / "kc.sh").is_file():
+        return home
+    require("mvn", "install Maven (Debian: maven)")
+    staging = cfg.cache_dir / "wip" / f"keycloak-{KEYCLOAK_VERSION}"
+    shutil.rmtree(staging, ignore_errors=True)
+    run_slow_step(
+        f"fetching Keycloak {KEYCLOAK_VERSION} with Maven (first run only)",
+        [
+            "mvn", "-q", "-B", "dependency:copy",
+            f"-Dartifact=org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:zip",
+            f"-DoutputDirectory={staging}",
+        ],
+        log_file=cfg.logs_dir / "provision-keycloak.log",
+    )  # fmt: skip
+    with zipfile.ZipFile(staging / f"keycloak-quarkus-dist-{KEYCLOAK_VERSION}.zip") as archive:
+        archive.extractall(staging)
+    unpacked = staging / f"keycloak-{KEYCLOAK_VERSION}"
+    for script in (unpacked / "bin").glob("*.sh"):
+        script.chmod(0o755)  # zipfile drops the mode bits
+    shutil.rmtree(home, ignore_errors=True)
+    unpacked.rename(home)
+    shutil.rmtree(staging, ignore_errors=True)
+    return home
 
 
 def _go_env(cfg: Config) -> dict[str, str]:

@@ -75,10 +75,12 @@ async def _session(ctx: AppContext, user: dict[str, Any], response: Response, re
     "/auth/register",
     status_code=status.HTTP_201_CREATED,
     response_model=AuthOut,
-    responses=error_responses(400, 409, 413, 422, 429),
+    responses=error_responses(400, 403, 409, 413, 422, 429),
 )
 async def register(body: RegisterIn, request: Request, response: Response, ctx: Ctx) -> AuthOut:
     s = ctx.settings
+    if not s.password_signup_enabled:
+        raise ApiError(403, "signup_closed", "sign-up with a password is closed on this site")
     await _limit(
         ctx,
         f"rl:register-ip:{client_address(request)}",
@@ -102,9 +104,11 @@ async def register(body: RegisterIn, request: Request, response: Response, ctx: 
     return await _session(ctx, user, response)
 
 
-@router.post("/auth/login", response_model=AuthOut, responses=error_responses(400, 401, 413, 422, 429))
+@router.post("/auth/login", response_model=AuthOut, responses=error_responses(400, 401, 403, 413, 422, 429))
 async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> AuthOut:
     s = ctx.settings
+    if not s.password_login_enabled:
+        raise ApiError(403, "password_login_disabled", "password sign-in is off here: use single sign-on")
     try:
         email = canonical_email(body.email)
     except UnsafeEmail:
