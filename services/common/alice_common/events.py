@@ -114,6 +114,7 @@ class DocumentUploaded(Event):
     content_type: str
     size: int
     blob_id: str
+    conversation_id: str | None = None  # an attachment: searched only in this conversation
 
 
 class DocumentIndexed(Event):

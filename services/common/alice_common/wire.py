@@ -300,6 +300,11 @@ class Document(BaseModel):
     )
     chunks: int
     error: str | None = Field(default=None, description="why indexing failed, for the user")
+    conversation_id: str | None = Field(
+        default=None,
+        description="set for a file attached in a conversation's composer: only that conversation's "
+        "replies use it, until it is added to the library (then null)",
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -321,6 +326,7 @@ class DocumentRegistration(BaseModel):
     content_type: str = Field(min_length=1, max_length=128)
     size: int = Field(ge=0)
     blob_id: str = Field(min_length=1, max_length=128)
+    conversation_id: str | None = Field(default=None, pattern=INTERNAL_ID_PATTERN)
 
 
 class DocumentPage(Page[Document]):
