@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client';
 import type { ChatSettings, ServedModel, User } from '../api/types';
+import { AttachmentChips, useAttachments } from '../components/Attachments';
 import { ChatSettingsDialog } from '../components/ChatSettingsDialog';
 import { Composer } from '../components/Composer';
 import { ExportMenu } from '../components/ExportMenu';
@@ -64,14 +65,25 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
     if (el) stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
   };
 
-  const send = async (text: string) => {
-    stickToBottom.current = true;
-    let id = conversationId;
-    if (!id) {
-      id = (await chatStore.createConversation(titleFrom(text))).id;
+  // A new chat is created by its first message, or by its first attachment (titled after the file).
+  const creating = useRef<Promise<string> | null>(null);
+  const ensureConversation = (title: string): Promise<string> => {
+    if (conversationId) return Promise.resolve(conversationId);
+    creating.current ??= (async () => {
+      const id = (await chatStore.createConversation(titleFrom(title))).id;
       if (draft) await chatStore.setSettings(id, draft);
       navigate(`/c/${id}`);
-    }
+      return id;
+    })().finally(() => {
+      creating.current = null;
+    });
+    return creating.current;
+  };
+  const attachments = useAttachments(conversationId, () => ensureConversation('Attached files'));
+
+  const send = async (text: string) => {
+    stickToBottom.current = true;
+    const id = await ensureConversation(text);
     await chatStore.send(id, text);
   };
 
@@ -164,6 +176,8 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
         onStop={stop}
         autoFocusKey={conversationId ?? 'new'}
         tools={<ModelPicker models={models} value={settings.model ?? null} onChange={pickModel} disabled={streaming} />}
+        attachments={<AttachmentChips state={attachments} />}
+        onFiles={attachments.attach}
       />
     </section>
   );
