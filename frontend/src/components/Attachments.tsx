@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
 import { api } from '../api/client';
 import type { AliceDocument } from '../api/types';
 import { documentStatusLabel } from '../pages/DocumentsPage';
@@ -12,7 +12,28 @@ interface Upload {
   filename: string;
   fraction: number;
   error?: string;
+  /** Unknown until a new chat's conversation exists. */
+  conversationId?: string;
 }
+
+// Uploads in flight outlive the chat page that started them: attaching in a new chat creates the
+// conversation and navigates to it, which mounts a new page while the file is still uploading.
+let inFlight: Upload[] = [];
+const listeners = new Set<() => void>();
+const uploads = {
+  subscribe(listener: () => void) {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  },
+  snapshot: () => inFlight,
+  update(change: (u: Upload[]) => Upload[]) {
+    inFlight = change(inFlight);
+    listeners.forEach((l) => l());
+  },
+  patch(key: string, fields: Partial<Upload>) {
+    uploads.update((u) => u.map((x) => (x.key === key ? { ...x, ...fields } : x)));
+  },
+};
 
 export interface AttachmentsState {
   uploads: Upload[];
@@ -29,7 +50,8 @@ const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 /** The files attached in a conversation's composer: uploaded with its id, polled until indexed.
  * `ensureConversation` creates the conversation when the first file is attached to a new chat. */
 export function useAttachments(conversationId: string | undefined, ensureConversation: () => Promise<string>): AttachmentsState {
-  const [uploads, setUploads] = useState<Upload[]>([]);
+  const all = useSyncExternalStore(uploads.subscribe, uploads.snapshot);
+  const mine = all.filter((u) => u.conversationId === undefined || u.conversationId === conversationId);
   const [docs, setDocs] = useState<AliceDocument[]>([]);
   const [error, setError] = useState<string | null>(null);
 
@@ -42,12 +64,6 @@ export function useAttachments(conversationId: string | undefined, ensureConvers
     }
   }, [conversationId]);
 
-  useEffect(() => {
-    setError(null);
-    if (conversationId) void refresh();
-    else setDocs([]);
-  }, [conversationId, refresh]);
-
   const busy = docs.some((d) => !TERMINAL.has(d.status));
   useEffect(() => {
     if (!busy) return;
@@ -57,23 +73,25 @@ export function useAttachments(conversationId: string | undefined, ensureConvers
 
   const attachOne = async (file: File) => {
     const key = `${file.name}:${Date.now()}:${Math.random()}`;
-    setUploads((u) => [...u, { key, filename: file.name, fraction: 0 }]);
+    uploads.update((u) => [...u, { key, filename: file.name, fraction: 0, conversationId }]);
     try {
       const id = await ensureConversation();
-      const doc = await api.uploadDocument(
-        file,
-        (fraction) => setUploads((u) => u.map((x) => (x.key === key ? { ...x, fraction } : x))),
-        id,
-      );
-      setDocs((d) => [doc, ...d.filter((x) => x.id !== doc.id)]);
-      setUploads((u) => u.filter((x) => x.key !== key));
+      uploads.patch(key, { conversationId: id });
+      await api.uploadDocument(file, (fraction) => uploads.patch(key, { fraction }), id);
+      uploads.update((u) => u.filter((x) => x.key !== key));
     } catch (e) {
-      setUploads((u) => u.map((x) => (x.key === key ? { ...x, error: message(e) } : x)));
+      uploads.patch(key, { error: message(e) });
     }
   };
 
+  // Asked on mount, and again when an upload finishes (its document is then in the listing).
+  const pendingCount = mine.filter((u) => !u.error).length;
+  useEffect(() => {
+    void refresh();
+  }, [pendingCount, refresh]);
+
   return {
-    uploads,
+    uploads: mine,
     docs,
     error,
     attach: (files) => files.forEach((f) => void attachOne(f)),
@@ -89,7 +107,7 @@ export function useAttachments(conversationId: string | undefined, ensureConvers
         (e: unknown) => setError(message(e)),
       );
     },
-    dismiss: (key) => setUploads((u) => u.filter((x) => x.key !== key)),
+    dismiss: (key) => uploads.update((u) => u.filter((x) => x.key !== key)),
   };
 }
 
