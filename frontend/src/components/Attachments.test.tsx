@@ -35,14 +35,14 @@ describe('AttachmentChips', () => {
     const container = await render(state({ docs: [doc] }));
     expect(container.querySelector('[role="status"]')?.textContent).toBe('processing');
     expect(container.querySelector('[role="progressbar"]')?.getAttribute('aria-valuenow')).toBe('40');
-    expect(button(container, 'Add plan.md to library')).toBeNull();
+    expect(button(container, 'Add to library: plan.md')).toBeNull();
 
     const addToLibrary = vi.fn();
     const ready = { ...doc, status: 'indexed' as const, progress: 100, chunks: 1 };
     await act(async () => root!.render(<AttachmentChips state={state({ docs: [ready], addToLibrary })} />));
     expect(container.querySelector('[role="status"]')?.textContent).toBe('ready');
     expect(container.querySelector('[role="progressbar"]')).toBeNull();
-    act(() => button(container, 'Add plan.md to library')!.click());
+    act(() => button(container, 'Add to library: plan.md')!.click());
     expect(addToLibrary).toHaveBeenCalledWith(ready);
   });
 

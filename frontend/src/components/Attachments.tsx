@@ -128,7 +128,7 @@ export function AttachmentChips({ state }: { state: AttachmentsState }) {
             <>
               <span className="form-error small" role="alert">{u.error}</span>
               <button type="button" className="btn btn-sm btn-ghost" aria-label={`Dismiss ${u.filename}`} onClick={() => state.dismiss(u.key)}>
-                ×
+                <span aria-hidden="true">×</span>
               </button>
             </>
           ) : (
@@ -149,12 +149,12 @@ export function AttachmentChips({ state }: { state: AttachmentsState }) {
             )}
             {doc.status === 'failed' && <span className="form-error small">{doc.error || 'Indexing failed.'}</span>}
             {doc.status === 'indexed' && (
-              <button type="button" className="btn btn-sm btn-ghost" aria-label={`Add ${doc.filename} to library`} onClick={() => state.addToLibrary(doc)}>
+              <button type="button" className="btn btn-sm btn-ghost" aria-label={`Add to library: ${doc.filename}`} onClick={() => state.addToLibrary(doc)}>
                 Add to library
               </button>
             )}
             <button type="button" className="btn btn-sm btn-ghost" aria-label={`Remove ${doc.filename}`} title="Remove" onClick={() => state.remove(doc)}>
-              ×
+              <span aria-hidden="true">×</span>
             </button>
           </li>
         );
