@@ -128,13 +128,13 @@ export class ApiClient extends HttpClient {
   retryPolicy: RetryPolicy = DEFAULT_RETRY;
 
   /** Sends one composed message: `key` identifies it, so retries never send it twice. */
-  sendMessage = (id: string, content: string, key: string = newIdempotencyKey()) =>
+  sendMessage = (id: string, content: string, key: string = newIdempotencyKey(), attachments: string[] = []) =>
     withIdempotencyKey(
       (headers) =>
         this.data(
           this.api.POST('/api/conversations/{conversation_id}/messages', {
             params: { path: { conversation_id: id } },
-            body: { content },
+            body: attachments.length ? { content, attachments } : { content },
             ...this.via({ headers }),
           }),
         ),

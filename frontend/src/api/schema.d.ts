@@ -974,6 +974,16 @@ export type components = {
             /** Tool Calls */
             tool_calls?: components["schemas"]["ToolCall"][] | null;
         };
+        /**
+         * AttachedFile
+         * @description A file attached in the composer when the message was sent (its document in the dataflow).
+         */
+        AttachedFile: {
+            /** Document Id */
+            document_id: string;
+            /** Filename */
+            filename: string;
+        };
         /** AuthOut */
         AuthOut: {
             user: components["schemas"]["UserOut"];
@@ -1737,6 +1747,11 @@ export type components = {
             reply_to?: string | null;
             /** Sources */
             sources?: components["schemas"]["Source"][];
+            /**
+             * Attachments
+             * @description user messages only: the files attached when it was sent
+             */
+            attachments?: components["schemas"]["AttachedFile"][];
             /** @description assistant messages only */
             usage?: components["schemas"]["Usage"] | null;
             /**
@@ -2027,6 +2042,11 @@ export type components = {
             content: string;
             /** Use Knowledge */
             use_knowledge?: boolean | null;
+            /**
+             * Attachments
+             * @description ids of this conversation's attachments sent with the message (recorded on it)
+             */
+            attachments?: string[];
         };
         /** SendMessageOut */
         SendMessageOut: {

@@ -81,10 +81,16 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
   };
   const attachments = useAttachments(conversationId, () => ensureConversation('Attached files'));
 
+  const messagesSoFar = state?.messages ?? [];
+  // A chip stays in the composer until a message is sent with it; then the message shows it.
+  const sentWith = new Set(messagesSoFar.flatMap((m) => (m.attachments ?? []).map((a) => a.document_id)));
+  const unsent = attachments.docs.filter((d) => !sentWith.has(d.id));
+
   const send = async (text: string) => {
     stickToBottom.current = true;
     const id = await ensureConversation(text);
-    await chatStore.send(id, text);
+    const files = unsent.filter((d) => d.status !== 'failed').map((d) => ({ document_id: d.id, filename: d.filename }));
+    await chatStore.send(id, text, files);
   };
 
   const messages = state?.messages ?? [];
@@ -176,7 +182,7 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
         onStop={stop}
         autoFocusKey={conversationId ?? 'new'}
         tools={<ModelPicker models={models} value={settings.model ?? null} onChange={pickModel} disabled={streaming} />}
-        attachments={<AttachmentChips state={attachments} />}
+        attachments={<AttachmentChips state={{ ...attachments, docs: unsent }} />}
         onFiles={attachments.attach}
       />
     </section>

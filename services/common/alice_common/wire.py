@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from alice_common.events import ChatTurn, Usage
+from alice_common.events import AttachedFile, ChatTurn, Usage
 from alice_common.ids import INTERNAL_ID_PATTERN
 
 
@@ -144,6 +144,9 @@ class Message(BaseModel):
     reply_id: str | None = Field(default=None, description="user message: the reply requested for it")
     reply_to: str | None = Field(default=None, description="assistant message: the message it answers")
     sources: list[Source] = Field(default_factory=list)
+    attachments: list[AttachedFile] = Field(
+        default_factory=list, description="user messages only: the files attached when it was sent"
+    )
     usage: Usage | None = Field(default=None, description="assistant messages only")
     model: str | None = Field(default=None, description="assistant messages only")
     feedback: Feedback | None = Field(default=None, description="assistant messages only: the owner's rating")

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from alice_common.events import new_id
+from alice_common.events import AttachedFile, new_id
 from alice_common.ids import check_id
 from alice_common.wire import ChatSettings, Conversation, ConversationChanges, ConversationPage, MessagePage
 from fastapi import APIRouter, Query, Response, status
@@ -102,6 +102,19 @@ async def update_conversation(
     return await ctx.orchestrator.update_conversation(user_id, conversation_id, changes)
 
 
+async def _attachments(ctx: Ctx, user_id: str, conversation_id: str, ids: list[str]) -> list[AttachedFile]:
+    """The named attachments, which must be this conversation's (else 422, like any bad field)."""
+    if not ids:
+        return []
+    attached = {d.id: d for d in (await ctx.dataflow.list_documents(user_id, conversation_id)).items}
+    missing = [i for i in ids if i not in attached]
+    if missing:
+        raise ApiError(
+            422, "validation_error", f"attachments: {missing[0]} is not attached to this conversation"
+        )
+    return [AttachedFile(document_id=i, filename=attached[i].filename) for i in dict.fromkeys(ids)]
+
+
 @router.delete(
     "/{conversation_id}",
     status_code=status.HTTP_204_NO_CONTENT,
@@ -150,6 +163,7 @@ async def send_message(
         )
     check_id(conversation_id, "conversation")
     await requesting.ensure_conversation(ctx, user_id, conversation_id)
+    attachments = await _attachments(ctx, user_id, conversation_id, body.attachments)
     fresh = {"message_id": new_id(), "reply_id": new_id(), "created_at": requesting.now().isoformat()}
 
     async def start(ids: dict, attempt: requesting.Attempt) -> None:
@@ -162,9 +176,10 @@ async def send_message(
             content=content,
             use_knowledge=body.use_knowledge,
             attempt=attempt,
+            attachments=attachments,
         )
 
-    request = fingerprint("send", conversation_id, content, body.use_knowledge)
+    request = fingerprint("send", conversation_id, content, body.use_knowledge, *body.attachments)
     ids, _ = await requesting.once(ctx, user_id, key, request, fresh, start)
     return SendMessageOut(
         message=AcceptedMessage(id=ids["message_id"], content=content, created_at=ids["created_at"]),
