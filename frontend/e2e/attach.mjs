@@ -39,6 +39,10 @@ test('attach a file in the composer, watch it become ready, get an answer citing
 
     await send(page, QUESTION);
     const reply = await waitForReply(page);
+    // The message records the file it was sent with; the composer no longer holds it.
+    const asked = page.getByRole('log', byName('Messages')).getByRole('article').first();
+    assert.deepEqual(await asked.getByRole('list', byName('Attached files')).getByRole('listitem').allInnerTexts(), [filename]);
+    assert.equal(await page.getByRole('list', byName('Attachments')).count(), 0);
     const source = reply.getByRole('list', byName('Sources')).getByRole('link').first();
     await source.waitFor({ timeout: 5000 });
     assert.match(await source.innerText(), new RegExp(filename.replace('.', '\\.')));

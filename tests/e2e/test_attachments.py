@@ -9,7 +9,7 @@ import pytest
 from tests.e2e.test_knowledge import PDF_FACTS, QUESTION, assert_indexed_with_rising_progress, watch
 from tests.e2e.test_knowledge import stack as stack
 from tests.support import pdfmaker
-from tests.support.stack import ask, new_conversation, read_until_done, register, send
+from tests.support.stack import ask, new_conversation, read_until_done, register
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -34,9 +34,11 @@ async def attach(api, auth, conversation_id: str) -> str:
     return document["id"]
 
 
-async def answer(api, auth, conversation_id: str) -> dict:
-    accepted = await send(api, auth, conversation_id, QUESTION)
-    return await read_until_done(api, auth, accepted["stream_url"])
+async def answer(api, auth, conversation_id: str, attachments: list[str] | None = None) -> dict:
+    body = {"content": QUESTION, "attachments": attachments or []}
+    response = await api.post(f"/api/conversations/{conversation_id}/messages", headers=auth, json=body)
+    assert response.status_code == 202, response.text
+    return await read_until_done(api, auth, response.json()["stream_url"])
 
 
 def cites(message: dict, document_id: str) -> bool:
@@ -49,13 +51,23 @@ async def test_an_attachment_is_cited_only_in_its_conversation(api):
     document_id = await attach(api, alice, conversation)
     assert_indexed_with_rising_progress(await watch(api, alice, document_id))
 
-    reply = await answer(api, alice, conversation)
+    reply = await answer(api, alice, conversation, [document_id])
+    stored = (await api.get(f"/api/conversations/{conversation}/messages", headers=alice)).json()["items"]
+    asked = next(m for m in stored if m["role"] == "user")
+    assert asked["attachments"] == [{"document_id": document_id, "filename": "varnholm.pdf"}], asked
     cited = [s for s in reply["sources"] if s["document_id"] == document_id]
     assert cited and all(s["filename"] == "varnholm.pdf" for s in cited), reply["sources"]
     assert any("Ingrid Salo" in s["snippet"] for s in cited), cited
 
     elsewhere = (await ask(api, alice, QUESTION))["message"]
     assert not cites(elsewhere, document_id), elsewhere["sources"]
+    other_conversation = await new_conversation(api, alice)
+    misattached = await api.post(
+        f"/api/conversations/{other_conversation}/messages",
+        headers=alice,
+        json={"content": QUESTION, "attachments": [document_id]},
+    )
+    assert misattached.status_code == 422 and misattached.json()["error"]["code"] == "validation_error"
     library = (await api.get("/api/documents", headers=alice)).json()["items"]
     assert document_id not in {d["id"] for d in library}
 

@@ -107,7 +107,7 @@ async def put_attachment(client, user, document_id, conversation, text, vector):
             "text": text,
             "conversation_id": conversation,
             "attached": True,
-        },  # fmt: skip
+        },
         vector=vector.tolist(),
     )
     assert not (await vectorstore.knowledge(client, user).data.insert_many([obj])).errors
