@@ -2,7 +2,7 @@
 
 from alice_backend.routes.documents import UPLOAD_PATH
 from alice_common import topics
-from alice_common.events import DocumentUploaded
+from alice_common.events import ChatRequested, DocumentUploaded
 from gridfs import AsyncGridFSBucket
 
 
@@ -99,3 +99,27 @@ async def test_deleting_the_conversation_deletes_its_attachments_and_their_blobs
     bucket = AsyncGridFSBucket(backend.ctx.db, bucket_name="uploads")
     assert await bucket.find({"_id": blobs[gone["id"]]}).to_list() == []
     assert len(await bucket.find({"_id": blobs[kept["id"]]}).to_list()) == 1
+
+
+async def test_a_message_records_the_attachments_it_was_sent_with(backend):
+    auth = await backend.register()
+    headers = backend.bearer(auth)
+    conversation_id = await _conversation(backend, auth)
+    document = (await _attach(backend, auth, conversation_id)).json()["document"]
+    other = await _conversation(backend, auth)
+    misplaced = await backend.client.post(
+        f"/api/conversations/{other}/messages",
+        headers=headers,
+        json={"content": "what does it say?", "attachments": [document["id"]]},
+    )
+    assert misplaced.status_code == 422 and misplaced.json()["error"]["code"] == "validation_error"
+
+    sent = await backend.client.post(
+        f"/api/conversations/{conversation_id}/messages",
+        headers=headers,
+        json={"content": "what does it say?", "attachments": [document["id"]]},
+    )
+    assert sent.status_code == 202, sent.text
+    [record] = await backend.published_chat_requests()
+    request = ChatRequested.model_validate_json(record.value)
+    assert [(a.document_id, a.filename) for a in request.attachments] == [(document["id"], "plan.md")]
