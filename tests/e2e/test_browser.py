@@ -215,3 +215,12 @@ def test_model_picker_and_presets(frontend_url, tmp_path):
     run_browser_script("models.mjs", env, tmp_path, timeout=600, passes=1)
     for name in ("model-picker.png", "chat-settings.png"):
         assert (screenshots / name).stat().st_size > 10_000, f"screenshot {name} missing or empty"
+
+
+def test_attach_a_file_in_the_composer(frontend_url, tmp_path):
+    """Attach a file in a new chat's composer: its chip shows indexing progress until "ready", the
+    answer cites it, and a second chat neither lists nor cites it."""
+    screenshots = screenshots_dir(tmp_path)
+    env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
+    run_browser_script("attach.mjs", env, tmp_path, timeout=700, passes=1)
+    assert (screenshots / "composer-attachment.png").stat().st_size > 10_000, "screenshot missing"

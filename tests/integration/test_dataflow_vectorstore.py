@@ -95,3 +95,38 @@ def test_tenant_names_are_legal_and_stable():
     assert odd == vectorstore.tenant_name("user@example.com") and odd.isalnum()
     with pytest.raises(ValueError):
         vectorstore.tenant_name("")
+
+
+async def put_attachment(client, user, document_id, conversation, text, vector):
+    obj = DataObject(
+        uuid=vectorstore.chunk_uuid(document_id, 0),
+        properties={
+            "document_id": document_id,
+            "filename": "a.md",
+            "chunk_index": 0,
+            "text": text,
+            "conversation_id": conversation,
+            "attached": True,
+        },
+        vector=vector.tolist(),
+    )
+    assert not (await vectorstore.knowledge(client, user).data.insert_many([obj])).errors
+
+
+async def test_knowledge_scope_is_the_library_plus_this_conversations_attachments(client):
+    user, here, there = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
+    library, attached_here, attached_there = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
+    # Written like a chunk from before attachments existed: no `attached`, no `conversation_id`.
+    await put_chunk(client, user, library, 0, "otters in the river", unit(5))
+    await put_attachment(client, user, attached_here, here, "otters build dams", unit(5))
+    await put_attachment(client, user, attached_there, there, "otters eat fish", unit(5))
+
+    async def found(conversation: str) -> set[str]:
+        scope = vectorstore.knowledge_scope(conversation)
+        hits = await vectorstore.search_knowledge(client, user, "otters", unit(5), limit=10, filters=scope)
+        return {h.properties["document_id"] for h in hits}
+
+    assert await found(here) == {library, attached_here}
+    assert await found(there) == {library, attached_there}
+    await vectorstore.move_to_library(client, user, attached_there, 1)
+    assert await found(here) == {library, attached_here, attached_there}

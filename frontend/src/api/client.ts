@@ -137,13 +137,13 @@ export class ApiClient extends HttpClient {
   retryPolicy: RetryPolicy = DEFAULT_RETRY;
 
   /** Sends one composed message: `key` identifies it, so retries never send it twice. */
-  sendMessage = (id: string, content: string, key: string = newIdempotencyKey()) =>
+  sendMessage = (id: string, content: string, key: string = newIdempotencyKey(), attachments: string[] = []) =>
     withIdempotencyKey(
       (headers) =>
         this.data(
           this.api.POST('/api/conversations/{conversation_id}/messages', {
             params: { path: { conversation_id: id } },
-            body: { content },
+            body: attachments.length ? { content, attachments } : { content },
             ...this.via({ headers }),
           }),
         ),
@@ -192,8 +192,13 @@ export class ApiClient extends HttpClient {
     await this.api.DELETE('/api/documents/{document_id}', { params: { path: { document_id: id } }, ...this.via() });
   };
   /** Multipart upload with progress; answers the stored document (status `queued`). */
-  uploadDocument = async (file: File, onProgress: (fraction: number) => void): Promise<AliceDocument> =>
-    (await uploadDocument(this, file, onProgress)).document;
+  uploadDocument = async (file: File, onProgress: (fraction: number) => void, conversationId?: string): Promise<AliceDocument> =>
+    (await uploadDocument(this, file, onProgress, conversationId)).document;
+  /** The files attached in a conversation's composer (not in the library). */
+  listAttachments = async (conversationId: string): Promise<AliceDocument[]> =>
+    (await this.data(this.api.GET('/api/documents', { params: { query: { conversation_id: conversationId } }, ...this.via() }))).items;
+  addToLibrary = (id: string): Promise<AliceDocument> =>
+    this.data(this.api.POST('/api/documents/{document_id}/library', { params: { path: { document_id: id } }, ...this.via() }));
 
   search = async (q: string, limit = 10): Promise<SearchHit[]> =>
     (await this.data(this.api.GET('/api/search', { params: { query: { q, limit } }, ...this.via() }))).items;

@@ -66,6 +66,7 @@ export type CreatedApiKey = ResponseOf<'/api/keys', 'post'>;
 
 /** The data of the reply stream's `status` event (not a response body, so named by its schema). */
 export type ReplyStatus = components['schemas']['ReplyStatus'];
+export type AttachedFile = components['schemas']['AttachedFile'];
 
 // The admin views (kafkaflow's flow graph and dead letters, the dataflow's daily stats).
 export type FlowView = ResponseOf<'/api/admin/flows', 'get'>;

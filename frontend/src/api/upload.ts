@@ -8,7 +8,13 @@ interface RawAnswer {
 }
 
 /** One multipart POST through XHR, which (unlike fetch) reports upload progress. */
-function post(url: string, file: File, token: string | null, onProgress: (fraction: number) => void): Promise<RawAnswer> {
+function post(
+  url: string,
+  file: File,
+  token: string | null,
+  onProgress: (fraction: number) => void,
+  conversationId?: string,
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', url);
@@ -17,19 +23,23 @@ function post(url: string, file: File, token: string | null, onProgress: (fracti
     xhr.onload = () => resolve({ status: xhr.status, body: xhr.responseText });
     xhr.onerror = () => reject(new TypeError('network error'));
     const form = new FormData();
+    if (conversationId) form.append('conversation_id', conversationId);
     form.append('file', file, file.name);
     xhr.send(form);
   });
 }
 
-/** `POST /api/documents` with progress; a 401 renews the session's access token once and retries. */
+/** `POST /api/documents` with progress; a 401 renews the session's access token once and retries.
+ * With `conversationId` the file is that conversation's attachment rather than a library document. */
 export async function uploadDocument(
   http: HttpClient,
   file: File,
   onProgress: (fraction: number) => void,
+  conversationId?: string,
 ): Promise<UploadResult> {
-  let res = await post('/api/documents', file, http.token, onProgress);
-  if (res.status === 401 && (await http.refresh())) res = await post('/api/documents', file, http.token, onProgress);
+  const once = () => post('/api/documents', file, http.token, onProgress, conversationId);
+  let res = await once();
+  if (res.status === 401 && (await http.refresh())) res = await once();
   if (res.status < 200 || res.status >= 300) {
     throw await errorFromResponse(new Response(res.body, { status: res.status }));
   }

@@ -1,6 +1,8 @@
-import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ClipboardEvent, type DragEvent, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import { keyLabel } from '../lib/shortcuts';
-import { SendIcon, StopIcon } from './icons';
+import { SendIcon, StopIcon, UploadIcon } from './icons';
+
+const ACCEPTED = '.txt,.md,.markdown,.html,.htm,.pdf,text/plain,text/markdown,text/html,application/pdf';
 
 export function Composer({
   streaming,
@@ -9,6 +11,8 @@ export function Composer({
   onStop,
   autoFocusKey,
   tools,
+  attachments,
+  onFiles,
 }: {
   /** A reply is streaming and has not been stopped: show Stop, block sending. */
   streaming: boolean;
@@ -18,6 +22,10 @@ export function Composer({
   autoFocusKey?: string;
   /** Controls shown above the message field (the model picker). */
   tools?: ReactNode;
+  /** The attachment chips, shown above the message field. */
+  attachments?: ReactNode;
+  /** Files attached with the button, dropped on the composer or pasted into the message field. */
+  onFiles?: (files: File[]) => void;
 }) {
   const [text, setText] = useState('');
   const [sending, setSending] = useState(false);
@@ -32,6 +40,16 @@ export function Composer({
   }, [text]);
 
   const disabled = streaming || sending || !canSend;
+  const onDrop = (e: DragEvent<HTMLFormElement>) => {
+    if (!onFiles || !e.dataTransfer.files.length) return;
+    e.preventDefault();
+    onFiles([...e.dataTransfer.files]);
+  };
+  const onPaste = (e: ClipboardEvent<HTMLTextAreaElement>) => {
+    if (!onFiles || !e.clipboardData.files.length) return;
+    e.preventDefault();
+    onFiles([...e.clipboardData.files]);
+  };
   const submit = async (e?: FormEvent) => {
     e?.preventDefault();
     const content = text.trim();
@@ -55,8 +73,26 @@ export function Composer({
   };
 
   return (
-    <form className="composer" onSubmit={submit}>
+    <form className="composer" onSubmit={submit} onDragOver={(e) => onFiles && e.preventDefault()} onDrop={onDrop}>
       {tools && <div className="composer-tools">{tools}</div>}
+      {attachments}
+      {onFiles && (
+        <label className="btn btn-icon btn-ghost attach-button" title="Attach a file (PDF, HTML, Markdown or text)">
+          <UploadIcon />
+          <input
+            type="file"
+            multiple
+            accept={ACCEPTED}
+            className="visually-hidden"
+            aria-label="Attach a file"
+            onChange={(e) => {
+              const files = [...(e.target.files ?? [])];
+              e.target.value = '';
+              if (files.length) onFiles(files);
+            }}
+          />
+        </label>
+      )}
       <textarea
         ref={area}
         aria-label="Message"
@@ -67,6 +103,7 @@ export function Composer({
         disabled={streaming}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={onKeyDown}
+        onPaste={onPaste}
       />
       {streaming ? (
         <button type="button" className="btn btn-icon btn-danger" onClick={onStop} aria-label="Stop" title="Stop">

@@ -73,6 +73,15 @@ export function MessageView({
       <div className="bubble">
         <div className="author">{author}</div>
         {mine ? <p className="plain">{message.content}</p> : <Markdown source={message.content} />}
+        {mine && !!message.attachments?.length && (
+          <ul className="sources" aria-label="Attached files">
+            {message.attachments.map((a) => (
+              <li key={a.document_id}>
+                <span className="chip">{a.filename}</span>
+              </li>
+            ))}
+          </ul>
+        )}
         {!mine && <Sources sources={message.sources ?? []} />}
         {!mine && (message.left_out_turns ?? 0) > 0 && (
           <p className="context-note" role="note">

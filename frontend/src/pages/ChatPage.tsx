@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client';
 import type { ChatSettings, ServedModel, User } from '../api/types';
+import { AttachmentChips, useAttachments } from '../components/Attachments';
 import { ChatSettingsDialog } from '../components/ChatSettingsDialog';
 import { Composer } from '../components/Composer';
 import { ExportMenu } from '../components/ExportMenu';
@@ -64,15 +65,32 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
     if (el) stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
   };
 
-  const send = async (text: string) => {
-    stickToBottom.current = true;
-    let id = conversationId;
-    if (!id) {
-      id = (await chatStore.createConversation(titleFrom(text))).id;
+  // A new chat is created by its first message, or by its first attachment (titled after the file).
+  const creating = useRef<Promise<string> | null>(null);
+  const ensureConversation = (title: string): Promise<string> => {
+    if (conversationId) return Promise.resolve(conversationId);
+    creating.current ??= (async () => {
+      const id = (await chatStore.createConversation(titleFrom(title))).id;
       if (draft) await chatStore.setSettings(id, draft);
       navigate(`/c/${id}`);
-    }
-    await chatStore.send(id, text);
+      return id;
+    })().finally(() => {
+      creating.current = null;
+    });
+    return creating.current;
+  };
+  const attachments = useAttachments(conversationId, () => ensureConversation('Attached files'));
+
+  const messagesSoFar = state?.messages ?? [];
+  // A chip stays in the composer until a message is sent with it; then the message shows it.
+  const sentWith = new Set(messagesSoFar.flatMap((m) => (m.attachments ?? []).map((a) => a.document_id)));
+  const unsent = attachments.docs.filter((d) => !sentWith.has(d.id));
+
+  const send = async (text: string) => {
+    stickToBottom.current = true;
+    const id = await ensureConversation(text);
+    const files = unsent.filter((d) => d.status !== 'failed').map((d) => ({ document_id: d.id, filename: d.filename }));
+    await chatStore.send(id, text, files);
   };
 
   const messages = state?.messages ?? [];
@@ -164,6 +182,8 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
         onStop={stop}
         autoFocusKey={conversationId ?? 'new'}
         tools={<ModelPicker models={models} value={settings.model ?? null} onChange={pickModel} disabled={streaming} />}
+        attachments={<AttachmentChips state={{ ...attachments, docs: unsent }} />}
+        onFiles={attachments.attach}
       />
     </section>
   );

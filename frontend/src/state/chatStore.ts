@@ -3,7 +3,7 @@ import { api, type ApiClient } from '../api/client';
 import { readableError } from '../api/errors';
 import { newIdempotencyKey } from '../api/idempotent';
 import { followReply, type ReplyOutcome } from '../api/replyStream';
-import type { ChatSettings, Conversation, ConversationChanges, FeedbackRating, Message } from '../api/types';
+import type { AttachedFile, ChatSettings, Conversation, ConversationChanges, FeedbackRating, Message } from '../api/types';
 
 /** A message as the page shows it: a stored one, or the user's own while its send is in flight. */
 export type ShownMessage = Omit<Message, 'status'> & { status: Message['status'] | 'sending' };
@@ -163,7 +163,8 @@ export class ChatStore {
     this.follow(id, replyId);
   }
 
-  async send(conversationId: string, content: string) {
+  /** `attachments`: the conversation's files sent with this message, recorded on it. */
+  async send(conversationId: string, content: string, attachments: AttachedFile[] = []) {
     this.patch(conversationId, { error: undefined });
     const optimistic: ShownMessage = {
       id: `local-${Date.now()}`,
@@ -172,11 +173,13 @@ export class ChatStore {
       content,
       status: 'sending',
       created_at: new Date().toISOString(),
+      attachments,
     };
     this.patch(conversationId, (c) => ({ messages: [...c.messages, optimistic] }));
     try {
       // One key for this composed message; the client reuses it on its own retries.
-      const result = await this.client.sendMessage(conversationId, content, newIdempotencyKey());
+      const ids = attachments.map((a) => a.document_id);
+      const result = await this.client.sendMessage(conversationId, content, newIdempotencyKey(), ids);
       const stored: ShownMessage = { ...optimistic, ...result.message };
       this.patch(conversationId, (c) => ({ messages: c.messages.map((m) => (m.id === optimistic.id ? stored : m)) }));
       this.follow(conversationId, result.reply_id);

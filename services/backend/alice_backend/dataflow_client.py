@@ -23,8 +23,21 @@ class DataflowClient(InternalClient):
         body = registration.model_dump(mode="json")
         return await self.get_as(StoredDocument, "POST", "/internal/documents", user_id=user_id, json=body)
 
-    async def list_documents(self, user_id: str) -> StoredDocumentPage:
-        return await self.get_as(StoredDocumentPage, "GET", "/internal/documents", user_id=user_id)
+    async def list_documents(self, user_id: str, conversation_id: str | None = None) -> StoredDocumentPage:
+        params = {"conversation_id": conversation_id} if conversation_id else None
+        return await self.get_as(
+            StoredDocumentPage, "GET", "/internal/documents", user_id=user_id, params=params
+        )
+
+    async def add_to_library(self, user_id: str, document_id: str) -> StoredDocument:
+        path = f"{_document(document_id)}/library"
+        return await self.get_as(StoredDocument, "POST", path, user_id=user_id)
+
+    async def delete_conversation_documents(self, user_id: str, conversation_id: str) -> StoredDocumentPage:
+        params = {"conversation_id": conversation_id}
+        return await self.get_as(
+            StoredDocumentPage, "DELETE", "/internal/documents", user_id=user_id, params=params
+        )
 
     async def get_document(self, user_id: str, document_id: str) -> StoredDocument:
         return await self.get_as(StoredDocument, "GET", _document(document_id), user_id=user_id)

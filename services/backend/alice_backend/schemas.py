@@ -121,6 +121,11 @@ class SendMessageIn(StrictIn):
     # Length limits are checked in the route, to answer 413 (too long) and 422 (blank) distinctly.
     content: str
     use_knowledge: bool | None = None
+    attachments: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="ids of this conversation's attachments sent with the message (recorded on it)",
+    )
 
 
 class AcceptedMessage(BaseModel):

@@ -49,6 +49,7 @@ from alice_common.wire import (
     SharedMessage,
     ShareList,
     StoredDocument,
+    StoredDocumentPage,
 )
 from devstack.testing import unique_name
 from fastapi import Depends, FastAPI
@@ -213,6 +214,12 @@ class FakeOrchestrator:
             self.calls.append(("GET", cid))
             return owned(cid, user_id)
 
+        @app.delete("/internal/conversations/{cid}", status_code=204)
+        async def delete(cid: str, user_id: str) -> None:
+            owned(cid, user_id)
+            self.calls.append(("DELETE", cid))
+            del self.conversations[cid]
+
         @app.post("/internal/models/prompt-size", response_model=PromptSize)
         async def prompt_size(body: PromptSizeRequest) -> PromptSize:
             # A word is a token here; the real count is the orchestrator's (its own tests).
@@ -303,6 +310,7 @@ class FakeDataflow:
 
     def __init__(self) -> None:
         self.registered: list[dict] = []
+        self.documents: dict[str, tuple[str, StoredDocument]] = {}  # id -> (owner, record)
         self.searches = 0
         self.embedded: list[tuple[str, list[str]]] = []
         app = _internal_app()
@@ -310,11 +318,40 @@ class FakeDataflow:
         @app.post("/internal/documents", status_code=201, response_model=StoredDocument)
         async def register(user_id: str, body: dict) -> StoredDocument:
             self.registered.append({"user_id": user_id, **body})
-            return StoredDocument(
+            stored = StoredDocument(
                 id=body["document_id"], filename=body["filename"], content_type=body["content_type"],
                 size=body["size"], blob_id=body["blob_id"], status="queued", progress=0, chunks=0,
-                created_at=CREATED, updated_at=CREATED,
+                conversation_id=body.get("conversation_id"), created_at=CREATED, updated_at=CREATED,
             )  # fmt: skip
+            self.documents[stored.id] = (user_id, stored)
+            return stored
+
+        def listed(user_id: str, conversation_id: str | None) -> list[StoredDocument]:
+            return [
+                d
+                for owner, d in self.documents.values()
+                if owner == user_id and d.conversation_id == conversation_id
+            ]
+
+        @app.get("/internal/documents", response_model=StoredDocumentPage)
+        async def list_(user_id: str, conversation_id: str | None = None) -> StoredDocumentPage:
+            return StoredDocumentPage(items=listed(user_id, conversation_id))
+
+        @app.delete("/internal/documents", response_model=StoredDocumentPage)
+        async def delete_attachments(user_id: str, conversation_id: str) -> StoredDocumentPage:
+            removed = listed(user_id, conversation_id)
+            for doc in removed:
+                del self.documents[doc.id]
+            return StoredDocumentPage(items=removed)
+
+        @app.post("/internal/documents/{document_id}/library", response_model=StoredDocument)
+        async def add_to_library(document_id: str, user_id: str) -> StoredDocument:
+            owner, doc = self.documents.get(document_id, (None, None))
+            if owner != user_id:
+                raise ApiError(404, "not_found", "document not found")
+            doc = doc.model_copy(update={"conversation_id": None})
+            self.documents[document_id] = (owner, doc)
+            return doc
 
         @app.get("/internal/search", response_model=SearchResults)
         async def search(user_id: str, q: str, limit: int = 10) -> SearchResults:

@@ -68,6 +68,13 @@ class CompletionRequest(BaseModel):
     top_logprobs: int | None = None
 
 
+class AttachedFile(BaseModel):
+    """A file attached in the composer when the message was sent (its document in the dataflow)."""
+
+    document_id: str
+    filename: str
+
+
 class ChatRequested(Event):
     type: Literal["ChatRequested"] = "ChatRequested"
     conversation_id: str
@@ -87,6 +94,8 @@ class ChatRequested(Event):
     completion: CompletionRequest | None = None
     # The model to answer with, by its name in `/internal/models`; None: the default model.
     model: str | None = None
+    # Recorded on the user message: the conversation's attachments it was sent with.
+    attachments: list[AttachedFile] = Field(default_factory=list)
 
 
 class ChatCompleted(Event):
@@ -114,6 +123,7 @@ class DocumentUploaded(Event):
     content_type: str
     size: int
     blob_id: str
+    conversation_id: str | None = None  # an attachment: searched only in this conversation
 
 
 class DocumentIndexed(Event):

@@ -57,6 +57,8 @@ SCHEMAS: dict[str, list[Property]] = {
         Property(name="filename", data_type=DataType.TEXT, index_searchable=False),
         Property(name="chunk_index", data_type=DataType.INT),
         _text_property(),
+        _id_property("conversation_id"),
+        Property(name="attached", data_type=DataType.BOOL),
     ],
     MEMORY: [
         _id_property("message_id"),
@@ -90,6 +92,7 @@ async def ensure_collections(client: weaviate.WeaviateAsyncClient) -> None:
     """Create both collections if missing. Safe to race with another service doing the same."""
     for name, properties in SCHEMAS.items():
         if await client.collections.exists(name):
+            await _add_missing_properties(client.collections.use(name), properties)
             continue
         try:
             await client.collections.create(
@@ -104,6 +107,18 @@ async def ensure_collections(client: weaviate.WeaviateAsyncClient) -> None:
         except UnexpectedStatusCodeError:
             if not await client.collections.exists(name):
                 raise
+
+
+async def _add_missing_properties(collection: CollectionAsync, properties: list[Property]) -> None:
+    """A collection created by an older release gains the properties added since (filters on a
+    property the schema does not know fail)."""
+    known = {p.name for p in (await collection.config.get()).properties}
+    for prop in properties:
+        if prop.name not in known:
+            try:
+                await collection.config.add_property(prop)
+            except UnexpectedStatusCodeError:
+                log.info("property %s already added by another service", prop.name)
 
 
 def tenant_collection(client: weaviate.WeaviateAsyncClient, name: str, user_id: str) -> CollectionAsync:
@@ -187,6 +202,24 @@ async def search_knowledge(
     return await hybrid(knowledge(client, user_id), query, vector, limit, **kw)
 
 
+def knowledge_scope(conversation_id: str) -> Filter:
+    """The library plus this conversation's attachments. Chunks indexed before attachments existed
+    have no `attached` property: `not_equal(True)` counts them as library chunks."""
+    return Filter.any_of(
+        [
+            Filter.by_property("attached").not_equal(True),
+            Filter.by_property("conversation_id").equal(conversation_id),
+        ]
+    )
+
+
+async def move_to_library(client, user_id: str, document_id: str, chunks: int) -> None:
+    """An attachment becomes a library document: its chunks stop being conversation-scoped."""
+    collection = knowledge(client, user_id)
+    for index in range(chunks):
+        await collection.data.update(uuid=chunk_uuid(document_id, index), properties={"attached": False})
+
+
 async def search_memory(
     client,
     user_id: str,
@@ -251,8 +284,10 @@ __all__ = [
     "ensure_collections",
     "hybrid",
     "knowledge",
+    "knowledge_scope",
     "memory",
     "message_uuid",
+    "move_to_library",
     "search_knowledge",
     "search_memory",
     "tenant_name",

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from alice_common.events import ChatTurn, Usage
+from alice_common.events import AttachedFile, ChatTurn, Usage
 from alice_common.ids import INTERNAL_ID_PATTERN
 
 
@@ -144,6 +144,9 @@ class Message(BaseModel):
     reply_id: str | None = Field(default=None, description="user message: the reply requested for it")
     reply_to: str | None = Field(default=None, description="assistant message: the message it answers")
     sources: list[Source] = Field(default_factory=list)
+    attachments: list[AttachedFile] = Field(
+        default_factory=list, description="user messages only: the files attached when it was sent"
+    )
     usage: Usage | None = Field(default=None, description="assistant messages only")
     model: str | None = Field(default=None, description="assistant messages only")
     feedback: Feedback | None = Field(default=None, description="assistant messages only: the owner's rating")
@@ -307,6 +310,11 @@ class Document(BaseModel):
     )
     chunks: int
     error: str | None = Field(default=None, description="why indexing failed, for the user")
+    conversation_id: str | None = Field(
+        default=None,
+        description="set for a file attached in a conversation's composer: only that conversation's "
+        "replies use it, until it is added to the library (then null)",
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -328,6 +336,7 @@ class DocumentRegistration(BaseModel):
     content_type: str = Field(min_length=1, max_length=128)
     size: int = Field(ge=0)
     blob_id: str = Field(min_length=1, max_length=128)
+    conversation_id: str | None = Field(default=None, pattern=INTERNAL_ID_PATTERN)
 
 
 class DocumentPage(Page[Document]):

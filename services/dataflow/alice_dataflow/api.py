@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 
 from alice_dataflow import search as search_mod
 from alice_dataflow.app_context import Ctx
-from alice_dataflow.documents import to_public
+from alice_dataflow.documents import FAILED, INDEXED, to_public
 from alice_dataflow.errors import ApiError
 
 router = APIRouter(prefix="/internal")
@@ -33,7 +33,13 @@ async def register_document(
     if await ctx.documents.owner_deleted(user_id):
         raise ApiError(409, "account_deleted", "this account has been deleted")
     doc, created = await ctx.documents.register(
-        user_id, body.document_id, body.filename, body.content_type, body.size, body.blob_id
+        user_id,
+        body.document_id,
+        body.filename,
+        body.content_type,
+        body.size,
+        body.blob_id,
+        body.conversation_id,
     )
     if doc is None:
         raise ApiError(409, "conflict", "a document with this id already exists")
@@ -42,9 +48,28 @@ async def register_document(
     return to_public(doc)
 
 
+ConversationId = Annotated[str | None, Query(pattern=INTERNAL_ID_PATTERN)]
+
+
 @router.get("/documents", response_model=StoredDocumentPage)
-async def list_documents(user_id: UserId, ctx: Ctx) -> StoredDocumentPage:
-    return StoredDocumentPage(items=[to_public(d) for d in await ctx.documents.list(user_id)])
+async def list_documents(
+    user_id: UserId, ctx: Ctx, conversation_id: ConversationId = None
+) -> StoredDocumentPage:
+    """The library, or with `conversation_id` that conversation's attachments."""
+    docs = await ctx.documents.list(user_id, conversation_id)
+    return StoredDocumentPage(items=[to_public(d) for d in docs])
+
+
+@router.delete("/documents", response_model=StoredDocumentPage)
+async def delete_conversation_documents(
+    user_id: UserId, ctx: Ctx, conversation_id: Annotated[str, Query(pattern=INTERNAL_ID_PATTERN)]
+) -> StoredDocumentPage:
+    """A deleted conversation's attachments: records and chunks go; the answer lists them so the
+    backend can remove their blobs."""
+    removed = await ctx.documents.delete_conversation(user_id, conversation_id)
+    for doc in removed:
+        await vectorstore.delete_document_chunks(ctx.weaviate, user_id, doc["_id"])
+    return StoredDocumentPage(items=[to_public(d) for d in removed])
 
 
 @router.get("/documents/{document_id}", response_model=StoredDocument)
@@ -66,6 +91,21 @@ async def delete_document(document_id: str, user_id: UserId, ctx: Ctx) -> Respon
     await ctx.documents.delete(user_id, document_id)
     await vectorstore.delete_document_chunks(ctx.weaviate, user_id, document_id)
     return Response(status_code=204)
+
+
+@router.post("/documents/{document_id}/library", response_model=StoredDocument)
+async def add_to_library(document_id: str, user_id: UserId, ctx: Ctx) -> StoredDocument:
+    """An attachment becomes a library document, used by every conversation."""
+    doc = await ctx.documents.get(user_id, _check_id(document_id))
+    if doc is None:
+        raise ApiError(404, "not_found", "document not found")
+    if doc.get("conversation_id") is None:
+        return to_public(doc)
+    if doc["status"] not in (INDEXED, FAILED):
+        raise ApiError(409, "conflict", "the document is still being indexed; add it once it is ready")
+    await vectorstore.move_to_library(ctx.weaviate, user_id, document_id, int(doc.get("chunks") or 0))
+    await ctx.documents.move_to_library(user_id, document_id)
+    return to_public(await ctx.documents.get(user_id, document_id))
 
 
 @router.get("/search", response_model=SearchResults)

@@ -23,9 +23,17 @@ class DocumentStore:
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
+        await self.col.create_index([("user_id", ASCENDING), ("conversation_id", ASCENDING)])
 
     async def register(
-        self, user_id: str, document_id: str, filename: str, content_type: str, size: int, blob_id: str
+        self,
+        user_id: str,
+        document_id: str,
+        filename: str,
+        content_type: str,
+        size: int,
+        blob_id: str,
+        conversation_id: str | None = None,
     ) -> tuple[dict, bool]:
         """Create the record (status queued); registering the same id again returns it unchanged.
         Returns (record, created); the record is None if the id belongs to another user."""
@@ -33,7 +41,7 @@ class DocumentStore:
         doc = {
             "_id": document_id, "user_id": user_id, "filename": filename, "content_type": content_type,
             "size": size, "blob_id": blob_id, "status": QUEUED, "progress": 0, "chunks": 0, "error": None,
-            "permanent": False, "created_at": now, "updated_at": now,
+            "permanent": False, "conversation_id": conversation_id, "created_at": now, "updated_at": now,
         }  # fmt: skip
         try:
             await self.col.insert_one(doc)
@@ -53,9 +61,25 @@ class DocumentStore:
     async def get_any(self, document_id: str) -> dict | None:
         return await self.col.find_one({"_id": document_id})
 
-    async def list(self, user_id: str, limit: int = 500) -> list[dict]:
-        cursor = self.col.find({"user_id": user_id}).sort("created_at", DESCENDING).limit(limit)
+    async def delete_conversation(self, user_id: str, conversation_id: str) -> list[dict]:
+        """Removes a deleted conversation's attachments; returns the removed records."""
+        docs = await self.col.find({"user_id": user_id, "conversation_id": conversation_id}).to_list()
+        if docs:
+            await self.col.delete_many({"_id": {"$in": [d["_id"] for d in docs]}, "user_id": user_id})
+        return docs
+
+    async def list(self, user_id: str, conversation_id: str | None = None, limit: int = 500) -> list[dict]:
+        """The library (records without a conversation), or one conversation's attachments."""
+        query = {"user_id": user_id, "conversation_id": conversation_id}
+        cursor = self.col.find(query).sort("created_at", DESCENDING).limit(limit)
         return await cursor.to_list(length=limit)
+
+    async def move_to_library(self, user_id: str, document_id: str) -> bool:
+        result = await self.col.update_one(
+            {"_id": document_id, "user_id": user_id},
+            {"$set": {"conversation_id": None, "updated_at": utcnow()}},
+        )
+        return result.matched_count == 1
 
     async def update(self, document_id: str, **fields) -> bool:
         """False when the record is gone (deleted meanwhile)."""

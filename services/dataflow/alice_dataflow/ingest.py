@@ -180,6 +180,8 @@ class Ingestor:
                     "filename": event.filename,
                     "chunk_index": start + i,
                     "text": text,
+                    "conversation_id": event.conversation_id or "",
+                    "attached": event.conversation_id is not None,
                 },
                 vector=vector.tolist(),
             )

@@ -86,7 +86,12 @@ class WeaviateRetriever:
     async def _knowledge(self, request: ChatRequested, vector) -> list[dict]:
         top_k = self.settings.knowledge_top_k
         hits = await vectorstore.search_knowledge(
-            self.client, request.user_id, request.content, vector, limit=top_k * 2
+            self.client,
+            request.user_id,
+            request.content,
+            vector,
+            limit=top_k * 2,
+            filters=vectorstore.knowledge_scope(request.conversation_id),
         )
         good = [h for h in hits if h.similarity >= self.settings.knowledge_min_score][:top_k]
         budget = self.settings.retrieval_token_budget * 3  # characters, ~3 per token

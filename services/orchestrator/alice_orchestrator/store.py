@@ -74,6 +74,7 @@ def message_of(doc: dict) -> Message:
         reply_id=doc.get("reply_id"),
         reply_to=doc.get("reply_to"),
         sources=doc.get("sources") or [],
+        attachments=doc.get("attachments") or [],
         usage=doc.get("usage") or None,
         model=doc.get("model"),
         feedback=doc.get("feedback"),

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from alice_common import reply_stream, topics
 from alice_common.errors import DEPENDENCY_RETRY_AFTER_S
-from alice_common.events import ChatRequested, CompletionRequest, new_id
+from alice_common.events import AttachedFile, ChatRequested, CompletionRequest, new_id
 from alice_common.kafka import enqueue
 from alice_common.reply_stream import ReplyRecords, ReplyStream
 
@@ -100,6 +100,7 @@ async def request_reply(
     continue_of: str | None = None,
     reply_id: str | None = None,
     attempt: Attempt = FIRST_ATTEMPT,
+    attachments: list[AttachedFile] | None = None,
 ) -> str:
     """Admits and publishes one generation; returns its reply id."""
     reply_id = reply_id or new_id()
@@ -123,6 +124,7 @@ async def request_reply(
             use_memory=await memory_enabled(ctx, user_id),
             regenerate_of=regenerate_of,
             continue_of=continue_of,
+            attachments=attachments or [],
         )
 
     await _publish(ctx, user_id, reply_id, event, attempt)

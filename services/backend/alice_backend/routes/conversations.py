@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from alice_common.events import new_id
+from alice_common.events import AttachedFile, new_id
 from alice_common.ids import check_id
 from alice_common.wire import ChatSettings, Conversation, ConversationChanges, ConversationPage, MessagePage
 from fastapi import APIRouter, Query, Response, status
@@ -11,6 +11,7 @@ from alice_backend.auth.dependencies import Ctx, CurrentUser, UserId
 from alice_backend.errors import ApiError, error_responses
 from alice_backend.idempotency import IdempotencyKey, fingerprint
 from alice_backend.replies import requesting
+from alice_backend.routes.documents import delete_attachments
 from alice_backend.schemas import (
     AcceptedMessage,
     ConversationCreate,
@@ -101,13 +102,29 @@ async def update_conversation(
     return await ctx.orchestrator.update_conversation(user_id, conversation_id, changes)
 
 
+async def _attachments(ctx: Ctx, user_id: str, conversation_id: str, ids: list[str]) -> list[AttachedFile]:
+    """The named attachments, which must be this conversation's (else 422, like any bad field)."""
+    if not ids:
+        return []
+    attached = {d.id: d for d in (await ctx.dataflow.list_documents(user_id, conversation_id)).items}
+    missing = [i for i in ids if i not in attached]
+    if missing:
+        raise ApiError(
+            422, "validation_error", f"attachments: {missing[0]} is not attached to this conversation"
+        )
+    return [AttachedFile(document_id=i, filename=attached[i].filename) for i in dict.fromkeys(ids)]
+
+
 @router.delete(
     "/{conversation_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 404, *UPSTREAM),
 )
 async def delete_conversation(conversation_id: str, ctx: Ctx, user_id: UserId) -> Response:
-    await ctx.orchestrator.delete_conversation(user_id, check_id(conversation_id, "conversation"))
+    conversation_id = check_id(conversation_id, "conversation")
+    # Attachments first: if the dataflow is down, the conversation is still there to delete again.
+    await delete_attachments(ctx, user_id, conversation_id)
+    await ctx.orchestrator.delete_conversation(user_id, conversation_id)
     ctx.conversation_owners.forget(conversation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -146,6 +163,7 @@ async def send_message(
         )
     check_id(conversation_id, "conversation")
     await requesting.ensure_conversation(ctx, user_id, conversation_id)
+    attachments = await _attachments(ctx, user_id, conversation_id, body.attachments)
     fresh = {"message_id": new_id(), "reply_id": new_id(), "created_at": requesting.now().isoformat()}
 
     async def start(ids: dict, attempt: requesting.Attempt) -> None:
@@ -158,9 +176,10 @@ async def send_message(
             content=content,
             use_knowledge=body.use_knowledge,
             attempt=attempt,
+            attachments=attachments,
         )
 
-    request = fingerprint("send", conversation_id, content, body.use_knowledge)
+    request = fingerprint("send", conversation_id, content, body.use_knowledge, *body.attachments)
     ids, _ = await requesting.once(ctx, user_id, key, request, fresh, start)
     return SendMessageOut(
         message=AcceptedMessage(id=ids["message_id"], content=content, created_at=ids["created_at"]),

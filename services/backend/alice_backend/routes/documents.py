@@ -1,14 +1,16 @@
-"""Document upload (GridFS `uploads` + dataflow registration + `DocumentUploaded`), list, get, delete."""
+"""Document upload (GridFS `uploads` + dataflow registration + `DocumentUploaded`), list, get, delete;
+an upload with `conversation_id` is that conversation's attachment until added to the library."""
 
 import logging
 import os
+from typing import Annotated
 
 from alice_common import topics
 from alice_common.events import DocumentUploaded, new_id
 from alice_common.ids import check_id
 from alice_common.kafka import publish
 from alice_common.wire import Document, DocumentPage, DocumentRegistration, StoredDocument
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from gridfs.errors import NoFile
 from starlette.datastructures import UploadFile
 
@@ -16,6 +18,7 @@ from alice_backend import quotas, sniff
 from alice_backend.app_context import AppContext
 from alice_backend.auth.dependencies import Ctx, UserId
 from alice_backend.errors import ApiError, error_responses
+from alice_backend.replies.requesting import ensure_conversation
 from alice_backend.schemas import DocumentOut
 
 log = logging.getLogger(__name__)
@@ -37,7 +40,13 @@ UPLOAD_BODY = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "conversation_id": {
+                            "type": "string",
+                            "description": "attach the file to this conversation instead of the library",
+                        },
+                    },
                 }
             }
         },
@@ -113,6 +122,17 @@ async def _store(
     return blob_id, content_type, size
 
 
+async def _attached_to(ctx: AppContext, user_id: str, value) -> str | None:
+    """The conversation an attachment belongs to; another user's conversation answers 404."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ApiError(422, "validation_error", "conversation_id: must be a conversation id")
+    conversation_id = check_id(value, "conversation")
+    await ensure_conversation(ctx, user_id, conversation_id)
+    return conversation_id
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -133,6 +153,7 @@ async def upload_document(ctx: Ctx, user_id: UserId, request: Request) -> Docume
             raise ApiError(
                 422, "validation_error", "a multipart field `file` holding the document is required"
             )
+        conversation_id = await _attached_to(ctx, user_id, form.get("conversation_id"))
         filename = _clean_filename(file.filename)
         document_id = new_id()
         blob_id, content_type, size = await _store(ctx, file, filename, user_id, document_id, room)
@@ -145,6 +166,7 @@ async def upload_document(ctx: Ctx, user_id: UserId, request: Request) -> Docume
         content_type=content_type,
         size=size,
         blob_id=blob_id,
+        conversation_id=conversation_id,
     )
     # Not validated here: the dataflow checks it and answers 422 as it always did.
     registration = DocumentRegistration.model_construct(**event.model_dump(include=REGISTERED_FIELDS))
@@ -161,9 +183,18 @@ async def upload_document(ctx: Ctx, user_id: UserId, request: Request) -> Docume
     return DocumentOut(document=registered.public())
 
 
-@router.get("", response_model=DocumentPage, responses=error_responses(401, *UPSTREAM))
-async def list_documents(ctx: Ctx, user_id: UserId) -> DocumentPage:
-    stored = await ctx.dataflow.list_documents(user_id)
+@router.get("", response_model=DocumentPage, responses=error_responses(401, 404, *UPSTREAM))
+async def list_documents(
+    ctx: Ctx,
+    user_id: UserId,
+    conversation_id: Annotated[
+        str | None, Query(description="list this conversation's attachments instead of the library")
+    ] = None,
+) -> DocumentPage:
+    if conversation_id is not None:
+        conversation_id = check_id(conversation_id, "conversation")
+        await ensure_conversation(ctx, user_id, conversation_id)
+    stored = await ctx.dataflow.list_documents(user_id, conversation_id)
     return DocumentPage(items=[d.public() for d in stored.items], next_before=stored.next_before)
 
 
@@ -174,6 +205,14 @@ async def _stored(ctx: Ctx, user_id: str, document_id: str) -> StoredDocument:
 @router.get("/{document_id}", response_model=Document, responses=error_responses(401, 404, *UPSTREAM))
 async def get_document(document_id: str, ctx: Ctx, user_id: UserId) -> Document:
     return (await _stored(ctx, user_id, document_id)).public()
+
+
+@router.post(
+    "/{document_id}/library", response_model=Document, responses=error_responses(401, 404, 409, *UPSTREAM)
+)
+async def add_to_library(document_id: str, ctx: Ctx, user_id: UserId) -> Document:
+    """An attachment becomes a library document, used by every conversation."""
+    return (await ctx.dataflow.add_to_library(user_id, check_id(document_id, "document"))).public()
 
 
 @router.delete(
@@ -188,3 +227,13 @@ async def delete_document(document_id: str, ctx: Ctx, user_id: UserId) -> Respon
     except NoFile:
         pass
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def delete_attachments(ctx: AppContext, user_id: str, conversation_id: str) -> None:
+    """A deleted conversation takes its attachments along: records and chunks, then their blobs."""
+    removed = await ctx.dataflow.delete_conversation_documents(user_id, conversation_id)
+    for stored in removed.items:
+        try:
+            await ctx.uploads.delete(stored.blob_id)
+        except NoFile:
+            pass

@@ -14,7 +14,7 @@ def user_message(request: ChatRequested) -> dict:
     # MongoDB keeps milliseconds: truncate so the cache and the database agree on ordering.
     created_at = request.occurred_at.astimezone(UTC)
     created_at = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
-    return {
+    doc = {
         "_id": request.message_id,
         "conversation_id": request.conversation_id,
         "user_id": request.user_id,
@@ -24,6 +24,9 @@ def user_message(request: ChatRequested) -> dict:
         "created_at": created_at,
         "reply_id": request.reply_id,
     }
+    if request.attachments:
+        doc["attachments"] = [a.model_dump() for a in request.attachments]
+    return doc
 
 
 def usage_of(outcome: Outcome, latency_ms: float) -> Usage:
