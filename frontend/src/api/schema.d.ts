@@ -488,6 +488,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/documents/{document_id}/library": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add To Library
+         * @description An attachment becomes a library document, used by every conversation.
+         */
+        post: operations["add_to_library_api_documents__document_id__library_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/search": {
         parameters: {
             query?: never;
@@ -1034,6 +1054,16 @@ export type components = {
             /** Tool Calls */
             tool_calls?: components["schemas"]["ToolCall"][] | null;
         };
+        /**
+         * AttachedFile
+         * @description A file attached in the composer when the message was sent (its document in the dataflow).
+         */
+        AttachedFile: {
+            /** Document Id */
+            document_id: string;
+            /** Filename */
+            filename: string;
+        };
         /** AuthConfig */
         AuthConfig: {
             /** Password Login */
@@ -1482,6 +1512,11 @@ export type components = {
              */
             error?: string | null;
             /**
+             * Conversation Id
+             * @description set for a file attached in a conversation's composer: only that conversation's replies use it, until it is added to the library (then null)
+             */
+            conversation_id?: string | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -1801,6 +1836,11 @@ export type components = {
             reply_to?: string | null;
             /** Sources */
             sources?: components["schemas"]["Source"][];
+            /**
+             * Attachments
+             * @description user messages only: the files attached when it was sent
+             */
+            attachments?: components["schemas"]["AttachedFile"][];
             /** @description assistant messages only */
             usage?: components["schemas"]["Usage"] | null;
             /**
@@ -2096,6 +2136,11 @@ export type components = {
             content: string;
             /** Use Knowledge */
             use_knowledge?: boolean | null;
+            /**
+             * Attachments
+             * @description ids of this conversation's attachments sent with the message (recorded on it)
+             */
+            attachments?: string[];
         };
         /** SendMessageOut */
         SendMessageOut: {
@@ -4733,7 +4778,10 @@ export interface operations {
     };
     list_documents_api_documents_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description list this conversation's attachments instead of the library */
+                conversation_id?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4751,6 +4799,24 @@ export interface operations {
             };
             /** @description unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4790,6 +4856,8 @@ export interface operations {
                 "multipart/form-data": {
                     /** Format: binary */
                     file: string;
+                    /** @description attach the file to this conversation instead of the library */
+                    conversation_id?: string;
                 };
             };
         };
@@ -4973,6 +5041,82 @@ export interface operations {
             };
             /** @description not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    add_to_library_api_documents__document_id__library_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Document"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -22,6 +22,7 @@ export type RequestOf<P extends keyof paths, M extends Method & keyof paths[P]> 
 
 export type AuthResponse = ResponseOf<'/api/auth/login', 'post'>;
 export type User = ResponseOf<'/api/me', 'get'>;
+export type AuthConfig = ResponseOf<'/api/auth/config', 'get'>;
 /** Theme, default model and preset, memory: what `PATCH /api/me` takes as `settings`. */
 export type UserSettingsChanges = NonNullable<RequestOf<'/api/me', 'patch'>['settings']>;
 export type Theme = User['settings']['theme'];
