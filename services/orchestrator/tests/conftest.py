@@ -20,8 +20,9 @@ INTERNAL_TOKEN = "test-internal-token-long-enough-to-be-a-secret"
 @pytest.fixture
 async def client(infra, unique_name):
     """The orchestrator's internal API in process, over a database of its own (real MongoDB and
-    Redis); `client.store` is its ChatStore, `client.announced` the events an import announced
-    (`client.kafka["down"] = True`: announcing fails)."""
+    Redis); `client.store` is its ChatStore, `client.ctx` its AppContext, `client.published` the
+    ConversationDeleted events and `client.announced` the events an import announced
+    (`client.kafka["down"] = True`: both fail; Kafka itself is covered by tests/e2e)."""
     mongo = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
     redis = aioredis.from_url(infra.redis_url, decode_responses=True)
     db_name = unique_name("orchclient")
@@ -31,13 +32,16 @@ async def client(infra, unique_name):
     settings = Settings(alice_internal_token=SecretStr(INTERNAL_TOKEN))
     install_internal_api(app, settings)
 
-    async def publish_deleted(event) -> None:
-        pass
-
+    published: list = []
     announced: list = []
     kafka = {"down": False}
 
-    async def announce_imported(events) -> None:  # Kafka itself is covered by tests/e2e
+    async def publish_deleted(event) -> None:
+        if kafka["down"]:
+            raise ConnectionError("kafka down")
+        published.append(event)
+
+    async def announce_imported(events) -> None:
         if kafka["down"]:
             raise ConnectionError("kafka down")
         announced.extend(events)
@@ -57,7 +61,8 @@ async def client(infra, unique_name):
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://orch", headers=headers
     ) as client:
-        client.store, client.announced, client.kafka = store, announced, kafka
+        client.store, client.ctx, client.kafka = store, ctx, kafka
+        client.published, client.announced = published, announced
         yield client
     await mongo.drop_database(db_name)
     await mongo.close()

@@ -4,8 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
-from alice_common.app_context import set_app_context
 from alice_common.wire import (
     Conversation,
     ConversationPage,
@@ -16,63 +14,20 @@ from alice_common.wire import (
     ReplyRef,
     ServedModels,
 )
-from alice_orchestrator.api import install_internal_api
-from alice_orchestrator.app_context import AppContext
 from alice_orchestrator.model_health import ModelHealth
 from alice_orchestrator.model_list import ExtraModel
-from alice_orchestrator.providers.fake import FakeProvider
 from alice_orchestrator.providers.registry import ModelRegistry, ServedModel, default_model
-from alice_orchestrator.recent_turns import RecentTurns
-from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
-from fastapi import FastAPI
-from pydantic import SecretStr
-from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "test-internal-token-long-enough-to-be-a-secret"
-HEADERS = {"X-Internal-Token": TOKEN}
+NO_TOKEN = {"X-Internal-Token": ""}  # overrides the `client` fixture's token
 
 
 @pytest.fixture
-async def env(infra, unique_name):
-    mongo = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
-    redis = aioredis.from_url(infra.redis_url, decode_responses=True)
-    db_name = unique_name("orchapi")
-    store = ChatStore(mongo[db_name])
-    await store.ensure_indexes()
-    app = FastAPI()
-    settings = Settings(alice_internal_token=SecretStr(TOKEN))
-    install_internal_api(app, settings)
-    published: list = []
-    kafka = {"down": False}
-
-    async def publish_deleted(event) -> None:  # Kafka itself is covered by tests/e2e
-        if kafka["down"]:
-            raise ConnectionError("kafka down")
-        published.append(event)
-
-    async def announce_imported(events) -> None:
-        published.extend(events)
-
-    models = ModelRegistry(default_model(settings, FakeProvider()))
-    ctx = AppContext(
-        settings,
-        store,
-        RecentTurns(redis, store),
-        models,
-        publish_deleted,
-        announce_imported,
-        ModelHealth(settings, models),
-    )
-    set_app_context(app, ctx)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orch") as client:
-        client.published, client.kafka, client.ctx = published, kafka, ctx
-        yield client, store
-    await mongo.drop_database(db_name)
-    await mongo.close()
-    await redis.aclose()
+def env(client):
+    """conftest's `client` (the internal API over real MongoDB and Redis) with its ChatStore."""
+    return client, client.store
 
 
 async def add_messages(store: ChatStore, user: str, conversation: str, n: int) -> list[str]:
@@ -98,7 +53,9 @@ async def add_messages(store: ChatStore, user: str, conversation: str, n: int) -
 
 async def test_token_is_required(env):
     client, _ = env
-    assert (await client.get("/internal/conversations", params={"user_id": "u"})).status_code == 401
+    assert (
+        await client.get("/internal/conversations", params={"user_id": "u"}, headers=NO_TOKEN)
+    ).status_code == 401
     wrong = await client.get(
         "/internal/conversations", params={"user_id": "u"}, headers={"X-Internal-Token": "x"}
     )
@@ -108,66 +65,63 @@ async def test_token_is_required(env):
 async def test_conversation_crud_is_scoped_to_the_user(env):
     client, _ = env
     created = await client.post(
-        "/internal/conversations", params={"user_id": "alice"}, json={"title": "Trip"}, headers=HEADERS
+        "/internal/conversations", params={"user_id": "alice"}, json={"title": "Trip"}
     )
     assert created.status_code == 201
     cid = created.json()["id"]
     assert created.json()["title"] == "Trip"
 
     for user, status in (("alice", 200), ("bob", 404)):
-        got = await client.get(f"/internal/conversations/{cid}", params={"user_id": user}, headers=HEADERS)
+        got = await client.get(f"/internal/conversations/{cid}", params={"user_id": user})
         assert got.status_code == status
-    assert (
-        await client.get(f"/internal/conversations/{cid}", params={"user_id": "bob"}, headers=HEADERS)
-    ).json()["error"]["code"] == "conversation_not_found"
+    assert (await client.get(f"/internal/conversations/{cid}", params={"user_id": "bob"})).json()["error"][
+        "code"
+    ] == "conversation_not_found"
 
     renamed = await client.patch(
         f"/internal/conversations/{cid}",
         params={"user_id": "alice"},
         json={"title": "  Rome  trip "},
-        headers=HEADERS,
     )
     assert renamed.status_code == 200 and renamed.json()["title"] == "Rome trip"
     stolen = await client.patch(
-        f"/internal/conversations/{cid}", params={"user_id": "bob"}, json={"title": "x"}, headers=HEADERS
+        f"/internal/conversations/{cid}", params={"user_id": "bob"}, json={"title": "x"}
     )
     assert stolen.status_code == 404
 
-    listed = await client.get("/internal/conversations", params={"user_id": "bob"}, headers=HEADERS)
+    listed = await client.get("/internal/conversations", params={"user_id": "bob"})
     assert listed.json()["items"] == []
     assert (
-        await client.delete(f"/internal/conversations/{cid}", params={"user_id": "bob"}, headers=HEADERS)
+        await client.delete(f"/internal/conversations/{cid}", params={"user_id": "bob"})
     ).status_code == 404
     assert (
-        await client.delete(f"/internal/conversations/{cid}", params={"user_id": "alice"}, headers=HEADERS)
+        await client.delete(f"/internal/conversations/{cid}", params={"user_id": "alice"})
     ).status_code == 204
     assert (
-        await client.get(f"/internal/conversations/{cid}", params={"user_id": "alice"}, headers=HEADERS)
+        await client.get(f"/internal/conversations/{cid}", params={"user_id": "alice"})
     ).status_code == 404
 
 
 async def test_bad_input_is_a_json_4xx(env):
     client, _ = env
-    no_user = await client.get("/internal/conversations", headers=HEADERS)
+    no_user = await client.get("/internal/conversations")
     assert no_user.status_code == 422 and no_user.json()["error"]["code"] == "validation_error"
-    bad_limit = await client.get(
-        "/internal/conversations", params={"user_id": "a", "limit": 0}, headers=HEADERS
-    )
+    bad_limit = await client.get("/internal/conversations", params={"user_id": "a", "limit": 0})
     assert bad_limit.status_code == 422
     bad_body = await client.post(
         "/internal/conversations",
         params={"user_id": "a"},
         content=b"{oops",
-        headers=HEADERS | {"content-type": "application/json"},
+        headers={"content-type": "application/json"},
     )
     assert bad_body.status_code == 400 and bad_body.json()["error"]["code"] == "malformed_json"
-    blank = await client.post("/internal/conversations", params={"user_id": "a"}, json={}, headers=HEADERS)
+    blank = await client.post("/internal/conversations", params={"user_id": "a"}, json={})
     cid = blank.json()["id"]
     blank_title = await client.patch(
-        f"/internal/conversations/{cid}", params={"user_id": "a"}, json={"title": "   "}, headers=HEADERS
+        f"/internal/conversations/{cid}", params={"user_id": "a"}, json={"title": "   "}
     )
     assert blank_title.status_code == 422
-    unknown = await client.get("/internal/nothing-here", headers=HEADERS)
+    unknown = await client.get("/internal/nothing-here")
     assert unknown.status_code == 404 and "error" in unknown.json()
 
 
@@ -175,52 +129,40 @@ async def test_conversations_list_newest_first_with_pagination(env):
     client, store = env
     ids = []
     for i in range(5):
-        r = await client.post(
-            "/internal/conversations", params={"user_id": "pager"}, json={"title": f"c{i}"}, headers=HEADERS
-        )
+        r = await client.post("/internal/conversations", params={"user_id": "pager"}, json={"title": f"c{i}"})
         ids.append(r.json()["id"])
         await store.update_conversation("pager", ids[-1], {})  # distinct updated_at, in creation order
-    page = await client.get(
-        "/internal/conversations", params={"user_id": "pager", "limit": 3}, headers=HEADERS
-    )
+    page = await client.get("/internal/conversations", params={"user_id": "pager", "limit": 3})
     assert [c["id"] for c in page.json()["items"]] == ids[::-1][:3]
     nxt = page.json()["next_before"]
-    rest = await client.get(
-        "/internal/conversations", params={"user_id": "pager", "limit": 3, "before": nxt}, headers=HEADERS
-    )
+    rest = await client.get("/internal/conversations", params={"user_id": "pager", "limit": 3, "before": nxt})
     assert [c["id"] for c in rest.json()["items"]] == ids[::-1][3:]
     assert rest.json()["next_before"] is None
 
 
 async def test_messages_paginate_backwards_and_come_oldest_first(env):
     client, store = env
-    cid = (
-        await client.post("/internal/conversations", params={"user_id": "u1"}, json={}, headers=HEADERS)
-    ).json()["id"]
+    cid = (await client.post("/internal/conversations", params={"user_id": "u1"}, json={})).json()["id"]
     ids = await add_messages(store, "u1", cid, 7)
     url = f"/internal/conversations/{cid}/messages"
-    newest = await client.get(url, params={"user_id": "u1", "limit": 3}, headers=HEADERS)
+    newest = await client.get(url, params={"user_id": "u1", "limit": 3})
     assert [m["id"] for m in newest.json()["items"]] == ids[4:7]
     older = await client.get(
-        url, params={"user_id": "u1", "limit": 3, "before": newest.json()["next_before"]}, headers=HEADERS
+        url, params={"user_id": "u1", "limit": 3, "before": newest.json()["next_before"]}
     )
     assert [m["id"] for m in older.json()["items"]] == ids[1:4]
     oldest = await client.get(
-        url, params={"user_id": "u1", "limit": 3, "before": older.json()["next_before"]}, headers=HEADERS
+        url, params={"user_id": "u1", "limit": 3, "before": older.json()["next_before"]}
     )
     assert [m["id"] for m in oldest.json()["items"]] == ids[0:1]
     assert oldest.json()["next_before"] is None
-    assert (await client.get(url, params={"user_id": "u2"}, headers=HEADERS)).status_code == 404
-    assert (
-        await client.get(url, params={"user_id": "u1", "before": "nope"}, headers=HEADERS)
-    ).status_code == 404
+    assert (await client.get(url, params={"user_id": "u2"})).status_code == 404
+    assert (await client.get(url, params={"user_id": "u1", "before": "nope"})).status_code == 404
 
 
 async def test_replies_lookup_and_delete_removes_messages(env):
     client, store = env
-    cid = (
-        await client.post("/internal/conversations", params={"user_id": "u1"}, json={}, headers=HEADERS)
-    ).json()["id"]
+    cid = (await client.post("/internal/conversations", params={"user_id": "u1"}, json={})).json()["id"]
     await store.insert_message(
         {
             "_id": "reply-1",
@@ -235,7 +177,7 @@ async def test_replies_lookup_and_delete_removes_messages(env):
             "finish_reason": "length",
         }
     )
-    reply = await client.get("/internal/replies/reply-1", params={"user_id": "u1"}, headers=HEADERS)
+    reply = await client.get("/internal/replies/reply-1", params={"user_id": "u1"})
     assert reply.json() == {
         "reply_id": "reply-1",
         "conversation_id": cid,
@@ -243,32 +185,28 @@ async def test_replies_lookup_and_delete_removes_messages(env):
         "status": "stopped",
         "finish_reason": "length",
     }
-    assert (
-        await client.get("/internal/replies/reply-1", params={"user_id": "u2"}, headers=HEADERS)
-    ).status_code == 404
-    await client.delete(f"/internal/conversations/{cid}", params={"user_id": "u1"}, headers=HEADERS)
+    assert (await client.get("/internal/replies/reply-1", params={"user_id": "u2"})).status_code == 404
+    await client.delete(f"/internal/conversations/{cid}", params={"user_id": "u1"})
     assert await store.get_message("reply-1") is None
 
 
 async def test_delete_publishes_conversation_deleted_first(env):
     client, _store = env
-    cid = (
-        await client.post("/internal/conversations", params={"user_id": "u1"}, json={}, headers=HEADERS)
-    ).json()["id"]
+    cid = (await client.post("/internal/conversations", params={"user_id": "u1"}, json={})).json()["id"]
     url = f"/internal/conversations/{cid}"
-    assert (await client.delete(url, params={"user_id": "u2"}, headers=HEADERS)).status_code == 404
+    assert (await client.delete(url, params={"user_id": "u2"})).status_code == 404
     assert client.published == []
 
     client.kafka["down"] = True
-    failed = await client.delete(url, params={"user_id": "u1"}, headers=HEADERS)
+    failed = await client.delete(url, params={"user_id": "u1"})
     assert failed.status_code == 503 and failed.json()["error"]["code"] == "events_unavailable"
-    assert (await client.get(url, params={"user_id": "u1"}, headers=HEADERS)).status_code == 200
+    assert (await client.get(url, params={"user_id": "u1"})).status_code == 200
 
     client.kafka["down"] = False
-    assert (await client.delete(url, params={"user_id": "u1"}, headers=HEADERS)).status_code == 204
+    assert (await client.delete(url, params={"user_id": "u1"})).status_code == 204
     [event] = client.published
     assert (event.type, event.conversation_id, event.user_id) == ("ConversationDeleted", cid, "u1")
-    assert (await client.get(url, params={"user_id": "u1"}, headers=HEADERS)).status_code == 404
+    assert (await client.get(url, params={"user_id": "u1"})).status_code == 404
 
 
 async def test_models_lists_the_default_model_first_then_the_extra_ones_with_their_limits(env):
@@ -284,7 +222,7 @@ async def test_models_lists_the_default_model_first_then_the_extra_ones_with_the
         default_model(settings, Provider()), [ServedModel("big-one", Provider(), 8192, 512)]
     )
     client.ctx.health = ModelHealth(settings, client.ctx.models)
-    body = (await client.get("/internal/models", headers=HEADERS)).json()
+    body = (await client.get("/internal/models")).json()
     assert body == {
         "models": [
             {
@@ -305,7 +243,7 @@ async def test_models_lists_the_default_model_first_then_the_extra_ones_with_the
             },
         ]
     }
-    assert (await client.get("/internal/models")).status_code == 401
+    assert (await client.get("/internal/models", headers=NO_TOKEN)).status_code == 401
 
 
 async def test_prompt_size_counts_with_the_models_tokenizer_and_refuses_what_does_not_fit(env):
@@ -320,18 +258,18 @@ async def test_prompt_size_counts_with_the_models_tokenizer_and_refuses_what_doe
     client.ctx.models = ModelRegistry(default_model(client.ctx.settings, Provider()))
     url = "/internal/models/prompt-size"
     short = {"model": "SmolLM2-test", "messages": [{"role": "user", "content": "one two three"}]}
-    fits = await client.post(url, json=short, headers=HEADERS)
+    fits = await client.post(url, json=short)
     assert PromptSize.model_validate(fits.json()) == PromptSize(
         prompt_tokens=3 + 4, context_tokens=2048, max_tokens=256
     )
     long = {**short, "messages": [{"role": "user", "content": "word " * 1900}], "max_tokens": 200}
-    refused = await client.post(url, json=long, headers=HEADERS)
+    refused = await client.post(url, json=long)
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "context_length_exceeded"
     assert "maximum context length is 2048 tokens" in refused.json()["error"]["message"]
     assert "1904 in the messages" in refused.json()["error"]["message"]
-    unknown = await client.post(url, json={**short, "model": "gpt-4"}, headers=HEADERS)
+    unknown = await client.post(url, json={**short, "model": "gpt-4"})
     assert unknown.status_code == 404
-    assert (await client.post(url, json=short)).status_code == 401
+    assert (await client.post(url, json=short, headers=NO_TOKEN)).status_code == 401
 
 
 async def test_every_response_validates_against_the_shared_wire_model(env):
@@ -339,7 +277,7 @@ async def test_every_response_validates_against_the_shared_wire_model(env):
     or missing here fails this test, not a user's request."""
     client, store = env
     user = "wire-user"
-    created = await client.post("/internal/conversations", params={"user_id": user}, json={}, headers=HEADERS)
+    created = await client.post("/internal/conversations", params={"user_id": user}, json={})
     conversation = Conversation.model_validate(created.json())
     cid, t0 = conversation.id, datetime(2026, 1, 1, tzinfo=UTC)
     await store.insert_message(
@@ -359,12 +297,12 @@ async def test_every_response_validates_against_the_shared_wire_model(env):
     )  # fmt: skip
 
     def get(path: str):
-        return client.get(path, params={"user_id": user}, headers=HEADERS)
+        return client.get(path, params={"user_id": user})
 
     ConversationPage.model_validate((await get("/internal/conversations")).json())
     Conversation.model_validate((await get(f"/internal/conversations/{cid}")).json())
     renamed = await client.patch(
-        f"/internal/conversations/{cid}", params={"user_id": user}, json={"title": "T"}, headers=HEADERS
+        f"/internal/conversations/{cid}", params={"user_id": user}, json={"title": "T"}
     )
     Conversation.model_validate(renamed.json())
     messages = MessagePage.model_validate((await get(f"/internal/conversations/{cid}/messages")).json())
@@ -375,7 +313,7 @@ async def test_every_response_validates_against_the_shared_wire_model(env):
         "2026-01-01T00:00:00.000Z"
     )
     ReplyRef.model_validate((await get("/internal/replies/wire-r1")).json())
-    ServedModels.model_validate((await client.get("/internal/models", headers=HEADERS)).json())
+    ServedModels.model_validate((await client.get("/internal/models")).json())
 
 
 # -- pin and archive -----------------------------------------------------------------------------
@@ -385,16 +323,14 @@ async def new_conversations(client, store, user: str, n: int) -> list[str]:
     """`n` conversations of `user`, each updated after the one before."""
     ids = []
     for i in range(n):
-        r = await client.post("/internal/conversations", params={"user_id": user}, json={}, headers=HEADERS)
+        r = await client.post("/internal/conversations", params={"user_id": user}, json={})
         ids.append(r.json()["id"])
         await store.update_conversation(user, ids[-1], {"title": f"c{i}"})
     return ids
 
 
 async def patch(client, user: str, cid: str, body: dict) -> httpx.Response:
-    return await client.patch(
-        f"/internal/conversations/{cid}", params={"user_id": user}, json=body, headers=HEADERS
-    )
+    return await client.patch(f"/internal/conversations/{cid}", params={"user_id": user}, json=body)
 
 
 async def listed(client, user: str, **params) -> list[str]:
@@ -403,7 +339,7 @@ async def listed(client, user: str, **params) -> list[str]:
     before = None
     while True:
         query = {"user_id": user, **params} | ({"before": before} if before else {})
-        page = (await client.get("/internal/conversations", params=query, headers=HEADERS)).json()
+        page = (await client.get("/internal/conversations", params=query)).json()
         ids += [c["id"] for c in page["items"]]
         before = page["next_before"]
         if before is None:
@@ -413,9 +349,7 @@ async def listed(client, user: str, **params) -> list[str]:
 async def test_patch_pins_and_archives_without_reordering_by_recency_and_only_for_the_owner(env):
     client, store = env
     [cid] = await new_conversations(client, store, "ann", 1)
-    before = (
-        await client.get(f"/internal/conversations/{cid}", params={"user_id": "ann"}, headers=HEADERS)
-    ).json()
+    before = (await client.get(f"/internal/conversations/{cid}", params={"user_id": "ann"})).json()
     assert (before["pinned"], before["archived"]) == (False, False)
 
     pinned = await patch(client, "ann", cid, {"pinned": True})
@@ -429,9 +363,7 @@ async def test_patch_pins_and_archives_without_reordering_by_recency_and_only_fo
     assert (await patch(client, "ann", cid, {"title": "   "})).status_code == 422
     stolen = await patch(client, "bob", cid, {"pinned": True, "archived": False})
     assert stolen.status_code == 404
-    after = (
-        await client.get(f"/internal/conversations/{cid}", params={"user_id": "ann"}, headers=HEADERS)
-    ).json()
+    after = (await client.get(f"/internal/conversations/{cid}", params={"user_id": "ann"})).json()
     assert (after["pinned"], after["archived"]) == (False, True)
 
 
@@ -470,13 +402,11 @@ def feedback_url(cid: str, reply_id: str) -> str:
 
 
 async def put_feedback(client, user: str, cid: str, reply_id: str, body: dict) -> httpx.Response:
-    return await client.put(feedback_url(cid, reply_id), params={"user_id": user}, json=body, headers=HEADERS)
+    return await client.put(feedback_url(cid, reply_id), params={"user_id": user}, json=body)
 
 
 async def history_feedback(client, user: str, cid: str) -> dict:
-    page = await client.get(
-        f"/internal/conversations/{cid}/messages", params={"user_id": user}, headers=HEADERS
-    )
+    page = await client.get(f"/internal/conversations/{cid}/messages", params={"user_id": user})
     return {m["id"]: m["feedback"] for m in page.json()["items"]}
 
 
@@ -500,7 +430,7 @@ async def test_feedback_is_one_per_reply_replaced_by_a_second_and_shown_in_the_h
         shown[question] is None and shown[reply]["rating"] == "down" and shown[reply].get("comment") is None
     )
 
-    cleared = await client.delete(feedback_url(cid, reply), params={"user_id": "ann"}, headers=HEADERS)
+    cleared = await client.delete(feedback_url(cid, reply), params={"user_id": "ann"})
     assert cleared.status_code == 204
     assert (await history_feedback(client, "ann", cid))[reply] is None
 
@@ -521,9 +451,7 @@ async def test_feedback_is_refused_on_anything_but_the_owners_reply(env):
     ):
         refused = await put_feedback(client, user, conversation, message, {"rating": "down"})
         assert refused.status_code == 404, (user, conversation, message)
-        deleted = await client.delete(
-            feedback_url(conversation, message), params={"user_id": user}, headers=HEADERS
-        )
+        deleted = await client.delete(feedback_url(conversation, message), params={"user_id": user})
         assert deleted.status_code == 404
     assert (await history_feedback(client, "ann", cid))[reply]["rating"] == "up"
 
@@ -559,9 +487,7 @@ async def test_feedback_stats_give_the_share_per_model_and_the_newest_comments(e
          "status": "completed", "created_at": datetime.now(UTC), "model": "big"}
     )  # fmt: skip
 
-    stats = FeedbackStats.model_validate(
-        (await client.get("/internal/feedback/stats", headers=HEADERS)).json()
-    )
+    stats = FeedbackStats.model_validate((await client.get("/internal/feedback/stats")).json())
     assert [(m.model, m.up, m.down, round(m.up_share, 3)) for m in stats.models] == [
         ("small", 2, 1, 0.667),
         ("big", 0, 1, 0.0),
@@ -570,4 +496,4 @@ async def test_feedback_stats_give_the_share_per_model_and_the_newest_comments(e
         ("big", "down", "wrong answer"),
         ("small", "down", "too long"),
     ]
-    assert (await client.get("/internal/feedback/stats")).status_code == 401
+    assert (await client.get("/internal/feedback/stats", headers=NO_TOKEN)).status_code == 401
