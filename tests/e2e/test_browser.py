@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,8 +67,8 @@ def backend_url(infra, admin_email) -> Iterator[str]:
         yield up["backend"].url
 
 
-@pytest.fixture(scope="module")
-def frontend_url(backend_url) -> Iterator[str]:
+def build_frontend() -> None:
+    """The production build (`npm run build`), which `vite preview` serves."""
     assert shutil.which("node"), "node is required for the browser tests"
     deps = FRONTEND / "node_modules" / "playwright-core"
     assert deps.is_dir(), "run scripts/bootstrap.sh (npm ci in frontend/)"
@@ -75,7 +76,11 @@ def frontend_url(backend_url) -> Iterator[str]:
         ["npm", "run", "--silent", "build"], cwd=FRONTEND, capture_output=True, text=True, timeout=300
     )
     assert build.returncode == 0, f"frontend build failed:\n{build.stdout}\n{build.stderr}"
-    port = free_port()
+
+
+@contextmanager
+def vite_preview(port: int, backend_url: str) -> Iterator[str]:
+    """The production build served on 127.0.0.1:`port`, its /api proxied to `backend_url`."""
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"alice-vite-preview-{port}.log", "w")
     preview = subprocess.Popen(
         ["node", "node_modules/vite/bin/vite.js", "preview", "--port", str(port), "--strictPort"],
@@ -95,6 +100,13 @@ def frontend_url(backend_url) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             preview.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def frontend_url(backend_url) -> Iterator[str]:
+    build_frontend()
+    with vite_preview(free_port(), backend_url) as url:
+        yield url
 
 
 def screenshots_dir(tmp_path: Path) -> Path:
