@@ -71,9 +71,15 @@ async def test_export_one_and_all_then_import_gives_the_same_conversations_back(
     ).status_code == 200
     quiet = await new_conversation(api, ann)
     patched = await api.patch(
-        f"/api/conversations/{quiet}", headers=ann, json={"title": "Later", "archived": True}
+        f"/api/conversations/{quiet}",
+        headers=ann,
+        json={
+            "title": "Later",
+            "archived": True,
+            "settings": {"system_prompt": "Be brief.", "temperature": 0.3},
+        },
     )
-    assert patched.status_code == 200
+    assert patched.status_code == 200, patched.text
 
     one = (await exported(api, ann, f"/api/conversations/{chat}/export")).json()
     assert (one["format"], one["version"], len(one["conversations"])) == ("alice.conversations", 1, 1)
@@ -91,6 +97,7 @@ async def test_export_one_and_all_then_import_gives_the_same_conversations_back(
 
     every = (await exported(api, ann, "/api/conversations/export")).json()
     assert [c["id"] for c in every["conversations"]] == [chat, quiet], "oldest first, archived too"
+    assert every["conversations"][1]["settings"] == {"system_prompt": "Be brief.", "temperature": 0.3}
     every_md = (await exported(api, ann, "/api/conversations/export", "markdown")).text
     assert every_md.startswith("# Alice conversations\n") and "\n## Later\n" in every_md
 

@@ -974,6 +974,8 @@ export type components = {
              * @default false
              */
             archived: boolean;
+            /** @description its chat settings; on import, a model this server does not serve is left out */
+            settings?: components["schemas"]["ChatSettings"];
             /**
              * Created At
              * Format: date-time

@@ -12,6 +12,7 @@ from alice_common.wire import (
     ARCHIVE_VERSION,
     ArchivedConversation,
     ArchivedMessage,
+    ChatSettings,
     iso_ms,
 )
 
@@ -60,9 +61,24 @@ def conversation_markdown(conversation: ArchivedConversation, level: int = 1) ->
         flag for flag, on in (("pinned", conversation.pinned), ("archived", conversation.archived)) if on
     ]
     lines = [f"{heading} {_one_line(conversation.title) or UNTITLED}", "", f"*{' · '.join(facts)}*", ""]
+    lines += _settings_markdown(conversation.settings)
     for message in conversation.messages:
         lines += _message_markdown(message, heading + "#")
     return "\n".join(lines)
+
+
+def _settings_markdown(settings: ChatSettings) -> list[str]:
+    """The chat settings the conversation chose (none: the server's defaults, no lines)."""
+    chosen = (
+        ("model", settings.model),
+        ("temperature", settings.temperature),
+        ("max tokens", settings.max_tokens),
+    )
+    named = [f"{name} {value}" for name, value in chosen if value is not None]
+    lines = [f"*Settings: {' · '.join(named)}*", ""] if named else []
+    if settings.system_prompt:
+        lines += [f"> System prompt: {_one_line(settings.system_prompt)}", ""]
+    return lines
 
 
 def _message_markdown(message: ArchivedMessage, heading: str) -> list[str]:

@@ -115,7 +115,10 @@ class FakeOrchestrator:
         def archived(conversation: Conversation) -> ArchivedConversation:
             fields = conversation.model_dump(exclude={"id", "settings"})
             return ArchivedConversation(
-                id=conversation.id, **fields, messages=self.messages.get(conversation.id, [])
+                id=conversation.id,
+                settings=conversation.settings,
+                **fields,
+                messages=self.messages.get(conversation.id, []),
             )
 
         @app.get("/internal/conversations/export", response_model=ArchivePage)

@@ -28,7 +28,11 @@ def _conversation(**fields) -> ArchivedConversation:
 
 
 def test_the_json_archive_reads_back_as_the_same_conversations():
-    conversations = [_conversation(), _conversation(title=None, pinned=True, archived=True, messages=[])]
+    chosen = {"model": "m", "system_prompt": "Be brief.", "temperature": 0.2, "max_tokens": 64}
+    conversations = [
+        _conversation(settings=chosen),
+        _conversation(title=None, pinned=True, archived=True, messages=[]),
+    ]
     text = archive_json(conversations, WHEN)
     document = json.loads(text)
     assert (document["format"], document["version"], document["exported_at"]) == (
@@ -71,3 +75,11 @@ def test_download_names_are_plain_ascii_whatever_the_title():
     )
     assert download_name("alice-conversations", None, "json", WHEN) == "alice-conversations-2026-03-04.json"
     assert len(download_name("alice-conversation", "x" * 500, "json", WHEN)) < 100
+
+
+def test_markdown_names_the_chat_settings_a_conversation_chose_and_nothing_for_the_defaults():
+    chosen = {"model": "m", "system_prompt": "Be\nbrief.", "temperature": 0.2}
+    text = conversation_markdown(_conversation(settings=chosen))
+    assert "*Settings: model m · temperature 0.2*" in text
+    assert "> System prompt: Be brief." in text
+    assert "Settings" not in conversation_markdown(_conversation())

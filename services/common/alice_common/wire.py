@@ -435,6 +435,10 @@ class ArchivedConversation(BaseModel):
     title: str | None = Field(default=None, max_length=200)
     pinned: bool = False
     archived: bool = False
+    settings: ChatSettings = Field(
+        default_factory=ChatSettings,
+        description="its chat settings; on import, a model this server does not serve is left out",
+    )
     created_at: ArchiveTime
     updated_at: ArchiveTime
     messages: list[ArchivedMessage] = Field(description="oldest first")

@@ -40,7 +40,7 @@ from pymongo.errors import DuplicateKeyError
 from alice_orchestrator import prompt_size
 from alice_orchestrator.api_params import UserId
 from alice_orchestrator.app_context import Ctx
-from alice_orchestrator.archive import archived_conversation, import_archive
+from alice_orchestrator.archive import archived_conversation, import_archive, served_models_only
 from alice_orchestrator.conversation_settings import checked_settings
 from alice_orchestrator.preset_api import router as presets_router
 from alice_orchestrator.settings import Settings
@@ -135,7 +135,8 @@ async def export_conversations(
 async def import_conversations(ctx: Ctx, user_id: UserId, body: ConversationArchive) -> ImportedConversations:
     """New conversations owned by `user_id`, new ids throughout; all of them or none. Those the user
     imported before from the same exported conversations are answered as already present."""
-    imported = await import_archive(ctx.store, user_id, body, ctx.announce_imported)
+    archive = served_models_only(body, ctx.models)
+    imported = await import_archive(ctx.store, user_id, archive, ctx.announce_imported)
     return ImportedConversations(
         conversations=[conversation_of(c) for c in imported.created],
         already_present=[conversation_of(c) for c in imported.already_present],

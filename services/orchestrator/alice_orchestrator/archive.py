@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from alice_common.errors import ApiError
 from alice_common.events import ChatCompleted
 from alice_common.ids import new_id
-from alice_common.wire import ArchivedConversation, ArchivedMessage, ConversationArchive
+from alice_common.wire import ArchivedConversation, ArchivedMessage, ChatSettings, ConversationArchive
 from pymongo.errors import DuplicateKeyError
 
+from alice_orchestrator.providers.registry import ModelRegistry, UnknownModel
 from alice_orchestrator.store import IMPORT_KEY, INDEX_PENDING, ChatStore
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,26 @@ async def archived_conversation(store: ChatStore, user_id: str, doc: dict) -> Ar
         title=doc.get("title"),
         pinned=bool(doc.get("pinned")),
         archived=bool(doc.get("archived")),
+        settings=ChatSettings(**doc.get("settings") or {}),
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
         messages=[archived_message(m) for m in messages],
     )
+
+
+def served_models_only(archive: ConversationArchive, models: ModelRegistry) -> ConversationArchive:
+    """The archive with each conversation's model left out where this server does not serve it
+    (an export from another server): the conversation then answers with the default model instead
+    of failing every reply. The rest of its settings are kept."""
+    conversations = []
+    for conversation in archive.conversations:
+        try:
+            models.get(conversation.settings.model)
+        except UnknownModel:
+            settings = conversation.settings.model_copy(update={"model": None})
+            conversation = conversation.model_copy(update={"settings": settings})
+        conversations.append(conversation)
+    return archive.model_copy(update={"conversations": conversations})
 
 
 def ascending_ids(n: int) -> list[str]:
@@ -65,7 +82,11 @@ def ascending_ids(n: int) -> list[str]:
 def import_key(user_id: str, conversation: ArchivedConversation) -> str:
     """The same for the same exported conversation imported by the same user: its id in the
     export or, in a file without ids, its whole content. Never the same for two users."""
-    source = ["id", conversation.id] if conversation.id else ["content", conversation.model_dump_json()]
+    # Without settings, the content is written as it was before conversations had any, so a file
+    # imported then is still recognised.
+    unset = {"settings"} if conversation.settings == ChatSettings() else None
+    content = conversation.model_dump_json(exclude=unset)
+    source = ["id", conversation.id] if conversation.id else ["content", content]
     return hashlib.sha256(json.dumps([user_id, *source]).encode()).hexdigest()
 
 
@@ -108,6 +129,8 @@ def documents_of(
         "created_at": conversation.created_at,
         "updated_at": conversation.updated_at,
     }
+    if settings := conversation.settings.model_dump(exclude_none=True):
+        stored["settings"] = settings
     if key is not None:
         stored |= {IMPORT_KEY: key, INDEX_PENDING: True}
     return stored, messages

@@ -84,7 +84,9 @@ async def test_import_then_export_gives_back_the_same_conversations(client):
     given = [  # created at the same time: only the ids can keep them in the file's order
         conversation("first", 3, pinned=True),
         conversation("second", 0, archived=True),
-        conversation("third", 4),
+        conversation(
+            "third", 4, settings={"system_prompt": "Be brief.", "temperature": 0.2, "max_tokens": 64}
+        ),
     ]
     given[2]["messages"][1]["feedback"] = {"rating": "down", "comment": "wrong", "updated_at": T0.isoformat()}
     given[2]["messages"][3]["status"] = "stopped"
@@ -116,6 +118,20 @@ async def test_import_then_export_gives_back_the_same_conversations(client):
     assert (theirs.status_code, theirs.json()["error"]["code"]) == (404, "conversation_not_found")
     none = await client.get("/internal/conversations/export", params={"user_id": "bob"})
     assert none.json() == {"items": [], "next_after": None, "total": 0}
+
+
+@pytest.mark.integration
+async def test_an_imported_model_this_server_does_not_serve_is_left_out_and_the_rest_kept(client):
+    served = client.ctx.models.default.name
+    given = [
+        conversation("elsewhere", settings={"model": "a-model-served-elsewhere", "temperature": 1.5}),
+        conversation("here", settings={"model": served}),
+    ]
+    imported = await _import(client, "alice", archive(*given))
+    assert imported.status_code == 201, imported.text
+    settings = [c["settings"] for c in imported.json()["conversations"]]
+    assert settings[0] == {"model": None, "system_prompt": None, "temperature": 1.5, "max_tokens": None}
+    assert settings[1]["model"] == served
 
 
 @pytest.mark.integration
