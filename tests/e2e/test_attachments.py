@@ -3,6 +3,8 @@ cited in that conversation's answer, unused in the user's other conversations an
 users; added to the library it serves every conversation; deleting the conversation deletes it.
 """
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -103,7 +105,11 @@ async def test_deleting_the_conversation_deletes_its_attachment(api):
     document_id = await attach(api, alice, conversation)
     await watch(api, alice, document_id)
     assert (await api.delete(f"/api/conversations/{conversation}", headers=alice)).status_code == 204
-    assert (await api.get(f"/api/documents/{document_id}", headers=alice)).status_code == 404
+    # The dataflow deletes it on `conversations.deleted`, within seconds.
+    deadline = asyncio.get_running_loop().time() + 30
+    while (await api.get(f"/api/documents/{document_id}", headers=alice)).status_code != 404:
+        assert asyncio.get_running_loop().time() < deadline, "the attachment outlived its conversation"
+        await asyncio.sleep(0.5)
     # Its chunks went too: a new conversation's answer cannot cite it, nor can search find it.
     assert not cites((await ask(api, alice, QUESTION))["message"], document_id)
     hits = (await api.get("/api/search", headers=alice, params={"q": "Varnholm lighthouse keeper"})).json()

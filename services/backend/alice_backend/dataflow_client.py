@@ -33,12 +33,6 @@ class DataflowClient(InternalClient):
         path = f"{_document(document_id)}/library"
         return await self.get_as(StoredDocument, "POST", path, user_id=user_id)
 
-    async def delete_conversation_documents(self, user_id: str, conversation_id: str) -> StoredDocumentPage:
-        params = {"conversation_id": conversation_id}
-        return await self.get_as(
-            StoredDocumentPage, "DELETE", "/internal/documents", user_id=user_id, params=params
-        )
-
     async def get_document(self, user_id: str, document_id: str) -> StoredDocument:
         return await self.get_as(StoredDocument, "GET", _document(document_id), user_id=user_id)
 

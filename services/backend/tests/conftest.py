@@ -340,13 +340,6 @@ class FakeDataflow:
         async def list_(user_id: str, conversation_id: str | None = None) -> StoredDocumentPage:
             return StoredDocumentPage(items=listed(user_id, conversation_id))
 
-        @app.delete("/internal/documents", response_model=StoredDocumentPage)
-        async def delete_attachments(user_id: str, conversation_id: str) -> StoredDocumentPage:
-            removed = listed(user_id, conversation_id)
-            for doc in removed:
-                del self.documents[doc.id]
-            return StoredDocumentPage(items=removed)
-
         @app.post("/internal/documents/{document_id}/library", response_model=StoredDocument)
         async def add_to_library(document_id: str, user_id: str) -> StoredDocument:
             owner, doc = self.documents.get(document_id, (None, None))

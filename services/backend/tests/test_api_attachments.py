@@ -3,7 +3,6 @@
 from alice_backend.routes.documents import UPLOAD_PATH
 from alice_common import topics
 from alice_common.events import ChatRequested, DocumentUploaded
-from gridfs import AsyncGridFSBucket
 
 
 async def _conversation(backend, auth) -> str:
@@ -82,23 +81,6 @@ async def test_a_malformed_conversation_id_is_refused_before_anything_is_stored(
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert backend.dataflow.registered == []
     assert await backend.ctx.db["uploads.files"].count_documents({}) == 0
-
-
-async def test_deleting_the_conversation_deletes_its_attachments_and_their_blobs(backend):
-    auth = await backend.register()
-    headers = backend.bearer(auth)
-    conversation_id = await _conversation(backend, auth)
-    kept_conversation = await _conversation(backend, auth)
-    gone = (await _attach(backend, auth, conversation_id)).json()["document"]
-    kept = (await _attach(backend, auth, kept_conversation)).json()["document"]
-
-    deleted = await backend.client.delete(f"/api/conversations/{conversation_id}", headers=headers)
-    assert deleted.status_code == 204, deleted.text
-    assert gone["id"] not in backend.dataflow.documents and kept["id"] in backend.dataflow.documents
-    blobs = {r["document_id"]: r["blob_id"] for r in backend.dataflow.registered}
-    bucket = AsyncGridFSBucket(backend.ctx.db, bucket_name="uploads")
-    assert await bucket.find({"_id": blobs[gone["id"]]}).to_list() == []
-    assert len(await bucket.find({"_id": blobs[kept["id"]]}).to_list()) == 1
 
 
 async def test_a_message_records_the_attachments_it_was_sent_with(backend):

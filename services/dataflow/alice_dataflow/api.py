@@ -43,6 +43,8 @@ async def register_document(
     )
     if doc is None:
         raise ApiError(409, "conflict", "a document with this id already exists")
+    if await ctx.conversation_deletions.registered_too_late(user_id, body.conversation_id, body.document_id):
+        raise ApiError(404, "conversation_not_found", "the conversation has been deleted")
     if not created:
         response.status_code = 200
     return to_public(doc)
@@ -58,18 +60,6 @@ async def list_documents(
     """The library, or with `conversation_id` that conversation's attachments."""
     docs = await ctx.documents.list(user_id, conversation_id)
     return StoredDocumentPage(items=[to_public(d) for d in docs])
-
-
-@router.delete("/documents", response_model=StoredDocumentPage)
-async def delete_conversation_documents(
-    user_id: UserId, ctx: Ctx, conversation_id: Annotated[str, Query(pattern=INTERNAL_ID_PATTERN)]
-) -> StoredDocumentPage:
-    """A deleted conversation's attachments: records and chunks go; the answer lists them so the
-    backend can remove their blobs."""
-    removed = await ctx.documents.delete_conversation(user_id, conversation_id)
-    for doc in removed:
-        await vectorstore.delete_document_chunks(ctx.weaviate, user_id, doc["_id"])
-    return StoredDocumentPage(items=[to_public(d) for d in removed])
 
 
 @router.get("/documents/{document_id}", response_model=StoredDocument)

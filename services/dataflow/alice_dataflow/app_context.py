@@ -9,6 +9,7 @@ from alice_common.embeddings import Embedder
 from fastapi import Depends
 
 from alice_dataflow.analytics import Analytics
+from alice_dataflow.deletions import ConversationDeletions
 from alice_dataflow.documents import DocumentStore
 
 
@@ -18,6 +19,7 @@ class AppContext:
     analytics: Analytics
     weaviate: weaviate.WeaviateAsyncClient
     embedder: Embedder
+    conversation_deletions: ConversationDeletions
 
 
 Ctx = Annotated[AppContext, Depends(app_context)]

@@ -1,15 +1,21 @@
-"""`conversations.deleted` → forget the conversation's `MessageMemory`, and remember the deletion.
+"""`conversations.deleted` → forget the conversation's `MessageMemory` and its attachments (records,
+chunks and files), and remember the deletion.
 
 A `chat.completed` of that conversation may still arrive later (another topic, so no order
 between the two); the memory indexer asks `is_deleted` and does not index it again.
 """
 
+import contextlib
 import logging
 
 from aiokafka.structs import ConsumerRecord
 from alice_common import vectorstore
 from alice_common.events import ConversationDeleted
 from alice_common.mongo import replace_by_id
+from gridfs import AsyncGridFSBucket
+from gridfs.errors import NoFile
+
+from alice_dataflow.documents import DocumentStore
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +25,11 @@ def _key(user_id: str, conversation_id: str) -> str:
 
 
 class ConversationDeletions:
-    def __init__(self, db, weaviate) -> None:
+    def __init__(self, db, weaviate, documents: DocumentStore, uploads: AsyncGridFSBucket) -> None:
         self.deleted = db["deleted_conversations"]
         self.weaviate = weaviate
+        self.documents = documents
+        self.uploads = uploads
 
     async def handle(self, event: ConversationDeleted, record: ConsumerRecord) -> None:
         # Record first, then delete: an indexer inserting after our delete sees the record and
@@ -38,7 +46,33 @@ class ConversationDeletions:
         removed = await vectorstore.delete_conversation_memory(
             self.weaviate, event.user_id, event.conversation_id
         )
-        log.info("forgot conversation %s (%d memory entries)", event.conversation_id, removed)
+        attachments = await self._delete_attachments(event.user_id, event.conversation_id)
+        log.info(
+            "forgot conversation %s (%d memory entries, %d attachments)",
+            event.conversation_id,
+            removed,
+            attachments,
+        )
+
+    async def _delete_attachments(self, user_id: str, conversation_id: str) -> int:
+        """Chunks and files first, the records last: a redelivery after a crash finds the records
+        still there and finishes. An ingestion in flight finds its record gone and removes what
+        it wrote; an upload registered after the tombstone is refused (`registered_too_late`)."""
+        attached = await self.documents.list(user_id, conversation_id)
+        for doc in attached:
+            await vectorstore.delete_document_chunks(self.weaviate, user_id, doc["_id"])
+            with contextlib.suppress(NoFile):
+                await self.uploads.delete(doc["blob_id"])
+        return len(await self.documents.delete_conversation(user_id, conversation_id))
+
+    async def registered_too_late(self, user_id: str, conversation_id: str | None, document_id: str) -> bool:
+        """An attachment registered for a conversation already deleted: its record is removed
+        again (checked after the write, so a deletion racing it sees the record or this sees the
+        tombstone) and the caller drops the file."""
+        if conversation_id is None or not await self.is_deleted(user_id, conversation_id):
+            return False
+        await self.documents.delete(user_id, document_id)
+        return True
 
     async def is_deleted(self, user_id: str, conversation_id: str) -> bool:
         found = await self.deleted.find_one({"_id": _key(user_id, conversation_id)}, {"_id": 1})

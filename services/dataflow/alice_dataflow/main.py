@@ -80,11 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await analytics.ensure_indexes()
 
         await startup.retry("mongodb indexes", ensure_indexes)
-        set_app_context(app, AppContext(store, analytics, weaviate, batcher))
-        await startup.retry("kafka topics", ensure_topics, settings, topics.used_by(SERVICE))
         uploads = AsyncGridFSBucket(db, "uploads")
+        deletions = ConversationDeletions(db, weaviate, store, uploads)
+        set_app_context(app, AppContext(store, analytics, weaviate, batcher, deletions))
+        await startup.retry("kafka topics", ensure_topics, settings, topics.used_by(SERVICE))
         ingestor = Ingestor(settings, store, uploads, weaviate, batcher, producer)
-        deletions = ConversationDeletions(db, weaviate)
         indexer = MemoryIndexer(weaviate, batcher, analytics, deletions)
         users_deleted = UserDeletions(db, weaviate, store, uploads, deletions, analytics)
 

@@ -25,7 +25,9 @@ async def world(infra, monkeypatch):
 
     monkeypatch.setattr(vectorstore, "delete_user_data", drop_tenants)
     store, uploads, analytics = DocumentStore(db), AsyncGridFSBucket(db, "uploads"), Analytics(db)
-    deletions = UserDeletions(db, None, store, uploads, ConversationDeletions(db, None), analytics)
+    deletions = UserDeletions(
+        db, None, store, uploads, ConversationDeletions(db, None, store, uploads), analytics
+    )
     try:
         yield db, store, uploads, analytics, deletions, dropped
     finally:

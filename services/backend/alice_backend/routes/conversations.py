@@ -11,7 +11,6 @@ from alice_backend.auth.dependencies import Ctx, CurrentUser, UserId
 from alice_backend.errors import ApiError, error_responses
 from alice_backend.idempotency import IdempotencyKey, fingerprint
 from alice_backend.replies import requesting
-from alice_backend.routes.documents import delete_attachments
 from alice_backend.schemas import (
     AcceptedMessage,
     ConversationCreate,
@@ -121,9 +120,8 @@ async def _attachments(ctx: Ctx, user_id: str, conversation_id: str, ids: list[s
     responses=error_responses(401, 404, *UPSTREAM),
 )
 async def delete_conversation(conversation_id: str, ctx: Ctx, user_id: UserId) -> Response:
+    # Its attachments go with it: the dataflow removes them on `conversations.deleted`.
     conversation_id = check_id(conversation_id, "conversation")
-    # Attachments first: if the dataflow is down, the conversation is still there to delete again.
-    await delete_attachments(ctx, user_id, conversation_id)
     await ctx.orchestrator.delete_conversation(user_id, conversation_id)
     ctx.conversation_owners.forget(conversation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -137,7 +137,7 @@ async def _attached_to(ctx: AppContext, user_id: str, value) -> str | None:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=DocumentOut,
-    responses=error_responses(400, 401, 413, 415, 422, 429, *UPSTREAM),
+    responses=error_responses(400, 401, 404, 413, 415, 422, 429, *UPSTREAM),
     openapi_extra=UPLOAD_BODY,
 )
 async def upload_document(ctx: Ctx, user_id: UserId, request: Request) -> DocumentOut:
@@ -227,13 +227,3 @@ async def delete_document(document_id: str, ctx: Ctx, user_id: UserId) -> Respon
     except NoFile:
         pass
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-async def delete_attachments(ctx: AppContext, user_id: str, conversation_id: str) -> None:
-    """A deleted conversation takes its attachments along: records and chunks, then their blobs."""
-    removed = await ctx.dataflow.delete_conversation_documents(user_id, conversation_id)
-    for stored in removed.items:
-        try:
-            await ctx.uploads.delete(stored.blob_id)
-        except NoFile:
-            pass
