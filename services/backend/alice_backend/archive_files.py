@@ -49,7 +49,9 @@ def _head(exported_at: datetime) -> str:
 
 
 def _conversation_json(conversation: ArchivedConversation) -> str:
-    return conversation.model_dump_json(exclude_none=True)
+    # Fields at their default are left out, as before conversations had settings.
+    unset = {"settings"} if conversation.settings == ChatSettings() else None
+    return conversation.model_dump_json(exclude_none=True, exclude=unset)
 
 
 def conversation_markdown(conversation: ArchivedConversation, level: int = 1) -> str:
