@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
 import { api } from '../api/client';
+import { ApiError } from '../api/errors';
 import type { AliceDocument } from '../api/types';
 import { documentStatusLabel } from '../pages/DocumentsPage';
 
@@ -60,7 +61,8 @@ export function useAttachments(conversationId: string | undefined, ensureConvers
     try {
       setDocs(await api.listAttachments(conversationId));
     } catch (e) {
-      setError(message(e));
+      // A conversation that is not there (deleted, or not this user's): the chat says so already.
+      if (!(e instanceof ApiError && e.status === 404)) setError(message(e));
     }
   }, [conversationId]);
 
@@ -120,50 +122,54 @@ export function AttachmentChips({ state }: { state: AttachmentsState }) {
   const { uploads, docs, error } = state;
   if (!uploads.length && !docs.length && !error) return null;
   return (
-    <ul className="attachments" aria-label="Attachments">
-      {uploads.map((u) => (
-        <li key={u.key} className="attachment" aria-label={u.filename}>
-          <span className="attachment-name">{u.filename}</span>
-          {u.error ? (
-            <>
-              <span className="form-error small" role="alert">{u.error}</span>
-              <button type="button" className="btn btn-sm btn-ghost" aria-label={`Dismiss ${u.filename}`} onClick={() => state.dismiss(u.key)}>
-                <span aria-hidden="true">×</span>
-              </button>
-            </>
-          ) : (
-            <span className="status status-queued" role="status">uploading {Math.round(u.fraction * 100)}%</span>
-          )}
-        </li>
-      ))}
-      {docs.map((doc) => {
-        const progress = doc.status === 'indexed' ? 100 : Math.max(0, Math.min(100, doc.progress ?? 0));
-        return (
-          <li key={doc.id} className="attachment" aria-label={doc.filename} data-document-id={doc.id}>
-            <span className="attachment-name">{doc.filename}</span>
-            <span className={`status status-${doc.status}`} role="status">{attachmentLabel(doc)}</span>
-            {!TERMINAL.has(doc.status) && (
-              <span className="bar" role="progressbar" aria-label={`Indexing ${doc.filename}`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={progress}>
-                <span className="bar-fill" style={{ width: `${Math.max(progress, 3)}%` }} />
-              </span>
-            )}
-            {doc.status === 'failed' && <span className="form-error small">{doc.error || 'Indexing failed.'}</span>}
-            {doc.status === 'indexed' && (
-              <button type="button" className="btn btn-sm btn-ghost" aria-label={`Add to library: ${doc.filename}`} onClick={() => state.addToLibrary(doc)}>
-                Add to library
-              </button>
-            )}
-            <button type="button" className="btn btn-sm btn-ghost" aria-label={`Remove ${doc.filename}`} title="Remove" onClick={() => state.remove(doc)}>
-              <span aria-hidden="true">×</span>
-            </button>
-          </li>
-        );
-      })}
-      {error && (
-        <li className="form-error small" role="alert">
-          {error}
-        </li>
+    <>
+      {(uploads.length > 0 || docs.length > 0) && (
+        <ul className="attachments" aria-label="Attachments">
+          {uploads.map((u) => (
+            <li key={u.key} className="attachment" aria-label={u.filename}>
+              <span className="attachment-name">{u.filename}</span>
+              {u.error ? (
+                <>
+                  <span className="form-error small" role="alert">{u.error}</span>
+                  <button type="button" className="btn btn-sm btn-ghost" aria-label={`Dismiss ${u.filename}`} onClick={() => state.dismiss(u.key)}>
+                    <span aria-hidden="true">×</span>
+                  </button>
+                </>
+              ) : (
+                <span className="status status-queued" role="status">uploading {Math.round(u.fraction * 100)}%</span>
+              )}
+            </li>
+          ))}
+          {docs.map((doc) => {
+            const progress = doc.status === 'indexed' ? 100 : Math.max(0, Math.min(100, doc.progress ?? 0));
+            return (
+              <li key={doc.id} className="attachment" aria-label={doc.filename} data-document-id={doc.id}>
+                <span className="attachment-name">{doc.filename}</span>
+                <span className={`status status-${doc.status}`} role="status">{attachmentLabel(doc)}</span>
+                {!TERMINAL.has(doc.status) && (
+                  <span className="bar" role="progressbar" aria-label={`Indexing ${doc.filename}`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={progress}>
+                    <span className="bar-fill" style={{ width: `${Math.max(progress, 3)}%` }} />
+                  </span>
+                )}
+                {doc.status === 'failed' && <span className="form-error small">{doc.error || 'Indexing failed.'}</span>}
+                {doc.status === 'indexed' && (
+                  <button type="button" className="btn btn-sm btn-ghost" aria-label={`Add to library: ${doc.filename}`} onClick={() => state.addToLibrary(doc)}>
+                    Add to library
+                  </button>
+                )}
+                <button type="button" className="btn btn-sm btn-ghost" aria-label={`Remove ${doc.filename}`} title="Remove" onClick={() => state.remove(doc)}>
+                  <span aria-hidden="true">×</span>
+                </button>
+              </li>
+            );
+          })}
+        </ul>
       )}
-    </ul>
+      {error && (
+        <p className="form-error small attachments-error" role="alert">
+          {error}
+        </p>
+      )}
+    </>
   );
 }
