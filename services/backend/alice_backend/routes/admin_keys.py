@@ -21,7 +21,7 @@ async def keys_of_user(user_id: UserPath, ctx: Ctx, _: Admin) -> ApiKeyList:
 
 
 @router.put(
-    "/keys/{key_id}/limits", response_model=ApiKey, responses=error_responses(401, 403, 404, 413, 422)
+    "/keys/{key_id}/limits", response_model=ApiKey, responses=error_responses(400, 401, 403, 404, 413, 422)
 )
 async def set_key_limits(key_id: KeyId, body: ApiKeyLimits, ctx: Ctx, _: Admin) -> ApiKey:
     doc = await ctx.api_keys.set_limits(key_id, body.model_dump())
