@@ -4,7 +4,9 @@
 // "Sign in with" asks for the password again. Run by tests/e2e/test_browser_sso.py.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { expectAccessible } from './a11y.mjs';
 import { BASE_URL, launch, newPage } from './browser.mjs';
+import { screenshot } from './helpers.mjs';
 
 const USERNAME = process.env.ALICE_E2E_SSO_USERNAME;
 const PASSWORD = process.env.ALICE_E2E_SSO_PASSWORD;
@@ -22,6 +24,9 @@ test('sign in with the provider, land in the app, sign out at both', { timeout: 
   const { context, page } = await newPage(browser);
   try {
     await page.goto(BASE_URL + '/');
+    await page.getByRole('link', { name: 'Sign in with Keycloak' }).waitFor();
+    await expectAccessible(page, 'the login page with single sign-on');
+    await screenshot(page, 'login-sso.png');
     await page.getByRole('link', { name: 'Sign in with Keycloak' }).click();
 
     // The provider's own login page, on its own address.

@@ -8,7 +8,7 @@ import pytest
 from devstack.testing import ServiceProcess, free_port, service_env, unique_name
 from devstack.testing.keycloak import Keycloak, SsoUser, running_keycloak
 
-from tests.e2e.test_browser import build_frontend, run_browser_script, vite_preview
+from tests.e2e.test_browser import build_frontend, run_browser_script, screenshots_dir, vite_preview
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -36,10 +36,13 @@ def frontend_url(infra, keycloak) -> Iterator[str]:
 
 
 def test_sign_in_with_the_provider_in_the_browser(frontend_url, tmp_path):
+    screenshots = screenshots_dir(tmp_path)
     env = {
         "ALICE_E2E_URL": frontend_url,
+        "ALICE_E2E_SCREENSHOTS": str(screenshots),
         "ALICE_E2E_SSO_USERNAME": GRACE.username,
         "ALICE_E2E_SSO_PASSWORD": GRACE.password,
         "ALICE_E2E_SSO_EMAIL": GRACE.email,
     }
     run_browser_script("sso.mjs", env, tmp_path, timeout=300, passes=1)
+    assert (screenshots / "login-sso.png").stat().st_size > 10_000, "screenshot missing"
