@@ -130,3 +130,25 @@ async def test_knowledge_scope_is_the_library_plus_this_conversations_attachment
     assert await found(there) == {library, attached_there}
     await vectorstore.move_to_library(client, user, attached_there, 1)
     assert await found(here) == {library, attached_here, attached_there}
+
+
+async def test_a_deleted_conversations_attachment_chunks_go_and_the_rest_stay(client):
+    user, other_user, here, there = (uuid.uuid4().hex for _ in range(4))
+    library, gone, moved, elsewhere, theirs = (uuid.uuid4().hex for _ in range(5))
+    await put_chunk(client, user, library, 0, "the library", unit(6))
+    await put_attachment(client, user, gone, here, "attached here", unit(6))
+    await put_attachment(client, user, moved, here, "attached here, then added to the library", unit(6))
+    await vectorstore.move_to_library(client, user, moved, 1)
+    await put_attachment(client, user, elsewhere, there, "attached in another conversation", unit(6))
+    await put_attachment(client, other_user, theirs, here, "another user's", unit(6))
+
+    assert await vectorstore.delete_attachment_chunks(client, user, here) == 1
+    assert await vectorstore.delete_attachment_chunks(client, user, here) == 0  # a redelivery
+
+    async def documents(owner: str) -> set[str]:
+        hits = await vectorstore.search_knowledge(client, owner, "attached", unit(6), limit=10)
+        return {h.properties["document_id"] for h in hits}
+
+    assert await documents(user) == {library, moved, elsewhere}
+    assert await documents(other_user) == {theirs}
+    assert await vectorstore.delete_attachment_chunks(client, uuid.uuid4().hex, here) == 0  # no tenant

@@ -236,11 +236,11 @@ async def search_memory(
     return await hybrid(memory(client, user_id), query, vector, limit, filters=filters, **kw)
 
 
-async def _delete_where(collection, prop: str, value: str) -> int:
-    """Delete the objects whose `prop` equals `value` in one tenant's collection; a tenant that was
-    never created holds nothing to delete."""
+async def _delete_where(collection, where: Filter) -> int:
+    """Delete the objects `where` selects in one tenant's collection; a tenant that was never
+    created holds nothing to delete."""
     try:
-        result = await collection.data.delete_many(where=Filter.by_property(prop).equal(value))
+        result = await collection.data.delete_many(where=where)
     except WeaviateBaseError as exc:
         if _is_missing_tenant(exc):
             return 0
@@ -250,12 +250,28 @@ async def _delete_where(collection, prop: str, value: str) -> int:
 
 async def delete_document_chunks(client, user_id: str, document_id: str) -> int:
     """Remove every chunk of a document from the owner's tenant; returns how many were deleted."""
-    return await _delete_where(knowledge(client, user_id), "document_id", document_id)
+    return await _delete_where(
+        knowledge(client, user_id), Filter.by_property("document_id").equal(document_id)
+    )
+
+
+async def delete_attachment_chunks(client, user_id: str, conversation_id: str) -> int:
+    """Remove the chunks of a deleted conversation's attachments (not of those added to the library
+    from it); needs no document record, so it also finds what a crash left behind."""
+    where = Filter.all_of(
+        [
+            Filter.by_property("conversation_id").equal(conversation_id),
+            Filter.by_property("attached").equal(True),
+        ]
+    )
+    return await _delete_where(knowledge(client, user_id), where)
 
 
 async def delete_conversation_memory(client, user_id: str, conversation_id: str) -> int:
     """Forget a deleted conversation's messages, so search and memory stop returning them."""
-    return await _delete_where(memory(client, user_id), "conversation_id", conversation_id)
+    return await _delete_where(
+        memory(client, user_id), Filter.by_property("conversation_id").equal(conversation_id)
+    )
 
 
 async def delete_user_data(client, user_id: str) -> None:
@@ -278,6 +294,7 @@ __all__ = [
     "Hit",
     "as_rfc3339",
     "chunk_uuid",
+    "delete_attachment_chunks",
     "delete_conversation_memory",
     "delete_document_chunks",
     "delete_user_data",

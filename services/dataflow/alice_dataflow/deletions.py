@@ -55,15 +55,19 @@ class ConversationDeletions:
         )
 
     async def _delete_attachments(self, user_id: str, conversation_id: str) -> int:
-        """Chunks and files first, the records last: a redelivery after a crash finds the records
-        still there and finishes. An ingestion in flight finds its record gone and removes what
-        it wrote; an upload registered after the tombstone is refused (`registered_too_late`)."""
-        attached = await self.documents.list(user_id, conversation_id)
-        for doc in attached:
-            await vectorstore.delete_document_chunks(self.weaviate, user_id, doc["_id"])
-            with contextlib.suppress(NoFile):
-                await self.uploads.delete(doc["blob_id"])
-        return len(await self.documents.delete_conversation(user_id, conversation_id))
+        """Each file, then its record; the chunks last, found by conversation. The record goes
+        before the chunks so that an ingestion in flight finds it gone and removes what it wrote;
+        a redelivery after a crash finds what is left (the chunks need no record). An upload
+        registered after the tombstone is refused (`registered_too_late`)."""
+        count = 0
+        while attached := await self.documents.list(user_id, conversation_id):
+            for doc in attached:
+                with contextlib.suppress(NoFile):
+                    await self.uploads.delete(doc["blob_id"])
+                await self.documents.delete(user_id, doc["_id"])
+            count += len(attached)
+        await vectorstore.delete_attachment_chunks(self.weaviate, user_id, conversation_id)
+        return count
 
     async def registered_too_late(self, user_id: str, conversation_id: str | None, document_id: str) -> bool:
         """An attachment registered for a conversation already deleted: its record is removed

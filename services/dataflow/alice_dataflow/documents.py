@@ -61,13 +61,6 @@ class DocumentStore:
     async def get_any(self, document_id: str) -> dict | None:
         return await self.col.find_one({"_id": document_id})
 
-    async def delete_conversation(self, user_id: str, conversation_id: str) -> list[dict]:
-        """Removes a deleted conversation's attachments; returns the removed records."""
-        docs = await self.col.find({"user_id": user_id, "conversation_id": conversation_id}).to_list()
-        if docs:
-            await self.col.delete_many({"_id": {"$in": [d["_id"] for d in docs]}, "user_id": user_id})
-        return docs
-
     async def list(self, user_id: str, conversation_id: str | None = None, limit: int = 500) -> list[dict]:
         """The library (records without a conversation), or one conversation's attachments."""
         query = {"user_id": user_id, "conversation_id": conversation_id}

@@ -19,16 +19,16 @@ pytestmark = pytest.mark.integration
 async def world(infra, monkeypatch):
     client = AsyncMongoClient(infra.mongodb_url)
     db = client[unique_name("dataflow-conv-delete")]
-    chunks_deleted: list[str] = []
+    chunks_deleted: list[tuple[str, str]] = []
 
-    async def delete_chunks(weaviate, user_id, document_id):
-        chunks_deleted.append(document_id)
+    async def delete_chunks(weaviate, user_id, conversation_id):
+        chunks_deleted.append((user_id, conversation_id))
         return 1
 
     async def delete_memory(weaviate, user_id, conversation_id):
         return 0
 
-    monkeypatch.setattr(vectorstore, "delete_document_chunks", delete_chunks)
+    monkeypatch.setattr(vectorstore, "delete_attachment_chunks", delete_chunks)
     monkeypatch.setattr(vectorstore, "delete_conversation_memory", delete_memory)
     store, uploads = DocumentStore(db), AsyncGridFSBucket(db, "uploads")
     try:
@@ -62,7 +62,7 @@ async def test_the_conversations_attachments_go_and_everything_else_stays(world)
     ]
     files = sorted(f["_id"] for f in await db["uploads.files"].find().to_list())
     assert files == ["bobs-blob", "library-blob", "other-chat-blob"]
-    assert chunks_deleted == ["gone"]
+    assert chunks_deleted == [(alice, "c1"), (alice, "c1")]
     assert await deletions.is_deleted(alice, "c1") and not await deletions.is_deleted(bob, "c1")
 
 
