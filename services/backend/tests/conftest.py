@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
+import openai
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
@@ -467,3 +468,28 @@ async def backend(settings) -> AsyncIterator[Backend]:
             yield Backend(app, client, orchestrator, dataflow)
         mongo = ctx.db.client
         await mongo.drop_database(settings.mongodb_database)
+
+
+@pytest.fixture
+async def user(backend) -> dict:
+    """A registered user with an API key (`key`), as a program using /v1 has."""
+    auth = await backend.register()
+    created = await backend.client.post("/api/keys", headers=backend.bearer(auth), json={"name": "sdk"})
+    return {"id": auth["user"]["id"], "key": created.json()["secret"], "auth": auth}
+
+
+@pytest.fixture
+def sdk_key(user) -> str:
+    """The API key `sdk` sends (a module overrides it to use another key)."""
+    return user["key"]
+
+
+@pytest.fixture
+async def sdk(backend, sdk_key) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official openai SDK pointed at the in-process backend's /v1, without retries."""
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=backend.app), base_url="http://backend")
+    client = openai.AsyncOpenAI(
+        api_key=sdk_key, base_url="http://backend/v1", http_client=http, max_retries=0
+    )
+    yield client
+    await client.close()

@@ -2,7 +2,6 @@
 requests and tokens are counted, visible to its owner and to admins, nobody else."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import openai
@@ -32,13 +31,8 @@ async def admin(backend) -> dict:
 
 
 @pytest.fixture
-async def sdk(backend, owner) -> AsyncIterator[openai.AsyncOpenAI]:
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=backend.app), base_url="http://backend")
-    client = openai.AsyncOpenAI(
-        api_key=owner["key"], base_url="http://backend/v1", http_client=http, max_retries=0
-    )
-    yield client
-    await client.close()
+def sdk_key(owner) -> str:
+    return owner["key"]
 
 
 async def _limit(backend, admin, key_id: str, concurrent: int, per_minute: int) -> httpx.Response:

@@ -3,7 +3,6 @@ test stands in for the orchestrator by writing the reply stream itself; the real
 and model are covered by tests/e2e/test_openai_api.py."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import openai
@@ -12,23 +11,6 @@ from alice_common.events import ChatRequested, parse_event
 from alice_common.reply_stream import FAILED, RESET, STATUS, TOKEN, ReplyStream, active_key, release_slot
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]
-
-
-@pytest.fixture
-async def user(backend) -> dict:
-    auth = await backend.register()
-    created = await backend.client.post("/api/keys", headers=backend.bearer(auth), json={"name": "sdk"})
-    return {"id": auth["user"]["id"], "key": created.json()["secret"], "auth": auth}
-
-
-@pytest.fixture
-async def sdk(backend, user) -> AsyncIterator[openai.AsyncOpenAI]:
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=backend.app), base_url="http://backend")
-    client = openai.AsyncOpenAI(
-        api_key=user["key"], base_url="http://backend/v1", http_client=http, max_retries=0
-    )
-    yield client
-    await client.close()
 
 
 async def play_orchestrator(redis, user_id: str, events: list[tuple[str, dict]]) -> str:

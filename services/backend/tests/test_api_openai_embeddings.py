@@ -4,30 +4,11 @@ tests/e2e/test_openai_api.py."""
 
 import base64
 import struct
-from collections.abc import AsyncIterator
 
-import httpx
 import openai
 import pytest
 
 MODEL = "all-MiniLM-L6-v2"
-
-
-@pytest.fixture
-async def user(backend) -> dict:
-    auth = await backend.register()
-    created = await backend.client.post("/api/keys", headers=backend.bearer(auth), json={"name": "sdk"})
-    return {"id": auth["user"]["id"], "key": created.json()["secret"], "auth": auth}
-
-
-@pytest.fixture
-async def sdk(backend, user) -> AsyncIterator[openai.AsyncOpenAI]:
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=backend.app), base_url="http://backend")
-    client = openai.AsyncOpenAI(
-        api_key=user["key"], base_url="http://backend/v1", http_client=http, max_retries=0
-    )
-    yield client
-    await client.close()
 
 
 async def test_floats_and_base64_give_the_same_vectors_in_order_with_usage(backend, sdk, user):
