@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import { readableError } from '../api/errors';
 import type { Preset, ServedModel, Theme, User, UserSettingsChanges } from '../api/types';
+import { ModelOptions } from './ModelPicker';
 
 /** The per-user settings kept with the account: theme, and what a new conversation starts with. */
 export function ChatDefaults({ user, onChange }: { user: User; onChange: (changes: UserSettingsChanges) => Promise<void> }) {
@@ -37,12 +38,7 @@ export function ChatDefaults({ user, onChange }: { user: User; onChange: (change
       <label htmlFor="default-model">Default model for new chats</label>
       <select id="default-model" value={model ?? ''} onChange={(e) => void change({ default_model: e.target.value || null })}>
         <option value="">The server's default</option>
-        {models.map((m) => (
-          <option key={m.id} value={m.id}>
-            {m.id}
-            {m.available ? '' : ' (unavailable)'}
-          </option>
-        ))}
+        <ModelOptions models={models} />
       </select>
       <label htmlFor="default-preset">Default preset for new chats</label>
       <select id="default-preset" value={preset ?? ''} onChange={(e) => void change({ default_preset_id: e.target.value || null })}>

@@ -3,6 +3,7 @@ import { api } from '../api/client';
 import { readableError } from '../api/errors';
 import type { ChatSettings, Preset, ServedModel } from '../api/types';
 import { useModal } from '../lib/modal';
+import { ModelOptions } from './ModelPicker';
 
 interface Form {
   model: string;
@@ -127,12 +128,7 @@ export function ChatSettingsDialog({
         <label htmlFor="settings-model">Model</label>
         <select id="settings-model" value={form.model} onChange={field('model')}>
           <option value="">Default model</option>
-          {models.map((m) => (
-            <option key={m.id} value={m.id}>
-              {m.id}
-              {m.available ? '' : ' (unavailable)'}
-            </option>
-          ))}
+          <ModelOptions models={models} />
         </select>
         <label htmlFor="settings-prompt">System prompt</label>
         <textarea id="settings-prompt" rows={4} maxLength={4000} placeholder="Default: Alice, a helpful assistant" value={form.systemPrompt} onChange={field('systemPrompt')} />

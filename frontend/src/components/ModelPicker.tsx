@@ -29,13 +29,7 @@ export function ModelPicker({
         onChange={(e) => onChange(e.target.value === fallback.id && value === null ? null : e.target.value)}
       >
         {!chosen && <option value={current}>{current} (no longer served)</option>}
-        {models.map((m) => (
-          <option key={m.id} value={m.id}>
-            {m.id}
-            {m.default ? ' (default)' : ''}
-            {m.available ? '' : ' (unavailable)'}
-          </option>
-        ))}
+        <ModelOptions models={models} markDefault />
       </select>
       {(!chosen || !chosen.available) && (
         <span className="model-warning small" role="status">
@@ -43,5 +37,20 @@ export function ModelPicker({
         </span>
       )}
     </div>
+  );
+}
+
+/** One `<option>` per served model, an unavailable one marked as such (and the default, if asked). */
+export function ModelOptions({ models, markDefault = false }: { models: ServedModel[]; markDefault?: boolean }) {
+  return (
+    <>
+      {models.map((m) => (
+        <option key={m.id} value={m.id}>
+          {m.id}
+          {markDefault && m.default ? ' (default)' : ''}
+          {m.available ? '' : ' (unavailable)'}
+        </option>
+      ))}
+    </>
   );
 }
