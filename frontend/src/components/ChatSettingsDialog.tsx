@@ -4,6 +4,7 @@ import { readableError } from '../api/errors';
 import type { ChatSettings, Preset, ServedModel } from '../api/types';
 import { useModal } from '../lib/modal';
 import { ModelOptions } from './ModelPicker';
+import { useAction } from '../lib/action';
 
 interface Form {
   model: string;
@@ -53,26 +54,14 @@ export function ChatSettingsDialog({
   const [presetName, setPresetName] = useState('');
   const [publish, setPublish] = useState(false);
   const [renaming, setRenaming] = useState<{ id: string; name: string } | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState('');
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
 
   const reload = async () => setPresets(await api.listPresets());
   useEffect(() => {
     api.listPresets().then(setPresets, (e) => setError(readableError(e)));
   }, []);
 
-  const run = async (action: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-    } catch (err) {
-      setError(readableError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
   const field = (name: keyof Form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [name]: e.target.value }));
   const limit = models.find((m) => m.id === (form.model || models.find((d) => d.default)?.id))?.max_tokens_limit;
 

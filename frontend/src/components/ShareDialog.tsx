@@ -5,6 +5,7 @@ import type { Share } from '../api/types';
 import { COPIED_MS, copyText } from '../lib/clipboard';
 import { useModal } from '../lib/modal';
 import { CopyIcon } from './icons';
+import { useAction } from '../lib/action';
 
 function when(iso: string): string {
   return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -17,20 +18,8 @@ export function ShareDialog({ conversationId, onClose }: { conversationId: strin
   const [shares, setShares] = useState<Share[] | null>(null);
   const [link, setLink] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, setError, run } = useAction();
 
-  const run = async (action: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-    } catch (err) {
-      setError(readableError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
   const reload = async () => setShares(await api.listShares(conversationId));
 
   useEffect(() => {
