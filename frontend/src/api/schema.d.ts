@@ -298,6 +298,32 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/conversations/{conversation_id}/branch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Branch
+         * @description The branch of the conversation's tree shown now: each message followed by its newest reply or
+         *     the version chosen, with every message's versions (`siblings`).
+         */
+        get: operations["get_branch_api_conversations__conversation_id__branch_get"];
+        /**
+         * Choose Branch
+         * @description Shows another version: the branch through `message_id`, continued by its newest messages;
+         *     remembered for the next visit.
+         */
+        put: operations["choose_branch_api_conversations__conversation_id__branch_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/conversations/{conversation_id}/shares": {
         parameters: {
             query?: never;
@@ -1091,6 +1117,105 @@ export type components = {
             /** Refresh Token */
             refresh_token: string;
         };
+        /** BranchChoice */
+        BranchChoice: {
+            /**
+             * Message Id
+             * @description the message to show: the branch goes through it and on to its newest messages
+             */
+            message_id: string;
+        };
+        /** BranchMessage */
+        BranchMessage: {
+            /** Id */
+            id: string;
+            /** Conversation Id */
+            conversation_id: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant";
+            /** Content */
+            content: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "completed" | "stopped" | "failed";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Reply Id
+             * @description user message: the reply requested for it
+             */
+            reply_id?: string | null;
+            /**
+             * Reply To
+             * @description assistant message: the message it answers
+             */
+            reply_to?: string | null;
+            /**
+             * Parent Id
+             * @description where it sits in the conversation's tree: a user message follows this message (null: it starts the conversation), a reply answers it (its `reply_to`); messages with the same parent are versions of each other (an edit, a regeneration)
+             */
+            parent_id?: string | null;
+            /** Sources */
+            sources?: components["schemas"]["Source"][];
+            /**
+             * Attachments
+             * @description user messages only: the files attached when it was sent
+             */
+            attachments?: components["schemas"]["AttachedFile"][];
+            /** @description assistant messages only */
+            usage?: components["schemas"]["Usage"] | null;
+            /**
+             * Model
+             * @description assistant messages only
+             */
+            model?: string | null;
+            /** @description assistant messages only: the owner's rating */
+            feedback?: components["schemas"]["Feedback"] | null;
+            /**
+             * Finish Reason
+             * @description assistant messages only: `length` when the reply reached its length limit (it can be continued), `stop` when the model ended it; null when its user stopped it, and for replies stored before this was recorded
+             */
+            finish_reason?: ("stop" | "length") | null;
+            /**
+             * Left Out Turns
+             * @description assistant messages only: earlier turns of the conversation left out of the model's prompt because they did not fit its context (the web app says so under the reply); null when none were
+             */
+            left_out_turns?: number | null;
+            /**
+             * Siblings
+             * @description the versions of this message: the ids of the messages with its parent and role, oldest first, itself included (the web app's `2 / 3`)
+             */
+            siblings: string[];
+        };
+        /**
+         * BranchPage
+         * @description One branch of a conversation's tree: a path of messages, each the parent of the next.
+         */
+        BranchPage: {
+            /**
+             * Items
+             * @description oldest first, each the parent of the next
+             */
+            items: components["schemas"]["BranchMessage"][];
+            /**
+             * Next Before
+             * @description the first message of `items`, when the path goes on above it: pass as `before`
+             */
+            next_before?: string | null;
+            /**
+             * Leaf Id
+             * @description the end of the path: where the branch ends, or with `before` that message's parent; null for an empty path
+             */
+            leaf_id: string | null;
+        };
         /** ChatCompletion */
         ChatCompletion: {
             /** Id */
@@ -1836,6 +1961,11 @@ export type components = {
              * @description assistant message: the message it answers
              */
             reply_to?: string | null;
+            /**
+             * Parent Id
+             * @description where it sits in the conversation's tree: a user message follows this message (null: it starts the conversation), a reply answers it (its `reply_to`); messages with the same parent are versions of each other (an edit, a regeneration)
+             */
+            parent_id?: string | null;
             /** Sources */
             sources?: components["schemas"]["Source"][];
             /**
@@ -2143,6 +2273,16 @@ export type components = {
              * @description ids of this conversation's attachments sent with the message (recorded on it)
              */
             attachments?: string[];
+            /**
+             * Parent Id
+             * @description the message this one follows: the end of the branch the user sees; omitted: the end of the conversation's current branch
+             */
+            parent_id?: string | null;
+            /**
+             * Edit Of
+             * @description a user message of this conversation: this message is a new version of it (same parent), and the old one is kept
+             */
+            edit_of?: string | null;
         };
         /** SendMessageOut */
         SendMessageOut: {
@@ -3953,6 +4093,150 @@ export interface operations {
             };
             /** @description error */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_branch_api_conversations__conversation_id__branch_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description a message id: the path just above it (`next_before`) */
+                before?: string | null;
+            };
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BranchPage"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    choose_branch_api_conversations__conversation_id__branch_put: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BranchChoice"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BranchPage"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -3,6 +3,8 @@
 from alice_common.wire import (
     ArchivedConversation,
     ArchivePage,
+    BranchChoice,
+    BranchPage,
     ChatSettings,
     Conversation,
     ConversationArchive,
@@ -93,6 +95,20 @@ class OrchestratorClient(InternalClient):
         path = f"{_conversation(conversation_id)}/messages"
         params = {"limit": limit, "before": before}
         return await self.get_as(MessagePage, "GET", path, user_id=user_id, params=params)
+
+    async def get_branch(
+        self, user_id: str, conversation_id: str, limit: int, before: str | None = None
+    ) -> BranchPage:
+        path = f"{_conversation(conversation_id)}/branch"
+        params = {"limit": limit, "before": before}
+        return await self.get_as(BranchPage, "GET", path, user_id=user_id, params=params)
+
+    async def choose_branch(
+        self, user_id: str, conversation_id: str, choice: BranchChoice, limit: int
+    ) -> BranchPage:
+        path = f"{_conversation(conversation_id)}/branch"
+        json, params = choice.model_dump(), {"limit": limit}
+        return await self.get_as(BranchPage, "PUT", path, user_id=user_id, json=json, params=params)
 
     async def give_feedback(
         self, user_id: str, conversation_id: str, reply_id: str, given: FeedbackGiven

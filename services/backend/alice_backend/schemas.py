@@ -7,6 +7,7 @@ Conversations, messages, documents and search hits are the shared wire models of
 from datetime import datetime
 from typing import Literal
 
+from alice_common.ids import INTERNAL_ID_PATTERN
 from alice_common.wire import (
     ConversationChanges,
     Document,
@@ -16,7 +17,7 @@ from alice_common.wire import (
     Share,
     Timestamp,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alice_backend.users import Theme, User
 
@@ -126,6 +127,24 @@ class SendMessageIn(StrictIn):
         max_length=20,
         description="ids of this conversation's attachments sent with the message (recorded on it)",
     )
+    parent_id: str | None = Field(
+        default=None,
+        pattern=INTERNAL_ID_PATTERN,
+        description="the message this one follows: the end of the branch the user sees; omitted: the "
+        "end of the conversation's current branch",
+    )
+    edit_of: str | None = Field(
+        default=None,
+        pattern=INTERNAL_ID_PATTERN,
+        description="a user message of this conversation: this message is a new version of it (same "
+        "parent), and the old one is kept",
+    )
+
+    @model_validator(mode="after")
+    def _one_place(self) -> "SendMessageIn":
+        if self.parent_id is not None and self.edit_of is not None:
+            raise ValueError("give `parent_id` or `edit_of`, not both")
+        return self
 
 
 class AcceptedMessage(BaseModel):

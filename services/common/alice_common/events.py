@@ -85,6 +85,11 @@ class ChatRequested(Event):
     use_knowledge: bool | None = None
     # The user's setting: add relevant exchanges from their other conversations to the prompt.
     use_memory: bool = True
+    # The message the new user message follows (the end of the branch the user sees); None: the end
+    # of the conversation's current branch. Ignored for a message stored already (redelivery).
+    parent_id: str | None = None
+    # Set when the message is an edited version of this user message: it gets the same parent.
+    edit_of: str | None = None
     # Set when the user asked to regenerate the reply to an earlier message.
     regenerate_of: str | None = None
     # Set when the user asked to continue that reply (cut at its length limit): the reply grows,

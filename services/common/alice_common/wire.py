@@ -143,6 +143,12 @@ class Message(BaseModel):
     created_at: Timestamp
     reply_id: str | None = Field(default=None, description="user message: the reply requested for it")
     reply_to: str | None = Field(default=None, description="assistant message: the message it answers")
+    parent_id: str | None = Field(
+        default=None,
+        description="where it sits in the conversation's tree: a user message follows this message "
+        "(null: it starts the conversation), a reply answers it (its `reply_to`); messages with the "
+        "same parent are versions of each other (an edit, a regeneration)",
+    )
     sources: list[Source] = Field(default_factory=list)
     attachments: list[AttachedFile] = Field(
         default_factory=list, description="user messages only: the files attached when it was sent"
@@ -171,6 +177,36 @@ class ConversationPage(Page[Conversation]):
 
 class MessagePage(Page[Message]):
     pass
+
+
+class BranchMessage(Message):
+    siblings: list[str] = Field(
+        description="the versions of this message: the ids of the messages with its parent and role, "
+        "oldest first, itself included (the web app's `2 / 3`)"
+    )
+
+
+class BranchPage(BaseModel):
+    """One branch of a conversation's tree: a path of messages, each the parent of the next."""
+
+    items: list[BranchMessage] = Field(description="oldest first, each the parent of the next")
+    next_before: str | None = Field(
+        default=None,
+        description="the first message of `items`, when the path goes on above it: pass as `before`",
+    )
+    leaf_id: str | None = Field(
+        description="the end of the path: where the branch ends, or with `before` that message's parent; "
+        "null for an empty path"
+    )
+
+
+class BranchChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: str = Field(
+        pattern=INTERNAL_ID_PATTERN,
+        description="the message to show: the branch goes through it and on to its newest messages",
+    )
 
 
 class ReplyRef(BaseModel):

@@ -41,6 +41,7 @@ from alice_orchestrator import prompt_size
 from alice_orchestrator.api_params import UserId
 from alice_orchestrator.app_context import Ctx
 from alice_orchestrator.archive import archived_conversation, import_archive, served_models_only
+from alice_orchestrator.branch_api import router as branch_router
 from alice_orchestrator.conversation_settings import checked_settings
 from alice_orchestrator.preset_api import router as presets_router
 from alice_orchestrator.settings import Settings
@@ -310,5 +311,6 @@ def install_internal_api(app: FastAPI, settings: Settings) -> None:
     guard = internal_token_guard(settings.alice_internal_token)
     app.include_router(router, dependencies=[Depends(guard)])
     app.include_router(presets_router, dependencies=[Depends(guard)])
+    app.include_router(branch_router, dependencies=[Depends(guard)])
     app.include_router(prompt_size.router, dependencies=[Depends(guard)])
     install_error_handlers(app)

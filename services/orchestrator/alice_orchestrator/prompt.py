@@ -22,9 +22,12 @@ class Turn:
     created_at: str = ""
     reply_to: str | None = None
     status: str = "completed"
+    # The message's place in the tree (`tree.py`); `parent_known` False: stored before the tree.
+    parent_id: str | None = None
+    parent_known: bool = False
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "id": self.id,
             "role": self.role,
             "content": self.content,
@@ -32,13 +35,26 @@ class Turn:
             "reply_to": self.reply_to,
             "status": self.status,
         }
+        return data | ({"parent_id": self.parent_id} if self.parent_known else {})
 
     @classmethod
     def from_json(cls, data: dict) -> "Turn":
         return cls(
             **{k: data.get(k) for k in ("id", "role", "content", "created_at", "reply_to")},
             status=data.get("status") or "completed",
+            parent_id=data.get("parent_id"),
+            parent_known="parent_id" in data,
         )
+
+    def node(self) -> dict:
+        """As `tree.with_parents` reads a message."""
+        node = {"_id": self.id, "role": self.role, "reply_to": self.reply_to, "created_at": self.created_at}
+        return node | ({"parent_id": self.parent_id} if self.parent_known else {})
+
+    @property
+    def usable(self) -> bool:
+        """Worth a place in the prompt: not an empty or failed reply."""
+        return self.role == "user" or bool(self.content and self.status != "failed")
 
 
 @dataclass
@@ -50,33 +66,6 @@ class PromptParts:
     memories: list[str] = field(default_factory=list)
     # A reply cut at its length limit, to be continued: the last (assistant) message.
     partial_reply: str = ""
-
-
-def usable_history(turns: list[Turn], current_message_id: str, current_created_at: str) -> list[Turn]:
-    """Earlier turns only, de-duplicated, with one reply per user message (the newest, if regenerated).
-
-    `created_at` values are ISO-8601 strings in UTC, so they order correctly as strings.
-    """
-    seen: set[str] = set()
-    ordered: list[Turn] = []
-    for turn in sorted(turns, key=lambda t: (t.created_at or "", t.id)):
-        if turn.id in seen or turn.id == current_message_id:
-            continue
-        seen.add(turn.id)
-        if current_created_at and turn.created_at and turn.created_at >= current_created_at:
-            continue
-        if turn.role == "assistant" and (not turn.content or turn.status == "failed"):
-            continue
-        if turn.reply_to == current_message_id:
-            continue
-        ordered.append(turn)
-    latest_reply: dict[str, str] = {}
-    for turn in ordered:
-        if turn.role == "assistant" and turn.reply_to:
-            latest_reply[turn.reply_to] = turn.id
-    return [
-        t for t in ordered if not (t.role == "assistant" and t.reply_to and latest_reply[t.reply_to] != t.id)
-    ]
 
 
 def truncate_to_tokens(text: str, max_tokens: int, count: TokenCounter) -> str:

@@ -11,6 +11,7 @@ from alice_common.wire import iso_ms
 
 from alice_orchestrator.prompt import Turn
 from alice_orchestrator.store import ChatStore
+from alice_orchestrator.tree import with_parents
 
 
 def ctx_key(conversation_id: str) -> str:
@@ -25,6 +26,8 @@ def turn_of(message: dict) -> Turn:
         created_at=iso_ms(message["created_at"]),
         reply_to=message.get("reply_to"),
         status=message.get("status", "completed"),
+        parent_id=message.get("parent_id"),
+        parent_known="parent_id" in message,
     )
 
 
@@ -59,6 +62,28 @@ class RecentTurns:
             pipe.ltrim(key, -self.max_turns, -1)
             pipe.expire(key, self.ttl_s)
             await pipe.execute()
+
+    async def branch_before(
+        self, user_id: str, conversation_id: str, turns: list[Turn], message: Turn
+    ) -> list[Turn]:
+        """What the model sees before `message`: the usable turns of its branch, oldest first, at most
+        `max_turns` of them. Read from `turns` (the recent ones); a branch that goes on above them
+        (an edit far back) is read from the store one message at a time."""
+        parents = {n["_id"]: n["parent_id"] for n in with_parents([t.node() for t in [*turns, message]])}
+        by_id = {t.id: t for t in turns}
+        path: list[Turn] = []
+        node = parents[message.id]
+        while node is not None and len(path) < self.max_turns:
+            turn = by_id.get(node)
+            if turn is None:
+                doc = await self.store.get_message(node, user_id)
+                if doc is None or doc["conversation_id"] != conversation_id:
+                    break
+                turn = turn_of(doc)
+            path.append(turn)
+            # A message read from the store, stored before the tree, is where the branch starts.
+            node = parents.get(node, turn.parent_id)
+        return [t for t in reversed(path) if t.usable and t.id != message.id]
 
     async def forget(self, conversation_id: str) -> None:
         await self.redis.delete(ctx_key(conversation_id))

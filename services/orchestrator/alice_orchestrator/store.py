@@ -15,6 +15,10 @@ from pymongo.errors import DuplicateKeyError
 from alice_orchestrator.feedback import FeedbackStore
 from alice_orchestrator.presets import PresetStore
 from alice_orchestrator.shares import ShareStore
+from alice_orchestrator.tree import SKELETON
+
+# The messages of a conversation its tree is built from (as many as an export holds).
+MAX_TREE_MESSAGES = 10_000
 
 # Fields of imported conversations: the key of what was imported (`archive.import_key`), and a
 # flag while its messages have not been handed to search and memory yet.
@@ -73,6 +77,7 @@ def message_of(doc: dict) -> Message:
         created_at=doc["created_at"],
         reply_id=doc.get("reply_id"),
         reply_to=doc.get("reply_to"),
+        parent_id=doc.get("parent_id", doc.get("reply_to")),
         sources=doc.get("sources") or [],
         attachments=doc.get("attachments") or [],
         usage=doc.get("usage") or None,
@@ -163,10 +168,14 @@ class ChatStore:
         doc = await self.conversation_by_id(conversation_id)
         return None if doc is None else doc["user_id"]
 
-    async def touch_conversation(self, conversation_id: str) -> None:
+    async def touch_conversation(self, conversation_id: str, current_leaf: str | None = None) -> None:
         """For a conversation whose owner the caller has checked: a plain update (nobody reads
-        the document back), filtered on `_id` alone so that the store uses its index."""
-        await self.conversations.update_one({"_id": conversation_id}, {"$set": {"updated_at": utcnow()}})
+        the document back), filtered on `_id` alone so that the store uses its index.
+        `current_leaf`: where the branch shown now goes through (`tree.py`)."""
+        changes: dict = {"updated_at": utcnow()}
+        if current_leaf is not None:
+            changes["current_leaf"] = current_leaf
+        await self.conversations.update_one({"_id": conversation_id}, {"$set": changes})
 
     async def set_title_if_empty(self, user_id: str, conversation_id: str, title: str) -> bool:
         result = await self.conversations.update_one(
@@ -293,6 +302,18 @@ class ChatStore:
         query = {"conversation_id": conversation_id, "user_id": user_id}
         cursor = self.messages.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
         return await cursor.limit(limit).to_list(limit)
+
+    async def skeleton(
+        self, user_id: str, conversation_id: str, limit: int = MAX_TREE_MESSAGES
+    ) -> list[dict]:
+        """Up to `limit` of the conversation's messages, oldest first, without their text."""
+        query = {"conversation_id": conversation_id, "user_id": user_id}
+        cursor = self.messages.find(query, SKELETON).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+        return await cursor.limit(limit).to_list(limit)
+
+    async def messages_by_ids(self, user_id: str, conversation_id: str, ids: list[str]) -> dict[str, dict]:
+        query = {"conversation_id": conversation_id, "user_id": user_id, "_id": {"$in": ids}}
+        return {doc["_id"]: doc async for doc in self.messages.find(query)}
 
     async def count_messages(self, user_id: str, conversation_id: str, role: str) -> int:
         return await self.messages.count_documents(

@@ -101,6 +101,8 @@ async def request_reply(
     reply_id: str | None = None,
     attempt: Attempt = FIRST_ATTEMPT,
     attachments: list[AttachedFile] | None = None,
+    parent_id: str | None = None,
+    edit_of: str | None = None,
 ) -> str:
     """Admits and publishes one generation; returns its reply id."""
     reply_id = reply_id or new_id()
@@ -125,6 +127,8 @@ async def request_reply(
             regenerate_of=regenerate_of,
             continue_of=continue_of,
             attachments=attachments or [],
+            parent_id=parent_id,
+            edit_of=edit_of,
         )
 
     await _publish(ctx, user_id, reply_id, event, attempt)

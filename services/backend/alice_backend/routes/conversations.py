@@ -4,7 +4,15 @@ from typing import Annotated
 
 from alice_common.events import AttachedFile, new_id
 from alice_common.ids import check_id
-from alice_common.wire import ChatSettings, Conversation, ConversationChanges, ConversationPage, MessagePage
+from alice_common.wire import (
+    BranchChoice,
+    BranchPage,
+    ChatSettings,
+    Conversation,
+    ConversationChanges,
+    ConversationPage,
+    MessagePage,
+)
 from fastapi import APIRouter, Query, Response, status
 
 from alice_backend.auth.dependencies import Ctx, CurrentUser, UserId
@@ -143,6 +151,43 @@ async def list_messages(
     return await ctx.orchestrator.list_messages(user_id, conversation_id, limit, before)
 
 
+BranchLimit = Annotated[int, Query(ge=1, le=200)]
+
+
+@router.get(
+    "/{conversation_id}/branch",
+    response_model=BranchPage,
+    responses=error_responses(401, 404, 422, *UPSTREAM),
+)
+async def get_branch(
+    conversation_id: str,
+    ctx: Ctx,
+    user_id: UserId,
+    limit: BranchLimit = 100,
+    before: Annotated[
+        str | None, Query(max_length=64, description="a message id: the path just above it (`next_before`)")
+    ] = None,
+) -> BranchPage:
+    """The branch of the conversation's tree shown now: each message followed by its newest reply or
+    the version chosen, with every message's versions (`siblings`)."""
+    conversation_id = check_id(conversation_id, "conversation")
+    return await ctx.orchestrator.get_branch(user_id, conversation_id, limit, before)
+
+
+@router.put(
+    "/{conversation_id}/branch",
+    response_model=BranchPage,
+    responses=error_responses(401, 404, 422, *UPSTREAM),
+)
+async def choose_branch(
+    conversation_id: str, choice: BranchChoice, ctx: Ctx, user_id: UserId, limit: BranchLimit = 100
+) -> BranchPage:
+    """Shows another version: the branch through `message_id`, continued by its newest messages;
+    remembered for the next visit."""
+    conversation_id = check_id(conversation_id, "conversation")
+    return await ctx.orchestrator.choose_branch(user_id, conversation_id, choice, limit)
+
+
 @router.post(
     "/{conversation_id}/messages",
     status_code=status.HTTP_202_ACCEPTED,
@@ -175,9 +220,13 @@ async def send_message(
             use_knowledge=body.use_knowledge,
             attempt=attempt,
             attachments=attachments,
+            parent_id=body.parent_id,
+            edit_of=body.edit_of,
         )
 
-    request = fingerprint("send", conversation_id, content, body.use_knowledge, *body.attachments)
+    # Nothing added for a message without them: keys recorded before these fields still match.
+    place = ["parent", body.parent_id] if body.parent_id else ["edit", body.edit_of] if body.edit_of else []
+    request = fingerprint("send", conversation_id, content, body.use_knowledge, *body.attachments, *place)
     ids, _ = await requesting.once(ctx, user_id, key, request, fresh, start)
     return SendMessageOut(
         message=AcceptedMessage(id=ids["message_id"], content=content, created_at=ids["created_at"]),

@@ -22,7 +22,6 @@ from alice_common.reply_stream import (
     release_slot,
     stop_requested,
 )
-from alice_common.wire import iso_ms
 from pydantic import ValidationError
 
 from alice_orchestrator import metrics
@@ -42,16 +41,17 @@ from alice_orchestrator.conversation_settings import ReplySettings, chosen_model
 from alice_orchestrator.model_health import ModelHealth
 from alice_orchestrator.prompt import (
     PromptParts,
+    Turn,
     build_messages_off_loop,
     fit_messages,
     left_out_turns,
-    usable_history,
 )
 from alice_orchestrator.providers.registry import ModelRegistry, ServedModel, UnknownModel
 from alice_orchestrator.recent_turns import RecentTurns, turn_of
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.store import ChatStore
 from alice_orchestrator.titles import generate_title
+from alice_orchestrator.tree import Tree, end_of_branch
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +133,14 @@ class ChatHandler:
         found = await self._look_up(request, stream, reply_id=request.reply_id)
         if found is None:
             return
-        conversation, existing, stored_user, half_streamed, cancelled = found
+        conversation, existing, stored_user, half_streamed, cancelled, anchor, turns = found
 
-        user_doc = stored_user or user_message(request)
+        user_doc = stored_user
+        if user_doc is None:
+            parent = await self._parent(request, conversation, anchor, turns, stream)
+            if parent is _FAILED:
+                return
+            user_doc = user_message(request) | {"parent_id": parent}
         if existing is not None:
             if stored_user is None:
                 await self._store_user_message(user_doc)
@@ -147,7 +152,8 @@ class ChatHandler:
             return
         chosen = reply_settings(self.settings, conversation, served)
         writes = asyncio.gather(
-            self.store.touch_conversation(request.conversation_id),
+            # The branch shown ends at the newest reply to this message (`tree.py`).
+            self.store.touch_conversation(request.conversation_id, current_leaf=request.message_id),
             self._store_user_message(user_doc) if stored_user is None else _noop(),
         )
         try:
@@ -155,7 +161,7 @@ class ChatHandler:
                 await stream.add(RESET, {})
                 metrics.RESETS.inc()
             outcome, sources = await self._answer(
-                request, served, chosen, user_doc, stream, cancelled, picked_up
+                request, served, chosen, user_doc, turns, stream, cancelled, picked_up
             )
         except BaseException:
             await asyncio.gather(writes, return_exceptions=True)
@@ -204,21 +210,23 @@ class ChatHandler:
         served: ServedModel,
         chosen: ReplySettings,
         user_doc: dict,
+        turns: list[Turn],
         stream: ReplyStream,
         cancelled: bool,
         picked_up: float,
     ) -> tuple[Outcome, list[dict]]:
-        """Prompt (retrieval and recent turns, concurrently), then the model's streamed reply."""
+        """Prompt (retrieval, and the message's branch), then the model's streamed reply."""
         started = time.perf_counter()
         sources: list[dict] = []
         if cancelled:
             outcome = Outcome(content="", status="stopped")
         else:
-            (sources, memories), turns = await asyncio.gather(
+            (sources, memories), history = await asyncio.gather(
                 self.retriever.retrieve(request),
-                self.recent_turns.load(request.user_id, request.conversation_id),
+                self.recent_turns.branch_before(
+                    request.user_id, request.conversation_id, turns, turn_of(user_doc)
+                ),
             )
-            history = usable_history(turns, request.message_id, iso_ms(user_doc["created_at"]))
             parts = PromptParts(chosen.system_prompt, request.content, history, sources, memories)
             messages = await build_messages_off_loop(
                 parts,
@@ -289,9 +297,12 @@ class ChatHandler:
 
     async def _look_up(self, request: ChatRequested, stream: ReplyStream, *, reply_id: str) -> tuple | None:
         """(conversation, the reply `reply_id`, the user's message, whether the stream has tokens
-        since its last reset, whether a stop was asked), read concurrently; None once the stream
-        is ended because the conversation is gone. Another user's document is an invalid request."""
-        conversation, reply, user_doc, half_streamed, cancelled = await asyncio.gather(
+        since its last reset, whether a stop was asked, the message named by `edit_of` or
+        `parent_id`, the recent turns), read concurrently; None once the stream is ended because
+        the conversation is gone. Another user's conversation, reply or message is an invalid
+        request (their ids are the backend's); a named message of theirs is just not found."""
+        named = request.edit_of or request.parent_id
+        found = await asyncio.gather(
             self.store.conversation_by_id(request.conversation_id),
             # Two look-ups by `_id`, not one `$in`: FerretDB scans the collection for `$in`
             # (41 ms against 0.6 ms with 1,000 messages; docs/performance.md).
@@ -299,7 +310,10 @@ class ChatHandler:
             self.store.get_message(request.message_id),
             stream.has_tokens_since_reset(),
             stop_requested(self.redis, request.reply_id),
+            self.store.get_message(named, request.user_id) if named else _noop(),
+            self.recent_turns.load(request.user_id, request.conversation_id),
         )
+        conversation, reply, user_doc = found[:3]
         if conversation is None:
             # The backend checked it exists before publishing: it was deleted since. Not poison.
             await self._end_with_error(
@@ -309,7 +323,37 @@ class ChatHandler:
         for doc, what in ((conversation, "conversation"), (reply, "reply"), (user_doc, "message")):
             if doc is not None and doc.get("user_id") != request.user_id:
                 raise InvalidRequest(f"{what} belongs to another user")
-        return conversation, reply, user_doc, half_streamed, cancelled
+        return found
+
+    async def _parent(
+        self,
+        request: ChatRequested,
+        conversation: dict,
+        named: dict | None,
+        turns: list[Turn],
+        stream: ReplyStream,
+    ) -> str | object | None:
+        """The parent of a new user message: the message named by `parent_id`, the parent of the one
+        named by `edit_of` (a new version of it), else the end of the conversation's current
+        branch. `_FAILED` once the reply has failed because the named message is not in this
+        conversation: nothing is stored then."""
+        if request.edit_of is None and request.parent_id is None:
+            return end_of_branch([t.node() for t in turns], conversation.get("current_leaf"))
+        if (
+            named is None
+            or named["conversation_id"] != request.conversation_id
+            or (request.edit_of is not None and named["role"] != "user")
+        ):
+            message = "The message to follow or edit is not in this conversation."
+            await self._end_with_error(request, stream, "message_not_found", message)
+            return _FAILED
+        if request.parent_id is not None:
+            return named["_id"]
+        if "parent_id" in named:
+            return named["parent_id"]
+        # Stored before the tree: its parent is derived from the whole conversation.
+        skeleton = await self.store.skeleton(request.user_id, request.conversation_id)
+        return Tree.of(skeleton).parent(named["_id"])
 
     async def _continue(self, request: ChatRequested) -> None:
         """The model gets the conversation up to the reply with the reply's text as the last
@@ -323,7 +367,7 @@ class ChatHandler:
         found = await self._look_up(request, stream, reply_id=request.continue_of)
         if found is None:
             return
-        conversation, reply, user_doc, half_streamed, cancelled = found
+        conversation, reply, user_doc, half_streamed, cancelled, _, turns = found
         if reply is None or user_doc is None or reply.get("reply_to") != request.message_id:
             await self._end_with_error(request, stream, "reply_not_found", "The reply no longer exists.")
             return
@@ -340,8 +384,9 @@ class ChatHandler:
         if cancelled:
             outcome = Outcome(content="", status="stopped")
         else:
-            turns = await self.recent_turns.load(request.user_id, request.conversation_id)
-            history = usable_history(turns, request.message_id, iso_ms(user_doc["created_at"]))
+            history = await self.recent_turns.branch_before(
+                request.user_id, request.conversation_id, turns, turn_of(user_doc)
+            )
             parts = PromptParts(
                 chosen.system_prompt,
                 user_doc["content"],
@@ -492,3 +537,6 @@ class ChatHandler:
 
 async def _noop() -> None:
     return None
+
+
+_FAILED = object()

@@ -52,6 +52,7 @@ def reply_document(
         "created_at": max(utcnow(), user_doc["created_at"] + timedelta(milliseconds=1)),
         "reply_id": request.reply_id,
         "reply_to": request.message_id,
+        "parent_id": request.message_id,
         "sources": [public_source(s) for s in sources],
         "usage": usage_of(outcome, outcome.latency_ms).model_dump(),
         "model": model,
