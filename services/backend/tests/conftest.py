@@ -21,6 +21,8 @@ from alice_common.startup import wait_started
 from alice_common.wire import (
     ArchivedConversation,
     ArchivePage,
+    BranchChoice,
+    BranchPage,
     ChatSettings,
     Conversation,
     ConversationArchive,
@@ -151,6 +153,17 @@ class FakeOrchestrator:
             changed = Conversation.model_validate(owned(cid, user_id).model_dump() | body.changes())
             self.conversations[cid] = (user_id, changed)
             return changed
+
+        # No messages are stored here: every branch is empty (the tree is the orchestrator's tests').
+        @app.get("/internal/conversations/{cid}/branch", response_model=BranchPage)
+        async def get_branch(cid: str, user_id: str) -> BranchPage:
+            owned(cid, user_id)
+            return BranchPage(items=[], leaf_id=None)
+
+        @app.put("/internal/conversations/{cid}/branch", response_model=BranchPage)
+        async def choose_branch(cid: str, user_id: str, body: BranchChoice) -> BranchPage:
+            owned(cid, user_id)
+            raise ApiError(404, "message_not_found", "no such message in this conversation")
 
         feedback_path = "/internal/conversations/{cid}/messages/{rid}/feedback"
 

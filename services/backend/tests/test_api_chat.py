@@ -289,3 +289,43 @@ async def test_continue_is_rate_limited_like_a_send(backend):
     response = await backend.client.post(f"/api/replies/{reply_id}/continue", headers=backend.bearer(auth))
     assert response.status_code == 429 and response.json()["error"]["code"] == "rate_limited"
     assert response.headers["Retry-After"]
+
+
+async def test_a_message_after_a_named_one_or_as_a_new_version_travels_with_the_request(backend):
+    auth = await backend.register()
+    conv = await _conversation(backend, auth)
+    url = f"/api/conversations/{conv}/messages"
+    parent, edited = new_id(), new_id()
+    for place in ({"parent_id": parent}, {"edit_of": edited}):
+        sent = await backend.client.post(url, headers=backend.bearer(auth), json={"content": "hi", **place})
+        assert sent.status_code == 202, sent.text
+    events = [parse_event(r.value) for r in await backend.published_chat_requests()]
+    assert [(e.parent_id, e.edit_of) for e in events] == [(parent, None), (None, edited)]
+
+    both = await backend.client.post(
+        url, headers=backend.bearer(auth), json={"content": "hi", "parent_id": parent, "edit_of": edited}
+    )
+    assert both.status_code == 422 and "not both" in both.json()["error"]["message"]
+    bad = await backend.client.post(
+        url, headers=backend.bearer(auth), json={"content": "hi", "edit_of": "../x"}
+    )
+    assert bad.status_code == 422
+
+
+async def test_a_branch_is_its_owners_alone(backend):
+    owner, other = await backend.register(), await backend.register()
+    conv = await _conversation(backend, owner)
+    url = f"/api/conversations/{conv}/branch"
+    empty = await backend.client.get(url, headers=backend.bearer(owner))
+    assert empty.status_code == 200 and empty.json() == {"items": [], "next_before": None, "leaf_id": None}
+    for response in (
+        await backend.client.get(url, headers=backend.bearer(other)),
+        await backend.client.put(url, headers=backend.bearer(other), json={"message_id": new_id()}),
+    ):
+        assert response.status_code == 404 and response.json()["error"]["code"] == "conversation_not_found"
+    unknown = await backend.client.put(url, headers=backend.bearer(owner), json={"message_id": new_id()})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "message_not_found"
+    extra = await backend.client.put(
+        url, headers=backend.bearer(owner), json={"message_id": new_id(), "x": 1}
+    )
+    assert extra.status_code == 422

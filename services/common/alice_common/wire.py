@@ -452,6 +452,13 @@ class ArchivedMessage(BaseModel):
     created_at: ArchiveTime
     model: str | None = Field(default=None, max_length=200, description="assistant messages only")
     feedback: ArchivedFeedback | None = Field(default=None, description="assistant messages only")
+    parent_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the `id` of the message it follows (or, a reply, answers), listed before it; in a "
+        "file where no message has one, a user message follows the newest reply before it and a reply "
+        "answers the user message before it",
+    )
 
     @model_validator(mode="after")
     def _reply_fields_on_replies(self) -> "ArchivedMessage":
@@ -485,6 +492,23 @@ class ArchivedConversation(BaseModel):
         if any(later < earlier for earlier, later in pairwise(times)):
             raise ValueError("messages must be listed oldest first")
         return self
+
+    @model_validator(mode="after")
+    def _parents_listed_before(self) -> "ArchivedConversation":
+        roles: dict[str, str] = {}
+        for message in self.messages:
+            parent = message.parent_id
+            if parent is not None and parent not in roles:
+                raise ValueError(f"parent_id {parent[:64]!r} is not the id of a message listed before it")
+            if message.role == "assistant" and parent is not None and roles[parent] != "user":
+                raise ValueError("a reply's parent_id must name a user message")
+            if message.id is not None:
+                roles[message.id] = message.role
+        return self
+
+    def has_tree(self) -> bool:
+        """Exported with the messages' tree (else each follows the one before, as before the tree)."""
+        return any(m.parent_id is not None for m in self.messages)
 
 
 class ConversationArchive(BaseModel):

@@ -47,6 +47,7 @@ from alice_orchestrator.preset_api import router as presets_router
 from alice_orchestrator.settings import Settings
 from alice_orchestrator.shares import MAX_SHARED_MESSAGES
 from alice_orchestrator.store import ChatStore, ListPosition, conversation_of, message_of
+from alice_orchestrator.tree import Tree
 
 MAX_LIMIT = 200
 # Whole conversations per export page: each comes with all its messages.
@@ -216,9 +217,12 @@ SHARES_PATH = "/conversations/{conversation_id}/shares"
 
 @router.post(SHARES_PATH, status_code=201, response_model=Share)
 async def create_share(ctx: Ctx, conversation_id: str, user_id: UserId, body: ShareCreate) -> Share:
-    """A snapshot of the conversation's title and messages as they are now."""
+    """A snapshot of the conversation's title and of the branch shown, as they are now."""
     conversation = await owned_conversation(ctx.store, user_id, conversation_id)
-    messages = await ctx.store.all_messages(user_id, conversation_id, MAX_SHARED_MESSAGES + 1)
+    tree = Tree.of(await ctx.store.skeleton(user_id, conversation_id))
+    path = tree.branch(conversation.get("current_leaf"))[: MAX_SHARED_MESSAGES + 1]
+    docs = await ctx.store.messages_by_ids(user_id, conversation_id, path)
+    messages = [docs[i] for i in path if i in docs]
     try:
         return await ctx.store.shares.create(user_id, conversation, body.token_sha256, messages)
     except DuplicateKeyError as exc:  # a token the backend made twice: never in practice

@@ -16,6 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from alice_orchestrator.providers.registry import ModelRegistry, UnknownModel
 from alice_orchestrator.store import IMPORT_KEY, INDEX_PENDING, ChatStore
+from alice_orchestrator.tree import with_parents
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def archived_message(doc: dict) -> ArchivedMessage:
         created_at=doc["created_at"],
         model=doc.get("model") if doc["role"] == "assistant" else None,
         feedback=doc.get("feedback") if doc["role"] == "assistant" else None,
+        parent_id=doc["parent_id"],
     )
 
 
@@ -54,7 +56,7 @@ async def archived_conversation(store: ChatStore, user_id: str, doc: dict) -> Ar
         settings=ChatSettings(**doc.get("settings") or {}),
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
-        messages=[archived_message(m) for m in messages],
+        messages=[archived_message(m) for m in with_parents(messages)],
     )
 
 
@@ -84,8 +86,10 @@ def import_key(user_id: str, conversation: ArchivedConversation) -> str:
     export or, in a file without ids, its whole content. Never the same for two users."""
     # Without settings, the content is written as it was before conversations had any, so a file
     # imported then is still recognised.
-    unset = {"settings"} if conversation.settings == ChatSettings() else None
-    content = conversation.model_dump_json(exclude=unset)
+    unset: dict = {"settings": True} if conversation.settings == ChatSettings() else {}
+    if not conversation.has_tree():
+        unset["messages"] = {"__all__": {"parent_id"}}
+    content = conversation.model_dump_json(exclude=unset or None)
     source = ["id", conversation.id] if conversation.id else ["content", content]
     return hashlib.sha256(json.dumps([user_id, *source]).encode()).hexdigest()
 
@@ -94,10 +98,14 @@ def documents_of(
     user_id: str, conversation: ArchivedConversation, conversation_id: str, key: str | None = None
 ) -> tuple[dict, list[dict]]:
     """The stored documents of an imported conversation: every id new, the owner `user_id`. Each
-    reply answers the user message before it, as if it had been asked here."""
+    reply answers its parent, or in a file without the tree the user message before it, as if it had
+    been asked here."""
     ids = ascending_ids(len(conversation.messages))
+    new_ids = {m.id: i for m, i in zip(conversation.messages, ids, strict=True) if m.id is not None}
+    tree = conversation.has_tree()
     messages: list[dict] = []
     asked: dict | None = None
+    by_id: dict[str, dict] = {}
     for message_id, message in zip(ids, conversation.messages, strict=True):
         doc = {
             "_id": message_id,
@@ -108,6 +116,10 @@ def documents_of(
             "status": message.status,
             "created_at": message.created_at,
         }
+        if tree:
+            doc["parent_id"] = new_ids.get(message.parent_id) if message.parent_id else None
+            asked = by_id.get(doc["parent_id"]) if message.role == "assistant" else None
+        by_id[message_id] = doc
         if message.role == "user":
             doc["reply_id"] = None
             asked = doc
@@ -120,6 +132,8 @@ def documents_of(
             if message.feedback is not None:
                 doc["feedback"] = message.feedback.model_dump(exclude_none=True)
         messages.append(doc)
+    if not tree:
+        messages = with_parents(messages)
     stored = {
         "_id": conversation_id,
         "user_id": user_id,
@@ -223,20 +237,16 @@ async def _announce_pending(
 
 
 def completed_events(user_id: str, conversation_id: str, messages: list[dict]) -> list[ChatCompleted]:
-    """The messages (oldest first) as live chat announces them: each user message with the reply
-    that follows it, a user message without one alone, a reply without one alone."""
+    """The messages (oldest first) as live chat announces them: each reply with the user message it
+    answers, a user message without a reply alone, a reply without one alone."""
+    by_id = {m["_id"]: m for m in messages}
+    answered = {m.get("reply_to") for m in messages if m["role"] == "assistant"}
     events: list[ChatCompleted] = []
-    question: dict | None = None
     for message in messages:
-        if message["role"] == "user":
-            if question is not None:
-                events.append(_exchange(user_id, conversation_id, question, None))
-            question = message
-        else:
-            events.append(_exchange(user_id, conversation_id, question, message))
-            question = None
-    if question is not None:
-        events.append(_exchange(user_id, conversation_id, question, None))
+        if message["role"] == "assistant":
+            events.append(_exchange(user_id, conversation_id, by_id.get(message.get("reply_to")), message))
+        elif message["_id"] not in answered:
+            events.append(_exchange(user_id, conversation_id, message, None))
     return events
 
 

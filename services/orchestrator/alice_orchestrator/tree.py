@@ -6,7 +6,7 @@ message, a regenerated reply. A branch is a path from the root down; the one sho
 conversation's `current_leaf`, continued by the newest message below it at each step.
 
 Messages stored before the tree have no `parent_id`; `parent_of` derives it as the conversation was
-shown then: a reply answers its `reply_to`, a user message follows the newest reply to the user
+shown then: a reply answers its `reply_to` (else the user message before it), a user message follows the newest reply to the user
 message before it.
 """
 
@@ -32,15 +32,15 @@ def with_parents(docs: Iterable[dict]) -> list[dict]:
             doc = {**doc, "parent_id": parent_of(doc, last_user, newest_reply)}
         if doc["role"] == "user":
             last_user = doc["_id"]
-        elif doc.get("reply_to"):
-            newest_reply[doc["reply_to"]] = doc["_id"]
+        elif doc["parent_id"] is not None:
+            newest_reply[doc["parent_id"]] = doc["_id"]
         out.append(doc)
     return out
 
 
 def parent_of(doc: dict, last_user: str | None, newest_reply: dict[str, str]) -> str | None:
     if doc["role"] == "assistant":
-        return doc.get("reply_to")
+        return doc.get("reply_to") or last_user
     if last_user is None:
         return None
     return newest_reply.get(last_user, last_user)

@@ -107,10 +107,12 @@ async def test_import_then_export_gives_back_the_same_conversations(client):
             break
     assert [c.id for c in exported] == [c["id"] for c in created]
     expected = [ArchivedConversation.model_validate(c) for c in given]
-    without_ids = {"id": True, "messages": {"__all__": {"id"}}}
+    without_ids = {"id": True, "messages": {"__all__": {"id", "parent_id"}}}
     assert [c.model_dump(exclude=without_ids) for c in exported] == [
         c.model_dump(exclude=without_ids) for c in expected
     ]
+    # A file without the tree: each message follows the one before it, as it was shown.
+    assert [_parent_positions(c) for c in exported] == [[None, 0, 1], [], [None, 0, 1, 2]]
 
     one = await client.get(f"/internal/conversations/{created[2]['id']}/export", params={"user_id": "alice"})
     assert ArchivedConversation.model_validate(one.json()) == exported[2]
@@ -118,6 +120,67 @@ async def test_import_then_export_gives_back_the_same_conversations(client):
     assert (theirs.status_code, theirs.json()["error"]["code"]) == (404, "conversation_not_found")
     none = await client.get("/internal/conversations/export", params={"user_id": "bob"})
     assert none.json() == {"items": [], "next_after": None, "total": 0}
+
+
+def _parent_positions(conversation: ArchivedConversation) -> list[int | None]:
+    position = {m.id: i for i, m in enumerate(conversation.messages)}
+    return [None if m.parent_id is None else position[m.parent_id] for m in conversation.messages]
+
+
+def branched_conversation() -> dict:
+    """u0 → a1, a1 regenerated as a2, u0 edited as u3 → a4, and u5 after a1."""
+    given = conversation("branched", 6)
+    roles = ["user", "assistant", "assistant", "user", "assistant", "user"]
+    parents = [None, "m0", "m0", None, "m3", "m1"]
+    for i, message in enumerate(given["messages"]):
+        message |= {"id": f"m{i}", "role": roles[i], "parent_id": parents[i]}
+        message.pop("model", None)
+        if parents[i] is None:
+            message.pop("parent_id")
+    return given
+
+
+@pytest.mark.integration
+async def test_a_conversation_with_versions_round_trips_through_export_and_import(client):
+    imported = await _import(client, "alice", archive(branched_conversation()))
+    assert imported.status_code == 201, imported.text
+    new_id = imported.json()["conversations"][0]["id"]
+    exported = ArchivedConversation.model_validate(
+        (await client.get(f"/internal/conversations/{new_id}/export", params={"user_id": "alice"})).json()
+    )
+    assert _parent_positions(exported) == [None, 0, 0, None, 3, 1]
+    again = await _import(client, "bob", archive(exported.model_dump(mode="json", exclude_none=True)))
+    reexported = ArchivedConversation.model_validate(
+        (
+            await client.get(
+                f"/internal/conversations/{again.json()['conversations'][0]['id']}/export",
+                params={"user_id": "bob"},
+            )
+        ).json()
+    )
+    without_ids = {"id": True, "messages": {"__all__": {"id", "parent_id"}}}
+    assert reexported.model_dump(exclude=without_ids) == exported.model_dump(exclude=without_ids)
+    assert _parent_positions(reexported) == _parent_positions(exported)
+    # The branch shown after an import is the newest message's.
+    branch = await client.get(f"/internal/conversations/{new_id}/branch", params={"user_id": "alice"})
+    assert [m["content"] for m in branch.json()["items"]] == ["branched 0", "branched 1", "branched 5"]
+    first, reply = branch.json()["items"][:2]
+    assert len(first["siblings"]) == 2 and first["siblings"][0] == first["id"]
+    assert len(reply["siblings"]) == 2 and reply["siblings"][0] == reply["id"]
+
+
+@pytest.mark.parametrize(
+    "parents",
+    [["later", None], [None, "m9"], [None, "m0", "m1"]],
+    ids=["parent listed after", "unknown parent", "reply answering a reply"],
+)
+def test_an_archive_refuses_parents_that_are_not_earlier_messages_or_replies_to_replies(parents):
+    given = conversation("c", len(parents))
+    for i, (message, parent) in enumerate(zip(given["messages"], parents, strict=True)):
+        message |= {"id": "later" if i == 1 and parents[0] == "later" else f"m{i}", "parent_id": parent}
+    given["messages"][-1]["role"] = "assistant"
+    with pytest.raises(ValueError):
+        ConversationArchive.model_validate(archive(given))
 
 
 @pytest.mark.integration

@@ -577,3 +577,110 @@ async def test_a_reply_says_how_many_earlier_turns_did_not_fit_the_context(deps,
     # The first question has no history; from the second on, the previous question does not fit
     # beside the new one in 2,048 tokens (each later one leaves out every earlier turn).
     assert left_out == [None, 2, 4]
+
+
+async def _ask(handler, unique_name, first: ChatRequested, content: str, **kw) -> ChatRequested:
+    req = request(
+        unique_name, conversation_id=first.conversation_id, user_id=first.user_id, content=content, **kw
+    )
+    await handler.handle(req)
+    return req
+
+
+def _spy_prompts(handler) -> list[list[dict]]:
+    seen: list[list[dict]] = []
+    original = handler.models.default.provider.stream
+
+    def spy(messages, **kw):
+        seen.append(messages)
+        return original(messages, **kw)
+
+    handler.models.default.provider.stream = spy
+    return seen
+
+
+async def test_an_edited_message_is_a_new_version_and_the_model_sees_only_its_branch(deps, unique_name):
+    handler, store, redis, _ = deps
+    first = request(unique_name, content="My name is Ada.")
+    await handler.handle(first)
+    second = await _ask(handler, unique_name, first, "My favourite colour is red.")
+    seen = _spy_prompts(handler)
+    edited = await _ask(
+        handler, unique_name, first, "My favourite colour is blue.", edit_of=second.message_id
+    )
+    after = await _ask(handler, unique_name, first, "What did I say?")
+
+    stored = {m["_id"]: m for m in await store.list_messages(first.user_id, first.conversation_id, 20)}
+    assert stored[edited.message_id]["parent_id"] == stored[second.message_id]["parent_id"] == first.reply_id
+    assert stored[edited.reply_id]["parent_id"] == edited.message_id
+    # Without a named parent a message follows the end of the branch shown: the edit's reply.
+    assert stored[after.message_id]["parent_id"] == edited.reply_id
+    prompt_of_edit = [m["content"] for m in seen[0]]
+    assert "My name is Ada." in prompt_of_edit and "My favourite colour is red." not in prompt_of_edit
+    prompt_after = [m["content"] for m in seen[1]]
+    assert (
+        "My favourite colour is blue." in prompt_after and "My favourite colour is red." not in prompt_after
+    )
+    # The conversation goes on from the original too, when the user sends after it.
+    back = await _ask(handler, unique_name, first, "And now?", parent_id=second.reply_id)
+    prompt_back = [m["content"] for m in seen[2]]
+    assert "My favourite colour is red." in prompt_back and "My favourite colour is blue." not in prompt_back
+    assert (await store.get_message(back.message_id))["parent_id"] == second.reply_id
+    assert (await events(redis, back.reply_id))[-1][0] == DONE
+
+
+async def test_a_regenerated_reply_is_a_version_of_the_first_and_the_branch_ends_at_it(deps, unique_name):
+    handler, store, _redis, _ = deps
+    first = request(unique_name)
+    await handler.handle(first)
+    again = request(
+        unique_name,
+        conversation_id=first.conversation_id,
+        user_id=first.user_id,
+        message_id=first.message_id,
+        regenerate_of=first.reply_id,
+    )
+    await handler.handle(again)
+    replies = [
+        m
+        for m in await store.list_messages(first.user_id, first.conversation_id, 10)
+        if m["role"] == "assistant"
+    ]
+    assert [r["parent_id"] for r in replies] == [first.message_id, first.message_id]
+    conversation = await store.get_conversation(first.user_id, first.conversation_id)
+    assert conversation["current_leaf"] == first.message_id  # the branch goes on to its newest reply
+    nxt = await _ask(handler, unique_name, first, "next")
+    assert (await store.get_message(nxt.message_id))["parent_id"] == again.reply_id
+
+
+async def test_a_parent_or_edit_outside_the_conversation_fails_the_reply_and_stores_nothing(
+    deps, unique_name
+):
+    handler, store, redis, _ = deps
+    mine = request(unique_name)
+    await handler.handle(mine)
+    theirs = request(unique_name)
+    await handler.handle(theirs)
+    for named in ({"parent_id": theirs.reply_id}, {"edit_of": theirs.message_id}, {"parent_id": "no-such"},
+                  {"edit_of": mine.reply_id}):  # fmt: skip
+        req = request(unique_name, conversation_id=mine.conversation_id, user_id=mine.user_id, **named)
+        await handler.handle(req)
+        last = (await events(redis, req.reply_id))[-1]
+        assert last[0] == FAILED and last[1]["code"] == "message_not_found", named
+        assert await store.get_message(req.message_id) is None
+    assert len(await store.list_messages(theirs.user_id, theirs.conversation_id, 10)) == 2
+
+
+async def test_a_redelivered_edit_keeps_the_parent_it_was_stored_with(deps, unique_name):
+    handler, store, _redis, _ = deps
+    first = request(unique_name)
+    await handler.handle(first)
+    second = await _ask(handler, unique_name, first, "two")
+    edit = request(unique_name, conversation_id=first.conversation_id, user_id=first.user_id,
+                   edit_of=second.message_id, content="two, edited")  # fmt: skip
+    await handler.handle(edit)
+    await store.touch_conversation(first.conversation_id, current_leaf=second.reply_id)
+    await handler.handle(edit)
+    messages = await store.list_messages(first.user_id, first.conversation_id, 10)
+    assert [m["_id"] for m in messages].count(edit.message_id) == 1
+    assert (await store.get_message(edit.message_id))["parent_id"] == first.reply_id

@@ -10,7 +10,6 @@ from alice_orchestrator.prompt import (
     left_out_turns,
     system_message,
     truncate_to_tokens,
-    usable_history,
 )
 
 
@@ -85,36 +84,6 @@ def test_truncate_to_tokens():
     assert truncate_to_tokens("a b c d", 2, count_words) == "a b "
     assert truncate_to_tokens("a b", 5, count_words) == "a b"
     assert truncate_to_tokens("a b", 0, count_words) == ""
-
-
-def test_usable_history_excludes_the_current_message_later_turns_and_superseded_replies():
-    history = turns(3)
-    # u1 was regenerated: a newer reply a1b replaces a1.
-    history.append(
-        Turn(
-            id="a1b", role="assistant", content="better", created_at="2026-01-01T00:01:45.000Z", reply_to="u1"
-        )
-    )
-    # The message being answered (u2), its earlier reply (a regenerate) and duplicates from the cache.
-    kept = usable_history(history + history[:2], "u2", "2026-01-01T00:02:00.000Z")
-    assert [t.id for t in kept] == ["u0", "a0", "u1", "a1b"]
-
-
-def test_failed_and_empty_replies_are_left_out():
-    history = [
-        Turn(id="u0", role="user", content="hi", created_at="2026-01-01T00:00:00.000Z"),
-        Turn(id="a0", role="assistant", content="", created_at="2026-01-01T00:00:01.000Z", reply_to="u0"),
-        Turn(id="u1", role="user", content="again", created_at="2026-01-01T00:00:02.000Z"),
-        Turn(
-            id="a1",
-            role="assistant",
-            content="x",
-            created_at="2026-01-01T00:00:03.000Z",
-            reply_to="u1",
-            status="failed",
-        ),
-    ]
-    assert [t.id for t in usable_history(history, "u9", "2026-01-01T01:00:00.000Z")] == ["u0", "u1"]
 
 
 def test_sources_and_memories_are_numbered_in_the_system_message():
