@@ -1068,6 +1068,11 @@ export type components = {
             model?: string | null;
             /** @description assistant messages only */
             feedback?: components["schemas"]["ArchivedFeedback"] | null;
+            /**
+             * Parent Id
+             * @description the `id` of the message it follows (or, a reply, answers), listed before it; in a file where no message has one, a user message follows the newest reply before it and a reply answers the user message before it
+             */
+            parent_id?: string | null;
         };
         /** AssistantMessage */
         AssistantMessage: {
