@@ -229,3 +229,86 @@ async def test_only_a_reply_cut_at_its_length_limit_can_be_continued(api):
     response = await api.post(f"/api/replies/{accepted['reply_id']}/continue", headers=auth)
     assert response.status_code == 409, response.text
     assert response.json()["error"]["code"] == "not_continuable"
+
+
+async def _answered(api, auth, conversation: str, content: str, **place) -> dict:
+    response = await api.post(
+        f"/api/conversations/{conversation}/messages", headers=auth, json={"content": content, **place}
+    )
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    events = await sse_events(api, accepted["stream_url"], auth)
+    assert events[-1]["event"] == DONE, events[-1]
+    return accepted
+
+
+async def _branch(api, auth, conversation: str, choose: str | None = None) -> dict:
+    url = f"/api/conversations/{conversation}/branch"
+    if choose is None:
+        response = await api.get(url, headers=auth)
+    else:
+        response = await api.put(url, headers=auth, json={"message_id": choose})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _ids(branch: dict) -> list[str]:
+    return [m["id"] for m in branch["items"]]
+
+
+async def test_edit_and_regenerate_make_versions_and_the_chosen_branch_is_kept(api):
+    alice, bob = await register(api), await register(api)
+    conversation = await new_conversation(api, alice)
+    first = await _answered(api, alice, conversation, "Name a fruit.")
+    second = await _answered(api, alice, conversation, "Name a colour.", parent_id=first["reply_id"])
+    edited = await _answered(api, alice, conversation, "Name an animal.", edit_of=second["message"]["id"])
+
+    shown = await _branch(api, alice, conversation)
+    expected = [first["message"]["id"], first["reply_id"], edited["message"]["id"], edited["reply_id"]]
+    assert _ids(shown) == expected and shown["leaf_id"] == edited["reply_id"]
+    assert shown["items"][2]["siblings"] == [second["message"]["id"], edited["message"]["id"]]
+    assert (
+        shown["items"][2]["content"] == "Name an animal."
+        and shown["items"][2]["parent_id"] == first["reply_id"]
+    )
+
+    # Back to the first version: its own reply follows, and the choice is kept.
+    chosen = await _branch(api, alice, conversation, choose=second["message"]["id"])
+    assert _ids(chosen) == [*expected[:2], second["message"]["id"], second["reply_id"]]
+    assert _ids(await _branch(api, alice, conversation)) == _ids(chosen)
+
+    regenerated = await api.post(f"/api/replies/{second['reply_id']}/regenerate", headers=alice)
+    assert regenerated.status_code == 202, regenerated.text
+    again = regenerated.json()
+    assert (await sse_events(api, again["stream_url"], alice))[-1]["event"] == DONE
+    deadline = time.monotonic() + 20
+    while (shown := await _branch(api, alice, conversation))["leaf_id"] != again["reply_id"]:
+        assert time.monotonic() < deadline, shown
+        await asyncio.sleep(0.2)
+    assert shown["items"][-1]["siblings"] == [second["reply_id"], again["reply_id"]]
+    assert _ids(shown)[2] == second["message"]["id"]
+
+    # A message sent without a parent follows the branch shown: the regenerated reply.
+    after = await _answered(api, alice, conversation, "Thanks.")
+    assert (await _branch(api, alice, conversation))["items"][-2]["parent_id"] == again["reply_id"]
+    assert after["message"]["id"] in _ids(await _branch(api, alice, conversation))
+
+    # Someone else can neither read the branch nor hang a message under it.
+    for response in (
+        await api.get(f"/api/conversations/{conversation}/branch", headers=bob),
+        await api.put(
+            f"/api/conversations/{conversation}/branch", headers=bob, json={"message_id": expected[0]}
+        ),
+    ):
+        assert response.status_code == 404
+    theirs = await new_conversation(api, bob)
+    sneaky = await send_with(api, bob, theirs, {"content": "hi", "parent_id": expected[1]})
+    events = await sse_events(api, sneaky["stream_url"], bob)
+    assert events[-1]["event"] == "failed" and events[-1]["data"]["code"] == "message_not_found"
+    assert (await _branch(api, bob, theirs))["items"] == []
+
+
+async def send_with(api, auth, conversation: str, body: dict) -> dict:
+    response = await api.post(f"/api/conversations/{conversation}/messages", headers=auth, json=body)
+    assert response.status_code == 202, response.text
+    return response.json()
