@@ -94,15 +94,15 @@ describe('keyboard shortcuts', () => {
       'Search conversations',
       'Write a message',
       'Stop the reply',
-      'Previous version',
-      'Next version',
+      'Show the previous version',
+      'Show the next version',
       'Show these shortcuts',
       'Send',
       'New line',
     ]);
     const keys = (row: string) =>
       [...document.querySelectorAll('.shortcuts tr')].find((tr) => tr.querySelector('th')?.textContent === row)?.querySelectorAll('kbd');
-    expect([...keys('Next version')!].slice(1).map((k) => k.textContent)).toEqual([isMac() ? '⌥' : 'Alt', '→']);
+    expect([...keys('Show the next version')!].slice(1).map((k) => k.textContent)).toEqual([isMac() ? '⌥' : 'Alt', '→']);
     expect(document.querySelector('.shortcuts kbd')?.textContent).toMatch(/^(Ctrl|⌘)$/);
   });
 });

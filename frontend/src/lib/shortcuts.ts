@@ -19,8 +19,8 @@ export const SHORTCUTS: Shortcut[] = [
   { name: 'focusMessage', keys: ['Shift', 'Esc'], does: 'Write a message', matches: (e) => e.shiftKey && e.key === 'Escape' },
   { name: 'stop', keys: ['Esc'], does: 'Stop the reply', matches: (e) => !e.shiftKey && !mod(e) && e.key === 'Escape' },
   // Of the message with the focus in it, else of the last one with versions.
-  { name: 'previousVersion', keys: ['Mod', 'Alt', '←'], does: 'Previous version', matches: (e) => mod(e) && e.altKey && !e.shiftKey && e.key === 'ArrowLeft' },
-  { name: 'nextVersion', keys: ['Mod', 'Alt', '→'], does: 'Next version', matches: (e) => mod(e) && e.altKey && !e.shiftKey && e.key === 'ArrowRight' },
+  { name: 'previousVersion', keys: ['Mod', 'Alt', '←'], does: 'Show the previous version', matches: (e) => mod(e) && e.altKey && !e.shiftKey && e.key === 'ArrowLeft' },
+  { name: 'nextVersion', keys: ['Mod', 'Alt', '→'], does: 'Show the next version', matches: (e) => mod(e) && e.altKey && !e.shiftKey && e.key === 'ArrowRight' },
   { name: 'help', keys: ['Mod', '/'], does: 'Show these shortcuts', matches: (e) => mod(e) && e.key === '/' },
 ];
 
