@@ -27,7 +27,7 @@ test('the help dialog lists the shortcuts; each one works; Escape stops a reply'
     const help = page.getByRole('dialog', byName('Keyboard shortcuts'));
     await help.waitFor();
     const rows = await help.getByRole('rowheader').allInnerTexts();
-    assert.deepEqual(rows, ['New chat', 'Search conversations', 'Write a message', 'Stop the reply', 'Show these shortcuts', 'Send', 'New line']);
+    assert.deepEqual(rows, ['New chat', 'Search conversations', 'Write a message', 'Stop the reply', 'Show the previous version', 'Show the next version', 'Show these shortcuts', 'Send', 'New line']);
     await screenshot(page, 'shortcuts.png');
     await expectAccessible(page, 'shortcuts dialog');
     await page.keyboard.press('Escape');

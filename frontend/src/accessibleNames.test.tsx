@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { App } from './App';
 import { AuthProvider } from './auth';
 import { Composer } from './components/Composer';
+import { MessageView } from './components/MessageView';
 import { DocumentsPage } from './pages/DocumentsPage';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
@@ -55,5 +56,17 @@ describe('accessible names', () => {
     const input = labelled('Upload document') as HTMLInputElement;
     expect(input.type).toBe('file');
   });
-});
 
+  it('a message: Edit message, the textbox Edit your message with Send and Cancel; the group Versions with Previous version, Version 2 of 3, Next version', async () => {
+    const message = { id: 'm2', conversation_id: 'c1', role: 'user' as const, content: 'Hi', status: 'completed' as const, created_at: '2026-01-01T00:00:00Z', siblings: ['m1', 'm2', 'm3'] };
+    await render(<MessageView message={message} userName="Ada" onEdit={async () => undefined} onShowVersion={() => undefined} />);
+    const versions = container.querySelector('[role="group"][aria-label="Versions"]')!;
+    expect([...versions.querySelectorAll('button')].map((b) => b.getAttribute('aria-label'))).toEqual(['Previous version', 'Next version']);
+    expect(versions.querySelector('[aria-label="Version 2 of 3"]')?.textContent).toBe('2 / 3');
+    expect(button('Edit message')).toHaveLength(1);
+    await act(async () => button('Edit message')[0].click());
+    expect(labelled('Edit your message')?.tagName).toBe('TEXTAREA');
+    expect(button('Send')).toHaveLength(1);
+    expect(button('Cancel')).toHaveLength(1);
+  });
+});

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ApiClient, ApiError, memoryTokenStore } from './client';
 import { readableError } from './errors';
 import { jsonResponse, scriptedFetch } from './testing';
-import type { AuthResponse, ConversationArchive, MessagePage, ReplayResult, SearchHit, SendResult, User } from './types';
+import type { AuthResponse, BranchPage, ConversationArchive, MessagePage, ReplayResult, SearchHit, SendResult, User } from './types';
 
 // Answers are typed with the generated shapes, so a backend change breaks these tests' compile.
 const user: User = { id: 'u1', email: 'ada@example.org', display_name: 'Ada', created_at: '2026-01-01T00:00:00Z', is_admin: false, settings: { memory_enabled: true, theme: 'system' } };
@@ -122,6 +122,25 @@ describe('ApiClient', () => {
     expect(await api.sendMessage('c1', 'hi')).toMatchObject({ reply_id: 'r9' });
     expect(calls[1]).toMatchObject({ url: '/api/conversations/c1/messages', init: { method: 'POST' } });
     expect(JSON.parse(String(calls[1].init.body))).toEqual({ content: 'hi' });
+  });
+
+  it('reads the branch shown as given, chooses another version, and sends after a message or as a new version', async () => {
+    const at = (id: string, role: 'user' | 'assistant', parent: string | null, siblings: string[], second: number) =>
+      ({ id, conversation_id: 'c1', role, content: id, status: 'completed' as const, created_at: `2026-01-01T00:00:0${second}Z`, parent_id: parent, siblings });
+    // A later version's time may be earlier than what follows it: the order is the path's, not the clock's.
+    const branch: BranchPage = { items: [at('m1', 'user', null, ['m1'], 5), at('r1', 'assistant', 'm1', ['r0', 'r1'], 1)], next_before: null, leaf_id: 'r1' };
+    const chosen: BranchPage = { items: [at('m1', 'user', null, ['m1'], 5), at('r0', 'assistant', 'm1', ['r0', 'r1'], 0)], next_before: null, leaf_id: 'r0' };
+    const sent: SendResult = { message: { id: 'm3', role: 'user', content: 'hi', status: 'completed', created_at: '2026-01-01T00:00:03Z' }, reply_id: 'r9', stream_url: '/api/replies/r9/stream' };
+    const { api, calls } = client([jsonResponse(branch), jsonResponse(chosen), jsonResponse(sent, 202), jsonResponse(sent, 202)]);
+    expect((await api.getBranch('c1')).map((m) => [m.id, m.siblings])).toEqual([['m1', ['m1']], ['r1', ['r0', 'r1']]]);
+    expect(calls[0]).toMatchObject({ url: '/api/conversations/c1/branch?limit=100', init: { method: 'GET' } });
+    expect((await api.chooseBranch('c1', 'r0')).map((m) => m.id)).toEqual(['m1', 'r0']);
+    expect(calls[1]).toMatchObject({ url: '/api/conversations/c1/branch?limit=100', init: { method: 'PUT' } });
+    expect(JSON.parse(String(calls[1].init.body))).toEqual({ message_id: 'r0' });
+    await api.sendMessage('c1', 'hi', 'k1', [], { parentId: 'r0' });
+    expect(JSON.parse(String(calls[2].init.body))).toEqual({ content: 'hi', parent_id: 'r0' });
+    await api.sendMessage('c1', 'hello', 'k2', ['d1'], { editOf: 'm1' });
+    expect(JSON.parse(String(calls[3].init.body))).toEqual({ content: 'hello', attachments: ['d1'], edit_of: 'm1' });
   });
 
   it('logs out by revoking the refresh token and forgetting it locally', async () => {

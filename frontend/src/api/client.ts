@@ -6,6 +6,7 @@ import { DEFAULT_RETRY, newIdempotencyKey, type RetryPolicy, withIdempotencyKey 
 import type {
   AliceDocument,
   ApiKey,
+  BranchMessage,
   ChatSettings,
   Conversation,
   ConversationArchive,
@@ -123,6 +124,18 @@ export class ApiClient extends HttpClient {
     const page = await this.data(this.api.GET('/api/conversations/{conversation_id}/messages', { params, ...this.via() }));
     return [...page.items].sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? ''));
   };
+  /** The branch shown now, oldest first, each message the parent of the next (the server remembers
+   * the version last chosen; after a send or regenerate it ends at the newest reply). */
+  getBranch = async (conversationId: string, limit = 100): Promise<BranchMessage[]> => {
+    const params = { path: { conversation_id: conversationId }, query: { limit } };
+    return (await this.data(this.api.GET('/api/conversations/{conversation_id}/branch', { params, ...this.via() }))).items;
+  };
+  /** Shows another version: the branch through `messageId`, continued by its newest messages; remembered. */
+  chooseBranch = async (conversationId: string, messageId: string, limit = 100): Promise<BranchMessage[]> => {
+    const params = { path: { conversation_id: conversationId }, query: { limit } };
+    const body = { message_id: messageId };
+    return (await this.data(this.api.PUT('/api/conversations/{conversation_id}/branch', { params, body, ...this.via() }))).items;
+  };
   /** Rates a reply of one's own conversation; replaces an earlier rating. */
   giveFeedback = (conversationId: string, replyId: string, rating: FeedbackRating, comment?: string) => {
     const params = { path: { conversation_id: conversationId, reply_id: replyId } };
@@ -136,14 +149,21 @@ export class ApiClient extends HttpClient {
   /** How sends, regenerates and continues retry (tests shorten the waits). */
   retryPolicy: RetryPolicy = DEFAULT_RETRY;
 
-  /** Sends one composed message: `key` identifies it, so retries never send it twice. */
-  sendMessage = (id: string, content: string, key: string = newIdempotencyKey(), attachments: string[] = []) =>
+  /** Sends one composed message: `key` identifies it, so retries never send it twice. `place`: after
+   * which message (`parentId`, the end of the branch shown), or as a new version of a user message
+   * (`editOf`); neither: the end of the conversation's current branch. */
+  sendMessage = (id: string, content: string, key: string = newIdempotencyKey(), attachments: string[] = [], place: MessagePlace = {}) =>
     withIdempotencyKey(
       (headers) =>
         this.data(
           this.api.POST('/api/conversations/{conversation_id}/messages', {
             params: { path: { conversation_id: id } },
-            body: attachments.length ? { content, attachments } : { content },
+            body: {
+              content,
+              ...(attachments.length ? { attachments } : {}),
+              ...(place.parentId ? { parent_id: place.parentId } : {}),
+              ...(place.editOf ? { edit_of: place.editOf } : {}),
+            },
             ...this.via({ headers }),
           }),
         ),
@@ -214,6 +234,9 @@ export class ApiClient extends HttpClient {
   replayDlq = (topic: string, record?: { partition: number; offset: number }) =>
     this.data(this.api.POST('/api/admin/flows/dlq/{topic}/replay', { params: { path: { topic } }, body: record ? { ...record, all: false } : { all: true }, ...this.via() }));
 }
+
+/** Where a sent message goes in the conversation's tree: after a message, or as a new version of one (never both). */
+export type MessagePlace = { parentId?: string; editOf?: never } | { editOf: string; parentId?: never };
 
 export interface DownloadedFile {
   blob: Blob;

@@ -52,6 +52,9 @@ export type SharedConversation = ResponseOf<'/api/shared/{token}', 'get'>;
 export type MessagePage = ResponseOf<'/api/conversations/{conversation_id}/messages', 'get'>;
 export type Message = MessagePage['items'][number];
 export type Source = NonNullable<Message['sources']>[number];
+/** The branch of a conversation's tree shown now: a path of messages, each with its versions (`siblings`). */
+export type BranchPage = ResponseOf<'/api/conversations/{conversation_id}/branch', 'get'>;
+export type BranchMessage = BranchPage['items'][number];
 export type Feedback = ResponseOf<'/api/conversations/{conversation_id}/messages/{reply_id}/feedback', 'put'>;
 export type FeedbackRating = Feedback['rating'];
 export type SendResult = ResponseOf<'/api/conversations/{conversation_id}/messages', 'post'>;

@@ -135,4 +135,145 @@ describe('MessageView', () => {
     await act(async () => button('Good reply')!.click());
     expect(container!.querySelector('[role="alert"]')?.textContent).toBe('offline');
   });
+
+  const group = () => container!.querySelector('[role="group"][aria-label="Versions"]');
+  const position = () => group()?.querySelector('[aria-label^="Version "]');
+  const press = (target: Element, init: KeyboardEventInit) =>
+    act(async () => {
+      target.dispatchEvent(new KeyboardEvent('keydown', { bubbles: true, cancelable: true, ...init }));
+    });
+
+  it('shows which version a message is, and steps to the one before or after it', async () => {
+    const onShowVersion = vi.fn();
+    await render(<MessageView message={{ ...reply, siblings: ['r0', 'r1', 'r2'] }} userName="Ada" onShowVersion={onShowVersion} />);
+    expect(position()?.getAttribute('aria-label')).toBe('Version 2 of 3');
+    expect(position()?.textContent).toBe('2 / 3');
+    expect(button('Previous version')?.disabled).toBe(false);
+    expect(button('Next version')?.disabled).toBe(false);
+    await act(async () => button('Previous version')!.click());
+    expect(onShowVersion).toHaveBeenLastCalledWith('r0');
+    await act(async () => button('Next version')!.click());
+    expect(onShowVersion).toHaveBeenLastCalledWith('r2');
+
+    await render(<MessageView message={{ ...reply, id: 'r0', siblings: ['r0', 'r1', 'r2'] }} userName="Ada" onShowVersion={onShowVersion} />);
+    expect(position()?.textContent).toBe('1 / 3');
+    expect(button('Previous version')?.disabled).toBe(true);
+    await render(<MessageView message={{ ...reply, id: 'r2', siblings: ['r0', 'r1', 'r2'] }} userName="Ada" onShowVersion={onShowVersion} />);
+    expect(position()?.getAttribute('aria-label')).toBe('Version 3 of 3');
+    expect(button('Next version')?.disabled).toBe(true);
+    expect(onShowVersion).toHaveBeenCalledTimes(2);
+  });
+
+  it('shows no navigator for a single version, and a disabled one while a reply is pending', async () => {
+    await render(<MessageView message={{ ...question, siblings: ['m1'] }} userName="Ada" onShowVersion={() => undefined} />);
+    expect(group()).toBeNull();
+    await render(<MessageView message={question} userName="Ada" onShowVersion={() => undefined} />);
+    expect(group()).toBeNull();
+    await render(<MessageView message={{ ...question, siblings: ['m0', 'm1'] }} userName="Ada" />);
+    expect(position()?.textContent).toBe('2 / 2');
+    expect([button('Previous version')?.disabled, button('Next version')?.disabled]).toEqual([true, true]);
+  });
+
+  it('steps with ArrowLeft and ArrowRight on its buttons, and keeps the focus there when the other version is shown', async () => {
+    const versions = ['r0', 'r1', 'r2'];
+    const shown = (id: string) => render(<MessageView message={{ ...reply, id, siblings: versions }} userName="Ada" onShowVersion={onShowVersion} />);
+    const onShowVersion = vi.fn((id: string) => void shown(id));
+    await shown('r1');
+    button('Previous version')!.focus();
+    await press(button('Previous version')!, { key: 'ArrowLeft' });
+    expect(onShowVersion).toHaveBeenLastCalledWith('r0');
+    await act(async () => undefined);
+    expect(position()?.textContent).toBe('1 / 3');
+    // At the first version its Previous button is disabled: the focus moves to Next.
+    expect(document.activeElement).toBe(button('Next version'));
+    await press(document.activeElement!, { key: 'ArrowRight' });
+    await act(async () => undefined);
+    expect(onShowVersion).toHaveBeenLastCalledWith('r1');
+    expect(position()?.textContent).toBe('2 / 3');
+    expect(document.activeElement).toBe(button('Next version'));
+    await press(document.activeElement!, { key: 'ArrowRight' });
+    await act(async () => undefined);
+    expect(position()?.textContent).toBe('3 / 3');
+    expect(document.activeElement).toBe(button('Previous version'));
+    // With a modifier the key is the shortcuts' (the page's), not the navigator's.
+    await press(document.activeElement!, { key: 'ArrowLeft', ctrlKey: true, altKey: true });
+    expect(onShowVersion).toHaveBeenCalledTimes(3);
+  });
+
+  describe('editing a sent message', () => {
+    const editor = () => container!.querySelector('textarea[aria-label="Edit your message"]') as HTMLTextAreaElement | null;
+    const type = (text: string) =>
+      act(async () => {
+        const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!;
+        setValue.call(editor(), text);
+        editor()!.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+    const shownText = () => container!.querySelector('.plain')?.textContent;
+
+    it('offers Edit on the user\'s messages only, when they can be edited', async () => {
+      await render(<MessageView message={reply} userName="Ada" onEdit={async () => undefined} />);
+      expect(button('Edit message')).toBeNull();
+      await render(<MessageView message={question} userName="Ada" />);
+      expect(button('Edit message')).toBeNull();
+      await render(<MessageView message={question} userName="Ada" onEdit={async () => undefined} />);
+      expect(button('Edit message')?.textContent?.trim()).toBe('Edit');
+    });
+
+    it('edits in place: Enter sends the new text, Shift+Enter does not', async () => {
+      const onEdit = vi.fn(async () => undefined);
+      await render(<MessageView message={question} userName="Ada" onEdit={onEdit} />);
+      await act(async () => button('Edit message')!.click());
+      expect(editor()?.value).toBe('How do I *list* files?');
+      expect(document.activeElement).toBe(editor());
+      expect(shownText()).toBeUndefined();
+      await type('  How do I list hidden files?  ');
+      await press(editor()!, { key: 'Enter', shiftKey: true });
+      expect(onEdit).not.toHaveBeenCalled();
+      await press(editor()!, { key: 'Enter' });
+      expect(onEdit).toHaveBeenCalledExactlyOnceWith('How do I list hidden files?');
+      expect(editor()).toBeNull();
+    });
+
+    it('sends with the Send button, and never an empty text', async () => {
+      const onEdit = vi.fn(async () => undefined);
+      await render(<MessageView message={question} userName="Ada" onEdit={onEdit} />);
+      await act(async () => button('Edit message')!.click());
+      await type('   ');
+      expect(byText('Send')?.disabled).toBe(true);
+      await press(editor()!, { key: 'Enter' });
+      expect(onEdit).not.toHaveBeenCalled();
+      await type('Shorter');
+      await act(async () => byText('Send')!.click());
+      expect(onEdit).toHaveBeenCalledExactlyOnceWith('Shorter');
+    });
+
+    it('Escape or Cancel leaves the message as it was, with the focus back on Edit', async () => {
+      const onEdit = vi.fn(async () => undefined);
+      await render(<MessageView message={question} userName="Ada" onEdit={onEdit} />);
+      await act(async () => button('Edit message')!.click());
+      await type('Something else');
+      await press(editor()!, { key: 'Escape' });
+      expect(editor()).toBeNull();
+      expect(shownText()).toBe('How do I *list* files?');
+      expect(document.activeElement).toBe(button('Edit message'));
+      await act(async () => button('Edit message')!.click());
+      expect(editor()?.value).toBe('How do I *list* files?');
+      await act(async () => byText('Cancel')!.click());
+      expect(editor()).toBeNull();
+      expect(onEdit).not.toHaveBeenCalled();
+    });
+
+    it('keeps the text when sending it fails', async () => {
+      const onEdit = vi.fn(async () => {
+        throw new Error('offline');
+      });
+      await render(<MessageView message={question} userName="Ada" onEdit={onEdit} />);
+      await act(async () => button('Edit message')!.click());
+      await type('Kept');
+      await press(editor()!, { key: 'Enter' });
+      expect(onEdit).toHaveBeenCalledOnce();
+      expect(editor()?.value).toBe('Kept');
+      expect(byText('Send')?.disabled).toBe(false);
+    });
+  });
 });

@@ -1,10 +1,13 @@
+import { useEffect, useRef, useState } from 'react';
 import type { Source } from '../api/types';
 import type { ShownMessage } from '../state/chatStore';
 import { Link } from '../lib/router';
 import { CopyMessageButton } from './CopyMessageButton';
 import { FeedbackControls, type Rate } from './FeedbackControls';
-import { ContinueIcon, RefreshIcon } from './icons';
+import { ContinueIcon, PencilIcon, RefreshIcon } from './icons';
 import { Markdown } from './Markdown';
+import { MessageEditor } from './MessageEditor';
+import { VersionNav } from './VersionNav';
 
 interface Citation {
   documentId?: string;
@@ -55,6 +58,8 @@ export function MessageView({
   onRegenerate,
   onContinue,
   onRate,
+  onEdit,
+  onShowVersion,
 }: {
   message: ShownMessage;
   userName: string;
@@ -63,47 +68,81 @@ export function MessageView({
   onContinue?: () => void;
   /** A stored reply: rates it. */
   onRate?: Rate;
+  /** A user message that can be edited now: sends the edited text as a new version of it. */
+  onEdit?: (content: string) => Promise<void>;
+  /** Shows another of the message's versions (`siblings`); absent: its navigator is disabled. */
+  onShowVersion?: (messageId: string) => void;
 }) {
   const mine = message.role === 'user';
   const author = mine ? userName : 'Alice';
   const note = STATUS_NOTE[message.status ?? ''];
+  // The message being edited, by id: the page keeps this view when another version takes its place.
+  const [editing, setEditing] = useState<string | null>(null);
+  const editButton = useRef<HTMLButtonElement>(null);
+  const refocus = useRef(false);
+  useEffect(() => {
+    if (editing || !refocus.current) return;
+    refocus.current = false;
+    editButton.current?.focus();
+  }, [editing]);
+  const cancelEdit = () => {
+    refocus.current = true;
+    setEditing(null);
+  };
+  const sendEdit = async (content: string) => {
+    await onEdit?.(content);
+    setEditing(null);
+  };
+
   return (
     <article className={`message ${mine ? 'from-user' : 'from-assistant'}`} aria-label={`${author} said`} data-message-id={message.id} data-status={message.status}>
       <div className="avatar" aria-hidden="true">{mine ? author.slice(0, 1).toUpperCase() : 'A'}</div>
-      <div className="bubble">
-        <div className="author">{author}</div>
-        {mine ? <p className="plain">{message.content}</p> : <Markdown source={message.content} />}
-        {mine && !!message.attachments?.length && (
-          <ul className="sources" aria-label="Attached files">
-            {message.attachments.map((a) => (
-              <li key={a.document_id}>
-                <span className="chip">{a.filename}</span>
-              </li>
-            ))}
-          </ul>
-        )}
-        {!mine && <Sources sources={message.sources ?? []} />}
-        {!mine && (message.left_out_turns ?? 0) > 0 && (
-          <p className="context-note" role="note">
-            {leftOutNote(message.left_out_turns ?? 0)}
-          </p>
-        )}
-        <div className="message-foot">
-          {note && <span className={`tag tag-${message.status}`}>{note}</span>}
-          <CopyMessageButton text={message.content} />
-          {onRegenerate && (
-            <button type="button" className="btn btn-ghost btn-sm" onClick={onRegenerate}>
-              <RefreshIcon width={14} height={14} /> Regenerate
-            </button>
-          )}
-          {onContinue && (
-            <button type="button" className="btn btn-ghost btn-sm" onClick={onContinue} title="The reply reached its length limit: go on writing it">
-              <ContinueIcon width={14} height={14} /> Continue
-            </button>
-          )}
-          {onRate && <FeedbackControls feedback={message.feedback} onRate={onRate} />}
+      {mine && editing === message.id ? (
+        <div className="bubble editing">
+          <MessageEditor initial={message.content} onSend={onEdit && sendEdit} onCancel={cancelEdit} />
         </div>
-      </div>
+      ) : (
+        <div className="bubble">
+          <div className="author">{author}</div>
+          {mine ? <p className="plain">{message.content}</p> : <Markdown source={message.content} />}
+          {mine && !!message.attachments?.length && (
+            <ul className="sources" aria-label="Attached files">
+              {message.attachments.map((a) => (
+                <li key={a.document_id}>
+                  <span className="chip">{a.filename}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+          {!mine && <Sources sources={message.sources ?? []} />}
+          {!mine && (message.left_out_turns ?? 0) > 0 && (
+            <p className="context-note" role="note">
+              {leftOutNote(message.left_out_turns ?? 0)}
+            </p>
+          )}
+          <div className="message-foot">
+            {message.siblings && <VersionNav versions={message.siblings} current={message.id} onShow={onShowVersion} />}
+            {note && <span className={`tag tag-${message.status}`}>{note}</span>}
+            <CopyMessageButton text={message.content} />
+            {mine && onEdit && (
+              <button ref={editButton} type="button" className="btn btn-ghost btn-sm" aria-label="Edit message" onClick={() => setEditing(message.id)}>
+                <PencilIcon width={14} height={14} /> Edit
+              </button>
+            )}
+            {onRegenerate && (
+              <button type="button" className="btn btn-ghost btn-sm" onClick={onRegenerate}>
+                <RefreshIcon width={14} height={14} /> Regenerate
+              </button>
+            )}
+            {onContinue && (
+              <button type="button" className="btn btn-ghost btn-sm" onClick={onContinue} title="The reply reached its length limit: go on writing it">
+                <ContinueIcon width={14} height={14} /> Continue
+              </button>
+            )}
+            {onRate && <FeedbackControls key={message.id} feedback={message.feedback} onRate={onRate} />}
+          </div>
+        </div>
+      )}
     </article>
   );
 }

@@ -18,6 +18,8 @@ export const PlusIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path
 export const SendIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path d="M5 12h14M13 6l6 6-6 6" /></svg>);
 export const StopIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><rect x="6" y="6" width="12" height="12" rx="2" fill="currentColor" /></svg>);
 export const RefreshIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path d="M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7" /></svg>);
+export const ChevronLeftIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path d="M15 6l-6 6 6 6" /></svg>);
+export const ChevronRightIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path d="M9 6l6 6-6 6" /></svg>);
 export const ContinueIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path d="M5 12h13M13 6l6 6-6 6" /></svg>);
 export const TrashIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path d="M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3" /></svg>);
 export const PencilIcon = (p: SVGProps<SVGSVGElement>) => (<svg {...base(p)}><path d="M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4" /></svg>);

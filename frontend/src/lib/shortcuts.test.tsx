@@ -2,7 +2,7 @@ import { act } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ShortcutsDialog } from '../components/ShortcutsDialog';
-import { useShortcuts, type ShortcutName } from './shortcuts';
+import { isMac, useShortcuts, type ShortcutName } from './shortcuts';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -47,6 +47,20 @@ describe('keyboard shortcuts', () => {
     expect(press({ key: 'k' }).defaultPrevented).toBe(false); // typing a k is not a shortcut
   });
 
+  it('Mod+Alt+ArrowLeft and ArrowRight step through the versions of a message; the arrows alone do not', async () => {
+    const handlers = { previousVersion: vi.fn(), nextVersion: vi.fn() };
+    await act(async () => root.render(<Listener handlers={handlers} />));
+    expect(press({ key: 'ArrowLeft', ctrlKey: true, altKey: true }).defaultPrevented).toBe(true);
+    expect(press({ key: 'ArrowRight', metaKey: true, altKey: true }).defaultPrevented).toBe(true);
+    expect(handlers.previousVersion).toHaveBeenCalledTimes(1);
+    expect(handlers.nextVersion).toHaveBeenCalledTimes(1);
+    for (const init of [{ key: 'ArrowLeft' }, { key: 'ArrowLeft', altKey: true }, { key: 'ArrowRight', ctrlKey: true }, { key: 'ArrowRight', ctrlKey: true, altKey: true, shiftKey: true }]) {
+      expect(press(init).defaultPrevented).toBe(false);
+    }
+    expect(handlers.previousVersion).toHaveBeenCalledTimes(1);
+    expect(handlers.nextVersion).toHaveBeenCalledTimes(1);
+  });
+
   it('Escape stops a reply, unless a field being typed in, a dialog or the phone drawer takes it', async () => {
     const stop = vi.fn();
     await act(async () => root.render(<Listener handlers={{ stop }} />));
@@ -75,7 +89,20 @@ describe('keyboard shortcuts', () => {
   it('lists every shortcut and the composer keys in the help dialog', async () => {
     await act(async () => root.render(<ShortcutsDialog onClose={() => undefined} />));
     const rows = Array.from(document.querySelectorAll('.shortcuts th')).map((th) => th.textContent);
-    expect(rows).toEqual(['New chat', 'Search conversations', 'Write a message', 'Stop the reply', 'Show these shortcuts', 'Send', 'New line']);
+    expect(rows).toEqual([
+      'New chat',
+      'Search conversations',
+      'Write a message',
+      'Stop the reply',
+      'Show the previous version',
+      'Show the next version',
+      'Show these shortcuts',
+      'Send',
+      'New line',
+    ]);
+    const keys = (row: string) =>
+      [...document.querySelectorAll('.shortcuts tr')].find((tr) => tr.querySelector('th')?.textContent === row)?.querySelectorAll('kbd');
+    expect([...keys('Show the next version')!].slice(1).map((k) => k.textContent)).toEqual([isMac() ? '⌥' : 'Alt', '→']);
     expect(document.querySelector('.shortcuts kbd')?.textContent).toMatch(/^(Ctrl|⌘)$/);
   });
 });

@@ -1,7 +1,7 @@
 import { useEffect, useRef } from 'react';
 
 /** The keyboard shortcuts, as the help dialog lists them. `Mod` is ⌘ on a Mac, Ctrl elsewhere. */
-export type ShortcutName = 'newChat' | 'focusSearch' | 'focusMessage' | 'stop' | 'help';
+export type ShortcutName = 'newChat' | 'focusSearch' | 'focusMessage' | 'stop' | 'previousVersion' | 'nextVersion' | 'help';
 
 interface Shortcut {
   name: ShortcutName;
@@ -18,6 +18,9 @@ export const SHORTCUTS: Shortcut[] = [
   { name: 'focusSearch', keys: ['Mod', 'K'], does: 'Search conversations', matches: (e) => mod(e) && !e.shiftKey && key(e) === 'k' },
   { name: 'focusMessage', keys: ['Shift', 'Esc'], does: 'Write a message', matches: (e) => e.shiftKey && e.key === 'Escape' },
   { name: 'stop', keys: ['Esc'], does: 'Stop the reply', matches: (e) => !e.shiftKey && !mod(e) && e.key === 'Escape' },
+  // Of the message with the focus in it, else of the last one with versions.
+  { name: 'previousVersion', keys: ['Mod', 'Alt', '←'], does: 'Show the previous version', matches: (e) => mod(e) && e.altKey && !e.shiftKey && e.key === 'ArrowLeft' },
+  { name: 'nextVersion', keys: ['Mod', 'Alt', '→'], does: 'Show the next version', matches: (e) => mod(e) && e.altKey && !e.shiftKey && e.key === 'ArrowRight' },
   { name: 'help', keys: ['Mod', '/'], does: 'Show these shortcuts', matches: (e) => mod(e) && e.key === '/' },
 ];
 
@@ -28,7 +31,7 @@ export const COMPOSER_KEYS = [
 ];
 
 export const isMac = () => /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
-export const keyLabel = (k: string) => (k === 'Mod' ? (isMac() ? '⌘' : 'Ctrl') : k);
+export const keyLabel = (k: string) => (k === 'Mod' ? (isMac() ? '⌘' : 'Ctrl') : k === 'Alt' && isMac() ? '⌥' : k);
 
 /** Escape belongs to whatever has it first: a dialog or the phone drawer (its scrim) open on top,
  * or the field being typed in (a comment box cancels its edit with it). */

@@ -9,12 +9,25 @@ import { ChatIcon, ShareIcon } from '../components/icons';
 import { MessageView, PendingView } from '../components/MessageView';
 import { ModelPicker } from '../components/ModelPicker';
 import { ShareDialog } from '../components/ShareDialog';
+import { versionToShow } from '../components/VersionNav';
 import { navigate } from '../lib/router';
 import { useShortcuts } from '../lib/shortcuts';
-import { chatStore, useChat } from '../state/chatStore';
+import { chatStore, isBusy, useChat, type ShownMessage } from '../state/chatStore';
 
 // A failed reply may never have been stored; a stored one that stopped can be rated.
 const RATEABLE = new Set<string>(['completed', 'stopped']);
+
+/** A key per message: its place in the tree (what it follows, its role), so that showing another
+ * version of it keeps its view, and the focus in it (a place seen twice: the message's id). */
+function placeKeys(messages: ShownMessage[]): string[] {
+  const seen = new Set<string>();
+  return messages.map((m) => {
+    const place = `${m.parent_id ?? `start of ${m.conversation_id}`}:${m.role}`;
+    const key = seen.has(place) ? m.id : place;
+    seen.add(key);
+    return key;
+  });
+}
 
 function titleFrom(text: string) {
   const line = text.replace(/\s+/g, ' ').trim();
@@ -99,7 +112,21 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
   const stop = () => {
     if (conversationId) void chatStore.stop(conversationId);
   };
-  useShortcuts({ stop: streaming ? stop : undefined });
+  // No edit and no other version while a send or a reply is in flight: the branch is about to change.
+  const busy = state ? isBusy(state) : false;
+  const showVersion = conversationId && !busy ? (messageId: string) => void chatStore.showVersion(conversationId, messageId) : undefined;
+  const stepVersion = (step: -1 | 1) => {
+    const focused = document.activeElement?.closest('[data-message-id]')?.getAttribute('data-message-id') ?? undefined;
+    const version = versionToShow(messages, focused, step);
+    if (!showVersion || !version) return false;
+    showVersion(version);
+  };
+  useShortcuts({
+    stop: streaming ? stop : undefined,
+    previousVersion: () => stepVersion(-1),
+    nextVersion: () => stepVersion(1),
+  });
+  const keys = placeKeys(messages);
   const lastAssistant = [...messages].reverse().find((m) => m.role === 'assistant');
   const lastIsAssistant = messages.length > 0 && messages[messages.length - 1].role === 'assistant';
   const userName = user.display_name || user.email.split('@')[0];
@@ -140,11 +167,13 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
           )}
           {state?.loadError && <p className="form-error" role="alert">{state.loadError}</p>}
           {conversationId && state && !state.loaded && <p className="muted center">Loading messages…</p>}
-          {messages.map((m) => (
+          {messages.map((m, i) => (
             <MessageView
-              key={m.id}
+              key={keys[i]}
               message={m}
               userName={userName}
+              onEdit={conversationId && m.role === 'user' && !busy ? (content) => chatStore.edit(conversationId, m.id, content) : undefined}
+              onShowVersion={showVersion}
               onRegenerate={
                 !pending && m === lastAssistant && lastIsAssistant && conversationId
                   ? () => void chatStore.regenerate(conversationId, m.reply_id ?? m.id)

@@ -3,10 +3,15 @@ import { api, type ApiClient } from '../api/client';
 import { readableError } from '../api/errors';
 import { newIdempotencyKey } from '../api/idempotent';
 import { followReply, type ReplyOutcome } from '../api/replyStream';
-import type { AttachedFile, ChatSettings, Conversation, ConversationChanges, FeedbackRating, Message } from '../api/types';
+import type { AttachedFile, BranchMessage, ChatSettings, Conversation, ConversationChanges, FeedbackRating, SendResult } from '../api/types';
 
-/** A message as the page shows it: a stored one, or the user's own while its send is in flight. */
-export type ShownMessage = Omit<Message, 'status'> & { status: Message['status'] | 'sending' };
+/** A message of the branch shown: a stored one with its versions (`siblings`, ids oldest first), or
+ * the user's own while its send is in flight. A message added here (a send, a finished reply) has
+ * its versions once the branch is read again. */
+export type ShownMessage = Omit<BranchMessage, 'status' | 'siblings'> & {
+  status: BranchMessage['status'] | 'sending';
+  siblings?: string[];
+};
 
 export interface PendingReply {
   replyId: string;
@@ -21,6 +26,7 @@ export interface PendingReply {
 }
 
 export interface ConversationState {
+  /** The branch shown, oldest first, each message the parent of the next. */
   messages: ShownMessage[];
   loaded: boolean;
   loadError?: string;
@@ -50,6 +56,19 @@ export function listOrder(conversations: Conversation[]): Conversation[] {
 const EMPTY: ConversationState = { messages: [], loaded: false };
 const pendingKey = (conversationId: string) => `alice.pending.${conversationId}`;
 
+/** The id of a message shown while its send is in flight. */
+const LOCAL = 'local-';
+
+/** A send or a reply is in flight: the branch shown is about to change, so no edit and no other version now. */
+export function isBusy(c: ConversationState): boolean {
+  return Boolean(c.pending) || c.messages.some((m) => m.status === 'sending');
+}
+
+/** The message a new one follows: the last stored message shown (none: the conversation is empty). */
+function lastStoredId(messages: ShownMessage[]): string | undefined {
+  return [...messages].reverse().find((m) => m.status !== 'sending' && !m.id.startsWith(LOCAL))?.id;
+}
+
 /**
  * Conversations, their messages and in-flight replies, outside React so a reply keeps streaming
  * while the user switches conversations (and survives the route change of a first message).
@@ -58,6 +77,8 @@ export class ChatStore {
   private snapshot: ChatSnapshot = INITIAL;
   private listeners = new Set<() => void>();
   private streams = new Map<string, AbortController>();
+  /** Per conversation, the latest change of the messages shown: a branch read before it is stale. */
+  private changes = new Map<string, number>();
 
   constructor(private readonly client: ApiClient) {}
 
@@ -76,6 +97,13 @@ export class ChatStore {
     this.listeners.forEach((fn) => fn());
   }
 
+  /** Marks a change of the conversation's messages shown; the answer: whether none came after it. */
+  private change(id: string): () => boolean {
+    const mine = (this.changes.get(id) ?? 0) + 1;
+    this.changes.set(id, mine);
+    return () => this.changes.get(id) === mine;
+  }
+
   private patch(id: string, change: Partial<ConversationState> | ((c: ConversationState) => Partial<ConversationState>)) {
     const current = this.conversation(id);
     const delta = typeof change === 'function' ? change(current) : change;
@@ -86,6 +114,7 @@ export class ChatStore {
   reset() {
     this.streams.forEach((c) => c.abort());
     this.streams.clear();
+    this.changes.clear();
     this.snapshot = INITIAL;
     this.listeners.forEach((fn) => fn());
   }
@@ -127,6 +156,7 @@ export class ChatStore {
   async remove(id: string) {
     await this.client.deleteConversation(id);
     this.streams.get(id)?.abort();
+    this.changes.delete(id);
     const byId = { ...this.snapshot.byId };
     delete byId[id];
     const others = (list: Conversation[]) => list.filter((c) => c.id !== id);
@@ -142,50 +172,119 @@ export class ChatStore {
     }));
   }
 
+  /** The branch shown (the one the server remembers). */
   async loadMessages(id: string) {
+    const latest = this.change(id);
     try {
-      const messages = await this.client.listMessages(id);
-      this.patch(id, (c) => ({ messages: c.pending ? c.messages : messages, loaded: true, loadError: undefined }));
-      this.resumePending(id, messages);
+      const messages = await this.client.getBranch(id);
+      // A send started meanwhile shows what it shows; the branch is read again after its reply.
+      const shown = !this.conversation(id).pending && latest();
+      this.patch(id, (c) => ({ messages: shown ? messages : c.messages, loaded: true, loadError: undefined }));
+      if (shown) this.resumePending(id, messages);
     } catch (err) {
       this.patch(id, { loaded: true, loadError: readableError(err) });
     }
   }
 
+  /** After a reply (or in `finish`): the branch as stored, with the versions of the new messages.
+   * What is shown stays until then, and stays when something changed meanwhile or reading fails. */
+  private async reloadBranch(id: string) {
+    const latest = this.change(id);
+    try {
+      const messages = await this.client.getBranch(id);
+      if (latest() && !isBusy(this.conversation(id))) this.patch(id, { messages });
+    } catch {
+      // the messages as streamed stay; the next visit reads the branch
+    }
+  }
+
+  /** Shows another version of a message: the branch through `messageId`, remembered by the server.
+   * Not while a send or reply is in flight (the branch is about to change). */
+  async showVersion(conversationId: string, messageId: string) {
+    if (isBusy(this.conversation(conversationId))) return;
+    this.patch(conversationId, { error: undefined });
+    const latest = this.change(conversationId);
+    try {
+      const messages = await this.client.chooseBranch(conversationId, messageId);
+      if (latest() && !isBusy(this.conversation(conversationId))) this.patch(conversationId, { messages });
+    } catch (err) {
+      this.patch(conversationId, { error: readableError(err) });
+    }
+  }
+
   /** After a reload: follow a reply that was still streaming when the page went away. */
-  private resumePending(id: string, messages: Message[]) {
+  private resumePending(id: string, messages: ShownMessage[]) {
     const replyId = sessionStorage.getItem(pendingKey(id));
     if (!replyId || this.streams.has(id)) return;
     if (messages.some((m) => m.role === 'assistant' && (m.reply_id ?? m.id) === replyId)) {
       sessionStorage.removeItem(pendingKey(id));
       return;
     }
+    // A regeneration: the branch still ends with the reply it replaces, hidden as when it was asked for.
+    this.patch(id, (c) => ({ messages: c.messages.at(-1)?.role === 'assistant' ? c.messages.slice(0, -1) : c.messages }));
     this.follow(id, replyId);
   }
 
-  /** `attachments`: the conversation's files sent with this message, recorded on it. */
+  /** Sends after the last message shown. `attachments`: the conversation's files sent with this
+   * message, recorded on it. */
   async send(conversationId: string, content: string, attachments: AttachedFile[] = []) {
+    const { messages } = this.conversation(conversationId);
+    const parentId = lastStoredId(messages);
+    const ids = attachments.map((a) => a.document_id);
+    await this.submit(conversationId, { content, attachments, parent_id: parentId ?? null }, messages.length, (key) =>
+      this.client.sendMessage(conversationId, content, key, ids, { parentId }),
+    );
+  }
+
+  /** Sends `content` as a new version of the user message `messageId` (the old one is kept, one
+   * version back): shown at once in its place, without the messages that followed it. */
+  async edit(conversationId: string, messageId: string, content: string) {
+    const { messages } = this.conversation(conversationId);
+    const at = messages.findIndex((m) => m.id === messageId);
+    const edited = messages[at];
+    if (!edited || edited.role !== 'user' || isBusy(this.conversation(conversationId))) return;
+    const versions = edited.siblings ?? [edited.id];
+    await this.submit(conversationId, { content, parent_id: edited.parent_id ?? null, siblings: versions }, at, (key) =>
+      this.client.sendMessage(conversationId, content, key, [], { editOf: messageId }),
+    );
+  }
+
+  /**
+   * A new user message, shown at once after the first `keep` messages shown (status `sending`),
+   * then as stored, then followed by its streaming reply. When it is refused, the messages shown
+   * before come back and the error is shown (and thrown, so the composer keeps the text).
+   */
+  private async submit(
+    conversationId: string,
+    draft: Pick<ShownMessage, 'content' | 'parent_id' | 'attachments'> & { siblings?: string[] },
+    keep: number,
+    post: (idempotencyKey: string) => Promise<SendResult>,
+  ) {
     this.patch(conversationId, { error: undefined });
+    this.change(conversationId);
+    const id = `${LOCAL}${Date.now()}`;
     const optimistic: ShownMessage = {
-      id: `local-${Date.now()}`,
+      ...draft,
+      id,
       conversation_id: conversationId,
       role: 'user',
-      content,
       status: 'sending',
       created_at: new Date().toISOString(),
-      attachments,
+      // A new version: counted among the versions of the one it replaces.
+      siblings: draft.siblings && [...draft.siblings, id],
     };
-    this.patch(conversationId, (c) => ({ messages: [...c.messages, optimistic] }));
+    const gone = this.conversation(conversationId).messages.slice(keep);
+    this.patch(conversationId, (c) => ({ messages: [...c.messages.slice(0, keep), optimistic] }));
     try {
       // One key for this composed message; the client reuses it on its own retries.
-      const ids = attachments.map((a) => a.document_id);
-      const result = await this.client.sendMessage(conversationId, content, newIdempotencyKey(), ids);
-      const stored: ShownMessage = { ...optimistic, ...result.message };
-      this.patch(conversationId, (c) => ({ messages: c.messages.map((m) => (m.id === optimistic.id ? stored : m)) }));
+      const result = await post(newIdempotencyKey());
+      const siblings = optimistic.siblings?.map((s) => (s === id ? result.message.id : s));
+      const stored: ShownMessage = { ...optimistic, ...result.message, siblings };
+      this.patch(conversationId, (c) => ({ messages: c.messages.map((m) => (m.id === id ? stored : m)) }));
       this.follow(conversationId, result.reply_id);
     } catch (err) {
       this.patch(conversationId, (c) => ({
-        messages: c.messages.filter((m) => m.id !== optimistic.id),
+        messages: c.messages.some((m) => m.id === id) ? [...c.messages.filter((m) => m.id !== id), ...gone] : c.messages,
         error: readableError(err),
       }));
       throw err;
@@ -203,8 +302,10 @@ export class ChatStore {
     }
   }
 
+  /** A new version of the reply streams in its place (the branch is read again once it is done). */
   async regenerate(conversationId: string, replyId: string) {
     this.patch(conversationId, { error: undefined });
+    this.change(conversationId);
     try {
       const result = await this.client.regenerate(replyId, newIdempotencyKey());
       this.patch(conversationId, (c) => ({
@@ -221,6 +322,7 @@ export class ChatStore {
     this.patch(conversationId, { error: undefined });
     const continues = this.conversation(conversationId).messages.find((m) => m.role === 'assistant' && (m.reply_id ?? m.id) === replyId);
     if (!continues) return;
+    this.change(conversationId);
     try {
       const result = await this.client.continueReply(replyId, newIdempotencyKey());
       this.patch(conversationId, (c) => ({ messages: c.messages.filter((m) => m.id !== continues.id) }));
@@ -265,6 +367,8 @@ export class ChatStore {
       conversation_id: conversationId,
       role: 'assistant' as const,
       reply_id: replyId,
+      // The reply answers the last question shown.
+      parent_id: [...this.conversation(conversationId).messages].reverse().find((m) => m.role === 'user')?.id ?? null,
       created_at: new Date().toISOString(),
     };
     const message: ShownMessage =
@@ -283,6 +387,8 @@ export class ChatStore {
       messages: [...c.messages.filter((m) => m.id !== message.id), message],
       error: outcome.kind === 'error' ? outcome.message : c.error,
     }));
+    // The versions of what was sent and answered, as stored (the reply shown stays until then).
+    void this.reloadBranch(conversationId);
     // The server may have titled the conversation or bumped its order.
     void this.loadConversations().catch(() => undefined);
   }
