@@ -57,16 +57,16 @@ describe('accessible names', () => {
     expect(input.type).toBe('file');
   });
 
-  it('a message: Edit message, the textbox Edit your message with Send and Cancel; the group Versions with Previous version, Version 2 of 3, Next version', async () => {
+  it('a message: Edit text, the textbox Edited text with Submit edit and Cancel; the group Versions with Previous version, Version 2 of 3, Next version', async () => {
     const message = { id: 'm2', conversation_id: 'c1', role: 'user' as const, content: 'Hi', status: 'completed' as const, created_at: '2026-01-01T00:00:00Z', siblings: ['m1', 'm2', 'm3'] };
     await render(<MessageView message={message} userName="Ada" onEdit={async () => undefined} onShowVersion={() => undefined} />);
     const versions = container.querySelector('[role="group"][aria-label="Versions"]')!;
     expect([...versions.querySelectorAll('button')].map((b) => b.getAttribute('aria-label'))).toEqual(['Previous version', 'Next version']);
     expect(versions.querySelector('[aria-label="Version 2 of 3"]')?.textContent).toBe('2 / 3');
-    expect(button('Edit message')).toHaveLength(1);
-    await act(async () => button('Edit message')[0].click());
-    expect(labelled('Edit your message')?.tagName).toBe('TEXTAREA');
-    expect(button('Send')).toHaveLength(1);
+    expect(button('Edit text')).toHaveLength(1);
+    await act(async () => button('Edit text')[0].click());
+    expect(labelled('Edited text')?.tagName).toBe('TEXTAREA');
+    expect(button('Submit edit')).toHaveLength(1);
     expect(button('Cancel')).toHaveLength(1);
   });
 });

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 
 /**
- * A user message being edited, in place of its text. Enter (or Send) sends it as a new version,
+ * A user message being edited, in place of its text. Enter (or Submit edit) sends it as a new version,
  * Shift+Enter starts a new line, Escape (or Cancel) leaves the message as it was. `onSend` absent:
  * it cannot be sent now (a reply is in flight); the text stays until it can.
  */
@@ -50,7 +50,7 @@ export function MessageEditor({ initial, onSend, onCancel }: { initial: string; 
     <form className="message-editor" onSubmit={submit}>
       <textarea
         ref={area}
-        aria-label="Edit your message"
+        aria-label="Edited text"
         title="Enter sends, Shift+Enter starts a new line, Escape cancels"
         rows={2}
         value={text}
@@ -62,7 +62,7 @@ export function MessageEditor({ initial, onSend, onCancel }: { initial: string; 
           Cancel
         </button>
         <button type="submit" className="btn btn-primary btn-sm" disabled={!canSend}>
-          Send
+          Submit edit
         </button>
       </div>
     </form>

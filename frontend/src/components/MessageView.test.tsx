@@ -201,7 +201,7 @@ describe('MessageView', () => {
   });
 
   describe('editing a sent message', () => {
-    const editor = () => container!.querySelector('textarea[aria-label="Edit your message"]') as HTMLTextAreaElement | null;
+    const editor = () => container!.querySelector('textarea[aria-label="Edited text"]') as HTMLTextAreaElement | null;
     const type = (text: string) =>
       act(async () => {
         const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!;
@@ -212,17 +212,17 @@ describe('MessageView', () => {
 
     it('offers Edit on the user\'s messages only, when they can be edited', async () => {
       await render(<MessageView message={reply} userName="Ada" onEdit={async () => undefined} />);
-      expect(button('Edit message')).toBeNull();
+      expect(button('Edit text')).toBeNull();
       await render(<MessageView message={question} userName="Ada" />);
-      expect(button('Edit message')).toBeNull();
+      expect(button('Edit text')).toBeNull();
       await render(<MessageView message={question} userName="Ada" onEdit={async () => undefined} />);
-      expect(button('Edit message')?.textContent?.trim()).toBe('Edit');
+      expect(button('Edit text')?.textContent?.trim()).toBe('Edit');
     });
 
     it('edits in place: Enter sends the new text, Shift+Enter does not', async () => {
       const onEdit = vi.fn(async () => undefined);
       await render(<MessageView message={question} userName="Ada" onEdit={onEdit} />);
-      await act(async () => button('Edit message')!.click());
+      await act(async () => button('Edit text')!.click());
       expect(editor()?.value).toBe('How do I *list* files?');
       expect(document.activeElement).toBe(editor());
       expect(shownText()).toBeUndefined();
@@ -237,26 +237,26 @@ describe('MessageView', () => {
     it('sends with the Send button, and never an empty text', async () => {
       const onEdit = vi.fn(async () => undefined);
       await render(<MessageView message={question} userName="Ada" onEdit={onEdit} />);
-      await act(async () => button('Edit message')!.click());
+      await act(async () => button('Edit text')!.click());
       await type('   ');
-      expect(byText('Send')?.disabled).toBe(true);
+      expect(byText('Submit edit')?.disabled).toBe(true);
       await press(editor()!, { key: 'Enter' });
       expect(onEdit).not.toHaveBeenCalled();
       await type('Shorter');
-      await act(async () => byText('Send')!.click());
+      await act(async () => byText('Submit edit')!.click());
       expect(onEdit).toHaveBeenCalledExactlyOnceWith('Shorter');
     });
 
     it('Escape or Cancel leaves the message as it was, with the focus back on Edit', async () => {
       const onEdit = vi.fn(async () => undefined);
       await render(<MessageView message={question} userName="Ada" onEdit={onEdit} />);
-      await act(async () => button('Edit message')!.click());
+      await act(async () => button('Edit text')!.click());
       await type('Something else');
       await press(editor()!, { key: 'Escape' });
       expect(editor()).toBeNull();
       expect(shownText()).toBe('How do I *list* files?');
-      expect(document.activeElement).toBe(button('Edit message'));
-      await act(async () => button('Edit message')!.click());
+      expect(document.activeElement).toBe(button('Edit text'));
+      await act(async () => button('Edit text')!.click());
       expect(editor()?.value).toBe('How do I *list* files?');
       await act(async () => byText('Cancel')!.click());
       expect(editor()).toBeNull();
@@ -268,12 +268,12 @@ describe('MessageView', () => {
         throw new Error('offline');
       });
       await render(<MessageView message={question} userName="Ada" onEdit={onEdit} />);
-      await act(async () => button('Edit message')!.click());
+      await act(async () => button('Edit text')!.click());
       await type('Kept');
       await press(editor()!, { key: 'Enter' });
       expect(onEdit).toHaveBeenCalledOnce();
       expect(editor()?.value).toBe('Kept');
-      expect(byText('Send')?.disabled).toBe(false);
+      expect(byText('Submit edit')?.disabled).toBe(false);
     });
   });
 });

@@ -125,7 +125,7 @@ export function MessageView({
             {note && <span className={`tag tag-${message.status}`}>{note}</span>}
             <CopyMessageButton text={message.content} />
             {mine && onEdit && (
-              <button ref={editButton} type="button" className="btn btn-ghost btn-sm" aria-label="Edit message" onClick={() => setEditing(message.id)}>
+              <button ref={editButton} type="button" className="btn btn-ghost btn-sm" aria-label="Edit text" onClick={() => setEditing(message.id)}>
                 <PencilIcon width={14} height={14} /> Edit
               </button>
             )}

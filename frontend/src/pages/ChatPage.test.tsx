@@ -83,8 +83,8 @@ describe('ChatPage: versions and edits', () => {
   it('edits a message: sent as a new version, the branch cut there, no edits or other versions until it is answered', async () => {
     // Not answered yet: what the page shows while the edit is being sent.
     const send = vi.spyOn(api, 'sendMessage').mockReturnValue(new Promise<SendResult>(() => undefined));
-    await act(async () => within('m2', 'Edit message')!.click());
-    const box = container.querySelector('textarea[aria-label="Edit your message"]') as HTMLTextAreaElement;
+    await act(async () => within('m2', 'Edit text')!.click());
+    const box = container.querySelector('textarea[aria-label="Edited text"]') as HTMLTextAreaElement;
     await act(async () => {
       Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!.call(box, 'A better question');
       box.dispatchEvent(new Event('input', { bubbles: true }));
@@ -94,7 +94,7 @@ describe('ChatPage: versions and edits', () => {
     const shown = [...container.querySelectorAll('article')];
     expect(shown.map((a) => a.querySelector('.plain, .markdown')?.textContent?.trim())).toEqual(['text of m1', 'text of r1', 'A better question']);
     expect(shown[2].dataset.status).toBe('sending');
-    expect(container.querySelectorAll('button[aria-label="Edit message"]')).toHaveLength(0);
+    expect(container.querySelectorAll('button[aria-label="Edit text"]')).toHaveLength(0);
     expect(within('m1', 'Next version')?.disabled).toBe(true);
     expect(within('m1', 'Previous version')?.disabled).toBe(true);
   });
