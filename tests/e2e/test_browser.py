@@ -236,3 +236,13 @@ def test_attach_a_file_in_the_composer(frontend_url, tmp_path):
     env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
     run_browser_script("attach.mjs", env, tmp_path, timeout=700, passes=1)
     assert (screenshots / "composer-attachment.png").stat().st_size > 10_000, "screenshot missing"
+
+
+def test_edit_and_branch(frontend_url, tmp_path):
+    """Edit a sent message: a second version with its own reply, the first kept; move between them
+    with the buttons, the arrow keys and the shortcut; the choice survives a reload; Regenerate makes
+    a second version of a reply; the controls fit 390 px."""
+    screenshots = screenshots_dir(tmp_path)
+    env = {"ALICE_E2E_URL": frontend_url, "ALICE_E2E_SCREENSHOTS": str(screenshots)}
+    run_browser_script("branch.mjs", env, tmp_path, timeout=900, passes=2)
+    assert (screenshots / "chat-versions.png").stat().st_size > 10_000, "screenshot missing"
