@@ -1,4 +1,5 @@
-"""Fault tolerance of the chat path (issue 2): SIGKILL the orchestrator mid-reply, start a new one.
+"""Fault tolerance of the chat path (issue 2): SIGKILL the orchestrator mid-reply (of an edited
+message: issue 27), start a new one.
 
 The client keeps its SSE stream open through the crash and sees `reset` followed by a complete
 reply (`done`); exactly one assistant message is stored for the request. Real processes, real
@@ -43,7 +44,8 @@ async def test_sigkill_mid_reply_then_a_new_replica_resets_and_completes(infra):
             await asyncio.to_thread(orchestrator.start)  # same port, same group
 
         async with httpx.AsyncClient(base_url=up["backend"].url, timeout=30) as client:
-            await reply_killed_at_first_token(client, "fault", kill, read_timeout_s=300)
+            # An edit: the tree comes out of the crash whole, with one reply per version.
+            await reply_killed_at_first_token(client, "fault", kill, read_timeout_s=300, as_edit=True)
 
 
 async def test_sigterm_mid_reply_finishes_or_hands_over_without_duplicates(infra):

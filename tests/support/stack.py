@@ -193,15 +193,27 @@ async def reply_killed_at_first_token(
     read_timeout_s: float,
     direct: bool = True,
     question: str = "Write a few sentences about mountains.",
+    as_edit: bool = False,
 ) -> list[str]:
     """A new user's message whose reply is cut off by `kill()` (the generating process killed,
     however this deployment does it) at its first token. The stream must then say `reset` and end
     with one completed reply equal to what follows the reset and to what is stored. Returns the
     stream's event kinds. With a fast model (the inference service decodes about 100 tokens a
-    second), ask a `question` with a long answer, so the reply is still running when the kill lands."""
+    second), ask a `question` with a long answer, so the reply is still running when the kill lands.
+    `as_edit`: the message is a new version of a first one, answered before: the tree must come out
+    of the crash with both versions, each with one reply, and the branch shown ending at the new."""
     auth = await register(api, prefix)
     conversation = await new_conversation(api, auth)
-    accepted = await send(api, auth, conversation, question)
+    first = None
+    if as_edit:
+        first = await send(api, auth, conversation, "Say hi.")
+        assert (await sse_events(api, first["stream_url"], auth, read_timeout_s=read_timeout_s))[-1][
+            "event"
+        ] == DONE
+    body = {"content": question} | ({"edit_of": first["message"]["id"]} if first else {})
+    response = await api.post(f"/api/conversations/{conversation}/messages", headers=auth, json=body)
+    assert response.status_code == 202, response.text
+    accepted = response.json()
     killed: list[bool] = []
 
     async def on_event(event: dict) -> None:
@@ -220,9 +232,14 @@ async def reply_killed_at_first_token(
     done = events[-1]["data"]["message"]
     assert done["id"] == accepted["reply_id"] and done["status"] == "completed"
     assert done["content"] == text and text.strip()
-    listed = (await get_retrying(api, f"/api/conversations/{conversation}/messages", auth)).json()["items"]
+    path = f"/api/conversations/{conversation}/{'branch' if as_edit else 'messages'}"
+    listed = (await get_retrying(api, path, auth)).json()["items"]
     assert [(m["role"], m["status"]) for m in listed] == [("user", "completed"), ("assistant", "completed")]
     assert listed[-1]["id"] == accepted["reply_id"] and listed[-1]["content"] == text
+    if first is not None:
+        assert listed[0]["siblings"] == [first["message"]["id"], accepted["message"]["id"]]
+        every = (await get_retrying(api, f"/api/conversations/{conversation}/messages", auth)).json()["items"]
+        assert [m["role"] for m in every].count("assistant") == 2, "one reply per version, none twice"
     return kinds
 
 
