@@ -254,6 +254,21 @@ describe('ChatStore', () => {
     expect(bodies[1]).toEqual({ content: 'Hello' });
   });
 
+  it('sends after the question when its reply failed (a failed reply may not be stored)', async () => {
+    const bodies: unknown[] = [];
+    const failed = { ...said('r1', 'assistant'), status: 'failed' as const };
+    const { store } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse(session),
+      'GET /api/conversations/c1/branch': () => jsonResponse(branch([said('m1', 'user'), failed])),
+      'POST /api/conversations/c1/messages': (_url, body) => (bodies.push(JSON.parse(body ?? '{}')), jsonResponse(accepted('m2', 'r2'), 202)),
+      'GET /api/replies/r2/stream': () => done('r2', 'Yes'),
+      'GET /api/conversations': () => jsonResponse({ items: [] }),
+    });
+    await store.loadMessages('c1');
+    await store.send('c1', 'Again?');
+    expect(bodies[0]).toEqual({ content: 'Again?', parent_id: 'm1' });
+  });
+
   it('edits a message: the branch is cut there at once, the new version is sent with edit_of, and the branch is read again when the reply is done', async () => {
     const [m1, r1, m2, r2] = [said('m1', 'user', 'Hi'), said('r1', 'assistant', 'Hello'), said('m2', 'user', 'A poem'), said('r2', 'assistant', 'Roses…')];
     const edited = { ...said('m3', 'user', 'A haiku'), reply_id: 'r3' };

@@ -64,9 +64,10 @@ export function isBusy(c: ConversationState): boolean {
   return Boolean(c.pending) || c.messages.some((m) => m.status === 'sending');
 }
 
-/** The message a new one follows: the last stored message shown (none: the conversation is empty). */
+/** The message a new one follows: the last stored message shown (none: the conversation is empty).
+ * Not a failed reply: one that failed before it was stored (a model that is down) is not in the tree. */
 function lastStoredId(messages: ShownMessage[]): string | undefined {
-  return [...messages].reverse().find((m) => m.status !== 'sending' && !m.id.startsWith(LOCAL))?.id;
+  return [...messages].reverse().find((m) => m.status !== 'sending' && m.status !== 'failed' && !m.id.startsWith(LOCAL))?.id;
 }
 
 /**
