@@ -207,3 +207,17 @@ def test_user_deleted_round_trips_through_its_wire_form():
     parsed = parse_event(event.to_bytes())
     assert isinstance(parsed, UserDeleted)
     assert (parsed.type, parsed.user_id, parsed.event_id) == ("UserDeleted", "u-42", event.event_id)
+
+
+def test_where_a_message_goes_in_the_tree_round_trips_and_older_records_read_as_unnamed():
+    for place in ({"parent_id": "r0"}, {"edit_of": "m0"}):
+        parsed = parse_event(request(**place).to_bytes())
+        assert isinstance(parsed, ChatRequested) and (parsed.parent_id, parsed.edit_of) == (
+            place.get("parent_id"),
+            place.get("edit_of"),
+        )
+    # A record published before these fields existed (a rolling upgrade): neither is named.
+    older = json.loads(request().to_bytes())
+    del older["parent_id"], older["edit_of"]
+    parsed = parse_event(json.dumps(older).encode())
+    assert (parsed.parent_id, parsed.edit_of) == (None, None)
