@@ -6,8 +6,8 @@ message, a regenerated reply. A branch is a path from the root down; the one sho
 conversation's `current_leaf`, continued by the newest message below it at each step.
 
 Messages stored before the tree have no `parent_id`; `parent_of` derives it as the conversation was
-shown then: a reply answers its `reply_to` (else the user message before it), a user message follows the newest reply to the user
-message before it.
+shown then: a reply answers its `reply_to` (else the user message before it), a user message
+follows the newest reply to the user message before it.
 """
 
 from collections.abc import Iterable
