@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState, type ClipboardEvent, type DragEvent, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
+import { useAutosize } from '../lib/autosize';
 import { keyLabel } from '../lib/shortcuts';
 import { SendIcon, StopIcon, UploadIcon } from './icons';
 
@@ -32,12 +33,7 @@ export function Composer({
   const area = useRef<HTMLTextAreaElement>(null);
 
   useEffect(() => area.current?.focus(), [autoFocusKey]);
-  useEffect(() => {
-    const el = area.current;
-    if (!el) return;
-    el.style.height = 'auto';
-    el.style.height = `${Math.min(el.scrollHeight, 220)}px`;
-  }, [text]);
+  useAutosize(area, text, 220);
 
   const disabled = streaming || sending || !canSend;
   const onDrop = (e: DragEvent<HTMLFormElement>) => {

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useAutosize } from '../lib/autosize';
 
 /**
  * A user message being edited, in place of its text. Enter (or Submit edit) sends it as a new version,
@@ -15,12 +16,7 @@ export function MessageEditor({ initial, onSend, onCancel }: { initial: string; 
     el?.focus();
     el?.setSelectionRange(el.value.length, el.value.length);
   }, []);
-  useEffect(() => {
-    const el = area.current;
-    if (!el) return;
-    el.style.height = 'auto';
-    el.style.height = `${Math.min(el.scrollHeight, 320)}px`;
-  }, [text]);
+  useAutosize(area, text, 320);
 
   const canSend = Boolean(onSend) && !sending && text.trim() !== '';
   const submit = async (e?: FormEvent) => {

@@ -198,14 +198,7 @@ async def test_second_message_sees_the_first_exchange_in_its_context(deps, uniqu
     second = request(
         unique_name, conversation_id=first.conversation_id, user_id=first.user_id, content="What is my name?"
     )
-    seen: list[list[dict]] = []
-    original = handler.models.default.provider.stream
-
-    def spy(messages, **kw):
-        seen.append(messages)
-        return original(messages, **kw)
-
-    handler.models.default.provider.stream = spy
+    seen = _spy_prompts(handler)
     await handler.handle(second)
     contents = [m["content"] for m in seen[0]]
     assert contents[1] == "My name is Ada." and contents[-1] == "What is my name?"
