@@ -41,6 +41,7 @@ UNTHROTTLED_FOR_FUZZING = dict(
     max_concurrent_generations=100_000,
     share_rate_capacity=100_000,
     preset_rate_capacity=100_000,
+    branch_rate_capacity=100_000,
     export_rate_capacity=100_000,
     shared_read_rate_per_ip_capacity=100_000,
     shared_read_rate_per_ip_per_s=1000,

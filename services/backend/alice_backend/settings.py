@@ -91,6 +91,10 @@ class Settings(AliceSettings):
     # Presets saved or changed per user (docs/api.md "Presets").
     preset_rate_capacity: float = 20
     preset_rate_per_s: float = 0.2
+    # Branch reads and choices per user (docs/api.md "Edit and branch"): each reads the
+    # conversation's tree.
+    branch_rate_capacity: float = 60
+    branch_rate_per_s: float = 1.0
 
     # Personal API keys: at most this many per user; a revoked key stops working on every replica
     # within the cache time.

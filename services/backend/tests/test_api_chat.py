@@ -329,3 +329,17 @@ async def test_a_branch_is_its_owners_alone(backend):
         url, headers=backend.bearer(owner), json={"message_id": new_id(), "x": 1}
     )
     assert extra.status_code == 422
+
+
+async def test_reading_and_choosing_branches_is_rate_limited(backend):
+    user = await backend.register()
+    conv = await _conversation(backend, user)
+    backend.ctx.settings = backend.ctx.settings.model_copy(
+        update={"branch_rate_capacity": 2, "branch_rate_per_s": 0.001}
+    )
+    url = f"/api/conversations/{conv}/branch"
+    assert (await backend.client.get(url, headers=backend.bearer(user))).status_code == 200
+    assert (await backend.client.get(url, headers=backend.bearer(user))).status_code == 200
+    limited = await backend.client.put(url, headers=backend.bearer(user), json={"message_id": new_id()})
+    assert (limited.status_code, limited.json()["error"]["code"]) == (429, "rate_limited")
+    assert "Retry-After" in limited.headers

@@ -157,7 +157,7 @@ BranchLimit = Annotated[int, Query(ge=1, le=200)]
 @router.get(
     "/{conversation_id}/branch",
     response_model=BranchPage,
-    responses=error_responses(401, 404, 422, *UPSTREAM),
+    responses=error_responses(401, 404, 422, 429, *UPSTREAM),
 )
 async def get_branch(
     conversation_id: str,
@@ -171,13 +171,14 @@ async def get_branch(
     """The branch of the conversation's tree shown now: each message followed by its newest reply or
     the version chosen, with every message's versions (`siblings`)."""
     conversation_id = check_id(conversation_id, "conversation")
+    await _branch_limit(ctx, user_id)
     return await ctx.orchestrator.get_branch(user_id, conversation_id, limit, before)
 
 
 @router.put(
     "/{conversation_id}/branch",
     response_model=BranchPage,
-    responses=error_responses(401, 404, 422, *UPSTREAM),
+    responses=error_responses(401, 404, 422, 429, *UPSTREAM),
 )
 async def choose_branch(
     conversation_id: str, choice: BranchChoice, ctx: Ctx, user_id: UserId, limit: BranchLimit = 100
@@ -185,7 +186,14 @@ async def choose_branch(
     """Shows another version: the branch through `message_id`, continued by its newest messages;
     remembered for the next visit."""
     conversation_id = check_id(conversation_id, "conversation")
+    await _branch_limit(ctx, user_id)
     return await ctx.orchestrator.choose_branch(user_id, conversation_id, choice, limit)
+
+
+async def _branch_limit(ctx: Ctx, user_id: str) -> None:
+    s = ctx.settings
+    too_fast = "reading branches too fast; retry later"
+    await ctx.limiter.require(f"rl:{user_id}:branch", s.branch_rate_capacity, s.branch_rate_per_s, too_fast)
 
 
 @router.post(
