@@ -47,9 +47,17 @@ async function download(page, menu, format) {
   return { name: file.suggestedFilename(), text: readFileSync(await file.path(), 'utf8') };
 }
 
-/** What an export keeps of the imported conversations: everything but ids and times of export. */
+/** What an export keeps of the imported conversations: everything but ids and times of export; a
+ * message's parent as the position of the message it follows (a file without any: the one before). */
 const content = (archive) =>
-  archive.conversations.map(({ id: _id, messages: list, ...conversation }) => ({ ...conversation, messages: list.map(({ id: _mid, ...m }) => m) }));
+  archive.conversations.map(({ id: _id, messages: list, ...conversation }) => {
+    const tree = list.some((m) => m.parent_id);
+    const position = (parent) => list.findIndex((m) => m.id === parent);
+    return {
+      ...conversation,
+      messages: list.map(({ id: _mid, parent_id: parent, ...m }, i) => ({ ...m, follows: tree ? (parent ? position(parent) : null) : i ? i - 1 : null })),
+    };
+  });
 
 describe(`export and import in Chromium at ${BASE_URL}`, { concurrency: 1 }, () => {
   const eve = { email: uniqueEmail('export') };

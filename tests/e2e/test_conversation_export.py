@@ -42,9 +42,15 @@ async def exported(api, auth, path: str, format: str = "json") -> httpx.Response
 
 
 def without_ids(archive: dict) -> list[dict]:
+    """The archive without ids: a message's `parent_id` becomes the position of its parent."""
     conversations = []
     for conversation in archive["conversations"]:
-        messages = [{k: v for k, v in m.items() if k != "id"} for m in conversation["messages"]]
+        position = {m["id"]: i for i, m in enumerate(conversation["messages"])}
+        messages = [
+            {k: v for k, v in m.items() if k not in ("id", "parent_id")}
+            | {"follows": position.get(m.get("parent_id"))}
+            for m in conversation["messages"]
+        ]
         conversations.append({k: v for k, v in conversation.items() if k != "id"} | {"messages": messages})
     return conversations
 
