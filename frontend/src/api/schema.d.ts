@@ -4213,6 +4213,15 @@ export interface operations {
                     "application/json": components["schemas"]["BranchPage"];
                 };
             };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description unauthorized */
             401: {
                 headers: {

@@ -178,7 +178,7 @@ async def get_branch(
 @router.put(
     "/{conversation_id}/branch",
     response_model=BranchPage,
-    responses=error_responses(401, 404, 422, 429, *UPSTREAM),
+    responses=error_responses(400, 401, 404, 422, 429, *UPSTREAM),
 )
 async def choose_branch(
     conversation_id: str, choice: BranchChoice, ctx: Ctx, user_id: UserId, limit: BranchLimit = 100
