@@ -269,6 +269,30 @@ describe('ChatStore', () => {
     expect(bodies[0]).toEqual({ content: 'Again?', parent_id: 'm1' });
   });
 
+  it('after a reply failed, sends after what is stored: the question of a model that was down is not', async () => {
+    const bodies: unknown[] = [];
+    let release: () => void = () => undefined;
+    const read = new Promise<void>((resolve) => (release = resolve));
+    const reads = [branch([]), branch([said('m2', 'user'), said('r2', 'assistant')])];
+    const { store } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse(session),
+      'POST /api/conversations/c1/messages': (_url, body) => (bodies.push(JSON.parse(body ?? '{}')), jsonResponse(bodies.length === 1 ? accepted('m1', 'r1') : accepted('m2', 'r2'), 202)),
+      'GET /api/replies/r1/stream': () => sseResponse([frame({ id: '1-0', event: 'failed', data: { code: 'model_unavailable', message: 'The model is unavailable.' } })]),
+      'GET /api/replies/r2/stream': () => done('r2', 'Yes'),
+      // The branch as stored: empty, read slowly; then the new message and its reply.
+      'GET /api/conversations/c1/branch': async () => (await read, jsonResponse(reads.shift())),
+      'GET /api/conversations': () => jsonResponse({ items: [] }),
+    });
+    await store.send('c1', 'Hello');
+    await until(() => !store.conversation('c1').pending);
+    const sending = store.send('c1', 'Again?');
+    release();
+    await sending;
+    expect(bodies[1]).toEqual({ content: 'Again?' });
+    await until(() => reads.length === 0 && !store.conversation('c1').pending);
+    expect(store.conversation('c1').messages.map((m) => m.id)).toEqual(['m2', 'r2']);
+  });
+
   it('edits a message: the branch is cut there at once, the new version is sent with edit_of, and the branch is read again when the reply is done', async () => {
     const [m1, r1, m2, r2] = [said('m1', 'user', 'Hi'), said('r1', 'assistant', 'Hello'), said('m2', 'user', 'A poem'), said('r2', 'assistant', 'Roses…')];
     const edited = { ...said('m3', 'user', 'A haiku'), reply_id: 'r3' };

@@ -80,6 +80,8 @@ export class ChatStore {
   private streams = new Map<string, AbortController>();
   /** Per conversation, the latest change of the messages shown: a branch read before it is stale. */
   private changes = new Map<string, number>();
+  /** Branch reads after a reply, by conversation: a send waits for one (see `send`). */
+  private reloads = new Map<string, Promise<void>>();
 
   constructor(private readonly client: ApiClient) {}
 
@@ -189,7 +191,15 @@ export class ChatStore {
 
   /** After a reply (or in `finish`): the branch as stored, with the versions of the new messages.
    * What is shown stays until then, and stays when something changed meanwhile or reading fails. */
-  private async reloadBranch(id: string) {
+  private reloadBranch(id: string): Promise<void> {
+    const reading: Promise<void> = this.readBranch(id).finally(() => {
+      if (this.reloads.get(id) === reading) this.reloads.delete(id);
+    });
+    this.reloads.set(id, reading);
+    return reading;
+  }
+
+  private async readBranch(id: string) {
     const latest = this.change(id);
     try {
       const messages = await this.client.getBranch(id);
@@ -229,6 +239,10 @@ export class ChatStore {
   /** Sends after the last message shown. `attachments`: the conversation's files sent with this
    * message, recorded on it. */
   async send(conversationId: string, content: string, attachments: AttachedFile[] = []) {
+    // After a failed reply the question shown may not be stored (a model that was down): the
+    // branch read after it says, and the new message must follow a stored one.
+    const reading = this.reloads.get(conversationId);
+    if (reading) await reading;
     const { messages } = this.conversation(conversationId);
     const parentId = lastStoredId(messages);
     const ids = attachments.map((a) => a.document_id);
@@ -240,6 +254,9 @@ export class ChatStore {
   /** Sends `content` as a new version of the user message `messageId` (the old one is kept, one
    * version back): shown at once in its place, without the messages that followed it. */
   async edit(conversationId: string, messageId: string, content: string) {
+    // As in `send`: the branch as stored first.
+    const reading = this.reloads.get(conversationId);
+    if (reading) await reading;
     const { messages } = this.conversation(conversationId);
     const at = messages.findIndex((m) => m.id === messageId);
     const edited = messages[at];
