@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiClient, memoryTokenStore } from '../api/client';
 import { frame, jsonResponse, sseResponse } from '../api/testing';
 import type { AuthResponse, BranchMessage, BranchPage, Conversation, Message, SendResult } from '../api/types';
@@ -291,6 +291,31 @@ describe('ChatStore', () => {
     expect(bodies[1]).toEqual({ content: 'Again?' });
     await until(() => reads.length === 0 && !store.conversation('c1').pending);
     expect(store.conversation('c1').messages.map((m) => m.id)).toEqual(['m2', 'r2']);
+  });
+
+  it('does not wait for ever for a branch read that stalls: the send goes on after a while', async () => {
+    const bodies: unknown[] = [];
+    const { store } = fakeBackend({
+      'POST /api/auth/refresh': () => jsonResponse(session),
+      'POST /api/conversations/c1/messages': (_url, body) => (bodies.push(JSON.parse(body ?? '{}')), jsonResponse(bodies.length === 1 ? accepted('m1', 'r1') : accepted('m2', 'r2'), 202)),
+      'GET /api/replies/r1/stream': () => done('r1', 'Hi'),
+      'GET /api/replies/r2/stream': () => done('r2', 'Yes'),
+      'GET /api/conversations/c1/branch': () => new Promise<Response>(() => undefined),
+      'GET /api/conversations': () => jsonResponse({ items: [] }),
+    });
+    await store.send('c1', 'Hello');
+    await until(() => !store.conversation('c1').pending);
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const sending = store.send('c1', 'Again?');
+      await vi.advanceTimersByTimeAsync(4_000);
+      expect(bodies).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1_000);
+      await sending;
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(bodies[1]).toEqual({ content: 'Again?', parent_id: 'r1' });
   });
 
   it('edits a message: the branch is cut there at once, the new version is sent with edit_of, and the branch is read again when the reply is done', async () => {

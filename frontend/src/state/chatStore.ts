@@ -56,6 +56,9 @@ export function listOrder(conversations: Conversation[]): Conversation[] {
 const EMPTY: ConversationState = { messages: [], loaded: false };
 const pendingKey = (conversationId: string) => `alice.pending.${conversationId}`;
 
+/** How long a send waits for the branch read after a reply (`ChatStore.branchRead`). */
+const BRANCH_READ_WAIT_MS = 5_000;
+
 /** The id of a message shown while its send is in flight. */
 const LOCAL = 'local-';
 
@@ -199,6 +202,13 @@ export class ChatStore {
     return reading;
   }
 
+  /** The branch read after a reply that is still running, if any, for at most `BRANCH_READ_WAIT_MS`
+   * (a stalled read must not block sending). None: nothing to wait for, so the caller goes on at once. */
+  private branchRead(id: string): Promise<void> | undefined {
+    const reading = this.reloads.get(id);
+    return reading && Promise.race([reading, new Promise<void>((resolve) => setTimeout(resolve, BRANCH_READ_WAIT_MS))]);
+  }
+
   private async readBranch(id: string) {
     const latest = this.change(id);
     try {
@@ -241,7 +251,7 @@ export class ChatStore {
   async send(conversationId: string, content: string, attachments: AttachedFile[] = []) {
     // After a failed reply the question shown may not be stored (a model that was down): the
     // branch read after it says, and the new message must follow a stored one.
-    const reading = this.reloads.get(conversationId);
+    const reading = this.branchRead(conversationId);
     if (reading) await reading;
     const { messages } = this.conversation(conversationId);
     const parentId = lastStoredId(messages);
@@ -255,7 +265,7 @@ export class ChatStore {
    * version back): shown at once in its place, without the messages that followed it. */
   async edit(conversationId: string, messageId: string, content: string) {
     // As in `send`: the branch as stored first.
-    const reading = this.reloads.get(conversationId);
+    const reading = this.branchRead(conversationId);
     if (reading) await reading;
     const { messages } = this.conversation(conversationId);
     const at = messages.findIndex((m) => m.id === messageId);
