@@ -70,7 +70,7 @@ build() {
   local cache="$ALICE_CACHE_DIR"
   local missing=()
   [[ -d "$cache/kafka-$KAFKA_VERSION/libs" ]] || missing+=("Kafka jars")
-  [[ -x "$cache/weaviate-$WEAVIATE_VERSION/weaviate-server" ]] || missing+=("Weaviate")
+  [[ -x "$cache/weaviate-$WEAVIATE_VERSION-listenhost/weaviate-server" ]] || missing+=("Weaviate")
   [[ -x "$cache/bin/ferretdb-$FERRETDB_VERSION" ]] || missing+=("FerretDB")
   if ((${#missing[@]})); then
     echo "==> building what the offline images reuse (${missing[*]}): devstack provision"
@@ -85,7 +85,7 @@ build() {
   uv_bin="$(uv_binary)" || { echo "no uv binary found (the uv that runs this project)" >&2; exit 1; }
   cp "$uv_bin" "$staging/uv/uv"
   [[ "$("$staging/uv/uv" --version)" == "uv $UV_VERSION"* ]] || { echo "uv $UV_VERSION expected on this machine" >&2; exit 1; }
-  cp "$cache/weaviate-$WEAVIATE_VERSION/weaviate-server" "$staging/weaviate/"
+  cp "$cache/weaviate-$WEAVIATE_VERSION-listenhost/weaviate-server" "$staging/weaviate/"
   cp "$cache/bin/ferretdb-$FERRETDB_VERSION" "$staging/ferretdb/ferretdb"
   # dockerd 20.10's BuildKit has no named build contexts: each image gets one staged context.
   cp -r "$cache/kafka-$KAFKA_VERSION/libs" "$staging/kafka/libs"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack import health, provision
+from devstack import health, provision, weaviate_build
 from devstack.config import Config
 
 
@@ -192,8 +192,10 @@ def _weaviate(cfg: Config) -> Launch:
         "DEFAULT_VECTORIZER_MODULE": "none",
         "ENABLE_MODULES": "",
         # Every caller needs the API key, as in compose and k8s; the cluster-internal API (data
-        # port) needs basic auth. Weaviate binds gRPC and the data port to every interface (no
-        # setting for either): both are authenticated (docs/operations.md "Security").
+        # port) needs basic auth. Every port is on loopback: gRPC and the data port through the
+        # build's WEAVIATE_LISTEN_HOST (devstack/weaviate_build.py), the others through --host
+        # and CLUSTER_BIND_ADDR (docs/operations.md "Security").
+        weaviate_build.LISTEN_HOST_ENV: "127.0.0.1",
         "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "false",
         "AUTHENTICATION_APIKEY_ENABLED": "true",
         "AUTHENTICATION_APIKEY_ALLOWED_KEYS": secret["WEAVIATE_API_KEY"],

@@ -128,7 +128,8 @@ class Config:
 
     @property
     def weaviate_bin(self) -> Path:
-        return self.cache_dir / f"weaviate-{WEAVIATE_VERSION}" / "weaviate-server"
+        # "-listenhost": built with WEAVIATE_LISTEN_HOST (devstack/weaviate_build.py)
+        return self.cache_dir / f"weaviate-{WEAVIATE_VERSION}-listenhost" / "weaviate-server"
 
     def secrets(self) -> dict[str, str]:
         """This state dir's secrets (generated on first use: devstack/secrets.py)."""

@@ -13,6 +13,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from devstack import weaviate_build
 from devstack.config import (
     FERRETDB_VERSION,
     KAFKA_VERSION,
@@ -161,17 +162,36 @@ def ensure_ferretdb(cfg: Config) -> Path:
 
 
 def ensure_weaviate(cfg: Config) -> Path:
+    """Weaviate's server from its pinned Go module, with listen hosts (devstack/weaviate_build.py)."""
     binary = cfg.weaviate_bin
     if binary.is_file():
         return binary
     go = require("go", "install Go 1.24+")
-    env = _go_env(cfg) | {"GOBIN": str(binary.parent)}
-    run_slow_step(
-        f"building Weaviate {WEAVIATE_VERSION} with Go (first run only, 10+ minutes)",
-        [go, "install", f"github.com/weaviate/weaviate/cmd/weaviate-server@{WEAVIATE_VERSION}"],
-        env=env,
-        log_file=cfg.logs_dir / "provision-weaviate.log",
-    )
+    work = cfg.cache_dir / "wip" / binary.parent.name
+    work.parent.mkdir(parents=True, exist_ok=True)
+    with (work.parent / f"{binary.parent.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another clone building the same version: wait for it
+        if binary.is_file():
+            return binary
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        try:
+            log_file = cfg.logs_dir / "provision-weaviate.log"
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            module = weaviate_build.module_dir(go, WEAVIATE_VERSION, _go_env(cfg), log_file)
+            tree = weaviate_build.copy_for_build(module, work)
+            staging = work / "weaviate-server"
+            run_slow_step(
+                f"building Weaviate {WEAVIATE_VERSION} with Go (first run only, 10+ minutes)",
+                [go, "build", "-o", str(staging), "./cmd/weaviate-server"],
+                cwd=tree,
+                env=_go_env(cfg),
+                log_file=log_file,
+            )
+            binary.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(staging, binary)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return binary
 
 
