@@ -71,7 +71,7 @@ build() {
   local missing=()
   [[ -d "$cache/kafka-$KAFKA_VERSION/libs" ]] || missing+=("Kafka jars")
   [[ -x "$cache/weaviate-$WEAVIATE_VERSION-listenhost/weaviate-server" ]] || missing+=("Weaviate")
-  [[ -x "$cache/bin/ferretdb-$FERRETDB_VERSION" ]] || missing+=("FerretDB")
+  [[ -x "$cache/bin/ferretdb-$FERRETDB_VERSION-unix" ]] || missing+=("FerretDB")
   if ((${#missing[@]})); then
     echo "==> building what the offline images reuse (${missing[*]}): devstack provision"
     $UV run --frozen python -m devstack provision
@@ -86,7 +86,7 @@ build() {
   cp "$uv_bin" "$staging/uv/uv"
   [[ "$("$staging/uv/uv" --version)" == "uv $UV_VERSION"* ]] || { echo "uv $UV_VERSION expected on this machine" >&2; exit 1; }
   cp "$cache/weaviate-$WEAVIATE_VERSION-listenhost/weaviate-server" "$staging/weaviate/"
-  cp "$cache/bin/ferretdb-$FERRETDB_VERSION" "$staging/ferretdb/ferretdb"
+  cp "$cache/bin/ferretdb-$FERRETDB_VERSION-unix" "$staging/ferretdb/ferretdb"
   # dockerd 20.10's BuildKit has no named build contexts: each image gets one staged context.
   cp -r "$cache/kafka-$KAFKA_VERSION/libs" "$staging/kafka/libs"
   cp tools/devstack/kafka/log4j2.xml "$ctx/kafka-run.sh" "$ctx/kafka-broker-api-versions.sh" "$staging/kafka/"

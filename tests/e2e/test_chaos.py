@@ -40,7 +40,7 @@ def private_stores(ds) -> dict[str, str]:
     return {
         "redis_url": ds.redis_url,
         "kafka_bootstrap_servers": f"127.0.0.1:{ds.ports['ALICE_KAFKA_PORT']}",
-        "mongodb_url": f"mongodb://127.0.0.1:{ds.ports['ALICE_MONGO_PORT']}",
+        "mongodb_url": ds.mongodb_url,
     }
 
 

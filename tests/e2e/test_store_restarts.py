@@ -93,9 +93,7 @@ async def test_a_mongodb_restart_during_sends_loses_no_accepted_message(infra, s
     ds = second_devstack
     started = ds("start", "mongodb")
     assert started.returncode == 0, started.stdout + started.stderr
-    shared = isolation("mongorestart") | {
-        "mongodb_url": f"mongodb://127.0.0.1:{ds.ports['ALICE_MONGO_PORT']}"
-    }
+    shared = isolation("mongorestart") | {"mongodb_url": ds.mongodb_url}
     with Stack(infra, shared, orchestrator=ORCHESTRATOR, backend=NO_SEND_LIMITS) as up:
         async with httpx.AsyncClient(base_url=up["backend"].url, timeout=30) as api:
             senders = []

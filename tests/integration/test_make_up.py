@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 from devstack import health, process
+from devstack.config import mongo_socket
 from devstack.testing import PrivateRedis, ServiceProcess, service_env
 from pymongo import AsyncMongoClient
 
@@ -127,7 +128,7 @@ def test_without_kafka_everything_but_sending_works_and_without_mongodb_the_back
     assert up.returncode == 0, up.stdout + up.stderr
     stores = {
         "kafka_bootstrap_servers": f"127.0.0.1:{ds.ports['ALICE_KAFKA_PORT']}",
-        "mongodb_url": f"mongodb://127.0.0.1:{ds.ports['ALICE_MONGO_PORT']}",
+        "mongodb_url": ds.mongodb_url,
     }
     orchestrator_env = service_env(infra, **stores, llm_provider="fake")
     with ServiceProcess("orchestrator", orchestrator_env) as orchestrator:
@@ -191,7 +192,7 @@ def test_down_stops_exactly_what_devstack_started(tmp_path: Path, second_devstac
         assert down.returncode == 0, down.stdout + down.stderr
         still_running = [pid for pid in pids if process.proc_start_time(pid) is not None]
         assert still_running == []
-        assert not health.tcp_open(ds.ports["ALICE_MONGO_PORT"])
+        assert not health.unix_open(mongo_socket(ds.state_dir))
         assert not health.kafka_api_versions(ds.ports["ALICE_KAFKA_PORT"])
         assert health.redis_ping(ds.ports["ALICE_REDIS_PORT"]), "down stopped a Redis it had not started"
         assert list(run_dir.glob("*.json")) == []

@@ -1,10 +1,15 @@
 """The native stack (`make dev`, the test harness) exposes nothing beyond the machine: every listening
 socket of its infrastructure is on loopback (docs/operations.md "Security"), and a client without
-credentials is refused by Weaviate (HTTP, gRPC, cluster API) and Redis.
+credentials is refused by Weaviate (HTTP, gRPC, cluster API) and Redis, and another user by
+FerretDB's socket.
 
 Runs a devstack of its own (free ports), so the shared stack is never restarted."""
 
+import os
 import re
+import socket
+import stat
+import tempfile
 from pathlib import Path
 
 import grpc as grpc_lib
@@ -13,7 +18,9 @@ import pytest
 import redis
 import weaviate
 from devstack import process, sockets
+from devstack.config import mongo_socket
 from devstack.testing import SecondDevstack
+from pymongo import MongoClient
 from weaviate.classes.config import Configure
 from weaviate.proto.v1 import search_get_pb2, tenants_pb2, weaviate_pb2_grpc
 
@@ -22,12 +29,16 @@ INFRA = ("redis", "kafka", "mongodb", "weaviate")
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> SecondDevstack:
-    ds = SecondDevstack(tmp_path_factory.mktemp("exposure") / "devstack")
-    started = ds("start", *INFRA, timeout=240)
-    assert started.returncode == 0, started.stdout + started.stderr
-    yield ds
-    ds("down")
+def stack() -> SecondDevstack:
+    # Under a directory everyone may enter (pytest's own base is 0700), as a checkout usually is, so
+    # that only devstack's own modes stand between another user and the stack's files.
+    with tempfile.TemporaryDirectory(prefix="alice-exposure-") as top:
+        os.chmod(top, 0o755)
+        ds = SecondDevstack(Path(top) / "devstack")
+        started = ds("start", *INFRA, timeout=240)
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield ds
+        ds("down")
 
 
 def _pids(ds: SecondDevstack) -> list[int]:
@@ -102,3 +113,29 @@ def test_redis_refuses_a_client_without_the_password(stack):
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(port=port, password="guessed").ping()
     assert redis.Redis.from_url(stack.redis_url).ping()
+
+
+def test_mongodb_listens_only_on_a_socket_its_owner_alone_can_reach(stack):
+    """FerretDB 1.x over SQLite has no authentication: no TCP port (the first test finds no stray
+    listener), and the socket's directory admits only the user who runs the stack."""
+    socket_path = mongo_socket(stack.state_dir)
+    with MongoClient(stack.mongodb_url, serverSelectionTimeoutMS=5000) as owner:
+        assert owner.admin.command("ping")["ok"] == 1
+    assert stat.S_IMODE(socket_path.parent.stat().st_mode) == 0o700
+    if os.geteuid() != 0:
+        return  # another user cannot be played without root; the directory's mode above is the guard
+    socket_path.chmod(0o777)  # as a umask of 0 would leave it: the directory alone must refuse
+    child = os.fork()
+    if child == 0:  # as nobody: exit 0 if the socket lets it in, 13 when refused
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            socket.socket(socket.AF_UNIX).connect(str(socket_path))
+            code = 0
+        except PermissionError:
+            code = 13
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 13

@@ -50,7 +50,7 @@ def test_every_service_waits_for_its_stores_then_serves_without_a_restart(infra,
     stores = {
         "kafka_bootstrap_servers": f"127.0.0.1:{ds.ports['ALICE_KAFKA_PORT']}",
         "redis_url": ds.redis_url,
-        "mongodb_url": f"mongodb://127.0.0.1:{ds.ports['ALICE_MONGO_PORT']}",
+        "mongodb_url": ds.mongodb_url,
         # Weaviate stays the shared one: the private stack is what this test starts late.
         "mongodb_database": unique_name("startup_waits"),
         "kafka_topic_prefix": f"{unique_name('startup-waits')}.",

@@ -3,6 +3,7 @@
 import base64
 import importlib.resources
 import os
+import stat
 import subprocess
 import sys
 import uuid
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack import health, provision, weaviate_build
-from devstack.config import Config
+from devstack.config import Config, mongo_url
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,14 @@ class Launch:
 class Component:
     name: str
     group: str  # "infra" | "model" | "service" | "frontend"
-    port: int
+    port: int | None  # None: listens on a Unix socket only
     url: str
     is_healthy: Callable[[], bool]
     prepare: Callable[[], Launch]  # provisions what is missing and writes config files
+
+    @property
+    def where(self) -> str:
+        return f"port {self.port}" if self.port is not None else self.url
 
 
 def components(cfg: Config) -> list[Component]:
@@ -39,8 +44,8 @@ def components(cfg: Config) -> list[Component]:
                   lambda: health.redis_ping(p.redis), lambda: _redis(cfg)),
         Component("kafka", "infra", p.kafka, f"127.0.0.1:{p.kafka}",
                   lambda: health.kafka_api_versions(p.kafka), lambda: _kafka(cfg)),
-        Component("mongodb", "infra", p.mongo, f"mongodb://127.0.0.1:{p.mongo}",
-                  lambda: health.tcp_open(p.mongo), lambda: _ferretdb(cfg)),
+        Component("mongodb", "infra", None, mongo_url(cfg.mongo_socket),
+                  lambda: health.unix_open(cfg.mongo_socket), lambda: _ferretdb(cfg)),
         Component("weaviate", "infra", p.weaviate, f"http://127.0.0.1:{p.weaviate}",
                   lambda: health.http_ok(f"http://127.0.0.1:{p.weaviate}/v1/.well-known/ready"),
                   lambda: _weaviate(cfg)),
@@ -176,9 +181,16 @@ def _kafka(cfg: Config) -> Launch:
 
 
 def _ferretdb(cfg: Config) -> Launch:
+    socket = cfg.mongo_socket
     binary = provision.ensure_ferretdb(cfg)
     data = _data_dir(cfg, "ferretdb")
-    argv = [str(binary), f"--listen-addr=127.0.0.1:{cfg.ports.mongo}", f"--data-dir={data}"]
+    socket.parent.mkdir(parents=True, exist_ok=True)
+    found = socket.parent.lstat()  # in /tmp (a deep checkout), someone else may have made it first
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid():
+        raise provision.ProvisionError(f"{socket.parent} is not a directory of this user's; remove it")
+    socket.parent.chmod(0o700)  # only the stack's owner reaches the socket
+    socket.unlink(missing_ok=True)  # left by a server that was killed; nothing serves it (not healthy)
+    argv = [str(binary), "--listen-addr=", f"--listen-unix={socket}", f"--data-dir={data}"]
     return Launch(argv, data, _base_env())
 
 

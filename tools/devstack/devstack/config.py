@@ -1,7 +1,10 @@
 """Where devstack keeps things and which ports it uses; every value can be overridden by env."""
 
+import hashlib
 import os
+import tempfile
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +70,6 @@ class Ports:
     redis: int = field(default_factory=lambda: _port("ALICE_REDIS_PORT", 6379))
     kafka: int = field(default_factory=lambda: _port("ALICE_KAFKA_PORT", 9092))
     kafka_controller: int = field(default_factory=lambda: _port("ALICE_KAFKA_CONTROLLER_PORT", 9093))
-    mongo: int = field(default_factory=lambda: _port("ALICE_MONGO_PORT", 27017))
     weaviate: int = field(default_factory=lambda: _port("ALICE_WEAVIATE_PORT", 8080))
     weaviate_grpc: int = field(default_factory=lambda: _port("ALICE_WEAVIATE_GRPC_PORT", 50051))
     weaviate_gossip: int = field(default_factory=lambda: _port("ALICE_WEAVIATE_GOSSIP_PORT", 7946))
@@ -80,6 +82,26 @@ class Ports:
     kafkaflow: int = field(default_factory=lambda: _port("ALICE_KAFKAFLOW_PORT", 9094))
     frontend: int = field(default_factory=lambda: _port("ALICE_FRONTEND_PORT", 3000))
     inference: int = field(default_factory=lambda: _port("ALICE_INFERENCE_PORT", 8090))
+
+
+# Natively, FerretDB listens only on this Unix socket: FerretDB 1.x over SQLite has no
+# authentication, and the socket's directory (mode 0700) admits only the stack's owner (decision 0071).
+MONGO_SOCKET_NAME = "mongodb.sock"
+UNIX_PATH_MAX = 107  # sun_path holds 108 bytes with the terminating NUL
+
+
+def mongo_socket(state_dir: Path) -> Path:
+    """`<state dir>/run/mongodb.sock`; when that path is too long for a Unix socket, a directory of
+    this user's in the temporary directory, named after the state dir."""
+    socket = Path(state_dir).absolute() / "run" / MONGO_SOCKET_NAME
+    if len(os.fsencode(socket)) <= UNIX_PATH_MAX:
+        return socket
+    digest = hashlib.sha256(os.fsencode(socket)).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"alice-{os.getuid()}-{digest}" / MONGO_SOCKET_NAME
+
+
+def mongo_url(socket: Path) -> str:
+    return "mongodb://" + urllib.parse.quote(str(socket), safe="")
 
 
 @dataclass(frozen=True)
@@ -107,6 +129,10 @@ class Config:
     def run_dir(self) -> Path:
         return self.state_dir / "run"
 
+    @property
+    def mongo_socket(self) -> Path:
+        return mongo_socket(self.state_dir)
+
     def data_dir(self, name: str) -> Path:
         return self.state_dir / "data" / name
 
@@ -120,7 +146,8 @@ class Config:
 
     @property
     def ferretdb_bin(self) -> Path:
-        return self.cache_dir / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+        # "-unix": tools/devstack/ferretdb with --listen-unix
+        return self.cache_dir / "bin" / f"ferretdb-{FERRETDB_VERSION}-unix"
 
     @property
     def keycloak_home(self) -> Path:
@@ -154,7 +181,7 @@ class Config:
         return {
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{p.kafka}",
             "REDIS_URL": f"redis://:{s['REDIS_PASSWORD']}@127.0.0.1:{p.redis}/0",
-            "MONGODB_URL": f"mongodb://127.0.0.1:{p.mongo}",
+            "MONGODB_URL": mongo_url(self.mongo_socket),
             "WEAVIATE_URL": f"http://127.0.0.1:{p.weaviate}",
             "WEAVIATE_GRPC_PORT": str(p.weaviate_grpc),
             "WEAVIATE_API_KEY": s["WEAVIATE_API_KEY"],

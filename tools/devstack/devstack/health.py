@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 HOST = "127.0.0.1"
 
@@ -15,6 +16,16 @@ HOST = "127.0.0.1"
 def tcp_open(port: int, timeout: float = 1.0, host: str = HOST) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def unix_open(path: Path, timeout: float = 1.0) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
             return True
     except OSError:
         return False

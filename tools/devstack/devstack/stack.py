@@ -77,8 +77,8 @@ class Stack:
                     if self.pid_files.running(comp.name):
                         waiting.append(comp)
                     elif comp.is_healthy():
-                        print(f"    {comp.name}: port {comp.port} already served (not by devstack)")
-                    elif health.tcp_open(comp.port):
+                        print(f"    {comp.name}: {comp.where} already served (not by devstack)")
+                    elif comp.port is not None and health.tcp_open(comp.port):
                         raise StackError(
                             f"{comp.name}: port {comp.port} is taken by a process that is not a healthy "
                             f"{comp.name}; stop it or set another port (see docs/devstack.md)"
@@ -95,7 +95,7 @@ class Stack:
             launch = comp.prepare()
         except provision.ProvisionError as exc:
             raise StackError(str(exc)) from exc
-        provision.say(f"starting {comp.name} on port {comp.port}")
+        provision.say(f"starting {comp.name} on {comp.where}")
         process.spawn(
             comp.name, launch.argv, cwd=launch.cwd, env=launch.env,
             log_file=self.cfg.log_file(comp.name), pid_files=self.pid_files,

@@ -94,3 +94,13 @@ def test_cli_rejects_unknown_components():
     )
     assert result.returncode == 1
     assert "unknown component(s) nosuch" in result.stderr
+
+
+def test_the_mongodb_socket_stays_within_a_unix_socket_path(tmp_path):
+    from devstack.config import UNIX_PATH_MAX, mongo_socket
+
+    assert mongo_socket(tmp_path) == tmp_path / "run" / "mongodb.sock"
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    moved = mongo_socket(deep)
+    assert len(os.fsencode(moved)) <= UNIX_PATH_MAX and moved.name == "mongodb.sock"
+    assert moved == mongo_socket(deep) != mongo_socket(tmp_path / ("d" * 60) / ("f" * 60))

@@ -221,7 +221,7 @@ class SecondDevstack:
         self.ports = {
             name: free_port()
             for name in (
-                "ALICE_REDIS_PORT", "ALICE_MONGO_PORT", "ALICE_KAFKA_PORT",
+                "ALICE_REDIS_PORT", "ALICE_KAFKA_PORT",
                 "ALICE_KAFKA_CONTROLLER_PORT", "ALICE_WEAVIATE_PORT", "ALICE_WEAVIATE_GRPC_PORT",
                 "ALICE_WEAVIATE_GOSSIP_PORT", "ALICE_WEAVIATE_DATA_PORT",
             )
@@ -239,6 +239,12 @@ class SecondDevstack:
         from devstack.secrets import load
 
         return load(self.state_dir)
+
+    @property
+    def mongodb_url(self) -> str:
+        from devstack.config import mongo_socket, mongo_url
+
+        return mongo_url(mongo_socket(self.state_dir))
 
     @property
     def redis_url(self) -> str:
