@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create the git-ignored .env that docker-compose.yml reads its secrets from: random values on first
-# use, kept afterwards (the stack's data stays readable); a secret added later (REDIS_PASSWORD, the per-service tokens) is
+# use, kept afterwards (the stack's data stays readable); a secret added later (REDIS_PASSWORD, MONGODB_PASSWORD, the per-service tokens) is
 # appended to an existing .env. Delete .env (or a line of it) to rotate (docs/operations.md "Security").
 set -euo pipefail
 env_file="${1:-$(cd "$(dirname "$0")/.." && pwd)/.env}"
@@ -26,7 +26,7 @@ if [[ ! -f "$env_file" ]]; then
   echo "==> wrote $env_file (random secrets for docker compose)"
 fi
 for pair in JWT_SECRET:64 ALICE_INTERNAL_TOKEN:48 ORCHESTRATOR_INTERNAL_TOKEN:48 DATAFLOW_INTERNAL_TOKEN:48 \
-  KAFKAFLOW_INTERNAL_TOKEN:48 WEAVIATE_API_KEY:40 REDIS_PASSWORD:40; do
+  KAFKAFLOW_INTERNAL_TOKEN:48 WEAVIATE_API_KEY:40 REDIS_PASSWORD:40 MONGODB_PASSWORD:40; do
   name="${pair%%:*}"
   if ! grep -q "^${name}=." "$env_file"; then
     sed -i "/^${name}=/d" "$env_file"

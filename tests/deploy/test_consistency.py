@@ -23,7 +23,7 @@ COMPOSE_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
 COMPOSE_REQUIRED = re.compile(r"\$\{(\w+):\?([^}]*)\}")
 # Secrets compose takes from the git-ignored .env (scripts/compose-env.sh): no built-in default.
 COMPOSE_SECRETS = {
-    "JWT_SECRET", "ALICE_INTERNAL_TOKEN", "WEAVIATE_API_KEY", "REDIS_PASSWORD",
+    "JWT_SECRET", "ALICE_INTERNAL_TOKEN", "WEAVIATE_API_KEY", "REDIS_PASSWORD", "MONGODB_PASSWORD",
     "ORCHESTRATOR_INTERNAL_TOKEN", "DATAFLOW_INTERNAL_TOKEN", "KAFKAFLOW_INTERNAL_TOKEN",
 }  # fmt: skip
 # Host ports of compose, movable by ALICE_<NAME>_PORT (published on 127.0.0.1 only).
@@ -154,6 +154,23 @@ def test_compose_names_no_development_mode_and_redis_needs_a_password(compose: d
     redis = compose["services"]["redis"]
     assert "--requirepass" in " ".join(redis["command"])
     assert redis["environment"]["REDISCLI_AUTH"] == redis["environment"]["REDIS_PASSWORD"]  # healthcheck
+
+
+def test_compose_mongodb_needs_a_password_except_offline_ferretdb(compose: dict) -> None:
+    """Issue 23: compose's MongoDB took no password. With the registry's mongod the services sign in
+    as the root user compose creates from .env; the offline FerretDB 1.x has no users, so the offline
+    file alone, and only for the services, drops the password from the URL."""
+    mongodb = compose_env(compose, "mongodb")
+    root = (mongodb["MONGO_INITDB_ROOT_USERNAME"], mongodb["MONGO_INITDB_ROOT_PASSWORD"])
+    assert root[1].startswith("from-env-MONGODB_PASSWORD-")
+    for service in SERVICES:
+        url = compose_env(compose, service)["MONGODB_URL"]
+        signed_in = re.fullmatch(r"mongodb://(\w+):([^@]+)@mongodb:27017/\?authSource=admin", url)
+        assert signed_in and signed_in.groups() == root, service
+    offline = yaml.safe_load((REPO / "docker-compose.offline.yml").read_text())["services"]
+    assert offline["mongodb"]["image"].startswith("alice-offline/mongo:ferretdb-")
+    for service in SERVICES:
+        assert offline[service]["environment"] == {"MONGODB_URL": "mongodb://mongodb:27017"}, service
 
 
 def test_prod_runs_in_production_mode_with_secure_cookies(rendered) -> None:
