@@ -72,8 +72,8 @@ def compose() -> Compose:
     edge = ipaddress.ip_network(f"10.213.{secrets.randbelow(256)}.{8 * secrets.randbelow(32)}/29")
     env["ALICE_EDGE_SUBNET"], env["ALICE_EDGE_FRONTEND_IP"] = str(edge), str(edge[2])
     env["ALICE_EDGE_BACKEND_IP"] = str(edge[3])
-    for var in ("JWT_SECRET", "ALICE_INTERNAL_TOKEN", "WEAVIATE_API_KEY", "REDIS_PASSWORD", "MONGODB_PASSWORD",
-                *INTERNAL_TOKENS):
+    stores = ("WEAVIATE_API_KEY", "REDIS_PASSWORD", "MONGODB_PASSWORD")
+    for var in ("JWT_SECRET", "ALICE_INTERNAL_TOKEN", *stores, *INTERNAL_TOKENS):
         env[var] = secrets.token_urlsafe(32)
     mode = env.get("ALICE_OFFLINE_IMAGES", "auto")
     if mode == "auto":
