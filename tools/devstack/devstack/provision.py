@@ -1,5 +1,6 @@
 """Provision the infrastructure binaries into the per-user cache; every step is skipped when cached."""
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -11,6 +12,7 @@ import threading
 import time
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from devstack import weaviate_build
@@ -167,32 +169,43 @@ def ensure_weaviate(cfg: Config) -> Path:
     if binary.is_file():
         return binary
     go = require("go", "install Go 1.24+")
-    work = cfg.cache_dir / "wip" / binary.parent.name
-    work.parent.mkdir(parents=True, exist_ok=True)
-    with (work.parent / f"{binary.parent.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another clone building the same version: wait for it
-        if binary.is_file():
+    with _build_once(cfg, binary, binary.parent.name) as work:
+        if work is None:
             return binary
+        log_file = cfg.logs_dir / "provision-weaviate.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        module = weaviate_build.module_dir(go, WEAVIATE_VERSION, _go_env(cfg), log_file)
+        tree = weaviate_build.copy_for_build(module, work)
+        staging = work / "weaviate-server"
+        run_slow_step(
+            f"building Weaviate {WEAVIATE_VERSION} with Go (first run only, 10+ minutes)",
+            [go, "build", "-o", str(staging), "./cmd/weaviate-server"],
+            cwd=tree,
+            env=_go_env(cfg),
+            log_file=log_file,
+        )
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staging, binary)
+    return binary
+
+
+@contextlib.contextmanager
+def _build_once(cfg: Config, binary: Path, name: str) -> Iterator[Path | None]:
+    """An empty work folder `<cache>/wip/<name>` to build `binary` in, deleted afterwards; None when
+    `binary` appeared while waiting for the lock (another clone built the same version)."""
+    work = cfg.cache_dir / "wip" / name
+    work.parent.mkdir(parents=True, exist_ok=True)
+    with (work.parent / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.is_file():
+            yield None
+            return
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         try:
-            log_file = cfg.logs_dir / "provision-weaviate.log"
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            module = weaviate_build.module_dir(go, WEAVIATE_VERSION, _go_env(cfg), log_file)
-            tree = weaviate_build.copy_for_build(module, work)
-            staging = work / "weaviate-server"
-            run_slow_step(
-                f"building Weaviate {WEAVIATE_VERSION} with Go (first run only, 10+ minutes)",
-                [go, "build", "-o", str(staging), "./cmd/weaviate-server"],
-                cwd=tree,
-                env=_go_env(cfg),
-                log_file=log_file,
-            )
-            binary.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(staging, binary)
+            yield work
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    return binary
 
 
 # Only the programs asked for (llama-server; llama-batched-bench for bench/), linked statically so
@@ -286,37 +299,29 @@ def ensure_llama_tool(cfg: Config, target: str) -> Path:
         return binary
     cmake = require("cmake", "install CMake 3.14+ and a C++17 compiler (Debian: cmake build-essential)")
     source = engine_source()
-    work = cfg.cache_dir / "wip" / f"{binary.parent.name}-{target}"
-    work.parent.mkdir(parents=True, exist_ok=True)
-    with (work.parent / f"{binary.parent.name}-{target}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another clone building the same version: wait for it
-        if binary.is_file():
+    with _build_once(cfg, binary, f"{binary.parent.name}-{target}") as work:
+        if work is None:
             return binary
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir()
-        try:
-            log_file = cfg.logs_dir / f"provision-{target}.log"
-            src = _fetch_engine_source(source, work, log_file)
-            build = work / "build"
-            generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-            extra = shlex.split(os.environ.get("CMAKE_ARGS", ""))
-            run_slow_step(
-                f"configuring {target} {source.version}",
-                [cmake, "-S", str(src), "-B", str(build), *generator, *LLAMA_SERVER_CMAKE_FLAGS, *extra],
-                log_file=log_file,
-            )
-            run_slow_step(
-                f"building {target} {source.version} with {BUILD_JOBS} jobs at low priority "
-                "(first run only, 10+ minutes)",
-                ["nice", "-n", "10", cmake, "--build", str(build), "-j", BUILD_JOBS, "--target", target],
-                log_file=cfg.logs_dir / f"provision-{target}-build.log",
-            )
-            staging = binary.with_name(f"{target}.new")
-            binary.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(build / "bin" / target, staging)
-            staging.rename(binary)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        log_file = cfg.logs_dir / f"provision-{target}.log"
+        src = _fetch_engine_source(source, work, log_file)
+        build = work / "build"
+        generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+        extra = shlex.split(os.environ.get("CMAKE_ARGS", ""))
+        run_slow_step(
+            f"configuring {target} {source.version}",
+            [cmake, "-S", str(src), "-B", str(build), *generator, *LLAMA_SERVER_CMAKE_FLAGS, *extra],
+            log_file=log_file,
+        )
+        run_slow_step(
+            f"building {target} {source.version} with {BUILD_JOBS} jobs at low priority "
+            "(first run only, 10+ minutes)",
+            ["nice", "-n", "10", cmake, "--build", str(build), "-j", BUILD_JOBS, "--target", target],
+            log_file=cfg.logs_dir / f"provision-{target}-build.log",
+        )
+        staging = binary.with_name(f"{target}.new")
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(build / "bin" / target, staging)
+        staging.rename(binary)
     return binary
 
 
