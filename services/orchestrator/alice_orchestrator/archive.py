@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from alice_common.errors import ApiError
 from alice_common.events import ChatCompleted
@@ -14,6 +15,7 @@ from alice_common.ids import new_id
 from alice_common.wire import ArchivedConversation, ArchivedMessage, ChatSettings, ConversationArchive
 from pymongo.errors import DuplicateKeyError
 
+from alice_orchestrator.chat.messages import listed_after
 from alice_orchestrator.providers.registry import ModelRegistry, UnknownModel
 from alice_orchestrator.store import IMPORT_KEY, INDEX_PENDING, ChatStore
 from alice_orchestrator.tree import with_parents
@@ -56,8 +58,27 @@ async def archived_conversation(store: ChatStore, user_id: str, doc: dict) -> Ar
         settings=ChatSettings(**doc.get("settings") or {}),
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
-        messages=[archived_message(m) for m in with_parents(messages)],
+        messages=[archived_message(m) for m in each_after_its_parent(with_parents(messages))],
     )
+
+
+def each_after_its_parent(docs: list[dict]) -> list[dict]:
+    """`docs` (oldest first, with parents) in time order with every message after its parent, as an
+    archive lists them. A message stored before `listed_after` can be stamped before the reply it
+    follows (sent while that reply was written); it is exported 1 ms after its parent instead."""
+    by_id = {doc["_id"]: doc for doc in docs}
+    times: dict[str, datetime] = {}
+    for doc in docs:
+        chain, walked, node = [], set(), doc
+        while node is not None and node["_id"] not in times and node["_id"] not in walked:
+            chain.append(node)
+            walked.add(node["_id"])
+            node = by_id.get(node["parent_id"])
+        for node in reversed(chain):
+            times[node["_id"]] = listed_after(node["created_at"], times.get(node["parent_id"]))
+    order = {doc["_id"]: index for index, doc in enumerate(docs)}
+    ordered = sorted(docs, key=lambda doc: (times[doc["_id"]], order[doc["_id"]]))
+    return [doc | {"created_at": times[doc["_id"]]} for doc in ordered]
 
 
 def served_models_only(archive: ConversationArchive, models: ModelRegistry) -> ConversationArchive:

@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from alice_common.wire import ArchivedConversation, ArchivePage, ConversationArchive
-from alice_orchestrator.archive import ANNOUNCED_CHARS, completed_events, documents_of, import_key
+from alice_orchestrator.archive import (
+    ANNOUNCED_CHARS,
+    completed_events,
+    documents_of,
+    each_after_its_parent,
+    import_key,
+)
 from alice_orchestrator.store import ChatStore
 from pymongo.errors import DuplicateKeyError
 
@@ -349,3 +355,21 @@ async def test_an_import_that_cannot_be_announced_is_finished_by_importing_it_ag
     await _import(client, "alice", file)
     assert len(client.announced) == 1, "announced once it went through"
     assert await store.count_conversations("alice") == 1
+
+
+def test_an_export_lists_a_message_stamped_before_its_parent_after_it():
+    """Stored before the orchestrator stamped messages after what they follow: a message sent while
+    the reply before it was being written. The archive lists it after that reply (1 ms later), as
+    its validator and an import require; everything else keeps its time and place."""
+    t0 = datetime(2026, 12, 7, 19, 0, tzinfo=UTC)
+    ms = timedelta(milliseconds=1)
+    docs = [
+        {"_id": "u1", "role": "user", "parent_id": None, "created_at": t0},
+        {"_id": "u2", "role": "user", "parent_id": "r1", "created_at": t0 + 100 * ms},  # sent early
+        {"_id": "r1", "role": "assistant", "parent_id": "u1", "created_at": t0 + 900 * ms},
+        {"_id": "r2", "role": "assistant", "parent_id": "u2", "created_at": t0 + 1200 * ms},
+    ]
+    listed = each_after_its_parent(docs)
+    assert [d["_id"] for d in listed] == ["u1", "r1", "u2", "r2"]
+    assert [d["created_at"] - t0 for d in listed] == [0 * ms, 900 * ms, 901 * ms, 1200 * ms]
+    assert each_after_its_parent(listed) == listed

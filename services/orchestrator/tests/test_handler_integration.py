@@ -23,6 +23,7 @@ from alice_common.reply_stream import (
     reply_key,
 )
 from alice_common.wire import Message
+from alice_orchestrator.archive import archived_conversation
 from alice_orchestrator.chat import ChatHandler, InvalidRequest
 from alice_orchestrator.providers.fake import FakeProvider
 from alice_orchestrator.providers.registry import ModelRegistry, ServedModel, default_model
@@ -677,3 +678,31 @@ async def test_a_redelivered_edit_keeps_the_parent_it_was_stored_with(deps, uniq
     messages = await store.list_messages(first.user_id, first.conversation_id, 10)
     assert [m["_id"] for m in messages].count(edit.message_id) == 1
     assert (await store.get_message(edit.message_id))["parent_id"] == first.reply_id
+
+
+async def test_a_message_sent_while_the_reply_before_it_was_written_is_listed_after_it(deps, unique_name):
+    """A client that does not wait for a reply sends its next message while the reply is written:
+    the message is stamped before the reply it follows. It is listed after it all the same, and the
+    conversation exports (every message after its parent)."""
+    handler, store, _redis, _ = deps
+    first = request(unique_name)
+    await handler.handle(first)
+    sent_early = {"conversation_id": first.conversation_id, "user_id": first.user_id,
+                  "occurred_at": first.occurred_at}  # fmt: skip
+    follows = request(unique_name, content="follows the branch", **sent_early)
+    await handler.handle(follows)
+    named = request(unique_name, content="names its parent", parent_id=first.reply_id, **sent_early)
+    await handler.handle(named)
+    edit = request(unique_name, content="a new version", edit_of=follows.message_id, **sent_early)
+    await handler.handle(edit)
+
+    messages = await store.all_messages(first.user_id, first.conversation_id, 20)
+    position = {m["_id"]: i for i, m in enumerate(messages)}
+    assert len(messages) == 8
+    assert all(position[m["parent_id"]] < position[m["_id"]] for m in messages if m["parent_id"])
+    assert position[follows.message_id] < position[edit.message_id]  # the edit is the newest version
+    conversation = await store.get_conversation(first.user_id, first.conversation_id)
+    exported = await archived_conversation(store, first.user_id, conversation)
+    assert [m.id for m in exported.messages] == [m["_id"] for m in messages]
+    nxt = await _ask(handler, unique_name, first, "next")
+    assert (await store.get_message(nxt.message_id))["parent_id"] == edit.reply_id

@@ -32,6 +32,7 @@ from alice_orchestrator.chat.messages import (
     completion_message,
     continuation_of,
     continued_reply,
+    listed_after,
     message_view,
     reply_document,
     user_message,
@@ -141,6 +142,8 @@ class ChatHandler:
             if parent is _FAILED:
                 return
             user_doc = user_message(request) | {"parent_id": parent}
+            follows = anchor or next((t.node() for t in turns if t.id == parent), None)
+            user_doc["created_at"] = listed_after(user_doc["created_at"], follows and follows["created_at"])
         if existing is not None:
             if stored_user is None:
                 await self._store_user_message(user_doc)

@@ -1,7 +1,7 @@
 """The messages the handler stores and the `done` event carries, built from a request and the
 outcome of its generation."""
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from alice_common.events import ChatRequested, Usage
 from alice_common.wire import Source, iso_ms
@@ -27,6 +27,20 @@ def user_message(request: ChatRequested) -> dict:
     if request.attachments:
         doc["attachments"] = [a.model_dump() for a in request.attachments]
     return doc
+
+
+def listed_after(created_at: datetime, earlier: datetime | str | None) -> datetime:
+    """`created_at`, or 1 ms after `earlier` when it is not later. A message is stamped when the
+    backend accepts it, but can follow (or be a new version of) a message stored after that: one
+    sent while the reply before it was still being written. Every listing orders by time, and an
+    export needs each message after its parent, so it is listed after what it follows."""
+    if isinstance(earlier, str):
+        earlier = datetime.fromisoformat(earlier) if earlier else None
+    if earlier is None:
+        return created_at
+    if earlier.tzinfo is None:
+        earlier = earlier.replace(tzinfo=UTC)
+    return max(created_at, earlier + timedelta(milliseconds=1))
 
 
 def usage_of(outcome: Outcome, latency_ms: float) -> Usage:
