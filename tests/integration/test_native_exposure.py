@@ -48,7 +48,7 @@ def _pids(ds: SecondDevstack) -> list[int]:
     return [pid for record in records for pid in process.session_members(record)]
 
 
-def test_every_listener_is_on_loopback_or_authenticated(stack):
+def test_every_listener_is_on_loopback(stack):
     found = sockets.listeners(_pids(stack))
     ports = {port: name for name, port in stack.ports.items()}
     assert {ports.get(s.port) for s in found} >= set(stack.ports), "a configured port does not listen"
