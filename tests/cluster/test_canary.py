@@ -134,11 +134,15 @@ class StepLog:
 
 
 async def chat_through(deployed: Deployment, prefix: str, release) -> tuple[chaos.Outcome, dict]:
-    """Four users chat (a message every 12 s each) before, during and after `release()`; then every
-    accepted message's reply is read to its end. Returns what they saw and what is stored."""
-    schedule = chaos.Schedule(kills=1, warmup_s=20, pace_s=12, drain_s=600)
+    """Six users chat (a message every 18 s each) before, during and after `release()`, one on each
+    partition of `chat.requests`, so that a canary orchestrator pod always has requests to handle
+    (with fewer conversations, none might land on its partitions, and its analysis would measure
+    nothing); then every accepted message's reply is read to its end. Returns what they saw and what
+    is stored."""
+    schedule = chaos.Schedule(kills=1, warmup_s=20, pace_s=18, drain_s=600)
     async with httpx.AsyncClient(base_url=deployed.url, timeout=60) as api:
-        users = await chaos.new_users(api, 4, prefix)
+        config = deployed.kube.json("get", "configmap", "alice-config")["data"]
+        users = await chaos.users_on_every_partition(api, int(config["KAFKA_TOPIC_PARTITIONS"]), prefix)
         outcome = await chaos.run(api, users, schedule, release)
         stored = await chaos.stored_messages(api, users)
     return outcome, stored

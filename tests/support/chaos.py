@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import DefaultPartitioner
 from alice_common.reply_stream import DONE, FAILED, RESET, TOKEN
 
 from tests.support.stack import new_conversation, parse_sse, register
@@ -72,6 +73,26 @@ async def new_users(api: httpx.AsyncClient, count: int, prefix: str) -> list[Cha
     for i in range(count):
         auth = await register(api, prefix)
         users.append(ChatUser(i, auth, await new_conversation(api, auth)))
+    return users
+
+
+def partition_of(conversation: str, partitions: int) -> int:
+    """The `chat.requests` partition of a conversation (keyed by its id, the producer's default
+    partitioner)."""
+    return DefaultPartitioner()(conversation.encode(), list(range(partitions)), [])
+
+
+async def users_on_every_partition(api: httpx.AsyncClient, partitions: int, prefix: str) -> list[ChatUser]:
+    """One user per partition of `chat.requests`, user i's conversation on partition i: whatever
+    partitions a consumer is assigned, some users' requests reach it. (The empty conversations
+    made on the way stay in the users' lists.)"""
+    users = []
+    for i in range(partitions):
+        auth = await register(api, prefix)
+        conversation = await new_conversation(api, auth)
+        while partition_of(conversation, partitions) != i:
+            conversation = await new_conversation(api, auth)
+        users.append(ChatUser(i, auth, conversation))
     return users
 
 
