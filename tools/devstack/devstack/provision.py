@@ -174,8 +174,11 @@ def ensure_weaviate(cfg: Config) -> Path:
             return binary
         log_file = cfg.logs_dir / "provision-weaviate.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        module = weaviate_build.module_dir(go, WEAVIATE_VERSION, _go_env(cfg), log_file)
-        tree = weaviate_build.copy_for_build(module, work)
+        try:
+            module = weaviate_build.module_dir(go, WEAVIATE_VERSION, _go_env(cfg), log_file)
+            tree = weaviate_build.copy_for_build(module, work)
+        except weaviate_build.BuildError as exc:
+            raise ProvisionError(f"Weaviate {WEAVIATE_VERSION}: {exc}; see {log_file}") from exc
         staging = work / "weaviate-server"
         run_slow_step(
             f"building Weaviate {WEAVIATE_VERSION} with Go (first run only, 10+ minutes)",

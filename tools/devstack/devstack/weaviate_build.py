@@ -19,6 +19,10 @@ MODULE = "github.com/weaviate/weaviate"
 LISTEN_HOST_ENV = "WEAVIATE_LISTEN_HOST"
 
 
+class BuildError(RuntimeError):
+    """The module could not be fetched, or an edit did not find its line."""
+
+
 @dataclass(frozen=True)
 class Edit:
     path: str  # inside the module
@@ -53,7 +57,7 @@ def apply_edits(tree: Path) -> None:
         source = tree / edit.path
         text = source.read_text()
         if text.count(edit.old) != 1:
-            raise RuntimeError(f"{edit.path}: expected {edit.old!r} exactly once (weaviate_build.py)")
+            raise BuildError(f"{edit.path}: expected {edit.old!r} exactly once (weaviate_build.py)")
         source.write_text(text.replace(edit.old, edit.new))
         (source.parent / "alice_listen_host.go").write_text(_helper(edit.package))
 
@@ -63,8 +67,10 @@ def module_dir(go: str, version: str, env: dict[str, str], log_file: Path) -> Pa
     with log_file.open("a") as log:
         out = subprocess.run(
             [go, "mod", "download", "-json", f"{MODULE}@{version}"],
-            env=env, check=True, stdout=subprocess.PIPE, stderr=log, text=True,
+            env=env, stdout=subprocess.PIPE, stderr=log, text=True,
         )  # fmt: skip
+    if out.returncode != 0:  # `go mod download -json` reports its error in the JSON too
+        raise BuildError(f"`go mod download {MODULE}@{version}` failed: {out.stdout[-2000:].strip()}")
     return Path(json.loads(out.stdout)["Dir"])
 
 

@@ -24,5 +24,13 @@ def test_each_listener_takes_the_host_from_the_environment(tmp_path):
 
 
 def test_a_line_that_moved_stops_the_build(tmp_path):
-    with pytest.raises(RuntimeError, match="exactly once"):
+    with pytest.raises(weaviate_build.BuildError, match="exactly once"):
         weaviate_build.apply_edits(_tree(tmp_path, drop=1))
+
+
+def test_a_module_that_cannot_be_fetched_is_a_build_error_with_go_s_reason(tmp_path):
+    go = tmp_path / "go"  # a `go` that fails as `go mod download -json` does offline
+    go.write_text('#!/bin/sh\necho \'{"Error": "no route to the module proxy"}\'\nexit 1\n')
+    go.chmod(0o755)
+    with pytest.raises(weaviate_build.BuildError, match="no route to the module proxy"):
+        weaviate_build.module_dir(str(go), "v0.0.0", {}, tmp_path / "build.log")
