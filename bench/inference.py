@@ -9,6 +9,11 @@ With `--engine-limit`, each round also runs llama.cpp's own `llama-batched-bench
 from the same sources on first use, cached; 64-token prompts, `--max-tokens` generated, the same
 threads) on the same model: the engine's limit, measured in the same sitting.
 
+Every generation runs to `--max-tokens`: the model's end-of-generation tokens are banned (a
+`logit_bias`), as `llama-batched-bench` generates a fixed number. With natural ends, waves whose
+replies stop early finish with fewer sequences in the batch, which lowers the aggregate for a reason
+that has nothing to do with serving; `--natural-ends` measures that way.
+
 Both run the orchestrator's own provider classes with their defaults (one llama.cpp thread each;
 in-process: one model instance, so generations queue; the service: `--slots` slots on a private
 port). Every round measures each (mode, N) cell once, the modes interleaved, so drift in the
@@ -25,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import llama_cpp
 from alice_orchestrator.providers.base import ChatProvider
 from alice_orchestrator.providers.inference import InferenceProvider
 from alice_orchestrator.providers.local import LocalProvider
@@ -58,6 +64,15 @@ async def reply_beside_a_title(provider: ChatProvider, with_title: bool) -> floa
     return result["ttft_s"] * 1000
 
 
+def fixed_length() -> dict:
+    """Request options that ban each end-of-generation token of the default model."""
+    model = llama_cpp.Llama(str(bundled_model_path()), vocab_only=True, verbose=False)
+    vocab = llama_cpp.llama_model_get_vocab(model.model)
+    ends = [t for t in range(model.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)]
+    model.close()
+    return {"logit_bias": {str(t): -100 for t in ends}}
+
+
 def engine_limit(binary: Path, concurrency: list[int], max_tokens: int, threads: int) -> dict[int, float]:
     """llama-batched-bench's generation tokens/s (S_TG) for each number of parallel sequences."""
     argv = [
@@ -85,6 +100,7 @@ async def measure(args: argparse.Namespace, server_url: str, model: str) -> list
     waves: dict[tuple[str, int], list[dict]] = {}
     titles: dict[tuple[str, bool], list[float]] = {}
     limit_binary = provision.ensure_llama_tool(Config(), "llama-batched-bench") if args.engine_limit else None
+    options = None if args.natural_ends else fixed_length()
     for round_ in range(args.rounds):
         if limit_binary is not None:
             limits = await asyncio.to_thread(
@@ -99,7 +115,7 @@ async def measure(args: argparse.Namespace, server_url: str, model: str) -> list
             print(f"round {round_ + 1} engine limit: {limits}", flush=True)
         for n in args.concurrency:
             for mode, provider in providers.items():
-                result = await wave(provider, n, args.max_tokens)
+                result = await wave(provider, n, args.max_tokens, options)
                 waves.setdefault((mode, n), []).append(result)
                 print(
                     f"round {round_ + 1} {mode} x{n}: {result['aggregate_tokens_per_s']:.1f} tokens/s, "
@@ -141,6 +157,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engine-limit", action="store_true", help="also run llama-batched-bench each round")
+    parser.add_argument("--natural-ends", action="store_true", help="replies end where the model ends them")
     args = parser.parse_args()
     log_path = Path(tempfile.mkdtemp(prefix="bench-inference-")) / "llama-server.log"
     with private_inference_server(free_port(), log_path, slots=args.slots, threads=args.threads) as server:

@@ -26,9 +26,11 @@ QUESTIONS = [
 ]
 
 
-async def one(provider: ChatProvider, question: str, max_tokens: int, started: float) -> dict:
+async def one(
+    provider: ChatProvider, question: str, max_tokens: int, started: float, options: dict | None = None
+) -> dict:
     generation = provider.stream(
-        [{"role": "user", "content": question}], max_tokens=max_tokens, temperature=0.0
+        [{"role": "user", "content": question}], max_tokens=max_tokens, temperature=0.0, options=options
     )
     first = None
     async for _delta in generation:
@@ -44,16 +46,17 @@ async def one(provider: ChatProvider, question: str, max_tokens: int, started: f
     }
 
 
-async def wave(provider: ChatProvider, n: int, max_tokens: int) -> dict:
+async def wave(provider: ChatProvider, n: int, max_tokens: int, options: dict | None = None) -> dict:
     started = time.perf_counter()
     runs = await asyncio.gather(
-        *(one(provider, QUESTIONS[i % len(QUESTIONS)], max_tokens, started) for i in range(n))
+        *(one(provider, QUESTIONS[i % len(QUESTIONS)], max_tokens, started, options) for i in range(n))
     )
     wall = max(r["end_s"] for r in runs)
     ttfts = sorted(r["ttft_s"] for r in runs)
     return {
         "ttft_p50_ms": statistics.median(ttfts) * 1000,
         "ttft_max_ms": ttfts[-1] * 1000,
+        "tokens": sum(r["tokens"] for r in runs),
         "aggregate_tokens_per_s": sum(r["tokens"] for r in runs) / wall,
         "per_stream_tokens_per_s": statistics.median(r["stream_tokens_per_s"] for r in runs),
     }
