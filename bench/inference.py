@@ -24,6 +24,7 @@ N generations started together at temperature 0 with the same questions, `--max-
 import argparse
 import asyncio
 import json
+import shlex
 import statistics
 import subprocess
 import tempfile
@@ -158,9 +159,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engine-limit", action="store_true", help="also run llama-batched-bench each round")
     parser.add_argument("--natural-ends", action="store_true", help="replies end where the model ends them")
+    parser.add_argument("--server-args", default="", help="more llama-server flags, e.g. '--prio 2'")
     args = parser.parse_args()
     log_path = Path(tempfile.mkdtemp(prefix="bench-inference-")) / "llama-server.log"
-    with private_inference_server(free_port(), log_path, slots=args.slots, threads=args.threads) as server:
+    extra = tuple(shlex.split(args.server_args))
+    with private_inference_server(
+        free_port(), log_path, slots=args.slots, threads=args.threads, extra=extra
+    ) as server:
         rows = asyncio.run(measure(args, server.url, server.model))
     print("| mode | N | tokens/s | vs one | TTFT p50 ms | TTFT max ms |\n|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["mode"], r["concurrent"])):

@@ -15,14 +15,16 @@ from devstack.process import stop_child
 class InferenceServer:
     """llama-server as devstack runs it; `start` again after `kill` is what a supervisor does."""
 
-    def __init__(self, port: int, log_path: Path, *, slots: int = 4, threads: int = 1):
+    def __init__(
+        self, port: int, log_path: Path, *, slots: int = 4, threads: int = 1, extra: tuple[str, ...] = ()
+    ):
         self.url = f"http://127.0.0.1:{port}"  # `/v1/...`, `/health`, `/metrics`, `/slots` below it
         self.model = MODEL_ALIAS
         self.slots = slots
         self.log_path = log_path
         self.argv = inference_argv(
             provision.ensure_llama_server(Config()), bundled_model_path(), port, slots, threads, MODEL_ALIAS
-        )
+        ) + list(extra)  # `extra`: more llama-server flags, for benchmarks
         self.proc: subprocess.Popen | None = None
 
     def start(self, ready_timeout_s: float = 120.0) -> None:
@@ -52,9 +54,9 @@ class InferenceServer:
 
 @contextlib.contextmanager
 def private_inference_server(
-    port: int, log_path: Path, *, slots: int = 4, threads: int = 1
+    port: int, log_path: Path, *, slots: int = 4, threads: int = 1, extra: tuple[str, ...] = ()
 ) -> Iterator[InferenceServer]:
-    server = InferenceServer(port, log_path, slots=slots, threads=threads)
+    server = InferenceServer(port, log_path, slots=slots, threads=threads, extra=extra)
     server.start()
     try:
         yield server
