@@ -2,7 +2,7 @@ import { act } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { api } from '../api/client';
-import type { BranchMessage, SendResult, User } from '../api/types';
+import type { BranchMessage, Conversation, SendResult, User } from '../api/types';
 import { chatStore } from '../state/chatStore';
 import { ChatPage } from './ChatPage';
 
@@ -24,6 +24,43 @@ function branch(ids: string[], versions: Record<string, string[]> = {}): BranchM
   }));
 }
 
+function conversation(settings: Conversation['settings']): Conversation {
+  return { id: 'c1', title: 'Bread', pinned: false, archived: false, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', settings };
+}
+
+describe('ChatPage: a conversation opened before the list holds it', () => {
+  afterEach(() => {
+    chatStore.reset();
+    vi.restoreAllMocks();
+  });
+
+  it('keeps its settings closed until its own are known, then shows them', async () => {
+    vi.spyOn(api, 'listModels').mockResolvedValue([{ id: 'small', default: true, context_tokens: 2048, max_tokens_limit: 1024, available: true }]);
+    vi.spyOn(api, 'listAttachments').mockResolvedValue([]);
+    vi.spyOn(api, 'listPresets').mockResolvedValue([]);
+    vi.spyOn(api, 'getBranch').mockResolvedValue(branch(['m1', 'r1']));
+    let answer: (found: Conversation) => void = () => undefined;
+    vi.spyOn(api, 'getConversation').mockReturnValue(new Promise<Conversation>((resolve) => (answer = resolve)));
+    const container = document.createElement('div');
+    document.body.appendChild(container);
+    const root = createRoot(container);
+    await act(async () => root.render(<ChatPage conversationId="c1" user={user} />));
+    const button = container.querySelector('button[aria-label="Chat settings"]') as HTMLButtonElement;
+    const picker = () => container.querySelector('select[aria-label="Model"]') as HTMLSelectElement;
+    expect(button.disabled).toBe(true);
+    expect(picker().disabled).toBe(true);
+
+    await act(async () => answer(conversation({ model: null, system_prompt: 'Be brief.', temperature: 0.2, max_tokens: 40 })));
+    expect(container.querySelector('h1')?.textContent).toBe('Bread');
+    expect(button.disabled).toBe(false);
+    expect(picker().disabled).toBe(false);
+    await act(async () => button.click());
+    expect((document.getElementById('settings-prompt') as HTMLTextAreaElement).value).toBe('Be brief.');
+    act(() => root.unmount());
+    container.remove();
+  });
+});
+
 describe('ChatPage: versions and edits', () => {
   let root: Root;
   let container: HTMLDivElement;
@@ -31,6 +68,7 @@ describe('ChatPage: versions and edits', () => {
     vi.spyOn(api, 'listModels').mockResolvedValue([]);
     vi.spyOn(api, 'listAttachments').mockResolvedValue([]);
     vi.spyOn(api, 'getBranch').mockResolvedValue(branch(['m1', 'r1', 'm2', 'r2'], { m1: ['m0', 'm1'], r2: ['r2a', 'r2'] }));
+    vi.spyOn(api, 'getConversation').mockResolvedValue(conversation({}));
     container = document.createElement('div');
     document.body.appendChild(container);
     root = createRoot(container);

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client';
-import type { ChatSettings, ServedModel, User } from '../api/types';
+import type { ChatSettings, Conversation, ServedModel, User } from '../api/types';
 import { AttachmentChips, useAttachments } from '../components/Attachments';
 import { ChatSettingsDialog } from '../components/ChatSettingsDialog';
 import { Composer } from '../components/Composer';
@@ -38,7 +38,23 @@ function titleFrom(text: string) {
 export function ChatPage({ conversationId, user }: { conversationId?: string; user: User }) {
   const snapshot = useChat();
   const state = conversationId ? chatStore.conversation(conversationId) : undefined;
-  const conversation = [...snapshot.conversations, ...snapshot.archived].find((c) => c.id === conversationId);
+  const listed = [...snapshot.conversations, ...snapshot.archived].find((c) => c.id === conversationId);
+  const isListed = listed !== undefined;
+  // A conversation the lists do not hold (not loaded yet, archived, or beyond their first page) is
+  // asked for on its own: its title and chat settings come with it.
+  const [fetched, setFetched] = useState<Conversation | null>(null);
+  useEffect(() => {
+    if (!conversationId || isListed) return;
+    let current = true;
+    api.getConversation(conversationId).then(
+      (found) => current && setFetched(found),
+      () => undefined, // the messages' load shows what went wrong
+    );
+    return () => {
+      current = false;
+    };
+  }, [conversationId, isListed]);
+  const conversation = listed ?? (fetched?.id === conversationId ? fetched : undefined);
   const logRef = useRef<HTMLDivElement>(null);
   const [sharing, setSharing] = useState(false);
   const [editingSettings, setEditingSettings] = useState(false);
@@ -55,6 +71,9 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
     if (!conversationId) setDraft(null);
   }, [conversationId]);
   const settings: ChatSettings = conversation?.settings ?? draft ?? { model: user.settings.default_model ?? null };
+  // Until a conversation's own settings are known, they can be neither shown nor changed: a form or a
+  // model pick built from the defaults would overwrite them.
+  const settingsKnown = !conversationId || conversation !== undefined;
   const saveSettings = async (changed: ChatSettings) => {
     if (conversationId) await chatStore.setSettings(conversationId, changed);
     else setDraft(changed);
@@ -135,7 +154,7 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
     <section className="chat" aria-label="Chat">
       <header className="page-head">
         <h1 className="page-title">{conversation?.title || (conversationId ? 'Conversation' : 'New chat')}</h1>
-        <button type="button" className="btn btn-sm btn-ghost share-button" aria-label="Chat settings" onClick={() => setEditingSettings(true)}>
+        <button type="button" className="btn btn-sm btn-ghost share-button" aria-label="Chat settings" disabled={!settingsKnown} onClick={() => setEditingSettings(true)}>
           Settings
         </button>
         {conversationId && (
@@ -146,7 +165,7 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
         {conversationId && <ExportMenu what="this conversation" download={(format) => api.exportConversation(conversationId, format)} />}
       </header>
       {conversationId && sharing && <ShareDialog conversationId={conversationId} onClose={() => setSharing(false)} />}
-      {editingSettings && (
+      {editingSettings && settingsKnown && (
         <ChatSettingsDialog
           key={conversationId ?? 'new'}
           settings={settings}
@@ -210,7 +229,7 @@ export function ChatPage({ conversationId, user }: { conversationId?: string; us
         onSend={send}
         onStop={stop}
         autoFocusKey={conversationId ?? 'new'}
-        tools={<ModelPicker models={models} value={settings.model ?? null} onChange={pickModel} disabled={streaming} />}
+        tools={<ModelPicker models={models} value={settings.model ?? null} onChange={pickModel} disabled={streaming || !settingsKnown} />}
         attachments={<AttachmentChips state={{ ...attachments, docs: unsent }} />}
         onFiles={attachments.attach}
       />
