@@ -9,8 +9,11 @@ and misses alike), so a key revoked through any replica stops working on every r
 that time without a database read per request.
 """
 
+import asyncio
+import contextlib
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,12 +61,38 @@ class KeyHolder:
     limits: dict[str, int] | None
 
 
+class _OneAtATime:
+    """A lock per name, kept only while somebody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(name) or (asyncio.Lock(), 0)
+        self._locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[name]
+            if users == 1:
+                del self._locks[name]
+            else:
+                self._locks[name] = (lock, users - 1)
+
+
 class ApiKeys:
     def __init__(self, db: AsyncDatabase, cache_ttl_s: float, max_per_user: int):
         self.collection = db["api_keys"]
         self.max_per_user = max_per_user
         self._cache = TtlCache(ttl_s=cache_ttl_s, max_entries=50_000)
         self._last_used_written = TtlCache(ttl_s=60, max_entries=50_000)
+        # FerretDB (the native stack's MongoDB) applies concurrent `$inc`s to one document
+        # non-atomically and loses some (decision 0003): a batch of completions on one key counted
+        # a third of its tokens. So this process adds to a key's usage one call at a time. The
+        # native stack runs one backend; compose and k8s run MongoDB, whose `$inc` is atomic.
+        self._usage_updates = _OneAtATime()
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("hash", unique=True, name="hash_unique")
@@ -168,4 +197,5 @@ class ApiKeys:
         }
         increments = {f"usage.{name}": value for name, value in counts.items() if value}
         if increments:
-            await self.collection.update_one({"_id": key_id}, {"$inc": increments})
+            async with self._usage_updates.hold(key_id):
+                await self.collection.update_one({"_id": key_id}, {"$inc": increments})

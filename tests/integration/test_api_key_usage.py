@@ -1,0 +1,40 @@
+"""A key's usage adds up exactly when many completions on it end at once, against the real
+MongoDB-protocol server (FerretDB natively, which applies concurrent `$inc`s to one document
+non-atomically: without the backend's one-at-a-time updates this counted a fraction)."""
+
+import asyncio
+
+import pytest
+from alice_backend.auth.api_keys import ApiKeys
+from pymongo import AsyncMongoClient
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def db(infra, unique_name):
+    client = AsyncMongoClient(infra.mongodb_url, serverSelectionTimeoutMS=5000, tz_aware=True)
+    name = unique_name("keys")
+    yield client[name]
+    await client.drop_database(name)
+    await client.close()
+
+
+async def test_concurrent_completions_on_one_key_are_all_counted(db):
+    keys = ApiKeys(db, cache_ttl_s=1.0, max_per_user=5)
+    key, _secret = await keys.create("user-1", "batch job")
+    other, _ = await keys.create("user-1", "laptop")
+
+    async def completion(key_id: str, n: int) -> None:
+        await keys.record_usage(key_id, 1, 0, 0)  # admitted
+        await asyncio.sleep(0.001 * (n % 5))
+        await keys.record_usage(key_id, 0, 10, n)  # ended
+
+    await asyncio.gather(
+        *(completion(key["id"], n) for n in range(40)), *(completion(other["id"], 1) for _ in range(10))
+    )
+
+    listed = {k["id"]: k["usage"] for k in await keys.of_user("user-1")}
+    assert listed[key["id"]] == {"requests": 40, "prompt_tokens": 400, "completion_tokens": sum(range(40))}
+    assert listed[other["id"]] == {"requests": 10, "prompt_tokens": 100, "completion_tokens": 10}
+    assert keys._usage_updates._locks == {}  # nothing kept once the updates are done
