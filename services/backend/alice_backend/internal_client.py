@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+from alice_common.clients import http_limits
 from pydantic import BaseModel, ValidationError
 
 from alice_backend.errors import ApiError
@@ -31,7 +32,7 @@ class InternalClient:
             base_url=base_url,
             headers={"X-Internal-Token": token},
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=http_limits(max_connections=200, max_keepalive_connections=50),
         )
 
     async def aclose(self) -> None:

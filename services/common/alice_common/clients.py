@@ -6,6 +6,7 @@ Each factory returns an unstarted/unconnected client where the library separates
 
 from urllib.parse import urlparse
 
+import httpx
 import redis.asyncio as aioredis
 import weaviate
 from aiokafka import AIOKafkaProducer
@@ -15,6 +16,23 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from alice_common.settings import AliceSettings
+
+# How long our HTTP clients keep an idle connection for reuse: well under the 5 s after which
+# uvicorn (our services, `server.KEEP_ALIVE_S`) and cpp-httplib (llama-server) close one. At 5 s on
+# both sides (httpx's default), a request sent as the server's timer fires is lost with the
+# connection ("Server disconnected without sending a response", a 503 at the API); a starved
+# server, whose timer and the request's arrival fall in one turn of its event loop, makes that
+# likely. Nothing then tells whether the server received it, so it cannot simply be retried.
+IDLE_CONNECTION_S = 2.0
+
+
+def http_limits(max_connections: int = 100, max_keepalive_connections: int = 20) -> httpx.Limits:
+    """httpx's default limits, with idle connections dropped after `IDLE_CONNECTION_S`."""
+    return httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_keepalive_connections,
+        keepalive_expiry=IDLE_CONNECTION_S,
+    )
 
 
 def kafka_producer(settings: AliceSettings, **overrides) -> AIOKafkaProducer:

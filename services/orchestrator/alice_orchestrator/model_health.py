@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 
 import httpx
+from alice_common.clients import http_limits
 
 from alice_orchestrator.providers.registry import ModelRegistry, ServedModel, api_key_of
 from alice_orchestrator.settings import Settings
@@ -31,7 +32,7 @@ class ModelHealth:
         self._probes = probe_targets(settings, models, environ)
         self._known: dict[str, tuple[float, bool]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._client = httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, transport=transport)
+        self._client = httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, limits=http_limits(), transport=transport)
 
     async def available(self, served: ServedModel) -> bool:
         """True unless its endpoint failed the last probe; a model in this process is always up."""

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
+from alice_common.clients import http_limits
 
 from alice_orchestrator.providers.base import (
     ChatProvider,
@@ -95,6 +96,7 @@ class OpenAICompatProvider(ChatProvider):
             base_url=base_url.rstrip("/"),
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=10.0),
+            limits=http_limits(),
             transport=transport,
         )
 
