@@ -3,6 +3,7 @@ stack and the local model: requests over the cap wait instead of a 429, a bounde
 bytes for a waiting stream, `context_length_exceeded`, embeddings, and keys for services."""
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -60,6 +61,24 @@ async def chat_model(client: openai.AsyncOpenAI) -> str:
 
 
 STALLED = [f"stalled-{n}" for n in range(3)]
+# A streamed response, still open, and when its request was sent.
+Opened = tuple[httpx.Response, float]
+
+
+async def stream_as_sdks_do(raw: httpx.AsyncClient, headers: dict, body: dict) -> Opened:
+    """A streamed completion's response (still open) and when its request was sent. A 503 says
+    when to retry (a store that stalled on a loaded machine): it is retried after that, twice at
+    most, as the OpenAI SDKs do; its body is printed, shown with a failure."""
+    for attempt in range(3):
+        started = time.monotonic()
+        request = raw.build_request("POST", "/v1/chat/completions", headers=headers, json=body)
+        response = await raw.send(request, stream=True)
+        if response.status_code != 503 or "retry-after" not in response.headers or attempt == 2:
+            return response, started
+        print("retried after a 503:", (await response.aread()).decode())
+        await response.aclose()
+        await asyncio.sleep(int(response.headers["retry-after"]))
+    raise AssertionError("unreachable")
 
 
 async def take_every_slot(redis: aioredis.Redis, user_id: str) -> None:
@@ -96,9 +115,9 @@ async def test_past_the_bound_a_429_with_retry_after_and_a_waiting_stream_gets_k
     headers = {"Authorization": f"Bearer {key['secret']}"}
     body = {"model": model, "messages": QUESTION, "stream": True, "max_tokens": 8}
     async with httpx.AsyncClient(base_url=stack["backend"].url, timeout=60) as raw:
-        started = time.monotonic()
-        async with raw.stream("POST", "/v1/chat/completions", headers=headers, json=body) as waiting:
-            assert waiting.status_code == 200
+        waiting, started = await stream_as_sdks_do(raw, headers, body)
+        async with contextlib.aclosing(waiting):
+            assert waiting.status_code == 200, (await waiting.aread()).decode()
             chunks = waiting.aiter_text()
             first = await anext(chunks)
             assert first.startswith(": keep-alive") and time.monotonic() - started < 5

@@ -106,13 +106,14 @@ class Stack:
 
 def grant_admin(backend: ServiceProcess, email: str) -> None:
     """The operator's way: the backend's own CLI with the backend's settings."""
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "alice_backend", "admin", "grant", email],
         env=backend.env,
-        check=True,
         capture_output=True,
+        text=True,
         timeout=60,
     )
+    assert done.returncode == 0, f"admin grant exited {done.returncode}: {done.stderr[-2000:]}"
 
 
 # ---------------------------------------------------------------------------------------------------
