@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import llama_cpp
+from alice_orchestrator import titles
 from alice_orchestrator.providers.base import ChatProvider
 from alice_orchestrator.providers.inference import InferenceProvider
 from alice_orchestrator.providers.local import LocalProvider
@@ -42,16 +43,27 @@ from devstack.inference import private_inference_server
 from devstack.testing import free_port
 from local_model import QUESTIONS, one, wave  # the same waves as the in-process bench
 
+# A first message of a new conversation, longer than the title reads (`TITLE_INPUT_CHARS`).
+FIRST_MESSAGE = (
+    "I am planning a trip to Portugal next spring with my family, two kids aged 7 and 11, and we would"
+    " like to spend about ten days between Lisbon, Porto and the Algarve coast. Could you suggest an"
+    " itinerary that balances city sightseeing with beach time, tells us which trains or buses to take"
+    " between the cities, and mentions a few restaurants that are good for children? We also wonder"
+    " whether renting a car makes sense for the Algarve part, and what the weather is usually like in"
+    " April. Our budget is moderate, so please point out free museums or parks, and any passes that save"
+    " money on public transport in Lisbon. Finally, what should we pack, and are there any local"
+    " customs we should know about before we go there? Thank you so much for your help with all this."
+)
+
 
 async def reply_beside_a_title(provider: ChatProvider, with_title: bool) -> float:
-    """TTFT (ms) of a new conversation's reply, with a title generation (a chore) started just
-    before it or not."""
+    """TTFT (ms) of a new conversation's reply, with another conversation's title generation (the
+    orchestrator's own title prompt, a chore) started just before it or not."""
     title = None
     if with_title:
         title = provider.stream(
-            [{"role": "user", "content": "Give a short title for: how do I bake bread?"}],
-            max_tokens=16, temperature=0.2, chore=True,
-        )  # fmt: skip
+            titles.title_messages(FIRST_MESSAGE), max_tokens=16, temperature=0.2, chore=True
+        )
 
         async def drain() -> None:
             async for _delta in title:
@@ -160,7 +172,10 @@ def main() -> None:
     parser.add_argument("--engine-limit", action="store_true", help="also run llama-batched-bench each round")
     parser.add_argument("--natural-ends", action="store_true", help="replies end where the model ends them")
     parser.add_argument("--server-args", default="", help="more llama-server flags, e.g. '--prio 2'")
+    parser.add_argument("--title-input-chars", type=int, help="characters of the message a title reads")
     args = parser.parse_args()
+    if args.title_input_chars is not None:
+        titles.TITLE_INPUT_CHARS = args.title_input_chars
     log_path = Path(tempfile.mkdtemp(prefix="bench-inference-")) / "llama-server.log"
     extra = tuple(shlex.split(args.server_args))
     with private_inference_server(

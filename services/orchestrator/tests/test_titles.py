@@ -1,5 +1,5 @@
 from alice_orchestrator.providers.base import Generation
-from alice_orchestrator.titles import clean_title, fallback_title, generate_title
+from alice_orchestrator.titles import TITLE_INPUT_CHARS, clean_title, fallback_title, generate_title
 
 
 def test_clean_title_strips_quotes_prefixes_and_trailing_punctuation():
@@ -24,7 +24,7 @@ class ScriptedProvider:
         return len(text.split())
 
     def stream(self, messages, *, max_tokens, temperature, chore=False):
-        self.chore = chore
+        self.chore, self.messages = chore, messages
 
         async def deltas():
             if self.fail:
@@ -48,3 +48,11 @@ async def test_a_title_is_asked_for_as_a_chore_so_replies_go_first():
     provider = ScriptedProvider("Baking bread")
     await generate_title(provider, "How do I bake bread?")
     assert provider.chore is True
+
+
+async def test_a_title_reads_only_the_start_of_a_long_message():
+    provider = ScriptedProvider("Packing for Portugal")
+    message = "Where should we go in Portugal? " * 200
+    assert await generate_title(provider, message) == "Packing for Portugal"
+    assert provider.messages[-1]["content"] == message[:TITLE_INPUT_CHARS]
+    assert sum(len(m["content"]) for m in provider.messages) < 500  # a short chore prompt
