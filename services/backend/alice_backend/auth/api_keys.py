@@ -88,11 +88,12 @@ class ApiKeys:
         self.max_per_user = max_per_user
         self._cache = TtlCache(ttl_s=cache_ttl_s, max_entries=50_000)
         self._last_used_written = TtlCache(ttl_s=60, max_entries=50_000)
-        # FerretDB (the native stack's MongoDB) applies concurrent `$inc`s to one document
-        # non-atomically and loses some (decision 0003): a batch of completions on one key counted
-        # a third of its tokens. So this process adds to a key's usage one call at a time. The
-        # native stack runs one backend; compose and k8s run MongoDB, whose `$inc` is atomic.
-        self._usage_updates = _OneAtATime()
+        # FerretDB (the native stack's MongoDB) writes back the whole document on an update, so
+        # concurrent updates of one document overwrite each other (decision 0072): a batch of
+        # completions on one key lost most of its counts, and a usage count could undo a change of
+        # the key's limits. So this process updates a key's document one call at a time. The
+        # native stack runs one backend; compose and k8s run MongoDB, whose updates are atomic.
+        self._updates = _OneAtATime()
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("hash", unique=True, name="hash_unique")
@@ -174,14 +175,17 @@ class ApiKeys:
         if cached and self._last_used_written.get(digest) is None:
             # At most once a minute per key and process: a hint for the user, not an audit log.
             self._last_used_written.put(digest, True)
-            await self.collection.update_one({"hash": digest}, {"$set": {"last_used_at": datetime.now(UTC)}})
+            used = {"$set": {"last_used_at": datetime.now(UTC)}}
+            async with self._updates.hold(cached.key_id):
+                await self.collection.update_one({"_id": cached.key_id}, used)
         return cached or None
 
     async def set_limits(self, key_id: str, limits: dict[str, int] | None) -> dict[str, Any] | None:
         """An admin's change of a key's own limits (None: back to its owner's); None if no such key."""
-        doc = await self.collection.find_one_and_update(
-            {"_id": key_id}, {"$set": {"limits": limits}}, return_document=ReturnDocument.AFTER
-        )
+        async with self._updates.hold(key_id):
+            doc = await self.collection.find_one_and_update(
+                {"_id": key_id}, {"$set": {"limits": limits}}, return_document=ReturnDocument.AFTER
+            )
         if doc is None:
             return None
         self._cache.forget(doc["hash"])  # this replica at once, the others within the memo time
@@ -197,5 +201,5 @@ class ApiKeys:
         }
         increments = {f"usage.{name}": value for name, value in counts.items() if value}
         if increments:
-            async with self._usage_updates.hold(key_id):
+            async with self._updates.hold(key_id):
                 await self.collection.update_one({"_id": key_id}, {"$inc": increments})
