@@ -6,18 +6,8 @@ import asyncio
 
 import pytest
 from alice_backend.auth.api_keys import ApiKeys
-from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def db(infra, unique_name):
-    client = AsyncMongoClient(infra.mongodb_url, serverSelectionTimeoutMS=5000, tz_aware=True)
-    name = unique_name("keys")
-    yield client[name]
-    await client.drop_database(name)
-    await client.close()
 
 
 async def test_concurrent_completions_on_one_key_are_all_counted_and_keep_its_limits(db):

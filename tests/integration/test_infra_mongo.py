@@ -2,18 +2,8 @@
 
 import pytest
 from alice_common.mongo import DuplicateError, insert_unique
-from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def db(infra, unique_name):
-    client = AsyncMongoClient(infra.mongodb_url, serverSelectionTimeoutMS=5000, tz_aware=True)
-    name = unique_name("test")
-    yield client[name]
-    await client.drop_database(name)
-    await client.close()
 
 
 async def test_insert_find_update_with_a_unique_index(db):
