@@ -20,9 +20,9 @@ from alice_common.settings import AliceSettings
 # How long our HTTP clients keep an idle connection for reuse: well under the 5 s after which
 # uvicorn (our services, `server.KEEP_ALIVE_S`) and cpp-httplib (llama-server) close one. At 5 s on
 # both sides (httpx's default), a request sent as the server's timer fires is lost with the
-# connection ("Server disconnected without sending a response", a 503 at the API); a starved
-# server, whose timer and the request's arrival fall in one turn of its event loop, makes that
-# likely. Nothing then tells whether the server received it, so it cannot simply be retried.
+# connection ("Server disconnected without sending a response", a 503 at the API), most easily
+# on a starved server whose timer and the request's arrival fall in one turn of its event loop.
+# Nothing then tells whether the server received it, so it cannot simply be retried.
 IDLE_CONNECTION_S = 2.0
 
 
