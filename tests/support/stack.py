@@ -113,7 +113,9 @@ def grant_admin(backend: ServiceProcess, email: str) -> None:
         text=True,
         timeout=60,
     )
-    assert done.returncode == 0, f"admin grant exited {done.returncode}: {done.stderr[-2000:]}"
+    # The CLI says "no account ..." on stdout; a traceback goes to stderr.
+    output = (done.stdout + done.stderr)[-2000:]
+    assert done.returncode == 0, f"admin grant exited {done.returncode}: {output}"
 
 
 # ---------------------------------------------------------------------------------------------------
